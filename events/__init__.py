@@ -1,0 +1,1 @@
+"""The PopPass domain: tokens, keys, sync rules and projections. Pure Python, no web framework."""

@@ -1,0 +1,45 @@
+"""Opening the SQLite database: WAL, one connection, migrations applied on open."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def open_database(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at `path`, or in memory for ":memory:".
+
+    The connection is shared by the server's handlers, which all run on the event-loop
+    thread: that is PopPass's single serialized writer (docs/adr/0002).
+    """
+    conn = sqlite3.connect(
+        str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    db = sqlite_utils.Database(conn)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if migrate:
+        from migrations import migrations
+
+        migrations.apply(db)
+    return db
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """BEGIN IMMEDIATE: take the write lock before reading what the write depends on."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()

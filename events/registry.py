@@ -1,0 +1,226 @@
+"""Events and their keys: the root key, the server's issuing key, device keys, the trust bundle."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlite_utils import Database
+
+from events import tokens
+from events.db import write_transaction
+from events.keys import (
+    MAX_KEY_ID,
+    SERVER_KEY_ID,
+    KeyRecord,
+    KeyStatus,
+    generate_private_key,
+    private_key_bytes,
+    private_key_from_bytes,
+    public_key_bytes,
+)
+from events.rotating import ROTATION_KEY_LEN
+from events.tokens import Token
+from events.trust import ClockPolicy, SignedBundle, TrustBundle, sign_bundle
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    name: str
+    venue: str
+    starts_at: int
+    ends_at: int
+    timezone: str
+    created_at: int
+    bundle_seq: int
+
+
+class UnknownEvent(LookupError):
+    pass
+
+
+def create_event(
+    db: Database,
+    *,
+    name: str,
+    venue: str,
+    starts_at: int,
+    ends_at: int,
+    timezone: str = "UTC",
+    now: int,
+) -> Event:
+    if not name.strip():
+        raise ValueError("an event needs a name")
+    if ends_at <= starts_at:
+        raise ValueError("an event must end after it starts")
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"unknown time zone {timezone!r}") from None
+    event = Event(
+        id="ev" + secrets.token_hex(8),
+        name=name.strip(),
+        venue=venue.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=timezone,
+        created_at=now,
+        bundle_seq=1,
+    )
+    issuing_key = generate_private_key()
+    with write_transaction(db):
+        db["events"].insert(vars(event))
+        db["event_secrets"].insert(
+            {
+                "event_id": event.id,
+                "root_private_key": private_key_bytes(generate_private_key()),
+                "issuing_private_key": private_key_bytes(issuing_key),
+                "rotation_key": secrets.token_bytes(ROTATION_KEY_LEN),
+            }
+        )
+        db["keys"].insert(
+            {
+                "event_id": event.id,
+                "key_id": SERVER_KEY_ID,
+                "public_key": public_key_bytes(issuing_key),
+                "device_id": None,
+                "status": str(KeyStatus.ACTIVE),
+                "valid_from": now,
+                "revoked_at": None,
+            }
+        )
+    return event
+
+
+def get_event(db: Database, event_id: str) -> Event:
+    rows = list(db["events"].rows_where("id = ?", [event_id]))
+    if not rows:
+        raise UnknownEvent(event_id)
+    return Event(**rows[0])
+
+
+def list_events(db: Database) -> list[Event]:
+    return [Event(**row) for row in db["events"].rows_where(order_by="starts_at, id")]
+
+
+def _secrets(db: Database, event_id: str) -> dict:
+    rows = list(db["event_secrets"].rows_where("event_id = ?", [event_id]))
+    if not rows:
+        raise UnknownEvent(event_id)
+    return rows[0]
+
+
+def root_key(db: Database, event_id: str) -> Ed25519PrivateKey:
+    return private_key_from_bytes(_secrets(db, event_id)["root_private_key"])
+
+
+def root_public_key(db: Database, event_id: str) -> bytes:
+    return public_key_bytes(root_key(db, event_id))
+
+
+def issuing_key(db: Database, event_id: str) -> Ed25519PrivateKey:
+    return private_key_from_bytes(_secrets(db, event_id)["issuing_private_key"])
+
+
+def rotation_key(db: Database, event_id: str) -> bytes:
+    return _secrets(db, event_id)["rotation_key"]
+
+
+def register_device_key(
+    db: Database, event_id: str, *, public_key: bytes, device_id: str, now: int
+) -> int:
+    """Add a tablet's public key and return its new key id. Ids are never reused."""
+    get_event(db, event_id)
+    record = KeyRecord(1, public_key, device_id, KeyStatus.ACTIVE, now)  # validates the key
+    with write_transaction(db):
+        row = next(db.query("select max(key_id) as top from keys where event_id = ?", [event_id]))
+        key_id = (row["top"] or SERVER_KEY_ID) + 1
+        if key_id > MAX_KEY_ID:
+            raise ValueError("this event has used up its key ids")
+        db["keys"].insert(
+            {
+                "event_id": event_id,
+                "key_id": key_id,
+                "public_key": record.public_key,
+                "device_id": device_id,
+                "status": str(KeyStatus.ACTIVE),
+                "valid_from": now,
+                "revoked_at": None,
+            }
+        )
+        _bump_bundle(db, event_id)
+    return key_id
+
+
+def revoke_key(
+    db: Database, event_id: str, key_id: int, *, now: int, allowlist: set[str] | frozenset[str] = frozenset()
+) -> None:
+    """Revoke a key; `allowlist` names the tokens it issued before revocation that stay valid."""
+    with write_transaction(db):
+        changed = db.execute(
+            "update keys set status = ?, revoked_at = ? where event_id = ? and key_id = ? and status = ?",
+            [str(KeyStatus.REVOKED), now, event_id, key_id, str(KeyStatus.ACTIVE)],
+        ).rowcount
+        if not changed:
+            raise LookupError(f"no active key {key_id} in event {event_id}")
+        db["key_allowlist"].insert_all(
+            {"event_id": event_id, "key_id": key_id, "token_id": token_id} for token_id in sorted(allowlist)
+        )
+        _bump_bundle(db, event_id)
+
+
+def _bump_bundle(db: Database, event_id: str) -> None:
+    db.execute("update events set bundle_seq = bundle_seq + 1 where id = ?", [event_id])
+
+
+def trust_bundle(db: Database, event_id: str, *, now: int, policy: ClockPolicy | None = None) -> TrustBundle:
+    event = get_event(db, event_id)
+    allowlists: dict[int, set[str]] = {}
+    for row in db["key_allowlist"].rows_where("event_id = ?", [event_id]):
+        allowlists.setdefault(row["key_id"], set()).add(row["token_id"])
+    keys = {
+        row["key_id"]: KeyRecord(
+            key_id=row["key_id"],
+            public_key=row["public_key"],
+            device_id=row["device_id"],
+            status=KeyStatus(row["status"]),
+            valid_from=row["valid_from"],
+            revoked_at=row["revoked_at"],
+            allowlist=frozenset(allowlists.get(row["key_id"], ())),
+        )
+        for row in db["keys"].rows_where("event_id = ?", [event_id])
+    }
+    return TrustBundle(
+        event_id=event_id,
+        seq=event.bundle_seq,
+        issued_at=now,
+        keys=keys,
+        policy=policy or ClockPolicy(),
+    )
+
+
+def signed_trust_bundle(db: Database, event_id: str, *, now: int) -> SignedBundle:
+    return sign_bundle(trust_bundle(db, event_id, now=now), root_key(db, event_id))
+
+
+def authenticate_token(db: Database, text: object, *, now: int) -> tuple[Event, Token]:
+    """Check a token is genuine for whichever event it names, as a tablet would against its
+    bundle; the caller checks its validity window with `tokens.check_time`.
+
+    The token carries only a 2-byte event tag, so several events may match; the first one
+    whose bundle authenticates it wins, otherwise the last refusal is raised.
+    """
+    decoded = tokens.decode(text)
+    candidates = [e for e in list_events(db) if tokens.event_tag(e.id) == decoded.event_tag]
+    if not candidates:
+        raise tokens.TokenError(tokens.Reason.WRONG_EVENT, "no event here issued it")
+    refusal = tokens.TokenError(tokens.Reason.WRONG_EVENT)
+    for event in candidates:
+        try:
+            return event, tokens.authenticate(text, trust_bundle(db, event.id, now=now))
+        except tokens.TokenError as error:
+            refusal = error
+    raise refusal

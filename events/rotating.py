@@ -1,0 +1,89 @@
+"""The rotating anti-screenshot code shown next to a voucher on the attendee's phone.
+
+Each voucher gets its own TOTP secret, derived from the event's rotation key, so tablets
+(which hold the rotation key) can check any voucher while a phone holds only its own
+secret. 6 digits, 15-second steps, HMAC-SHA1 (RFC 6238), ±1 step accepted, and a step is
+never accepted twice for one voucher: the verifier keeps the last step it accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+import pyotp
+
+DIGITS = 6
+STEP_SECONDS = 15
+WINDOW = 1
+DERIVATION_CONTEXT = b"PopPass rotating code v1\n"
+ROTATION_KEY_LEN = 32
+_CODE = re.compile(r"[0-9]{6}")
+
+
+class CodeError(Exception):
+    """A rotating code that must not be accepted; `reason` is machine-readable."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Accepted:
+    step: int
+
+
+def voucher_secret(rotation_key: bytes, token_id: bytes) -> str:
+    """The voucher's TOTP secret in base32 (32 characters, 160 bits: pyotp wants >= 112)."""
+    if len(rotation_key) != ROTATION_KEY_LEN:
+        raise ValueError("the rotation key is 32 bytes")
+    digest = hmac.new(rotation_key, DERIVATION_CONTEXT + token_id, hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode("ascii")
+
+
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
+
+
+def step_at(now: float) -> int:
+    return int(now) // STEP_SECONDS
+
+
+def code_at(secret: str, now: float) -> str:
+    return _totp(secret).at(int(now))
+
+
+def seconds_left(now: float) -> int:
+    """How long the code shown at `now` stays current (for the phone's countdown)."""
+    return STEP_SECONDS - int(now) % STEP_SECONDS
+
+
+def check_code(
+    secret: str,
+    code: object,
+    *,
+    now: float,
+    last_step: int | None = None,
+    window: int = WINDOW,
+) -> Accepted:
+    """Accept `code` if it matches a step within ±`window` of `now` newer than `last_step`.
+
+    Raises CodeError with reason `malformed_code`, `bad_code` or `code_replayed`. A code
+    for a step at or before the last accepted one is a replay (an old screenshot), even
+    if that exact step was never shown to this tablet.
+    """
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
+        raise CodeError("malformed_code", "a rotating code is 6 digits")
+    totp = _totp(secret)
+    current = step_at(now)
+    for step in sorted(range(current - window, current + window + 1), key=lambda s: abs(s - current)):
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
+            if last_step is not None and step <= last_step:
+                raise CodeError("code_replayed", f"step {step} is not after {last_step}")
+            return Accepted(step)
+    raise CodeError("bad_code", "does not match the current code")

@@ -1,0 +1,75 @@
+"""create_app(): the one place where PopPass is wired together."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from litestar import Litestar, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from sqlite_utils import Database
+
+from events import settings
+from events.db import open_database
+from server.controllers.home import HomeController
+from server.controllers.language import LanguageController
+from server.controllers.vouchers import VoucherController
+from server.i18n import load_catalogues
+from server.owners import PUBLIC
+from server.templating import make_engine
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+MAX_BODY_BYTES = 1024 * 1024
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Capability URLs (/V/<token>) must never leak through Referer.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def create_app(
+    database: str | Path | Database = "poppass.db",
+    *,
+    clock: Callable[[], float] = time.time,
+    debug: bool = False,
+) -> Litestar:
+    db = database if isinstance(database, Database) else open_database(database)
+    csrf_secret = settings.get_or_create(db, "csrf_secret", lambda: secrets.token_urlsafe(32))
+
+    def close_database() -> None:
+        db.close()
+
+    return Litestar(
+        route_handlers=[
+            HomeController,
+            LanguageController,
+            VoucherController,
+            create_static_files_router(path="/static", directories=[STATIC], opt={"owner": PUBLIC}),
+        ],
+        template_config=TemplateConfig(instance=make_engine()),
+        csrf_config=CSRFConfig(secret=csrf_secret, cookie_httponly=True, cookie_samesite="strict"),
+        plugins=[HTMXPlugin()],
+        state=State({"db": db, "clock": clock, "catalogues": load_catalogues()}),
+        after_request=_security_headers,
+        request_max_body_size=MAX_BODY_BYTES,
+        on_shutdown=[close_database],
+        debug=debug,
+    )

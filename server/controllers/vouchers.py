@@ -1,0 +1,60 @@
+"""The page a phone camera opens from a token's URL form: /V/<token>.
+
+The token in the URL is the capability: whoever holds it sees this voucher or pass and
+nothing else. A token that fails verification shows why, never a stack trace.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath
+from litestar.response import Response, Template
+
+from events import campaigns, qr, registry, tokens
+from events.trust import ClockPolicy
+from server.owners import ATTENDEE
+from server.pages import page
+from server.reasons import REASON_WORDS
+
+
+class VoucherController(Controller):
+    path = "/V"
+    opt = {"owner": ATTENDEE}
+
+    @get("/{code:str}", sync_to_thread=False, name="voucher")
+    def show(self, request: Request, code: FromPath[str]) -> Template:
+        db, now = request.app.state.db, int(request.app.state.clock())
+        text = tokens.PREFIX + code
+        try:
+            event, token = registry.authenticate_token(db, text, now=now)
+        except tokens.TokenError as error:
+            return page(request, "voucher_invalid", status_code=404, words=REASON_WORDS[error.reason])
+        try:
+            tokens.check_time(token, now=now, tolerance=ClockPolicy().validity_tolerance_s)
+            refusal = None
+        except tokens.TokenError as error:
+            refusal = REASON_WORDS[error.reason]
+        campaign = None
+        if token.campaign:
+            try:
+                campaign = campaigns.get_campaign(db, event.id, token.campaign)
+            except LookupError:
+                pass
+        return page(
+            request,
+            "voucher",
+            event=event,
+            token=token,
+            campaign=campaign,
+            refusal=refusal,
+            qr_svg=qr.svg(text, title=token.id),
+        )
+
+    @get("/{code:str}/qr.svg", sync_to_thread=False, name="voucher_qr")
+    def qr_svg(self, request: Request, code: FromPath[str]) -> Response[str]:
+        text = tokens.PREFIX + code
+        try:
+            registry.authenticate_token(request.app.state.db, text, now=int(request.app.state.clock()))
+        except tokens.TokenError as error:
+            return Response(str(error.reason), status_code=404, media_type="text/plain")
+        return Response(qr.svg(text), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})

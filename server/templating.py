@@ -1,0 +1,74 @@
+"""The Jinja2 environment: autoescaping, the i18n extension bound to each request's language,
+and the filters pages use to show times in the event's time zone and the reader's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_time
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from litestar.connection import ASGIConnection
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from server.i18n import Catalogue, negotiate, COOKIE
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
+
+
+def catalogue(connection: ASGIConnection) -> Catalogue:
+    """The request's catalogue, negotiated once per request."""
+    state = connection.scope.setdefault("state", {})
+    if "catalogue" not in state:
+        catalogues: dict[str, Catalogue] = connection.app.state.catalogues
+        tag = negotiate(connection.headers.get("accept-language"), connection.cookies.get(COOKIE))
+        state["catalogue"] = catalogues[tag]
+    return state["catalogue"]
+
+
+def translate(connection: ASGIConnection, message: str) -> str:
+    return catalogue(connection).translations.gettext(message)
+
+
+def make_engine() -> JinjaTemplateEngine:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    @pass_context
+    def _gettext(context: Any, message: str) -> str:
+        return translate(context["request"], message)
+
+    @pass_context
+    def _ngettext(context: Any, singular: str, plural: str, n: int) -> str:
+        return catalogue(context["request"]).translations.ngettext(singular, plural, n)
+
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+    @pass_context
+    def when(context: Any, timestamp: int | None, timezone: str = "UTC", style: str = "medium") -> str:
+        if timestamp is None:
+            return ""
+        moment = datetime.fromtimestamp(timestamp, ZoneInfo(timezone))
+        return format_datetime(moment, style, locale=catalogue(context["request"]).locale)
+
+    @pass_context
+    def clock(context: Any, timestamp: int, timezone: str = "UTC") -> str:
+        moment = datetime.fromtimestamp(timestamp, ZoneInfo(timezone))
+        return format_time(moment, "short", locale=catalogue(context["request"]).locale)
+
+    @pass_context
+    def language(context: Any) -> str:
+        return catalogue(context["request"]).tag
+
+    env.filters["when"] = when
+    env.filters["clock"] = clock
+    env.globals["language"] = language
+    return JinjaTemplateEngine.from_environment(env)
