@@ -1,0 +1,266 @@
+"""Build tests/vectors/tokens.json: the examples that Python and the browser must both pass.
+
+Run `python tests/vectors/build.py` after a deliberate format change; test_vectors.py fails
+while the committed file differs from what this builds. Everything here is deterministic:
+Ed25519 signatures are, and keys come from fixed seeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from events import rotating, tokens  # noqa: E402
+from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes  # noqa: E402
+from events.trust import SignedBundle, TrustBundle, sign_bundle  # noqa: E402
+
+PATH = Path(__file__).with_name("tokens.json")
+EVENT_ID = "evvectors0000001"
+OTHER_EVENT_ID = "evvectors0000002"
+NOW = 1767261600  # 2026-01-01 10:00:00 UTC
+HOUR = 3600
+
+
+def key(label: str):
+    return private_key_from_bytes(hashlib.sha256(f"poppass vectors {label}".encode()).digest())
+
+
+ROOT, FOREIGN_ROOT = key("root"), key("foreign root")
+SERVER, TABLET, REVOKED_TABLET, STRANGER = key("server"), key("tablet"), key("revoked tablet"), key("stranger")
+ALLOWLISTED_ID = bytes(range(10))
+
+
+def bundle(event_id: str = EVENT_ID, seq: int = 3) -> TrustBundle:
+    allowlisted = tokens.Token(tokens.TokenType.VOUCHER, 3, ALLOWLISTED_ID, 0, 0, 0, 0, None, False).id
+    return TrustBundle(
+        event_id=event_id,
+        seq=seq,
+        issued_at=NOW,
+        keys={
+            1: KeyRecord(1, public_key_bytes(SERVER), None, KeyStatus.ACTIVE, NOW - 10 * HOUR),
+            2: KeyRecord(2, public_key_bytes(TABLET), "dvtablet0001", KeyStatus.ACTIVE, NOW - 9 * HOUR),
+            3: KeyRecord(
+                3,
+                public_key_bytes(REVOKED_TABLET),
+                "dvtablet0002",
+                KeyStatus.REVOKED,
+                NOW - 9 * HOUR,
+                revoked_at=NOW - HOUR,
+                allowlist=frozenset({allowlisted}),
+            ),
+        },
+    )
+
+
+def issue(n: int, *, signer=SERVER, key_id: int = 1, event_id: str = EVENT_ID, **terms) -> str:
+    defaults = dict(
+        type=tokens.TokenType.VOUCHER,
+        issued_at=NOW - HOUR,
+        valid_from=NOW - HOUR,
+        valid_until=NOW + 3 * HOUR,
+        campaign=1,
+        max_uses=1,
+        rotating=True,
+        token_id=hashlib.sha256(f"token {n}".encode()).digest()[:10],
+    )
+    return tokens.issue(signing_key=signer, key_id=key_id, event_id=event_id, **{**defaults, **terms})
+
+
+def raw(text: str) -> bytearray:
+    encoded = text[len(tokens.PREFIX) :]
+    return bytearray(base64.b32decode(encoded + "=" * (-len(encoded) % 8)))
+
+
+def text_of(data: bytes) -> str:
+    return tokens.PREFIX + base64.b32encode(bytes(data)).decode().rstrip("=")
+
+
+def resigned(data: bytearray, signer=SERVER, event_id: str = EVENT_ID) -> str:
+    body = bytes(data[: tokens.BODY_LEN])
+    return text_of(body + signer.sign(tokens.signing_message(event_id, body)))
+
+
+def with_header(text: str, header: int) -> str:
+    data = raw(text)
+    data[0] = header
+    return resigned(data)
+
+
+def described(text: str) -> dict:
+    token = tokens.decode(text).token
+    return {
+        "type": token.type.name.lower(),
+        "key_id": token.key_id,
+        "id": token.id,
+        "campaign": token.campaign,
+        "max_uses": token.max_uses,
+        "issued_at": token.issued_at,
+        "valid_from": token.valid_from,
+        "valid_until": token.valid_until,
+        "rotating": token.rotating,
+    }
+
+
+def token_vectors() -> list[dict]:
+    valid = issue(1)
+    flipped_signature = raw(valid)
+    flipped_signature[-1] ^= 0x01
+    altered_body = raw(valid)
+    altered_body[15] = 2  # campaign 1 -> 2 without re-signing
+    key_zero = raw(valid)
+    key_zero[1:3] = b"\x00\x00"
+    empty_window = raw(valid)
+    empty_window[21:27] = (5).to_bytes(3, "big") + (5).to_bytes(3, "big")
+    last = valid[-1]
+    # 91 bytes = 728 bits; the last base32 character carries 3 data bits (the top three of
+    # its 5) and 2 unused bits that must be zero.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    noncanonical = valid[:-1] + alphabet[alphabet.index(last) | 0b1]
+
+    # (name, text, the verifier's now). Windows are whole minutes, so the edge cases verify
+    # at a time off the minute rather than issuing a window that would be rounded.
+    ok = [
+        ("valid voucher from the server key", valid, NOW),
+        ("valid attendee pass from a tablet, no end", issue(2, signer=TABLET, key_id=2, type=tokens.TokenType.PASS, campaign=0, max_uses=0, valid_until=None, rotating=False), NOW),
+        ("revoked key, but the token is on its allowlist", issue(3, signer=REVOKED_TABLET, key_id=3, token_id=ALLOWLISTED_ID), NOW),
+        ("ended 30 s ago, inside the 60 s tolerance", issue(4, valid_until=NOW), NOW + 30),
+        ("starts in 30 s, inside the 60 s tolerance", issue(5, issued_at=NOW - 60, valid_from=NOW), NOW - 30),
+        ("unlimited uses, validity rounded outwards to minutes", issue(6, issued_at=NOW - 125, valid_from=NOW - 100, valid_until=NOW + 61, max_uses=0), NOW),
+    ]
+    bad = [
+        ("malformed", "empty string", ""),
+        ("malformed", "lower case", valid.lower()),
+        ("malformed", "wrong prefix", "PQ" + valid[2:]),
+        ("malformed", "no prefix", valid[2:]),
+        ("malformed", "truncated by one character", valid[:-1]),
+        ("malformed", "truncated to half", valid[:74]),
+        ("malformed", "padded with '='", valid + "=="),
+        ("malformed", "padded with extra characters", valid + "AA"),
+        ("malformed", "a character outside base32", valid[:40] + "1" + valid[41:]),
+        ("malformed", "unused bits set in the last character", noncanonical),
+        ("malformed", "reserved header bit set", with_header(valid, 0x1D)),
+        ("malformed", "type 0", with_header(valid, 0x14)),
+        ("malformed", "type 3", with_header(valid, 0x17)),
+        ("malformed", "key id 0", resigned(key_zero)),
+        ("malformed", "empty validity window", resigned(empty_window)),
+        ("malformed", "1,100 characters", "PP" + "A" * 1098),
+        ("unsupported_version", "format version 2", with_header(valid, 0x25)),
+        ("unsupported_version", "format version 0", with_header(valid, 0x05)),
+        ("wrong_event", "signed for another event", issue(7, event_id=OTHER_EVENT_ID)),
+        ("unknown_key", "key id 9 is not in the bundle", issue(8, signer=STRANGER, key_id=9)),
+        ("bad_signature", "one bit of the signature flipped", text_of(flipped_signature)),
+        ("bad_signature", "body changed after signing", text_of(altered_body)),
+        ("bad_signature", "key id 1 claimed, signed by a stranger", issue(9, signer=STRANGER, key_id=1)),
+        ("revoked_key", "revoked key, not on the allowlist", issue(10, signer=REVOKED_TABLET, key_id=3)),
+        ("not_yet_valid", "starts in two hours", issue(11, valid_from=NOW + 2 * HOUR)),
+        ("expired", "ended two hours ago", issue(12, issued_at=NOW - 5 * HOUR, valid_from=NOW - 5 * HOUR, valid_until=NOW - 2 * HOUR)),
+        ("expired", "ended exactly at the tolerance", issue(13, valid_until=NOW - 60)),
+    ]
+    vectors = [{"name": name, "text": text, "now": now, "ok": True, "token": described(text)} for name, text, now in ok]
+    vectors += [{"name": name, "text": text, "now": NOW, "ok": False, "reason": reason} for reason, name, text in bad]
+    return vectors
+
+
+def scan_vectors() -> list[dict]:
+    valid = issue(1)
+    url = tokens.to_url(valid, "poppass.example")
+    return [
+        {"input": valid, "text": valid, "code": None},
+        {"input": url, "text": valid, "code": None},
+        {"input": "HTTP://127.0.0.1:8000/V/" + valid[2:], "text": valid, "code": None},
+        {"input": valid + "-123456", "text": valid, "code": "123456"},
+        {"input": url + "-000042", "text": valid, "code": "000042"},
+        {"input": "HELLO", "text": "HELLO", "code": None},
+        {"input": valid + "-12345", "text": valid + "-12345", "code": None},
+    ]
+
+
+def signed(b: TrustBundle, root=ROOT) -> dict:
+    return sign_bundle(b, root).to_json()
+
+
+def bundle_vectors() -> list[dict]:
+    good = signed(bundle())
+    tampered = dict(good, payload=good["payload"].replace('"seq":3', '"seq":4'))
+    return [
+        {"name": "good", "bundle": good, "event_id": EVENT_ID, "min_seq": 0, "ok": True, "seq": 3},
+        {"name": "signed by another root", "bundle": signed(bundle(), FOREIGN_ROOT), "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "bad_signature"},
+        {"name": "payload changed after signing", "bundle": tampered, "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "bad_signature"},
+        {"name": "for another event", "bundle": signed(bundle(OTHER_EVENT_ID)), "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "wrong_event"},
+        {"name": "older than one already accepted", "bundle": good, "event_id": EVENT_ID, "min_seq": 4, "ok": False, "reason": "stale"},
+        {"name": "signature not base64url", "bundle": dict(good, signature="not base64!"), "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
+        {"name": "not an object", "bundle": "payload", "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
+        {"name": "payload missing", "bundle": {"signature": good["signature"]}, "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
+    ]
+
+
+def rotating_vectors() -> dict:
+    rotation_key = hashlib.sha256(b"poppass vectors rotation key").digest()
+    token_id = tokens.decode(issue(1)).token.token_id
+    secret = rotating.voucher_secret(rotation_key, token_id)
+    now = NOW + 7  # mid-step: step boundaries are multiples of 15 s
+    step = rotating.step_at(now)
+    at = lambda s: rotating.code_at(secret, s * rotating.STEP_SECONDS)  # noqa: E731
+    codes = [{"time": t, "code": rotating.code_at(secret, t)} for t in (NOW, NOW + 14, NOW + 15, NOW + 29, NOW + 3600)]
+    checks = [
+        {"name": "current step", "code": at(step), "now": now, "last_step": None, "ok": True, "step": step},
+        {"name": "one step behind", "code": at(step - 1), "now": now, "last_step": None, "ok": True, "step": step - 1},
+        {"name": "one step ahead", "code": at(step + 1), "now": now, "last_step": None, "ok": True, "step": step + 1},
+        {"name": "two steps behind", "code": at(step - 2), "now": now, "last_step": None, "ok": False, "reason": "bad_code"},
+        {"name": "same step again", "code": at(step), "now": now, "last_step": step, "ok": False, "reason": "code_replayed"},
+        {"name": "older than the last accepted", "code": at(step - 1), "now": now, "last_step": step, "ok": False, "reason": "code_replayed"},
+        {"name": "newer than the last accepted", "code": at(step + 1), "now": now, "last_step": step, "ok": True, "step": step + 1},
+        {"name": "five digits", "code": "12345", "now": now, "last_step": None, "ok": False, "reason": "malformed_code"},
+        {"name": "letters", "code": "12a456", "now": now, "last_step": None, "ok": False, "reason": "malformed_code"},
+    ]
+    return {
+        "rotation_key": b64url(rotation_key),
+        "token_id": tokens.decode(issue(1)).token.id,
+        "secret": secret,
+        "step_seconds": rotating.STEP_SECONDS,
+        "digits": rotating.DIGITS,
+        "codes": codes,
+        "checks": checks,
+    }
+
+
+# RFC 6238 appendix B, SHA-1 rows: 8 digits, 30-second steps, ASCII secret "12345678901234567890".
+RFC6238 = [
+    (59, "94287082"),
+    (1111111109, "07081804"),
+    (1111111111, "14050471"),
+    (1234567890, "89005924"),
+    (2000000000, "69279037"),
+    (20000000000, "65353130"),
+]
+
+
+def build() -> dict:
+    return {
+        "about": "Shared token vectors for events/tokens.py and web/static/js/token.js. Built by tests/vectors/build.py; do not edit by hand.",
+        "event_id": EVENT_ID,
+        "root_public_key": b64url(public_key_bytes(ROOT)),
+        "bundle": signed(bundle()),
+        "tokens": token_vectors(),
+        "scans": scan_vectors(),
+        "bundles": bundle_vectors(),
+        "rotating": rotating_vectors(),
+        "rfc6238": [
+            {"secret": base64.b32encode(b"12345678901234567890").decode(), "time": t, "digits": 8, "step_seconds": 30, "code": code}
+            for t, code in RFC6238
+        ],
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    PATH.write_text(render(), encoding="utf-8")
+    print(f"wrote {PATH}")
