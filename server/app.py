@@ -7,9 +7,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from litestar import Litestar, Response
+from litestar import Litestar, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -67,6 +69,14 @@ def create_app(
         template_config=TemplateConfig(instance=make_engine()),
         csrf_config=CSRFConfig(secret=csrf_secret, cookie_httponly=True, cookie_samesite="strict"),
         plugins=[HTMXPlugin()],
+        # The schema only, as JSON: the interactive viewers load scripts from CDNs.
+        openapi_config=OpenAPIConfig(
+            title="PopPass",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"owner": PUBLIC}),
+        ),
         state=State({"db": db, "clock": clock, "catalogues": load_catalogues()}),
         after_request=_security_headers,
         request_max_body_size=MAX_BODY_BYTES,

@@ -1,0 +1,92 @@
+"""Every user-facing string is in both catalogues, and language negotiation picks sensibly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po
+
+from server.i18n import SUPPORTED, load_catalogues, negotiate
+
+ROOT = Path(__file__).resolve().parent.parent
+METHODS = [
+    ("server/**.py", "python"),
+    ("events/**.py", "python"),
+    ("web/templates/**.html", "jinja2"),
+    ("web/static/js/**.js", "javascript"),
+]
+
+
+def source_messages() -> set[str | tuple[str, ...]]:
+    skip = {".venv", ".git", "node_modules", "tests", "e2e", "bench", "docs"}
+    found = extract_from_dir(
+        ROOT,
+        METHODS,
+        keywords={**DEFAULT_KEYWORDS, "N_": None},
+        directory_filter=lambda path: Path(path).name not in skip,
+    )
+    return {message for _, _, message, _, _ in found if message}
+
+
+def catalogue(directory: str):
+    with open(ROOT / "web" / "locale" / directory / "LC_MESSAGES" / "messages.po", "rb") as po:
+        return read_po(po, locale=directory)
+
+
+@pytest.mark.parametrize("directory", sorted(SUPPORTED.values()))
+def test_every_string_in_the_code_is_in_the_catalogue(directory: str) -> None:
+    known = {m.id for m in catalogue(directory) if m.id}
+    known |= {tuple(i) for i in known if isinstance(i, (list, tuple))}
+    missing = {m for m in source_messages() if m not in known and (m[0] if isinstance(m, tuple) else m) not in known}
+    assert not missing, f"run scripts/i18n and translate: {sorted(map(str, missing))}"
+
+
+def test_every_chinese_entry_is_translated_and_not_fuzzy() -> None:
+    untranslated = [
+        m.id for m in catalogue("zh_CN")
+        if m.id and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))
+    ]
+    assert not untranslated
+
+
+def test_placeholders_survive_translation() -> None:
+    for message in catalogue("zh_CN"):
+        if not message.id:
+            continue
+        source = message.id if isinstance(message.id, str) else message.id[0]
+        target = message.string if isinstance(message.string, str) else message.string[0]
+        assert sorted(_placeholders(source)) == sorted(_placeholders(target)), source
+
+
+def _placeholders(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"%\(\w+\)[sd]", text)
+
+
+def test_catalogues_load() -> None:
+    catalogues = load_catalogues()
+    assert set(catalogues) == set(SUPPORTED)
+    assert catalogues["zh-CN"].translations.gettext("Events") == "活动"
+    assert catalogues["en"].translations.gettext("Events") == "Events"
+
+
+@pytest.mark.parametrize(
+    "header, cookie, expected",
+    [
+        (None, None, "en"),
+        ("zh-CN", None, "zh-CN"),
+        ("zh-Hans-CN;q=0.9", None, "zh-CN"),
+        ("en;q=0.2, zh;q=0.8", None, "zh-CN"),
+        ("de, en;q=0.5", None, "en"),
+        ("zh-CN", "en", "en"),
+        ("en", "zh-CN", "zh-CN"),
+        ("en", "evil", "en"),
+        ("*", None, "en"),
+        ("x" * 10_000, None, "en"),
+    ],
+)
+def test_negotiate(header, cookie, expected) -> None:
+    assert negotiate(header, cookie) == expected

@@ -1,0 +1,71 @@
+"""The shared vectors: committed file is current, and Python passes every one.
+
+web/static/js/token.js passes the same file in real Chromium (e2e/test_token_js.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from events import rotating, tokens
+from events.keys import from_b64url
+from events.trust import BundleError, verify_bundle
+from tests.vectors import build
+
+VECTORS = json.loads(build.PATH.read_text(encoding="utf-8"))
+ROOT = from_b64url(VECTORS["root_public_key"])
+BUNDLE = verify_bundle(VECTORS["bundle"], ROOT, event_id=VECTORS["event_id"])
+
+
+def test_committed_vectors_match_the_implementation() -> None:
+    assert build.PATH.read_text(encoding="utf-8") == build.render(), "run: python tests/vectors/build.py"
+
+
+def test_there_is_a_vector_for_every_refusal_reason() -> None:
+    reasons = {v["reason"] for v in VECTORS["tokens"] if not v["ok"]}
+    assert reasons == {str(r) for r in tokens.Reason}
+
+
+@pytest.mark.parametrize("vector", VECTORS["tokens"], ids=lambda v: v["name"])
+def test_token(vector: dict) -> None:
+    if vector["ok"]:
+        token = tokens.verify(vector["text"], BUNDLE, now=vector["now"])
+        assert build.described(vector["text"]) == vector["token"]
+        assert token.id == vector["token"]["id"]
+    else:
+        with pytest.raises(tokens.TokenError) as raised:
+            tokens.verify(vector["text"], BUNDLE, now=vector["now"])
+        assert raised.value.reason == vector["reason"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["scans"], ids=lambda v: v["input"][:24])
+def test_scan(vector: dict) -> None:
+    assert tokens.parse_scan(vector["input"]) == tokens.Scan(vector["text"], vector["code"])
+
+
+@pytest.mark.parametrize("vector", VECTORS["bundles"], ids=lambda v: v["name"])
+def test_bundle(vector: dict) -> None:
+    verify = lambda: verify_bundle(vector["bundle"], ROOT, event_id=vector["event_id"], min_seq=vector["min_seq"])  # noqa: E731
+    if vector["ok"]:
+        assert verify().seq == vector["seq"]
+    else:
+        with pytest.raises(BundleError) as raised:
+            verify()
+        assert raised.value.reason == vector["reason"]
+
+
+def test_rotating_codes() -> None:
+    spec = VECTORS["rotating"]
+    token_id = tokens.decode(VECTORS["tokens"][0]["text"]).token.token_id
+    assert rotating.voucher_secret(from_b64url(spec["rotation_key"]), token_id) == spec["secret"]
+    for sample in spec["codes"]:
+        assert rotating.code_at(spec["secret"], sample["time"]) == sample["code"]
+    for check in spec["checks"]:
+        if check["ok"]:
+            assert rotating.check_code(spec["secret"], check["code"], now=check["now"], last_step=check["last_step"]).step == check["step"]
+        else:
+            with pytest.raises(rotating.CodeError) as raised:
+                rotating.check_code(spec["secret"], check["code"], now=check["now"], last_step=check["last_step"])
+            assert raised.value.reason == check["reason"], check["name"]
