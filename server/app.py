@@ -10,6 +10,7 @@ from pathlib import Path
 from litestar import Litestar, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
@@ -22,6 +23,7 @@ from events.db import open_database
 from server.controllers.home import HomeController
 from server.controllers.language import LanguageController
 from server.controllers.vouchers import VoucherController
+from server.errors import http_error, internal_error
 from server.i18n import load_catalogues
 from server.owners import PUBLIC
 from server.templating import make_engine
@@ -78,6 +80,7 @@ def create_app(
             openapi_router=Router(path="/schema", route_handlers=[], opt={"owner": PUBLIC}),
         ),
         state=State({"db": db, "clock": clock, "catalogues": load_catalogues()}),
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
         after_request=_security_headers,
         request_max_body_size=MAX_BODY_BYTES,
         on_shutdown=[close_database],

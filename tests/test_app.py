@@ -141,3 +141,27 @@ def test_every_route_declares_an_owner(db) -> None:
             owners[route.path] = handler.opt.get("owner")
     assert all(owner in OWNERS for owner in owners.values()), owners
     assert owners["/V/{code:str}"] == ATTENDEE and owners["/"] == PUBLIC
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def test_people_get_a_translated_error_page_and_programs_get_json(client) -> None:
+    page = client.get("/nowhere", headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
+    assert page.status_code == 404 and "此地址没有内容。" in page.text
+    api = client.get("/nowhere")
+    assert api.status_code == 404 and api.json()["status_code"] == 404
+
+
+def test_a_crash_is_a_500_page_without_a_traceback(db, clock, monkeypatch) -> None:
+    from litestar.testing import TestClient
+
+    from server.controllers import home
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(home.registry, "list_events", explode)
+    with TestClient(create_app(db, clock=clock)) as crashing:
+        response = crashing.get("/", headers={"Accept": "text/html"})
+    assert response.status_code == 500 and "secret internals" not in response.text and "Traceback" not in response.text
