@@ -49,8 +49,53 @@ class KeyRecord:
     def __post_init__(self) -> None:
         if not 1 <= self.key_id <= MAX_KEY_ID:
             raise ValueError(f"key id out of range: {self.key_id}")
-        if len(self.public_key) != PUBLIC_KEY_LEN:
-            raise ValueError("an Ed25519 public key is 32 bytes")
+        if not is_acceptable_public_key(self.public_key):
+            raise ValueError("not a usable Ed25519 public key")
+
+
+# Ed25519 curve arithmetic, only to vet public keys: RFC 8032 verifiers (OpenSSL, WebCrypto)
+# accept small-order keys, under which one fixed signature verifies every message. A tablet
+# presenting such a key at enrollment would let anyone forge tokens under its key id.
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _decode_point(raw: bytes) -> tuple[int, int] | None:
+    """RFC 8032 5.1.3, refusing non-canonical encodings."""
+    if len(raw) != PUBLIC_KEY_LEN:
+        return None
+    y = int.from_bytes(raw, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    if y >= _P:
+        return None
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    if v * x * x % _P == (-u) % _P:
+        x = x * _SQRT_M1 % _P
+    if v * x * x % _P != u:
+        return None
+    if x == 0 and sign:
+        return None
+    return (_P - x if x & 1 != sign else x), y
+
+
+def _add(p: tuple[int, int], q: tuple[int, int]) -> tuple[int, int]:
+    (x1, y1), (x2, y2) = p, q
+    t = _D * x1 * x2 * y1 * y2 % _P
+    x3 = (x1 * y2 + y1 * x2) * pow(1 + t, -1, _P) % _P
+    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, -1, _P) % _P
+    return x3, y3
+
+
+def is_acceptable_public_key(raw: bytes) -> bool:
+    """A canonical encoding of a curve point whose order is not small (8·P is not the identity)."""
+    point = _decode_point(raw)
+    if point is None:
+        return False
+    for _ in range(3):
+        point = _add(point, point)
+    return point != (0, 1)
 
 
 def generate_private_key() -> Ed25519PrivateKey:

@@ -81,7 +81,10 @@ def check_code(
         raise CodeError("malformed_code", "a rotating code is 6 digits")
     totp = _totp(secret)
     current = step_at(now)
-    for step in sorted(range(current - window, current + window + 1), key=lambda s: abs(s - current)):
+    # Nearest step first; on a tie (a code matching both neighbours) the earlier step wins.
+    # Steps before the Unix epoch do not exist.
+    steps = sorted(range(max(0, current - window), current + window + 1), key=lambda s: (abs(s - current), s))
+    for step in steps:
         if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
             if last_step is not None and step <= last_step:
                 raise CodeError("code_replayed", f"step {step} is not after {last_step}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.keys import MAX_KEY_ID, SIGNATURE_LEN, KeyStatus, signature_is_valid
-from events.trust import TrustBundle
+from events.trust import TrustBundle, check_event_id
 
 FORMAT_VERSION = 1
 PREFIX = "PP"
@@ -33,7 +33,6 @@ TEXT_LEN = len(PREFIX) + ENCODED_LEN
 ID_LEN = 10  # 80 random bits
 OPEN_ENDED = 0xFFFFFF  # "valid until" offset meaning: no expiry
 MAX_OFFSET_MINUTES = OPEN_ENDED - 1
-MAX_EVENT_ID_BYTES = 255
 # Anything longer than a URL form with a generous host is garbage; refuse it before any work.
 MAX_INPUT_CHARS = 1024
 
@@ -118,9 +117,7 @@ def event_tag(event_id: str) -> bytes:
 
 
 def signing_message(event_id: str, body: bytes) -> bytes:
-    raw_id = event_id.encode("utf-8")
-    if not 1 <= len(raw_id) <= MAX_EVENT_ID_BYTES:
-        raise ValueError("event id must be 1 to 255 bytes of UTF-8")
+    raw_id = check_event_id(event_id).encode("utf-8")
     return SIGNING_CONTEXT + bytes([len(raw_id)]) + raw_id + body
 
 

@@ -22,6 +22,7 @@ from events.keys import (
 )
 
 BUNDLE_FORMAT = 1
+MAX_EVENT_ID_BYTES = 255
 BUNDLE_CONTEXT = b"PopPass trust bundle v1\n"
 # A bundle lists a few hundred keys at most; this bounds what a verifier parses.
 MAX_PAYLOAD_CHARS = 1_000_000
@@ -43,16 +44,12 @@ class ClockPolicy:
     skew_warn_s: int = 120
     skew_refuse_issue_s: int = 600
     validity_tolerance_s: int = 60
-    code_step_s: int = 15
-    code_window: int = 1
 
     def to_json(self) -> dict[str, int]:
         return {
             "skew_warn_s": self.skew_warn_s,
             "skew_refuse_issue_s": self.skew_refuse_issue_s,
             "validity_tolerance_s": self.validity_tolerance_s,
-            "code_step_s": self.code_step_s,
-            "code_window": self.code_window,
         }
 
 
@@ -63,6 +60,9 @@ class TrustBundle:
     issued_at: int
     keys: dict[int, KeyRecord]
     policy: ClockPolicy = field(default_factory=ClockPolicy)
+
+    def __post_init__(self) -> None:
+        check_event_id(self.event_id)
 
     def to_payload(self) -> str:
         body = {
@@ -118,18 +118,36 @@ def verify_bundle(
         signature_bytes = from_b64url(signature)
     except ValueError:
         raise BundleError("malformed", "signature is not base64url") from None
-    if not signature_is_valid(root_public_key, signature_bytes, bundle_message(payload)):
+    try:
+        message = bundle_message(payload)
+    except UnicodeEncodeError:
+        # A lone surrogate: no UTF-8 bytes were ever signed as this text.
+        raise BundleError("bad_signature", "payload is not valid Unicode") from None
+    if not signature_is_valid(root_public_key, signature_bytes, message):
         raise BundleError("bad_signature", "not signed by this event's root key")
     try:
-        bundle = _parse_payload(json.loads(payload))
-    except (ValueError, TypeError, KeyError) as exc:
-        # Signed by our root yet unparseable: a bug on the server side, still never a crash here.
+        bundle = _parse_payload(_strict_json(payload))
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # Signed by our root yet not of the schema: a bug on the server side, never a crash here.
         raise BundleError("malformed", f"payload: {exc}") from None
     if bundle.event_id != event_id:
         raise BundleError("wrong_event", f"bundle is for event {bundle.event_id!r}")
     if bundle.seq < min_seq:
         raise BundleError("stale", f"bundle seq {bundle.seq} is older than {min_seq}")
     return bundle
+
+
+def check_event_id(event_id: object) -> str:
+    """Event ids are 1-255 bytes of UTF-8: they are length-prefixed in every signed token."""
+    if not isinstance(event_id, str):
+        raise ValueError("an event id is text")
+    try:
+        size = len(event_id.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("an event id is valid Unicode") from None
+    if not 1 <= size <= MAX_EVENT_ID_BYTES:
+        raise ValueError("an event id is 1 to 255 bytes of UTF-8")
+    return event_id
 
 
 def _key_to_json(key: KeyRecord) -> dict[str, object]:
@@ -144,32 +162,90 @@ def _key_to_json(key: KeyRecord) -> dict[str, object]:
     }
 
 
+# The browser parses the same payload with JSON.parse, where every number is a double: so a
+# bundle holds only integers a double represents exactly, and no NaN or Infinity.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _refuse_float(text: str) -> float:
+    raise ValueError(f"numbers in a bundle are integers, not {text[:20]}")
+
+
+def _refuse_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _safe_int(text: str) -> int:
+    if len(text) > 17 or abs(value := int(text)) > MAX_SAFE_INTEGER:
+        raise ValueError("integer out of range")
+    return value
+
+
+def _strict_json(payload: str) -> object:
+    return json.loads(payload, parse_float=_refuse_float, parse_int=_safe_int, parse_constant=_refuse_constant)
+
+
 def _parse_payload(body: object) -> TrustBundle:
-    if not isinstance(body, dict) or body.get("format") != BUNDLE_FORMAT:
+    """The schema of docs/token-format.md, strictly; web/static/js/token.js applies the same."""
+    body = _object(body, "payload")
+    if _int(body, "format") != BUNDLE_FORMAT:
         raise ValueError("unknown bundle format")
     keys: dict[int, KeyRecord] = {}
-    for item in body["keys"]:
+    for item in _list(body, "keys"):
+        item = _object(item, "key")
+        device_id = item["device_id"]
+        if device_id is not None and not isinstance(device_id, str):
+            raise ValueError("device_id is text or null")
+        status = item["status"]
+        if status not in (KeyStatus.ACTIVE, KeyStatus.REVOKED):
+            raise ValueError("unknown key status")
+        allowlist = _list(item, "allowlist")
+        if not all(isinstance(token_id, str) for token_id in allowlist):
+            raise ValueError("allowlist entries are text")
+        public_key = item["public_key"]
+        if not isinstance(public_key, str):
+            raise ValueError("public_key is base64url text")
         key = KeyRecord(
-            key_id=_int(item["kid"]),
-            public_key=from_b64url(item["public_key"]),
-            device_id=item["device_id"],
-            status=KeyStatus(item["status"]),
-            valid_from=_int(item["valid_from"]),
-            revoked_at=None if item["revoked_at"] is None else _int(item["revoked_at"]),
-            allowlist=frozenset(str(t) for t in item["allowlist"]),
+            key_id=_int(item, "kid"),
+            public_key=from_b64url(public_key),
+            device_id=device_id,
+            status=KeyStatus(status),
+            valid_from=_int(item, "valid_from"),
+            revoked_at=None if item["revoked_at"] is None else _int(item, "revoked_at"),
+            allowlist=frozenset(allowlist),
         )
+        if key.key_id in keys:
+            raise ValueError(f"key id {key.key_id} listed twice")
         keys[key.key_id] = key
-    policy = ClockPolicy(**{k: _int(v) for k, v in body["policy"].items()})
+    policy = _object(body["policy"], "policy")
+    # Unknown policy fields are ignored, so a newer server does not break older tablets.
+    known = {name: _int(policy, name) for name in ClockPolicy().to_json() if name in policy}
+    if any(value < 0 for value in known.values()):
+        raise ValueError("policy values are not negative")
     return TrustBundle(
-        event_id=str(body["event_id"]),
-        seq=_int(body["seq"]),
-        issued_at=_int(body["issued_at"]),
+        event_id=check_event_id(body["event_id"]),
+        seq=_int(body, "seq"),
+        issued_at=_int(body, "issued_at"),
         keys=keys,
-        policy=policy,
+        policy=ClockPolicy(**known),
     )
 
 
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected an integer, got {value!r}")
+def _object(value: object, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not an object")
+    return value
+
+
+def _list(holder: dict, name: str) -> list:
+    value = holder[name]
+    if not isinstance(value, list):
+        raise ValueError(f"{name} is not a list")
+    return value
+
+
+def _int(holder: dict, name: str) -> int:
+    value = holder[name]
+    if type(value) is not int:
+        raise ValueError(f"{name} is not an integer")
     return value

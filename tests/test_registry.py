@@ -68,3 +68,10 @@ def test_event_validation(db, bad) -> None:
 def test_unknown_event(db) -> None:
     with pytest.raises(registry.UnknownEvent):
         registry.get_event(db, "evnope")
+
+
+@pytest.mark.parametrize("public_key", [bytes([1]) + bytes(31), bytes(32), b"\xff" * 32])
+def test_small_order_or_invalid_keys_are_refused_at_registration(db, event, public_key) -> None:
+    """One fixed signature verifies every message under a small-order key: anyone could forge."""
+    with pytest.raises(ValueError):
+        registry.register_device_key(db, event.id, public_key=public_key, device_id="dv1", now=NOW)

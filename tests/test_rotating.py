@@ -70,3 +70,8 @@ def test_malformed_codes(code) -> None:
 def test_pyotp_matches_rfc_6238_sha1(time: int, expected: str) -> None:
     totp = pyotp.TOTP(base64.b32encode(b"12345678901234567890").decode(), digits=8, interval=30)
     assert totp.at(time) == expected
+
+
+def test_no_step_before_the_epoch() -> None:
+    accepted = rotating.check_code(secret(), rotating.code_at(secret(), 0), now=3)
+    assert accepted.step == 0

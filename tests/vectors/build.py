@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from events import rotating, tokens  # noqa: E402
 from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes  # noqa: E402
-from events.trust import SignedBundle, TrustBundle, sign_bundle  # noqa: E402
+from events.trust import TrustBundle, bundle_message, sign_bundle  # noqa: E402
 
 PATH = Path(__file__).with_name("tokens.json")
 EVENT_ID = "evvectors0000001"
@@ -196,6 +196,35 @@ def bundle_vectors() -> list[dict]:
         {"name": "signature not base64url", "bundle": dict(good, signature="not base64!"), "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
         {"name": "not an object", "bundle": "payload", "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
         {"name": "payload missing", "bundle": {"signature": good["signature"]}, "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
+    ] + [
+        {"name": f"root-signed, but {name}", "bundle": root_signed(payload), "event_id": EVENT_ID, "min_seq": 0,
+         **({"ok": True, "seq": 3} if reason == "ok" else {"ok": False, "reason": reason})}
+        for name, payload, reason in schema_breaks(good["payload"])
+    ]
+
+
+def root_signed(payload: str) -> dict:
+    return {"payload": payload, "signature": b64url(ROOT.sign(bundle_message(payload)))}
+
+
+def schema_breaks(payload: str) -> list[tuple[str, str, str]]:
+    """Payloads signed by the right root that still must not be used (docs/token-format.md)."""
+    body = json.loads(payload)
+    small_order = b64url(bytes([1]) + bytes(31))  # the identity point
+    weak = json.dumps({**body, "keys": body["keys"] + [{**body["keys"][0], "kid": 4, "public_key": small_order}]})
+    twice = json.dumps({**body, "keys": body["keys"] + [body["keys"][0]]})
+    return [
+        ("a small-order public key", weak, "malformed"),
+        ("a key id listed twice", twice, "malformed"),
+        ("a float", payload.replace('"seq":3', '"seq":3.0'), "malformed"),
+        ("an exponent", payload.replace('"format":1', '"format":1E0'), "malformed"),
+        ("NaN", payload.replace('"seq":3', '"seq":NaN'), "malformed"),
+        ("an integer past 2**53", payload.replace('"seq":3', '"seq":9007199254740993'), "malformed"),
+        ("an empty event id", payload.replace(f'"event_id":"{EVENT_ID}"', '"event_id":""'), "malformed"),
+        ("a boolean format", payload.replace('"format":1', '"format":true'), "malformed"),
+        ("a policy that is a list", payload.replace(payload[payload.index('"policy":'):payload.index("}", payload.index('"policy":')) + 1], '"policy":[]'), "malformed"),
+        ("a lone surrogate", payload.replace(f'"event_id":"{EVENT_ID}"', '"event_id":"\\ud800"'), "malformed"),
+        ("an unknown policy field (ignored)", payload.replace('"policy":{', '"policy":{"future_s":5,'), "ok"),
     ]
 
 
