@@ -161,7 +161,7 @@ def issue(
         until_minutes = -(-(valid_until - base) // 60)  # ceiling division
         if until_minutes <= from_minutes:
             raise ValueError("validity window is empty")
-    if max(from_minutes, until_minutes if valid_until is not None else 0) > MAX_OFFSET_MINUTES:
+    if from_minutes > MAX_OFFSET_MINUTES or (valid_until is not None and until_minutes > MAX_OFFSET_MINUTES):
         raise ValueError("validity window too far from the issue time")
     header = (FORMAT_VERSION << 4) | (_HEADER_ROTATING if rotating else 0) | int(type)
     body = _BODY.pack(
