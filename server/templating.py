@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_time, get_datetime_format
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from litestar.connection import ASGIConnection
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -53,22 +53,20 @@ def make_engine() -> JinjaTemplateEngine:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
 
     @pass_context
-    def when(context: Any, timestamp: int | None, timezone: str = "UTC", style: str = "medium") -> str:
+    def when(context: Any, timestamp: int | None, timezone: str = "UTC") -> str:
+        """Date and time to the minute, in the event's zone, spelled the reader's way."""
         if timestamp is None:
             return ""
         moment = datetime.fromtimestamp(timestamp, ZoneInfo(timezone))
-        return format_datetime(moment, style, locale=catalogue(context["request"]).locale)
-
-    @pass_context
-    def clock(context: Any, timestamp: int, timezone: str = "UTC") -> str:
-        moment = datetime.fromtimestamp(timestamp, ZoneInfo(timezone))
-        return format_time(moment, "short", locale=catalogue(context["request"]).locale)
+        locale = catalogue(context["request"]).locale
+        pattern = get_datetime_format("medium", locale=locale)  # e.g. "{1}, {0}"
+        date, time = format_date(moment, "medium", locale=locale), format_time(moment, "short", locale=locale)
+        return pattern.replace("{1}", date).replace("{0}", time)
 
     @pass_context
     def language(context: Any) -> str:
         return catalogue(context["request"]).tag
 
     env.filters["when"] = when
-    env.filters["clock"] = clock
     env.globals["language"] = language
     return JinjaTemplateEngine.from_environment(env)
