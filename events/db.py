@@ -35,7 +35,12 @@ def open_database(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Dat
 
 @contextlib.contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """BEGIN IMMEDIATE: take the write lock before reading what the write depends on."""
+    """BEGIN IMMEDIATE: take the write lock before reading what the write depends on.
+
+    Inside another write transaction it simply joins it, so domain functions compose."""
+    if db.conn.in_transaction:
+        yield db
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db

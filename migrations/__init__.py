@@ -103,3 +103,115 @@ def m003_campaigns_and_tokens(db: Database) -> None:
         foreign_keys=[("event_id", "events", "id")],
     )
     db["tokens"].create_index(["event_id", "campaign"])
+
+
+@migrations()
+def m004_devices_ops_conflicts(db: Database) -> None:
+    db["enrollment_codes"].create(
+        {"code_hash": str, "event_id": str, "name": str, "created_at": int, "expires_at": int, "used_at": int, "device_id": str},
+        pk="code_hash",
+        not_null={"event_id", "name", "created_at", "expires_at"},
+        foreign_keys=[("event_id", "events", "id")],
+    )
+    db["devices"].create(
+        {
+            "id": str,
+            "event_id": str,
+            "name": str,
+            "key_id": int,
+            "token_hash": str,
+            "enrolled_at": int,
+            "revoked_at": int,
+            "last_seq": int,  # the highest device_seq applied: the outbox is acked up to here
+            "last_sync_at": int,
+            "clock_offset_ms": int,
+            "pending": int,  # ops the device said were still waiting when it last pushed
+        },
+        pk="id",
+        not_null={"event_id", "name", "key_id", "token_hash", "enrolled_at", "last_seq", "pending"},
+        defaults={"last_seq": 0, "pending": 0},
+        foreign_keys=[("event_id", "events", "id")],
+    )
+    db["devices"].create_index(["token_hash"], unique=True)
+    # One sequence for everything a pull reports (ops and conflict changes): the pull cursor.
+    db["log_counter"].create({"event_id": str, "value": int}, pk="event_id", not_null={"value"})
+    db["ops"].create(
+        {
+            "seq": int,
+            "op_id": str,
+            "event_id": str,
+            "device_id": str,
+            "device_seq": int,  # null for a redemption the server decided online
+            "kind": str,
+            "subject": str,
+            "hlc_ms": int,
+            "hlc_counter": int,
+            "device_time_ms": int,
+            "corrected_time_ms": int,
+            "clerk": str,
+            "data": str,
+            "received_at_ms": int,
+            "suspect": str,  # comma-separated clock reasons, "" when the time is trusted
+        },
+        pk="seq",
+        not_null={"op_id", "event_id", "device_id", "kind", "subject", "hlc_ms", "hlc_counter",
+                  "device_time_ms", "clerk", "data", "received_at_ms", "suspect"},
+        foreign_keys=[("event_id", "events", "id"), ("device_id", "devices", "id")],
+    )
+    db["ops"].create_index(["op_id"], unique=True)
+    db["ops"].create_index(["device_id", "device_seq"], unique=True)
+    db["ops"].create_index(["event_id", "kind", "subject"])
+    db["ops"].create_index(["event_id", "seq"])
+    db["conflicts"].create(
+        {
+            "id": int,
+            "event_id": str,
+            "kind": str,
+            "subject": str,
+            "status": str,  # open, resolved, or cleared (later ops removed the cause)
+            "detail": str,
+            "opened_at_ms": int,
+            "change_seq": int,
+        },
+        pk="id",
+        not_null={"event_id", "kind", "subject", "status", "detail", "opened_at_ms", "change_seq"},
+        foreign_keys=[("event_id", "events", "id")],
+    )
+    db["conflicts"].create_index(["event_id", "kind", "subject"], unique=True)
+    db["conflicts"].create_index(["event_id", "change_seq"])
+    db["conflict_ops"].create(
+        {"conflict_id": int, "op_id": str, "role": str},
+        pk=("conflict_id", "op_id"),
+        not_null={"role"},
+        foreign_keys=[("conflict_id", "conflicts", "id")],
+    )
+    db["conflict_resolutions"].create(
+        {"id": int, "conflict_id": int, "decided_by": str, "decided_at_ms": int, "decision": str, "note": str},
+        pk="id",
+        not_null={"conflict_id", "decided_by", "decided_at_ms", "decision", "note"},
+        foreign_keys=[("conflict_id", "conflicts", "id")],
+    )
+    # Projections kept in step with the log, in the same transaction as the ops they come from.
+    db["attendees"].create(
+        {
+            "id": str,
+            "event_id": str,
+            "name": str,
+            "phone_key": str,
+            "email_key": str,
+            "register_op_id": str,
+            "hlc_ms": int,
+            "hlc_counter": int,
+            "device_id": str,
+            "registered_at_ms": int,
+        },
+        pk="id",
+        not_null={"event_id", "name", "phone_key", "email_key", "register_op_id", "hlc_ms", "hlc_counter", "device_id"},
+        foreign_keys=[("event_id", "events", "id")],
+    )
+    db["attendees"].create_index(["event_id", "phone_key"])
+    db["attendees"].create_index(["event_id", "email_key"])
+    # Tokens first seen in ops (issued by tablets), beside those the server signed.
+    db["tokens"].add_column("issuer_device", str)
+    db["tokens"].add_column("attendee_id", str)
+    db["tokens"].add_column("signature_ok", int, not_null_default=1)

@@ -23,7 +23,8 @@ from events.db import open_database
 from server.controllers.home import HomeController
 from server.controllers.language import LanguageController
 from server.controllers.vouchers import VoucherController
-from server.errors import http_error, internal_error
+from server.controllers.sync_api import EnrollmentController, SyncController
+from server.errors import API_HANDLERS, http_error, internal_error
 from server.i18n import load_catalogues
 from server.owners import PUBLIC
 from server.templating import make_engine
@@ -66,6 +67,8 @@ def create_app(
             HomeController,
             LanguageController,
             VoucherController,
+            EnrollmentController,
+            SyncController,
             create_static_files_router(path="/static", directories=[STATIC], opt={"owner": PUBLIC}),
         ],
         template_config=TemplateConfig(instance=make_engine()),
@@ -80,7 +83,7 @@ def create_app(
             openapi_router=Router(path="/schema", route_handlers=[], opt={"owner": PUBLIC}),
         ),
         state=State({"db": db, "clock": clock, "catalogues": load_catalogues()}),
-        exception_handlers={HTTPException: http_error, Exception: internal_error},
+        exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         after_request=_security_headers,
         request_max_body_size=MAX_BODY_BYTES,
         on_shutdown=[close_database],

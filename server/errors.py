@@ -13,6 +13,9 @@ from litestar.exceptions import HTTPException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from events.devices import DeviceRefused, EnrollmentError
+from events.ops import InvalidInput
+from events.sync import Gap
 from server.pages import page
 from server.reasons import N_
 
@@ -45,3 +48,29 @@ def http_error(request: Request, exc: HTTPException) -> Response | Template:
 def internal_error(request: Request, exc: Exception) -> Response | Template:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return http_error(request, HTTPException(status_code=HTTP_500_INTERNAL_SERVER_ERROR, detail="Internal Server Error"))
+
+
+# --- the device API: JSON errors with a machine-readable reason -----------------------------
+
+
+def _api_error(status: int, error: str, **extra: object) -> Response:
+    return Response({"error": error, **extra}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def invalid_input(request: Request, exc: InvalidInput) -> Response:
+    return _api_error(400, "invalid", detail=exc.detail, where=exc.where)
+
+
+def gap(request: Request, exc: Gap) -> Response:
+    return _api_error(409, "gap", resend_from=exc.resend_from)
+
+
+def device_refused(request: Request, exc: DeviceRefused) -> Response:
+    return _api_error(403 if exc.wipe else 401, exc.reason, wipe=exc.wipe)
+
+
+def enrollment_refused(request: Request, exc: EnrollmentError) -> Response:
+    return _api_error(400 if exc.reason == "bad_public_key" else 403, exc.reason)
+
+
+API_HANDLERS = {InvalidInput: invalid_input, Gap: gap, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}

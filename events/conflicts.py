@@ -1,0 +1,237 @@
+"""Conflicts as stored: findings of events/merge.py kept under (event, kind, subject).
+
+After every batch the subjects it touched are re-merged from all their stored ops. A conflict
+is opened the first time it is found, updated when its ops change, reopened when new ops join
+one a person already resolved, and marked `cleared` (never deleted) when later ops remove its
+cause — for example an undo that brings a voucher back within its uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from events import merge, registry
+from events.db import write_transaction
+from events.keys import KeyStatus
+from events.trust import ClockPolicy
+
+DECISIONS = ("honour", "reverse", "merge", "dismiss")
+CHUNK = 500  # ids per IN (...) query
+
+
+@dataclass(frozen=True)
+class Conflict:
+    id: int
+    event_id: str
+    kind: str
+    subject: str
+    status: str
+    detail: dict
+    opened_at_ms: int
+    change_seq: int
+    roles: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    conflict_id: int
+    decided_by: str
+    decided_at_ms: int
+    decision: str
+    note: str
+
+
+def allocate(db: Database, event_id: str, count: int) -> int:
+    """Reserve `count` numbers of the event's log sequence; returns the first."""
+    db.execute(
+        "insert into log_counter (event_id, value) values (?, ?) "
+        "on conflict (event_id) do update set value = value + excluded.value",
+        [event_id, count],
+    )
+    (top,) = db.execute("select value from log_counter where event_id = ?", [event_id]).fetchone()
+    return top - count + 1
+
+
+def log_position(db: Database, event_id: str) -> int:
+    row = db.execute("select value from log_counter where event_id = ?", [event_id]).fetchone()
+    return row[0] if row else 0
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _logged(row: dict) -> merge.LoggedOp:
+    return merge.LoggedOp(
+        op_id=row["op_id"], device_id=row["device_id"], kind=row["kind"], subject=row["subject"],
+        hlc_ms=row["hlc_ms"], hlc_counter=row["hlc_counter"], corrected_time_ms=row["corrected_time_ms"],
+        data=json.loads(row["data"]),
+    )
+
+
+def voucher_terms(db: Database, event_id: str, token_ids: list[str]) -> dict[str, merge.VoucherTerms]:
+    """Each known token's terms and whether its issuer is trusted under today's key registry."""
+    bundle = registry.trust_bundle(db, event_id, now=0)
+    terms = {}
+    for chunk in _chunks(token_ids):
+        marks = ",".join("?" * len(chunk))
+        for row in db.query(f"select * from tokens where event_id = ? and id in ({marks})", [event_id, *chunk]):
+            key = bundle.keys.get(row["key_id"])
+            if not row["signature_ok"]:
+                distrust = "bad_signature"
+            elif key is None:
+                distrust = "unknown_key"
+            elif key.status is KeyStatus.REVOKED and row["id"] not in key.allowlist:
+                distrust = "revoked_key"
+            else:
+                distrust = ""
+            terms[row["id"]] = merge.VoucherTerms(
+                token_id=row["id"], text=row["text"], max_uses=row["max_uses"], valid_from=row["valid_from"],
+                valid_until=row["valid_until"], trusted=not distrust, distrust=distrust,
+            )
+    return terms
+
+
+def recompute_vouchers(db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int) -> list[int]:
+    """Re-merge these vouchers from all their ops; returns the ids of conflicts that changed."""
+    ids = sorted(set(token_ids))
+    if not ids:
+        return []
+    terms = voucher_terms(db, event_id, ids)
+    ops: dict[str, list[merge.LoggedOp]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        rows = db.query(
+            "select op_id, device_id, kind, subject, hlc_ms, hlc_counter, corrected_time_ms, data from ops "
+            f"where event_id = ? and kind in ('issue', 'redeem', 'void') and subject in ({marks})",
+            [event_id, *chunk],
+        )
+        for row in rows:
+            ops[row["subject"]].append(_logged(row))
+    tolerance = ClockPolicy().validity_tolerance_s
+    findings = [
+        finding
+        for token_id in ids
+        if token_id in terms
+        for finding in merge.voucher_findings(terms[token_id], ops[token_id], tolerance_s=tolerance)
+    ]
+    scope = {(kind, token_id) for token_id in ids for kind in merge.VOUCHER_CONFLICTS}
+    return _store(db, event_id, scope, findings, now_ms=now_ms)
+
+
+def recompute_duplicates(db: Database, event_id: str, keys: Iterable[str], *, now_ms: int) -> list[int]:
+    findings = []
+    wanted = sorted(set(keys))
+    for key in wanted:
+        column = "phone_key" if key.startswith("phone:") else "email_key"
+        rows = db.query(
+            "select o.op_id, o.device_id, o.kind, o.subject, o.hlc_ms, o.hlc_counter, o.corrected_time_ms, o.data "
+            f"from attendees a join ops o on o.op_id = a.register_op_id where a.event_id = ? and a.{column} = ?",
+            [event_id, key.split(":", 1)[1]],
+        )
+        findings += merge.duplicate_findings(key, [_logged(row) for row in rows])
+    scope = {(kind, key) for key in wanted for kind in merge.DUPLICATE_CONFLICTS}
+    return _store(db, event_id, scope, findings, now_ms=now_ms)
+
+
+def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: list[merge.Finding], *, now_ms: int) -> list[int]:
+    subjects = sorted({subject for _, subject in scope})
+    existing: dict[tuple[str, str], dict] = {}
+    roles: dict[int, dict[str, str]] = defaultdict(dict)
+    for chunk in _chunks(subjects):
+        marks = ",".join("?" * len(chunk))
+        for row in db.query(f"select * from conflicts where event_id = ? and subject in ({marks})", [event_id, *chunk]):
+            if (row["kind"], row["subject"]) in scope:
+                existing[(row["kind"], row["subject"])] = row
+        if existing:
+            ids = [row["id"] for row in existing.values()]
+            for row in db.query(f"select * from conflict_ops where conflict_id in ({','.join('?' * len(ids))})", ids):
+                roles[row["conflict_id"]][row["op_id"]] = row["role"]
+    changed = []
+    found = set()
+    for finding in findings:
+        key = (finding.kind, finding.subject)
+        found.add(key)
+        detail = json.dumps(finding.detail, sort_keys=True)
+        row = existing.get(key)
+        if row is None:
+            conflict_id = db["conflicts"].insert(
+                {"event_id": event_id, "kind": finding.kind, "subject": finding.subject, "status": "open",
+                 "detail": detail, "opened_at_ms": now_ms, "change_seq": allocate(db, event_id, 1)}
+            ).last_pk
+            _set_roles(db, conflict_id, {}, finding.roles)
+            changed.append(conflict_id)
+            continue
+        old = roles[row["id"]]
+        if old == finding.roles and row["detail"] == detail and row["status"] != "cleared":
+            continue
+        # New ops joining a resolved conflict need a person again; the same ops do not.
+        status = "open" if row["status"] == "cleared" or (row["status"] == "resolved" and set(finding.roles) - set(old)) else row["status"]
+        db["conflicts"].update(row["id"], {"status": status, "detail": detail, "change_seq": allocate(db, event_id, 1)})
+        _set_roles(db, row["id"], old, finding.roles)
+        changed.append(row["id"])
+    for key, row in existing.items():
+        if key not in found and row["status"] != "cleared":
+            db["conflicts"].update(row["id"], {"status": "cleared", "change_seq": allocate(db, event_id, 1)})
+            changed.append(row["id"])
+    return changed
+
+
+def _set_roles(db: Database, conflict_id: int, old: dict[str, str], new: dict[str, str]) -> None:
+    gone = [op_id for op_id in old if op_id not in new]
+    if gone:
+        db.execute(f"delete from conflict_ops where conflict_id = ? and op_id in ({','.join('?' * len(gone))})", [conflict_id, *gone])
+    db["conflict_ops"].upsert_all(
+        ({"conflict_id": conflict_id, "op_id": op_id, "role": role} for op_id, role in new.items() if old.get(op_id) != role),
+        pk=("conflict_id", "op_id"),
+    )
+
+
+def _conflict(db: Database, row: dict) -> Conflict:
+    roles = {r["op_id"]: r["role"] for r in db["conflict_ops"].rows_where("conflict_id = ?", [row["id"]])}
+    return Conflict(**{**row, "detail": json.loads(row["detail"]), "roles": roles})
+
+
+def get_conflict(db: Database, conflict_id: int) -> Conflict:
+    rows = list(db["conflicts"].rows_where("id = ?", [conflict_id]))
+    if not rows:
+        raise LookupError(f"no conflict {conflict_id}")
+    return _conflict(db, rows[0])
+
+
+def list_conflicts(db: Database, event_id: str, *, status: str | None = None, after_change: int = 0, upto_change: int | None = None) -> list[Conflict]:
+    where, args = "event_id = ? and change_seq > ?", [event_id, after_change]
+    if status:
+        where, args = where + " and status = ?", [*args, status]
+    if upto_change is not None:
+        where, args = where + " and change_seq <= ?", [*args, upto_change]
+    return [_conflict(db, row) for row in db["conflicts"].rows_where(where, args, order_by="change_seq")]
+
+
+def resolve(db: Database, conflict_id: int, *, decided_by: str, decision: str, note: str, now_ms: int) -> Resolution:
+    """A person's decision, recorded beside the conflict; the ops stay as they are."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision is one of {', '.join(DECISIONS)}")
+    if not decided_by.strip():
+        raise ValueError("who decided is required")
+    with write_transaction(db):
+        conflict = get_conflict(db, conflict_id)
+        if conflict.status == "cleared":
+            raise ValueError("a cleared conflict has nothing left to decide")
+        resolution = Resolution(conflict_id, decided_by.strip()[:80], now_ms, decision, note.strip()[:2000])
+        db["conflict_resolutions"].insert(vars(resolution))
+        db["conflicts"].update(conflict_id, {"status": "resolved", "change_seq": allocate(db, conflict.event_id, 1)})
+    return resolution
+
+
+def resolutions(db: Database, conflict_id: int) -> list[Resolution]:
+    return [
+        Resolution(**{k: row[k] for k in ("conflict_id", "decided_by", "decided_at_ms", "decision", "note")})
+        for row in db["conflict_resolutions"].rows_where("conflict_id = ?", [conflict_id], order_by="id")
+    ]

@@ -1,0 +1,197 @@
+"""Ops: the facts a device records (register, checkin, issue, redeem, void), and the strict
+wire schema they arrive in. docs/sync-protocol.md is the contract.
+
+Validation here is about shape only: a well-formed op that breaks a business rule is still
+stored, and the rule becomes a conflict (events/merge.py). Only malformed input is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+
+PROTOCOL = 1
+MAX_OPS_PER_BATCH = 1000
+
+Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+TokenId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z2-7]{16}$")]
+TokenText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Clerk = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+Phone = Annotated[str, msgspec.Meta(max_length=32)]
+Email = Annotated[str, msgspec.Meta(max_length=254)]
+
+
+class Shown(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """What the clerk saw when acting: the verdict and the uses this tablet knew of."""
+
+    verdict: Literal["green", "amber", "red"]
+    reason: Short = ""
+    prior_uses_seen: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+
+
+class RegisterData(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: Name
+    consent: bool
+    phone: Phone = ""
+    email: Email = ""
+    pass_token: TokenText | None = None
+
+
+class CheckinData(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    method: Literal["scan", "search"]
+    shown: Shown
+    pass_token: TokenText | None = None
+
+
+class IssueData(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    token: TokenText
+    attendee_id: Identifier | None = None
+
+
+class RedeemData(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    token: TokenText
+    # "accepted": the clerk honoured the voucher (a use); "refused": shown red, no use.
+    outcome: Literal["accepted", "refused"]
+    shown: Shown
+    code_step: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    decided_by: Literal["device", "server"] = "device"
+
+
+class VoidData(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    reason: Short
+    # Set: undo that one redemption (a clerk's mistake). Unset: void the whole voucher.
+    redeem_op_id: Identifier | None = None
+
+
+class OpBase(msgspec.Struct, forbid_unknown_fields=True, tag_field="kind", omit_defaults=True):
+    op_id: Identifier
+    device_seq: Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
+    subject: Identifier  # a token id for issue, redeem and void (checked in decode_batch)
+    hlc_ms: Millis
+    hlc_counter: Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
+    device_time_ms: Millis
+    # The device's estimate of server time when it acted; null before its first sync.
+    corrected_time_ms: Millis | None
+    clerk: Clerk
+
+    @property
+    def kind(self) -> str:
+        return self.__struct_config__.tag
+
+    @property
+    def hlc(self) -> tuple[int, int]:
+        return (self.hlc_ms, self.hlc_counter)
+
+
+class Register(OpBase, tag="register"):
+    """subject: the new attendee's id (made on the device)."""
+
+    data: RegisterData
+
+
+class Checkin(OpBase, tag="checkin"):
+    """subject: the attendee's id."""
+
+    data: CheckinData
+
+
+class Issue(OpBase, tag="issue"):
+    """subject: the token id of the voucher or pass issued."""
+
+    data: IssueData
+
+
+class Redeem(OpBase, tag="redeem"):
+    """subject: the voucher's token id."""
+
+    data: RedeemData
+
+
+class Void(OpBase, tag="void"):
+    """subject: the voucher's token id."""
+
+    data: VoidData
+
+
+Op = Register | Checkin | Issue | Redeem | Void
+KINDS = ("register", "checkin", "issue", "redeem", "void")
+
+
+class PushBatch(msgspec.Struct, forbid_unknown_fields=True):
+    protocol: Literal[1]
+    device_id: Identifier
+    sent_at_ms: Millis
+    ops: Annotated[list[Op], msgspec.Meta(max_length=MAX_OPS_PER_BATCH)]
+    pending: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):
+    """A redemption the server decides at once. The op has no device_seq: it is not part of
+    the device's outbox stream unless the device, timing out, later queues it (same op_id)."""
+
+    protocol: Literal[1]
+    device_id: Identifier
+    sent_at_ms: Millis
+    op_id: Identifier
+    subject: TokenId
+    hlc_ms: Millis
+    hlc_counter: Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
+    device_time_ms: Millis
+    corrected_time_ms: Millis | None
+    clerk: Clerk
+    token: TokenText
+    code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")] | None = None
+
+
+class InvalidInput(ValueError):
+    """Malformed input, refused before anything is written. `where` is a JSON path."""
+
+    def __init__(self, detail: str, where: str = "") -> None:
+        super().__init__(f"{detail} at {where}" if where else detail)
+        self.detail = detail
+        self.where = where
+
+
+_batch_decoder = msgspec.json.Decoder(PushBatch)
+_online_decoder = msgspec.json.Decoder(OnlineRedeem)
+_WHERE = re.compile(r" - at `(\$[^`]*)`$")
+
+
+def _decode(decoder: msgspec.json.Decoder, body: bytes):
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _WHERE.search(message)
+        raise InvalidInput(message[: match.start()] if match else message, match.group(1) if match else "") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"not JSON: {exc}") from None
+
+
+def decode_batch(body: bytes) -> PushBatch:
+    batch = _decode(_batch_decoder, body)
+    for index, op in enumerate(batch.ops):
+        if op.kind in ("issue", "redeem", "void") and not _is_token_id(op.subject):
+            raise InvalidInput("the subject of an issue, redeem or void is a token id", f"$.ops[{index}].subject")
+    return batch
+
+
+def decode_online_redeem(body: bytes) -> OnlineRedeem:
+    return _decode(_online_decoder, body)
+
+
+def _is_token_id(subject: str) -> bool:
+    return len(subject) == 16 and all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in subject)
+
+
+def encode(value: object) -> bytes:
+    return msgspec.json.encode(value)
+
+
+def to_builtins(op: Op) -> dict:
+    return msgspec.to_builtins(op)

@@ -1,0 +1,316 @@
+"""Push, pull and online redemption: how devices' facts enter the log and come back out.
+
+Push is idempotent and ordered per device (DESIGN.md, "Sync"): in one write transaction the
+server skips ops at or below the device's last applied device_seq (duplicates), refuses a gap
+(the device resends from `resend_from`), stores each op_id once, then re-merges every subject
+the batch touched. A business rule broken by an op never refuses it: it becomes a conflict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import msgspec
+from sqlite_utils import Database
+
+from events import conflicts, devices, hlc, merge, registry, rotating, tokens
+from events.db import write_transaction
+from events.ops import InvalidInput, Op, OnlineRedeem, PushBatch
+from events.trust import ClockPolicy, TrustBundle
+
+PULL_LIMIT = 1000
+_OP_COLUMNS = (
+    "seq", "op_id", "event_id", "device_id", "device_seq", "kind", "subject", "hlc_ms", "hlc_counter",
+    "device_time_ms", "corrected_time_ms", "clerk", "data", "received_at_ms", "suspect",
+)
+INSERT_OP = f"insert into ops ({', '.join(_OP_COLUMNS)}) values ({', '.join('?' * len(_OP_COLUMNS))})"
+
+
+class Gap(Exception):
+    """The batch skips device_seq numbers the server has not seen: resend from `resend_from`."""
+
+    def __init__(self, resend_from: int) -> None:
+        super().__init__(f"resend from device_seq {resend_from}")
+        self.resend_from = resend_from
+
+
+@dataclass(frozen=True)
+class OpResult:
+    op_id: str
+    device_seq: int
+    status: str  # applied, duplicate (seq already applied), duplicate_op_id (op_id already stored)
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    results: list[OpResult]
+    last_seq: int
+    server_time_ms: int
+    clock_offset_ms: int
+    conflicts: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PullResult:
+    ops: list[dict]
+    conflicts: list[conflicts.Conflict]
+    cursor: int
+    more: bool
+    bundle: dict
+    server_time_ms: int
+
+
+@dataclass(frozen=True)
+class OnlineDecision:
+    op_id: str
+    outcome: str  # accepted or refused
+    reason: str  # why refused ("" when accepted): a token reason, a code reason, or a use rule
+    uses_before: int
+    max_uses: int
+    seq: int
+
+
+def check_ops(ops: list[Op]) -> None:
+    """What the schema cannot say: tokens in ops decode, and name the op's subject."""
+    seen_seq, seen_id = set(), set()
+    for index, op in enumerate(ops):
+        if op.device_seq in seen_seq:
+            raise InvalidInput("device_seq repeated in the batch", f"$.ops[{index}].device_seq")
+        if op.op_id in seen_id:
+            raise InvalidInput("op_id repeated in the batch", f"$.ops[{index}].op_id")
+        seen_seq.add(op.device_seq)
+        seen_id.add(op.op_id)
+        text = getattr(op.data, "token", None) or getattr(op.data, "pass_token", None)
+        if text is None:
+            continue
+        try:
+            token = tokens.decode(text).token
+        except tokens.TokenError as error:
+            raise InvalidInput(f"token is {error.reason}: {error.detail}", f"$.ops[{index}].data") from None
+        if op.kind in ("issue", "redeem") and token.id != op.subject:
+            raise InvalidInput("subject is not the token's id", f"$.ops[{index}].subject")
+
+
+def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> PushResult:
+    if batch.device_id != device_id:
+        raise InvalidInput("device_id is not the device this token belongs to", "$.device_id")
+    check_ops(batch.ops)
+    ops = sorted(batch.ops, key=lambda op: op.device_seq)
+    offset = hlc.measured_offset_ms(now_ms, batch.sent_at_ms)
+    with write_transaction(db):
+        device = devices.get_device(db, device_id)
+        last = device.last_seq
+        fresh = [op for op in ops if op.device_seq > last]
+        if fresh and [op.device_seq for op in fresh] != list(range(last + 1, last + 1 + len(fresh))):
+            raise Gap(last + 1)
+        results = [OpResult(op.op_id, op.device_seq, "duplicate") for op in ops if op.device_seq <= last]
+        stored = _existing_op_ids(db, [op.op_id for op in fresh])
+        new = [op for op in fresh if op.op_id not in stored]
+        results += [OpResult(op.op_id, op.device_seq, "duplicate_op_id") for op in fresh if op.op_id in stored]
+        first = conflicts.allocate(db, device.event_id, len(new)) if new else 0
+        policy = ClockPolicy()
+        rows = [_row(op, first + i, device, now_ms, offset, policy) for i, op in enumerate(new)]
+        db.conn.executemany(INSERT_OP, rows)
+        results += [OpResult(op.op_id, op.device_seq, "applied", first + i) for i, op in enumerate(new)]
+        changed = _apply(db, device.event_id, device.id, new, now_ms=now_ms)
+        db.execute(
+            "update devices set last_seq = ?, last_sync_at = ?, clock_offset_ms = ?, pending = ? where id = ?",
+            [max(last, ops[-1].device_seq) if ops else last, now_ms // 1000, offset, batch.pending, device_id],
+        )
+    results.sort(key=lambda r: r.device_seq)
+    return PushResult(results, max(last, ops[-1].device_seq) if ops else last, now_ms, offset, changed)
+
+
+def _existing_op_ids(db: Database, op_ids: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(op_ids), conflicts.CHUNK):
+        chunk = op_ids[start : start + conflicts.CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found |= {row[0] for row in db.execute(f"select op_id from ops where op_id in ({marks})", chunk)}
+    return found
+
+
+def _row(op: Op, seq: int, device: devices.Device, now_ms: int, offset: int, policy: ClockPolicy) -> tuple:
+    suspect = hlc.suspect_reasons(
+        hlc_ms=op.hlc_ms, corrected_time_ms=op.corrected_time_ms, received_at_ms=now_ms, offset_ms=offset, policy=policy
+    )
+    return (
+        seq, op.op_id, device.event_id, device.id, op.device_seq, op.kind, op.subject, op.hlc_ms, op.hlc_counter,
+        op.device_time_ms, op.corrected_time_ms, op.clerk, msgspec.json.encode(op.data).decode(), now_ms, ",".join(suspect),
+    )
+
+
+def _apply(db: Database, event_id: str, device_id: str, new: list[Op], *, now_ms: int) -> list[int]:
+    """Bring the projections and conflicts in step with newly stored ops."""
+    vouchers: set[str] = set()
+    keys: set[str] = set()
+    bundle: TrustBundle | None = None
+    for op in new:
+        if op.kind == "register":
+            keys |= _register(db, event_id, device_id, op)
+        elif op.kind in ("issue", "redeem"):
+            bundle = bundle or registry.trust_bundle(db, event_id, now=now_ms // 1000)
+            _remember_token(db, bundle, op.data.token, attendee_id=getattr(op.data, "attendee_id", None))
+            vouchers.add(op.subject)
+        elif op.kind == "void":
+            vouchers.add(op.subject)
+    changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms)
+    return changed + conflicts.recompute_duplicates(db, event_id, keys, now_ms=now_ms)
+
+
+def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
+    """The attendee as first registered (earliest HLC wins, whatever order ops arrive in)."""
+    existing = db.execute(
+        "select hlc_ms, hlc_counter, device_id from attendees where id = ?", [op.subject]
+    ).fetchone()
+    if existing is not None and tuple(existing) <= (op.hlc_ms, op.hlc_counter, device_id):
+        return set()
+    data = op.data
+    row = {
+        "id": op.subject, "event_id": event_id, "name": data.name, "phone_key": merge.phone_key(data.phone),
+        "email_key": merge.email_key(data.email), "register_op_id": op.op_id, "hlc_ms": op.hlc_ms,
+        "hlc_counter": op.hlc_counter, "device_id": device_id, "registered_at_ms": op.corrected_time_ms or op.hlc_ms,
+    }
+    db["attendees"].upsert(row, pk="id")
+    return set(merge.dedup_keys({"phone": data.phone, "email": data.email}))
+
+
+def _remember_token(db: Database, bundle: TrustBundle, text: str, *, attendee_id: str | None) -> None:
+    """Record a token first seen in an op, and whether its signature holds (checked once)."""
+    decoded = tokens.decode(text)
+    token = decoded.token
+    if db.execute("select 1 from tokens where id = ?", [token.id]).fetchone():
+        if attendee_id:
+            db.execute("update tokens set attendee_id = coalesce(attendee_id, ?) where id = ?", [attendee_id, token.id])
+        return
+    try:
+        tokens.authenticate(text, bundle)
+        signature_ok = True
+    except tokens.TokenError as error:
+        # Revocation is judged at merge time against today's keys; only the bytes are judged here.
+        signature_ok = error.reason is tokens.Reason.REVOKED_KEY
+    key = bundle.keys.get(token.key_id)
+    db["tokens"].insert(
+        {"id": token.id, "event_id": bundle.event_id, "type": token.type.name.lower(), "campaign": token.campaign or None,
+         "key_id": token.key_id, "text": text, "issued_at": token.issued_at, "valid_from": token.valid_from,
+         "valid_until": token.valid_until, "max_uses": token.max_uses, "rotating": int(token.rotating),
+         "issuer_device": key.device_id if key else None, "attendee_id": attendee_id, "signature_ok": int(signature_ok)}
+    )
+
+
+def pull(db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT) -> PullResult:
+    """Everything after the cursor that this device did not write itself, and the trust bundle."""
+    device = devices.get_device(db, device_id)
+    rows = list(
+        db.query(
+            f"select {', '.join(c for c in _OP_COLUMNS if c not in ('event_id', 'received_at_ms'))} from ops "
+            "where event_id = ? and seq > ? and device_id != ? order by seq limit ?",
+            [device.event_id, after, device_id, limit + 1],
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    upto = rows[-1]["seq"] if more else log_position(db, device.event_id)
+    changed = conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
+    with write_transaction(db):
+        db.execute("update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
+    bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
+    for row in rows:
+        row["data"] = msgspec.Raw(row["data"].encode())
+    return PullResult(rows, changed, max(upto, after), more, bundle, now_ms)
+
+
+def log_position(db: Database, event_id: str) -> int:
+    return conflicts.log_position(db, event_id)
+
+
+def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotation_key: bytes | None = None, now_ms: int) -> OnlineDecision:
+    """The server decides a redemption at once, with the merge rules, and records it.
+
+    Requests run one at a time (one writer, BEGIN IMMEDIATE), so two tablets asking for the
+    last use of a voucher get one yes and one no. Asking again with the same op_id returns
+    the first answer."""
+    if request.device_id != device_id:
+        raise InvalidInput("device_id is not the device this token belongs to", "$.device_id")
+    try:
+        decoded = tokens.decode(request.token).token
+    except tokens.TokenError as error:
+        raise InvalidInput(f"token is {error.reason}", "$.token") from None
+    if decoded.id != request.subject:
+        raise InvalidInput("subject is not the token's id", "$.subject")
+    with write_transaction(db):
+        device = devices.get_device(db, device_id)
+        previous = db.execute("select seq, data from ops where op_id = ?", [request.op_id]).fetchone()
+        if previous is not None:
+            return _decision(request.op_id, previous[0], json.loads(previous[1]), decoded.max_uses)
+        bundle = registry.trust_bundle(db, device.event_id, now=now_ms // 1000)
+        _remember_token(db, bundle, request.token, attendee_id=None)
+        uses, voided, last_step = _voucher_state(db, device.event_id, request.subject)
+        reason, step = _judge(db, bundle, request, decoded, uses, voided, last_step, rotation_key, now_ms)
+        outcome = "refused" if reason else "accepted"
+        data = {
+            "token": request.token, "outcome": outcome, "decided_by": "server",
+            "shown": {"verdict": "red" if reason else "green", "reason": reason, "prior_uses_seen": uses},
+        }
+        if step is not None:
+            data["code_step"] = step
+        seq = conflicts.allocate(db, device.event_id, 1)
+        suspect = hlc.suspect_reasons(
+            hlc_ms=request.hlc_ms, corrected_time_ms=request.corrected_time_ms, received_at_ms=now_ms,
+            offset_ms=hlc.measured_offset_ms(now_ms, request.sent_at_ms), policy=bundle.policy,
+        )
+        db.conn.execute(
+            INSERT_OP,
+            (seq, request.op_id, device.event_id, device_id, None, "redeem", request.subject, request.hlc_ms,
+             request.hlc_counter, request.device_time_ms, request.corrected_time_ms, request.clerk,
+             json.dumps(data, separators=(",", ":")), now_ms, ",".join(suspect)),
+        )
+        conflicts.recompute_vouchers(db, device.event_id, [request.subject], now_ms=now_ms)
+    return _decision(request.op_id, seq, data, decoded.max_uses)
+
+
+def _decision(op_id: str, seq: int, data: dict, max_uses: int) -> OnlineDecision:
+    shown = data["shown"]
+    return OnlineDecision(op_id, data["outcome"], shown.get("reason", ""), shown.get("prior_uses_seen", 0), max_uses, seq)
+
+
+def _voucher_state(db: Database, event_id: str, token_id: str) -> tuple[int, bool, int | None]:
+    """Uses so far (accepted, not undone), whether the voucher is voided, the last code step."""
+    rows = [
+        (op_id, kind, json.loads(data))
+        for op_id, kind, data in db.execute(
+            "select op_id, kind, data from ops where event_id = ? and subject = ? and kind in ('redeem', 'void')",
+            [event_id, token_id],
+        )
+    ]
+    undone = {data.get("redeem_op_id") for _, kind, data in rows if kind == "void"} - {None}
+    voided = any(kind == "void" and not data.get("redeem_op_id") for _, kind, data in rows)
+    accepted = [(op_id, data) for op_id, kind, data in rows if kind == "redeem" and data.get("outcome") == "accepted"]
+    uses = sum(1 for op_id, _ in accepted if op_id not in undone)
+    steps = [data["code_step"] for _, data in accepted if data.get("code_step") is not None]
+    return uses, voided, max(steps) if steps else None
+
+
+def _judge(db, bundle, request, token, uses, voided, last_step, rotation_key, now_ms) -> tuple[str, int | None]:
+    try:
+        tokens.verify(request.token, bundle, now=now_ms // 1000)
+    except tokens.TokenError as error:
+        return str(error.reason), None
+    terms = conflicts.voucher_terms(db, bundle.event_id, [token.id]).get(token.id)
+    if terms is not None and not terms.trusted:
+        return terms.distrust, None
+    if voided:
+        return "voided", None
+    if token.max_uses and uses >= token.max_uses:
+        return "used_up", None
+    if not token.rotating:
+        return "", None
+    if rotation_key is None or request.code is None:
+        return "malformed_code", None
+    secret = rotating.voucher_secret(rotation_key, token.token_id)
+    try:
+        return "", rotating.check_code(secret, request.code, now=now_ms / 1000, last_step=last_step).step
+    except rotating.CodeError as error:
+        return error.reason, None

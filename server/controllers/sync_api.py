@@ -1,0 +1,138 @@
+"""The device API: enrollment, push, pull and online redemption (docs/sync-protocol.md)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery
+from litestar.response import Response
+
+from events import devices, keys, ops, registry, sync
+from server.auth import device_guard
+from server.owners import DEVICE, PUBLIC
+
+PUSH_MAX_BYTES = 2 * 1024 * 1024
+JSON = "application/json"
+
+
+def _now_ms(request: Request) -> int:
+    return int(request.app.state.clock() * 1000)
+
+
+def _json(payload: object, status_code: int = 200) -> Response[bytes]:
+    return Response(msgspec.json.encode(payload), status_code=status_code, media_type=JSON, headers={"Cache-Control": "no-store"})
+
+
+class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
+    protocol: int
+    code: str
+    public_key: str
+
+
+class EnrollmentController(Controller):
+    path = "/api/v1"
+    opt = {"owner": PUBLIC, "exclude_from_csrf": True}  # the one-time code is the credential
+
+    @post("/enroll", name="enroll")
+    async def enroll(self, request: Request) -> Response[bytes]:
+        body = await _enroll_request(request)
+        db = request.app.state.db
+        now_ms = _now_ms(request)
+        try:
+            public_key = keys.from_b64url(body.public_key)
+        except ValueError:
+            raise ops.InvalidInput("public_key is not base64url", "$.public_key") from None
+        enrollment = devices.enroll(db, body.code, public_key=public_key, now=now_ms // 1000)
+        device = enrollment.device
+        event = registry.get_event(db, device.event_id)
+        return _json(
+            {
+                "protocol": ops.PROTOCOL,
+                "device_id": device.id,
+                "device_name": device.name,
+                "key_id": device.key_id,
+                "device_token": enrollment.token,
+                "event": {"id": event.id, "name": event.name, "venue": event.venue, "starts_at": event.starts_at,
+                          "ends_at": event.ends_at, "timezone": event.timezone},
+                "root_public_key": keys.b64url(registry.root_public_key(db, event.id)),
+                "rotation_key": keys.b64url(registry.rotation_key(db, event.id)),
+                "bundle": registry.signed_trust_bundle(db, event.id, now=now_ms // 1000).to_json(),
+                "server_time_ms": now_ms,
+            },
+            status_code=201,
+        )
+
+
+async def _enroll_request(request: Request) -> EnrollRequest:
+    try:
+        body = msgspec.json.decode(await request.body(), type=EnrollRequest)
+    except msgspec.ValidationError as exc:
+        raise ops.InvalidInput(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise ops.InvalidInput(f"not JSON: {exc}") from None
+    if body.protocol != ops.PROTOCOL:
+        raise ops.InvalidInput(f"protocol {body.protocol} is not spoken here (1 is)", "$.protocol")
+    return body
+
+
+class SyncController(Controller):
+    path = "/api/v1"
+    guards = [device_guard]
+    opt = {"owner": DEVICE, "exclude_from_csrf": True}  # bearer token, never sent by a browser on its own
+
+    @post("/push", name="push", request_max_body_size=PUSH_MAX_BYTES)
+    async def push(self, request: Request) -> Response[bytes]:
+        batch = ops.decode_batch(await request.body())
+        result = sync.push(request.app.state.db, request.state.device.id, batch, now_ms=_now_ms(request))
+        return _json(
+            {
+                "protocol": ops.PROTOCOL,
+                "results": [{"op_id": r.op_id, "device_seq": r.device_seq, "status": r.status} for r in result.results],
+                "last_seq": result.last_seq,
+                "server_time_ms": result.server_time_ms,
+                "clock_offset_ms": result.clock_offset_ms,
+                "conflicts_changed": len(result.conflicts),
+            }
+        )
+
+    @get("/pull", name="pull")
+    async def pull(
+        self, request: Request, after: FromQuery[int] = 0, limit: FromQuery[int] = sync.PULL_LIMIT
+    ) -> Response[bytes]:
+        if after < 0 or not 1 <= limit <= sync.PULL_LIMIT:
+            raise ops.InvalidInput(f"after >= 0 and 1 <= limit <= {sync.PULL_LIMIT}")
+        result = sync.pull(request.app.state.db, request.state.device.id, after=after, limit=limit, now_ms=_now_ms(request))
+        return _json(
+            {
+                "protocol": ops.PROTOCOL,
+                "ops": result.ops,
+                "conflicts": [
+                    {"id": c.id, "kind": c.kind, "subject": c.subject, "status": c.status, "ops": c.roles}
+                    for c in result.conflicts
+                ],
+                "cursor": result.cursor,
+                "more": result.more,
+                "bundle": result.bundle,
+                "server_time_ms": result.server_time_ms,
+            }
+        )
+
+    @post("/redeem", name="redeem_online")
+    async def redeem(self, request: Request) -> Response[bytes]:
+        redeem = ops.decode_online_redeem(await request.body())
+        db = request.app.state.db
+        device = request.state.device
+        decision = sync.redeem_online(
+            db, device.id, redeem, rotation_key=registry.rotation_key(db, device.event_id), now_ms=_now_ms(request)
+        )
+        return _json(
+            {
+                "protocol": ops.PROTOCOL,
+                "op_id": decision.op_id,
+                "outcome": decision.outcome,
+                "reason": decision.reason,
+                "uses_before": decision.uses_before,
+                "max_uses": decision.max_uses,
+                "server_time_ms": _now_ms(request),
+            }
+        )
