@@ -167,5 +167,5 @@ def get_token(db: Database, token_id: str) -> IssuedToken | None:
     if not rows:
         return None
     row = rows[0]
-    row.pop("key_id")
-    return IssuedToken(**{**row, "rotating": bool(row["rotating"])})
+    fields = IssuedToken.__dataclass_fields__
+    return IssuedToken(**{name: row[name] for name in fields} | {"rotating": bool(row["rotating"])})
