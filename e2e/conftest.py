@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from events.db import open_database
 from events.demo import Demo, ensure_demo
+from tests.live import free_port, start_server, stop, wait_until_up  # noqa: F401 (bench imports them from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -53,12 +52,6 @@ def chromium_executable() -> str | None:
     return shutil.which("chromium")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -69,25 +62,6 @@ class LiveServer:
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=5) as response:
             return response.read()
-
-
-def start_server(db_path: Path, port: int, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning"]
-    with log.open("ab") as output:  # the child keeps its own descriptor
-        return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
 
 
 @pytest.fixture(scope="session")
@@ -104,12 +78,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         wait_until_up(url, process)
         yield LiveServer(url, db_path, demo, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="session")

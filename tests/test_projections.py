@@ -1,0 +1,92 @@
+"""Counters, funnel, 15-minute buckets and device states against a hand-computed fixture."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from events import campaigns, devices, ops, projections, sync
+from events.keys import from_b64url
+from tests.conftest import NOW
+from tests.tablet import Tablet
+
+MS = NOW * 1000
+MIN = 60_000
+
+
+def enroll(db, event, name: str) -> Tablet:
+    tablet = Tablet(event.id, clerk=name)
+    code = devices.create_enrollment_code(db, event.id, name=name, now=NOW)
+    enrollment = devices.enroll(db, code, public_key=from_b64url(tablet.public_key), now=NOW)
+    return tablet.enrolled({"device_id": enrollment.device.id, "key_id": enrollment.device.key_id, "device_token": enrollment.token})
+
+
+def push(db, tablet: Tablet, now_ms: int, sent_offset_ms: int = 0) -> sync.PushResult:
+    body = msgspec.json.encode(tablet.batch(now_ms=now_ms + sent_offset_ms))
+    result = sync.push(db, tablet.device_id, ops.decode_batch(body), now_ms=now_ms)
+    tablet.outbox.clear()
+    return result
+
+
+@pytest.fixture
+def scenario(db, event):
+    """Two tablets. Five registrations, two of them the same person (same phone); four
+    check-ins of three attendees; three vouchers, one redeemed twice (over), one undone."""
+    a, b = enroll(db, event, "Ann"), enroll(db, event, "Bo")
+    li = a.register("Li Wei", now_ms=MS, phone="+86 138 0000 1111")["subject"]
+    b.register("Wei Li", now_ms=MS + 1 * MIN, phone="+86 13800001111")  # the same person as Li Wei
+    zhang = a.register("Zhang San", now_ms=MS + 2 * MIN, email="zs@example.cn")["subject"]
+    wang = b.register("Wang Wu", now_ms=MS + 3 * MIN)["subject"]
+    a.register("No Show", now_ms=MS + 4 * MIN)
+    a.checkin(li, now_ms=MS + 5 * MIN)          # bucket 0
+    b.checkin(li, now_ms=MS + 20 * MIN)         # repeat: not an arrival, not a conflict
+    b.checkin(zhang, now_ms=MS + 16 * MIN)      # bucket 1
+    a.checkin(wang, now_ms=MS + 31 * MIN)       # bucket 2
+    v1, _ = a.issue_voucher(now_ms=MS + 6 * MIN, attendee_id=li)
+    v2, _ = a.issue_voucher(now_ms=MS + 7 * MIN, attendee_id=zhang)
+    a.issue_voucher(now_ms=MS + 8 * MIN, attendee_id=wang)
+    a.redeem(v1, now_ms=MS + 10 * MIN)          # bucket 0
+    b.redeem(v1, now_ms=MS + 17 * MIN)          # bucket 1, over the single use
+    undo = b.redeem(v2, now_ms=MS + 18 * MIN)
+    b.void(v2, now_ms=MS + 19 * MIN, redeem_op_id=undo["op_id"])
+    push(db, a, MS + 40 * MIN)
+    push(db, b, MS + 41 * MIN, sent_offset_ms=-200_000)  # b's clock is 200 s slow
+    return a, b
+
+
+def test_counters(db, event, scenario) -> None:
+    assert projections.counters(db, event.id) == projections.Counters(
+        signed_up=5, checked_in=3, unique_attendees=4, unique_checked_in=3,
+        vouchers_issued=3, vouchers_redeemed=1, redemptions=2, open_conflicts=2,
+    )
+
+
+def test_server_issued_vouchers_count_as_issued(db, event, scenario) -> None:
+    campaign = campaigns.create_campaign(db, event.id, title="Coffee", now=NOW)
+    campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
+    assert projections.counters(db, event.id).vouchers_issued == 4
+
+
+def test_funnel(db, event, scenario) -> None:
+    assert projections.funnel(db, event.id) == [("signed_up", 5), ("checked_in", 3), ("voucher_issued", 3), ("redeemed", 1)]
+
+
+def test_arrivals_and_redemptions_per_quarter_hour(db, event, scenario) -> None:
+    start = (NOW // 900) * 900
+    assert [(b.start - start, b.arrivals, b.redemptions) for b in projections.per_quarter_hour(db, event.id)] == [
+        (0, 1, 1), (900, 1, 1), (1800, 1, 0)
+    ]
+
+
+def test_device_states(db, event, scenario) -> None:
+    a, b = scenario
+    states = {s.name: s for s in projections.device_states(db, event.id, now=NOW + 41 * 60 + 30)}
+    assert states["Ann"].online and not states["Ann"].clock_warning and states["Ann"].clock_offset_ms == 0
+    assert states["Bo"].clock_offset_ms == 200_000 and states["Bo"].clock_warning
+    later = {s.name: s for s in projections.device_states(db, event.id, now=NOW + 3600)}
+    assert not later["Ann"].online
+
+
+def test_empty_event(db, event) -> None:
+    assert projections.counters(db, event.id) == projections.Counters(0, 0, 0, 0, 0, 0, 0, 0)
+    assert projections.per_quarter_hour(db, event.id) == []
