@@ -15,6 +15,8 @@ export function reasonWords(reason) {
     case "bad_code": return _("The rotating code does not match: ask for the live screen, not a screenshot.");
     case "code_replayed": return _("This rotating code was already used: ask for the live screen.");
     case "malformed_code": return _("The rotating code is missing or unreadable.");
+    case "used_up": return _("This voucher has already been used.");
+    case "voided": return _("This voucher was cancelled.");
     default: return _("This code cannot be accepted.");
   }
 }
