@@ -46,19 +46,19 @@ class Resolution:
     note: str
 
 
-def allocate(db: Database, event_id: str, count: int) -> int:
-    """Reserve `count` numbers of the event's log sequence; returns the first."""
+def allocate(db: Database, count: int) -> int:
+    """Reserve `count` numbers of the log sequence (shared by all events); returns the first."""
     db.execute(
-        "insert into log_counter (event_id, value) values (?, ?) "
-        "on conflict (event_id) do update set value = value + excluded.value",
-        [event_id, count],
+        "insert into log_counter (name, value) values ('log', ?) "
+        "on conflict (name) do update set value = value + excluded.value",
+        [count],
     )
-    (top,) = db.execute("select value from log_counter where event_id = ?", [event_id]).fetchone()
+    (top,) = db.execute("select value from log_counter where name = 'log'").fetchone()
     return top - count + 1
 
 
-def log_position(db: Database, event_id: str) -> int:
-    row = db.execute("select value from log_counter where event_id = ?", [event_id]).fetchone()
+def log_position(db: Database) -> int:
+    row = db.execute("select value from log_counter where name = 'log'").fetchone()
     return row[0] if row else 0
 
 
@@ -83,8 +83,8 @@ def voucher_terms(db: Database, event_id: str, token_ids: list[str]) -> dict[str
         marks = ",".join("?" * len(chunk))
         for row in db.query(f"select * from tokens where event_id = ? and id in ({marks})", [event_id, *chunk]):
             key = bundle.keys.get(row["key_id"])
-            if not row["signature_ok"]:
-                distrust = "bad_signature"
+            if row["refusal"]:
+                distrust = row["refusal"]
             elif key is None:
                 distrust = "unknown_key"
             elif key.status is KeyStatus.REVOKED and row["id"] not in key.allowlist:
@@ -98,14 +98,9 @@ def voucher_terms(db: Database, event_id: str, token_ids: list[str]) -> dict[str
     return terms
 
 
-def recompute_vouchers(db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int) -> list[int]:
-    """Re-merge these vouchers from all their ops; returns the ids of conflicts that changed."""
-    ids = sorted(set(token_ids))
-    if not ids:
-        return []
-    terms = voucher_terms(db, event_id, ids)
+def voucher_ops(db: Database, event_id: str, token_ids: list[str]) -> dict[str, list[merge.LoggedOp]]:
     ops: dict[str, list[merge.LoggedOp]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in _chunks(token_ids):
         marks = ",".join("?" * len(chunk))
         rows = db.query(
             "select op_id, device_id, kind, subject, hlc_ms, hlc_counter, corrected_time_ms, data from ops "
@@ -114,6 +109,16 @@ def recompute_vouchers(db: Database, event_id: str, token_ids: Iterable[str], *,
         )
         for row in rows:
             ops[row["subject"]].append(_logged(row))
+    return ops
+
+
+def recompute_vouchers(db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int) -> list[int]:
+    """Re-merge these vouchers from all their ops; returns the ids of conflicts that changed."""
+    ids = sorted(set(token_ids))
+    if not ids:
+        return []
+    terms = voucher_terms(db, event_id, ids)
+    ops = voucher_ops(db, event_id, ids)
     tolerance = ClockPolicy().validity_tolerance_s
     findings = [
         finding
@@ -163,7 +168,7 @@ def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: l
         if row is None:
             conflict_id = db["conflicts"].insert(
                 {"event_id": event_id, "kind": finding.kind, "subject": finding.subject, "status": "open",
-                 "detail": detail, "opened_at_ms": now_ms, "change_seq": allocate(db, event_id, 1)}
+                 "detail": detail, "opened_at_ms": now_ms, "change_seq": allocate(db, 1)}
             ).last_pk
             _set_roles(db, conflict_id, {}, finding.roles)
             changed.append(conflict_id)
@@ -173,12 +178,12 @@ def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: l
             continue
         # New ops joining a resolved conflict need a person again; the same ops do not.
         status = "open" if row["status"] == "cleared" or (row["status"] == "resolved" and set(finding.roles) - set(old)) else row["status"]
-        db["conflicts"].update(row["id"], {"status": status, "detail": detail, "change_seq": allocate(db, event_id, 1)})
+        db["conflicts"].update(row["id"], {"status": status, "detail": detail, "change_seq": allocate(db, 1)})
         _set_roles(db, row["id"], old, finding.roles)
         changed.append(row["id"])
     for key, row in existing.items():
         if key not in found and row["status"] != "cleared":
-            db["conflicts"].update(row["id"], {"status": "cleared", "change_seq": allocate(db, event_id, 1)})
+            db["conflicts"].update(row["id"], {"status": "cleared", "change_seq": allocate(db, 1)})
             changed.append(row["id"])
     return changed
 
@@ -226,7 +231,7 @@ def resolve(db: Database, conflict_id: int, *, decided_by: str, decision: str, n
             raise ValueError("a cleared conflict has nothing left to decide")
         resolution = Resolution(conflict_id, decided_by.strip()[:80], now_ms, decision, note.strip()[:2000])
         db["conflict_resolutions"].insert(vars(resolution))
-        db["conflicts"].update(conflict_id, {"status": "resolved", "change_seq": allocate(db, conflict.event_id, 1)})
+        db["conflicts"].update(conflict_id, {"status": "resolved", "change_seq": allocate(db, 1)})
     return resolution
 
 

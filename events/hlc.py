@@ -75,7 +75,8 @@ def measured_offset_ms(server_now_ms: int, device_sent_at_ms: int) -> int:
 
 
 def suspect_reasons(
-    *, hlc_ms: int, corrected_time_ms: int | None, received_at_ms: int, offset_ms: int, policy: ClockPolicy
+    *, hlc_ms: int, device_time_ms: int, corrected_time_ms: int | None, received_at_ms: int, offset_ms: int,
+    policy: ClockPolicy,
 ) -> list[str]:
     """Why an op's time cannot be trusted, if it cannot: it is flagged, never refused."""
     warn_ms, refuse_ms = policy.skew_warn_s * 1000, policy.skew_refuse_issue_s * 1000
@@ -84,8 +85,10 @@ def suspect_reasons(
         reasons.append("never_synced")
     elif corrected_time_ms > received_at_ms + warn_ms:
         reasons.append("from_the_future")
-    if abs(offset_ms) > refuse_ms:
-        reasons.append("device_clock_skewed")
+    elif abs((corrected_time_ms - device_time_ms) - offset_ms) > warn_ms:
+        # The correction the device applied is not the offset measured now: its clock jumped
+        # since it last synced, so its idea of server time was wrong when it acted.
+        reasons.append("stale_correction")
     if corrected_time_ms is not None and abs(hlc_ms - corrected_time_ms) > refuse_ms:
         reasons.append("hlc_far_from_clock")
     return reasons

@@ -75,16 +75,9 @@ def voucher_findings(terms: VoucherTerms, ops: list[LoggedOp], *, tolerance_s: i
         # Same token id, different bytes: not the token the server knows.
         findings.append(Finding("untrusted_issuer", subject, {op.op_id: "untrusted" for op in forged}, {"why": "different_token"}))
 
-    voids = [op for op in ordered if op.kind == "void"]
-    undone = {op.data["redeem_op_id"] for op in voids if op.data.get("redeem_op_id")}
-    uses = [
-        op for op in ordered
-        if op.kind == "redeem" and op.data.get("outcome") == "accepted" and op.op_id not in undone and op not in forged
-    ]
-
-    voucher_voids = [op for op in voids if not op.data.get("redeem_op_id")]
-    if voucher_voids:
-        void = voucher_voids[0]
+    uses = effective_uses(terms, ordered)
+    void = first_void(ordered)
+    if void is not None:
         after = [op for op in uses if op.order > void.order]
         if after:
             roles = {void.op_id: "void"} | {op.op_id: "after_void" for op in after}
@@ -101,6 +94,25 @@ def voucher_findings(terms: VoucherTerms, ops: list[LoggedOp], *, tolerance_s: i
                     {"valid_from": terms.valid_from, "valid_until": terms.valid_until})
         )
     return findings
+
+
+def effective_uses(terms: VoucherTerms, ops: list[LoggedOp]) -> list[LoggedOp]:
+    """The redemptions that count, in order: accepted, of this very token, not undone."""
+    undone = {op.data["redeem_op_id"] for op in ops if op.kind == "void" and op.data.get("redeem_op_id")}
+    return sorted(
+        (
+            op for op in ops
+            if op.kind == "redeem" and op.data.get("outcome") == "accepted"
+            and op.data.get("token") == terms.text and op.op_id not in undone
+        ),
+        key=lambda op: op.order,
+    )
+
+
+def first_void(ops: list[LoggedOp]) -> LoggedOp | None:
+    """The earliest void of the whole voucher (an undo of one redemption is not one)."""
+    voids = sorted((op for op in ops if op.kind == "void" and not op.data.get("redeem_op_id")), key=lambda op: op.order)
+    return voids[0] if voids else None
 
 
 def _in_window(at_ms: int, terms: VoucherTerms, tolerance_s: int) -> bool:

@@ -148,6 +148,12 @@ class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")] | None = None
 
 
+class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
+    protocol: Literal[1]
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    public_key: Annotated[str, msgspec.Meta(max_length=64)]
+
+
 class InvalidInput(ValueError):
     """Malformed input, refused before anything is written. `where` is a JSON path."""
 
@@ -159,6 +165,7 @@ class InvalidInput(ValueError):
 
 _batch_decoder = msgspec.json.Decoder(PushBatch)
 _online_decoder = msgspec.json.Decoder(OnlineRedeem)
+_enroll_decoder = msgspec.json.Decoder(EnrollRequest)
 _WHERE = re.compile(r" - at `(\$[^`]*)`$")
 
 
@@ -183,6 +190,10 @@ def decode_batch(body: bytes) -> PushBatch:
 
 def decode_online_redeem(body: bytes) -> OnlineRedeem:
     return _decode(_online_decoder, body)
+
+
+def decode_enroll(body: bytes) -> EnrollRequest:
+    return _decode(_enroll_decoder, body)
 
 
 def _is_token_id(subject: str) -> bool:

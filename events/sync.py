@@ -35,6 +35,17 @@ class Gap(Exception):
         self.resend_from = resend_from
 
 
+class SeqReused(Exception):
+    """An op the server has never seen claims a device_seq already applied: the device's
+    counter went backwards. Refused whole, so nothing is dropped; it must renumber after
+    `last_seq`."""
+
+    def __init__(self, device_seq: int, last_seq: int) -> None:
+        super().__init__(f"device_seq {device_seq} is already used (last applied: {last_seq})")
+        self.device_seq = device_seq
+        self.last_seq = last_seq
+
+
 @dataclass(frozen=True)
 class OpResult:
     op_id: str
@@ -82,6 +93,8 @@ def check_ops(ops: list[Op]) -> None:
             raise InvalidInput("op_id repeated in the batch", f"$.ops[{index}].op_id")
         seen_seq.add(op.device_seq)
         seen_id.add(op.op_id)
+        if op.kind == "redeem" and op.data.decided_by == "server":
+            raise InvalidInput("only the server decides online redemptions", f"$.ops[{index}].data.decided_by")
         text = getattr(op.data, "token", None) or getattr(op.data, "pass_token", None)
         if text is None:
             continue
@@ -91,6 +104,10 @@ def check_ops(ops: list[Op]) -> None:
             raise InvalidInput(f"token is {error.reason}: {error.detail}", f"$.ops[{index}].data") from None
         if op.kind in ("issue", "redeem") and token.id != op.subject:
             raise InvalidInput("subject is not the token's id", f"$.ops[{index}].subject")
+        if op.kind == "redeem" and token.type is not tokens.TokenType.VOUCHER:
+            raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", f"$.ops[{index}].data.token")
+        if getattr(op.data, "pass_token", None) and token.type is not tokens.TokenType.PASS:
+            raise InvalidInput("pass_token is not an attendee pass", f"$.ops[{index}].data.pass_token")
 
 
 def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> PushResult:
@@ -105,11 +122,16 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
         fresh = [op for op in ops if op.device_seq > last]
         if fresh and [op.device_seq for op in fresh] != list(range(last + 1, last + 1 + len(fresh))):
             raise Gap(last + 1)
-        results = [OpResult(op.op_id, op.device_seq, "duplicate") for op in ops if op.device_seq <= last]
+        replayed = [op for op in ops if op.device_seq <= last]
+        known = _existing_op_ids(db, [op.op_id for op in replayed])
+        for op in replayed:
+            if op.op_id not in known:
+                raise SeqReused(op.device_seq, last)
+        results = [OpResult(op.op_id, op.device_seq, "duplicate") for op in replayed]
         stored = _existing_op_ids(db, [op.op_id for op in fresh])
         new = [op for op in fresh if op.op_id not in stored]
         results += [OpResult(op.op_id, op.device_seq, "duplicate_op_id") for op in fresh if op.op_id in stored]
-        first = conflicts.allocate(db, device.event_id, len(new)) if new else 0
+        first = conflicts.allocate(db, len(new)) if new else 0
         policy = ClockPolicy()
         rows = [_row(op, first + i, device, now_ms, offset, policy) for i, op in enumerate(new)]
         db.conn.executemany(INSERT_OP, rows)
@@ -134,7 +156,8 @@ def _existing_op_ids(db: Database, op_ids: list[str]) -> set[str]:
 
 def _row(op: Op, seq: int, device: devices.Device, now_ms: int, offset: int, policy: ClockPolicy) -> tuple:
     suspect = hlc.suspect_reasons(
-        hlc_ms=op.hlc_ms, corrected_time_ms=op.corrected_time_ms, received_at_ms=now_ms, offset_ms=offset, policy=policy
+        hlc_ms=op.hlc_ms, device_time_ms=op.device_time_ms, corrected_time_ms=op.corrected_time_ms,
+        received_at_ms=now_ms, offset_ms=offset, policy=policy,
     )
     return (
         seq, op.op_id, device.event_id, device.id, op.device_seq, op.kind, op.subject, op.hlc_ms, op.hlc_counter,
@@ -178,25 +201,36 @@ def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
 
 
 def _remember_token(db: Database, bundle: TrustBundle, text: str, *, attendee_id: str | None) -> None:
-    """Record a token first seen in an op, and whether its signature holds (checked once)."""
-    decoded = tokens.decode(text)
-    token = decoded.token
-    if db.execute("select 1 from tokens where id = ?", [token.id]).fetchone():
+    """Record a token first seen in an op, and whether its bytes verify (checked once per text).
+
+    A genuine text replaces a refused one under the same id, whichever arrived first, so a
+    tampered copy seen first cannot taint the real voucher."""
+    token = tokens.decode(text).token
+    existing = db.execute(
+        "select text, refusal from tokens where event_id = ? and id = ?", [bundle.event_id, token.id]
+    ).fetchone()
+    if existing is not None and (existing[0] == text or not existing[1]):
         if attendee_id:
-            db.execute("update tokens set attendee_id = coalesce(attendee_id, ?) where id = ?", [attendee_id, token.id])
+            db.execute(
+                "update tokens set attendee_id = coalesce(attendee_id, ?) where event_id = ? and id = ?",
+                [attendee_id, bundle.event_id, token.id],
+            )
         return
     try:
         tokens.authenticate(text, bundle)
-        signature_ok = True
+        refusal = ""
     except tokens.TokenError as error:
-        # Revocation is judged at merge time against today's keys; only the bytes are judged here.
-        signature_ok = error.reason is tokens.Reason.REVOKED_KEY
+        # Revocation is judged at merge time against the keys of the day; only bytes count here.
+        refusal = "" if error.reason is tokens.Reason.REVOKED_KEY else str(error.reason)
+    if existing is not None and refusal:
+        return  # another refused text: the first one stays, the merge flags this one as different
     key = bundle.keys.get(token.key_id)
-    db["tokens"].insert(
+    db["tokens"].upsert(
         {"id": token.id, "event_id": bundle.event_id, "type": token.type.name.lower(), "campaign": token.campaign or None,
          "key_id": token.key_id, "text": text, "issued_at": token.issued_at, "valid_from": token.valid_from,
          "valid_until": token.valid_until, "max_uses": token.max_uses, "rotating": int(token.rotating),
-         "issuer_device": key.device_id if key else None, "attendee_id": attendee_id, "signature_ok": int(signature_ok)}
+         "issuer_device": key.device_id if key else None, "attendee_id": attendee_id, "refusal": refusal},
+        pk=("event_id", "id"),
     )
 
 
@@ -212,18 +246,24 @@ def pull(db: Database, device_id: str, *, after: int, now_ms: int, limit: int = 
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    upto = rows[-1]["seq"] if more else log_position(db, device.event_id)
-    changed = conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
+    upto = rows[-1]["seq"] if more else conflicts.log_position(db)
+    # Tablets act on vouchers; who-might-be-the-same-person is for the organizer (and its
+    # subject is a phone number or email).
+    changed = [
+        c for c in conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
+        if c.kind in merge.VOUCHER_CONFLICTS
+    ]
     with write_transaction(db):
         db.execute("update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
     for row in rows:
+        if row["kind"] == "register" and '"email"' in row["data"]:
+            # A tablet searches by name and phone; it never needs an attendee's email.
+            data = json.loads(row["data"])
+            data.pop("email", None)
+            row["data"] = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         row["data"] = msgspec.Raw(row["data"].encode())
     return PullResult(rows, changed, max(upto, after), more, bundle, now_ms)
-
-
-def log_position(db: Database, event_id: str) -> int:
-    return conflicts.log_position(db, event_id)
 
 
 def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotation_key: bytes | None = None, now_ms: int) -> OnlineDecision:
@@ -240,11 +280,18 @@ def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotati
         raise InvalidInput(f"token is {error.reason}", "$.token") from None
     if decoded.id != request.subject:
         raise InvalidInput("subject is not the token's id", "$.subject")
+    if decoded.type is not tokens.TokenType.VOUCHER:
+        raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", "$.token")
     with write_transaction(db):
         device = devices.get_device(db, device_id)
-        previous = db.execute("select seq, data from ops where op_id = ?", [request.op_id]).fetchone()
+        previous = db.execute(
+            "select seq, data, kind, device_id, subject from ops where op_id = ?", [request.op_id]
+        ).fetchone()
         if previous is not None:
-            return _decision(request.op_id, previous[0], json.loads(previous[1]), decoded.max_uses)
+            seq, data, kind, owner, subject = previous
+            if (kind, owner, subject) != ("redeem", device_id, request.subject):
+                raise InvalidInput("op_id is already used by a different op", "$.op_id")
+            return _decision(request.op_id, seq, json.loads(data), decoded.max_uses)
         bundle = registry.trust_bundle(db, device.event_id, now=now_ms // 1000)
         _remember_token(db, bundle, request.token, attendee_id=None)
         uses, voided, last_step = _voucher_state(db, device.event_id, request.subject)
@@ -256,9 +303,10 @@ def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotati
         }
         if step is not None:
             data["code_step"] = step
-        seq = conflicts.allocate(db, device.event_id, 1)
+        seq = conflicts.allocate(db, 1)
         suspect = hlc.suspect_reasons(
-            hlc_ms=request.hlc_ms, corrected_time_ms=request.corrected_time_ms, received_at_ms=now_ms,
+            hlc_ms=request.hlc_ms, device_time_ms=request.device_time_ms, corrected_time_ms=request.corrected_time_ms,
+            received_at_ms=now_ms,
             offset_ms=hlc.measured_offset_ms(now_ms, request.sent_at_ms), policy=bundle.policy,
         )
         db.conn.execute(
@@ -277,20 +325,13 @@ def _decision(op_id: str, seq: int, data: dict, max_uses: int) -> OnlineDecision
 
 
 def _voucher_state(db: Database, event_id: str, token_id: str) -> tuple[int, bool, int | None]:
-    """Uses so far (accepted, not undone), whether the voucher is voided, the last code step."""
-    rows = [
-        (op_id, kind, json.loads(data))
-        for op_id, kind, data in db.execute(
-            "select op_id, kind, data from ops where event_id = ? and subject = ? and kind in ('redeem', 'void')",
-            [event_id, token_id],
-        )
-    ]
-    undone = {data.get("redeem_op_id") for _, kind, data in rows if kind == "void"} - {None}
-    voided = any(kind == "void" and not data.get("redeem_op_id") for _, kind, data in rows)
-    accepted = [(op_id, data) for op_id, kind, data in rows if kind == "redeem" and data.get("outcome") == "accepted"]
-    uses = sum(1 for op_id, _ in accepted if op_id not in undone)
-    steps = [data["code_step"] for _, data in accepted if data.get("code_step") is not None]
-    return uses, voided, max(steps) if steps else None
+    """Uses so far, counted exactly as the merge rules count them; whether the whole voucher
+    is voided; the last rotating-code step accepted."""
+    terms = conflicts.voucher_terms(db, event_id, [token_id])[token_id]
+    ops = conflicts.voucher_ops(db, event_id, [token_id])[token_id]
+    uses = merge.effective_uses(terms, ops)
+    steps = [op.data["code_step"] for op in uses if op.data.get("code_step") is not None]
+    return len(uses), merge.first_void(ops) is not None, max(steps) if steps else None
 
 
 def _judge(db, bundle, request, token, uses, voided, last_step, rotation_key, now_ms) -> tuple[str, int | None]:

@@ -98,7 +98,7 @@ def m003_campaigns_and_tokens(db: Database) -> None:
             "max_uses": int,
             "rotating": int,
         },
-        pk="id",
+        pk=("event_id", "id"),
         not_null={"event_id", "type", "key_id", "text", "issued_at", "valid_from", "max_uses"},
         foreign_keys=[("event_id", "events", "id")],
     )
@@ -133,8 +133,9 @@ def m004_devices_ops_conflicts(db: Database) -> None:
         foreign_keys=[("event_id", "events", "id")],
     )
     db["devices"].create_index(["token_hash"], unique=True)
-    # One sequence for everything a pull reports (ops and conflict changes): the pull cursor.
-    db["log_counter"].create({"event_id": str, "value": int}, pk="event_id", not_null={"value"})
+    # One sequence for everything a pull reports (ops and conflict changes, of every event):
+    # the pull cursor. A single row, so op seqs never collide across events.
+    db["log_counter"].create({"name": str, "value": int}, pk="name", not_null={"value"})
     db["ops"].create(
         {
             "seq": int,
@@ -214,4 +215,6 @@ def m004_devices_ops_conflicts(db: Database) -> None:
     # Tokens first seen in ops (issued by tablets), beside those the server signed.
     db["tokens"].add_column("issuer_device", str)
     db["tokens"].add_column("attendee_id", str)
-    db["tokens"].add_column("signature_ok", int, not_null_default=1)
+    # Why the token's bytes failed verification when first seen ("" = genuine): revocation is
+    # judged later, at merge time, against the key registry of the day.
+    db["tokens"].add_column("refusal", str, not_null_default="")

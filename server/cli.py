@@ -10,6 +10,7 @@ from collections.abc import Sequence
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_DB = "poppass.db"
+MAX_CODE_MINUTES = 24 * 60  # an enrollment code is short-lived: make it the day the tablets are set up
 
 
 def _local_timezone() -> str:
@@ -48,6 +49,87 @@ def _demo(args: argparse.Namespace) -> None:
     _serve(args)
 
 
+class CommandError(Exception):
+    """A command that cannot do what was asked: reported as `poppass: error: ...`, exit 2."""
+
+
+def _open_existing(path: str):
+    from pathlib import Path
+
+    from events.db import open_database
+
+    # Opening creates the file: a mistyped --db must not leave an empty database behind.
+    if not Path(path).is_file():
+        raise CommandError(f"no database at {path} (give --db, or run `poppass demo` first)")
+    return open_database(path)
+
+
+def _pick_event(db, event_id: str | None):
+    from events import registry
+
+    if event_id is not None:
+        try:
+            return registry.get_event(db, event_id)
+        except registry.UnknownEvent:
+            raise CommandError(f"no event {event_id} in this database") from None
+    events = registry.list_events(db)
+    if len(events) == 1:
+        return events[0]
+    if not events:
+        raise CommandError("this database has no events yet")
+    listed = ", ".join(f"{e.id} ({e.name})" for e in events)
+    raise CommandError(f"this database has {len(events)} events; choose one with --event: {listed}")
+
+
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of minutes: {text!r}") from None
+    if not 1 <= value <= MAX_CODE_MINUTES:
+        raise argparse.ArgumentTypeError(f"between 1 and {MAX_CODE_MINUTES} minutes")
+    return value
+
+
+def _enrollment_code(args: argparse.Namespace) -> None:
+    from events import devices
+
+    minutes = devices.DEFAULT_CODE_MINUTES if args.minutes is None else args.minutes
+    db = _open_existing(args.db)
+    try:
+        event = _pick_event(db, args.event)
+        try:
+            code = devices.create_enrollment_code(db, event.id, name=args.name, now=int(time.time()), minutes=minutes)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+    finally:
+        db.close()
+    print(f"Enrollment code for tablet {args.name.strip()!r} at {event.name} ({event.id}):")
+    print(f"  {code}")
+    print(f"  Enter it on the tablet within {minutes} minutes; it works once.")
+    print("  The tablet sends it with its public key to POST /api/v1/enroll (docs/sync-protocol.md).")
+
+
+def _revoke_device(args: argparse.Namespace) -> None:
+    from events import devices
+
+    db = _open_existing(args.db)
+    try:
+        try:
+            device = devices.get_device(db, args.device_id)
+        except LookupError:
+            raise CommandError(f"no tablet {args.device_id} in this database") from None
+        try:
+            allowlist = devices.revoke_device(db, device.id, now=int(time.time()))
+        except ValueError as error:
+            raise CommandError(f"{device.id}: {error}") from None
+    finally:
+        db.close()
+    print(f"Revoked tablet {device.name!r} ({device.id}) of event {device.event_id}.")
+    print(f"  Allowlist: {len(allowlist)} token(s) it issued before now stay valid; anything else signed by key {device.key_id} is refused.")
+    print("  The tablet is told to wipe itself the next time it syncs.")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="poppass", description="Offline-first check-in and QR vouchers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,8 +143,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         command.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
         command.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
         command.set_defaults(run=run)
+    code = commands.add_parser(
+        "enrollment-code", help="make a one-time code that enrolls one tablet", description="Make a one-time code that enrolls one tablet."
+    )
+    code.add_argument("--event", metavar="EVENT_ID", help="the event id (may be left out when the database has exactly one event)")
+    code.add_argument("--name", required=True, help="the tablet's name, as the organizer will see it (e.g. 'Front desk')")
+    code.add_argument("--minutes", metavar="N", type=_minutes, help=f"how long the code works, 1 to {MAX_CODE_MINUTES} (default 60)")
+    code.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    code.set_defaults(run=_enrollment_code)
+    revoke = commands.add_parser(
+        "revoke-device", help="revoke a tablet: its key is distrusted and it wipes itself", description="Revoke a tablet."
+    )
+    revoke.add_argument("device_id", metavar="DEVICE_ID", help="the tablet's device id (dv…)")
+    revoke.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    revoke.set_defaults(run=_revoke_device)
     args = parser.parse_args(argv)
-    args.run(args)
+    try:
+        args.run(args)
+    except CommandError as error:
+        parser.error(str(error))
 
 
 if __name__ == "__main__":

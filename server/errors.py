@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
-from events.sync import Gap
+from events.sync import Gap, SeqReused
 from server.pages import page
 from server.reasons import N_
 
@@ -37,10 +37,16 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+# The same {"error": …} shape as the device API's own refusals, for programs.
+ERROR_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               413: "too_large", 429: "rate_limited", 500: "internal"}
+
+
 def http_error(request: Request, exc: HTTPException) -> Response | Template:
     status = exc.status_code
     if not _wants_html(request):
-        return Response({"status_code": status, "detail": exc.detail}, status_code=status, headers=exc.headers)
+        code = ERROR_CODES.get(status, "invalid" if status < 500 else "internal")
+        return Response({"error": code, "detail": exc.detail}, status_code=status, headers=exc.headers)
     words = TITLES.get(status, TITLES[400] if status < 500 else TITLES[500])
     return page(request, "error", status_code=status, status=status, words=words)
 
@@ -66,11 +72,18 @@ def gap(request: Request, exc: Gap) -> Response:
 
 
 def device_refused(request: Request, exc: DeviceRefused) -> Response:
-    return _api_error(403 if exc.wipe else 401, exc.reason, wipe=exc.wipe)
+    response = _api_error(403 if exc.wipe else 401, exc.reason, wipe=exc.wipe)
+    if not exc.wipe:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="poppass"'
+    return response
+
+
+def seq_reused(request: Request, exc: SeqReused) -> Response:
+    return _api_error(409, "seq_reused", last_seq=exc.last_seq, device_seq=exc.device_seq)
 
 
 def enrollment_refused(request: Request, exc: EnrollmentError) -> Response:
     return _api_error(400 if exc.reason == "bad_public_key" else 403, exc.reason)
 
 
-API_HANDLERS = {InvalidInput: invalid_input, Gap: gap, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}
+API_HANDLERS = {InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}

@@ -52,7 +52,7 @@ class Tablet:
 
     def _op(self, kind: str, subject: str, data: dict, now_ms: int) -> dict:
         wall = now_ms + self.skew_ms
-        hlc_ms, counter = self.clock.now(wall)
+        hlc_ms, counter = self.clock.now(wall + self.offset_ms)  # HLC runs on corrected time
         self.seq += 1
         op = {
             "kind": kind, "op_id": new_id(), "device_seq": self.seq, "subject": subject, "hlc_ms": hlc_ms,

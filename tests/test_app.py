@@ -150,7 +150,7 @@ def test_people_get_a_translated_error_page_and_programs_get_json(client) -> Non
     page = client.get("/nowhere", headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
     assert page.status_code == 404 and "此地址没有内容。" in page.text
     api = client.get("/nowhere")
-    assert api.status_code == 404 and api.json()["status_code"] == 404
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
 
 
 def test_a_crash_is_a_500_page_without_a_traceback(db, clock, monkeypatch) -> None:

@@ -45,15 +45,19 @@ POLICY = ClockPolicy()
 
 
 @pytest.mark.parametrize(
-    "hlc_ms, corrected, offset, expected",
+    "hlc_ms, device_ms, corrected, offset, expected",
     [
-        (1_000_000, 1_000_000, 0, []),
-        (1_000_000, None, 0, ["never_synced"]),
-        (1_000_000 + 121_000, 1_000_000 + 121_000, 0, ["from_the_future"]),
-        (1_000_000, 1_000_000, 601_000, ["device_clock_skewed"]),
-        (1_000_000 + 601_000, 1_000_000, 0, ["hlc_far_from_clock"]),
+        (1_000_000, 1_000_000, 1_000_000, 0, []),
+        (1_000_000, 400_000, 1_000_000, 600_000, []),  # a slow clock, corrected by the offset measured now
+        (1_000_000, 1_000_000, None, 0, ["never_synced"]),
+        (1_121_000, 1_121_000, 1_121_000, 0, ["from_the_future"]),
+        (1_000_000, 1_000_000, 1_000_000, 601_000, ["stale_correction"]),  # corrected by an old offset
+        (1_601_000, 1_000_000, 1_000_000, 0, ["hlc_far_from_clock"]),
     ],
 )
-def test_suspect_reasons(hlc_ms, corrected, offset, expected) -> None:
-    reasons = hlc.suspect_reasons(hlc_ms=hlc_ms, corrected_time_ms=corrected, received_at_ms=1_000_000, offset_ms=offset, policy=POLICY)
+def test_suspect_reasons(hlc_ms, device_ms, corrected, offset, expected) -> None:
+    reasons = hlc.suspect_reasons(
+        hlc_ms=hlc_ms, device_time_ms=device_ms, corrected_time_ms=corrected, received_at_ms=1_000_000,
+        offset_ms=offset, policy=POLICY,
+    )
     assert reasons == expected

@@ -23,19 +23,13 @@ def _json(payload: object, status_code: int = 200) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), status_code=status_code, media_type=JSON, headers={"Cache-Control": "no-store"})
 
 
-class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
-    protocol: int
-    code: str
-    public_key: str
-
-
 class EnrollmentController(Controller):
     path = "/api/v1"
     opt = {"owner": PUBLIC, "exclude_from_csrf": True}  # the one-time code is the credential
 
     @post("/enroll", name="enroll")
     async def enroll(self, request: Request) -> Response[bytes]:
-        body = await _enroll_request(request)
+        body = ops.decode_enroll(await request.body())
         db = request.app.state.db
         now_ms = _now_ms(request)
         try:
@@ -61,18 +55,6 @@ class EnrollmentController(Controller):
             },
             status_code=201,
         )
-
-
-async def _enroll_request(request: Request) -> EnrollRequest:
-    try:
-        body = msgspec.json.decode(await request.body(), type=EnrollRequest)
-    except msgspec.ValidationError as exc:
-        raise ops.InvalidInput(str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise ops.InvalidInput(f"not JSON: {exc}") from None
-    if body.protocol != ops.PROTOCOL:
-        raise ops.InvalidInput(f"protocol {body.protocol} is not spoken here (1 is)", "$.protocol")
-    return body
 
 
 class SyncController(Controller):
@@ -107,7 +89,7 @@ class SyncController(Controller):
                 "protocol": ops.PROTOCOL,
                 "ops": result.ops,
                 "conflicts": [
-                    {"id": c.id, "kind": c.kind, "subject": c.subject, "status": c.status, "ops": c.roles}
+                    {"id": c.id, "kind": c.kind, "subject": c.subject, "status": c.status, "detail": c.detail, "ops": c.roles}
                     for c in result.conflicts
                 ],
                 "cursor": result.cursor,
