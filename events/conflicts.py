@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import msgspec
 from sqlite_utils import Database
 
 from events import merge, registry
 from events.db import write_transaction
 from events.keys import KeyStatus
-from events.trust import ClockPolicy
+from events.trust import ClockPolicy, TrustBundle
 
 DECISIONS = ("honour", "reverse", "merge", "dismiss")
 CHUNK = 500  # ids per IN (...) query
@@ -67,34 +68,48 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         yield items[start : start + CHUNK]
 
 
-def _logged(row: dict) -> merge.LoggedOp:
-    return merge.LoggedOp(
-        op_id=row["op_id"], device_id=row["device_id"], kind=row["kind"], subject=row["subject"],
-        hlc_ms=row["hlc_ms"], hlc_counter=row["hlc_counter"], corrected_time_ms=row["corrected_time_ms"],
-        data=json.loads(row["data"]),
-    )
+_decode_json = msgspec.json.Decoder(dict).decode
+class _VoucherData(msgspec.Struct):
+    token: str | None = None
+    outcome: str | None = None
+    redeem_op_id: str | None = None
+    code_step: int | None = None
 
 
-def voucher_terms(db: Database, event_id: str, token_ids: list[str]) -> dict[str, merge.VoucherTerms]:
+_VOUCHER_DATA = _VoucherData.__struct_fields__
+_decode_voucher_data = msgspec.json.Decoder(_VoucherData).decode
+_OP_FIELDS = "op_id, device_id, kind, subject, hlc_ms, hlc_counter, corrected_time_ms, data"
+
+
+def _logged(row: tuple) -> merge.LoggedOp:
+    """A row selected as _OP_FIELDS."""
+    return merge.LoggedOp(*row[:7], data=_decode_json(row[7]))
+
+
+def voucher_terms(
+    db: Database, event_id: str, token_ids: list[str], *, bundle: TrustBundle | None = None
+) -> dict[str, merge.VoucherTerms]:
     """Each known token's terms and whether its issuer is trusted under today's key registry."""
-    bundle = registry.trust_bundle(db, event_id, now=0)
+    bundle = bundle or registry.trust_bundle(db, event_id, now=0)
     terms = {}
     for chunk in _chunks(token_ids):
         marks = ",".join("?" * len(chunk))
-        for row in db.query(f"select * from tokens where event_id = ? and id in ({marks})", [event_id, *chunk]):
-            key = bundle.keys.get(row["key_id"])
-            if row["refusal"]:
-                distrust = row["refusal"]
+        rows = db.conn.execute(
+            "select id, text, max_uses, valid_from, valid_until, key_id, refusal from tokens "
+            f"where event_id = ? and id in ({marks})",
+            [event_id, *chunk],
+        )
+        for token_id, text, max_uses, valid_from, valid_until, key_id, refusal in rows:
+            key = bundle.keys.get(key_id)
+            if refusal:
+                distrust = refusal
             elif key is None:
                 distrust = "unknown_key"
-            elif key.status is KeyStatus.REVOKED and row["id"] not in key.allowlist:
+            elif key.status is KeyStatus.REVOKED and token_id not in key.allowlist:
                 distrust = "revoked_key"
             else:
                 distrust = ""
-            terms[row["id"]] = merge.VoucherTerms(
-                token_id=row["id"], text=row["text"], max_uses=row["max_uses"], valid_from=row["valid_from"],
-                valid_until=row["valid_until"], trusted=not distrust, distrust=distrust,
-            )
+            terms[token_id] = merge.VoucherTerms(token_id, text, max_uses, valid_from, valid_until, not distrust, distrust)
     return terms
 
 
@@ -102,22 +117,27 @@ def voucher_ops(db: Database, event_id: str, token_ids: list[str]) -> dict[str, 
     ops: dict[str, list[merge.LoggedOp]] = defaultdict(list)
     for chunk in _chunks(token_ids):
         marks = ",".join("?" * len(chunk))
-        rows = db.query(
-            "select op_id, device_id, kind, subject, hlc_ms, hlc_counter, corrected_time_ms, data from ops "
-            f"where event_id = ? and kind in ('issue', 'redeem', 'void') and subject in ({marks})",
-            [event_id, *chunk],
+        rows = db.conn.execute(
+            f"select {_OP_FIELDS} from ops where event_id = ? and subject in ({marks})", [event_id, *chunk]
         )
         for row in rows:
-            ops[row["subject"]].append(_logged(row))
+            if row[2] not in ("issue", "redeem", "void"):
+                continue  # an attendee id that happens to look like a token id
+            # Only the data fields the voucher rules read (the token text is most of the JSON).
+            fields = _decode_voucher_data(row[7])
+            data = {name: getattr(fields, name) for name in _VOUCHER_DATA if getattr(fields, name) is not None}
+            ops[row[3]].append(merge.LoggedOp(*row[:7], data=data))
     return ops
 
 
-def recompute_vouchers(db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int) -> list[int]:
+def recompute_vouchers(
+    db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int, bundle: TrustBundle | None = None
+) -> list[int]:
     """Re-merge these vouchers from all their ops; returns the ids of conflicts that changed."""
     ids = sorted(set(token_ids))
     if not ids:
         return []
-    terms = voucher_terms(db, event_id, ids)
+    terms = voucher_terms(db, event_id, ids, bundle=bundle)
     ops = voucher_ops(db, event_id, ids)
     tolerance = ClockPolicy().validity_tolerance_s
     findings = [
@@ -135,8 +155,8 @@ def recompute_duplicates(db: Database, event_id: str, keys: Iterable[str], *, no
     wanted = sorted(set(keys))
     for key in wanted:
         column = "phone_key" if key.startswith("phone:") else "email_key"
-        rows = db.query(
-            "select o.op_id, o.device_id, o.kind, o.subject, o.hlc_ms, o.hlc_counter, o.corrected_time_ms, o.data "
+        rows = db.conn.execute(
+            f"select {', '.join('o.' + f for f in _OP_FIELDS.split(', '))} "
             f"from attendees a join ops o on o.op_id = a.register_op_id where a.event_id = ? and a.{column} = ?",
             [event_id, key.split(":", 1)[1]],
         )
@@ -147,11 +167,17 @@ def recompute_duplicates(db: Database, event_id: str, keys: Iterable[str], *, no
 
 def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: list[merge.Finding], *, now_ms: int) -> list[int]:
     subjects = sorted({subject for _, subject in scope})
+    kinds = sorted({kind for kind, _ in scope})
     existing: dict[tuple[str, str], dict] = {}
     roles: dict[int, dict[str, str]] = defaultdict(dict)
     for chunk in _chunks(subjects):
         marks = ",".join("?" * len(chunk))
-        for row in db.query(f"select * from conflicts where event_id = ? and subject in ({marks})", [event_id, *chunk]):
+        # Naming the kinds lets SQLite use the (event_id, kind, subject) index.
+        query = (
+            f"select * from conflicts where event_id = ? and kind in ({','.join('?' * len(kinds))}) "
+            f"and subject in ({marks})"
+        )
+        for row in db.query(query, [event_id, *kinds, *chunk]):
             if (row["kind"], row["subject"]) in scope:
                 existing[(row["kind"], row["subject"])] = row
         if existing:

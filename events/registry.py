@@ -17,6 +17,7 @@ from events.keys import (
     KeyRecord,
     KeyStatus,
     generate_private_key,
+    is_acceptable_public_key,
     private_key_bytes,
     private_key_from_bytes,
     public_key_bytes,
@@ -134,7 +135,9 @@ def register_device_key(
 ) -> int:
     """Add a tablet's public key and return its new key id. Ids are never reused."""
     get_event(db, event_id)
-    record = KeyRecord(1, public_key, device_id, KeyStatus.ACTIVE, now)  # validates the key
+    if not is_acceptable_public_key(public_key):
+        raise ValueError("not a usable Ed25519 public key")
+    record = KeyRecord(1, public_key, device_id, KeyStatus.ACTIVE, now)
     with write_transaction(db):
         row = next(db.query("select max(key_id) as top from keys where event_id = ?", [event_id]))
         key_id = (row["top"] or SERVER_KEY_ID) + 1

@@ -83,8 +83,10 @@ class OnlineDecision:
     seq: int
 
 
-def check_ops(ops: list[Op]) -> None:
-    """What the schema cannot say: tokens in ops decode, and name the op's subject."""
+def check_ops(ops: list[Op]) -> dict[str, tokens.Token]:
+    """What the schema cannot say: tokens in ops decode, and name the op's subject.
+    Returns each op's decoded token by op_id, so nothing decodes twice."""
+    decoded: dict[str, tokens.Token] = {}
     seen_seq, seen_id = set(), set()
     for index, op in enumerate(ops):
         if op.device_seq in seen_seq:
@@ -108,12 +110,14 @@ def check_ops(ops: list[Op]) -> None:
             raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", f"$.ops[{index}].data.token")
         if getattr(op.data, "pass_token", None) and token.type is not tokens.TokenType.PASS:
             raise InvalidInput("pass_token is not an attendee pass", f"$.ops[{index}].data.pass_token")
+        decoded[op.op_id] = token
+    return decoded
 
 
 def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> PushResult:
     if batch.device_id != device_id:
         raise InvalidInput("device_id is not the device this token belongs to", "$.device_id")
-    check_ops(batch.ops)
+    decoded = check_ops(batch.ops)
     ops = sorted(batch.ops, key=lambda op: op.device_seq)
     offset = hlc.measured_offset_ms(now_ms, batch.sent_at_ms)
     with write_transaction(db):
@@ -128,21 +132,46 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
             if op.op_id not in known:
                 raise SeqReused(op.device_seq, last)
         results = [OpResult(op.op_id, op.device_seq, "duplicate") for op in replayed]
-        stored = _existing_op_ids(db, [op.op_id for op in fresh])
-        new = [op for op in fresh if op.op_id not in stored]
-        results += [OpResult(op.op_id, op.device_seq, "duplicate_op_id") for op in fresh if op.op_id in stored]
-        first = conflicts.allocate(db, len(new)) if new else 0
-        policy = ClockPolicy()
-        rows = [_row(op, first + i, device, now_ms, offset, policy) for i, op in enumerate(new)]
-        db.conn.executemany(INSERT_OP, rows)
-        results += [OpResult(op.op_id, op.device_seq, "applied", first + i) for i, op in enumerate(new)]
-        changed = _apply(db, device.event_id, device.id, new, now_ms=now_ms)
+        new = _insert(db, device, fresh, now_ms=now_ms, offset=offset)
+        applied = {op.op_id: seq for seq, op in new}
+        new_ops = [op for _, op in new]
+        results += [
+            OpResult(op.op_id, op.device_seq, "applied", applied[op.op_id]) if op.op_id in applied
+            else OpResult(op.op_id, op.device_seq, "duplicate_op_id")
+            for op in fresh
+        ]
+        changed = _apply(db, device.event_id, device.id, new_ops, decoded, now_ms=now_ms)
         db.execute(
             "update devices set last_seq = ?, last_sync_at = ?, clock_offset_ms = ?, pending = ? where id = ?",
             [max(last, ops[-1].device_seq) if ops else last, now_ms // 1000, offset, batch.pending, device_id],
         )
     results.sort(key=lambda r: r.device_seq)
     return PushResult(results, max(last, ops[-1].device_seq) if ops else last, now_ms, offset, changed)
+
+
+def _insert(db: Database, device: devices.Device, fresh: list[Op], *, now_ms: int, offset: int) -> list[tuple[int, Op]]:
+    """Store the ops whose op_id is new; returns them with their log seq.
+
+    The unique index on op_id does the checking: when every row lands (the usual case) no
+    lookup is needed; otherwise the ones that did not land are found afterwards."""
+    if not fresh:
+        return []
+    first = conflicts.allocate(db, len(fresh))
+    policy = ClockPolicy()
+    before = db.conn.total_changes
+    db.conn.executemany(
+        INSERT_OP + " on conflict (op_id) do nothing",
+        [_row(op, first + i, device, now_ms, offset, policy) for i, op in enumerate(fresh)],
+    )
+    numbered = [(first + i, op) for i, op in enumerate(fresh)]
+    if db.conn.total_changes - before == len(fresh):
+        return numbered
+    landed = {
+        row[0] for row in db.conn.execute(
+            "select seq from ops where seq between ? and ? and device_id = ?", [first, first + len(fresh) - 1, device.id]
+        )
+    }
+    return [(seq, op) for seq, op in numbered if seq in landed]
 
 
 def _existing_op_ids(db: Database, op_ids: list[str]) -> set[str]:
@@ -165,22 +194,41 @@ def _row(op: Op, seq: int, device: devices.Device, now_ms: int, offset: int, pol
     )
 
 
-def _apply(db: Database, event_id: str, device_id: str, new: list[Op], *, now_ms: int) -> list[int]:
+def _apply(
+    db: Database, event_id: str, device_id: str, new: list[Op], decoded: dict[str, tokens.Token], *, now_ms: int
+) -> list[int]:
     """Bring the projections and conflicts in step with newly stored ops."""
-    vouchers: set[str] = set()
+    vouchers: set[str] = {op.subject for op in new if op.kind in ("issue", "redeem", "void")}
     keys: set[str] = set()
-    bundle: TrustBundle | None = None
     for op in new:
         if op.kind == "register":
             keys |= _register(db, event_id, device_id, op)
-        elif op.kind in ("issue", "redeem"):
-            bundle = bundle or registry.trust_bundle(db, event_id, now=now_ms // 1000)
-            _remember_token(db, bundle, op.data.token, attendee_id=getattr(op.data, "attendee_id", None))
-            vouchers.add(op.subject)
-        elif op.kind == "void":
-            vouchers.add(op.subject)
-    changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms)
+    claims = [op for op in new if op.kind in ("issue", "redeem")]
+    bundle = registry.trust_bundle(db, event_id, now=now_ms // 1000) if vouchers else None
+    if claims:
+        known = _known_tokens(db, event_id, sorted({op.subject for op in claims}))
+        for op in claims:
+            attendee_id = getattr(op.data, "attendee_id", None)
+            seen = known.get(op.subject)
+            if seen is not None and (seen[0] == op.data.token or not seen[1]) and not attendee_id:
+                continue  # already known as this text, or known genuine: nothing to record
+            _remember_token(db, bundle, op.data.token, decoded[op.op_id], attendee_id=attendee_id)
+            known[op.subject] = _known_tokens(db, event_id, [op.subject]).get(op.subject)
+    changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms, bundle=bundle)
     return changed + conflicts.recompute_duplicates(db, event_id, keys, now_ms=now_ms)
+
+
+def _known_tokens(db: Database, event_id: str, token_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Token id -> (text, refusal) for the tokens this event already has on record."""
+    known = {}
+    for start in range(0, len(token_ids), conflicts.CHUNK):
+        chunk = token_ids[start : start + conflicts.CHUNK]
+        rows = db.conn.execute(
+            f"select id, text, refusal from tokens where event_id = ? and id in ({','.join('?' * len(chunk))})",
+            [event_id, *chunk],
+        )
+        known.update((token_id, (text, refusal)) for token_id, text, refusal in rows)
+    return known
 
 
 def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
@@ -200,12 +248,14 @@ def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
     return set(merge.dedup_keys({"phone": data.phone, "email": data.email}))
 
 
-def _remember_token(db: Database, bundle: TrustBundle, text: str, *, attendee_id: str | None) -> None:
+def _remember_token(
+    db: Database, bundle: TrustBundle, text: str, token: tokens.Token | None = None, *, attendee_id: str | None
+) -> None:
     """Record a token first seen in an op, and whether its bytes verify (checked once per text).
 
     A genuine text replaces a refused one under the same id, whichever arrived first, so a
     tampered copy seen first cannot taint the real voucher."""
-    token = tokens.decode(text).token
+    token = token or tokens.decode(text).token
     existing = db.execute(
         "select text, refusal from tokens where event_id = ? and id = ?", [bundle.event_id, token.id]
     ).fetchone()
@@ -237,13 +287,16 @@ def _remember_token(db: Database, bundle: TrustBundle, text: str, *, attendee_id
 def pull(db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT) -> PullResult:
     """Everything after the cursor that this device did not write itself, and the trust bundle."""
     device = devices.get_device(db, device_id)
-    rows = list(
-        db.query(
-            f"select {', '.join(c for c in _OP_COLUMNS if c not in ('event_id', 'received_at_ms'))} from ops "
-            "where event_id = ? and seq > ? and device_id != ? order by seq limit ?",
+    columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
+    # A tablet searches by name and phone; it never needs an attendee's email.
+    selected = ", ".join("json_remove(data, '$.email')" if c == "data" else c for c in columns)
+    rows = [
+        dict(zip(columns, row))
+        for row in db.conn.execute(
+            f"select {selected} from ops where event_id = ? and seq > ? and device_id != ? order by seq limit ?",
             [device.event_id, after, device_id, limit + 1],
         )
-    )
+    ]
     more = len(rows) > limit
     rows = rows[:limit]
     upto = rows[-1]["seq"] if more else conflicts.log_position(db)
@@ -253,15 +306,11 @@ def pull(db: Database, device_id: str, *, after: int, now_ms: int, limit: int = 
         c for c in conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
         if c.kind in merge.VOUCHER_CONFLICTS
     ]
-    with write_transaction(db):
-        db.execute("update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
+    if device.last_sync_at != now_ms // 1000:  # one write a second at most, not one a page
+        with write_transaction(db):
+            db.execute("update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
     for row in rows:
-        if row["kind"] == "register" and '"email"' in row["data"]:
-            # A tablet searches by name and phone; it never needs an attendee's email.
-            data = json.loads(row["data"])
-            data.pop("email", None)
-            row["data"] = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         row["data"] = msgspec.Raw(row["data"].encode())
     return PullResult(rows, changed, max(upto, after), more, bundle, now_ms)
 

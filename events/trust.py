@@ -18,6 +18,7 @@ from events.keys import (
     KeyStatus,
     b64url,
     from_b64url,
+    is_acceptable_public_key,
     signature_is_valid,
 )
 
@@ -205,6 +206,8 @@ def _parse_payload(body: object) -> TrustBundle:
         public_key = item["public_key"]
         if not isinstance(public_key, str):
             raise ValueError("public_key is base64url text")
+        if not is_acceptable_public_key(from_b64url(public_key)):
+            raise ValueError("not a usable Ed25519 public key")
         key = KeyRecord(
             key_id=_int(item, "kid"),
             public_key=from_b64url(public_key),

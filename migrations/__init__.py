@@ -161,7 +161,8 @@ def m004_devices_ops_conflicts(db: Database) -> None:
     )
     db["ops"].create_index(["op_id"], unique=True)
     db["ops"].create_index(["device_id", "device_seq"], unique=True)
-    db["ops"].create_index(["event_id", "kind", "subject"])
+    # Re-merging a voucher reads all ops on its subject, whatever their kind: one probe each.
+    db["ops"].create_index(["event_id", "subject"])
     db["ops"].create_index(["event_id", "seq"])
     db["conflicts"].create(
         {
