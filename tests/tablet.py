@@ -103,3 +103,31 @@ class Tablet:
             "protocol": 1, "device_id": self.device_id, "sent_at_ms": now_ms + self.skew_ms,
             "ops": self.outbox if ops is None else ops, "pending": 0,
         }
+
+
+# --- driving the domain directly (no HTTP) ---------------------------------------------------
+
+
+def enroll(db, event_id: str, name: str, *, now: int) -> Tablet:
+    """A tablet enrolled with a fresh one-time code, as the enrollment endpoint does it."""
+    from events import devices
+    from events.keys import from_b64url
+
+    tablet = Tablet(event_id, clerk=name)
+    code = devices.create_enrollment_code(db, event_id, name=name, now=now)
+    enrollment = devices.enroll(db, code, public_key=from_b64url(tablet.public_key), now=now)
+    return tablet.enrolled(
+        {"device_id": enrollment.device.id, "key_id": enrollment.device.key_id, "device_token": enrollment.token}
+    )
+
+
+def push(db, tablet: Tablet, now_ms: int, *, sent_offset_ms: int = 0):
+    """Push the tablet's whole outbox through events.sync, as a request would, and empty it."""
+    import msgspec
+
+    from events import ops, sync
+
+    body = msgspec.json.encode(tablet.batch(now_ms=now_ms + sent_offset_ms))
+    result = sync.push(db, tablet.device_id, ops.decode_batch(body), now_ms=now_ms)
+    tablet.outbox.clear()
+    return result

@@ -12,11 +12,10 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from events import campaigns, conflicts, devices, registry
+from events import campaigns, conflicts, registry
 from events.db import open_database
-from events.keys import from_b64url
 from tests.live import free_port, start_server, stop, wait_until_up
-from tests.tablet import Tablet, new_id
+from tests.tablet import Tablet, enroll, new_id
 
 REQUESTS_PER_TABLET = 12
 
@@ -39,12 +38,7 @@ def test_concurrent_online_redemptions_of_a_single_use_voucher(tmp_path) -> None
     event = registry.create_event(db, name="Race", venue="", starts_at=now - 60, ends_at=now + 3600, now=now)
     campaign = campaigns.create_campaign(db, event.id, title="Last tote bag", max_uses=1, rotating=False, now=now)
     voucher = campaigns.issue_voucher(db, event.id, campaign.number, now=now)
-    tablets = []
-    for name in ("A", "B"):
-        tablet = Tablet(event.id, clerk=name)
-        code = devices.create_enrollment_code(db, event.id, name=name, now=now)
-        enrollment = devices.enroll(db, code, public_key=from_b64url(tablet.public_key), now=now)
-        tablets.append(tablet.enrolled({"device_id": enrollment.device.id, "key_id": enrollment.device.key_id, "device_token": enrollment.token}))
+    tablets = [enroll(db, event.id, name, now=now) for name in ("A", "B")]
     db.close()
 
     port = free_port()

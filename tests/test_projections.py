@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import msgspec
 import pytest
 
-from events import campaigns, devices, ops, projections, sync
-from events.keys import from_b64url
+from events import campaigns, projections
 from tests.conftest import NOW
-from tests.tablet import Tablet
+from tests.tablet import enroll, push
 
 MS = NOW * 1000
 MIN = 60_000
-
-
-def enroll(db, event, name: str) -> Tablet:
-    tablet = Tablet(event.id, clerk=name)
-    code = devices.create_enrollment_code(db, event.id, name=name, now=NOW)
-    enrollment = devices.enroll(db, code, public_key=from_b64url(tablet.public_key), now=NOW)
-    return tablet.enrolled({"device_id": enrollment.device.id, "key_id": enrollment.device.key_id, "device_token": enrollment.token})
-
-
-def push(db, tablet: Tablet, now_ms: int, sent_offset_ms: int = 0) -> sync.PushResult:
-    body = msgspec.json.encode(tablet.batch(now_ms=now_ms + sent_offset_ms))
-    result = sync.push(db, tablet.device_id, ops.decode_batch(body), now_ms=now_ms)
-    tablet.outbox.clear()
-    return result
 
 
 @pytest.fixture
 def scenario(db, event):
     """Two tablets. Five registrations, two of them the same person (same phone); four
     check-ins of three attendees; three vouchers, one redeemed twice (over), one undone."""
-    a, b = enroll(db, event, "Ann"), enroll(db, event, "Bo")
+    a, b = enroll(db, event.id, "Ann", now=NOW), enroll(db, event.id, "Bo", now=NOW)
     li = a.register("Li Wei", now_ms=MS, phone="+86 138 0000 1111")["subject"]
     b.register("Wei Li", now_ms=MS + 1 * MIN, phone="+86 13800001111")  # the same person as Li Wei
     zhang = a.register("Zhang San", now_ms=MS + 2 * MIN, email="zs@example.cn")["subject"]

@@ -1,0 +1,73 @@
+"""Conflicts as stored: opened, resolved by a person, reopened by new ops, cleared — never deleted."""
+
+from __future__ import annotations
+
+import pytest
+
+from events import campaigns, conflicts
+from tests.conftest import NOW
+from tests.tablet import enroll, push
+
+MS = NOW * 1000
+
+
+@pytest.fixture
+def over(db, event):
+    """A single-use voucher redeemed by two tablets: one over_redemption conflict."""
+    a, b = enroll(db, event.id, "Ann", now=NOW), enroll(db, event.id, "Bo", now=NOW)
+    campaign = campaigns.create_campaign(db, event.id, title="Tote bag", max_uses=1, rotating=False, now=NOW)
+    text = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW).text
+    a.redeem(text, now_ms=MS + 1000)
+    b.redeem(text, now_ms=MS + 2000)
+    push(db, a, MS + 5000)
+    push(db, b, MS + 6000)
+    [conflict] = conflicts.list_conflicts(db, event.id)
+    return a, b, text, conflict
+
+
+def test_resolving_records_who_when_what_and_why_and_keeps_the_ops(db, event, over) -> None:
+    _, _, _, conflict = over
+    ops_before = db["ops"].count
+    conflicts.resolve(db, conflict.id, decided_by="Mei (organizer)", decision="honour", note="Both got a bag; stock allowed.", now_ms=MS + 60_000)
+    resolved = conflicts.get_conflict(db, conflict.id)
+    assert resolved.status == "resolved" and resolved.roles == conflict.roles
+    assert resolved.change_seq > conflict.change_seq
+    assert conflicts.resolutions(db, conflict.id) == [
+        conflicts.Resolution(conflict.id, "Mei (organizer)", MS + 60_000, "honour", "Both got a bag; stock allowed.")
+    ]
+    assert db["ops"].count == ops_before
+
+
+@pytest.mark.parametrize("decision, who", [("approve", "Mei"), ("honour", "  ")])
+def test_a_resolution_needs_a_known_decision_and_a_person(db, event, over, decision, who) -> None:
+    with pytest.raises(ValueError):
+        conflicts.resolve(db, over[3].id, decided_by=who, decision=decision, note="", now_ms=MS)
+    assert conflicts.get_conflict(db, over[3].id).status == "open"
+
+
+def test_new_ops_reopen_a_resolved_conflict_and_the_same_ops_do_not(db, event, over) -> None:
+    a, b, text, conflict = over
+    conflicts.resolve(db, conflict.id, decided_by="Mei", decision="honour", note="", now_ms=MS)
+    conflicts.recompute_vouchers(db, event.id, [conflict.subject], now_ms=MS)  # nothing new
+    assert conflicts.get_conflict(db, conflict.id).status == "resolved"
+    a.redeem(text, now_ms=MS + 7000)
+    push(db, a, MS + 8000)
+    reopened = conflicts.get_conflict(db, conflict.id)
+    assert reopened.status == "open" and len(reopened.roles) == 3
+    assert len(conflicts.resolutions(db, conflict.id)) == 1  # the earlier decision is kept
+
+
+def test_an_undo_clears_the_conflict_and_a_cleared_one_has_nothing_to_decide(db, event, over) -> None:
+    _, b, text, conflict = over
+    over_op = next(op_id for op_id, role in conflict.roles.items() if role == "over")
+    b.void(text, now_ms=MS + 9000, redeem_op_id=over_op, reason="scanned twice by mistake")
+    push(db, b, MS + 10_000)
+    cleared = conflicts.get_conflict(db, conflict.id)
+    assert cleared.status == "cleared" and db["conflicts"].count == 1
+    with pytest.raises(ValueError):
+        conflicts.resolve(db, conflict.id, decided_by="Mei", decision="dismiss", note="", now_ms=MS)
+
+
+def test_unknown_conflict(db) -> None:
+    with pytest.raises(LookupError):
+        conflicts.get_conflict(db, 999)
