@@ -210,8 +210,8 @@ def _apply(
         for op in claims:
             attendee_id = getattr(op.data, "attendee_id", None)
             seen = known.get(op.subject)
-            if seen is not None and (seen[0] == op.data.token or not seen[1]) and not attendee_id:
-                continue  # already known as this text, or known genuine: nothing to record
+            if seen is not None and seen[0] == op.data.token and not attendee_id:
+                continue  # already on record as this very text: nothing to learn
             _remember_token(db, bundle, op.data.token, decoded[op.op_id], attendee_id=attendee_id)
             known[op.subject] = _known_tokens(db, event_id, [op.subject]).get(op.subject)
     changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms, bundle=bundle)
@@ -251,15 +251,16 @@ def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
 def _remember_token(
     db: Database, bundle: TrustBundle, text: str, token: tokens.Token | None = None, *, attendee_id: str | None
 ) -> None:
-    """Record a token first seen in an op, and whether its bytes verify (checked once per text).
+    """Record a token first seen in an op, and whether its bytes verify.
 
-    A genuine text replaces a refused one under the same id, whichever arrived first, so a
-    tampered copy seen first cannot taint the real voucher."""
+    One text is kept per token id, chosen so that the arrival order does not matter: a genuine
+    text beats a refused one, and between two genuine texts (an enrolled tablet minting an id
+    that already exists) the smaller text wins. The merge flags ops carrying any other text."""
     token = token or tokens.decode(text).token
     existing = db.execute(
         "select text, refusal from tokens where event_id = ? and id = ?", [bundle.event_id, token.id]
     ).fetchone()
-    if existing is not None and (existing[0] == text or not existing[1]):
+    if existing is not None and existing[0] == text:
         if attendee_id:
             db.execute(
                 "update tokens set attendee_id = coalesce(attendee_id, ?) where event_id = ? and id = ?",
@@ -272,8 +273,11 @@ def _remember_token(
     except tokens.TokenError as error:
         # Revocation is judged at merge time against the keys of the day; only bytes count here.
         refusal = "" if error.reason is tokens.Reason.REVOKED_KEY else str(error.reason)
-    if existing is not None and refusal:
-        return  # another refused text: the first one stays, the merge flags this one as different
+    if existing is not None:
+        kept_text, kept_refusal = existing
+        # Refused beats nothing; genuine beats refused; between equals the smaller text wins.
+        if (bool(refusal), text) >= (bool(kept_refusal), kept_text):
+            return
     key = bundle.keys.get(token.key_id)
     db["tokens"].upsert(
         {"id": token.id, "event_id": bundle.event_id, "type": token.type.name.lower(), "campaign": token.campaign or None,
