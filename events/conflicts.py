@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import msgspec
 from sqlite_utils import Database
@@ -86,30 +87,57 @@ def _logged(row: tuple) -> merge.LoggedOp:
     return merge.LoggedOp(*row[:7], data=_decode_json(row[7]))
 
 
-def voucher_terms(
-    db: Database, event_id: str, token_ids: list[str], *, bundle: TrustBundle | None = None
-) -> dict[str, merge.VoucherTerms]:
-    """Each known token's terms and whether its issuer is trusted under today's key registry."""
-    bundle = bundle or registry.trust_bundle(db, event_id, now=0)
-    terms = {}
+class TokenRow(NamedTuple):
+    text: str
+    refusal: str
+    type: str
+    max_uses: int
+    valid_from: int
+    valid_until: int | None
+    key_id: int
+
+
+def token_rows(db: Database, event_id: str, token_ids: list[str]) -> dict[str, TokenRow]:
+    """What the event has on record for these token ids (one query per 500)."""
+    rows = {}
     for chunk in _chunks(token_ids):
         marks = ",".join("?" * len(chunk))
-        rows = db.conn.execute(
-            "select id, text, max_uses, valid_from, valid_until, key_id, refusal from tokens "
+        for token_id, *fields in db.conn.execute(
+            "select id, text, refusal, type, max_uses, valid_from, valid_until, key_id from tokens "
             f"where event_id = ? and id in ({marks})",
             [event_id, *chunk],
+        ):
+            rows[token_id] = TokenRow(*fields)
+    return rows
+
+
+def voucher_terms(
+    db: Database, event_id: str, token_ids: list[str], *, bundle: TrustBundle | None = None,
+    rows: dict[str, TokenRow] | None = None,
+) -> dict[str, merge.VoucherTerms]:
+    """Each known token's terms and whether its issuer is trusted under today's key registry.
+    `rows` may hold token rows already read in this transaction; the rest are fetched."""
+    bundle = bundle or registry.trust_bundle(db, event_id, now=0)
+    rows = dict(rows or {})
+    missing = [token_id for token_id in token_ids if token_id not in rows]
+    rows.update(token_rows(db, event_id, missing))
+    terms = {}
+    for token_id in token_ids:
+        row = rows.get(token_id)
+        if row is None:
+            continue
+        key = bundle.keys.get(row.key_id)
+        if row.refusal:
+            distrust = row.refusal
+        elif key is None:
+            distrust = "unknown_key"
+        elif key.status is KeyStatus.REVOKED and token_id not in key.allowlist:
+            distrust = "revoked_key"
+        else:
+            distrust = ""
+        terms[token_id] = merge.VoucherTerms(
+            token_id, row.text, row.max_uses, row.valid_from, row.valid_until, not distrust, distrust
         )
-        for token_id, text, max_uses, valid_from, valid_until, key_id, refusal in rows:
-            key = bundle.keys.get(key_id)
-            if refusal:
-                distrust = refusal
-            elif key is None:
-                distrust = "unknown_key"
-            elif key.status is KeyStatus.REVOKED and token_id not in key.allowlist:
-                distrust = "revoked_key"
-            else:
-                distrust = ""
-            terms[token_id] = merge.VoucherTerms(token_id, text, max_uses, valid_from, valid_until, not distrust, distrust)
     return terms
 
 
@@ -131,13 +159,14 @@ def voucher_ops(db: Database, event_id: str, token_ids: list[str]) -> dict[str, 
 
 
 def recompute_vouchers(
-    db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int, bundle: TrustBundle | None = None
+    db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int, bundle: TrustBundle | None = None,
+    rows: dict[str, TokenRow] | None = None,
 ) -> list[int]:
     """Re-merge these vouchers from all their ops; returns the ids of conflicts that changed."""
     ids = sorted(set(token_ids))
     if not ids:
         return []
-    terms = voucher_terms(db, event_id, ids, bundle=bundle)
+    terms = voucher_terms(db, event_id, ids, bundle=bundle, rows=rows)
     ops = voucher_ops(db, event_id, ids)
     tolerance = ClockPolicy().validity_tolerance_s
     findings = [

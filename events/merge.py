@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from events.hlc import order_key
 
@@ -16,9 +17,8 @@ VOUCHER_CONFLICTS = ("untrusted_issuer", "redeemed_after_void", "over_redemption
 DUPLICATE_CONFLICTS = ("possible_duplicate",)
 
 
-@dataclass(frozen=True)
-class LoggedOp:
-    """An op as the merge rules need it."""
+class LoggedOp(NamedTuple):
+    """An op as the merge rules need it (a tuple: a re-merge builds thousands of them)."""
 
     op_id: str
     device_id: str

@@ -83,9 +83,12 @@ class OnlineDecision:
     seq: int
 
 
-def check_ops(ops: list[Op]) -> dict[str, tokens.Token]:
+def check_ops(ops: list[Op], known: dict[str, conflicts.TokenRow] | None = None) -> dict[str, tokens.Token]:
     """What the schema cannot say: tokens in ops decode, and name the op's subject.
-    Returns each op's decoded token by op_id, so nothing decodes twice."""
+
+    Returns each op's decoded token by op_id. A token text the event already has on record
+    passed these checks when it was first stored, so it is not decoded again."""
+    known = known or {}
     decoded: dict[str, tokens.Token] = {}
     seen_seq, seen_id = set(), set()
     for index, op in enumerate(ops):
@@ -99,6 +102,11 @@ def check_ops(ops: list[Op]) -> dict[str, tokens.Token]:
             raise InvalidInput("only the server decides online redemptions", f"$.ops[{index}].data.decided_by")
         text = getattr(op.data, "token", None) or getattr(op.data, "pass_token", None)
         if text is None:
+            continue
+        on_record = known.get(op.subject)
+        if op.kind in ("issue", "redeem") and on_record is not None and on_record.text == text:
+            if op.kind == "redeem" and on_record.type != "voucher":
+                raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", f"$.ops[{index}].data.token")
             continue
         try:
             token = tokens.decode(text).token
@@ -117,19 +125,21 @@ def check_ops(ops: list[Op]) -> dict[str, tokens.Token]:
 def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> PushResult:
     if batch.device_id != device_id:
         raise InvalidInput("device_id is not the device this token belongs to", "$.device_id")
-    decoded = check_ops(batch.ops)
     ops = sorted(batch.ops, key=lambda op: op.device_seq)
     offset = hlc.measured_offset_ms(now_ms, batch.sent_at_ms)
     with write_transaction(db):
         device = devices.get_device(db, device_id)
+        claimed = sorted({op.subject for op in ops if op.kind in ("issue", "redeem")})
+        known = conflicts.token_rows(db, device.event_id, claimed)
+        decoded = check_ops(batch.ops, known)  # refusing here rolls back: nothing is written
         last = device.last_seq
         fresh = [op for op in ops if op.device_seq > last]
         if fresh and [op.device_seq for op in fresh] != list(range(last + 1, last + 1 + len(fresh))):
             raise Gap(last + 1)
         replayed = [op for op in ops if op.device_seq <= last]
-        known = _existing_op_ids(db, [op.op_id for op in replayed])
+        stored = _existing_op_ids(db, [op.op_id for op in replayed])
         for op in replayed:
-            if op.op_id not in known:
+            if op.op_id not in stored:
                 raise SeqReused(op.device_seq, last)
         results = [OpResult(op.op_id, op.device_seq, "duplicate") for op in replayed]
         new = _insert(db, device, fresh, now_ms=now_ms, offset=offset)
@@ -140,7 +150,7 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
             else OpResult(op.op_id, op.device_seq, "duplicate_op_id")
             for op in fresh
         ]
-        changed = _apply(db, device.event_id, device.id, new_ops, decoded, now_ms=now_ms)
+        changed = _apply(db, device.event_id, device.id, new_ops, decoded, known, now_ms=now_ms)
         db.execute(
             "update devices set last_seq = ?, last_sync_at = ?, clock_offset_ms = ?, pending = ? where id = ?",
             [max(last, ops[-1].device_seq) if ops else last, now_ms // 1000, offset, batch.pending, device_id],
@@ -195,7 +205,14 @@ def _row(op: Op, seq: int, device: devices.Device, now_ms: int, offset: int, pol
 
 
 def _apply(
-    db: Database, event_id: str, device_id: str, new: list[Op], decoded: dict[str, tokens.Token], *, now_ms: int
+    db: Database,
+    event_id: str,
+    device_id: str,
+    new: list[Op],
+    decoded: dict[str, tokens.Token],
+    known: dict[str, conflicts.TokenRow],
+    *,
+    now_ms: int,
 ) -> list[int]:
     """Bring the projections and conflicts in step with newly stored ops."""
     vouchers: set[str] = {op.subject for op in new if op.kind in ("issue", "redeem", "void")}
@@ -203,32 +220,19 @@ def _apply(
     for op in new:
         if op.kind == "register":
             keys |= _register(db, event_id, device_id, op)
-    claims = [op for op in new if op.kind in ("issue", "redeem")]
     bundle = registry.trust_bundle(db, event_id, now=now_ms // 1000) if vouchers else None
-    if claims:
-        known = _known_tokens(db, event_id, sorted({op.subject for op in claims}))
-        for op in claims:
-            attendee_id = getattr(op.data, "attendee_id", None)
-            seen = known.get(op.subject)
-            if seen is not None and seen[0] == op.data.token and not attendee_id:
-                continue  # already on record as this very text: nothing to learn
-            _remember_token(db, bundle, op.data.token, decoded[op.op_id], attendee_id=attendee_id)
-            known[op.subject] = _known_tokens(db, event_id, [op.subject]).get(op.subject)
-    changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms, bundle=bundle)
+    known = dict(known)
+    for op in new:
+        if op.kind not in ("issue", "redeem"):
+            continue
+        attendee_id = getattr(op.data, "attendee_id", None)
+        seen = known.get(op.subject)
+        if seen is not None and seen.text == op.data.token and not attendee_id:
+            continue  # already on record as this very text: nothing to learn
+        _remember_token(db, bundle, op.data.token, decoded.get(op.op_id), attendee_id=attendee_id)
+        known.update(conflicts.token_rows(db, event_id, [op.subject]))
+    changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms, bundle=bundle, rows=known)
     return changed + conflicts.recompute_duplicates(db, event_id, keys, now_ms=now_ms)
-
-
-def _known_tokens(db: Database, event_id: str, token_ids: list[str]) -> dict[str, tuple[str, str]]:
-    """Token id -> (text, refusal) for the tokens this event already has on record."""
-    known = {}
-    for start in range(0, len(token_ids), conflicts.CHUNK):
-        chunk = token_ids[start : start + conflicts.CHUNK]
-        rows = db.conn.execute(
-            f"select id, text, refusal from tokens where event_id = ? and id in ({','.join('?' * len(chunk))})",
-            [event_id, *chunk],
-        )
-        known.update((token_id, (text, refusal)) for token_id, text, refusal in rows)
-    return known
 
 
 def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
