@@ -623,3 +623,14 @@ def test_pull_leaves_out_emails_and_who_might_be_the_same_person(client, db, eve
 def test_401_names_the_scheme(client) -> None:
     response = client.get("/api/v1/pull")
     assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_pull_is_gzipped_for_clients_that_accept_it_and_pages_are_not(client, db, event, tablet) -> None:
+    door = enroll(client, db, event, name="Door")
+    for i in range(20):
+        tablet.register(f"Attendee {i}", now_ms=M)
+    push(client, tablet)
+    response = client.get("/api/v1/pull", headers={**door.headers, "Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip" and len(response.json()["ops"]) == 20
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in page.headers
