@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 import msgspec  # noqa: E402
 from sqlite_utils import Database  # noqa: E402
 
+from bench.machine import cpu_model, percentile  # noqa: E402,F401 (the scripts use them from here)
 from events import campaigns, devices, ops, registry, sync  # noqa: E402
 from events.keys import public_key_bytes  # noqa: E402
 from tests.live import free_port, start_server, stop, wait_until_up  # noqa: E402
@@ -200,21 +201,6 @@ def copy_database(source: Path, target: Path) -> None:
 def pragmas(conn: sqlite3.Connection) -> str:
     values = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("journal_mode", "synchronous", "foreign_keys", "cache_size", "page_size")}
     return ", ".join(f"{k}={v}" for k, v in values.items())
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def filesystem(path: Path) -> str:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Route, sync_playwright  # noqa: E402
 
 from e2e.conftest import CHROMIUM_ARGS, chromium_executable, free_port, start_server, wait_until_up  # noqa: E402
+from bench.machine import cpu_model, percentile  # noqa: E402
 from events import tokens  # noqa: E402
 from events.db import open_database  # noqa: E402
 from events.demo import ensure_demo  # noqa: E402
@@ -142,21 +143,6 @@ def time_browser(texts: list[str], signed: dict, root_public_key: bytes, now: in
         finally:
             process.terminate()
             process.wait(timeout=10)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
