@@ -132,8 +132,13 @@ def revoke_device(db: Database, device_id: str, *, now: int) -> frozenset[str]:
         device = get_device(db, device_id)
         if device.revoked_at is not None:
             raise ValueError("this tablet is already revoked")
+        # Only tokens whose bytes verified: a refused text under this key id must not become a
+        # free pass for whatever the stolen tablet signs under that id later.
         allowlist = frozenset(
-            row[0] for row in db.execute("select id from tokens where event_id = ? and key_id = ?", [device.event_id, device.key_id])
+            row[0]
+            for row in db.execute(
+                "select id from tokens where event_id = ? and key_id = ? and refusal = ''", [device.event_id, device.key_id]
+            )
         )
         registry.revoke_key(db, device.event_id, device.key_id, now=now, allowlist=allowlist)
         db["devices"].update(device_id, {"revoked_at": now})
