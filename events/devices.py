@@ -10,25 +10,23 @@ from sqlite_utils import Database
 
 from events import registry
 from events.db import write_transaction
+from events.refusal import Refusal
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: typed by a clerk
 CODE_LENGTH = 12  # 60 bits, single use, short-lived
 DEFAULT_CODE_MINUTES = 60
 
 
-class DeviceRefused(Exception):
+class DeviceRefused(Refusal):
     """A device may not sync. `wipe` tells it to erase what it holds (revoked)."""
 
     def __init__(self, reason: str, *, wipe: bool = False) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.wipe = wipe
 
 
-class EnrollmentError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class EnrollmentError(Refusal):
+    """A one-time code or key that cannot enroll a tablet."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pyotp
 
+from events.refusal import Refusal
+
 DIGITS = 6
 STEP_SECONDS = 15
 WINDOW = 1
@@ -24,13 +26,8 @@ ROTATION_KEY_LEN = 32
 _CODE = re.compile(r"[0-9]{6}")
 
 
-class CodeError(Exception):
+class CodeError(Refusal):
     """A rotating code that must not be accepted; `reason` is machine-readable."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.keys import MAX_KEY_ID, SIGNATURE_LEN, KeyStatus, signature_is_valid
 from events.trust import TrustBundle, check_event_id
+from events.refusal import Refusal
 
 FORMAT_VERSION = 1
 PREFIX = "PP"
@@ -65,13 +66,8 @@ class Reason(enum.StrEnum):
     EXPIRED = "expired"
 
 
-class TokenError(Exception):
+class TokenError(Refusal):
     """A token that must not be accepted. Never raised for anything but the token itself."""
-
-    def __init__(self, reason: Reason, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else str(reason))
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

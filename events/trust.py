@@ -21,6 +21,7 @@ from events.keys import (
     is_acceptable_public_key,
     signature_is_valid,
 )
+from events.refusal import Refusal
 
 BUNDLE_FORMAT = 1
 MAX_EVENT_ID_BYTES = 255
@@ -29,13 +30,8 @@ BUNDLE_CONTEXT = b"PopPass trust bundle v1\n"
 MAX_PAYLOAD_CHARS = 1_000_000
 
 
-class BundleError(Exception):
+class BundleError(Refusal):
     """A trust bundle that must not be used; `reason` is machine-readable."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

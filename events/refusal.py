@@ -1,0 +1,8 @@
+"""The one shape of every refusal in the domain: a machine-readable reason, a detail for people."""
+
+
+class Refusal(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
+        self.detail = detail
