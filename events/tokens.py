@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.keys import MAX_KEY_ID, SIGNATURE_LEN, KeyStatus, signature_is_valid
-from events.trust import TrustBundle, check_event_id
 from events.refusal import Refusal
+from events.trust import TrustBundle, check_event_id
 
 FORMAT_VERSION = 1
 PREFIX = "PP"
