@@ -292,8 +292,11 @@ def _remember_token(
     )
 
 
-def pull(db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT) -> PullResult:
-    """Everything after the cursor that this device did not write itself, and the trust bundle."""
+def pull(
+    db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT, sent_at_ms: int | None = None
+) -> PullResult:
+    """Everything after the cursor that this device did not write itself, and the trust bundle.
+    With `sent_at_ms` (the device's own clock) the pull also measures its clock offset."""
     device = devices.get_device(db, device_id)
     columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
     # A tablet searches by name and phone; it never needs an attendee's email.
@@ -314,7 +317,13 @@ def pull(db: Database, device_id: str, *, after: int, now_ms: int, limit: int = 
         c for c in conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
         if c.kind in merge.VOUCHER_CONFLICTS
     ]
-    if device.last_sync_at != now_ms // 1000:  # one write a second at most, not one a page
+    if sent_at_ms is not None:
+        with write_transaction(db):
+            db.execute(
+                "update devices set last_sync_at = ?, clock_offset_ms = ? where id = ?",
+                [now_ms // 1000, hlc.measured_offset_ms(now_ms, sent_at_ms), device_id],
+            )
+    elif device.last_sync_at != now_ms // 1000:  # one write a second at most, not one a page
         with write_transaction(db):
             db.execute("update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()

@@ -480,11 +480,15 @@ def test_the_pulled_bundle_verifies_with_the_root_key_and_shows_revocations(clie
         trust.verify_bundle(signed, keys.public_key_bytes(keys.generate_private_key()), event_id=event.id)
 
 
-@pytest.mark.parametrize("params", [{"after": -1}, {"limit": 0}, {"limit": 1001}])
-def test_pull_with_bad_paging(client, tablet, params) -> None:
+@pytest.mark.parametrize(
+    "params, detail",
+    [({"after": -1}, "after must be at least 0"), ({"limit": 0}, "limit must be 1 to 1000"),
+     ({"limit": 1001}, "limit must be 1 to 1000"), ({"sent_at_ms": -5}, "sent_at_ms must be at least 0")],
+)
+def test_pull_with_bad_paging(client, tablet, params, detail) -> None:
     response = pull(client, tablet, **params)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid", "detail": "after >= 0 and 1 <= limit <= 1000", "where": ""}
+    assert response.json() == {"error": "invalid", "detail": detail, "where": "?" + next(iter(params))}
 
 
 def test_pull_with_a_cursor_that_is_not_a_number(client, tablet) -> None:
@@ -634,3 +638,8 @@ def test_pull_is_gzipped_for_clients_that_accept_it_and_pages_are_not(client, db
     assert response.headers["content-encoding"] == "gzip" and len(response.json()["ops"]) == 20
     page = client.get("/", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in page.headers
+
+
+def test_a_pull_with_sent_at_measures_the_clock_too(client, db, tablet) -> None:
+    assert pull(client, tablet, sent_at_ms=M - 90_000).status_code == 200
+    assert devices.get_device(db, tablet.device_id).clock_offset_ms == 90_000

@@ -88,11 +88,23 @@ class SyncController(Controller):
 
     @get("/pull", name="pull")
     async def pull(
-        self, request: Request, after: FromQuery[int] = 0, limit: FromQuery[int] = sync.PULL_LIMIT
+        self,
+        request: Request,
+        after: FromQuery[int] = 0,
+        limit: FromQuery[int] = sync.PULL_LIMIT,
+        sent_at_ms: FromQuery[int | None] = None,
     ) -> Response[bytes]:
-        if after < 0 or not 1 <= limit <= sync.PULL_LIMIT:
-            raise ops.InvalidInput(f"after >= 0 and 1 <= limit <= {sync.PULL_LIMIT}")
-        result = sync.pull(request.app.state.db, request.state.device.id, after=after, limit=limit, now_ms=_now_ms(request))
+        for name, ok, rule in (
+            ("after", after >= 0, "at least 0"),
+            ("limit", 1 <= limit <= sync.PULL_LIMIT, f"1 to {sync.PULL_LIMIT}"),
+            ("sent_at_ms", sent_at_ms is None or sent_at_ms >= 0, "at least 0"),
+        ):
+            if not ok:
+                raise ops.InvalidInput(f"{name} must be {rule}", f"?{name}")
+        result = sync.pull(
+            request.app.state.db, request.state.device.id, after=after, limit=limit, now_ms=_now_ms(request),
+            sent_at_ms=sent_at_ms,
+        )
         return _json(
             {
                 "protocol": ops.PROTOCOL,
