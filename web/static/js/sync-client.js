@@ -1,0 +1,336 @@
+// The tablet's side of sync (docs/sync-protocol.md): push the outbox, then pull everyone
+// else's ops, whenever there may be a network — on load, on `online`, when the page becomes
+// visible, on a timer and after each recorded op. Background Sync is at most a hint: the page
+// itself drives every sync, so a browser without it (or one that never fires it) loses nothing.
+//
+// One sync at a time: a sync asked for while one runs makes that one run once more at its end,
+// so an op recorded mid-push is never left waiting for the timer. Across tabs of the same
+// tablet, a Web Lock keeps two pages from pushing the same outbox at once.
+
+import { openOutbox } from "./outbox.js";
+
+export const PROTOCOL = 1;
+export const MAX_BATCH = 1000; // the server's limit per push
+
+// Why the client stopped on its own: it needs a person (enroll again) or it must forget all.
+export const NOT_ENROLLED = "not_enrolled";
+export const REVOKED = "revoked";
+
+class Retry extends Error {} // network down, 5xx: keep everything, try again later
+class Halt extends Error {} // 401, 403, 400: retrying the same request cannot help
+
+async function call(baseUrl, method, path, { token, body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(baseUrl + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit", // the bearer token is the credential, never a cookie
+    });
+  } catch (error) {
+    throw new Retry(`network: ${error?.message ?? error}`);
+  }
+  let json = null;
+  try {
+    json = await response.json();
+  } catch {
+    // an HTML error page or a cut connection: the status alone decides
+  }
+  return { status: response.status, body: json ?? {} };
+}
+
+// Enroll this tablet with a one-time code and its Ed25519 public key (raw, base64url); keeps
+// the answer in the store. Throws an Error whose `reason` is the server's `error` on refusal.
+export async function enroll(store, { code, publicKey, privateKey = null, baseUrl = "" }) {
+  const sentAt = Date.now();
+  const { status, body } = await call(baseUrl, "POST", "/api/v1/enroll", {
+    body: { protocol: PROTOCOL, code, public_key: publicKey },
+  });
+  if (status !== 201) {
+    const error = new Error(`enrollment refused: ${body.error ?? status}`);
+    error.reason = body.error ?? String(status);
+    throw error;
+  }
+  await store.saveEnrollment(body, { privateKey, now: sentAt });
+  return body;
+}
+
+export class SyncClient extends EventTarget {
+  // store: an Outbox (outbox.js); onPull(page): applies a pull page to the tablet's projections
+  // (may be async; the cursor is saved only after it resolves).
+  constructor({
+    store,
+    onPull = async () => {},
+    baseUrl = "",
+    batchSize = MAX_BATCH,
+    intervalMs = 30_000,
+    retryMinMs = 1_000,
+    retryMaxMs = 60_000,
+    pullLimit = MAX_BATCH,
+  } = {}) {
+    super();
+    this.store = store;
+    this.onPull = onPull;
+    this.baseUrl = baseUrl;
+    this.maxBatch = Math.min(batchSize, MAX_BATCH);
+    this.batchSize = this.maxBatch;
+    this.intervalMs = intervalMs;
+    this.retryMinMs = retryMinMs;
+    this.retryMaxMs = retryMaxMs;
+    this.pullLimit = pullLimit;
+    this.failures = 0;
+    this._running = null;
+    this._again = false;
+    this._timer = null;
+    this._retry = null;
+    this._listeners = [];
+    this.status = {
+      state: "idle", // idle | syncing | offline | error | not_enrolled | revoked
+      online: typeof navigator === "undefined" ? true : navigator.onLine,
+      pending: 0,
+      lastSyncAt: null, // Date.now() of the last complete push + pull
+      clockOffsetMs: null,
+      lastError: null,
+      warning: null,
+    };
+  }
+
+  static async open(options = {}) {
+    const store = options.store ?? (await openOutbox());
+    return new SyncClient({ ...options, store });
+  }
+
+  // --- status -------------------------------------------------------------------------------
+
+  _set(changes) {
+    Object.assign(this.status, changes);
+    this.dispatchEvent(new CustomEvent("status", { detail: { ...this.status } }));
+  }
+
+  async refreshStatus() {
+    const [pending, offset] = await Promise.all([this.store.count(), this.store.clockOffset()]);
+    this._set({ pending, clockOffsetMs: offset });
+    return { ...this.status };
+  }
+
+  get stopped() {
+    return this.status.state === NOT_ENROLLED || this.status.state === REVOKED;
+  }
+
+  // --- recording ----------------------------------------------------------------------------
+
+  // Stores the op first (it is safe once this resolves), then asks for a sync without waiting.
+  async record(op) {
+    const stored = await this.store.record(op);
+    this._set({ pending: this.status.pending + 1 });
+    this.sync().catch(() => {});
+    return stored;
+  }
+
+  // --- triggers -----------------------------------------------------------------------------
+
+  start() {
+    if (this._listeners.length) return this.sync();
+    const on = (target, type, handler) => {
+      target.addEventListener(type, handler);
+      this._listeners.push(() => target.removeEventListener(type, handler));
+    };
+    on(window, "online", () => {
+      this._set({ online: true });
+      this.failures = 0; // the network is back: no reason to wait out the backoff
+      this.sync();
+    });
+    on(window, "offline", () => this._set({ online: false, state: this.stopped ? this.status.state : "offline" }));
+    on(document, "visibilitychange", () => {
+      if (document.visibilityState === "visible") this.sync();
+    });
+    this._timer = setInterval(() => this.sync(), this.intervalMs);
+    this.refreshStatus().catch(() => {});
+    return this.sync();
+  }
+
+  // After a new enrollment (not_enrolled) the client may sync again. A revoked one may not.
+  resume() {
+    if (this.status.state === NOT_ENROLLED) this._set({ state: "idle", lastError: null });
+    return this.start();
+  }
+
+  stop() {
+    for (const remove of this._listeners.splice(0)) remove();
+    clearInterval(this._timer);
+    clearTimeout(this._retry);
+    this._timer = this._retry = null;
+  }
+
+  // --- sync ---------------------------------------------------------------------------------
+
+  // Push then pull. Resolves (never rejects) with the status once a sync that started after this
+  // call has finished.
+  sync() {
+    if (this.stopped) return Promise.resolve({ ...this.status });
+    if (this._running) {
+      this._again = true;
+      return this._running;
+    }
+    this._running = (async () => {
+      try {
+        do {
+          this._again = false;
+          await this._locked(() => this._once());
+        } while (this._again && !this.stopped);
+      } finally {
+        this._running = null;
+      }
+      return { ...this.status };
+    })();
+    return this._running;
+  }
+
+  _locked(body) {
+    if (typeof navigator !== "undefined" && navigator.locks) return navigator.locks.request("poppass-sync", body);
+    return body();
+  }
+
+  async _once() {
+    clearTimeout(this._retry);
+    this._retry = null;
+    this._set({ state: "syncing" });
+    try {
+      await this._push();
+      await this._pull();
+      this.failures = 0;
+      this.batchSize = this.maxBatch;
+      this._set({ state: "idle", online: true, lastSyncAt: Date.now(), lastError: null });
+    } catch (error) {
+      if (error instanceof Retry) {
+        this.failures += 1;
+        const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (this.failures - 1));
+        const jittered = Math.round(delay * (0.75 + Math.random() * 0.5)); // many tablets, one Wi-Fi
+        this._retry = setTimeout(() => this.sync(), jittered);
+        const offline = /^network/.test(error.message);
+        this._set({ state: offline ? "offline" : "error", online: !offline && this.status.online, lastError: error.message });
+      } else if (error instanceof Halt) {
+        // state already set by whoever halted
+      } else {
+        this._set({ state: "error", lastError: `${error?.name ?? "Error"}: ${error?.message ?? error}` });
+      }
+    }
+    if (!this.stopped) await this.refreshStatus().catch(() => {});
+  }
+
+  async _refuse(status, body) {
+    if (status === 403 && body.wipe === true) {
+      await this.store.wipe();
+      this.stop();
+      this._set({ state: REVOKED, lastError: body.error ?? "device_revoked", pending: 0, clockOffsetMs: null });
+      throw new Halt(REVOKED);
+    }
+    if (status === 401) {
+      // Keep the outbox: after a new enrollment its ops go out under the new device id.
+      this.stop();
+      this._set({ state: NOT_ENROLLED, lastError: body.error ?? "unauthorized" });
+      throw new Halt(NOT_ENROLLED);
+    }
+    if (status >= 500 || status === 0 || status === 429 || status === 408) {
+      throw new Retry(`server: ${status} ${body.error ?? ""}`.trim());
+    }
+    // 400 and anything unexpected: a bug on one side; resending it unchanged cannot help, and
+    // the op stays in the outbox for a fixed client to send.
+    this._set({ state: "error", lastError: `${status} ${body.error ?? ""} ${body.where ?? ""}`.trim() });
+    throw new Halt(String(status));
+  }
+
+  async _device() {
+    const device = await this.store.device();
+    if (!device) {
+      this.stop();
+      this._set({ state: NOT_ENROLLED, lastError: "not enrolled" });
+      throw new Halt(NOT_ENROLLED);
+    }
+    return device;
+  }
+
+  async _push() {
+    const device = await this._device();
+    let stuck = 0; // 409s in a row: a server and a client that disagree must not loop forever
+    for (;;) {
+      const ops = await this.store.pending(this.batchSize);
+      if (!ops.length) return;
+      const total = await this.store.count();
+      const body = {
+        protocol: PROTOCOL,
+        device_id: device.device_id,
+        sent_at_ms: Date.now(), // the tablet's own clock, uncorrected: the server measures from it
+        ops,
+        pending: total - ops.length,
+      };
+      const answer = await call(this.baseUrl, "POST", "/api/v1/push", { token: device.device_token, body });
+      const { status } = answer;
+      const reply = answer.body;
+      if (status === 200) {
+        stuck = 0;
+        await this.store.acknowledge(reply.last_seq, reply.clock_offset_ms);
+        this._set({ pending: Math.max(0, total - ops.filter((op) => op.device_seq <= reply.last_seq).length) });
+        if (reply.last_seq < ops[ops.length - 1].device_seq) {
+          // The server answered 200 but did not apply the whole batch: never spin on it.
+          throw new Retry(`server: applied up to ${reply.last_seq} of ${ops[ops.length - 1].device_seq}`);
+        }
+        if (Number.isSafeInteger(reply.clock_offset_ms)) this._set({ clockOffsetMs: reply.clock_offset_ms });
+        continue;
+      }
+      if (status === 409 && ++stuck > 3) {
+        this._set({ state: "error", lastError: `409 ${reply.error} repeated` });
+        throw new Halt("409");
+      }
+      if (status === 409 && reply.error === "gap" && Number.isSafeInteger(reply.resend_from)) {
+        if (ops[0].device_seq < reply.resend_from) {
+          await this.store.dropBefore(reply.resend_from); // the server has those already
+        } else {
+          // The server has not got resend_from … ops[0] − 1 and neither have we any more (e.g.
+          // the server's database went back to a backup after it acknowledged them). They
+          // cannot be sent again; renumbering what we still hold keeps the queue moving.
+          await this.store.renumberFrom(reply.resend_from);
+          this._set({ warning: `gap: ops ${reply.resend_from}–${ops[0].device_seq - 1} were lost` });
+        }
+        continue;
+      }
+      if (status === 409 && reply.error === "seq_reused" && Number.isSafeInteger(reply.last_seq)) {
+        await this.store.renumberAfter(reply.last_seq);
+        continue;
+      }
+      if (status === 413 && ops.length > 1) {
+        this.batchSize = Math.max(1, Math.floor(ops.length / 2));
+        continue;
+      }
+      await this._refuse(status, reply);
+    }
+  }
+
+  async _pull() {
+    const device = await this._device();
+    let after = await this.store.cursor();
+    for (;;) {
+      const sentAt = Date.now();
+      const query = `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}`;
+      const answer = await call(this.baseUrl, "GET", `/api/v1/pull?${query}`, { token: device.device_token });
+      if (answer.status !== 200) await this._refuse(answer.status, answer.body);
+      const page = answer.body;
+      // Applied first, cursor second: a crash in between pulls the same page again, harmlessly.
+      await this.onPull(page);
+      await this.store.saveCursor(page.cursor);
+      if (Number.isSafeInteger(page.server_time_ms)) {
+        // The server records server now − sent_at_ms for this pull; the tablet keeps the same.
+        const offset = page.server_time_ms - sentAt;
+        await this.store.saveClockOffset(offset);
+        this._set({ clockOffsetMs: offset });
+      }
+      if (!page.more || page.cursor <= after) return;
+      after = page.cursor;
+    }
+  }
+}
