@@ -22,6 +22,7 @@ from events import settings
 from events.db import open_database
 from server.controllers.home import HomeController
 from server.controllers.language import LanguageController
+from server.controllers.pwa import PwaController
 from server.controllers.station import StationController
 from server.controllers.vouchers import VoucherController
 from server.controllers.sync_api import EnrollmentController, SyncController
@@ -69,6 +70,7 @@ def create_app(
             LanguageController,
             VoucherController,
             StationController,
+            PwaController,
             EnrollmentController,
             SyncController,
             create_static_files_router(path="/static", directories=[STATIC], opt={"owner": PUBLIC}),

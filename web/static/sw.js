@@ -1,0 +1,118 @@
+// PopPass service worker: served from the root (/sw.js) so it controls the whole app.
+//
+// VERSION is filled in by the server (server/controllers/pwa.py) with a hash of everything
+// under web/static and of the translation catalogues, so any change to an asset changes this
+// file, which makes browsers install the new worker with a fresh cache; activation deletes
+// every older "poppass-shell-*" cache. Nobody has to remember to bump it.
+const VERSION = "__SHELL_VERSION__";
+const CACHE = `poppass-shell-${VERSION}`;
+const CACHE_PREFIX = "poppass-shell-";
+
+// The app shell. cache.addAll() is atomic: one 404 here and the install fails silently,
+// so every entry must be a route the server really answers with 200.
+const SHELL = [
+  "/",
+  "/station",
+  "/static/css/app.css",
+  "/static/vendor/htmx-2.0.11.min.js",
+  "/static/js/i18n.js",
+  "/static/js/reasons.js",
+  "/static/js/token.js",
+  "/static/js/outbox.js",
+  "/static/js/sync-client.js",
+  "/static/js/pwa.js",
+  "/static/js/station.js",
+  "/static/icons/icon.svg",
+  "/static/icons/icon-192.png",
+  "/static/icons/icon-512.png",
+  "/manifest.webmanifest",
+  "/i18n/en.json",
+  "/i18n/zh-CN.json",
+];
+
+// How long a page request waits for the network before the cached copy is served.
+const NETWORK_TIMEOUT_MS = 1500;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload" }))))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) =>
+        Promise.all(
+          names.filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE).map((name) => caches.delete(name)),
+        ),
+      )
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  // The sync client handles network errors itself: the API never sees a cached answer.
+  if (url.pathname.startsWith("/api/")) return;
+  // An htmx fragment must never be answered with a cached full page: network only.
+  if (request.headers.get("HX-Request") === "true") return;
+  if (url.pathname.startsWith("/static/")) {
+    event.respondWith(cacheFirst(event));
+  } else {
+    event.respondWith(networkFirst(event));
+  }
+});
+
+function cacheable(response) {
+  return response && response.ok && response.type === "basic";
+}
+
+async function cacheFirst(event) {
+  const cache = await caches.open(CACHE);
+  const cached = await cache.match(event.request, { ignoreVary: true });
+  if (cached) return cached;
+  const response = await fetch(event.request);
+  if (cacheable(response)) event.waitUntil(cache.put(event.request, response.clone()));
+  return response;
+}
+
+function networkFirst(event) {
+  const request = event.request;
+  // Started now, not after a race: a slow answer still refreshes the cache for next time.
+  const network = fetch(request);
+  event.waitUntil(
+    network
+      .then((response) => {
+        if (!cacheable(response)) return undefined;
+        const copy = response.clone(); // now, before the page starts reading the body
+        return caches.open(CACHE).then((cache) => cache.put(request, copy));
+      })
+      .catch(() => undefined),
+  );
+  return (async () => {
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve(null), NETWORK_TIMEOUT_MS);
+    });
+    try {
+      const first = await Promise.race([network, timeout]);
+      if (first) return first;
+    } catch (error) {
+      // Offline or refused: fall through to the cache.
+    } finally {
+      clearTimeout(timer);
+    }
+    // Only full pages are ever stored (fragments never reach here), so Vary can be ignored.
+    const cached = await caches.match(request, { cacheName: CACHE, ignoreVary: true });
+    if (cached) return cached;
+    return network; // Nothing cached: wait for the network, or its error.
+  })();
+}
