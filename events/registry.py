@@ -137,7 +137,6 @@ def register_device_key(
     get_event(db, event_id)
     if not is_acceptable_public_key(public_key):
         raise ValueError("not a usable Ed25519 public key")
-    record = KeyRecord(1, public_key, device_id, KeyStatus.ACTIVE, now)
     with write_transaction(db):
         row = next(db.query("select max(key_id) as top from keys where event_id = ?", [event_id]))
         key_id = (row["top"] or SERVER_KEY_ID) + 1
@@ -147,7 +146,7 @@ def register_device_key(
             {
                 "event_id": event_id,
                 "key_id": key_id,
-                "public_key": record.public_key,
+                "public_key": public_key,
                 "device_id": device_id,
                 "status": str(KeyStatus.ACTIVE),
                 "valid_from": now,

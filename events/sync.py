@@ -360,8 +360,9 @@ def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotati
             return _decision(request.op_id, seq, json.loads(data), decoded.max_uses)
         bundle = registry.trust_bundle(db, device.event_id, now=now_ms // 1000)
         _remember_token(db, bundle, request.token, attendee_id=None)
-        uses, voided, last_step = _voucher_state(db, device.event_id, request.subject)
-        reason, step = _judge(db, bundle, request, decoded, uses, voided, last_step, rotation_key, now_ms)
+        terms = conflicts.voucher_terms(db, device.event_id, [request.subject], bundle=bundle)[request.subject]
+        uses, voided, last_step = _voucher_state(db, device.event_id, terms)
+        reason, step = _judge(bundle, request, decoded, terms, uses, voided, last_step, rotation_key, now_ms)
         outcome = "refused" if reason else "accepted"
         data = {
             "token": request.token, "outcome": outcome, "decided_by": "server",
@@ -381,7 +382,7 @@ def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotati
              request.hlc_counter, request.device_time_ms, request.corrected_time_ms, request.clerk,
              json.dumps(data, separators=(",", ":")), now_ms, ",".join(suspect)),
         )
-        conflicts.recompute_vouchers(db, device.event_id, [request.subject], now_ms=now_ms)
+        conflicts.recompute_vouchers(db, device.event_id, [request.subject], now_ms=now_ms, bundle=bundle)
     return _decision(request.op_id, seq, data, decoded.max_uses)
 
 
@@ -390,23 +391,31 @@ def _decision(op_id: str, seq: int, data: dict, max_uses: int) -> OnlineDecision
     return OnlineDecision(op_id, data["outcome"], shown.get("reason", ""), shown.get("prior_uses_seen", 0), max_uses, seq)
 
 
-def _voucher_state(db: Database, event_id: str, token_id: str) -> tuple[int, bool, int | None]:
+def _voucher_state(db: Database, event_id: str, terms: merge.VoucherTerms) -> tuple[int, bool, int | None]:
     """Uses so far, counted exactly as the merge rules count them; whether the whole voucher
     is voided; the last rotating-code step accepted."""
-    terms = conflicts.voucher_terms(db, event_id, [token_id])[token_id]
-    ops = conflicts.voucher_ops(db, event_id, [token_id])[token_id]
+    ops = conflicts.voucher_ops(db, event_id, [terms.token_id])[terms.token_id]
     uses = merge.effective_uses(terms, ops)
     steps = [op.data["code_step"] for op in uses if op.data.get("code_step") is not None]
     return len(uses), merge.first_void(ops) is not None, max(steps) if steps else None
 
 
-def _judge(db, bundle, request, token, uses, voided, last_step, rotation_key, now_ms) -> tuple[str, int | None]:
+def _judge(
+    bundle: TrustBundle,
+    request: OnlineRedeem,
+    token: tokens.Token,
+    terms: merge.VoucherTerms,
+    uses: int,
+    voided: bool,
+    last_step: int | None,
+    rotation_key: bytes | None,
+    now_ms: int,
+) -> tuple[str, int | None]:
     try:
         tokens.verify(request.token, bundle, now=now_ms // 1000)
     except tokens.TokenError as error:
         return str(error.reason), None
-    terms = conflicts.voucher_terms(db, bundle.event_id, [token.id]).get(token.id)
-    if terms is not None and not terms.trusted:
+    if not terms.trusted:
         return terms.distrust, None
     if voided:
         return "voided", None
