@@ -106,6 +106,15 @@ def list_campaigns(db: Database, event_id: str) -> list[Campaign]:
     return [_campaign(r) for r in db["campaigns"].rows_where("event_id = ?", [event_id], order_by="number")]
 
 
+def for_tablets(db: Database, event_id: str) -> list[dict]:
+    """What a tablet needs to issue a campaign's vouchers offline: its terms, as plain values."""
+    return [
+        {"number": c.number, "title": c.title, "terms": c.terms, "max_uses": c.max_uses, "valid_from": c.valid_from,
+         "valid_until": c.valid_until, "valid_minutes": c.valid_minutes, "rotating": c.rotating, "welcome": c.welcome}
+        for c in list_campaigns(db, event_id)
+    ]
+
+
 def get_campaign(db: Database, event_id: str, number: int) -> Campaign:
     rows = list(db["campaigns"].rows_where("event_id = ? and number = ?", [event_id, number]))
     if not rows:

@@ -116,8 +116,13 @@ def check_ops(ops: list[Op], known: dict[str, conflicts.TokenRow] | None = None)
             raise InvalidInput("subject is not the token's id", f"$.ops[{index}].subject")
         if op.kind == "redeem" and token.type is not tokens.TokenType.VOUCHER:
             raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", f"$.ops[{index}].data.token")
-        if getattr(op.data, "pass_token", None) and token.type is not tokens.TokenType.PASS:
-            raise InvalidInput("pass_token is not an attendee pass", f"$.ops[{index}].data.pass_token")
+        if getattr(op.data, "pass_token", None):
+            if token.type is not tokens.TokenType.PASS:
+                raise InvalidInput("pass_token is not an attendee pass", f"$.ops[{index}].data.pass_token")
+            # An attendee's id is the id of their pass, so any tablet that scans a pass knows
+            # whom it names, even before it has pulled the registration.
+            if token.id != op.subject:
+                raise InvalidInput("an attendee's id is the token id of their pass", f"$.ops[{index}].subject")
         decoded[op.op_id] = token
     return decoded
 

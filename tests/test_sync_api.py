@@ -643,3 +643,54 @@ def test_pull_is_gzipped_for_clients_that_accept_it_and_pages_are_not(client, db
 def test_a_pull_with_sent_at_measures_the_clock_too(client, db, tablet) -> None:
     assert pull(client, tablet, sent_at_ms=M - 90_000).status_code == 200
     assert devices.get_device(db, tablet.device_id).clock_offset_ms == 90_000
+
+
+# --- what a tablet needs to work offline -------------------------------------------------------
+
+
+def test_enrollment_and_the_last_pull_page_carry_the_campaigns(client, db, event) -> None:
+    campaigns.create_campaign(db, event.id, title="Free <b>coffee</b>", terms="At the bar", max_uses=2, valid_minutes=30,
+                              rotating=False, now=NOW)
+    tablet = Tablet(event.id)
+    code = devices.create_enrollment_code(db, event.id, name="Door", now=NOW)
+    body = client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key}).json()
+    tablet.enrolled(body)
+    expected = {"number": 1, "title": "Free <b>coffee</b>", "terms": "At the bar", "max_uses": 2, "valid_from": None,
+                "valid_until": None, "valid_minutes": 30, "rotating": False, "welcome": False}
+    assert body["campaigns"] == [expected]
+    other = enroll(client, db, event, name="Other")
+    for _ in range(3):
+        other.register("Li Wei", now_ms=M)
+    push(client, other)
+    campaigns.create_campaign(db, event.id, title="Tote bag", now=NOW)
+    first = pull(client, tablet, limit=2).json()
+    assert first["more"] is True and first["campaigns"] is None
+    last = pull(client, tablet, after=first["cursor"], limit=2).json()
+    assert last["more"] is False and [c["title"] for c in last["campaigns"]] == ["Free <b>coffee</b>", "Tote bag"]
+
+
+def pass_for(tablet: Tablet) -> str:
+    return tokens.issue(signing_key=tablet.private_key, key_id=tablet.key_id, event_id=tablet.event_id,
+                        type=tokens.TokenType.PASS, issued_at=NOW)
+
+
+def test_a_walk_in_registered_with_a_pass_is_the_passs_token_id(client, db, event, tablet) -> None:
+    text = pass_for(tablet)
+    attendee = tokens.decode(text).token.id
+    op = tablet.register("Li Wei", now_ms=M)
+    op["subject"], op["data"]["pass_token"] = attendee, text
+    checkin = tablet.checkin(attendee, now_ms=M)
+    checkin["data"] |= {"method": "scan", "pass_token": text}
+    assert push(client, tablet).status_code == 200
+    assert db["attendees"].get(attendee)["name"] == "Li Wei"
+
+
+@pytest.mark.parametrize("kind", ["register", "checkin"])
+def test_a_pass_whose_token_id_is_not_the_subject_is_refused(client, db, event, tablet, kind) -> None:
+    text = pass_for(tablet)
+    op = tablet.register("Li Wei", now_ms=M) if kind == "register" else tablet.checkin("atSomeoneElse1", now_ms=M)
+    op["data"]["pass_token"] = text
+    response = push(client, tablet)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "an attendee's id is the token id of their pass"
+    assert response.json()["where"] == "$.ops[0].subject" and db["ops"].count == 0

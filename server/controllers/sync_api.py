@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Response
 
-from events import devices, keys, ops, registry, sync
+from events import campaigns, devices, keys, ops, registry, sync
 from server.auth import device_guard
 from server.owners import DEVICE, PUBLIC
 
@@ -60,6 +60,7 @@ class EnrollmentController(Controller):
                 "root_public_key": keys.b64url(registry.root_public_key(db, event.id)),
                 "rotation_key": keys.b64url(registry.rotation_key(db, event.id)),
                 "bundle": registry.signed_trust_bundle(db, event.id, now=now_ms // 1000).to_json(),
+                "campaigns": campaigns.for_tablets(db, event.id),
                 "server_time_ms": now_ms,
             },
             status_code=201,
@@ -116,6 +117,8 @@ class SyncController(Controller):
                 "cursor": result.cursor,
                 "more": result.more,
                 "bundle": result.bundle,
+                # Once per sync, on its last page: a few hundred bytes, and they may have changed.
+                "campaigns": None if result.more else campaigns.for_tablets(request.app.state.db, request.state.device.event_id),
                 "server_time_ms": result.server_time_ms,
             },
             gzip_for=request,
