@@ -16,38 +16,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Playwright
 
+from e2e.camera import camera_args, y4m
 from e2e.conftest import CHROMIUM_ARGS, chromium_executable
-from events import qr, tokens
+from events import tokens
 from tests.vectors import build
 
 VECTORS = json.loads(build.PATH.read_text(encoding="utf-8"))
 BY_NAME = {v["name"]: v for v in VECTORS["tokens"]}
 VALID = BY_NAME["valid voucher from the server key"]
 FORGED = BY_NAME["body changed after signing"]
-
-WIDTH, HEIGHT = 640, 480
-DARK, LIGHT = 16, 235  # video-range luma
-
-
-def y4m(text: str, path: Path, *, frames: int = 3) -> Path:
-    """A Y4M file whose every frame is the QR code of `text`, ~360 px with its quiet zone, centred."""
-    rows = list(qr.make(text).matrix_iter(scale=1, border=4))
-    scale = 360 // len(rows)
-    side = len(rows) * scale
-    left, top = (WIDTH - side) // 2, (HEIGHT - side) // 2
-    luma = bytearray([LIGHT]) * (WIDTH * HEIGHT)
-    for r, row in enumerate(rows):
-        line = bytearray()
-        for dark in row:
-            line += bytes([DARK if dark else LIGHT]) * scale
-        for dy in range(scale):
-            start = (top + r * scale + dy) * WIDTH + left
-            luma[start : start + side] = line
-    chroma = bytes([0x80]) * (WIDTH // 2 * HEIGHT // 2 * 2)
-    frame = b"FRAME\n" + bytes(luma) + chroma
-    path.write_bytes(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F30:1 Ip A1:1 C420jpeg\n".encode() + frame * frames)
-    return path
-
 
 # Starts a scanner on a new <video>, collects what it reports for `ms` milliseconds (or until
 # `count` reports), with each report's verdict and timings, then stops it.
@@ -102,8 +79,7 @@ def scan(playwright: Playwright, live_server, tmp_path: Path) -> Iterator[Any]:
         camera = y4m(text, tmp_path / f"camera{len(browsers)}.y4m")
         browser = playwright.chromium.launch(
             executable_path=chromium_executable(),
-            args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                  f"--use-file-for-fake-video-capture={camera}"],
+            args=[*CHROMIUM_ARGS, *camera_args(camera)],
         )
         browsers.append(browser)
         context = browser.new_context(permissions=["camera"])

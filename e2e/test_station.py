@@ -28,6 +28,10 @@ def enroll(page: Page, live_server, code: str, clerk: str = "Mei") -> None:
 
 def test_enroll_through_the_page_then_sync(page: Page, live_server) -> None:
     enroll(page, live_server, enrollment_code(live_server, "Front desk").lower())  # typed in lower case
+    expect(page).to_have_url(live_server.url + "/station/scan")  # straight to work
+    expect(page.locator("#sync-badge")).to_contain_text("Online · 0 waiting · last sync")
+    expect(page.locator("#bar-clerk")).to_have_text("Mei")
+    page.get_by_role("link", name="Clerk on shift: Mei").click()
     expect(page.get_by_role("heading", name="PopPass demo pop-up")).to_be_visible()
     expect(page.locator("#ready")).to_contain_text("Front desk")
     expect(page.locator("#ready")).to_contain_text("Mei")
@@ -44,7 +48,7 @@ def test_a_wrong_or_spent_code_says_so(page: Page, live_server) -> None:
     expect(page.get_by_role("alert")).to_have_text("That code is not valid. Check it and try again.")
     code = enrollment_code(live_server, "Door")
     enroll(page, live_server, code)
-    expect(page.locator("#ready")).to_be_visible()
+    expect(page).to_have_url(live_server.url + "/station/scan")
     other = page.context.browser.new_context()
     try:
         again = other.new_page()
@@ -67,6 +71,7 @@ def test_the_station_speaks_chinese(browser: Browser, live_server) -> None:
 
 def test_a_revoked_tablet_wipes_itself(page: Page, live_server) -> None:
     enroll(page, live_server, enrollment_code(live_server, "Lost tablet"))
+    expect(page).to_have_url(live_server.url + "/station/scan")
     expect(page.locator("#sync-badge")).to_contain_text("Online")
     device_id = page.evaluate(
         """async () => (await (await import('/static/js/outbox.js')).openOutbox()).device().then((d) => d.device_id)"""

@@ -1,5 +1,6 @@
-"""The clerk's station: the page a tablet runs. Its identity (device id, token, key) lives in the
-tablet's IndexedDB, not on the server, so the page itself is the same for everyone."""
+"""The clerk's station: the screens a tablet runs. Its identity (device id, token, key) and what
+it knows of the event live in the tablet's IndexedDB, not on the server, so every screen is the
+same page for every tablet, cached by the service worker and filled in by its JS module."""
 
 from __future__ import annotations
 
@@ -17,3 +18,19 @@ class StationController(Controller):
     @get("/", sync_to_thread=False, name="station")
     def station(self, request: Request) -> Template:
         return page(request, "station")
+
+    @get("/scan", sync_to_thread=False, name="station_scan")
+    def scan(self, request: Request) -> Template:
+        return page(request, "station_scan")
+
+    @get("/checkin", sync_to_thread=False, name="station_checkin")
+    def checkin(self, request: Request) -> Template:
+        return page(request, "station_checkin")
+
+    @get("/register", sync_to_thread=False, name="station_register")
+    def register(self, request: Request) -> Template:
+        return page(request, "station_register")
+
+    @get("/issue", sync_to_thread=False, name="station_issue")
+    def issue(self, request: Request) -> Template:
+        return page(request, "station_issue")

@@ -13,6 +13,10 @@ const CACHE_PREFIX = "poppass-shell-";
 const SHELL = [
   "/",
   "/station",
+  "/station/scan",
+  "/station/checkin",
+  "/station/register",
+  "/station/issue",
   "/static/css/app.css",
   "/static/vendor/htmx-2.0.11.min.js",
   "/static/js/i18n.js",
@@ -22,9 +26,20 @@ const SHELL = [
   "/static/js/sync-client.js",
   "/static/js/pwa.js",
   "/static/js/station.js",
+  "/static/js/station-app.js",
+  "/static/js/station-scan.js",
+  "/static/js/station-checkin.js",
+  "/static/js/station-register.js",
+  "/static/js/station-issue.js",
+  "/static/js/station-qr.js",
+  "/static/js/ledger.js",
+  "/static/js/verdict.js",
+  "/static/js/mint.js",
   "/static/js/scanner.js",
   "/static/js/qr-decode.js",
+  "/static/js/qr-encode.js",
   "/static/vendor/jsQR-1.4.0.js",
+  "/static/vendor/qrcode-generator-2.0.4.js",
   "/static/icons/icon.svg",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
@@ -89,6 +104,7 @@ async function cacheFirst(event) {
 
 function networkFirst(event) {
   const request = event.request;
+  const url = new URL(request.url);
   // Started now, not after a race: a slow answer still refreshes the cache for next time.
   const network = fetch(request);
   event.waitUntil(
@@ -114,7 +130,9 @@ function networkFirst(event) {
       clearTimeout(timer);
     }
     // Only full pages are ever stored (fragments never reach here), so Vary can be ignored.
-    const cached = await caches.match(request, { cacheName: CACHE, ignoreVary: true });
+    // A station screen is the same page whatever its query (?attendee=…): JS reads the query.
+    const cached = await caches.match(request, { cacheName: CACHE, ignoreVary: true })
+      ?? (url.pathname.startsWith("/station") ? await caches.match(url.pathname, { cacheName: CACHE, ignoreVary: true }) : undefined);
     if (cached) return cached;
     return network; // Nothing cached: wait for the network, or its error.
   })();

@@ -1,16 +1,20 @@
 // The tablet's outbox and device state, in IndexedDB (docs/sync-protocol.md, "Push").
 //
-// Two object stores in the database "poppass":
+// Object stores in the database "poppass":
 //   outbox — the ops not yet acknowledged by the server, keyed by their device_seq;
 //   meta   — small named values: the enrollment ("device"), the next device_seq ("next_seq"),
-//            the hybrid logical clock ("hlc"), the pull cursor ("cursor") and the clock offset
-//            ("clock_offset_ms").
+//            the hybrid logical clock ("hlc"), the pull cursor ("cursor"), the clock offset
+//            ("clock_offset_ms"), the trust bundle ("bundle") and the campaigns ("campaigns");
+//   attendees, vouchers, conflicts — what the tablet knows of the event (ledger.js), kept in
+//            the same database so that an op and its effect on them commit together.
 // Dependency-free, like token.js: the tablet must work with the network off.
 
 export const DB_NAME = "poppass";
-const VERSION = 1;
+const VERSION = 2;
 const OUTBOX = "outbox";
 const META = "meta";
+export const LEDGER_STORES = ["attendees", "vouchers", "conflicts"];
+const STORES = [OUTBOX, META, ...LEDGER_STORES];
 const MAX_COUNTER = 0xffff; // events/hlc.py MAX_COUNTER
 
 function request(req) {
@@ -53,6 +57,9 @@ export class Outbox {
       const db = opening.result;
       if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { keyPath: "device_seq" });
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
+      for (const name of LEDGER_STORES) {
+        if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, { keyPath: "id" });
+      }
     };
     const db = await request(opening);
     // Another tab upgrading the schema must not be blocked by this one.
@@ -67,11 +74,11 @@ export class Outbox {
   // Runs `body(stores)` in one transaction and resolves once it has committed, so a caller never
   // acts on a write that could still be rolled back.
   async _tx(mode, body) {
-    const tx = this.db.transaction([OUTBOX, META], mode);
+    const tx = this.db.transaction(STORES, mode);
     const done = finished(tx);
     let result;
     try {
-      result = await body({ outbox: tx.objectStore(OUTBOX), meta: tx.objectStore(META) });
+      result = await body(Object.fromEntries(STORES.map((name) => [name, tx.objectStore(name)])));
     } catch (error) {
       try {
         tx.abort();
@@ -106,13 +113,21 @@ export class Outbox {
       rotation_key: enrollment.rotation_key ?? null,
       private_key: privateKey,
     };
-    return this._tx("readwrite", async ({ outbox, meta }) => {
+    return this._tx("readwrite", async (stores) => {
+      const { outbox, meta } = stores;
       const previous = await request(meta.get("device"));
       const ops = await request(outbox.getAll());
       if (ops.length && previous && previous.event?.id !== device.event?.id) {
         throw new Error("the outbox holds ops of another event: push or wipe them before enrolling elsewhere");
       }
-      if (!previous || previous.event?.id !== device.event?.id) meta.put(0, "cursor");
+      if (!previous || previous.event?.id !== device.event?.id) {
+        meta.put(0, "cursor");
+        for (const name of LEDGER_STORES) stores[name].clear();
+        meta.delete("bundle"); // another event's bundle would not verify under this root anyway
+      }
+      // Checked against root_public_key before any use (ledger.js), like every pulled bundle.
+      if (enrollment.bundle) meta.put(enrollment.bundle, "bundle");
+      if (Array.isArray(enrollment.campaigns)) meta.put(enrollment.campaigns, "campaigns");
       await request(outbox.clear());
       ops.forEach((op, index) => outbox.put({ ...op, device_seq: index + 1 }));
       meta.put(ops.length + 1, "next_seq");
@@ -133,9 +148,11 @@ export class Outbox {
   // new counters, in ONE transaction: if the tablet dies mid-way, neither the op nor the counter
   // moved, so a device_seq is never handed out twice.
   // `op`: {kind, subject, clerk, data} and optionally op_id (an online redemption's fallback
-  // reuses the op_id it sent to /redeem). Returns the stored op.
-  async record(op, { now = Date.now() } = {}) {
-    return this._tx("readwrite", async ({ outbox, meta }) => {
+  // reuses the op_id it sent to /redeem). `project(stores, stored)`, if given, applies the op to
+  // the tablet's projections in the same transaction. Returns the stored op.
+  async record(op, { now = Date.now(), project = null } = {}) {
+    return this._tx("readwrite", async (stores) => {
+      const { outbox, meta } = stores;
       const [device, nextSeq, hlc, offset] = await Promise.all(
         ["device", "next_seq", "hlc", "clock_offset_ms"].map((key) => request(meta.get(key))),
       );
@@ -159,7 +176,20 @@ export class Outbox {
       outbox.add(stored); // add, not put: an existing seq is a bug, and aborts the transaction
       meta.put(seq + 1, "next_seq");
       meta.put(stamp, "hlc");
+      if (project) await project(stores, stored);
       return stored;
+    });
+  }
+
+  // The next HLC stamp and clock readings for an op that does not go through the outbox (an
+  // online redemption the server decides and stores itself).
+  async stamp({ now = Date.now() } = {}) {
+    return this._tx("readwrite", async ({ meta }) => {
+      const [hlc, offset] = await Promise.all(["hlc", "clock_offset_ms"].map((key) => request(meta.get(key))));
+      const corrected = Number.isSafeInteger(offset) ? now + offset : null;
+      const stamp = nextStamp(hlc ?? { ms: 0, counter: 0 }, corrected ?? now);
+      meta.put(stamp, "hlc");
+      return { hlc_ms: stamp.ms, hlc_counter: stamp.counter, device_time_ms: now, corrected_time_ms: corrected };
     });
   }
 
@@ -236,11 +266,16 @@ export class Outbox {
 
   // --- revocation ---------------------------------------------------------------------------
 
-  // `403 device_revoked`: erase everything the tablet holds (outbox, token, keys, counters).
+  // Any other read or write over every store, in one transaction (ledger.js).
+  transaction(mode, body) {
+    return this._tx(mode, body);
+  }
+
+  // `403 device_revoked`: erase everything the tablet holds (outbox, token, keys, counters,
+  // attendees, vouchers, conflicts).
   wipe() {
-    return this._tx("readwrite", ({ outbox, meta }) => {
-      outbox.clear();
-      meta.clear();
+    return this._tx("readwrite", (stores) => {
+      for (const store of Object.values(stores)) store.clear();
     });
   }
 }

@@ -1,14 +1,8 @@
-// The station page: enrolls the tablet once, then keeps it syncing and shows the sync badge.
-// The tablet's identity lives in IndexedDB (outbox.js); the page is the same for every tablet.
-import { _, language, loadCatalogue } from "./i18n.js";
-import { openOutbox } from "./outbox.js";
-import { REVOKED, SyncClient, enroll } from "./sync-client.js";
-
-const CLERK_KEY = "poppass.clerk";
-// DESIGN.md, "Clocks": warn the clerk past two minutes of skew.
-const SKEW_WARN_MS = 120_000;
-
-const $ = (id) => document.getElementById(id);
+// The station's home: enrolls the tablet once (a non-extractable Ed25519 key made here, a
+// one-time code from the organizer), then shows the event, the tablet and the clerk on shift.
+import { _ } from "./i18n.js";
+import { $, clerk, forgetRevocation, openStation, setClerk, wasRevoked } from "./station-app.js";
+import { enroll } from "./sync-client.js";
 
 function show(id) {
   for (const section of ["enroll", "ready", "revoked"]) $(section).hidden = section !== id;
@@ -27,46 +21,12 @@ async function newKeyPair() {
   return { privateKey: pair.privateKey, publicKey: base64url(raw) };
 }
 
-function clockTime(ms) {
-  return new Intl.DateTimeFormat(language(), { hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
-}
-
-function renderBadge(status) {
-  const badge = $("sync-badge");
-  const parts = [];
-  if (status.state === "syncing") parts.push(_("Syncing…"));
-  else if (status.online && status.state !== "offline") parts.push(_("Online"));
-  else parts.push(_("Offline"));
-  parts.push(_("%(count)s waiting", { count: status.pending }));
-  parts.push(status.lastSyncAt ? _("last sync %(time)s", { time: clockTime(status.lastSyncAt) }) : _("not synced yet"));
-  if (status.clockOffsetMs !== null && Math.abs(status.clockOffsetMs) > SKEW_WARN_MS) {
-    parts.push(_("Clock is off by %(minutes)s min: check the tablet's time", { minutes: Math.round(status.clockOffsetMs / 60_000) }));
-  }
-  badge.textContent = parts.join(" · ");
-  badge.dataset.state = status.online && status.state !== "offline" ? status.state : "offline";
-  badge.dataset.clock = status.clockOffsetMs !== null && Math.abs(status.clockOffsetMs) > SKEW_WARN_MS ? "warn" : "ok";
-}
-
 function showReady(device) {
   $("ready-event").textContent = device.event?.name ?? "";
   $("ready-tablet").textContent = device.device_name;
-  $("ready-clerk").textContent = localStorage.getItem(CLERK_KEY) ?? "";
-  $("clerk-name").value = localStorage.getItem(CLERK_KEY) ?? "";
+  $("ready-clerk").textContent = clerk();
+  $("clerk-name").value = clerk();
   show("ready");
-}
-
-function startSync(store) {
-  const client = new SyncClient({ store });
-  client.addEventListener("status", () => {
-    renderBadge(client.status);
-    if (client.status.state === REVOKED) {
-      localStorage.removeItem(CLERK_KEY);
-      show("revoked");
-    }
-  });
-  renderBadge(client.status);
-  client.start();
-  return client;
 }
 
 const ENROLL_ERRORS = {
@@ -76,15 +36,12 @@ const ENROLL_ERRORS = {
 };
 
 async function main() {
-  await loadCatalogue(language());
-  const store = await openOutbox();
-  const device = await store.device();
-  if (device) {
-    showReady(device);
-    startSync(store);
+  const station = await openStation();
+  if (station.device) {
+    showReady(station.device);
   } else {
-    $("sync-badge").textContent = _("Not enrolled");
-    show("enroll");
+    show(wasRevoked() ? "revoked" : "enroll");
+    if (wasRevoked()) $("enroll").hidden = false; // it may be enrolled again with a new code
   }
 
   $("enroll").addEventListener("submit", async (event) => {
@@ -95,10 +52,12 @@ async function main() {
     form.querySelector("button").disabled = true;
     try {
       const { privateKey, publicKey } = await newKeyPair();
-      await enroll(store, { code: form.code.value.trim(), publicKey, privateKey });
-      localStorage.setItem(CLERK_KEY, form.clerk.value.trim());
-      showReady(await store.device());
-      startSync(store);
+      await enroll(station.store, { code: form.code.value.trim(), publicKey, privateKey });
+      setClerk(form.clerk.value.trim());
+      forgetRevocation();
+      // A tablet holds ops nobody else has yet: ask the browser never to evict them.
+      await navigator.storage?.persist?.().catch(() => false);
+      window.location.assign("/station/scan");
     } catch (failure) {
       const words = ENROLL_ERRORS[failure.reason];
       error.textContent = words ? words() : _("Could not reach the server. Check the network and try again.");
@@ -112,7 +71,7 @@ async function main() {
     event.preventDefault();
     const name = event.currentTarget.clerk.value.trim();
     if (!name) return;
-    localStorage.setItem(CLERK_KEY, name);
+    setClerk(name);
     $("ready-clerk").textContent = name;
   });
 }

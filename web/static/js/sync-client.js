@@ -125,11 +125,54 @@ export class SyncClient extends EventTarget {
   // --- recording ----------------------------------------------------------------------------
 
   // Stores the op first (it is safe once this resolves), then asks for a sync without waiting.
-  async record(op) {
-    const stored = await this.store.record(op);
+  // `options` go to Outbox.record (its `project` hook).
+  async record(op, options = {}) {
+    const stored = await this.store.record(op, options);
     this._set({ pending: this.status.pending + 1 });
     this.sync().catch(() => {});
     return stored;
+  }
+
+  // --- online redemption --------------------------------------------------------------------
+
+  /**
+   * Ask the server to decide a redemption (docs/sync-protocol.md, "Online redemption").
+   * `op`: {op_id, subject, clerk, token, code}. Resolves with the server's answer, or with null
+   * when there is no answer within `timeoutMs` (or no network, or an error): the caller then
+   * decides locally and queues the op with the same op_id, which the server stores once.
+   */
+  async redeemOnline(op, { timeoutMs = 1500 } = {}) {
+    if (this.stopped) return null;
+    const device = await this.store.device();
+    if (!device) return null;
+    const stamp = await this.store.stamp();
+    const body = {
+      protocol: PROTOCOL, device_id: device.device_id, sent_at_ms: Date.now(), op_id: op.op_id, subject: op.subject,
+      ...stamp, clerk: op.clerk, token: op.token,
+    };
+    if (op.code) body.code = op.code;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const response = await fetch(this.baseUrl + "/api/v1/redeem", {
+        method: "POST",
+        headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: `Bearer ${device.device_token}` },
+        body: JSON.stringify(body),
+        cache: "no-store",
+        credentials: "omit",
+        signal: abort.signal,
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (response.status === 200 && (answer.outcome === "accepted" || answer.outcome === "refused")) return answer;
+      if (response.status === 401 || (response.status === 403 && answer.wipe === true)) {
+        await this._refuse(response.status, answer).catch(() => {});
+      }
+      return null;
+    } catch {
+      return null; // timed out or offline
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // --- triggers -----------------------------------------------------------------------------

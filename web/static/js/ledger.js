@@ -1,0 +1,248 @@
+// What the tablet knows of its event, offline: attendees (with their check-ins), vouchers (with
+// the uses and voids it has seen), conflicts, campaigns and the trust bundle. Built from the
+// tablet's own ops, as it records them, and from every op it pulls from the others; kept in
+// IndexedDB next to the outbox (outbox.js) and mirrored in memory for instant lookups.
+//
+// An op changes the stores in the same transaction that records it (own ops) or that applies its
+// pull page, so the outbox and what the screens show can never disagree after a crash. Applying
+// an op twice changes nothing: everything is keyed by op_id.
+
+import { verifyBundle } from "./token.js";
+
+const SEARCH_LIMIT = 30;
+
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+// Name search ignores case, width and accents' composition; phone search ignores everything
+// but digits.
+export function searchKey(text) {
+  return String(text ?? "").normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+}
+
+function digits(text) {
+  return String(text ?? "").replace(/\D/g, "");
+}
+
+function newAttendee(id) {
+  return { id, name: "", phone: "", pass_token: null, registered: null, checkins: {} };
+}
+
+function newVoucher(id) {
+  return { id, text: null, attendee_id: null, uses: {}, undone: {}, voided: null };
+}
+
+function actedAt(op) {
+  return op.corrected_time_ms ?? op.hlc_ms;
+}
+
+function earlier(a, b) {
+  if (a.hlc_ms !== b.hlc_ms) return a.hlc_ms < b.hlc_ms;
+  if (a.hlc_counter !== b.hlc_counter) return a.hlc_counter < b.hlc_counter;
+  return a.device_id < b.device_id;
+}
+
+/** The uses that count: accepted, not undone, not after a void of the whole voucher. */
+export function effectiveUses(voucher) {
+  if (!voucher) return [];
+  return Object.entries(voucher.uses)
+    .filter(([opId, use]) => !voucher.undone[opId] && !(voucher.voided && use.at_ms > voucher.voided.at_ms))
+    .map(([op_id, use]) => ({ op_id, ...use }))
+    .sort((a, b) => a.at_ms - b.at_ms);
+}
+
+/** The latest rotating-code step accepted for this voucher, or null. */
+export function lastStep(voucher) {
+  const steps = effectiveUses(voucher).map((use) => use.step).filter((step) => Number.isInteger(step));
+  return steps.length ? Math.max(...steps) : null;
+}
+
+export function checkedInAt(attendee) {
+  const times = Object.values(attendee?.checkins ?? {}).map((checkin) => checkin.at_ms);
+  return times.length ? Math.min(...times) : null;
+}
+
+export class Ledger {
+  constructor(store, device) {
+    this.store = store;
+    this.device = device;
+    this.attendees = new Map();
+    this.vouchers = new Map();
+    this.conflicts = new Map();
+    this.campaigns = [];
+    this.bundle = null; // verified (token.js verifyBundle), or null
+    this.bundleProblem = null; // why the last bundle offered was not taken
+  }
+
+  static async open(store) {
+    const device = await store.device();
+    if (!device) return null;
+    const ledger = new Ledger(store, device);
+    const loaded = await store.transaction("readonly", async (stores) => {
+      const [attendees, vouchers, conflicts, campaigns, bundle] = await Promise.all([
+        request(stores.attendees.getAll()),
+        request(stores.vouchers.getAll()),
+        request(stores.conflicts.getAll()),
+        request(stores.meta.get("campaigns")),
+        request(stores.meta.get("bundle")),
+      ]);
+      return { attendees, vouchers, conflicts, campaigns, bundle };
+    });
+    for (const row of loaded.attendees) ledger.attendees.set(row.id, row);
+    for (const row of loaded.vouchers) ledger.vouchers.set(row.id, row);
+    for (const row of loaded.conflicts) ledger.conflicts.set(row.id, row);
+    ledger.campaigns = Array.isArray(loaded.campaigns) ? loaded.campaigns : [];
+    if (loaded.bundle) await ledger._takeBundle(loaded.bundle, 0);
+    return ledger;
+  }
+
+  // --- the trust bundle ---------------------------------------------------------------------
+
+  // Verified against the root key from enrollment; never one older than the one in use.
+  async _takeBundle(signed, minSeq) {
+    try {
+      this.bundle = await verifyBundle(signed, this.device.root_public_key, { eventId: this.device.event?.id, minSeq });
+      this.bundleProblem = null;
+      return true;
+    } catch (error) {
+      this.bundleProblem = error.reason ?? String(error);
+      return false;
+    }
+  }
+
+  // --- applying ops -------------------------------------------------------------------------
+
+  // The changed records for `ops`, computed on copies: memory changes only once they are stored.
+  _changes(ops) {
+    const attendees = new Map();
+    const vouchers = new Map();
+    const attendee = (id) => {
+      if (!attendees.has(id)) attendees.set(id, structuredClone(this.attendees.get(id) ?? newAttendee(id)));
+      return attendees.get(id);
+    };
+    const voucher = (id) => {
+      if (!vouchers.has(id)) vouchers.set(id, structuredClone(this.vouchers.get(id) ?? newVoucher(id)));
+      return vouchers.get(id);
+    };
+    for (const raw of ops) {
+      const op = { ...raw, device_id: raw.device_id ?? this.device.device_id };
+      const data = op.data ?? {};
+      if (op.kind === "register") {
+        const row = attendee(op.subject);
+        const stamp = { op_id: op.op_id, hlc_ms: op.hlc_ms, hlc_counter: op.hlc_counter, device_id: op.device_id };
+        // The attendee as first registered wins, as on the server (events/sync.py _register).
+        if (!row.registered || earlier(stamp, row.registered)) {
+          Object.assign(row, { name: data.name ?? "", phone: data.phone ?? "", registered: { ...stamp, at_ms: actedAt(op) } });
+          row.pass_token = data.pass_token ?? row.pass_token ?? null;
+        }
+      } else if (op.kind === "checkin") {
+        attendee(op.subject).checkins[op.op_id] = { at_ms: actedAt(op), device_id: op.device_id, clerk: op.clerk };
+      } else if (op.kind === "issue") {
+        const row = voucher(op.subject);
+        row.text ??= data.token ?? null;
+        row.attendee_id ??= data.attendee_id ?? null;
+      } else if (op.kind === "redeem") {
+        const row = voucher(op.subject);
+        row.text ??= data.token ?? null;
+        if (data.outcome === "accepted") {
+          row.uses[op.op_id] = { at_ms: actedAt(op), device_id: op.device_id, clerk: op.clerk, step: data.code_step ?? null };
+        }
+      } else if (op.kind === "void") {
+        const row = voucher(op.subject);
+        if (data.redeem_op_id) row.undone[data.redeem_op_id] = true;
+        else if (!row.voided || actedAt(op) < row.voided.at_ms) row.voided = { op_id: op.op_id, at_ms: actedAt(op) };
+      }
+    }
+    return { attendees, vouchers };
+  }
+
+  _put(stores, changes) {
+    for (const row of changes.attendees.values()) stores.attendees.put(row);
+    for (const row of changes.vouchers.values()) stores.vouchers.put(row);
+  }
+
+  _adopt(changes) {
+    for (const [id, row] of changes.attendees) this.attendees.set(id, row);
+    for (const [id, row] of changes.vouchers) this.vouchers.set(id, row);
+  }
+
+  /**
+   * Record an op in the outbox (through the sync client, which then pushes it) and apply it
+   * here, in one transaction. Resolves with the stored op once both are safe.
+   */
+  async record(client, op) {
+    let changes = null;
+    const stored = await client.record(op, {
+      project: (stores, recorded) => {
+        changes = this._changes([recorded]);
+        this._put(stores, changes);
+      },
+    });
+    this._adopt(changes);
+    return stored;
+  }
+
+  /** An op this tablet did not queue (an online redemption the server decided and stored). */
+  async applyDecided(op) {
+    const changes = this._changes([op]);
+    await this.store.transaction("readwrite", (stores) => this._put(stores, changes));
+    this._adopt(changes);
+  }
+
+  /** A pull page (sync-client.js onPull): its ops, conflicts, campaigns and bundle. */
+  async applyPull(page) {
+    if (page.bundle) await this._takeBundle(page.bundle, this.bundle?.seq ?? 0);
+    const changes = this._changes(page.ops ?? []);
+    const conflicts = page.conflicts ?? [];
+    const campaigns = Array.isArray(page.campaigns) ? page.campaigns : null;
+    const bundle = this.bundleProblem ? null : page.bundle;
+    await this.store.transaction("readwrite", (stores) => {
+      this._put(stores, changes);
+      for (const conflict of conflicts) stores.conflicts.put(conflict);
+      if (campaigns) stores.meta.put(campaigns, "campaigns");
+      if (bundle) stores.meta.put(bundle, "bundle");
+    });
+    this._adopt(changes);
+    for (const conflict of conflicts) this.conflicts.set(conflict.id, conflict);
+    if (campaigns) this.campaigns = campaigns;
+  }
+
+  // --- reading ------------------------------------------------------------------------------
+
+  attendee(id) {
+    return this.attendees.get(id) ?? null;
+  }
+
+  voucher(id) {
+    return this.vouchers.get(id) ?? null;
+  }
+
+  campaign(number) {
+    return this.campaigns.find((campaign) => campaign.number === number) ?? null;
+  }
+
+  /** Open conflicts about a voucher. */
+  conflictsAbout(tokenId) {
+    return [...this.conflicts.values()].filter((c) => c.subject === tokenId && c.status === "open");
+  }
+
+  /** Registered attendees whose name contains the query, or whose phone contains its digits. */
+  search(query, limit = SEARCH_LIMIT) {
+    const key = searchKey(query);
+    if (!key) return [];
+    const number = digits(query);
+    const found = [];
+    for (const attendee of this.attendees.values()) {
+      if (!attendee.registered) continue;
+      const byName = searchKey(attendee.name).includes(key);
+      const byPhone = number.length >= 3 && digits(attendee.phone).includes(number);
+      if (byName || byPhone) found.push(attendee);
+    }
+    found.sort((a, b) => searchKey(a.name).localeCompare(searchKey(b.name)) || a.id.localeCompare(b.id));
+    return found.slice(0, limit);
+  }
+}

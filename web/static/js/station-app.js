@@ -1,0 +1,113 @@
+// What every station screen shares: the tablet's stores, its ledger, one sync client, the sync
+// badge, the clerk on shift and the corrected clock. Each screen's module calls openStation()
+// and gets them ready to use, with the network on or off.
+import { _, language, loadCatalogue } from "./i18n.js";
+import { Ledger } from "./ledger.js";
+import { openOutbox } from "./outbox.js";
+import { REVOKED, SyncClient } from "./sync-client.js";
+
+export const CLERK_KEY = "poppass.clerk";
+const REVOKED_KEY = "poppass.revoked";
+// DESIGN.md, "Clocks": warn the clerk past two minutes of skew.
+export const SKEW_WARN_MS = 120_000;
+
+export const $ = (id) => document.getElementById(id);
+
+export function clockTime(ms) {
+  return new Intl.DateTimeFormat(language(), { hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
+}
+
+export function clerk() {
+  return localStorage.getItem(CLERK_KEY) ?? "";
+}
+
+export function setClerk(name) {
+  localStorage.setItem(CLERK_KEY, name);
+  const bar = $("bar-clerk");
+  if (bar) bar.textContent = name;
+}
+
+export function wasRevoked() {
+  return localStorage.getItem(REVOKED_KEY) === "1";
+}
+
+export function forgetRevocation() {
+  localStorage.removeItem(REVOKED_KEY);
+}
+
+function renderBadge(status) {
+  const badge = $("sync-badge");
+  if (!badge) return;
+  const parts = [];
+  const online = status.online && status.state !== "offline";
+  if (status.state === "syncing") parts.push(_("Syncing…"));
+  else parts.push(online ? _("Online") : _("Offline"));
+  parts.push(_("%(count)s waiting", { count: status.pending }));
+  parts.push(status.lastSyncAt ? _("last sync %(time)s", { time: clockTime(status.lastSyncAt) }) : _("not synced yet"));
+  const skewed = status.clockOffsetMs !== null && Math.abs(status.clockOffsetMs) > SKEW_WARN_MS;
+  if (skewed) {
+    parts.push(_("Clock is off by %(minutes)s min: check the tablet's time", { minutes: Math.round(status.clockOffsetMs / 60_000) }));
+  }
+  badge.textContent = parts.join(" · ");
+  badge.dataset.state = online ? status.state : "offline";
+  badge.dataset.clock = skewed ? "warn" : "ok";
+  badge.dataset.pending = String(status.pending);
+}
+
+/**
+ * Open the tablet's state. Resolves to null when the tablet is not enrolled (the screen then
+ * shows where to set it up), else to {store, device, ledger, client, nowMs(), nowSeconds(),
+ * record(op)}: `record` stamps the clerk and applies the op to the ledger with the outbox.
+ */
+export async function openStation() {
+  await loadCatalogue(language());
+  const store = await openOutbox();
+  const device = await store.device();
+  if (!device) {
+    const badge = $("sync-badge");
+    if (badge) badge.textContent = _("Not enrolled");
+    return { store, device: null };
+  }
+  const ledger = await Ledger.open(store);
+  const client = new SyncClient({ store, onPull: (page) => ledger.applyPull(page) });
+  let offsetMs = (await store.clockOffset()) ?? 0;
+  client.addEventListener("status", () => {
+    renderBadge(client.status);
+    if (client.status.clockOffsetMs !== null) offsetMs = client.status.clockOffsetMs;
+    if (client.status.state === REVOKED) {
+      localStorage.removeItem(CLERK_KEY);
+      localStorage.setItem(REVOKED_KEY, "1");
+      window.location.replace("/station");
+    }
+  });
+  const nav = $("station-nav");
+  if (nav) nav.hidden = false;
+  setClerk(clerk());
+  renderBadge(client.status);
+  client.start();
+  const nowMs = () => Date.now() + offsetMs;
+  return {
+    store,
+    device,
+    ledger,
+    client,
+    nowMs,
+    nowSeconds: () => nowMs() / 1000,
+    // Measured at the last sync; null before the first one.
+    clockOffsetMs: () => client.status.clockOffsetMs,
+    record: (op) => ledger.record(client, { ...op, clerk: clerk() || device.device_name || "?" }),
+  };
+}
+
+/** A screen that needs an enrolled tablet shows where to set it up instead. */
+export function needsEnrollment() {
+  const notice = $("needs-enrollment");
+  if (notice) notice.hidden = false;
+  for (const element of document.querySelectorAll("[data-station] > .card, [data-station] > form")) element.hidden = true;
+}
+
+/** Phone numbers on screen: enough to tell two people apart, no more. */
+export function maskedPhone(phone) {
+  const digits = String(phone ?? "").replace(/\D/g, "");
+  return digits.length >= 4 ? `···${digits.slice(-4)}` : "";
+}

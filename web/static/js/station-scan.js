@@ -1,0 +1,181 @@
+// The Scan screen: every code the camera reads (or the clerk types) gets a full-screen verdict.
+// A pass checks its attendee in; a voucher is redeemed. Online, the server decides a redemption
+// (no double use across tablets); when it has not answered within 1.5 s, or offline, the tablet
+// decides alone (verdict.js) and the op waits in the outbox with the same op_id.
+import { _ } from "./i18n.js";
+import { effectiveUses } from "./ledger.js";
+import { reasonWords } from "./reasons.js";
+import { startScanner } from "./scanner.js";
+import { $, clerk, clockTime, needsEnrollment, openStation } from "./station-app.js";
+import { ALREADY_CHECKED_IN, NO_BUNDLE, USED_UP, fromServer, judge } from "./verdict.js";
+
+export const ONLINE_TIMEOUT_MS = 1500;
+const TOKEN_ID = /^[A-Z2-7]{16}$/;
+
+function randomOpId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return "op" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function shown(verdict) {
+  return { verdict: verdict.color, reason: verdict.reason ?? "", prior_uses_seen: verdict.usesBefore ?? 0 };
+}
+
+function words(verdict) {
+  if (verdict.reason === ALREADY_CHECKED_IN) {
+    return _("Checked in at %(time)s.", { time: clockTime(verdict.checkedInAt) });
+  }
+  if (verdict.reason === USED_UP && verdict.uses?.length) {
+    return _("Used at %(time)s.", { time: clockTime(verdict.uses[verdict.uses.length - 1].at_ms) });
+  }
+  if (verdict.reason === NO_BUNDLE) return _("This tablet has no trust list yet: connect it to the network once.");
+  if (verdict.reason === "unknown_id") return _("This code is not on this tablet yet: scan the QR or type the whole code.");
+  return verdict.reason ? reasonWords(verdict.reason) : "";
+}
+
+function title(verdict) {
+  if (verdict.color === "green") return verdict.kind === "pass" ? _("Checked in") : _("Accepted");
+  if (verdict.color === "amber") return verdict.kind === "pass" ? _("Already checked in") : _("Already used");
+  return _("Refused");
+}
+
+function usesLine(verdict, accepted) {
+  if (verdict.kind !== "voucher" || !verdict.token) return "";
+  if (!verdict.maxUses) return _("Unlimited uses");
+  const left = Math.max(0, verdict.maxUses - verdict.usesBefore - (accepted ? 1 : 0));
+  return _("Uses left: %(left)s of %(max)s", { left, max: verdict.maxUses });
+}
+
+async function main() {
+  const station = await openStation();
+  if (!station.device) return needsEnrollment();
+  const { ledger, client, device } = station;
+  let current = null; // {verdict, redeemOpId} while the verdict screen is up
+
+  const closeVerdict = () => {
+    $("verdict").hidden = true;
+    $("undo-form").hidden = true;
+    current = null;
+  };
+
+  const showVerdict = (verdict, { redeemOpId = null } = {}) => {
+    const accepted = verdict.color === "green";
+    const screen = $("verdict");
+    screen.dataset.color = verdict.color;
+    screen.dataset.reason = verdict.reason ?? "";
+    screen.dataset.kind = verdict.kind ?? "";
+    screen.dataset.decidedBy = verdict.decidedBy ?? "device";
+    $("verdict-title").textContent = title(verdict);
+    const name = verdict.attendee?.name;
+    $("verdict-name").textContent = name || (verdict.kind === "pass" ? _("Not on this tablet yet") : "");
+    $("verdict-detail").textContent = words(verdict);
+    $("verdict-uses").textContent = usesLine(verdict, accepted);
+    $("verdict-undo").hidden = !(accepted && verdict.kind === "voucher" && redeemOpId);
+    $("undo-form").hidden = true;
+    screen.hidden = false;
+    $("verdict-next").focus();
+    current = { verdict, redeemOpId };
+  };
+
+  // A voucher: ask the server when online and the tablet sees nothing wrong; otherwise (or
+  // without an answer in time) the local verdict stands and is queued.
+  const redeem = async (verdict) => {
+    const opId = randomOpId();
+    if (verdict.color === "green" && navigator.onLine && client.status.state !== "offline") {
+      const answer = await client.redeemOnline(
+        { op_id: opId, subject: verdict.tokenId, clerk: clerk() || device.device_name, token: verdict.text, code: verdict.code },
+        { timeoutMs: ONLINE_TIMEOUT_MS },
+      );
+      if (answer) {
+        const decided = fromServer(verdict, answer);
+        const stamp = station.nowMs();
+        await ledger.applyDecided({
+          kind: "redeem", op_id: opId, subject: verdict.tokenId, hlc_ms: stamp, hlc_counter: 0, corrected_time_ms: stamp,
+          clerk: clerk(), data: { token: verdict.text, outcome: answer.outcome, code_step: verdict.step, decided_by: "server" },
+        });
+        return { verdict: decided, opId };
+      }
+    }
+    const data = { token: verdict.text, outcome: verdict.color === "green" ? "accepted" : "refused", shown: shown(verdict) };
+    if (verdict.step !== null) data.code_step = verdict.step;
+    await station.record({ kind: "redeem", op_id: opId, subject: verdict.tokenId, data });
+    return { verdict, opId };
+  };
+
+  const handle = async (text) => {
+    if (current) return; // one verdict at a time: the clerk taps Next first
+    const started = performance.now();
+    let verdict = await judge(text, { ledger, nowSeconds: station.nowSeconds(), rotationKey: device.rotation_key });
+    let redeemOpId = null;
+    if (verdict.kind === "pass" && verdict.color === "green") {
+      await station.record({
+        kind: "checkin", subject: verdict.tokenId, data: { method: "scan", shown: shown(verdict), pass_token: verdict.text },
+      });
+    } else if (verdict.kind === "voucher" && verdict.token) {
+      ({ verdict, opId: redeemOpId } = await redeem(verdict));
+    }
+    showVerdict(verdict, { redeemOpId });
+    performance.measure("poppass:scan-to-verdict", { start: started, end: performance.now() });
+  };
+
+  $("verdict-next").addEventListener("click", closeVerdict);
+  $("verdict-undo").addEventListener("click", () => {
+    $("undo-form").hidden = false;
+    $("undo-reason").focus();
+  });
+  $("undo-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!current?.redeemOpId) return;
+    const { verdict, redeemOpId } = current;
+    await station.record({
+      kind: "void", subject: verdict.tokenId, data: { reason: $("undo-reason").value, redeem_op_id: redeemOpId },
+    });
+    showVerdict(
+      { ...verdict, color: "amber", reason: null, usesBefore: effectiveUses(ledger.voucher(verdict.tokenId)).length },
+      { redeemOpId: null },
+    );
+    $("verdict-title").textContent = _("Redemption undone");
+  });
+
+  $("manual").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const typed = $("manual-code").value.trim().toUpperCase();
+    const code = $("manual-rotating").value.trim();
+    const compact = typed.replace(/[\s-]/g, "");
+    let text = typed;
+    if (TOKEN_ID.test(compact)) {
+      // The short code printed under a QR: the tablet must already know that token's text.
+      text = ledger.voucher(compact)?.text ?? ledger.attendee(compact)?.pass_token ?? null;
+      if (!text) {
+        showVerdict({ color: "red", reason: "unknown_id", kind: null });
+        return;
+      }
+    }
+    await handle(code ? `${text}-${code}` : text);
+    event.currentTarget.reset();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && current) closeVerdict();
+  });
+
+  const status = $("camera-status");
+  let stop = null;
+  const startCamera = async () => {
+    $("camera-start").hidden = true;
+    try {
+      stop = await startScanner($("camera"), { onScan: (text) => handle(text) });
+      status.textContent = _("Point the camera at a pass or a voucher.");
+    } catch (error) {
+      status.textContent = error?.name === "NotAllowedError"
+        ? _("The camera is not allowed: allow it in the browser, or type the code below.")
+        : _("No camera could be opened: type the code below.");
+      $("camera-start").hidden = false;
+    }
+  };
+  $("camera-start").addEventListener("click", startCamera);
+  window.addEventListener("pagehide", () => stop?.());
+  startCamera();
+}
+
+main();

@@ -1,0 +1,85 @@
+// The clerk's verdict on a scanned or typed code, decided on the tablet alone: the signature
+// against the trust bundle, the validity window on the corrected clock, the rotating code (a
+// step at or before the last one accepted here is a replay), and the uses this tablet has seen
+// (its own and those pulled from the others). The same rules the server applies online
+// (events/sync.py _judge), so online and offline verdicts read the same.
+//
+//   green — accept: check the attendee in, or honour the voucher;
+//   amber — genuine, but nothing to do: already checked in, voucher already used;
+//   red   — refuse, with the reason in words (reasons.js).
+
+import { checkedInAt, effectiveUses, lastStep } from "./ledger.js";
+import { CodeError, Reason, TokenError, base64UrlDecode, checkCode, parseScan, verify, voucherSecret } from "./token.js";
+
+export const ALREADY_CHECKED_IN = "already_checked_in";
+export const USED_UP = "used_up";
+export const VOIDED = "voided";
+export const NO_BUNDLE = "no_bundle";
+
+/**
+ * `text`: what the camera read or the clerk typed. `ledger`: ledger.js. `nowSeconds`: the
+ * corrected Unix time. `rotationKey`: the event's rotation key (base64url, from enrollment).
+ * Resolves to {color, reason, kind ("pass" | "voucher" | null), text (the token's text form),
+ * tokenId, token, code, step, attendee, usesBefore, maxUses, checkedInAt}. Never throws for bad
+ * input.
+ */
+export async function judge(text, { ledger, nowSeconds, rotationKey }) {
+  const verdict = {
+    color: "red", reason: Reason.MALFORMED, kind: null, text: null, tokenId: null, token: null, code: null, step: null,
+    attendee: null, usesBefore: 0, maxUses: 0, checkedInAt: null,
+  };
+  if (!ledger.bundle) return { ...verdict, reason: NO_BUNDLE };
+  let token;
+  try {
+    const scan = parseScan(text);
+    verdict.code = scan.code;
+    verdict.text = scan.text;
+    token = await verify(scan.text, ledger.bundle, { now: nowSeconds });
+  } catch (error) {
+    if (error instanceof TokenError) return { ...verdict, reason: error.reason };
+    throw error;
+  }
+  const tokenId = token.id;
+  Object.assign(verdict, { token, tokenId, kind: token.type, maxUses: token.max_uses });
+
+  if (token.type === "pass") {
+    // An attendee's id is the id of their pass (docs/sync-protocol.md, register).
+    const attendee = ledger.attendee(tokenId);
+    const at = checkedInAt(attendee);
+    Object.assign(verdict, { attendee, checkedInAt: at });
+    if (at !== null) return { ...verdict, color: "amber", reason: ALREADY_CHECKED_IN };
+    return { ...verdict, color: "green", reason: null };
+  }
+
+  const voucher = ledger.voucher(tokenId);
+  const uses = effectiveUses(voucher);
+  verdict.usesBefore = uses.length;
+  verdict.attendee = voucher?.attendee_id ? ledger.attendee(voucher.attendee_id) : null;
+  if (voucher?.voided) return { ...verdict, reason: VOIDED };
+  if (token.max_uses && uses.length >= token.max_uses) return { ...verdict, color: "amber", reason: USED_UP, uses };
+  if (token.rotating) {
+    if (!rotationKey) return { ...verdict, reason: "malformed_code" };
+    try {
+      const secret = await voucherSecret(base64UrlDecode(rotationKey), token.token_id);
+      const { step } = await checkCode(secret, verdict.code, { now: nowSeconds, lastStep: lastStep(voucher) });
+      verdict.step = step;
+    } catch (error) {
+      if (error instanceof CodeError) return { ...verdict, reason: error.reason };
+      throw error;
+    }
+  }
+  return { ...verdict, color: "green", reason: null };
+}
+
+/** The verdict the server gave online (POST /api/v1/redeem), in the same shape. */
+export function fromServer(local, answer) {
+  const accepted = answer.outcome === "accepted";
+  const reason = accepted ? null : answer.reason || Reason.MALFORMED;
+  return {
+    ...local,
+    color: accepted ? "green" : reason === USED_UP ? "amber" : "red",
+    reason,
+    usesBefore: answer.uses_before ?? local.usesBefore,
+    decidedBy: "server",
+  };
+}
