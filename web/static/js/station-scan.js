@@ -139,6 +139,7 @@ async function main() {
 
   $("manual").addEventListener("submit", async (event) => {
     event.preventDefault();
+    const form = event.currentTarget; // gone once the handler awaits
     const typed = $("manual-code").value.trim().toUpperCase();
     const code = $("manual-rotating").value.trim();
     const compact = typed.replace(/[\s-]/g, "");
@@ -152,7 +153,7 @@ async function main() {
       }
     }
     await handle(code ? `${text}-${code}` : text);
-    event.currentTarget.reset();
+    form.reset();
   });
 
   document.addEventListener("keydown", (event) => {

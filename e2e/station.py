@@ -1,0 +1,124 @@
+"""Driving the clerk's station in e2e tests: a tablet is a browser context of a Chromium whose
+fake camera plays a Y4M file (e2e/camera.py); fixtures here enroll tablets through the UI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+
+from e2e.camera import camera_args, y4m
+from e2e.conftest import CHROMIUM_ARGS, chromium_executable
+from events import devices
+from events.db import open_database
+
+
+@dataclass
+class Station:
+    """One tablet: a browser context (its own IndexedDB, service worker and cache) and a page."""
+
+    context: BrowserContext
+    page: Page
+    errors: list[str]
+
+    def go(self, url: str) -> None:
+        self.page.goto(url)
+
+    def offline(self, value: bool = True) -> None:
+        self.context.set_offline(value)
+
+    def badge(self):
+        return self.page.locator("#sync-badge")
+
+    def verdict(self):
+        return self.page.locator("#verdict")
+
+    def type_code(self, text: str, rotating_code: str = "") -> None:
+        self.page.get_by_label("Code under the QR, or the whole code").fill(text)
+        self.page.get_by_label("6-digit code on the phone, if there is one").fill(rotating_code)
+        self.page.get_by_role("button", name="Check this code").click()
+
+    def next(self) -> None:
+        self.page.get_by_role("button", name="Next").click()
+        expect(self.verdict()).to_be_hidden()
+
+    def conflicts_about(self, token_id: str) -> list[str]:
+        """The kinds of the open conflicts this tablet holds about a voucher."""
+        return self.page.evaluate(
+            """async (id) => {
+              const { openOutbox } = await import('/static/js/outbox.js');
+              const { Ledger } = await import('/static/js/ledger.js');
+              return (await Ledger.open(await openOutbox())).conflictsAbout(id).map((c) => c.kind);
+            }""",
+            token_id,
+        )
+
+    def outbox(self) -> list[dict]:
+        return self.page.evaluate(
+            "async () => (await (await import('/static/js/outbox.js')).openOutbox()).pending()"
+        )
+
+
+def eventually(probe, timeout: float = 10.0):
+    """`probe()` once it is truthy (or its last value after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not (value := probe()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return value
+
+
+def with_db(live_server, body):
+    db = open_database(live_server.db_path)  # the server holds its own connection: WAL allows both
+    try:
+        return body(db)
+    finally:
+        db.close()
+
+
+def enrollment_code(live_server, name: str) -> str:
+    return with_db(live_server, lambda db: devices.create_enrollment_code(
+        db, live_server.demo.event.id, name=name, now=int(time.time())))
+
+
+@pytest.fixture
+def camera(tmp_path: Path) -> Path:
+    return y4m(None, tmp_path / "camera.y4m")
+
+
+@pytest.fixture
+def tablet_browser(playwright: Playwright, camera: Path) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_station(tablet_browser: Browser, live_server) -> Iterator:
+    stations: list[Station] = []
+
+    def make(name: str, clerk: str, *, base_url: str | None = None, code: str | None = None) -> Station:
+        context = tablet_browser.new_context(locale="en-US", permissions=["camera"])
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        station = Station(context, page, errors)
+        stations.append(station)
+        url = base_url or live_server.url
+        page.goto(url + "/station")
+        page.get_by_label("Enrollment code").fill(code or enrollment_code(live_server, name))
+        page.get_by_label("Your name").fill(clerk)
+        page.get_by_role("button", name="Enroll this tablet").click()
+        expect(page).to_have_url(url + "/station/scan")
+        expect(station.badge()).to_contain_text("Online · 0 waiting · last sync")
+        # The shell must be cached before the network goes: the worker is active once it is.
+        page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+        return station
+
+    yield make
+    for station in stations:
+        assert station.errors == [], station.errors
+        station.context.close()
