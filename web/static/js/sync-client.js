@@ -70,7 +70,7 @@ export class SyncClient extends EventTarget {
     batchSize = MAX_BATCH,
     intervalMs = 30_000,
     retryMinMs = 1_000,
-    retryMaxMs = 60_000,
+    retryMaxMs = 15_000, // a server back after an outage is noticed within ~20 s, not minutes
     pullLimit = MAX_BATCH,
   } = {}) {
     super();
