@@ -216,6 +216,12 @@ export class SyncClient extends EventTarget {
   // call has finished.
   sync() {
     if (this.stopped) return Promise.resolve({ ...this.status });
+    // Surely offline: no request can succeed, and the `online` event brings the next sync.
+    // (navigator.onLine true proves nothing, so everything else is tried.)
+    if (typeof navigator !== "undefined" && navigator.onLine === false) {
+      this._set({ state: "offline", online: false });
+      return this.refreshStatus().catch(() => ({ ...this.status }));
+    }
     if (this._running) {
       this._again = true;
       return this._running;

@@ -1,0 +1,297 @@
+"""Benchmark, not a test: scan to verdict on the clerk's tablet, offline, in real Chromium.
+
+    .venv/bin/python -m bench.station_scan [--scans 200] [--passes 50] [--seed 7] [--no-camera]
+
+Setup (untimed): the demo event (events.demo.ensure_demo) in a temporary SQLite file, and
+`--scans` distinct server-signed tokens: `--passes` attendee passes (campaigns.issue_pass) and
+the rest vouchers of the demo's non-rotating campaign "Free coffee" (campaigns.issue_voucher),
+shuffled with a fixed seed. The real server (uvicorn on loopback, as tests/live.py starts it)
+serves that file. Debian's Chromium (e2e/conftest.py) enrolls a tablet through the UI (/station,
+a one-time code from events.devices.create_enrollment_code), waits for "0 waiting" and for the
+service worker, loads /station/scan once more online (recording every .js response), then the
+browser context goes offline.
+
+Measured: every token is typed into the manual-entry form ("Code under the QR, or the whole
+code", "Check this code"), the verdict screen (#verdict) is awaited and dismissed with "Next",
+on one page that is never reloaded. station-scan.js adds a `performance.measure(
+"poppass:scan-to-verdict")` for every verdict: from the decoded text handed to its handler to the
+verdict on screen with the op committed to IndexedDB (verification, ledger, outbox write; the
+camera's QR decoding is excluded). Those 200 durations are read from the page afterwards: median,
+p95, p99, max (bench/machine.py's percentile rule). Checked: every verdict green, one measure per
+scan, the badge ends at "<n> waiting", the outbox holds <n> ops, no page errors.
+
+By default Chromium gets a fake camera playing a blank picture (e2e/camera.py), so the scanner
+loop (jsQR on every frame, on the page's thread) runs beside the handler as on a real tablet;
+--no-camera runs without one (the page then only says no camera could be opened).
+
+Also reported, "station JS shipped": raw and gzip -6 bytes (as a server or CDN would compress)
+of every .js file in the service worker's precache list (SHELL in web/static/sw.js), per file
+and in total, and of the .js files the /station/scan load actually fetched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from bench.machine import cpu_model, percentile  # noqa: E402
+from bench.sync_fixture import start_live_server, stop  # noqa: E402
+from e2e.camera import camera_args, y4m  # noqa: E402
+from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
+from events import campaigns, devices  # noqa: E402
+from events.db import open_database  # noqa: E402
+from events.demo import ensure_demo  # noqa: E402
+
+GZIP_LEVEL = 6
+MEASURE = "poppass:scan-to-verdict"
+CAMPAIGN_TITLE = "Free coffee"
+TARGET = "every scan must give a clear verdict in well under a second"
+
+
+def make_tokens(db_path: Path, *, scans: int, passes: int, seed: int) -> tuple[list[tuple[str, str]], str, int]:
+    """(kind, text) for every scan, shuffled; an enrollment code; the campaign number."""
+    db = open_database(db_path)
+    try:
+        now = int(time.time())
+        demo = ensure_demo(db, now=now)
+        event_id = demo.event.id
+        [campaign] = [c for c in campaigns.list_campaigns(db, event_id) if c.title == CAMPAIGN_TITLE]
+        if campaign.rotating:
+            raise SystemExit(f"campaign {campaign.number} ({CAMPAIGN_TITLE}) rotates: the benchmark types no 6-digit code")
+        items = [("voucher", campaigns.issue_voucher(db, event_id, campaign.number, now=now).text) for _ in range(scans - passes)]
+        items += [("pass", campaigns.issue_pass(db, event_id, now=now).text) for _ in range(passes)]
+        if len({text for _, text in items}) != len(items):
+            raise SystemExit("issued tokens are not distinct")
+        random.Random(seed).shuffle(items)
+        code = devices.create_enrollment_code(db, event_id, name="Bench tablet", now=now)
+        return items, code, campaign.number
+    finally:
+        db.close()
+
+
+def shell_js(sw_source: str) -> list[str]:
+    """The .js entries of the service worker's SHELL (precache) list, in order."""
+    block = re.search(r"const SHELL = \[(.*?)\];", sw_source, re.S)
+    if not block:
+        raise SystemExit("no SHELL list in web/static/sw.js")
+    return [u for u in re.findall(r'"([^"]+)"', block.group(1)) if u.endswith(".js")]
+
+
+def sizes(url: str, paths: list[str]) -> dict[str, tuple[int, int]]:
+    """Raw and gzip -6 bytes of each path, as the server sends it uncompressed."""
+    result = {}
+    for path in paths:
+        request = urllib.request.Request(url + path, headers={"Accept-Encoding": "identity"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        result[path] = (len(body), len(gzip.compress(body, compresslevel=GZIP_LEVEL)))
+    return result
+
+
+def kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+def run(args) -> None:
+    begun = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=args.dir) as name:
+        directory = Path(name)
+        db_path = directory / "station.db"
+        items, code, campaign_number = make_tokens(db_path, scans=args.scans, passes=args.passes, seed=args.seed)
+        process, url = start_live_server(db_path, directory)
+        errors: list[str] = []
+        console: list[str] = []
+        try:
+            with sync_playwright() as playwright:
+                launch_args = list(CHROMIUM_ARGS)
+                if not args.no_camera:
+                    launch_args += camera_args(y4m(None, directory / "camera.y4m"))
+                browser = playwright.chromium.launch(executable_path=chromium_executable(), args=launch_args)
+                chromium_version = browser.version
+                context = browser.new_context(locale="en-US", permissions=[] if args.no_camera else ["camera"])
+                page = context.new_page()
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+                failed: list[str] = []
+                page.on("requestfailed", lambda r: failed.append(f"{r.method} {r.url.removeprefix(url)}: {r.failure}"))
+
+                # Enrollment through the UI (as e2e/station.py does).
+                page.goto(url + "/station")
+                page.get_by_label("Enrollment code").fill(code)
+                page.get_by_label("Your name").fill("Bench clerk")
+                page.get_by_role("button", name="Enroll this tablet").click()
+                expect(page).to_have_url(url + "/station/scan", timeout=20_000)
+                expect(page.locator("#sync-badge")).to_contain_text("0 waiting", timeout=20_000)
+                page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+
+                # A fresh online load of the Scan screen: which .js files does it fetch?
+                fetched: dict[str, bool] = {}
+
+                def on_response(response) -> None:
+                    path = response.url.removeprefix(url).split("?", 1)[0]
+                    if path.endswith(".js") and response.url.startswith(url):
+                        fetched.setdefault(path, response.from_service_worker)
+
+                page.on("response", on_response)
+                page.goto(url + "/station/scan")
+                expect(page.locator("#sync-badge")).to_contain_text("0 waiting", timeout=20_000)
+                status = page.locator("#camera-status")
+                if args.no_camera:
+                    expect(status).to_contain_text("No camera could be opened", timeout=10_000)
+                else:
+                    expect(status).to_have_text("Point the camera at a pass or a voucher.")
+                    page.wait_for_function("() => document.getElementById('camera').videoWidth > 0", timeout=10_000)
+                page.wait_for_load_state("networkidle")
+                page.remove_listener("response", on_response)
+                camera_text = status.inner_text()
+
+                context.set_offline(True)
+                expect(page.locator("#sync-badge")).to_contain_text("Offline", timeout=10_000)
+
+                # The scans.
+                code_box = page.get_by_label("Code under the QR, or the whole code")
+                check = page.get_by_role("button", name="Check this code")
+                verdict = page.locator("#verdict")
+                next_button = page.get_by_role("button", name="Next")
+                colors: list[tuple[str, str | None, str | None]] = []
+                failed.clear()
+                leftover = None
+                scans_started = time.perf_counter()
+                for kind, text in items:
+                    code_box.fill(text)
+                    check.click()
+                    expect(verdict).to_be_visible(timeout=10_000)
+                    colors.append((kind, verdict.get_attribute("data-color"), verdict.get_attribute("data-reason")))
+                    next_button.click()
+                    expect(verdict).to_be_hidden()
+                    if leftover is None:  # the form is meant to be reset once the verdict is up
+                        leftover = code_box.input_value()
+                scans_s = time.perf_counter() - scans_started
+
+                durations = page.evaluate(f"() => performance.getEntriesByName({MEASURE!r}).map((e) => e.duration)")
+                badge_ok = True
+                try:
+                    expect(page.locator("#sync-badge")).to_contain_text(f"{len(items)} waiting", timeout=10_000)
+                except AssertionError:
+                    badge_ok = False
+                badge = page.locator("#sync-badge").inner_text()
+                pending = page.evaluate(
+                    "async () => (await (await import('/static/js/outbox.js')).openOutbox()).pending()"
+                )
+                context.close()
+                browser.close()
+            shell = shell_js((ROOT / "web/static/sw.js").read_text())
+            shell_sizes = sizes(url, shell)
+            fetched_sizes = sizes(url, list(fetched))
+        finally:
+            stop(process)
+        elapsed = time.perf_counter() - begun
+
+    # The figures.
+    n = len(items)
+    vouchers = sum(1 for kind, _ in items if kind == "voucher")
+    not_green = [(i, kind, color, reason) for i, (kind, color, reason) in enumerate(colors) if color != "green"]
+    pending_kinds: dict[str, int] = {}
+    for op in pending:
+        pending_kinds[op.get("kind", "?")] = pending_kinds.get(op.get("kind", "?"), 0) + 1
+    problems = []
+    if len(durations) != n:
+        problems.append(f"{len(durations)} `{MEASURE}` measures for {n} scans")
+    if not_green:
+        problems.append(f"{len(not_green)} verdicts not green, first ones: {not_green[:5]}")
+    if not badge_ok:
+        problems.append(f"badge says {badge!r}, expected '{n} waiting'")
+    if len(pending) != n:
+        problems.append(f"the outbox holds {len(pending)} ops ({pending_kinds}), expected {n}")
+    if errors:
+        problems.append(f"{len(errors)} page errors, distinct: {sorted(set(errors))[:5]}")
+
+    camera = "no camera (`--no-camera`)" if args.no_camera else "fake camera playing a blank picture, scanner loop running"
+    print(
+        f"Scan to verdict on the tablet, offline: {n} distinct server-signed tokens ({vouchers} vouchers of campaign "
+        f"{campaign_number} \"{CAMPAIGN_TITLE}\", {n - vouchers} passes, shuffled with seed {args.seed}) typed into the "
+        f"manual-entry form of one /station/scan page, offline; {camera}. `{MEASURE}`: decoded text handed to the "
+        f"handler → verdict shown and op committed to IndexedDB (camera decoding excluded).\n"
+    )
+    if durations:
+        print("| scans | median ms | p95 ms | p99 ms | max ms | mean ms | target |")
+        print("|---:|---:|---:|---:|---:|---:|---|")
+        print(
+            f"| {len(durations)} | {statistics.median(durations):.1f} | {percentile(durations, 0.95):.1f} | "
+            f"{percentile(durations, 0.99):.1f} | {max(durations):.1f} | {statistics.mean(durations):.1f} | {TARGET} |"
+        )
+        first = durations[: min(10, len(durations))]
+        print(f"\n- First scans (ms): {', '.join(f'{d:.1f}' for d in first)}")
+        quarter = max(1, len(durations) // 4)
+        quarters = [durations[i : i + quarter] for i in range(0, quarter * 4, quarter)]
+        print(f"- Median by quarter of the run, as the outbox fills (ms): {' / '.join(f'{statistics.median(q):.1f}' for q in quarters if q)}")
+        by_kind = {k: [d for d, (kind, _) in zip(durations, items) if kind == k] for k in ("voucher", "pass")}
+        print("- Median by kind (ms): " + ", ".join(f"{k} {statistics.median(v):.1f} ({len(v)})" for k, v in by_kind.items() if v))
+    print(f"- Verdicts: {sum(1 for _, c, _ in colors if c == 'green')} green of {len(colors)}; "
+          f"badge at the end: \"{badge}\"; outbox: {len(pending)} ops ({', '.join(f'{v} {k}' for k, v in sorted(pending_kinds.items()))}).")
+    print(f"- Camera status line: \"{camera_text}\". Wall time of the {n} scans through Playwright: {scans_s:.1f} s "
+          f"({scans_s * 1000 / n:.0f} ms a scan, driver round-trips included).")
+    if leftover:
+        print(f"- After the first scan the code field still held its text ({len(leftover)} characters): the form was not reset.")
+    if failed:
+        print(f"- Failed requests during the scans ({len(failed)}), distinct: {sorted(set(failed))[:5]}")
+    if console:
+        print(f"- Console errors/warnings ({len(console)}), distinct: {sorted(set(console))[:5]}")
+    for problem in problems:
+        print(f"- PROBLEM: {problem}")
+
+    print("\nStation JS shipped (raw bytes as served, and gzip -6 as a server/CDN would send them):\n")
+    print("| file | in SW precache | fetched by /station/scan | raw bytes | gzip -6 bytes |")
+    print("|---|:-:|:-:|---:|---:|")
+    for path in [*shell, *[p for p in fetched if p not in shell]]:
+        raw, gz = (shell_sizes | fetched_sizes)[path]
+        print(f"| `{path}` | {'yes' if path in shell else '**no**'} | {'yes' if path in fetched else '—'} | {raw:,} | {gz:,} |")
+    shell_raw, shell_gz = sum(r for r, _ in shell_sizes.values()), sum(g for _, g in shell_sizes.values())
+    got_raw, got_gz = sum(r for r, _ in fetched_sizes.values()), sum(g for _, g in fetched_sizes.values())
+    print(f"| **all {len(shell)} precached .js** | | | **{shell_raw:,}** ({kib(shell_raw)}) | **{shell_gz:,}** ({kib(shell_gz)}) |")
+    print(f"| **the {len(fetched)} fetched by /station/scan** | | | **{got_raw:,}** ({kib(got_raw)}) | **{got_gz:,}** ({kib(got_gz)}) |")
+    via_sw = sum(1 for v in fetched.values() if v)
+    print(f"\n- Of the {len(fetched)} .js responses on the reload of /station/scan, {via_sw} came from the service worker.")
+    print(f"- Total run {elapsed:.0f} s.")
+    print(
+        f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores; Python {platform.python_version()}, "
+        f"Chromium {chromium_version}; {platform.system()} {platform.release()} {platform.machine()}; "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
+    print("- Load average when the measurements ended: " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+          + " (1 / 5 / 15 min)")
+    if problems:
+        raise SystemExit(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--scans", type=int, default=200)
+    parser.add_argument("--passes", type=int, default=50, help="how many of the scans are passes (the rest vouchers)")
+    parser.add_argument("--seed", type=int, default=7, help="the shuffle of passes and vouchers")
+    parser.add_argument("--no-camera", action="store_true", help="no fake camera: the scanner does not run")
+    parser.add_argument("--dir", type=Path, default=None, help="where the database file goes (default: a temp dir)")
+    args = parser.parse_args()
+    if not 0 <= args.passes <= args.scans:
+        parser.error("--passes must be between 0 and --scans")
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
