@@ -85,3 +85,28 @@ def test_a_revoked_tablet_wipes_itself(page: Page, live_server) -> None:
     expect(page.get_by_role("heading", name="This tablet was revoked")).to_be_visible()
     assert page.evaluate("async () => (await (await import('/static/js/outbox.js')).openOutbox()).device()") is None
     assert page.evaluate("localStorage.getItem('poppass.clerk')") is None
+
+
+def test_the_enrollment_qr_fills_in_the_code(playwright, live_server, tmp_path) -> None:
+    from e2e.camera import camera_args, y4m
+    from e2e.conftest import CHROMIUM_ARGS, chromium_executable
+
+    linked = enrollment_code(live_server, "Linked")
+    scanned = enrollment_code(live_server, "Scanned")
+    camera = y4m(f"{live_server.url}/station?code={scanned}", tmp_path / "enrollment.y4m")
+    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)])
+    try:
+        # A camera app opened the QR's link: the code is already there.
+        page = browser.new_context(locale="en-US", permissions=["camera"]).new_page()
+        page.goto(f"{live_server.url}/station?code={linked}")
+        expect(page.get_by_label("Enrollment code")).to_have_value(linked)
+        # The station's own camera reads it.
+        other = browser.new_context(locale="en-US", permissions=["camera"]).new_page()
+        other.goto(live_server.url + "/station")
+        other.get_by_role("button", name="Scan the code's QR instead").click()
+        expect(other.get_by_label("Enrollment code")).to_have_value(scanned, timeout=10_000)
+        other.get_by_label("Your name").fill("Mei")
+        other.get_by_role("button", name="Enroll this tablet").click()
+        expect(other).to_have_url(live_server.url + "/station/scan")
+    finally:
+        browser.close()

@@ -2,7 +2,22 @@
 // one-time code from the organizer), then shows the event, the tablet and the clerk on shift.
 import { _ } from "./i18n.js";
 import { $, clerk, forgetRevocation, openStation, setClerk, wasRevoked } from "./station-app.js";
+import { startScanner } from "./scanner.js";
 import { enroll } from "./sync-client.js";
+
+// An enrollment QR holds the code itself or a link to this page with `?code=`.
+const CODE_PATTERN = /^[A-Z0-9 -]{12,32}$/i;
+
+export function codeFrom(scanned) {
+  const text = String(scanned ?? "").trim();
+  try {
+    const url = new URL(text);
+    if (url.pathname === "/station" && url.searchParams.get("code")) return url.searchParams.get("code");
+  } catch {
+    // not a URL
+  }
+  return CODE_PATTERN.test(text) ? text : null;
+}
 
 function show(id) {
   for (const section of ["enroll", "ready", "revoked"]) $(section).hidden = section !== id;
@@ -43,6 +58,34 @@ async function main() {
     show(wasRevoked() ? "revoked" : "enroll");
     if (wasRevoked()) $("enroll").hidden = false; // it may be enrolled again with a new code
   }
+
+  // Opened from the organizer's enrollment QR with a phone-style camera app: the code is in the URL.
+  const linked = codeFrom(window.location.href);
+  if (linked && !station.device) $("enroll-code").value = linked;
+
+  let stopCamera = null;
+  $("enroll-scan").addEventListener("click", async () => {
+    const video = $("enroll-camera");
+    if (stopCamera) return;
+    video.hidden = false;
+    try {
+      stopCamera = await startScanner(video, {
+        onScan: (text) => {
+          const code = codeFrom(text);
+          if (!code) return;
+          $("enroll-code").value = code;
+          stopCamera?.();
+          stopCamera = null;
+          video.hidden = true;
+          $("enroll-clerk").focus();
+        },
+      });
+    } catch {
+      video.hidden = true;
+      $("enroll-error").textContent = _("No camera could be opened: type the code instead.");
+      $("enroll-error").hidden = false;
+    }
+  });
 
   $("enroll").addEventListener("submit", async (event) => {
     event.preventDefault();
