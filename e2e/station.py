@@ -71,12 +71,17 @@ def eventually(probe, timeout: float = 10.0):
     return value
 
 
-def with_db(live_server, body):
-    db = open_database(live_server.db_path)  # the server holds its own connection: WAL allows both
+def using_db(path: Path, body):
+    """`body(db)` on its own connection to a running server's file: WAL allows both."""
+    db = open_database(path)
     try:
         return body(db)
     finally:
         db.close()
+
+
+def with_db(live_server, body):
+    return using_db(live_server.db_path, body)
 
 
 def enrollment_code(live_server, name: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Response, Route, expect
 
-from e2e.station import Station, camera, new_station, tablet_browser  # noqa: F401 (fixtures)
+from e2e.station import Station, camera, new_station, tablet_browser, using_db  # noqa: F401 (fixtures)
 from events import devices
 from events.db import open_database
 from events.demo import ensure_demo
@@ -50,11 +50,7 @@ class OwnServer:
         self.process.wait()
 
     def db(self, body):
-        db = open_database(self.db_path)  # the server holds its own connection: WAL allows both
-        try:
-            return body(db)
-        finally:
-            db.close()
+        return using_db(self.db_path, body)
 
     def enrollment_code(self, name: str) -> str:
         return self.db(lambda db: devices.create_enrollment_code(db, self.event_id, name=name, now=int(time.time())))
@@ -143,13 +139,18 @@ def assert_stored_once(server: OwnServer, device: str, recorded: list[dict], nam
         assert people.count(name) == 1
 
 
-def test_server_killed_after_applying_a_push_but_before_answering(new_station, own_server) -> None:
-    station = enroll(new_station, own_server, "Tablet Faults 1")
+def walk_ins_waiting(new_station, own_server, name: str) -> tuple[Station, str, list[dict]]:
+    """A tablet that registered the walk-ins offline: ten ops waiting in its outbox."""
+    station = enroll(new_station, own_server, name)
     device = device_id(station)
     station.offline()
     register_offline(station, own_server, WALK_INS)
     expect(station.badge()).to_contain_text("Offline · 10 waiting")
-    recorded = station.outbox()
+    return station, device, station.outbox()
+
+
+def test_server_killed_after_applying_a_push_but_before_answering(new_station, own_server) -> None:
+    station, device, recorded = walk_ins_waiting(new_station, own_server, "Tablet Faults 1")
     assert [op["kind"] for op in recorded] == ["register", "checkin"] * len(WALK_INS)
 
     pushes: list[str] = []
@@ -187,12 +188,7 @@ def test_server_killed_after_applying_a_push_but_before_answering(new_station, o
 
 
 def test_server_killed_before_the_tablet_pushes(new_station, own_server) -> None:
-    station = enroll(new_station, own_server, "Tablet Faults 2")
-    device = device_id(station)
-    station.offline()
-    register_offline(station, own_server, WALK_INS)
-    expect(station.badge()).to_contain_text("Offline · 10 waiting")
-    recorded = station.outbox()
+    station, device, recorded = walk_ins_waiting(new_station, own_server, "Tablet Faults 2")
 
     failed: list[str] = []
     station.page.on("requestfailed", lambda request: failed.append(request.url) if "/api/v1/push" in request.url else None)
