@@ -128,3 +128,17 @@ def test_a_wipe_forgets_the_ledger_too(page: Page, live_server) -> None:
       return { device: await store.device() ?? null, counts: stores };
     """)
     assert result == {"device": None, "counts": [0, 0, 0, 0, 0]}
+
+
+def test_what_a_tablet_does_next_comes_after_what_it_pulled(page: Page, live_server) -> None:
+    result = run(page, live_server, """
+      const now = Date.now();
+      const ahead = op('register', 'ATTENDEE00000004', { name: 'Ahead', consent: true }, { hlc_ms: now + 20_000, hlc_counter: 3 });
+      const broken = op('register', 'ATTENDEE00000005', { name: 'Broken', consent: true }, { hlc_ms: now + 3_600_000 });
+      await ledger.applyPull(page([ahead, broken]));  // the second is beyond the drift guard
+      const next = await store.record({ kind: 'checkin', subject: 'ATTENDEE00000004', clerk: 'Mei',
+                                        data: { method: 'search', shown: { verdict: 'green' } } });
+      return { ms: next.hlc_ms - now, counter: next.hlc_counter, named: ledger.attendee('ATTENDEE00000005').name };
+    """)
+    # The clock jumped to the other tablet's stamp (20 s ahead), not to the broken one (1 h).
+    assert result == {"ms": 20_000, "counter": 5, "named": "Broken"}

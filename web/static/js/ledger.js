@@ -7,6 +7,7 @@
 // pull page, so the outbox and what the screens show can never disagree after a crash. Applying
 // an op twice changes nothing: everything is keyed by op_id.
 
+import { receiveStamp } from "./outbox.js";
 import { verifyBundle } from "./token.js";
 
 const SEARCH_LIMIT = 30;
@@ -200,8 +201,18 @@ export class Ledger {
     const conflicts = page.conflicts ?? [];
     const campaigns = Array.isArray(page.campaigns) ? page.campaigns : null;
     const bundle = this.bundleProblem ? null : page.bundle;
-    await this.store.transaction("readwrite", (stores) => {
+    const ops = page.ops ?? [];
+    const now = Date.now();
+    await this.store.transaction("readwrite", async (stores) => {
       this._put(stores, changes);
+      if (ops.length) {
+        // What this tablet does next comes after what it has now seen (HLC receive).
+        const [hlc, offset] = await Promise.all(["hlc", "clock_offset_ms"].map((key) => request(stores.meta.get(key))));
+        const wall = now + (Number.isSafeInteger(offset) ? offset : 0);
+        let clock = hlc ?? { ms: 0, counter: 0 };
+        for (const op of ops) clock = receiveStamp(clock, { ms: op.hlc_ms, counter: op.hlc_counter }, wall) ?? clock;
+        stores.meta.put(clock, "hlc");
+      }
       for (const conflict of conflicts) stores.conflicts.put(conflict);
       if (campaigns) stores.meta.put(campaigns, "campaigns");
       if (bundle) stores.meta.put(bundle, "bundle");

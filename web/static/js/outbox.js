@@ -46,6 +46,20 @@ export function nextStamp(hlc, wallMs) {
   return { ms: hlc.ms, counter: hlc.counter + 1 };
 }
 
+// Merges a stamp seen on a pulled op (events/hlc.py HybridClock.receive), so that whatever this
+// tablet does next is ordered after what it has seen. A stamp more than `maxDriftMs` ahead of the
+// corrected clock is another tablet's broken clock: it is not followed (null).
+export const MAX_DRIFT_MS = 60_000;
+
+export function receiveStamp(hlc, remote, wallMs, maxDriftMs = MAX_DRIFT_MS) {
+  if (remote.ms - wallMs > maxDriftMs) return null;
+  const top = Math.max(hlc.ms, remote.ms, wallMs);
+  if (top === hlc.ms && top === remote.ms) return { ms: top, counter: Math.max(hlc.counter, remote.counter) + 1 };
+  if (top === hlc.ms) return { ms: top, counter: hlc.counter + 1 };
+  if (top === remote.ms) return { ms: top, counter: remote.counter + 1 };
+  return { ms: top, counter: 0 };
+}
+
 export class Outbox {
   constructor(db) {
     this.db = db;
