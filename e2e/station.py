@@ -27,6 +27,11 @@ class Station:
 
     def go(self, url: str) -> None:
         self.page.goto(url)
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Until the screen's module has attached its listeners (a form sent before would be lost)."""
+        self.page.locator("body[data-station-ready=true]").wait_for(state="attached")
 
     def offline(self, value: bool = True) -> None:
         self.context.set_offline(value)
@@ -38,6 +43,7 @@ class Station:
         return self.page.locator("#verdict")
 
     def type_code(self, text: str, rotating_code: str = "") -> None:
+        self.wait_ready()
         self.page.get_by_label("Code under the QR, or the whole code").fill(text)
         self.page.get_by_label("6-digit code on the phone, if there is one").fill(rotating_code)
         self.page.get_by_role("button", name="Check this code").click()

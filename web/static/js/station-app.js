@@ -99,11 +99,17 @@ export async function openStation() {
   };
 }
 
+/** Marks the screen as ready for input: every listener is attached (tests wait for it). */
+export function ready() {
+  document.body.dataset.stationReady = "true";
+}
+
 /** A screen that needs an enrolled tablet shows where to set it up instead. */
 export function needsEnrollment() {
   const notice = $("needs-enrollment");
   if (notice) notice.hidden = false;
   for (const element of document.querySelectorAll("[data-station] > .card, [data-station] > form")) element.hidden = true;
+  ready();
 }
 
 /** Phone numbers on screen: enough to tell two people apart, no more. */

@@ -4,7 +4,7 @@
 import { _ } from "./i18n.js";
 import { TokenType, mintToken } from "./mint.js";
 import { decode } from "./token.js";
-import { $, clockTime, maskedPhone, needsEnrollment, openStation } from "./station-app.js";
+import { $, ready, clockTime, maskedPhone, needsEnrollment, openStation } from "./station-app.js";
 import { groupedId, showTokenQr } from "./station-qr.js";
 
 // DESIGN.md, "Clocks": past ten minutes of skew, no time-limited voucher until the clock is
@@ -117,10 +117,12 @@ async function main() {
     form.hidden = false;
   });
   $("issue-attendee-query").addEventListener("input", search);
+  if ($("issue-attendee-query").value) search(); // typed while the ledger was loading
 
   renderCampaigns();
   const preset = new URLSearchParams(window.location.search).get("attendee");
   if (preset && ledger.attendee(preset)) choose(ledger.attendee(preset));
+  ready();
 }
 
 main();

@@ -6,7 +6,7 @@ import { _ } from "./i18n.js";
 import { effectiveUses } from "./ledger.js";
 import { reasonWords } from "./reasons.js";
 import { startScanner } from "./scanner.js";
-import { $, clerk, clockTime, needsEnrollment, openStation } from "./station-app.js";
+import { $, ready, clerk, clockTime, needsEnrollment, openStation } from "./station-app.js";
 import { ALREADY_CHECKED_IN, NO_BUNDLE, USED_UP, fromServer, judge } from "./verdict.js";
 
 export const ONLINE_TIMEOUT_MS = 1500;
@@ -177,6 +177,7 @@ async function main() {
   $("camera-start").addEventListener("click", startCamera);
   window.addEventListener("pagehide", () => stop?.());
   startCamera();
+  ready();
 }
 
 main();

@@ -1,7 +1,7 @@
 // The station's home: enrolls the tablet once (a non-extractable Ed25519 key made here, a
 // one-time code from the organizer), then shows the event, the tablet and the clerk on shift.
 import { _ } from "./i18n.js";
-import { $, clerk, forgetRevocation, openStation, setClerk, wasRevoked } from "./station-app.js";
+import { $, ready, clerk, forgetRevocation, openStation, setClerk, wasRevoked } from "./station-app.js";
 import { startScanner } from "./scanner.js";
 import { enroll } from "./sync-client.js";
 
@@ -117,6 +117,7 @@ async function main() {
     setClerk(name);
     $("ready-clerk").textContent = name;
   });
+  ready();
 }
 
 main();
