@@ -32,7 +32,7 @@ function finished(tx) {
   });
 }
 
-function randomId(prefix) {
+export function randomId(prefix) {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -58,6 +58,16 @@ export function receiveStamp(hlc, remote, wallMs, maxDriftMs = MAX_DRIFT_MS) {
   if (top === hlc.ms) return { ms: top, counter: hlc.counter + 1 };
   if (top === remote.ms) return { ms: top, counter: remote.counter + 1 };
   return { ms: top, counter: 0 };
+}
+
+// Inside a transaction: the next HLC stamp on the corrected clock, stored, with the op's clock
+// fields (hlc_ms, hlc_counter, device_time_ms, corrected_time_ms).
+async function advanceClock(meta, now) {
+  const [hlc, offset] = await Promise.all(["hlc", "clock_offset_ms"].map((key) => request(meta.get(key))));
+  const corrected = Number.isSafeInteger(offset) ? now + offset : null;
+  const stamp = nextStamp(hlc ?? { ms: 0, counter: 0 }, corrected ?? now);
+  meta.put(stamp, "hlc");
+  return { hlc_ms: stamp.ms, hlc_counter: stamp.counter, device_time_ms: now, corrected_time_ms: corrected };
 }
 
 export class Outbox {
@@ -167,29 +177,20 @@ export class Outbox {
   async record(op, { now = Date.now(), project = null } = {}) {
     return this._tx("readwrite", async (stores) => {
       const { outbox, meta } = stores;
-      const [device, nextSeq, hlc, offset] = await Promise.all(
-        ["device", "next_seq", "hlc", "clock_offset_ms"].map((key) => request(meta.get(key))),
-      );
+      const [device, nextSeq] = await Promise.all(["device", "next_seq"].map((key) => request(meta.get(key))));
       if (!device) throw new Error("not enrolled");
       const seq = nextSeq ?? 1;
-      const hasOffset = Number.isSafeInteger(offset);
-      const corrected = hasOffset ? now + offset : null;
-      const stamp = nextStamp(hlc ?? { ms: 0, counter: 0 }, corrected ?? now);
       const stored = {
         kind: op.kind,
         op_id: op.op_id ?? randomId("op"),
         device_seq: seq,
         subject: op.subject,
-        hlc_ms: stamp.ms,
-        hlc_counter: stamp.counter,
-        device_time_ms: now,
-        corrected_time_ms: corrected,
+        ...(await advanceClock(meta, now)),
         clerk: op.clerk,
         data: op.data,
       };
       outbox.add(stored); // add, not put: an existing seq is a bug, and aborts the transaction
       meta.put(seq + 1, "next_seq");
-      meta.put(stamp, "hlc");
       if (project) await project(stores, stored);
       return stored;
     });
@@ -197,14 +198,8 @@ export class Outbox {
 
   // The next HLC stamp and clock readings for an op that does not go through the outbox (an
   // online redemption the server decides and stores itself).
-  async stamp({ now = Date.now() } = {}) {
-    return this._tx("readwrite", async ({ meta }) => {
-      const [hlc, offset] = await Promise.all(["hlc", "clock_offset_ms"].map((key) => request(meta.get(key))));
-      const corrected = Number.isSafeInteger(offset) ? now + offset : null;
-      const stamp = nextStamp(hlc ?? { ms: 0, counter: 0 }, corrected ?? now);
-      meta.put(stamp, "hlc");
-      return { hlc_ms: stamp.ms, hlc_counter: stamp.counter, device_time_ms: now, corrected_time_ms: corrected };
-    });
+  stamp({ now = Date.now() } = {}) {
+    return this._tx("readwrite", ({ meta }) => advanceClock(meta, now));
   }
 
   // --- pushing ------------------------------------------------------------------------------

@@ -86,6 +86,8 @@ export async function openStation() {
   renderBadge(client.status);
   client.start();
   const nowMs = () => Date.now() + offsetMs;
+  // Every op carries a clerk: the one on shift, else the tablet's name.
+  const clerkName = () => clerk() || device.device_name || "?";
   return {
     store,
     device,
@@ -95,7 +97,8 @@ export async function openStation() {
     nowSeconds: () => nowMs() / 1000,
     // Measured at the last sync; null before the first one.
     clockOffsetMs: () => client.status.clockOffsetMs,
-    record: (op) => ledger.record(client, { ...op, clerk: clerk() || device.device_name || "?" }),
+    clerkName,
+    record: (op) => ledger.record(client, { ...op, clerk: clerkName() }),
   };
 }
 

@@ -1,7 +1,7 @@
 // The Check-in screen: find an attendee by name or phone in what the tablet knows, check them in.
 import { _ } from "./i18n.js";
 import { checkedInAt } from "./ledger.js";
-import { $, ready, clockTime, maskedPhone, needsEnrollment, openStation } from "./station-app.js";
+import { $, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
 
 async function main() {
   const station = await openStation();

@@ -4,7 +4,7 @@
 import { _ } from "./i18n.js";
 import { TokenType, mintToken } from "./mint.js";
 import { decode } from "./token.js";
-import { $, ready, clockTime, maskedPhone, needsEnrollment, openStation } from "./station-app.js";
+import { $, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
 import { groupedId, showTokenQr } from "./station-qr.js";
 
 // DESIGN.md, "Clocks": past ten minutes of skew, no time-limited voucher until the clock is

@@ -3,7 +3,7 @@
 import { _ } from "./i18n.js";
 import { TokenType, mintToken } from "./mint.js";
 import { decode } from "./token.js";
-import { $, ready, needsEnrollment, openStation } from "./station-app.js";
+import { $, needsEnrollment, openStation, ready } from "./station-app.js";
 import { groupedId, showTokenQr } from "./station-qr.js";
 
 async function main() {

@@ -4,18 +4,14 @@
 // decides alone (verdict.js) and the op waits in the outbox with the same op_id.
 import { _ } from "./i18n.js";
 import { effectiveUses } from "./ledger.js";
+import { randomId } from "./outbox.js";
 import { reasonWords } from "./reasons.js";
 import { startScanner } from "./scanner.js";
-import { $, ready, clerk, clockTime, needsEnrollment, openStation } from "./station-app.js";
+import { $, clockTime, needsEnrollment, openStation, ready } from "./station-app.js";
 import { ALREADY_CHECKED_IN, NO_BUNDLE, USED_UP, fromServer, judge } from "./verdict.js";
 
 export const ONLINE_TIMEOUT_MS = 1500;
 const TOKEN_ID = /^[A-Z2-7]{16}$/;
-
-function randomOpId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return "op" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function shown(verdict) {
   return { verdict: verdict.color, reason: verdict.reason ?? "", prior_uses_seen: verdict.usesBefore ?? 0 };
@@ -80,10 +76,10 @@ async function main() {
   // A voucher: ask the server when online and the tablet sees nothing wrong; otherwise (or
   // without an answer in time) the local verdict stands and is queued.
   const redeem = async (verdict) => {
-    const opId = randomOpId();
+    const opId = randomId("op");
     if (verdict.color === "green" && navigator.onLine && client.status.state !== "offline") {
       const answer = await client.redeemOnline(
-        { op_id: opId, subject: verdict.tokenId, clerk: clerk() || device.device_name, token: verdict.text, code: verdict.code },
+        { op_id: opId, subject: verdict.tokenId, clerk: station.clerkName(), token: verdict.text, code: verdict.code },
         { timeoutMs: ONLINE_TIMEOUT_MS },
       );
       if (answer) {
@@ -91,7 +87,7 @@ async function main() {
         const stamp = station.nowMs();
         await ledger.applyDecided({
           kind: "redeem", op_id: opId, subject: verdict.tokenId, hlc_ms: stamp, hlc_counter: 0, corrected_time_ms: stamp,
-          clerk: clerk(), data: { token: verdict.text, outcome: answer.outcome, code_step: verdict.step, decided_by: "server" },
+          clerk: station.clerkName(), data: { token: verdict.text, outcome: answer.outcome, code_step: verdict.step, decided_by: "server" },
         });
         return { verdict: decided, opId };
       }

@@ -1,9 +1,10 @@
 // The station's home: enrolls the tablet once (a non-extractable Ed25519 key made here, a
 // one-time code from the organizer), then shows the event, the tablet and the clerk on shift.
 import { _ } from "./i18n.js";
-import { $, ready, clerk, forgetRevocation, openStation, setClerk, wasRevoked } from "./station-app.js";
+import { $, clerk, forgetRevocation, openStation, ready, setClerk, wasRevoked } from "./station-app.js";
 import { startScanner } from "./scanner.js";
 import { enroll } from "./sync-client.js";
+import { base64UrlEncode } from "./token.js";
 
 // An enrollment QR holds the code itself or a link to this page with `?code=`.
 const CODE_PATTERN = /^[A-Z0-9 -]{12,32}$/i;
@@ -23,17 +24,11 @@ function show(id) {
   for (const section of ["enroll", "ready", "revoked"]) $(section).hidden = section !== id;
 }
 
-function base64url(bytes) {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
 async function newKeyPair() {
   // Non-extractable: the private key never leaves this browser, not even to our own code.
   const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  return { privateKey: pair.privateKey, publicKey: base64url(raw) };
+  return { privateKey: pair.privateKey, publicKey: base64UrlEncode(raw) };
 }
 
 function showReady(device) {
