@@ -10,11 +10,13 @@ from sqlite_utils import Database
 
 from events import registry
 from events.db import write_transaction
+from events.keys import SERVER_KEY_ID
 from events.refusal import Refusal
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: typed by a clerk
 CODE_LENGTH = 12  # 60 bits, single use, short-lived
 DEFAULT_CODE_MINUTES = 60
+WEB_DEVICE_PREFIX = "web-"
 
 
 class DeviceRefused(Refusal):
@@ -107,7 +109,26 @@ def get_device(db: Database, device_id: str) -> Device:
 
 
 def list_devices(db: Database, event_id: str) -> list[Device]:
-    return [get_device(db, row["id"]) for row in db["devices"].rows_where("event_id = ?", [event_id], order_by="enrolled_at, id")]
+    """The event's tablets (not the server's own web device)."""
+    return [
+        get_device(db, row["id"])
+        for row in db["devices"].rows_where("event_id = ? and key_id != ?", [event_id, SERVER_KEY_ID], order_by="enrolled_at, id")
+    ]
+
+
+def web_device(db: Database, event_id: str, *, now: int) -> Device:
+    """The server's own device: what the public web pages (online sign-up) record goes into the
+    log under it, with its own device_seq, so tablets pull it like any tablet's ops. It has no
+    bearer token (no SHA-256 hex digest equals its token_hash), so nothing can sync as it."""
+    device_id = WEB_DEVICE_PREFIX + event_id
+    with write_transaction(db):
+        if not db.execute("select 1 from devices where id = ?", [device_id]).fetchone():
+            db["devices"].insert(
+                {"id": device_id, "event_id": event_id, "name": "Online sign-up", "key_id": SERVER_KEY_ID,
+                 "token_hash": "none:" + event_id, "enrolled_at": now, "revoked_at": None, "last_seq": 0,
+                 "last_sync_at": None, "clock_offset_ms": None, "pending": 0}
+            )
+    return get_device(db, device_id)
 
 
 def authenticate(db: Database, token: str | None) -> Device:
@@ -128,6 +149,8 @@ def revoke_device(db: Database, device_id: str, *, now: int) -> frozenset[str]:
     told to wipe itself at its next contact. Returns the allowlist."""
     with write_transaction(db):
         device = get_device(db, device_id)
+        if device.key_id == SERVER_KEY_ID:
+            raise ValueError("the server's own web device is not a tablet")
         if device.revoked_at is not None:
             raise ValueError("this tablet is already revoked")
         # Only tokens whose bytes verified: a refused text under this key id must not become a

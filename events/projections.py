@@ -166,5 +166,7 @@ def device_states(db: Database, event_id: str, *, now: int) -> list[DeviceState]
             clock_offset_ms=row["clock_offset_ms"],
             clock_warning=row["clock_offset_ms"] is not None and abs(row["clock_offset_ms"]) > warn_ms,
         )
-        for row in db.query("select * from devices where event_id = ? order by enrolled_at, id", [event_id])
+        for row in db.query(
+            "select * from devices where event_id = ? and key_id != ? order by enrolled_at, id", [event_id, SERVER_KEY_ID]
+        )
     ]

@@ -234,7 +234,7 @@ def _apply(
         seen = known.get(op.subject)
         if seen is not None and seen.text == op.data.token and not attendee_id:
             continue  # already on record as this very text: nothing to learn
-        _remember_token(db, bundle, op.data.token, decoded.get(op.op_id), attendee_id=attendee_id)
+        remember_token(db, bundle, op.data.token, decoded.get(op.op_id), attendee_id=attendee_id)
         known.update(conflicts.token_rows(db, event_id, [op.subject]))
     changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms, bundle=bundle, rows=known)
     return changed + conflicts.recompute_duplicates(db, event_id, keys, now_ms=now_ms)
@@ -257,7 +257,7 @@ def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
     return set(merge.dedup_keys({"phone": data.phone, "email": data.email}))
 
 
-def _remember_token(
+def remember_token(
     db: Database, bundle: TrustBundle, text: str, token: tokens.Token | None = None, *, attendee_id: str | None
 ) -> None:
     """Record a token first seen in an op, and whether its bytes verify.
@@ -364,7 +364,7 @@ def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotati
                 raise InvalidInput("op_id is already used by a different op", "$.op_id")
             return _decision(request.op_id, seq, json.loads(data), decoded.max_uses)
         bundle = registry.trust_bundle(db, device.event_id, now=now_ms // 1000)
-        _remember_token(db, bundle, request.token, attendee_id=None)
+        remember_token(db, bundle, request.token, attendee_id=None)
         terms = conflicts.voucher_terms(db, device.event_id, [request.subject], bundle=bundle)[request.subject]
         uses, voided, last_step = _voucher_state(db, device.event_id, terms)
         reason, step = _judge(bundle, request, decoded, terms, uses, voided, last_step, rotation_key, now_ms)

@@ -219,3 +219,17 @@ def m004_devices_ops_conflicts(db: Database) -> None:
     # Why the token's bytes failed verification when first seen ("" = genuine): revocation is
     # judged later, at merge time, against the key registry of the day.
     db["tokens"].add_column("refusal", str, not_null_default="")
+
+
+@migrations()
+def m005_wallets(db: Database) -> None:
+    # An attendee's wallet is reached through a capability URL; only its hash is kept, so a
+    # copy of the database does not hand out wallets.
+    db["wallets"].create(
+        {"capability_hash": str, "event_id": str, "attendee_id": str, "created_at": int, "consent_at": int},
+        pk="capability_hash",
+        not_null={"event_id", "attendee_id", "created_at", "consent_at"},
+        foreign_keys=[("event_id", "events", "id")],
+    )
+    db["wallets"].create_index(["event_id", "attendee_id"], unique=True)
+    db["tokens"].create_index(["event_id", "attendee_id"])
