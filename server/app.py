@@ -24,15 +24,22 @@ from server.controllers.home import HomeController
 from server.controllers.language import LanguageController
 from server.controllers.pwa import PwaController
 from server.controllers.station import StationController
+from server.controllers.signup import EventPageController
 from server.controllers.vouchers import VoucherController
+from server.controllers.wallet import WalletController
 from server.controllers.sync_api import EnrollmentController, SyncController
+from server import live
 from server.errors import API_HANDLERS, http_error, internal_error
 from server.i18n import load_catalogues
 from server.owners import PUBLIC
+from server.ratelimit import RateLimiter
 from server.templating import make_engine
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 MAX_BODY_BYTES = 1024 * 1024
+# Per client address. A venue's guest Wi-Fi puts a crowd behind one address, so this stops a
+# script farming welcome vouchers, not a queue of people signing up at the door.
+SIGN_UPS_PER_MINUTE = 30
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -57,6 +64,7 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     debug: bool = False,
+    sign_ups_per_minute: int = SIGN_UPS_PER_MINUTE,
 ) -> Litestar:
     db = database if isinstance(database, Database) else open_database(database)
     csrf_secret = settings.get_or_create(db, "csrf_secret", lambda: secrets.token_urlsafe(32))
@@ -69,6 +77,8 @@ def create_app(
             HomeController,
             LanguageController,
             VoucherController,
+            EventPageController,
+            WalletController,
             StationController,
             PwaController,
             EnrollmentController,
@@ -77,7 +87,7 @@ def create_app(
         ],
         template_config=TemplateConfig(instance=make_engine()),
         csrf_config=CSRFConfig(secret=csrf_secret, cookie_httponly=True, cookie_samesite="strict"),
-        plugins=[HTMXPlugin()],
+        plugins=[HTMXPlugin(), live.channels_plugin()],
         # The schema only, as JSON: the interactive viewers load scripts from CDNs.
         openapi_config=OpenAPIConfig(
             title="PopPass",
@@ -86,7 +96,12 @@ def create_app(
             render_plugins=[JsonRenderPlugin()],
             openapi_router=Router(path="/schema", route_handlers=[], opt={"owner": PUBLIC}),
         ),
-        state=State({"db": db, "clock": clock, "catalogues": load_catalogues()}),
+        state=State({
+            "db": db,
+            "clock": clock,
+            "catalogues": load_catalogues(),
+            "sign_up_limiter": RateLimiter(sign_ups_per_minute, 60, clock=clock),
+        }),
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         after_request=_security_headers,
         request_max_body_size=MAX_BODY_BYTES,

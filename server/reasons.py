@@ -18,3 +18,29 @@ REASON_WORDS = {
     Reason.NOT_YET_VALID: N_("This voucher is not valid yet."),
     Reason.EXPIRED: N_("This voucher has expired."),
 }
+
+# Why a sign-up form was refused, by field.
+SIGN_UP_WORDS = {
+    "name_missing": N_("Please enter your name."),
+    "name_too_long": N_("That name is too long (at most 100 characters)."),
+    "name_unprintable": N_("That name contains characters that cannot be printed."),
+    "phone_invalid": N_("That does not look like a phone number."),
+    "email_invalid": N_("That does not look like an email address."),
+    "contact_missing": N_("Please give a phone number or an email address, so we can find you at the door."),
+    "consent_missing": N_("Please agree, so we may keep your name and contact for this event."),
+    "event_over": N_("This event is over: sign-up is closed."),
+    "rate_limited": N_("Too many sign-ups from here. Wait a minute and try again."),
+}
+
+# Why a voucher could not go into a wallet (token reasons use REASON_WORDS).
+CLAIM_WORDS = {
+    "not_a_voucher": N_("This is an attendee pass, not a voucher."),
+    "claimed_by_someone_else": N_("This voucher is already in someone else's wallet."),
+}
+
+
+def claim_words(reason: str) -> str:
+    try:
+        return REASON_WORDS[Reason(reason)]
+    except ValueError:
+        return CLAIM_WORDS.get(reason, REASON_WORDS[Reason.MALFORMED])

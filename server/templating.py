@@ -32,6 +32,20 @@ def translate(connection: ASGIConnection, message: str) -> str:
     return catalogue(connection).translations.gettext(message)
 
 
+def date_and_time(connection: ASGIConnection, timestamp: int, timezone: str) -> str:
+    """Date and time to the minute, in the event's zone, spelled the reader's way."""
+    moment = datetime.fromtimestamp(timestamp, ZoneInfo(timezone))
+    locale = catalogue(connection).locale
+    pattern = get_datetime_format("medium", locale=locale)  # e.g. "{1}, {0}"
+    date, time = format_date(moment, "medium", locale=locale), format_time(moment, "short", locale=locale)
+    return pattern.replace("{1}", date).replace("{0}", time)
+
+
+def time_of_day(connection: ASGIConnection, timestamp: int, timezone: str) -> str:
+    """Just the time ("14:02"), in the event's zone: for things that happen during the event."""
+    return format_time(datetime.fromtimestamp(timestamp, ZoneInfo(timezone)), "short", locale=catalogue(connection).locale)
+
+
 def make_engine() -> JinjaTemplateEngine:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -55,13 +69,7 @@ def make_engine() -> JinjaTemplateEngine:
     @pass_context
     def when(context: Any, timestamp: int | None, timezone: str = "UTC") -> str:
         """Date and time to the minute, in the event's zone, spelled the reader's way."""
-        if timestamp is None:
-            return ""
-        moment = datetime.fromtimestamp(timestamp, ZoneInfo(timezone))
-        locale = catalogue(context["request"]).locale
-        pattern = get_datetime_format("medium", locale=locale)  # e.g. "{1}, {0}"
-        date, time = format_date(moment, "medium", locale=locale), format_time(moment, "short", locale=locale)
-        return pattern.replace("{1}", date).replace("{0}", time)
+        return "" if timestamp is None else date_and_time(context["request"], timestamp, timezone)
 
     @pass_context
     def language(context: Any) -> str:

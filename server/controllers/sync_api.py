@@ -10,6 +10,7 @@ from litestar.params import FromQuery
 from litestar.response import Response
 
 from events import campaigns, devices, keys, ops, registry, sync
+from server import live
 from server.auth import device_guard
 from server.owners import DEVICE, PUBLIC
 
@@ -30,6 +31,13 @@ def _json(payload: object, status_code: int = 200, *, gzip_for: Request | None =
         body = gzip.compress(body, compresslevel=6)
         headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
     return Response(body, status_code=status_code, media_type=JSON, headers=headers)
+
+
+def _subjects(batch_ops: list[ops.Op]) -> list[str]:
+    """Every attendee or token a batch may have changed: its subjects, and whom vouchers went to."""
+    return [op.subject for op in batch_ops] + [
+        op.data.attendee_id for op in batch_ops if op.kind == "issue" and op.data.attendee_id
+    ]
 
 
 class EnrollmentController(Controller):
@@ -76,6 +84,8 @@ class SyncController(Controller):
     async def push(self, request: Request) -> Response[bytes]:
         batch = ops.decode_batch(await request.body())
         result = sync.push(request.app.state.db, request.state.device.id, batch, now_ms=_now_ms(request))
+        if any(r.status == "applied" for r in result.results):
+            live.announce(request.app, request.state.device.event_id, _subjects(batch.ops))
         return _json(
             {
                 "protocol": ops.PROTOCOL,
@@ -132,6 +142,7 @@ class SyncController(Controller):
         decision = sync.redeem_online(
             db, device.id, redeem, rotation_key=registry.rotation_key(db, device.event_id), now_ms=_now_ms(request)
         )
+        live.announce(request.app, device.event_id, [redeem.subject])
         return _json(
             {
                 "protocol": ops.PROTOCOL,

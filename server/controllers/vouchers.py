@@ -10,11 +10,25 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from events import campaigns, qr, registry, tokens
+from events import campaigns, qr, registry, signup, tokens
+from server import wallet_cookie
 from events.trust import ClockPolicy
 from server.owners import ATTENDEE
 from server.pages import page
 from server.reasons import REASON_WORDS
+
+
+def _claim(request: Request, event_id: str, token: tokens.Token, text: str) -> dict:
+    """Where this browser can keep the voucher: its wallet for the event, or a new one."""
+    db = request.app.state.db
+    capability = wallet_cookie.held(request, event_id)
+    attendee_id = signup.wallet_attendee(db, event_id, capability) if capability else None
+    if attendee_id is None:
+        return {"sign_up": f"/events/{event_id}?claim={text}", "wallet": None, "held": False, "taken": False}
+    row = db.execute("select attendee_id from tokens where event_id = ? and id = ?", [event_id, token.id]).fetchone()
+    owner = row[0] if row else None
+    return {"sign_up": None, "wallet": f"/wallet/{capability}", "held": owner == attendee_id,
+            "taken": owner not in (None, attendee_id)}
 
 
 class VoucherController(Controller):
@@ -24,8 +38,9 @@ class VoucherController(Controller):
     @get("/{code:str}", sync_to_thread=False, name="voucher")
     def show(self, request: Request, code: FromPath[str]) -> Template:
         db, now = request.app.state.db, int(request.app.state.clock())
-        text = tokens.PREFIX + code
         try:
+            # A phone camera may have read a wallet's rotating code (…-123456): the token is the same.
+            text = tokens.parse_scan(tokens.PREFIX + code).text
             event, token = registry.authenticate_token(db, text, now=now)
         except tokens.TokenError as error:
             return page(request, "voucher_invalid", status_code=404, words=REASON_WORDS[error.reason])
@@ -45,9 +60,11 @@ class VoucherController(Controller):
             "voucher",
             event=event,
             token=token,
+            text=text,
             campaign=campaign,
             refusal=refusal,
             qr_svg=qr.svg(text, title=token.id),
+            claim=_claim(request, event.id, token, text) if token.type is tokens.TokenType.VOUCHER and not refusal else None,
         )
 
     @get("/{code:str}/qr.svg", sync_to_thread=False, name="voucher_qr")

@@ -7,6 +7,9 @@
 const VERSION = "__SHELL_VERSION__";
 const CACHE = `poppass-shell-${VERSION}`;
 const CACHE_PREFIX = "poppass-shell-";
+// Attendees' wallet pages (each holds that attendee's tokens and voucher secrets, nobody
+// else's): kept apart from the shell so that an app update does not throw them away.
+const WALLET_CACHE = "poppass-wallets";
 
 // The app shell. cache.addAll() is atomic: one 404 here and the install fails silently,
 // so every entry must be a route the server really answers with 200.
@@ -38,6 +41,7 @@ const SHELL = [
   "/static/js/scanner.js",
   "/static/js/qr-decode.js",
   "/static/js/qr-encode.js",
+  "/static/js/wallet.js",
   "/static/vendor/jsQR-1.4.0.js",
   "/static/vendor/qrcode-generator-2.0.4.js",
   "/static/icons/icon.svg",
@@ -105,6 +109,8 @@ async function cacheFirst(event) {
 function networkFirst(event) {
   const request = event.request;
   const url = new URL(request.url);
+  const isWallet = url.pathname.startsWith("/wallet/");
+  const cacheName = isWallet ? WALLET_CACHE : CACHE;
   // Started now, not after a race: a slow answer still refreshes the cache for next time.
   const network = fetch(request);
   event.waitUntil(
@@ -112,7 +118,8 @@ function networkFirst(event) {
       .then((response) => {
         if (!cacheable(response)) return undefined;
         const copy = response.clone(); // now, before the page starts reading the body
-        return caches.open(CACHE).then((cache) => cache.put(request, copy));
+        // A wallet is kept under its path alone: a ?claim_refused=… visit refreshes the same copy.
+        return caches.open(cacheName).then((cache) => cache.put(isWallet ? url.pathname : request, copy));
       })
       .catch(() => undefined),
   );
@@ -131,8 +138,10 @@ function networkFirst(event) {
     }
     // Only full pages are ever stored (fragments never reach here), so Vary can be ignored.
     // A station screen is the same page whatever its query (?attendee=…): JS reads the query.
-    const cached = await caches.match(request, { cacheName: CACHE, ignoreVary: true })
-      ?? (url.pathname.startsWith("/station") ? await caches.match(url.pathname, { cacheName: CACHE, ignoreVary: true }) : undefined);
+    const cached = isWallet
+      ? await caches.match(url.pathname, { cacheName: WALLET_CACHE, ignoreVary: true })
+      : (await caches.match(request, { cacheName: CACHE, ignoreVary: true }))
+        ?? (url.pathname.startsWith("/station") ? await caches.match(url.pathname, { cacheName: CACHE, ignoreVary: true }) : undefined);
     if (cached) return cached;
     return network; // Nothing cached: wait for the network, or its error.
   })();

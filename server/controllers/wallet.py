@@ -1,0 +1,144 @@
+"""The attendee's wallet: /wallet/<capability>, the page, its claim form and its live channel.
+
+The capability in the URL is the only credential: whoever holds it sees this attendee's pass and
+vouchers and nothing else. The page carries each rotating voucher's own TOTP secret, so the
+phone computes its codes offline; it never carries the event's rotation key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import msgspec
+from litestar import Controller, Request, WebSocket, get, post, websocket
+from litestar.channels import ChannelsPlugin
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException, WebSocketDisconnect
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+from msgspec import Struct
+
+from events import qr, registry, signup, wallet
+from events.registry import Event
+from server import live, wallet_cookie
+from server.owners import ATTENDEE
+from server.pages import page
+from server.reasons import N_, claim_words
+from server.templating import time_of_day, translate
+
+# What the phone shows for each state; the same words on the page and in live updates.
+STATE_WORDS = {
+    "valid": N_("Valid"),
+    "not_yet_valid": N_("Not valid yet"),
+    "expired": N_("Expired"),
+    "voided": N_("Voided by the organizer"),
+    "checked_in": N_("Checked in at %(time)s"),
+    "redeemed": N_("Redeemed at %(time)s"),
+}
+USED_SO_FAR = N_("Valid · used %(uses)s of %(max)s")
+
+
+class ClaimForm(Struct):
+    token: str = ""
+
+
+def state_label(connection: ASGIConnection, event: Event, item_type: str, max_uses: int, state: wallet.ItemState) -> str:
+    words = translate(connection, STATE_WORDS[state.state])
+    if state.state in ("redeemed", "checked_in") and state.last_used_ms is not None:
+        return words % {"time": time_of_day(connection, state.last_used_ms // 1000, event.timezone)}
+    if state.state == "valid" and item_type == "voucher" and state.uses and max_uses != 1:
+        return translate(connection, USED_SO_FAR) % {"uses": state.uses, "max": max_uses or "∞"}
+    return words
+
+
+def _opened(request: ASGIConnection, capability: str) -> tuple[str, str]:
+    opened = signup.open_capability(request.app.state.db, capability)
+    if opened is None:
+        raise NotFoundException("no wallet at this address")
+    return opened
+
+
+def _snapshot(connection: ASGIConnection, event: Event, attendee_id: str) -> dict:
+    db = connection.app.state.db
+    now_ms = int(connection.app.state.clock() * 1000)
+    rows = {r["id"]: r for r in db.query(
+        "select id, type, max_uses from tokens where event_id = ? and attendee_id = ? and refusal = ''",
+        [event.id, attendee_id],
+    )}
+    states = wallet.states(db, event.id, attendee_id, now_ms=now_ms)
+    return {
+        "type": "state",
+        "server_time_ms": now_ms,
+        "items": [
+            {"id": token_id, "state": state.state,
+             "label": state_label(connection, event, rows[token_id]["type"], rows[token_id]["max_uses"], state)}
+            for token_id, state in sorted(states.items())
+        ],
+    }
+
+
+class WalletController(Controller):
+    path = "/wallet"
+    opt = {"owner": ATTENDEE}
+
+    @get("/{capability:str}", sync_to_thread=False, name="wallet")
+    def show(self, request: Request, capability: FromPath[str], claim_refused: FromQuery[str] = "") -> Template:
+        event_id, attendee_id = _opened(request, capability)
+        db, now_ms = request.app.state.db, int(request.app.state.clock() * 1000)
+        held = wallet.open_wallet(db, event_id, attendee_id, now_ms=now_ms)
+        response = page(
+            request,
+            "wallet",
+            wallet=held,
+            capability=capability,
+            labels={item.id: state_label(request, held.event, item.type, item.max_uses, item.state) for item in held.items},
+            # Static codes are drawn here; rotating ones need the time, so the phone draws them.
+            qr_svgs={item.id: qr.svg(item.text, title=item.id) for item in held.items if not item.rotating},
+            server_time_ms=now_ms,
+            claim_refused=claim_words(claim_refused) if claim_refused else "",
+        )
+        response.headers["Cache-Control"] = "private, no-cache"
+        wallet_cookie.give(request, response, event_id, capability)
+        return response
+
+    @post("/{capability:str}/claim", sync_to_thread=False, name="wallet_claim", status_code=303)
+    def claim(self, request: Request, capability: FromPath[str], data: URLEncodedBody[ClaimForm]) -> Redirect:
+        event_id, attendee_id = _opened(request, capability)
+        try:
+            token_id = wallet.claim(request.app.state.db, event_id, attendee_id, data.token, now=int(request.app.state.clock()))
+        except wallet.ClaimRefused as refused:
+            return Redirect(path=f"/wallet/{capability}?claim_refused={refused.reason}", status_code=303)
+        live.announce(request.app, event_id, [token_id])
+        return Redirect(path=f"/wallet/{capability}#item-{token_id}", status_code=303)
+
+    @websocket("/{capability:str}/live", name="wallet_live")
+    async def live(self, socket: WebSocket, capability: FromPath[str]) -> None:
+        """A snapshot of the wallet's states at once, then a fresh one whenever a merge touches
+        one of its items. The phone reconnects after any drop and gets a snapshot again."""
+        opened = signup.open_capability(socket.app.state.db, capability)
+        await socket.accept()
+        if opened is None:
+            await socket.close(code=4404, reason="no wallet at this address")
+            return
+        event_id, attendee_id = opened
+        event = registry.get_event(socket.app.state.db, event_id)
+        channels = socket.app.plugins.get(ChannelsPlugin)
+        mine: set[str] = set()
+
+        async def on_announcement(message: bytes) -> None:
+            nonlocal mine
+            if mine.isdisjoint(msgspec.json.decode(message)["subjects"]):
+                return
+            fresh = _snapshot(socket, event, attendee_id)
+            mine = {item["id"] for item in fresh["items"]} | {attendee_id}
+            await socket.send_json(fresh)
+
+        # Subscribed before the snapshot is read: a merge in between is announced, not missed.
+        async with channels.start_subscription(live.event_channel(event_id)) as subscriber:
+            snapshot = _snapshot(socket, event, attendee_id)
+            mine = {item["id"] for item in snapshot["items"]} | {attendee_id}
+            await socket.send_json(snapshot)
+            async with subscriber.run_in_background(on_announcement):
+                with contextlib.suppress(WebSocketDisconnect):
+                    while True:
+                        await socket.receive_text()  # nothing is expected; this notices the close
