@@ -184,6 +184,8 @@ async function start() {
   await loadCatalogue();
   restoreSnapshot();
   await tick();
+  // Time to first QR, from navigation start (bench/wallet.py reads it).
+  performance.mark("poppass:wallet-first-qr");
   document.body.dataset.walletReady = "true";
   schedule();
   connect();

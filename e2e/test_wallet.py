@@ -1,0 +1,162 @@
+"""The attendee's phone, in real Chromium against the real server: sign up, open the wallet, go
+offline, reload, and the rotating QR still renders and rotates (the test drives the phone's clock
+with Playwright's clock, it never sleeps); a tablet reads it through its fake camera.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import BrowserContext, Page, expect
+
+from e2e.camera import y4m
+from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
+from events import tokens
+
+STEP_MS = 15_000
+# A mid-range Android phone held upright.
+PHONE = dict(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US")
+
+
+def sign_up(context: BrowserContext, live_server, name: str, phone: str) -> Page:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_server.url}/events/{live_server.demo.event.id}")
+    expect(page.get_by_role("heading", name="Sign up", exact=True)).to_be_visible()
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Phone", exact=True).fill(phone)
+    page.get_by_label("I agree").check()
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(re.compile(r"/wallet/[A-Za-z0-9_-]{32}$"))
+    page.locator("body[data-wallet-ready=true][data-wallet-cached=true]").wait_for(state="attached")
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def rotating_voucher(page: Page):
+    return page.locator(".wallet-item[data-rotating=true]").first
+
+
+def shown(page: Page) -> tuple[int, str, str]:
+    """The step, code and full QR text the phone shows now."""
+    figure = rotating_voucher(page).locator(".wallet-qr")
+    return int(figure.get_attribute("data-step")), figure.get_attribute("data-code"), figure.get_attribute("data-text")
+
+
+def advance(page: Page, steps: int, before: int) -> tuple[int, str, str]:
+    page.clock.fast_forward(steps * STEP_MS)
+    expect(rotating_voucher(page).locator(".wallet-qr")).to_have_attribute("data-step", str(before + steps))
+    return shown(page)
+
+
+def test_the_wallet_works_offline_rotates_and_a_tablet_redeems_it(new_station, live_server, camera, tablet_browser) -> None:
+    door = new_station("Door", "Mei")
+    phone = tablet_browser.new_context(**PHONE)
+    phone.clock.install(time=time.time())  # a fake clock, on time for now
+    page = sign_up(phone, live_server, "Li <i>Phone</i>", "139 0000 1111")
+    expect(page.locator(".wallet-name")).to_have_text("Li <i>Phone</i>")  # text, not markup
+    assert page.locator(".wallet-name i").count() == 0
+    # Fits a 360 px screen: nothing wider than the viewport.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    voucher = rotating_voucher(page)
+    expect(voucher.locator("h2")).to_have_text("¥50 off your first purchase")
+    expect(voucher.locator(".wallet-state")).to_have_text("Valid")
+    token_id = voucher.get_attribute("data-id")
+
+    # Offline, the phone's clock slips two steps back (nothing can correct it without the server)
+    # and stops there: from now on the test moves it. (Playwright for Python takes times in
+    # seconds, ticks in milliseconds.)
+    phone.set_offline(True)
+    real_step = int(time.time() * 1000) // STEP_MS
+    phone.clock.set_system_time(((real_step - 2) * STEP_MS + 1000) / 1000)
+    phone.clock.pause_at(((real_step - 2) * STEP_MS + 2000) / 1000)
+    # Reloaded offline: the page comes from the service worker and still draws codes.
+    response = page.reload()
+    assert response is not None and response.from_service_worker
+    page.locator("body[data-wallet-ready=true]").wait_for(state="attached")
+    expect(page.locator("#wallet-live")).to_contain_text("Offline")
+    expect(voucher.locator(".wallet-qr svg")).to_be_visible()
+    old_step, old_code, old_text = shown(page)
+    assert old_step == real_step - 2 and old_text == f"{voucher.get_attribute('data-token')}-{old_code}"
+    expect(voucher.locator(".rotating-countdown")).to_have_text(re.compile(r"New code in \d+ s"))
+    step, code, _ = advance(page, 1, old_step)
+    assert code != old_code  # two different codes, one step apart
+    # Now to the tablets' own time: a phone shows the current step.
+    step, code, text = advance(page, int(time.time() * 1000) // STEP_MS - step, step)
+
+    # An independent decoder reads the phone's screen.
+    shot = voucher.locator(".wallet-qr").screenshot()
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))] == [text]
+
+    # The tablet's camera sees an old code (two steps back): refused.
+    y4m(old_text, camera)
+    door.go(live_server.url + "/station/scan")
+    expect(door.verdict()).to_have_attribute("data-color", "red", timeout=10_000)
+    expect(door.verdict()).to_have_attribute("data-reason", "bad_code")
+    door.next()
+    # The current code: accepted (the tablet is online: the server decides and records it).
+    y4m(text, camera)
+    door.go(live_server.url + "/station/scan")
+    expect(door.verdict()).to_have_attribute("data-color", "green", timeout=10_000)
+    expect(door.verdict()).to_have_attribute("data-decided-by", "server")
+
+    # Back online, the wallet hears it was redeemed.
+    phone.set_offline(False)
+    expect(voucher.locator(".wallet-state")).to_have_text(re.compile(r"^Redeemed at \d"), timeout=10_000)
+    expect(page.locator("#wallet-live")).to_contain_text("Live")
+    expect(voucher).to_have_attribute("data-state", "redeemed")
+    assert with_db(live_server, lambda db: db.execute(
+        "select count(*) from ops where kind = 'redeem' and subject = ? and json_extract(data, '$.outcome') = 'accepted'",
+        [token_id]).fetchone()[0]) == 1
+    assert page.errors == []  # type: ignore[attr-defined]
+    phone.close()
+
+
+def test_the_live_wallet_flips_when_a_tablet_redeems_and_shows_nothing_of_others(new_station, live_server, tablet_browser) -> None:
+    door = new_station("Bar", "Bo")
+    first = tablet_browser.new_context(**PHONE)
+    mine = sign_up(first, live_server, "Wang <b>Fang</b>", "139 0000 2222")
+    first_ids = [item.get_attribute("data-id") for item in mine.locator(".wallet-item").all()]
+    first_texts = [item.get_attribute("data-token") for item in mine.locator(".wallet-item[data-rotating=true]").all()]
+    expect(mine.locator("#wallet-live")).to_contain_text("Live")
+
+    # A second attendee, on another phone: their wallet names nothing of the first.
+    second = tablet_browser.new_context(**PHONE)
+    theirs = sign_up(second, live_server, "Zhao Lei", "139 0000 3333")
+    html = theirs.content()
+    assert "Zhao Lei" in html and "Wang" not in html and "Fang" not in html
+    assert not any(token_id in html for token_id in first_ids) and not any(text in html for text in first_texts)
+    expect(theirs.locator("#wallet-live")).to_contain_text("Live")
+
+    # The bar redeems the first attendee's voucher by hand (the code under the QR and the 6 digits).
+    voucher = rotating_voucher(mine)
+    door.go(live_server.url + "/station/scan")
+    door.type_code(voucher.get_attribute("data-token"), voucher.locator(".wallet-qr").get_attribute("data-code"))
+    expect(door.verdict()).to_have_attribute("data-color", "green", timeout=10_000)
+    # Live: no reload.
+    expect(voucher.locator(".wallet-state")).to_have_text(re.compile(r"^Redeemed at \d"), timeout=5_000)
+    expect(rotating_voucher(theirs).locator(".wallet-state")).to_have_text("Valid")
+    assert mine.errors == [] and theirs.errors == []  # type: ignore[attr-defined]
+    first.close()
+    second.close()
+
+
+def test_the_sign_up_page_and_wallet_in_chinese(live_server, tablet_browser) -> None:
+    context = tablet_browser.new_context(**{**PHONE, "locale": "zh-CN"})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/events/{live_server.demo.event.id}")
+    page.get_by_label("姓名", exact=True).fill("陈小明")
+    page.get_by_label("手机号", exact=True).fill("139 0000 4444")
+    page.get_by_label("我同意").check()
+    page.get_by_role("button", name="报名").click()
+    page.locator("body[data-wallet-ready=true]").wait_for(state="attached")
+    expect(page.get_by_role("heading", name="我的卡包")).to_be_visible()
+    expect(rotating_voucher(page).locator(".rotating-countdown")).to_contain_text("秒后换码")
+    expect(rotating_voucher(page).locator(".wallet-state")).to_have_text("有效")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    context.close()
