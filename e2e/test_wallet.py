@@ -133,9 +133,19 @@ def test_the_live_wallet_flips_when_a_tablet_redeems_and_shows_nothing_of_others
     assert not any(token_id in html for token_id in first_ids) and not any(text in html for text in first_texts)
     expect(theirs.locator("#wallet-live")).to_contain_text("Live")
 
+    # The door checks the first attendee in with the pass the server signed at sign-up.
+    door.go(live_server.url + "/station/scan")
+    pass_card = mine.locator(".wallet-item[data-type=pass]")
+    door.type_code(with_db(live_server, lambda db: db.execute(
+        "select text from tokens where id = ?", [pass_card.get_attribute("data-id")]).fetchone()[0]))
+    expect(door.verdict()).to_have_attribute("data-color", "green", timeout=10_000)
+    expect(door.verdict()).to_have_attribute("data-kind", "pass")
+    expect(door.page.locator("#verdict-title")).to_have_text("Checked in")
+    door.next()
+    expect(pass_card.locator(".wallet-state")).to_have_text(re.compile(r"^Checked in at \d"), timeout=10_000)
+
     # The bar redeems the first attendee's voucher by hand (the code under the QR and the 6 digits).
     voucher = rotating_voucher(mine)
-    door.go(live_server.url + "/station/scan")
     door.type_code(voucher.get_attribute("data-token"), voucher.locator(".wallet-qr").get_attribute("data-code"))
     expect(door.verdict()).to_have_attribute("data-color", "green", timeout=10_000)
     # Live: no reload.
