@@ -219,3 +219,16 @@ def test_the_live_channel_of_an_unknown_wallet_closes(client, event) -> None:
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
     assert closed.value.code == 4404
+
+
+def test_a_phone_that_left_does_not_disturb_the_next_merge(client, db, event, welcome, caplog) -> None:
+    tablet = enroll(client, db, event)
+    me = sign_up(db, event)
+    (text,) = [t for k, t in held_tokens(db, me.attendee_id).items() if k != "pass"]
+    for _ in range(3):  # connect, hear the snapshot, leave
+        with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:
+            socket.receive_json()
+    assert online(client, tablet, text, op_id="opAfterLeft1", code=code_for(db, event, text, NOW)).json()["outcome"] == "accepted"
+    with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:  # a reconnect: the state now
+        assert {i["id"]: i["state"] for i in socket.receive_json()["items"]}[tokens.decode(text).token.id] == "redeemed"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -131,14 +131,16 @@ class WalletController(Controller):
                 return
             fresh = _snapshot(socket, event, attendee_id)
             mine = {item["id"] for item in fresh["items"]} | {attendee_id}
-            await socket.send_json(fresh)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the phone left meanwhile
+                await socket.send_json(fresh)
 
         # Subscribed before the snapshot is read: a merge in between is announced, not missed.
         async with channels.start_subscription(live.event_channel(event_id)) as subscriber:
             snapshot = _snapshot(socket, event, attendee_id)
             mine = {item["id"] for item in snapshot["items"]} | {attendee_id}
             await socket.send_json(snapshot)
-            async with subscriber.run_in_background(on_announcement):
+            # join=False: once the phone has gone, what is still queued for it is dropped.
+            async with subscriber.run_in_background(on_announcement, join=False):
                 with contextlib.suppress(WebSocketDisconnect):
                     while True:
                         await socket.receive_text()  # nothing is expected; this notices the close
