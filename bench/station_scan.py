@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
-import platform
 import random
 import re
 import statistics
@@ -42,7 +40,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from bench.machine import cpu_model, percentile  # noqa: E402
+from bench.machine import browser_run_footer, percentile  # noqa: E402
 from bench.sync_fixture import start_live_server, stop  # noqa: E402
 from e2e.camera import camera_args, y4m  # noqa: E402
 from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
@@ -268,14 +265,7 @@ def run(args) -> None:
     print(f"| **the {len(fetched)} fetched by /station/scan** | | | **{got_raw:,}** ({kib(got_raw)}) | **{got_gz:,}** ({kib(got_gz)}) |")
     via_sw = sum(1 for v in fetched.values() if v)
     print(f"\n- Of the {len(fetched)} .js responses on the reload of /station/scan, {via_sw} came from the service worker.")
-    print(f"- Total run {elapsed:.0f} s.")
-    print(
-        f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores; Python {platform.python_version()}, "
-        f"Chromium {chromium_version}; {platform.system()} {platform.release()} {platform.machine()}; "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
-    )
-    print("- Load average when the measurements ended: " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
-          + " (1 / 5 / 15 min)")
+    print(browser_run_footer(chromium_version, elapsed))
     if problems:
         raise SystemExit(1)
 

@@ -82,6 +82,8 @@ function setState(item, state, label) {
 // --- the live state ---------------------------------------------------------------------------
 
 const stateKey = () => STATE_KEY + wallet.dataset.livePath;
+// When the state on screen was last true: the page's rendering, or the newest snapshot heard.
+let lastHeardMs = Number(wallet.dataset.renderedAtMs);
 
 function applySnapshot(snapshot) {
   const known = new Map(items().map((item) => [item.dataset.id, item]));
@@ -96,33 +98,34 @@ function restoreSnapshot() {
   // A copy of the page from the cache may be older than the last state the phone heard.
   try {
     const saved = JSON.parse(localStorage.getItem(stateKey()) || "null");
-    if (saved && saved.server_time_ms > Number(wallet.dataset.renderedAtMs)) {
+    if (saved && saved.server_time_ms > lastHeardMs) {
       applySnapshot(saved);
-      showLive("offline", saved.server_time_ms);
+      lastHeardMs = saved.server_time_ms;
     }
   } catch {
     // A damaged copy: the page's own state stands.
   }
 }
 
-function showLive(state, asOfMs) {
+function showLive(state) {
   const line = document.getElementById("wallet-live");
   line.dataset.state = state;
   line.textContent =
-    state === "live"
-      ? _("Live: this page updates by itself")
-      : _("Offline: as of %(time)s", { time: timeOfDay(asOfMs ?? Number(wallet.dataset.renderedAtMs)) });
+    state === "live" ? _("Live: this page updates by itself") : _("Offline: as of %(time)s", { time: timeOfDay(lastHeardMs) });
 }
 
 function connect() {
   let socket = null;
   let attempt = 0;
   let retry = null;
-  let lastHeardMs = Number(wallet.dataset.renderedAtMs);
 
   const open = () => {
     clearTimeout(retry);
     if (socket && socket.readyState <= WebSocket.OPEN) return;
+    if (navigator.onLine === false) {
+      showLive("offline");
+      return; // the "online" event opens it, without an error first
+    }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(`${scheme}//${location.host}${wallet.dataset.livePath}`);
     socket.addEventListener("message", (event) => {
@@ -137,7 +140,7 @@ function connect() {
       if (applySnapshot(snapshot) && navigator.onLine !== false) location.reload();
     });
     socket.addEventListener("close", (event) => {
-      showLive("offline", lastHeardMs);
+      showLive("offline");
       if (event.code === 4404) return; // this wallet no longer exists: nothing to wait for
       retry = setTimeout(open, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]);
     });
