@@ -25,7 +25,7 @@ loop (jsQR on every frame, on the page's thread) runs beside the handler as on a
 --no-camera runs without one (the page then only says no camera could be opened).
 
 Also reported, "station JS shipped": raw and gzip -6 bytes (as a server or CDN would compress)
-of every .js file in the service worker's precache list (SHELL in web/static/sw.js), per file
+of every .js file a tablet's service worker precaches (COMMON_SHELL and STATION_SHELL in web/static/sw.js), per file
 and in total, and of the .js files the /station/scan load actually fetched.
 """
 
@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from events import campaigns, devices  # noqa: E402
 from events.db import open_database  # noqa: E402
 from events.demo import ensure_demo  # noqa: E402
+from server.controllers.pwa import precache_lists  # noqa: E402
 
 GZIP_LEVEL = 6
 MEASURE = "poppass:scan-to-verdict"
@@ -82,12 +82,10 @@ def make_tokens(db_path: Path, *, scans: int, passes: int, seed: int) -> tuple[l
         db.close()
 
 
-def shell_js(sw_source: str) -> list[str]:
-    """The .js entries of the service worker's SHELL (precache) list, in order."""
-    block = re.search(r"const SHELL = \[(.*?)\];", sw_source, re.S)
-    if not block:
-        raise SystemExit("no SHELL list in web/static/sw.js")
-    return [u for u in re.findall(r'"([^"]+)"', block.group(1)) if u.endswith(".js")]
+def shell_js() -> list[str]:
+    """The .js entries a tablet's service worker precaches (both lists in web/static/sw.js), in order."""
+    lists = precache_lists()
+    return [u for u in lists["COMMON_SHELL"] + lists["STATION_SHELL"] if u.endswith(".js")]
 
 
 def sizes(url: str, paths: list[str]) -> dict[str, tuple[int, int]]:
@@ -193,7 +191,7 @@ def run(args) -> None:
                 )
                 context.close()
                 browser.close()
-            shell = shell_js((ROOT / "web/static/sw.js").read_text())
+            shell = shell_js()
             shell_sizes = sizes(url, shell)
             fetched_sizes = sizes(url, list(fetched))
         finally:

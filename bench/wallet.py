@@ -29,7 +29,8 @@ phone number of its own (1390000xxxx) and landing on /wallet/<capability>:
    visit: no HTTP cache, no service worker); every response the page load fetches is recorded with
    page.on("response"): raw bytes (the decoded body) and gzip -6 (as a server or CDN would send
    it), per file and in total; the HTML document alone too. Also printed: what the service worker's
-   install then downloads in the background (its SHELL precache list).
+   install then downloads in the background (its COMMON_SHELL precache list: a phone that never
+   opens the station does not get STATION_SHELL).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from events import devices, tokens  # noqa: E402
 from events.db import open_database  # noqa: E402
 from events.demo import ensure_demo  # noqa: E402
+from server.controllers.pwa import precache_lists  # noqa: E402
 from tests.tablet import Tablet, new_id  # noqa: E402
 
 GZIP_LEVEL = 6
@@ -184,11 +186,9 @@ def gz(body: bytes) -> int:
     return len(gzip.compress(body, compresslevel=GZIP_LEVEL))
 
 
-def shell_list(sw_source: str) -> list[str]:
-    block = re.search(r"const SHELL = \[(.*?)\];", sw_source, re.S)
-    if not block:
-        raise SystemExit("no SHELL list in web/static/sw.js")
-    return re.findall(r'"([^"]+)"', block.group(1))
+def shell_list() -> list[str]:
+    """What the service worker precaches when an attendee's page installs it (not the station)."""
+    return precache_lists()["COMMON_SHELL"]
 
 
 def fetch(url: str) -> bytes:
@@ -326,7 +326,7 @@ def run(args) -> None:
                     weight.append((path, source, response.status, len(body), gz(body) if body else 0))
                 context.close()
                 browser.close()
-            shell = shell_list((ROOT / "web/static/sw.js").read_text())
+            shell = shell_list()
             shell_bodies = {path: fetch(url + path) for path in [*shell, "/sw.js"]}
         finally:
             stop(process)
@@ -387,7 +387,7 @@ def run(args) -> None:
     shell_raw = sum(len(b) for b in shell_bodies.values())
     shell_gz = sum(gz(b) for b in shell_bodies.values())
     print(f"- Then in the background the service worker (`/sw.js`, {len(shell_bodies['/sw.js']):,} bytes) installs and "
-          f"precaches its SHELL list: {len(shell)} URLs, {shell_raw - len(shell_bodies['/sw.js']):,} bytes raw, "
+          f"precaches its COMMON_SHELL list: {len(shell)} URLs, {shell_raw - len(shell_bodies['/sw.js']):,} bytes raw, "
           f"{shell_gz - gz(shell_bodies['/sw.js']):,} gzip -6 (sw.js included: {kib(shell_raw)} / {kib(shell_gz)}).")
 
     if errors:

@@ -125,8 +125,8 @@ def new_station(tablet_browser: Browser, live_server) -> Iterator:
         page.get_by_role("button", name="Enroll this tablet").click()
         expect(page).to_have_url(url + "/station/scan")
         expect(station.badge()).to_contain_text("Online · 0 waiting · last sync")
-        # The shell must be cached before the network goes: the worker is active once it is.
-        page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+        # The station must be cached before the network goes.
+        page.locator("html[data-station-precached=true]").wait_for(state="attached")
         return station
 
     yield make

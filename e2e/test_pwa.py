@@ -14,15 +14,14 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
 from e2e.conftest import CHROMIUM_ARGS, ROOT, chromium_executable
-from server.controllers.pwa import shell_version
+from server.controllers.pwa import precache_lists, shell_version
 
 SW_SOURCE = (ROOT / "web" / "static" / "sw.js").read_text()
 
 
 def _shell() -> list[str]:
-    block = re.search(r"const SHELL = \[(.*?)\];", SW_SOURCE, re.S)
-    assert block, "sw.js must declare its precache list as `const SHELL = [...]`"
-    return re.findall(r'"([^"]+)"', block.group(1))
+    lists = precache_lists()
+    return lists["COMMON_SHELL"] + lists["STATION_SHELL"]
 
 
 def _fetch(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -96,21 +95,33 @@ def test_manifest_and_its_icons(live_server) -> None:
     assert {("any", 192), ("any", 512), ("maskable", 512)} <= purposes
 
 
+def _cached_paths(page: Page) -> set[str]:
+    return set(page.evaluate(
+        "async () => (await (await caches.open((await caches.keys()).find((n) => n.startsWith('poppass-shell-')))).keys())"
+        ".map((r) => new URL(r.url).pathname)"
+    ))
+
+
 def test_reload_offline_is_served_by_the_service_worker(context: BrowserContext, page: Page, live_server) -> None:
     errors: list[str] = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
     page.goto(live_server.url + "/")
     _wait_for_control(page)
-    cached = page.evaluate("async () => (await (await caches.open((await caches.keys())[0])).keys()).length")
-    assert cached >= len(_shell())
+    # A visitor who is not a tablet (an attendee's phone) gets the common shell, not the station.
+    lists = precache_lists()
+    assert _cached_paths(page) == set(lists["COMMON_SHELL"])
     served = live_server.get("/sw.js").decode()
     version = re.search(r'const VERSION = "([0-9a-f]{16})"', served)  # filled in by the server
     assert version and page.evaluate("caches.keys()") == [f"poppass-shell-{version.group(1)}"]
+    # A station page asks the worker for the rest.
+    page.goto(live_server.url + "/station")
+    page.locator("html[data-station-precached=true]").wait_for(state="attached")
+    assert _cached_paths(page) >= set(_shell())
 
     context.set_offline(True)
     try:
-        response = page.reload()
+        response = page.goto(live_server.url + "/")
         assert response is not None and response.ok and response.from_service_worker
         expect(page.get_by_role("heading", name="PopPass demo pop-up")).to_be_visible()
         # The stylesheet applied (body margin 0 comes from app.css) and both catalogues load.
@@ -123,12 +134,18 @@ def test_reload_offline_is_served_by_the_service_worker(context: BrowserContext,
         )
         assert sizes[0] >= 0 and sizes[1] > 0  # English is the source language: its catalogue may be empty
         assert page.evaluate("typeof htmx") == "object"
-        # A page never visited online still comes from the precache.
-        station = page.goto(live_server.url + "/station")
+        # A station screen never visited online still comes from the precache.
+        station = page.goto(live_server.url + "/station/register")
         assert station is not None and station.ok and station.from_service_worker
     finally:
         context.set_offline(False)
     assert errors == []
+
+
+def test_a_tablet_installing_the_worker_from_the_station_gets_the_station_at_once(context: BrowserContext, page: Page, live_server) -> None:
+    page.goto(live_server.url + "/station")
+    _wait_for_control(page)  # installed: every entry of both lists answered
+    assert _cached_paths(page) >= set(_shell())
 
 
 def test_htmx_fragment_request_offline_is_not_a_cached_page(context: BrowserContext, page: Page, live_server) -> None:

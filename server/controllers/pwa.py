@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from litestar import Controller, Response, get
@@ -22,6 +23,16 @@ def shell_version() -> str:
         if path.is_file() and path.name != "sw.js":
             digest.update(str(path.relative_to(STATIC.parent)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def precache_lists() -> dict[str, list[str]]:
+    """The worker's precache lists as sw.js declares them: COMMON_SHELL (every browser) and
+    STATION_SHELL (tablets only). Tests and benchmarks read them from here."""
+    source = (STATIC / "sw.js").read_text()
+    lists = {name: re.findall(r'"([^"]+)"', body) for name, body in re.findall(r"const (\w+_SHELL) = \[(.*?)\];", source, re.S)}
+    if set(lists) != {"COMMON_SHELL", "STATION_SHELL"}:
+        raise RuntimeError(f"sw.js must declare COMMON_SHELL and STATION_SHELL, found {sorted(lists)}")
+    return lists
 
 
 # Built once at start-up: a changed asset needs a restart, and then changes the worker itself.

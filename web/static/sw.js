@@ -11,23 +11,37 @@ const CACHE_PREFIX = "poppass-shell-";
 // else's): kept apart from the shell so that an app update does not throw them away.
 const WALLET_CACHE = "poppass-wallets";
 
-// The app shell. cache.addAll() is atomic: one 404 here and the install fails silently,
-// so every entry must be a route the server really answers with 200.
-const SHELL = [
+// What every page needs offline: attendees' phones (event page, wallet) and tablets alike.
+// cache.addAll() is atomic: one 404 here and the install fails silently, so every entry must be
+// a route the server really answers with 200 (e2e/test_pwa.py checks).
+const COMMON_SHELL = [
   "/",
+  "/static/css/app.css",
+  "/static/vendor/htmx-2.0.11.min.js",
+  "/static/js/i18n.js",
+  "/static/js/token.js",
+  "/static/js/pwa.js",
+  "/static/js/qr-encode.js",
+  "/static/js/wallet.js",
+  "/static/vendor/qrcode-generator-2.0.4.js",
+  "/static/icons/icon.svg",
+  "/static/icons/icon-192.png",
+  "/static/icons/icon-512.png",
+  "/manifest.webmanifest",
+  "/i18n/en.json",
+  "/i18n/zh-CN.json",
+];
+// Only the clerk's station: precached when a station page installs the worker or asks for it
+// (pwa.js), so an attendee's phone never downloads the tablet app and its QR decoder.
+const STATION_SHELL = [
   "/station",
   "/station/scan",
   "/station/checkin",
   "/station/register",
   "/station/issue",
-  "/static/css/app.css",
-  "/static/vendor/htmx-2.0.11.min.js",
-  "/static/js/i18n.js",
   "/static/js/reasons.js",
-  "/static/js/token.js",
   "/static/js/outbox.js",
   "/static/js/sync-client.js",
-  "/static/js/pwa.js",
   "/static/js/station.js",
   "/static/js/station-app.js",
   "/static/js/station-scan.js",
@@ -40,27 +54,40 @@ const SHELL = [
   "/static/js/mint.js",
   "/static/js/scanner.js",
   "/static/js/qr-decode.js",
-  "/static/js/qr-encode.js",
-  "/static/js/wallet.js",
   "/static/vendor/jsQR-1.4.0.js",
-  "/static/vendor/qrcode-generator-2.0.4.js",
-  "/static/icons/icon.svg",
-  "/static/icons/icon-192.png",
-  "/static/icons/icon-512.png",
-  "/manifest.webmanifest",
-  "/i18n/en.json",
-  "/i18n/zh-CN.json",
 ];
 
 // How long a page request waits for the network before the cached copy is served.
 const NETWORK_TIMEOUT_MS = 1500;
 
+const fresh = (urls) => urls.map((url) => new Request(url, { cache: "reload" }));
+
 self.addEventListener("install", (event) => {
   event.waitUntil(
-    caches
-      .open(CACHE)
-      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload" }))))
-      .then(() => self.skipWaiting()),
+    (async () => {
+      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const tablet = windows.some((client) => new URL(client.url).pathname.startsWith("/station"));
+      const cache = await caches.open(CACHE);
+      await cache.addAll(fresh(tablet ? [...COMMON_SHELL, ...STATION_SHELL] : COMMON_SHELL));
+      await self.skipWaiting();
+    })(),
+  );
+});
+
+// A station page in a browser whose worker was installed from another page: fetch what is missing.
+async function precacheStation() {
+  const cache = await caches.open(CACHE);
+  const missing = [];
+  for (const url of STATION_SHELL) if (!(await cache.match(url, { ignoreVary: true }))) missing.push(url);
+  if (missing.length) await cache.addAll(fresh(missing));
+}
+
+self.addEventListener("message", (event) => {
+  if (event.data?.type !== "precache-station") return;
+  event.waitUntil(
+    precacheStation()
+      .then(() => event.source?.postMessage({ type: "station-precached" }))
+      .catch((error) => event.source?.postMessage({ type: "station-precache-failed", error: String(error) })),
   );
 });
 
