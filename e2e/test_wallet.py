@@ -170,3 +170,47 @@ def test_the_sign_up_page_and_wallet_in_chinese(live_server, tablet_browser) -> 
     expect(rotating_voucher(page).locator(".wallet-state")).to_have_text("有效")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     context.close()
+
+
+def test_a_phone_camera_reading_a_tablets_claim_qr_adds_the_voucher(new_station, live_server, tablet_browser) -> None:
+    phone = tablet_browser.new_context(**PHONE)
+    wallet = sign_up(phone, live_server, "Chen Jing", "139 0000 5555")
+    wallet_url = wallet.url
+    counter = new_station("Counter", "Lan")  # enrolled after the sign-up: its first sync pulled it
+
+    # The clerk hands out a coffee to whoever is at the counter: the tablet shows its claim QR.
+    counter.go(live_server.url + "/station/issue")
+    counter.page.get_by_label(re.compile("Free coffee")).check()
+    counter.page.get_by_role("button", name="Issue", exact=True).click()
+    claim_qr = counter.page.locator("#claim-qr")
+    expect(claim_qr.locator("svg")).to_be_visible()
+    token_id = tokens.decode(claim_qr.get_attribute("data-token")).token.id
+
+    # The phone's camera app reads the QR off the tablet's screen and opens the address.
+    (read,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(claim_qr.screenshot())))
+    assert read.text.startswith("HTTP://127.0.0.1:") and "/V/" in read.text
+    voucher_page = phone.new_page()
+    voucher_page.goto(read.text)
+    expect(voucher_page.get_by_role("heading", name="Free coffee")).to_be_visible()
+    voucher_page.get_by_role("button", name="Add to my wallet").click()
+    expect(voucher_page).to_have_url(f"{wallet_url}#item-{token_id}")
+    card = voucher_page.locator(f"#item-{token_id}")
+    expect(card.locator("h2")).to_have_text("Free coffee")
+    expect(card.locator(".wallet-state")).to_have_text("Valid")
+    expect(card.locator(".wallet-qr svg")).to_be_visible()  # a static QR: the campaign does not rotate
+    # The wallet already open in the other tab hears of the new voucher and redraws itself.
+    expect(wallet.locator(f"#item-{token_id}")).to_be_visible(timeout=10_000)
+
+    # A voucher the clerk gives this attendee by name is in the wallet without scanning anything.
+    counter.page.get_by_role("button", name="Issue another").click()
+    counter.page.get_by_role("radio", name=re.compile("Free coffee")).check()
+    counter.page.get_by_label("To (name or phone)").fill("Chen")
+    counter.page.get_by_role("button", name=re.compile("^Chen Jing")).click()
+    counter.page.get_by_role("button", name="Issue", exact=True).click()
+    expect(claim_qr.locator("svg")).to_be_visible()
+    given = tokens.decode(claim_qr.get_attribute("data-token")).token.id
+    assert given != token_id
+    expect(wallet.locator(f"#item-{given}")).to_be_visible(timeout=10_000)
+    voucher_page.goto(tokens.to_url(claim_qr.get_attribute("data-token"), live_server.url.split("//")[1], scheme="http"))
+    expect(voucher_page.locator("#claim")).to_contain_text("This voucher is in your wallet.")
+    phone.close()

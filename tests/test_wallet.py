@@ -214,6 +214,15 @@ def test_the_live_channel_sends_a_snapshot_then_the_redemption(client, db, event
         assert tokens.decode(given).token.id in {i["id"] for i in socket.receive_json()["items"]}
 
 
+def test_a_claim_reaches_the_wallets_live_channel(client, db, event, coffee) -> None:
+    me = sign_up(db, event)
+    text = campaigns.issue_voucher(db, event.id, coffee.number, now=NOW).text
+    with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:
+        assert [i["id"] for i in socket.receive_json()["items"]] == [me.attendee_id]
+        claim(client, me.capability, text)
+        assert tokens.decode(text).token.id in {i["id"] for i in socket.receive_json()["items"]}
+
+
 def test_the_live_channel_of_an_unknown_wallet_closes(client, event) -> None:
     with client.websocket_connect("/wallet/" + "A" * 32 + "/live") as socket:
         with pytest.raises(WebSocketDisconnect) as closed:

@@ -108,7 +108,7 @@ class WalletController(Controller):
             token_id = wallet.claim(request.app.state.db, event_id, attendee_id, data.token, now=int(request.app.state.clock()))
         except wallet.ClaimRefused as refused:
             return Redirect(path=f"/wallet/{capability}?claim_refused={refused.reason}", status_code=303)
-        live.announce(request.app, event_id, [token_id])
+        live.announce(request.app, event_id, [token_id, attendee_id])  # the attendee: a new item
         return Redirect(path=f"/wallet/{capability}#item-{token_id}", status_code=303)
 
     @websocket("/{capability:str}/live", name="wallet_live")
