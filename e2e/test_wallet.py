@@ -214,3 +214,16 @@ def test_a_phone_camera_reading_a_tablets_claim_qr_adds_the_voucher(new_station,
     voucher_page.goto(tokens.to_url(claim_qr.get_attribute("data-token"), live_server.url.split("//")[1], scheme="http"))
     expect(voucher_page.locator("#claim")).to_contain_text("This voucher is in your wallet.")
     phone.close()
+
+
+def test_a_phone_whose_clock_is_wrong_still_shows_the_current_code(live_server, tablet_browser) -> None:
+    phone = tablet_browser.new_context(**PHONE)
+    phone.clock.install(time=time.time() - 140)  # two minutes and more behind, as phones sometimes are
+    page = sign_up(phone, live_server, "Liu Yang", "139 0000 6666")
+    expect(page.locator("#wallet-live")).to_contain_text("Live")  # the server's time has been heard
+    # The next code drawn follows the server's clock, not the phone's.
+    page.clock.run_for(1000)
+    figure = rotating_voucher(page).locator(".wallet-qr")
+    real_step = int(time.time() * 1000) // STEP_MS
+    expect(figure).to_have_attribute("data-step", re.compile(f"^({real_step}|{real_step + 1})$"))
+    phone.close()

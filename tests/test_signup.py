@@ -210,3 +210,26 @@ def test_a_huge_sign_up_is_refused_without_a_trace(client, db, event) -> None:
     response = form(client, event.id, name="x" * 2_000_000)
     assert response.status_code == 413
     assert db["attendees"].count == 0
+
+
+@given(st.lists(st.tuples(st.sampled_from(["", "13800000001", "+86 138 0000 0001", "13900000002", "139-0000-0003"]),
+                          st.sampled_from(["", "a@example.com", "A@Example.com ", "b@example.com"])), max_size=12))
+def test_sign_ups_never_make_two_attendees_sharing_a_phone_or_email(tmp_path_factory, contacts) -> None:
+    from events import registry
+    from events.db import open_database
+
+    db = open_database(tmp_path_factory.mktemp("prop") / "p.db")
+    try:
+        event = registry.create_event(db, name="E", venue="V", starts_at=NOW - 60, ends_at=NOW + 3600, now=NOW)
+        for phone, email in contacts:
+            try:
+                signup.sign_up(db, event.id, signup.Applicant("Li", phone, email, True), now_ms=NOW_MS)
+            except signup.SignUpRefused as refused:
+                assert refused.reason == "contact_missing" and not phone and not email
+        rows = list(db.query("select phone_key, email_key from attendees"))
+        phones = [r["phone_key"] for r in rows if r["phone_key"]]
+        emails = [r["email_key"] for r in rows if r["email_key"]]
+        assert len(phones) == len(set(phones)) and len(emails) == len(set(emails))
+        assert db["wallets"].count == len(rows)
+    finally:
+        db.close()
