@@ -48,15 +48,7 @@ class Wallet:
     event: Event
     attendee_id: str
     name: str
-    items: list[Item]
-
-    @property
-    def pass_item(self) -> Item | None:
-        return next((item for item in self.items if item.type == "pass"), None)
-
-    @property
-    def vouchers(self) -> list[Item]:
-        return [item for item in self.items if item.type == "voucher"]
+    items: list[Item]  # the pass first, then the vouchers in the order they were issued
 
 
 def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int) -> Wallet:
@@ -81,16 +73,6 @@ def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int) -
         for r in rows
     ]
     return Wallet(event, attendee_id, row[0] if row else "", items)
-
-
-def states(db: Database, event_id: str, attendee_id: str, *, now_ms: int) -> dict[str, ItemState]:
-    """The state of every item in the wallet: what the live channel sends the phone."""
-    rows = list(db.query(
-        "select id, type, text, valid_from, valid_until, max_uses from tokens "
-        "where event_id = ? and attendee_id = ? and refusal = ''",
-        [event_id, attendee_id],
-    ))
-    return item_states(db, event_id, rows, now_ms=now_ms)
 
 
 def item_states(db: Database, event_id: str, rows: list[dict], *, now_ms: int) -> dict[str, ItemState]:

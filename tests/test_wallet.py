@@ -95,6 +95,15 @@ def test_states_redeemed_at_a_time_and_voided(client, db, event, coffee) -> None
     assert ">Checked in at 10:01" in item(client.get(f"/wallet/{me.capability}").text, me.attendee_id)
 
 
+def test_a_multi_use_voucher_counts_its_uses(client, db, event) -> None:
+    tablet = enroll(client, db, event)
+    me = sign_up(db, event)
+    text, _ = tablet.issue_voucher(now_ms=M, max_uses=3, attendee_id=me.attendee_id)
+    push(client, tablet)
+    push(client, tablet, [tablet.redeem(text, now_ms=M + 1000)])
+    assert ">Valid · used 1 of 3<" in item(client.get(f"/wallet/{me.capability}").text, tokens.decode(text).token.id)
+
+
 def test_an_expired_voucher_says_so(client, db, event, welcome, clock) -> None:
     me = sign_up(db, event)
     clock.now = NOW + 5 * 3600

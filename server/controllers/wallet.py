@@ -18,7 +18,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import qr, registry, signup, wallet
+from events import qr, signup, wallet
 from events.registry import Event
 from server import live, wallet_cookie
 from server.owners import ATTENDEE
@@ -42,12 +42,13 @@ class ClaimForm(Struct):
     token: str = ""
 
 
-def state_label(connection: ASGIConnection, event: Event, item_type: str, max_uses: int, state: wallet.ItemState) -> str:
+def state_label(connection: ASGIConnection, event: Event, item: wallet.Item) -> str:
+    state = item.state
     words = translate(connection, STATE_WORDS[state.state])
     if state.state in ("redeemed", "checked_in") and state.last_used_ms is not None:
         return words % {"time": time_of_day(connection, state.last_used_ms // 1000, event.timezone)}
-    if state.state == "valid" and item_type == "voucher" and state.uses and max_uses != 1:
-        return translate(connection, USED_SO_FAR) % {"uses": state.uses, "max": max_uses or "∞"}
+    if state.state == "valid" and item.type == "voucher" and state.uses and item.max_uses != 1:
+        return translate(connection, USED_SO_FAR) % {"uses": state.uses, "max": item.max_uses or "∞"}
     return words
 
 
@@ -58,21 +59,17 @@ def _opened(request: ASGIConnection, capability: str) -> tuple[str, str]:
     return opened
 
 
-def _snapshot(connection: ASGIConnection, event: Event, attendee_id: str) -> dict:
-    db = connection.app.state.db
+def _snapshot(connection: ASGIConnection, event_id: str, attendee_id: str) -> dict:
+    """Every item's state, in the reader's words: what the live channel sends the phone."""
     now_ms = int(connection.app.state.clock() * 1000)
-    rows = {r["id"]: r for r in db.query(
-        "select id, type, max_uses from tokens where event_id = ? and attendee_id = ? and refusal = ''",
-        [event.id, attendee_id],
-    )}
-    states = wallet.states(db, event.id, attendee_id, now_ms=now_ms)
+    held = wallet.open_wallet(connection.app.state.db, event_id, attendee_id, now_ms=now_ms)
     return {
         "type": "state",
         "server_time_ms": now_ms,
         "items": [
-            {"id": token_id, "state": state.state,
-             "label": state_label(connection, event, rows[token_id]["type"], rows[token_id]["max_uses"], state)}
-            for token_id, state in sorted(states.items())
+            {"id": item.id, "state": item.state.state,
+             "label": state_label(connection, held.event, item)}
+            for item in held.items
         ],
     }
 
@@ -91,7 +88,7 @@ class WalletController(Controller):
             "wallet",
             wallet=held,
             capability=capability,
-            labels={item.id: state_label(request, held.event, item.type, item.max_uses, item.state) for item in held.items},
+            labels={item.id: state_label(request, held.event, item) for item in held.items},
             # Static codes are drawn here; rotating ones need the time, so the phone draws them.
             qr_svgs={item.id: qr.svg(item.text, title=item.id) for item in held.items if not item.rotating},
             server_time_ms=now_ms,
@@ -121,7 +118,6 @@ class WalletController(Controller):
             await socket.close(code=4404, reason="no wallet at this address")
             return
         event_id, attendee_id = opened
-        event = registry.get_event(socket.app.state.db, event_id)
         channels = socket.app.plugins.get(ChannelsPlugin)
         mine: set[str] = set()
 
@@ -129,14 +125,14 @@ class WalletController(Controller):
             nonlocal mine
             if mine.isdisjoint(msgspec.json.decode(message)["subjects"]):
                 return
-            fresh = _snapshot(socket, event, attendee_id)
+            fresh = _snapshot(socket, event_id, attendee_id)
             mine = {item["id"] for item in fresh["items"]} | {attendee_id}
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the phone left meanwhile
                 await socket.send_json(fresh)
 
         # Subscribed before the snapshot is read: a merge in between is announced, not missed.
         async with channels.start_subscription(live.event_channel(event_id)) as subscriber:
-            snapshot = _snapshot(socket, event, attendee_id)
+            snapshot = _snapshot(socket, event_id, attendee_id)
             mine = {item["id"] for item in snapshot["items"]} | {attendee_id}
             await socket.send_json(snapshot)
             # join=False: once the phone has gone, what is still queued for it is dropped.
