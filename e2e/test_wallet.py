@@ -110,6 +110,10 @@ def test_the_wallet_works_offline_rotates_and_a_tablet_redeems_it(new_station, l
     expect(voucher.locator(".wallet-state")).to_have_text(re.compile(r"^Redeemed at \d"), timeout=10_000)
     expect(page.locator("#wallet-live")).to_contain_text("Live")
     expect(voucher).to_have_attribute("data-state", "redeemed")
+    # A redeemed voucher stops offering fresh codes: its last one stays, greyed out.
+    page.clock.fast_forward(STEP_MS)
+    expect(voucher.locator(".rotating-countdown")).to_have_text("")
+    assert shown(page)[0] == step
     assert with_db(live_server, lambda db: db.execute(
         "select count(*) from ops where kind = 'redeem' and subject = ? and json_extract(data, '$.outcome') = 'accepted'",
         [token_id]).fetchone()[0]) == 1

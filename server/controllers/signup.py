@@ -9,7 +9,7 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from events import campaigns, registry, signup, tokens, wallet
-from server import wallet_cookie
+from server import live, wallet_cookie
 from server.owners import PUBLIC
 from server.pages import page
 from server.reasons import SIGN_UP_WORDS
@@ -90,6 +90,8 @@ class EventPageController(Controller):
                                errors={refused.field or "form": SIGN_UP_WORDS[refused.reason]})
         if result.capability is None:
             return _event_page(request, event, form=data, already=True, status_code=409)
+        if result.created:
+            live.announce(request.app, event.id, [result.attendee_id])  # a merged batch, like a push
         target = f"/wallet/{result.capability}"
         if data.claim:
             try:

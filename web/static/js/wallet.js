@@ -156,9 +156,9 @@ function connect() {
 async function keepOfflineCopy() {
   if (!("serviceWorker" in navigator) || !("caches" in window)) return;
   await navigator.serviceWorker.ready;
-  // The first visit was not yet under the worker: store the page now; the worker refreshes the
-  // copy on every later online visit.
-  if (navigator.onLine !== false) {
+  // A page the worker served is already stored (it refreshes the copy on every online visit);
+  // the first visit came before the worker, so it is stored here.
+  if (!navigator.serviceWorker.controller && navigator.onLine !== false) {
     const cache = await caches.open(WALLET_CACHE);
     const response = await fetch(location.pathname, { cache: "no-store", credentials: "same-origin" });
     if (response.ok) await cache.put(location.pathname, response);
@@ -168,9 +168,15 @@ async function keepOfflineCopy() {
 
 // --- the clock --------------------------------------------------------------------------------
 
+// A used, expired or voided voucher keeps its last code, greyed out: no fresh code to try again.
+const SHOWS_CODES = new Set(["valid", "not_yet_valid"]);
+
 async function tick() {
   for (const item of items()) {
-    if (item.dataset.rotating === "true") await drawRotating(item);
+    if (item.dataset.rotating === "true") {
+      if (SHOWS_CODES.has(item.dataset.state) || !item.querySelector(".wallet-qr svg")) await drawRotating(item);
+      else item.querySelector(".rotating-countdown").textContent = "";
+    }
     showValidity(item);
   }
 }
