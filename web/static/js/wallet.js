@@ -156,9 +156,9 @@ function connect() {
 async function keepOfflineCopy() {
   if (!("serviceWorker" in navigator) || !("caches" in window)) return;
   await navigator.serviceWorker.ready;
-  // A page the worker served is already stored (it refreshes the copy on every online visit);
-  // the first visit came before the worker, so it is stored here.
-  if (!navigator.serviceWorker.controller && navigator.onLine !== false) {
+  // Stored here, not left to the worker: the first visit came before it, and even a page it
+  // controls may have been claimed after its navigation, or its copy may still be on the way.
+  if (navigator.onLine !== false) {
     const cache = await caches.open(WALLET_CACHE);
     const response = await fetch(location.pathname, { cache: "no-store", credentials: "same-origin" });
     if (response.ok) await cache.put(location.pathname, response);
