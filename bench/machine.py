@@ -21,6 +21,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def finish_browser_run(chromium_version: str, elapsed_s: float, problems: list[str]) -> None:
+    """Print the closing lines of a browser benchmark's report (run time, machine, load); a run
+    whose checks found problems exits non-zero, so its figures are not taken."""
+    print(browser_run_footer(chromium_version, elapsed_s))
+    if problems:
+        raise SystemExit(1)
+
+
 def browser_run_footer(chromium_version: str, elapsed_s: float) -> str:
     """The closing lines of a browser benchmark's report: run time, machine, load."""
     import os

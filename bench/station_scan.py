@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from bench.machine import browser_run_footer, percentile  # noqa: E402
+from bench.machine import finish_browser_run, percentile  # noqa: E402
 from bench.sync_fixture import start_live_server, stop  # noqa: E402
 from e2e.camera import camera_args, y4m  # noqa: E402
 from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
@@ -263,9 +263,7 @@ def run(args) -> None:
     print(f"| **the {len(fetched)} fetched by /station/scan** | | | **{got_raw:,}** ({kib(got_raw)}) | **{got_gz:,}** ({kib(got_gz)}) |")
     via_sw = sum(1 for v in fetched.values() if v)
     print(f"\n- Of the {len(fetched)} .js responses on the reload of /station/scan, {via_sw} came from the service worker.")
-    print(browser_run_footer(chromium_version, elapsed))
-    if problems:
-        raise SystemExit(1)
+    finish_browser_run(chromium_version, elapsed, problems)
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from bench.machine import browser_run_footer, percentile  # noqa: E402
+from bench.machine import finish_browser_run, percentile  # noqa: E402
 from bench.sync_fixture import start_live_server, stop  # noqa: E402
 from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from events import devices, tokens  # noqa: E402
@@ -400,9 +400,7 @@ def run(args) -> None:
         print(f"- Console errors/warnings ({len(console)}), distinct: {sorted(set(console))[:5]}")
     for problem in problems:
         print(f"- PROBLEM: {problem}")
-    print(browser_run_footer(chromium_version, elapsed))
-    if problems:
-        raise SystemExit(1)
+    finish_browser_run(chromium_version, elapsed, problems)
 
 
 def main() -> None:
