@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Page
+
+from e2e.js_runner import Run, runner
 
 from events import tokens
 from events.keys import (
@@ -55,7 +56,6 @@ const outcome = async (call) => {
 };
 """
 
-Run = Callable[[str, dict[str, Any]], Any]
 NAMES = {"key_id": "keyId", "event_id": "eventId", "issued_at": "issuedAt", "valid_from": "validFrom",
          "valid_until": "validUntil", "max_uses": "maxUses", "token_id": "tokenId"}
 
@@ -63,17 +63,7 @@ NAMES = {"key_id": "keyId", "event_id": "eventId", "issued_at": "issuedAt", "val
 @pytest.fixture
 def run(page: Page, live_server) -> Run:
     """Evaluate a batch (JS function body, `arg` in scope) on the home page of the live server."""
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    response = page.goto(live_server.url + "/")
-    assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
-
-    def evaluate(body: str, arg: dict[str, Any]) -> Any:
-        result = page.evaluate(f"async (arg) => {{ {PRELUDE}\n{body} }}", {"pkcs8": PKCS8, "lone": LONE_SURROGATE, **arg})
-        assert errors == []
-        return result
-
-    return evaluate
+    return runner(page, live_server.url, PRELUDE, {"pkcs8": PKCS8, "lone": LONE_SURROGATE})
 
 
 def to_js(case: dict[str, Any], rng: random.Random | None = None) -> dict[str, Any]:

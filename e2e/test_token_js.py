@@ -13,10 +13,11 @@ import copy
 import json
 import random
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page
+
+from e2e.js_runner import Run, runner
 
 from events import rotating, tokens
 from events.keys import b64url, from_b64url
@@ -50,23 +51,12 @@ const plain = (token) => ({ ...token, token_id: t.base32Encode(token.token_id) }
 const bundleOf = () => t.verifyBundle(arg.vectors.bundle, arg.vectors.root_public_key, { eventId: arg.vectors.event_id });
 """
 
-Run = Callable[[str, dict[str, Any]], Any]
 
 
 @pytest.fixture
 def run(page: Page, live_server) -> Run:
     """Evaluate a batch (JS function body, `arg` in scope) on the home page of the live server."""
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    response = page.goto(live_server.url + "/")
-    assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
-
-    def evaluate(body: str, arg: dict[str, Any]) -> Any:
-        result = page.evaluate(f"async (arg) => {{ {PRELUDE}\n{body} }}", {"vectors": VECTORS, **arg})
-        assert errors == []
-        return result
-
-    return evaluate
+    return runner(page, live_server.url, PRELUDE, {"vectors": VECTORS})
 
 
 def python_token(text: object, bundle, now: float) -> dict:
