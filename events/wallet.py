@@ -113,6 +113,12 @@ def _pass_state(db: Database, event_id: str, row: dict, *, now_ms: int) -> ItemS
     return ItemState("expired" if expired else "valid", 0, None)
 
 
+def holder(db: Database, event_id: str, token_id: str) -> str | None:
+    """The attendee whose wallet holds this token, if anyone's does."""
+    row = db.execute("select attendee_id from tokens where event_id = ? and id = ?", [event_id, token_id]).fetchone()
+    return row[0] if row else None
+
+
 def claim(db: Database, event_id: str, attendee_id: str, text: str, *, now: int) -> str:
     """Add the voucher `text` (a tablet's claim QR) to the attendee's wallet; returns its id.
 

@@ -10,7 +10,7 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from events import campaigns, qr, registry, signup, tokens
+from events import campaigns, qr, registry, signup, tokens, wallet
 from server import wallet_cookie
 from events.trust import ClockPolicy
 from server.owners import ATTENDEE
@@ -25,8 +25,7 @@ def _claim(request: Request, event_id: str, token: tokens.Token, text: str) -> d
     attendee_id = signup.wallet_attendee(db, event_id, capability) if capability else None
     if attendee_id is None:
         return {"sign_up": f"/events/{event_id}?claim={text}", "wallet": None, "held": False, "taken": False}
-    row = db.execute("select attendee_id from tokens where event_id = ? and id = ?", [event_id, token.id]).fetchone()
-    owner = row[0] if row else None
+    owner = wallet.holder(db, event_id, token.id)
     return {"sign_up": None, "wallet": f"/wallet/{capability}", "held": owner == attendee_id,
             "taken": owner not in (None, attendee_id)}
 
