@@ -66,6 +66,7 @@ def test_the_wallet_works_offline_rotates_and_a_tablet_redeems_it(new_station, l
     voucher = rotating_voucher(page)
     expect(voucher.locator("h2")).to_have_text("¥50 off your first purchase")
     expect(voucher.locator(".wallet-state")).to_have_text("Valid")
+    expect(voucher.locator(".validity-countdown")).to_have_text(re.compile(r"^[34] h \d+ min left$"))  # 4 hours after issue
     token_id = voucher.get_attribute("data-id")
 
     # Offline, the phone's clock slips two steps back (nothing can correct it without the server)
@@ -165,6 +166,7 @@ def test_the_live_wallet_flips_when_a_tablet_redeems_and_shows_nothing_of_others
 
 def test_the_sign_up_page_and_wallet_in_chinese(live_server, tablet_browser) -> None:
     context = tablet_browser.new_context(**{**PHONE, "locale": "zh-CN"})
+    context.clock.install(time=time.time())
     page = context.new_page()
     page.goto(f"{live_server.url}/events/{live_server.demo.event.id}")
     page.get_by_label("姓名", exact=True).fill("陈小明")
@@ -175,7 +177,13 @@ def test_the_sign_up_page_and_wallet_in_chinese(live_server, tablet_browser) -> 
     expect(page.get_by_role("heading", name="我的卡包")).to_be_visible()
     expect(rotating_voucher(page).locator(".rotating-countdown")).to_contain_text("秒后换码")
     expect(rotating_voucher(page).locator(".wallet-state")).to_have_text("有效")
+    expect(rotating_voucher(page).locator(".validity-countdown")).to_contain_text("剩余")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # Five hours later the welcome voucher (4 hours after issue) has expired, with no server asked.
+    context.set_offline(True)
+    page.clock.fast_forward(5 * 3600 * 1000)
+    expect(rotating_voucher(page).locator(".wallet-state")).to_have_text("已过期")
+    expect(rotating_voucher(page).locator(".rotating-countdown")).to_have_text("")
     context.close()
 
 
