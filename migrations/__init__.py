@@ -233,3 +233,32 @@ def m005_wallets(db: Database) -> None:
     )
     db["wallets"].create_index(["event_id", "attendee_id"], unique=True)
     db["tokens"].create_index(["event_id", "attendee_id"])
+
+
+@migrations()
+def m006_organizers(db: Database) -> None:
+    db["organizers"].create(
+        {
+            "id": str,
+            "email": str,  # lower case
+            "name": str,
+            "password_hash": str,  # scrypt$N$r$p$salt$hash
+            "totp_secret": str,
+            "totp_enrolled_at": int,  # null until the first code from the authenticator app
+            "last_totp_step": int,  # a code's step is accepted once
+            "failed_logins": int,
+            "locked_until": int,
+            "created_at": int,
+        },
+        pk="id",
+        not_null={"email", "name", "password_hash", "totp_secret", "failed_logins", "created_at"},
+        defaults={"failed_logins": 0},
+    )
+    db["organizers"].create_index(["email"], unique=True)
+    # Pending logins (password checked, code not yet) and sessions; only token hashes are kept.
+    db["organizer_sessions"].create(
+        {"token_hash": str, "organizer_id": str, "stage": str, "created_at": int, "expires_at": int},
+        pk="token_hash",
+        not_null={"organizer_id", "stage", "created_at", "expires_at"},
+        foreign_keys=[("organizer_id", "organizers", "id")],
+    )

@@ -1,0 +1,233 @@
+"""Organizer accounts: a password (scrypt) and a TOTP second factor (pyotp), sessions, lock-out.
+
+Signing in takes two steps. The password opens a short *pending* login, good only for the
+second step; a TOTP code (or, the first time, enrolling an authenticator app) turns it into a
+session. Both steps count failures together: five in a row lock the account for 15 minutes.
+Tokens (pending logins, sessions) are random and stored only as their SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+import pyotp
+from sqlite_utils import Database
+
+from events.db import write_transaction
+from events.refusal import Refusal
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 1024  # scrypt hashes anything, but a megabyte "password" is only a way to burn CPU
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB, about 50 ms here: costly to guess offline
+MAX_FAILURES = 5
+LOCK_S = 15 * 60
+PENDING_S = 5 * 60
+SESSION_S = 12 * 3600
+TOTP_DIGITS, TOTP_STEP_S = 6, 30  # what every authenticator app uses by default
+ISSUER = "PopPass"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class LoginRefused(Refusal):
+    """A sign-in step that failed. `retry_after` (seconds) is set when the account is locked."""
+
+    def __init__(self, reason: str, detail: str = "", *, retry_after: int = 0) -> None:
+        super().__init__(reason, detail)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Organizer:
+    id: str
+    email: str
+    name: str
+    totp_enrolled: bool
+
+
+@dataclass(frozen=True)
+class Pending:
+    """After the password: who is signing in, and whether they must enroll an authenticator."""
+
+    token: str
+    organizer: Organizer
+    totp_secret: str | None  # only while not yet enrolled: shown once as a QR
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    encode = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt)}${encode(digest)}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(actual, expected)
+
+
+# A hash to check unknown emails against, so they cost as much time as known ones.
+_DUMMY_HASH = hash_password("not a password of anyone's", salt=b"\0" * 16)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def _organizer(row: dict) -> Organizer:
+    return Organizer(row["id"], row["email"], row["name"], row["totp_enrolled_at"] is not None)
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < PASSWORD_MIN:
+        raise ValueError(f"a password has at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise ValueError(f"a password has at most {PASSWORD_MAX} characters")
+
+
+def create_organizer(db: Database, *, email: str, name: str, password: str, now: int) -> Organizer:
+    email = email.strip().lower()
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        raise ValueError("that is not an email address")
+    if not name.strip() or len(name.strip()) > 100:
+        raise ValueError("an organizer needs a name (at most 100 characters)")
+    check_new_password(password)
+    row = {
+        "id": "or" + secrets.token_hex(8), "email": email, "name": name.strip(), "password_hash": hash_password(password),
+        "totp_secret": pyotp.random_base32(32), "totp_enrolled_at": None, "last_totp_step": None,
+        "failed_logins": 0, "locked_until": None, "created_at": now,
+    }
+    with write_transaction(db):
+        if db.execute("select 1 from organizers where email = ?", [email]).fetchone():
+            raise ValueError(f"there is already an organizer {email}")
+        db["organizers"].insert(row)
+    return _organizer(row)
+
+
+def count(db: Database) -> int:
+    return db["organizers"].count
+
+
+def _locked(row: dict, now: int) -> None:
+    if row["locked_until"] is not None and now < row["locked_until"]:
+        raise LoginRefused("locked", retry_after=row["locked_until"] - now)
+
+
+def _fail(db: Database, row: dict, reason: str, now: int) -> LoginRefused:
+    failures = row["failed_logins"] + 1
+    if failures >= MAX_FAILURES:
+        db.execute("update organizers set failed_logins = 0, locked_until = ? where id = ?", [now + LOCK_S, row["id"]])
+        return LoginRefused("locked", retry_after=LOCK_S)
+    db.execute("update organizers set failed_logins = ? where id = ?", [failures, row["id"]])
+    return LoginRefused(reason)
+
+
+def check_password(db: Database, email: str, password: str, *, now: int) -> Pending:
+    """Step one. Raises LoginRefused(bad_credentials | locked); an unknown email and a wrong
+    password are refused alike, in the same time."""
+    email = email.strip().lower()
+    password = password[:PASSWORD_MAX + 1]
+    with write_transaction(db):
+        rows = list(db["organizers"].rows_where("email = ?", [email]))
+        if not rows:
+            password_matches(password, _DUMMY_HASH)
+            raise LoginRefused("bad_credentials")
+        row = rows[0]
+        _locked(row, now)
+        # A failure is counted, and committed, before it is raised.
+        refusal = None if password_matches(password, row["password_hash"]) else _fail(db, row, "bad_credentials", now)
+        token = secrets.token_urlsafe(32)
+        if refusal is None:
+            db["organizer_sessions"].insert(
+                {"token_hash": _token_hash(token), "organizer_id": row["id"], "stage": "pending", "created_at": now,
+                 "expires_at": now + PENDING_S}
+            )
+    if refusal is not None:
+        raise refusal
+    organizer = _organizer(row)
+    return Pending(token, organizer, None if organizer.totp_enrolled else row["totp_secret"])
+
+
+def pending_login(db: Database, token: str, *, now: int) -> Pending | None:
+    row = _session_row(db, token, "pending", now)
+    if row is None:
+        return None
+    organizer = _organizer(row)
+    return Pending(token, organizer, None if organizer.totp_enrolled else row["totp_secret"])
+
+
+def provisioning_uri(pending: Pending) -> str:
+    """The otpauth:// address an authenticator app reads from the enrollment QR."""
+    assert pending.totp_secret is not None
+    return pyotp.TOTP(pending.totp_secret, digits=TOTP_DIGITS, interval=TOTP_STEP_S).provisioning_uri(
+        name=pending.organizer.email, issuer_name=ISSUER
+    )
+
+
+def check_code(db: Database, pending_token: str, code: str, *, now: int) -> str:
+    """Step two: a TOTP code (±1 step, never the same step twice) turns the pending login into
+    a session; returns the session token. The first accepted code also enrolls the app.
+    Raises LoginRefused(expired | malformed_code | bad_code | code_replayed | locked)."""
+    session = secrets.token_urlsafe(32)
+    with write_transaction(db):
+        row = _session_row(db, pending_token, "pending", now)
+        if row is None:
+            raise LoginRefused("expired")
+        _locked(row, now)
+        code = code.strip().replace(" ", "")
+        if not re.fullmatch(r"[0-9]{6}", code):
+            raise LoginRefused("malformed_code")
+        totp = pyotp.TOTP(row["totp_secret"], digits=TOTP_DIGITS, interval=TOTP_STEP_S)
+        current = now // TOTP_STEP_S
+        step = next((s for s in (current, current - 1, current + 1) if hmac.compare_digest(totp.at(s * TOTP_STEP_S), code)), None)
+        # A failure is counted, and committed, before it is raised.
+        if step is None:
+            refusal = _fail(db, row, "bad_code", now)
+        elif row["last_totp_step"] is not None and step <= row["last_totp_step"]:
+            refusal = _fail(db, row, "code_replayed", now)
+        else:
+            refusal = None
+            db.execute(
+                "update organizers set last_totp_step = ?, failed_logins = 0, locked_until = null, "
+                "totp_enrolled_at = coalesce(totp_enrolled_at, ?) where id = ?",
+                [step, now, row["organizer_id"]],
+            )
+            db.execute("delete from organizer_sessions where token_hash = ?", [_token_hash(pending_token)])
+            db["organizer_sessions"].insert(
+                {"token_hash": _token_hash(session), "organizer_id": row["organizer_id"], "stage": "session",
+                 "created_at": now, "expires_at": now + SESSION_S}
+            )
+    if refusal is not None:
+        raise refusal
+    return session
+
+
+def session_organizer(db: Database, token: str | None, *, now: int) -> Organizer | None:
+    row = _session_row(db, token, "session", now) if token else None
+    return _organizer(row) if row else None
+
+
+def sign_out(db: Database, token: str) -> None:
+    with write_transaction(db):
+        db.execute("delete from organizer_sessions where token_hash = ?", [_token_hash(token)])
+
+
+def _session_row(db: Database, token: str | None, stage: str, now: int) -> dict | None:
+    if not token or len(token) > 100:
+        return None
+    rows = list(db.query(
+        "select s.organizer_id, o.* from organizer_sessions s join organizers o on o.id = s.organizer_id "
+        "where s.token_hash = ? and s.stage = ? and s.expires_at > ?",
+        [_token_hash(token), stage, now],
+    ))
+    return rows[0] if rows else None
