@@ -24,6 +24,8 @@ from server.controllers.home import HomeController
 from server.controllers.language import LanguageController
 from server.controllers.pwa import PwaController
 from server.controllers.station import StationController
+from server.controllers.console import ConsoleController
+from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
 from server.controllers.signup import EventPageController
 from server.controllers.vouchers import VoucherController
 from server.controllers.wallet import WalletController
@@ -40,6 +42,8 @@ MAX_BODY_BYTES = 1024 * 1024
 # Per client address. A venue's guest Wi-Fi puts a crowd behind one address, so this stops a
 # script farming welcome vouchers, not a queue of people signing up at the door.
 SIGN_UPS_PER_MINUTE = 30
+# Per client address, on top of each account's own lock-out: stops one address trying many accounts.
+SIGN_INS_PER_MINUTE = 20
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -79,6 +83,9 @@ def create_app(
             VoucherController,
             EventPageController,
             WalletController,
+            OrganizerLoginController,
+            OrganizerLogoutController,
+            ConsoleController,
             StationController,
             PwaController,
             EnrollmentController,
@@ -101,6 +108,7 @@ def create_app(
             "clock": clock,
             "catalogues": load_catalogues(),
             "sign_up_limiter": RateLimiter(sign_ups_per_minute, 60, clock=clock),
+            "sign_in_limiter": RateLimiter(SIGN_INS_PER_MINUTE, 60, clock=clock),
         }),
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         after_request=_security_headers,

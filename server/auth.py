@@ -5,7 +5,14 @@ from __future__ import annotations
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from events import devices
+from events import devices, organizers
+
+SESSION_COOKIE = "poppass_organizer"
+PENDING_COOKIE = "poppass_login"  # the password was right; the code is still to come
+
+
+class SignInRequired(Exception):
+    """An organizer page asked for without a session: people are sent to sign in."""
 
 
 def bearer(connection: ASGIConnection) -> str | None:
@@ -16,3 +23,13 @@ def bearer(connection: ASGIConnection) -> str | None:
 def device_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """An enrolled, unrevoked tablet: raises DeviceRefused (401, or 403 with wipe) otherwise."""
     connection.state.device = devices.authenticate(connection.app.state.db, bearer(connection))
+
+
+def organizer_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A signed-in organizer (password and code): raises SignInRequired otherwise."""
+    organizer = organizers.session_organizer(
+        connection.app.state.db, connection.cookies.get(SESSION_COOKIE), now=int(connection.app.state.clock())
+    )
+    if organizer is None:
+        raise SignInRequired()
+    connection.state.organizer = organizer

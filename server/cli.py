@@ -130,6 +130,34 @@ def _revoke_device(args: argparse.Namespace) -> None:
     print("  The tablet is told to wipe itself the next time it syncs.")
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Password (at least 10 characters): ")
+    if getpass.getpass("Password again: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def _create_organizer(args: argparse.Namespace) -> None:
+    from events import organizers
+    from events.db import open_database
+
+    password = _read_password(args)
+    db = open_database(args.db)  # the first organizer may well come before any event
+    try:
+        organizer = organizers.create_organizer(db, email=args.email, name=args.name, password=password, now=int(time.time()))
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        db.close()
+    print(f"Created organizer {organizer.name!r} <{organizer.email}> ({organizer.id}) in {args.db}.")
+    print("  Sign in at /organizer/login: after the password, scan the QR code shown with an")
+    print("  authenticator app; its 6-digit codes are then needed at every sign-in.")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="poppass", description="Offline-first check-in and QR vouchers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +185,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     revoke.add_argument("device_id", metavar="DEVICE_ID", help="the tablet's device id (dv…)")
     revoke.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
     revoke.set_defaults(run=_revoke_device)
+    organizer = commands.add_parser(
+        "create-organizer", help="create an organizer account (the first one, or another)",
+        description="Create an organizer account: a password now, an authenticator app at the first sign-in.",
+    )
+    organizer.add_argument("--email", required=True, help="the organizer's email: their sign-in name")
+    organizer.add_argument("--name", required=True, help="the organizer's name, as the console shows it")
+    organizer.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin (no prompt)")
+    organizer.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    organizer.set_defaults(run=_create_organizer)
     args = parser.parse_args(argv)
     try:
         args.run(args)

@@ -7,15 +7,17 @@ JSON with the status and detail. Internal errors never show a traceback to anyon
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
 from events.sync import Gap, SeqReused
+from server.auth import SignInRequired
 from server.pages import page
 from server.reasons import N_
 
@@ -86,4 +88,11 @@ def enrollment_refused(request: Request, exc: EnrollmentError) -> Response:
     return _api_error(400 if exc.reason == "bad_public_key" else 403, exc.reason)
 
 
-API_HANDLERS = {InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}
+def sign_in_required(request: Request, exc: SignInRequired) -> Response:
+    """A person is sent to the sign-in page, and back here afterwards; a program gets 401."""
+    if _wants_html(request) and request.method == "GET":
+        return Redirect(path=f"/organizer/login?next={quote(request.url.path)}", status_code=303)
+    return _api_error(401, "sign_in_required")
+
+
+API_HANDLERS = {SignInRequired: sign_in_required, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}

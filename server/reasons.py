@@ -44,3 +44,14 @@ def claim_words(reason: str) -> str:
         return REASON_WORDS[Reason(reason)]
     except ValueError:
         return CLAIM_WORDS.get(reason, REASON_WORDS[Reason.MALFORMED])
+
+# Why a sign-in step failed ("locked" takes %(minutes)s).
+SIGN_IN_WORDS = {
+    "bad_credentials": N_("That email and password do not match."),
+    "locked": N_("Too many failed attempts: this account is locked. Try again in %(minutes)s min."),
+    "expired": N_("That took too long. Please sign in again."),
+    "malformed_code": N_("The code is the 6 digits your authenticator app shows."),
+    "bad_code": N_("That code is not right. Type the code your authenticator app shows now."),
+    "code_replayed": N_("That code has already been used. Wait for the next one."),
+    "rate_limited": N_("Too many attempts from here. Wait a minute and try again."),
+}

@@ -1,0 +1,26 @@
+"""The organizer's console: everything behind the sign-in. Its home lists the events."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get
+from litestar.response import Template
+
+from events import campaigns, devices, registry
+from server.auth import organizer_guard
+from server.owners import ORGANIZER
+from server.pages import page
+
+
+class ConsoleController(Controller):
+    path = "/organizer"
+    guards = [organizer_guard]
+    opt = {"owner": ORGANIZER}
+
+    @get("/", sync_to_thread=False, name="console")
+    def home(self, request: Request) -> Template:
+        db = request.app.state.db
+        listing = [
+            (event, len(campaigns.list_campaigns(db, event.id)), len(devices.list_devices(db, event.id)))
+            for event in registry.list_events(db)
+        ]
+        return page(request, "console", organizer=request.state.organizer, events=listing)

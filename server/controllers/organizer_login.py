@@ -1,0 +1,119 @@
+"""Signing organizers in and out: password, then a TOTP code (enrolling the app the first time).
+
+/organizer/login is the only organizer address a stranger may open. Each step is a plain form
+with CSRF; the password step leaves a short-lived pending cookie scoped to the login path, and
+only the code step gives the session cookie.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+from msgspec import Struct
+
+from events import organizers, qr
+from server.auth import PENDING_COOKIE, SESSION_COOKIE, organizer_guard
+from server.owners import ORGANIZER, PUBLIC
+from server.pages import page
+from server.reasons import SIGN_IN_WORDS
+
+LOGIN_PATH = "/organizer/login"
+
+
+class PasswordForm(Struct):
+    email: str = ""
+    password: str = ""
+    next: str = "/organizer"
+
+
+class CodeForm(Struct):
+    code: str = ""
+    next: str = "/organizer"
+
+
+def _next(target: str) -> str:
+    # Only the console's own pages: anything else would be an open redirect.
+    return target if target.startswith("/organizer") and not target.startswith("//") and "\\" not in target else "/organizer"
+
+
+def _refusal(refused: organizers.LoginRefused) -> str:
+    return SIGN_IN_WORDS[refused.reason]
+
+
+def _code_page(request: Request, pending: organizers.Pending, *, next: str, error: str = "", status_code: int = 200) -> Template:
+    enrolling = pending.totp_secret is not None
+    uri = organizers.provisioning_uri(pending) if enrolling else ""
+    return page(
+        request, "organizer_code", status_code=status_code, organizer=pending.organizer, enrolling=enrolling,
+        secret=pending.totp_secret or "", qr_svg=qr.svg(uri, title="PopPass") if enrolling else "", next=_next(next),
+        error=error, minutes=0,
+    )
+
+
+class OrganizerLoginController(Controller):
+    path = LOGIN_PATH
+    opt = {"owner": PUBLIC}
+
+    @get("/", sync_to_thread=False, name="organizer_login")
+    def login_page(self, request: Request, next: FromQuery[str] = "/organizer") -> Template:
+        return page(request, "organizer_login", form=PasswordForm(next=_next(next)), error="", minutes=0)
+
+    @post("/", sync_to_thread=False, name="organizer_password", status_code=303)
+    def password(self, request: Request, data: URLEncodedBody[PasswordForm]) -> Template | Redirect:
+        wait = request.app.state.sign_in_limiter.allow(request.client.host if request.client else "")
+        shown = PasswordForm(email=data.email, next=_next(data.next))
+        if wait:
+            return page(request, "organizer_login", status_code=429, form=shown, error=SIGN_IN_WORDS["rate_limited"],
+                        minutes=0)
+        try:
+            pending = organizers.check_password(request.app.state.db, data.email, data.password,
+                                                now=int(request.app.state.clock()))
+        except organizers.LoginRefused as refused:
+            status = 429 if refused.reason == "locked" else 401
+            return page(request, "organizer_login", status_code=status, form=shown, error=_refusal(refused),
+                        minutes=-(-refused.retry_after // 60))
+        response = Redirect(path=f"{LOGIN_PATH}/code?next={_next(data.next)}", status_code=303)
+        response.set_cookie(PENDING_COOKIE, pending.token, path=LOGIN_PATH, max_age=organizers.PENDING_S, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @get("/code", sync_to_thread=False, name="organizer_code")
+    def code_page(self, request: Request, next: FromQuery[str] = "/organizer") -> Template | Redirect:
+        pending = organizers.pending_login(request.app.state.db, request.cookies.get(PENDING_COOKIE, ""),
+                                           now=int(request.app.state.clock()))
+        if pending is None:
+            return Redirect(path=LOGIN_PATH, status_code=303)
+        return _code_page(request, pending, next=next)
+
+    @post("/code", sync_to_thread=False, name="organizer_code_check", status_code=303)
+    def code(self, request: Request, data: URLEncodedBody[CodeForm]) -> Template | Redirect:
+        db, now = request.app.state.db, int(request.app.state.clock())
+        token = request.cookies.get(PENDING_COOKIE, "")
+        try:
+            session = organizers.check_code(db, token, data.code, now=now)
+        except organizers.LoginRefused as refused:
+            pending = organizers.pending_login(db, token, now=now)
+            if pending is None or refused.reason == "locked":
+                status = 429 if refused.reason == "locked" else 401
+                return page(request, "organizer_login", status_code=status, form=PasswordForm(next=_next(data.next)),
+                            error=_refusal(refused), minutes=-(-refused.retry_after // 60))
+            return _code_page(request, pending, next=data.next, error=_refusal(refused), status_code=401)
+        response = Redirect(path=_next(data.next), status_code=303)
+        response.delete_cookie(PENDING_COOKIE, path=LOGIN_PATH)
+        response.set_cookie(SESSION_COOKIE, session, path="/", max_age=organizers.SESSION_S, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+
+class OrganizerLogoutController(Controller):
+    path = "/organizer/logout"
+    guards = [organizer_guard]
+    opt = {"owner": ORGANIZER}
+
+    @post("/", sync_to_thread=False, name="organizer_logout", status_code=303)
+    def logout(self, request: Request) -> Redirect:
+        organizers.sign_out(request.app.state.db, request.cookies.get(SESSION_COOKIE, ""))
+        response = Redirect(path=LOGIN_PATH, status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
