@@ -1,0 +1,51 @@
+"""The organizer's sign-in in real Chromium: password, then the authenticator app's enrollment
+QR (read here with ZXing, as the app would) and a code computed from it with pyotp."""
+
+from __future__ import annotations
+
+import io
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from e2e.station import with_db
+from events import organizers
+
+PASSWORD = "correct horse battery"
+
+
+def test_an_organizer_enrolls_an_authenticator_and_signs_in(page: Page, live_server) -> None:
+    email = f"mei{time.time_ns()}@example.com"
+    with_db(live_server, lambda db: organizers.create_organizer(db, email=email, name="Mei", password=PASSWORD,
+                                                                now=int(time.time())))
+    page.goto(live_server.url + "/organizer")
+    expect(page).to_have_url(live_server.url + "/organizer/login?next=/organizer")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Set up your authenticator app")).to_be_visible()
+
+    # The authenticator app reads the QR: an otpauth:// address with the secret.
+    (read,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(page.locator(".enroll-qr").screenshot())))
+    uri = urlparse(read.text)
+    assert (uri.scheme, uri.netloc) == ("otpauth", "totp") and parse_qs(uri.query)["issuer"] == ["PopPass"]
+    secret = parse_qs(uri.query)["secret"][0]
+    assert page.locator("#totp-secret").text_content() == secret
+
+    page.get_by_label("6-digit code from your authenticator app").fill("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("That code is not right")
+    page.get_by_label("6-digit code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live_server.url + "/organizer")
+    expect(page.get_by_role("heading", name="Console")).to_be_visible()
+    expect(page.get_by_role("heading", name="PopPass demo pop-up")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(live_server.url + "/organizer/login")
+    page.goto(live_server.url + "/organizer")
+    expect(page).to_have_url(live_server.url + "/organizer/login?next=/organizer")

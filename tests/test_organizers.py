@@ -1,0 +1,236 @@
+"""Organizer accounts: the domain rules, then signing in through the TestClient with codes
+computed by pyotp from the enrollment secret, as an authenticator app would."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+
+from events import organizers
+from server.auth import PENDING_COOKIE, SESSION_COOKIE
+from server.cli import main as cli
+from server.owners import ORGANIZER
+from tests.conftest import NOW
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def mei(db) -> organizers.Organizer:
+    return organizers.create_organizer(db, email="Mei@Example.com", name="Mei <b>Lin</b>", password=PASSWORD, now=NOW)
+
+
+def totp(db, organizer_id: str) -> pyotp.TOTP:
+    secret = db["organizers"].get(organizer_id)["totp_secret"]
+    return pyotp.TOTP(secret, digits=organizers.TOTP_DIGITS, interval=organizers.TOTP_STEP_S)
+
+
+# --- the domain -------------------------------------------------------------------------------
+
+
+def test_passwords_are_stored_as_scrypt_hashes(db, mei) -> None:
+    stored = db["organizers"].get(mei.id)["password_hash"]
+    assert stored.startswith("scrypt$16384$8$1$") and PASSWORD not in stored
+    assert organizers.password_matches(PASSWORD, stored) and not organizers.password_matches(PASSWORD + "!", stored)
+    assert not organizers.password_matches(PASSWORD, "garbage") and not organizers.password_matches(PASSWORD, "md5$x$y$z$a$b")
+
+
+@pytest.mark.parametrize(
+    "email, name, password, message",
+    [("not-an-email", "Mei", PASSWORD, "not an email"), ("a@example.com", " ", PASSWORD, "needs a name"),
+     ("a@example.com", "Mei", "short", "at least 10"), ("a@example.com", "Mei", "x" * 1025, "at most 1024"),
+     ("MEI@example.com", "Mei", PASSWORD, "already an organizer")],
+)
+def test_creating_an_organizer_checks_its_fields(db, mei, email, name, password, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        organizers.create_organizer(db, email=email, name=name, password=password, now=NOW)
+
+
+def test_two_steps_then_a_session(db, mei) -> None:
+    pending = organizers.check_password(db, "  MEI@example.com ", PASSWORD, now=NOW)
+    assert pending.totp_secret and organizers.session_organizer(db, pending.token, now=NOW) is None  # not yet a session
+    assert organizers.provisioning_uri(pending).startswith("otpauth://totp/PopPass:mei%40example.com?secret=")
+    session = organizers.check_code(db, pending.token, totp(db, mei.id).at(NOW), now=NOW)
+    assert organizers.session_organizer(db, session, now=NOW + 60).email == "mei@example.com"
+    assert organizers.session_organizer(db, session, now=NOW + organizers.SESSION_S) is None  # expired
+    assert organizers.pending_login(db, pending.token, now=NOW) is None  # spent
+    # Enrolled now: the next sign-in does not show the secret again.
+    assert organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60).totp_secret is None
+
+
+@pytest.mark.parametrize("offset, accepted", [(-60, False), (-30, True), (0, True), (30, True), (60, False)])
+def test_a_code_one_step_either_side_is_accepted(db, mei, offset, accepted) -> None:
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+    code = totp(db, mei.id).at(NOW + offset)
+    if accepted:
+        organizers.check_code(db, pending.token, code, now=NOW)
+    else:
+        with pytest.raises(organizers.LoginRefused, match="bad_code"):
+            organizers.check_code(db, pending.token, code, now=NOW)
+
+
+def test_a_code_is_never_accepted_twice(db, mei) -> None:
+    code = totp(db, mei.id).at(NOW)
+    organizers.check_code(db, organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW).token, code, now=NOW)
+    again = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 5)
+    with pytest.raises(organizers.LoginRefused, match="code_replayed"):
+        organizers.check_code(db, again.token, code, now=NOW + 5)
+    # Nor an older one still inside the window.
+    with pytest.raises(organizers.LoginRefused, match="code_replayed"):
+        organizers.check_code(db, again.token, totp(db, mei.id).at(NOW - 30), now=NOW + 5)
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(db, mei) -> None:
+    for _ in range(4):
+        with pytest.raises(organizers.LoginRefused, match="bad_credentials"):
+            organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW)
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)  # a success does not reset…
+    with pytest.raises(organizers.LoginRefused) as locked:
+        organizers.check_code(db, pending.token, "000000" if totp(db, mei.id).at(NOW) != "000000" else "111111", now=NOW)
+    assert locked.value.reason == "locked" and locked.value.retry_after == organizers.LOCK_S  # …until the code
+    with pytest.raises(organizers.LoginRefused, match="locked"):  # even the right password, for 15 minutes
+        organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + organizers.LOCK_S - 1)
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + organizers.LOCK_S)
+    organizers.check_code(db, pending.token, totp(db, mei.id).at(NOW + organizers.LOCK_S), now=NOW + organizers.LOCK_S)
+    assert db["organizers"].get(mei.id)["failed_logins"] == 0
+
+
+def test_an_unknown_email_is_refused_like_a_wrong_password(db, mei) -> None:
+    with pytest.raises(organizers.LoginRefused) as refused:
+        organizers.check_password(db, "nobody@example.com", PASSWORD, now=NOW)
+    assert refused.value.reason == "bad_credentials"
+
+
+@pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", "12 34 5x"])
+def test_a_malformed_code_is_refused_and_not_counted(db, mei, code) -> None:
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+    with pytest.raises(organizers.LoginRefused, match="malformed_code"):
+        organizers.check_code(db, pending.token, code, now=NOW)
+    assert db["organizers"].get(mei.id)["failed_logins"] == 0
+
+
+def test_a_pending_login_expires(db, mei) -> None:
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+    later = NOW + organizers.PENDING_S
+    with pytest.raises(organizers.LoginRefused, match="expired"):
+        organizers.check_code(db, pending.token, totp(db, mei.id).at(later), now=later)
+
+
+def test_the_command_creates_the_first_organizer(tmp_path, monkeypatch, capsys) -> None:
+    path = tmp_path / "fresh.db"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
+    cli(["create-organizer", "--email", "boss@example.com", "--name", "Boss", "--password-stdin", "--db", str(path)])
+    assert "Created organizer 'Boss' <boss@example.com>" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("short\n"))
+    with pytest.raises(SystemExit):
+        cli(["create-organizer", "--email", "two@example.com", "--name", "Two", "--password-stdin", "--db", str(path)])
+    assert "at least 10 characters" in capsys.readouterr().err
+
+
+# --- signing in through the server ------------------------------------------------------------
+
+
+def csrf(client, path: str = "/organizer/login") -> str:
+    client.get(path)
+    return client.cookies["csrftoken"]
+
+
+def sign_in(client, db, organizer_id: str, *, password: str = PASSWORD, at: int = NOW):
+    token = csrf(client)
+    response = client.post("/organizer/login/", data={"email": "mei@example.com", "password": password, "next": "/organizer",
+                                                      "_csrf_token": token}, follow_redirects=False)
+    if response.status_code != 303:
+        return response
+    code_page = client.get(response.headers["location"])
+    assert code_page.status_code == 200
+    return client.post("/organizer/login/code", data={"code": totp(db, organizer_id).at(at), "next": "/organizer",
+                                                       "_csrf_token": token}, follow_redirects=False)
+
+
+def test_sign_in_enrolls_the_app_then_opens_the_console(client, db, mei) -> None:
+    assert client.get("/organizer", follow_redirects=False, headers={"Accept": "text/html"}).headers["location"] == \
+        "/organizer/login?next=/organizer"
+    token = csrf(client)
+    first = client.post("/organizer/login/", data={"email": "mei@example.com", "password": PASSWORD, "_csrf_token": token},
+                        follow_redirects=False)
+    assert first.status_code == 303 and PENDING_COOKIE in first.cookies and SESSION_COOKIE not in first.cookies
+    assert "Path=/organizer/login" in first.headers["set-cookie"] and "SameSite=strict" in first.headers["set-cookie"]
+    enroll = client.get("/organizer/login/code")
+    secret = re.search(r'id="totp-secret">([A-Z2-7]{32})<', enroll.text).group(1)
+    assert "<svg" in enroll.text and "Mei &lt;b&gt;Lin&lt;/b&gt;" in enroll.text
+    assert client.get("/organizer", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303  # not yet
+    done = client.post("/organizer/login/code", data={"code": pyotp.TOTP(secret).at(NOW), "_csrf_token": token},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/organizer"
+    assert "HttpOnly" in done.headers["set-cookie"]
+    console = client.get("/organizer")
+    assert console.status_code == 200 and "Console" in console.text and "Mei &lt;b&gt;Lin&lt;/b&gt;" in console.text
+
+
+def test_wrong_password_wrong_code_replayed_code(client, db, mei, clock) -> None:
+    assert sign_in(client, db, mei.id, password="not the password").status_code == 401
+    assert "do not match" in sign_in(client, db, mei.id, password="not the password").text
+    assert sign_in(client, db, mei.id).status_code == 303  # enrolled and signed in
+    client.cookies.clear()
+    clock.now = NOW + 10  # the same 30-second step: the same code
+    replayed = sign_in(client, db, mei.id, at=NOW)
+    assert replayed.status_code == 401 and "already been used" in replayed.text
+    wrong = client.post("/organizer/login/code", data={"code": "12345x", "_csrf_token": client.cookies["csrftoken"]})
+    assert wrong.status_code == 401 and "6 digits" in wrong.text
+
+
+def test_lock_out_through_the_server(client, db, mei) -> None:
+    for _ in range(4):
+        assert sign_in(client, db, mei.id, password="wrong password!").status_code == 401
+    locked = sign_in(client, db, mei.id, password="wrong password!")
+    assert locked.status_code == 429 and "locked" in locked.text and "15 min" in locked.text
+    assert sign_in(client, db, mei.id).status_code == 429  # the right password too
+
+
+def test_sign_in_needs_csrf(client, db, mei) -> None:
+    client.get("/organizer/login")
+    response = client.post("/organizer/login/", data={"email": "mei@example.com", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_next_never_leaves_the_console(client, db, mei) -> None:
+    page = client.get("/organizer/login?next=https://evil.example/")
+    assert 'value="/organizer"' in page.text and "evil" not in page.text
+
+
+def test_sign_out_ends_the_session(client, db, mei) -> None:
+    sign_in(client, db, mei.id)
+    session = client.cookies[SESSION_COOKIE]
+    out = client.post("/organizer/logout/", data={"_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False)
+    assert out.status_code == 303
+    assert organizers.session_organizer(db, session, now=NOW) is None
+
+
+@pytest.mark.parametrize("credential", ["device", "attendee", "forged_cookie", "pending_cookie", "none"])
+def test_no_other_credential_reaches_an_organizer_page(client, db, event, mei, credential) -> None:
+    from events import signup
+    from tests.test_sync_api import enroll
+
+    headers = {"Accept": "application/json"}
+    if credential == "device":
+        headers["Authorization"] = "Bearer " + enroll(client, db, event).token
+    elif credential == "attendee":
+        me = signup.sign_up(db, event.id, signup.Applicant("Li", "13800138000", "", True), now_ms=NOW * 1000)
+        client.get(f"/wallet/{me.capability}")  # the browser now holds a wallet cookie
+    elif credential == "forged_cookie":
+        client.cookies[SESSION_COOKIE] = "x" * 43
+    elif credential == "pending_cookie":
+        client.cookies[SESSION_COOKIE] = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW).token
+    organizer_routes = [
+        (route.path, method)
+        for route in client.app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if handler.opt.get("owner") == ORGANIZER
+        for method in handler.http_methods
+    ]
+    assert organizer_routes
+    for path, method in organizer_routes:
+        response = client.request(method, path, headers=headers)
+        assert response.status_code in (401, 403), (path, method, response.status_code)
