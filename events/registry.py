@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ from events.keys import (
     private_key_from_bytes,
     public_key_bytes,
 )
+from events.refusal import Refusal
 from events.rotating import ROTATION_KEY_LEN
 from events.tokens import Token
 from events.trust import ClockPolicy, SignedBundle, TrustBundle, sign_bundle
@@ -37,10 +39,47 @@ class Event:
     timezone: str
     created_at: int
     bundle_seq: int
+    languages: str = "en,zh-CN"  # comma-separated web language tags, the first is the default
+
+    @property
+    def language_list(self) -> list[str]:
+        return self.languages.split(",")
+
+
+NAME_MAX = 120
+VENUE_MAX = 200
 
 
 class UnknownEvent(LookupError):
     pass
+
+
+class EventRefused(Refusal, ValueError):
+    """Event fields that cannot be stored; `field` names the one at fault."""
+
+    def __init__(self, reason: str, field: str, detail: str) -> None:
+        super().__init__(reason, detail)
+        self.field = field
+
+
+def check_event(*, name: str, venue: str, starts_at: int, ends_at: int, timezone: str, languages: list[str]) -> dict:
+    """The event's fields as they will be stored, or EventRefused naming the field at fault."""
+    if not name.strip():
+        raise EventRefused("name_missing", "name", "an event needs a name")
+    if len(name.strip()) > NAME_MAX:
+        raise EventRefused("name_too_long", "name", f"a name has at most {NAME_MAX} characters")
+    if len(venue.strip()) > VENUE_MAX:
+        raise EventRefused("venue_too_long", "venue", f"a venue has at most {VENUE_MAX} characters")
+    if ends_at <= starts_at:
+        raise EventRefused("ends_before_start", "ends", "an event must end after it starts")
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise EventRefused("unknown_timezone", "timezone", f"unknown time zone {timezone!r}") from None
+    if not languages or len(set(languages)) != len(languages) or not all(re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", t) for t in languages):
+        raise EventRefused("languages_missing", "languages", "an event needs one or more languages, each named once")
+    return {"name": name.strip(), "venue": venue.strip(), "starts_at": starts_at, "ends_at": ends_at,
+            "timezone": timezone, "languages": ",".join(languages)}
 
 
 def create_event(
@@ -51,26 +90,12 @@ def create_event(
     starts_at: int,
     ends_at: int,
     timezone: str = "UTC",
+    languages: list[str] | None = None,
     now: int,
 ) -> Event:
-    if not name.strip():
-        raise ValueError("an event needs a name")
-    if ends_at <= starts_at:
-        raise ValueError("an event must end after it starts")
-    try:
-        ZoneInfo(timezone)
-    except (ValueError, ZoneInfoNotFoundError):
-        raise ValueError(f"unknown time zone {timezone!r}") from None
-    event = Event(
-        id="ev" + secrets.token_hex(8),
-        name=name.strip(),
-        venue=venue.strip(),
-        starts_at=starts_at,
-        ends_at=ends_at,
-        timezone=timezone,
-        created_at=now,
-        bundle_seq=1,
-    )
+    fields = check_event(name=name, venue=venue, starts_at=starts_at, ends_at=ends_at, timezone=timezone,
+                         languages=["en", "zh-CN"] if languages is None else languages)
+    event = Event(id="ev" + secrets.token_hex(8), created_at=now, bundle_seq=1, **fields)
     issuing_key = generate_private_key()
     with write_transaction(db):
         db["events"].insert(vars(event))
@@ -94,6 +119,19 @@ def create_event(
             }
         )
     return event
+
+
+def update_event(
+    db: Database, event_id: str, *, name: str, venue: str, starts_at: int, ends_at: int, timezone: str, languages: list[str]
+) -> Event:
+    """Change what an event is called, where and when it is, and its languages. Tokens already
+    issued keep the validity they were signed with."""
+    fields = check_event(name=name, venue=venue, starts_at=starts_at, ends_at=ends_at, timezone=timezone,
+                         languages=languages)
+    with write_transaction(db):
+        get_event(db, event_id)
+        db["events"].update(event_id, fields)
+    return get_event(db, event_id)
 
 
 def get_event(db: Database, event_id: str) -> Event:

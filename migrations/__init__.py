@@ -262,3 +262,16 @@ def m006_organizers(db: Database) -> None:
         not_null={"organizer_id", "stage", "created_at", "expires_at"},
         foreign_keys=[("organizer_id", "organizers", "id")],
     )
+
+
+@migrations()
+def m007_event_languages_and_organizer_actions(db: Database) -> None:
+    db["events"].add_column("languages", str, not_null_default="en,zh-CN")
+    # What organizers did, with who and when (DESIGN.md: organizer actions are records too).
+    db["organizer_actions"].create(
+        {"id": int, "organizer_id": str, "action": str, "subject": str, "detail": str, "at": int},
+        pk="id",
+        not_null={"organizer_id", "action", "subject", "detail", "at"},
+        foreign_keys=[("organizer_id", "organizers", "id")],
+    )
+    db["organizer_actions"].create_index(["subject", "at"])
