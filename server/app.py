@@ -25,6 +25,7 @@ from server.controllers.language import LanguageController
 from server.controllers.pwa import PwaController
 from server.controllers.station import StationController
 from server.controllers.console import ConsoleController
+from server.controllers.console_events import ConsoleEventsController
 from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
 from server.controllers.signup import EventPageController
 from server.controllers.vouchers import VoucherController
@@ -86,6 +87,7 @@ def create_app(
             OrganizerLoginController,
             OrganizerLogoutController,
             ConsoleController,
+            ConsoleEventsController,
             StationController,
             PwaController,
             EnrollmentController,

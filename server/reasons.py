@@ -55,3 +55,14 @@ SIGN_IN_WORDS = {
     "code_replayed": N_("That code has already been used. Wait for the next one."),
     "rate_limited": N_("Too many attempts from here. Wait a minute and try again."),
 }
+
+# Why an event's form was refused, by field.
+EVENT_WORDS = {
+    "name_missing": N_("An event needs a name."),
+    "name_too_long": N_("That name is too long (at most 120 characters)."),
+    "venue_too_long": N_("That venue is too long (at most 200 characters)."),
+    "ends_before_start": N_("The event must end after it starts."),
+    "unknown_timezone": N_("That is not a time zone we know (for example Asia/Shanghai)."),
+    "languages_missing": N_("Choose at least one language."),
+    "bad_time": N_("Give a date and time."),
+}

@@ -28,6 +28,14 @@ def catalogue(connection: ASGIConnection) -> Catalogue:
     return state["catalogue"]
 
 
+def use_event_languages(connection: ASGIConnection, languages: list[str]) -> None:
+    """On an event's public pages, speak one of its languages: the reader's if the event has it,
+    else the event's first."""
+    current = catalogue(connection)
+    if current.tag not in languages and languages[0] in connection.app.state.catalogues:
+        connection.scope["state"]["catalogue"] = connection.app.state.catalogues[languages[0]]
+
+
 def translate(connection: ASGIConnection, message: str) -> str:
     return catalogue(connection).translations.gettext(message)
 

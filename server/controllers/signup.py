@@ -13,6 +13,7 @@ from server import live, wallet_cookie
 from server.owners import PUBLIC
 from server.pages import page
 from server.reasons import SIGN_UP_WORDS
+from server.templating import use_event_languages
 
 
 class SignUpForm(Struct):
@@ -47,6 +48,7 @@ def _event_page(
     db = request.app.state.db
     now = int(request.app.state.clock())
     held = wallet_cookie.held(request, event.id)
+    use_event_languages(request, event.language_list)
     return page(
         request,
         "event",

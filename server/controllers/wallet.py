@@ -24,7 +24,7 @@ from server import live, wallet_cookie
 from server.owners import ATTENDEE
 from server.pages import page
 from server.reasons import N_, claim_words
-from server.templating import time_of_day, translate
+from server.templating import time_of_day, translate, use_event_languages
 
 # What the phone shows for each state; the same words on the page and in live updates.
 STATE_WORDS = {
@@ -63,6 +63,7 @@ def _snapshot(connection: ASGIConnection, event_id: str, attendee_id: str) -> di
     """Every item's state, in the reader's words: what the live channel sends the phone."""
     now_ms = int(connection.app.state.clock() * 1000)
     held = wallet.open_wallet(connection.app.state.db, event_id, attendee_id, now_ms=now_ms)
+    use_event_languages(connection, held.event.language_list)
     return {
         "type": "state",
         "server_time_ms": now_ms,
@@ -83,6 +84,7 @@ class WalletController(Controller):
         event_id, attendee_id = _opened(request, capability)
         db, now_ms = request.app.state.db, int(request.app.state.clock() * 1000)
         held = wallet.open_wallet(db, event_id, attendee_id, now_ms=now_ms)
+        use_event_languages(request, held.event.language_list)
         response = page(
             request,
             "wallet",

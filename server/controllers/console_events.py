@@ -1,0 +1,142 @@
+"""The console's events: create one, see it, change its name, venue, times and languages.
+
+Times are typed in the event's own time zone (a datetime-local field) and stored as Unix seconds.
+Every change is recorded with who made it (events/audit.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Redirect, Template
+from msgspec import Struct
+
+from events import audit, campaigns, devices, registry
+from events.db import write_transaction
+from server.auth import organizer_guard
+from server.i18n import SUPPORTED
+from server.owners import ORGANIZER
+from server.pages import page
+from server.reasons import EVENT_WORDS
+
+HOUR = 3600
+
+
+class EventForm(Struct):
+    name: str = ""
+    venue: str = ""
+    starts: str = ""  # datetime-local, in `timezone`
+    ends: str = ""
+    timezone: str = "UTC"
+    languages: list[str] | str = []
+
+
+def _local(timestamp: int, timezone: str) -> str:
+    return datetime.fromtimestamp(timestamp, ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _form_of(event: registry.Event) -> EventForm:
+    return EventForm(event.name, event.venue, _local(event.starts_at, event.timezone), _local(event.ends_at, event.timezone),
+                     event.timezone, event.language_list)
+
+
+def _languages(form: EventForm) -> list[str]:
+    chosen = [form.languages] if isinstance(form.languages, str) else list(form.languages)
+    return [tag for tag in SUPPORTED if tag in chosen]  # known tags only, in a stable order
+
+
+class BadTime(ValueError):
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def _timestamp(text: str, timezone: str, field: str) -> int:
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")  # the time zone's own check reports it
+    try:
+        return int(datetime.fromisoformat(text).replace(tzinfo=zone).timestamp())
+    except (ValueError, TypeError):
+        raise BadTime(field) from None
+
+
+def _fields(form: EventForm) -> dict:
+    """The form as domain arguments; raises BadTime or EventRefused."""
+    return {
+        "name": form.name, "venue": form.venue, "starts_at": _timestamp(form.starts, form.timezone, "starts"),
+        "ends_at": _timestamp(form.ends, form.timezone, "ends"), "timezone": form.timezone.strip(),
+        "languages": _languages(form),
+    }
+
+
+def _errors(error: Exception) -> dict[str, str]:
+    if isinstance(error, BadTime):
+        return {error.field: EVENT_WORDS["bad_time"]}
+    assert isinstance(error, registry.EventRefused)
+    return {error.field: EVENT_WORDS[error.reason]}
+
+
+def _event_or_404(request: Request, event_id: str) -> registry.Event:
+    try:
+        return registry.get_event(request.app.state.db, event_id)
+    except registry.UnknownEvent:
+        raise NotFoundException(f"no event {event_id!r}") from None
+
+
+def _event_page(request: Request, event: registry.Event, *, form: EventForm | None = None, errors: dict | None = None,
+                status_code: int = 200, saved: bool = False) -> Template:
+    db = request.app.state.db
+    return page(
+        request, "console_event", status_code=status_code, event=event, form=form or _form_of(event),
+        errors=errors or {}, saved=saved, languages=SUPPORTED, campaigns=campaigns.list_campaigns(db, event.id),
+        tablets=devices.list_devices(db, event.id), history=audit.history(db, event.id),
+    )
+
+
+class ConsoleEventsController(Controller):
+    path = "/organizer/events"
+    guards = [organizer_guard]
+    opt = {"owner": ORGANIZER}
+
+    @get("/new", sync_to_thread=False, name="console_event_new")
+    def new(self, request: Request) -> Template:
+        now = int(request.app.state.clock())
+        start = (now // HOUR + 24) * HOUR
+        form = EventForm(starts=_local(start, "UTC"), ends=_local(start + 8 * HOUR, "UTC"), languages=list(SUPPORTED))
+        return page(request, "console_event_new", form=form, errors={}, languages=SUPPORTED)
+
+    @post("/", sync_to_thread=False, name="console_event_create", status_code=303)
+    def create(self, request: Request, data: URLEncodedBody[EventForm]) -> Template | Redirect:
+        db, now = request.app.state.db, int(request.app.state.clock())
+        try:
+            with write_transaction(db):
+                event = registry.create_event(db, now=now, **_fields(data))
+                audit.record(db, request.state.organizer.id, "event.create", event.id, {"name": event.name}, now=now)
+        except (BadTime, registry.EventRefused) as error:
+            return page(request, "console_event_new", status_code=422, form=data, errors=_errors(error), languages=SUPPORTED)
+        return Redirect(path=f"/organizer/events/{event.id}", status_code=303)
+
+    @get("/{event_id:str}", sync_to_thread=False, name="console_event")
+    def show(self, request: Request, event_id: FromPath[str]) -> Template:
+        return _event_page(request, _event_or_404(request, event_id))
+
+    @post("/{event_id:str}", sync_to_thread=False, name="console_event_update")
+    def update(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[EventForm]) -> Template:
+        db, now = request.app.state.db, int(request.app.state.clock())
+        event = _event_or_404(request, event_id)
+        try:
+            with write_transaction(db):
+                fields = _fields(data)
+                updated = registry.update_event(db, event.id, **fields)
+                changed = {k: v for k, v in vars(updated).items() if getattr(event, k) != v}
+                if changed:
+                    audit.record(db, request.state.organizer.id, "event.update", event.id, changed, now=now)
+        except (BadTime, registry.EventRefused) as error:
+            return _event_page(request, event, form=data, errors=_errors(error), status_code=422)
+        return _event_page(request, updated, saved=True)
