@@ -65,6 +65,7 @@ class DeviceState:
     pending: int
     clock_offset_ms: int | None
     clock_warning: bool
+    clerk: str | None = None  # who was on shift at its latest op
 
 
 def _groups(db: Database, event_id: str) -> dict[str, str]:
@@ -165,8 +166,11 @@ def device_states(db: Database, event_id: str, *, now: int) -> list[DeviceState]
             pending=row["pending"],
             clock_offset_ms=row["clock_offset_ms"],
             clock_warning=row["clock_offset_ms"] is not None and abs(row["clock_offset_ms"]) > warn_ms,
+            clerk=row["clerk"],
         )
         for row in db.query(
-            "select * from devices where event_id = ? and key_id != ? order by enrolled_at, id", [event_id, SERVER_KEY_ID]
+            "select d.*, (select clerk from ops where device_id = d.id order by seq desc limit 1) as clerk "
+            "from devices d where d.event_id = ? and d.key_id != ? order by d.enrolled_at, d.id",
+            [event_id, SERVER_KEY_ID],
         )
     ]
