@@ -26,6 +26,7 @@ from server.controllers.pwa import PwaController
 from server.controllers.station import StationController
 from server.controllers.console import ConsoleController
 from server.controllers.console_events import ConsoleEventsController
+from server.controllers.console_tablets import ConsoleTabletsController
 from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
 from server.controllers.signup import EventPageController
 from server.controllers.vouchers import VoucherController
@@ -88,6 +89,7 @@ def create_app(
             OrganizerLogoutController,
             ConsoleController,
             ConsoleEventsController,
+            ConsoleTabletsController,
             StationController,
             PwaController,
             EnrollmentController,
