@@ -4,7 +4,6 @@ QR (read here with ZXing, as the app would) and a code computed from it with pyo
 from __future__ import annotations
 
 import io
-import time
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
@@ -12,16 +11,11 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from e2e.station import with_db
-from events import organizers
-
-PASSWORD = "correct horse battery"
+from e2e.console import PASSWORD, new_organizer
 
 
 def test_an_organizer_enrolls_an_authenticator_and_signs_in(page: Page, live_server) -> None:
-    email = f"mei{time.time_ns()}@example.com"
-    with_db(live_server, lambda db: organizers.create_organizer(db, email=email, name="Mei", password=PASSWORD,
-                                                                now=int(time.time())))
+    email = new_organizer(live_server)
     page.goto(live_server.url + "/organizer")
     expect(page).to_have_url(live_server.url + "/organizer/login?next=/organizer")
     page.get_by_label("Email").fill(email)

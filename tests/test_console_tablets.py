@@ -1,0 +1,65 @@
+"""The console's tablets: a one-time enrollment code and its QR, the device list, revocation."""
+
+from __future__ import annotations
+
+import re
+
+from events import audit, registry
+from tests.conftest import NOW
+from tests.tablet import Tablet
+from tests.test_console_events import signed_in  # noqa: F401 (fixture)
+from tests.test_sync_api import pull
+
+
+def make_code(client, event_id: str, name: str = "Front desk", minutes: str = "60"):
+    return client.post(f"/organizer/events/{event_id}/tablets/", data={
+        "name": name, "minutes": minutes, "_csrf_token": client.cookies["csrftoken"]})
+
+
+def enroll_with(client, event, code: str) -> Tablet:
+    tablet = Tablet(event.id)
+    response = client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key})
+    assert response.status_code == 201, response.text
+    return tablet.enrolled(response.json())
+
+
+def test_a_code_enrolls_a_tablet_once_and_the_list_shows_it(client, db, event, signed_in) -> None:
+    page = make_code(client, event.id, name="Front <b>desk</b>")
+    assert page.status_code == 200
+    code = re.search(r'id="enrollment-code">([A-Z0-9-]+)<', page.text).group(1)
+    assert f'data-url="http://testserver.local/station?code={code}"' in page.text and "<svg" in page.text
+    assert "Front &lt;b&gt;desk&lt;/b&gt;" in page.text
+    tablet = enroll_with(client, event, code)
+    again = client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": Tablet(event.id).public_key})
+    assert again.status_code == 403 and again.json()["error"] == "code_used"
+    pull(client, tablet, sent_at_ms=NOW * 1000 - 3000)
+    listing = client.get(f"/organizer/events/{event.id}/tablets").text
+    row = re.search(rf'<tr id="tablet-{tablet.device_id}" data-state="online">.*?</tr>', listing, re.S).group(0)
+    assert "+3.0 s" in row and "Front &lt;b&gt;desk&lt;/b&gt;" in row
+    assert [a.action for a in audit.history(db, event.id)] == ["tablet.code"]
+
+
+def test_refused_code_requests(client, event, signed_in) -> None:
+    assert make_code(client, event.id, name=" ").status_code == 422
+    assert make_code(client, event.id, minutes="99999").status_code == 422
+    assert make_code(client, "evnothere").status_code == 404
+
+
+def test_revoke_from_the_console_then_the_tablet_is_told_to_wipe(client, db, event, signed_in) -> None:
+    code = re.search(r'id="enrollment-code">([A-Z0-9-]+)<', make_code(client, event.id).text).group(1)
+    tablet = enroll_with(client, event, code)
+    response = client.post(f"/organizer/events/{event.id}/tablets/{tablet.device_id}/revoke",
+                           data={"_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False)
+    assert response.status_code == 303
+    refused = pull(client, tablet)
+    assert refused.status_code == 403 and refused.json() == {"error": "device_revoked", "wipe": True}
+    assert 'data-state="revoked"' in client.get(f"/organizer/events/{event.id}/tablets").text
+    assert audit.history(db, event.id)[-1].action == "tablet.revoke"
+    # Another event's tablet cannot be revoked from this one.
+    other = registry.create_event(db, name="Other", venue="", starts_at=NOW, ends_at=NOW + 3600, now=NOW)
+    assert client.post(f"/organizer/events/{other.id}/tablets/{tablet.device_id}/revoke",
+                       data={"_csrf_token": client.cookies["csrftoken"]}).status_code == 404
+
+
+def test_revoking_needs_csrf(client, event, signed_in) -> None:
+    assert client.post(f"/organizer/events/{event.id}/tablets/dvnothere/revoke").status_code == 403
