@@ -90,6 +90,16 @@ def with_db(live_server, body):
     return using_db(live_server.db_path, body)
 
 
+def enroll_by_scanning(page: Page, base_url: str, code: str, clerk: str) -> None:
+    """Enroll through the station's own camera, which is showing the enrollment QR of `code`."""
+    page.goto(base_url + "/station")
+    page.get_by_role("button", name="Scan the code's QR instead").click()
+    expect(page.get_by_label("Enrollment code")).to_have_value(code, timeout=10_000)
+    page.get_by_label("Your name").fill(clerk)
+    page.get_by_role("button", name="Enroll this tablet").click()
+    expect(page).to_have_url(base_url + "/station/scan")
+
+
 def enrollment_code(live_server, name: str) -> str:
     return with_db(live_server, lambda db: devices.create_enrollment_code(
         db, live_server.demo.event.id, name=name, now=int(time.time())))

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from e2e.camera import y4m
 from e2e.console import new_organizer, sign_in
-from e2e.station import camera, tablet_browser  # noqa: F401 (fixtures)
+from e2e.station import camera, enroll_by_scanning, tablet_browser  # noqa: F401 (fixtures)
 
 
 def test_enroll_a_tablet_from_the_console_qr_then_revoke_it(tablet_browser, camera, live_server) -> None:
@@ -26,12 +26,7 @@ def test_enroll_a_tablet_from_the_console_qr_then_revoke_it(tablet_browser, came
     assert read.text == f"{live_server.url}/station?code={code}"
     y4m(read.text, camera)
     tablet = tablet_browser.new_context(locale="en-US", permissions=["camera"]).new_page()
-    tablet.goto(live_server.url + "/station")
-    tablet.get_by_role("button", name="Scan the code's QR instead").click()
-    expect(tablet.get_by_label("Enrollment code")).to_have_value(code, timeout=10_000)
-    tablet.get_by_label("Your name").fill("Lan")
-    tablet.get_by_role("button", name="Enroll this tablet").click()
-    expect(tablet).to_have_url(live_server.url + "/station/scan")
+    enroll_by_scanning(tablet, live_server.url, code, "Lan")
     expect(tablet.locator("#sync-badge")).to_contain_text("Online")
 
     console.reload()

@@ -7,6 +7,7 @@ import time
 
 from playwright.sync_api import Browser, Page, expect
 
+from e2e.station import enroll_by_scanning
 from events import devices
 from events.db import open_database
 
@@ -102,11 +103,6 @@ def test_the_enrollment_qr_fills_in_the_code(playwright, live_server, tmp_path) 
         expect(page.get_by_label("Enrollment code")).to_have_value(linked)
         # The station's own camera reads it.
         other = browser.new_context(locale="en-US", permissions=["camera"]).new_page()
-        other.goto(live_server.url + "/station")
-        other.get_by_role("button", name="Scan the code's QR instead").click()
-        expect(other.get_by_label("Enrollment code")).to_have_value(scanned, timeout=10_000)
-        other.get_by_label("Your name").fill("Mei")
-        other.get_by_role("button", name="Enroll this tablet").click()
-        expect(other).to_have_url(live_server.url + "/station/scan")
+        enroll_by_scanning(other, live_server.url, scanned, "Mei")
     finally:
         browser.close()
