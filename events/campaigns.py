@@ -13,8 +13,22 @@ from sqlite_utils import Database
 from events import registry, tokens
 from events.db import write_transaction
 from events.keys import SERVER_KEY_ID
+from events.refusal import Refusal
 
 MAX_CAMPAIGNS = 0xFF  # the campaign number is one byte of the token
+TITLE_MAX, TERMS_MAX, VALUE_MAX = 120, 1000, 40
+
+
+class CampaignRefused(Refusal, ValueError):
+    """Campaign settings that cannot be stored; `field` names the one at fault."""
+
+    def __init__(self, reason: str, field: str, detail: str = "") -> None:
+        super().__init__(reason, detail or reason)
+        self.field = field
+
+
+class CampaignExhausted(Refusal):
+    """No more vouchers of this campaign: its cap, or this attendee's share, is reached."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,10 @@ class Campaign:
     rotating: bool
     welcome: bool
     created_at: int
+    value: str = ""
+    per_attendee: int | None = None  # vouchers one attendee may hold
+    cap: int | None = None  # vouchers in all
+    by_clerks: bool = True  # tablets may issue it
 
     def window_for(self, issued_at: int) -> tuple[int, int | None]:
         """The validity window of a voucher issued now: the campaign's absolute window,
@@ -53,53 +71,96 @@ class IssuedToken:
     rotating: bool
 
 
+def check_terms(
+    *, title: str, terms: str = "", value: str = "", max_uses: int = 1, valid_from: int | None = None,
+    valid_until: int | None = None, valid_minutes: int | None = None, per_attendee: int | None = None,
+    cap: int | None = None, welcome: bool = False, by_clerks: bool = True,
+) -> None:
+    """CampaignRefused naming the first field at fault, or nothing."""
+    if not title.strip():
+        raise CampaignRefused("title_missing", "title")
+    if len(title.strip()) > TITLE_MAX:
+        raise CampaignRefused("title_too_long", "title")
+    if len(terms.strip()) > TERMS_MAX:
+        raise CampaignRefused("terms_too_long", "terms")
+    if len(value.strip()) > VALUE_MAX:
+        raise CampaignRefused("value_too_long", "value")
+    if not 0 <= max_uses <= 0xFF:
+        raise CampaignRefused("max_uses_range", "max_uses", "max uses is 0 (unlimited) to 255")
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise CampaignRefused("window_backwards", "valid_until", "the validity window ends before it starts")
+    if valid_minutes is not None and not 0 < valid_minutes <= 366 * 24 * 60:
+        raise CampaignRefused("minutes_range", "valid_minutes", "minutes after issue must be positive")
+    if per_attendee is not None and per_attendee < 1:
+        raise CampaignRefused("per_attendee_range", "per_attendee")
+    if cap is not None and cap < 1:
+        raise CampaignRefused("cap_range", "cap")
+    if not welcome and not by_clerks:
+        raise CampaignRefused("nobody_issues", "by_clerks", "a campaign is given at sign-up, by clerks, or both")
+
+
 def create_campaign(
     db: Database,
     event_id: str,
     *,
     title: str,
     terms: str = "",
+    value: str = "",
     max_uses: int = 1,
     valid_from: int | None = None,
     valid_until: int | None = None,
     valid_minutes: int | None = None,
     rotating: bool = True,
     welcome: bool = False,
+    by_clerks: bool = True,
+    per_attendee: int | None = None,
+    cap: int | None = None,
     now: int,
 ) -> Campaign:
     registry.get_event(db, event_id)
-    if not title.strip():
-        raise ValueError("a campaign needs a title")
-    if not 0 <= max_uses <= 0xFF:
-        raise ValueError("max uses is 0 (unlimited) to 255")
-    if valid_from and valid_until and valid_until <= valid_from:
-        raise ValueError("the validity window ends before it starts")
-    if valid_minutes is not None and valid_minutes <= 0:
-        raise ValueError("minutes after issue must be positive")
+    settings = dict(title=title, terms=terms, value=value, max_uses=max_uses, valid_from=valid_from, valid_until=valid_until,
+                    valid_minutes=valid_minutes, per_attendee=per_attendee, cap=cap, welcome=welcome, by_clerks=by_clerks)
+    check_terms(**settings)
     with write_transaction(db):
         row = next(db.query("select max(number) as top from campaigns where event_id = ?", [event_id]))
         number = (row["top"] or 0) + 1
         if number > MAX_CAMPAIGNS:
-            raise ValueError(f"an event has at most {MAX_CAMPAIGNS} campaigns")
+            raise CampaignRefused("too_many", "title", f"an event has at most {MAX_CAMPAIGNS} campaigns")
         campaign = Campaign(
-            event_id=event_id,
-            number=number,
-            title=title.strip(),
-            terms=terms.strip(),
-            max_uses=max_uses,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            valid_minutes=valid_minutes,
-            rotating=rotating,
-            welcome=welcome,
-            created_at=now,
+            event_id=event_id, number=number, created_at=now, rotating=rotating,
+            **{**settings, "title": title.strip(), "terms": terms.strip(), "value": value.strip()},
         )
         db["campaigns"].insert(vars(campaign))
     return campaign
 
 
+def update_campaign(db: Database, event_id: str, number: int, *, now: int, **settings) -> Campaign:
+    """Change a campaign's settings for the vouchers it gives from now on. Vouchers already issued
+    carry their terms signed inside them, so they do not change."""
+    current = get_campaign(db, event_id, number)
+    merged = {name: settings.get(name, getattr(current, name)) for name in (
+        "title", "terms", "value", "max_uses", "valid_from", "valid_until", "valid_minutes", "per_attendee", "cap",
+        "welcome", "by_clerks")}
+    check_terms(**merged)
+    merged |= {"title": merged["title"].strip(), "terms": merged["terms"].strip(), "value": merged["value"].strip(),
+               "rotating": settings.get("rotating", current.rotating)}
+    with write_transaction(db):
+        db["campaigns"].update((event_id, number), merged)
+    return get_campaign(db, event_id, number)
+
+
+def issued_count(db: Database, event_id: str, number: int, *, attendee_id: str | None = None) -> int:
+    """Vouchers of this campaign on record (the server's and those tablets have synced)."""
+    sql = "select count(*) from tokens where event_id = ? and campaign = ? and type = 'voucher' and refusal = ''"
+    args: list = [event_id, number]
+    if attendee_id is not None:
+        sql += " and attendee_id = ?"
+        args.append(attendee_id)
+    return db.execute(sql, args).fetchone()[0]
+
+
 def _campaign(row: dict) -> Campaign:
-    return Campaign(**{**row, "rotating": bool(row["rotating"]), "welcome": bool(row["welcome"])})
+    return Campaign(**{**row, "rotating": bool(row["rotating"]), "welcome": bool(row["welcome"]), "by_clerks": bool(row["by_clerks"])})
 
 
 def list_campaigns(db: Database, event_id: str) -> list[Campaign]:
@@ -109,8 +170,9 @@ def list_campaigns(db: Database, event_id: str) -> list[Campaign]:
 def for_tablets(db: Database, event_id: str) -> list[dict]:
     """What a tablet needs to issue a campaign's vouchers offline: its terms, as plain values."""
     return [
-        {"number": c.number, "title": c.title, "terms": c.terms, "max_uses": c.max_uses, "valid_from": c.valid_from,
-         "valid_until": c.valid_until, "valid_minutes": c.valid_minutes, "rotating": c.rotating, "welcome": c.welcome}
+        {"number": c.number, "title": c.title, "terms": c.terms, "value": c.value, "max_uses": c.max_uses,
+         "valid_from": c.valid_from, "valid_until": c.valid_until, "valid_minutes": c.valid_minutes, "rotating": c.rotating,
+         "welcome": c.welcome, "by_clerks": c.by_clerks, "per_attendee": c.per_attendee, "cap": c.cap}
         for c in list_campaigns(db, event_id)
     ]
 
@@ -122,8 +184,17 @@ def get_campaign(db: Database, event_id: str, number: int) -> Campaign:
     return _campaign(rows[0])
 
 
-def issue_voucher(db: Database, event_id: str, campaign_number: int, *, now: int) -> IssuedToken:
+def issue_voucher(
+    db: Database, event_id: str, campaign_number: int, *, now: int, attendee_id: str | None = None
+) -> IssuedToken:
+    """A server-signed voucher of the campaign; CampaignExhausted past its cap or, for an
+    attendee, past their share."""
     campaign = get_campaign(db, event_id, campaign_number)
+    if campaign.cap is not None and issued_count(db, event_id, campaign.number) >= campaign.cap:
+        raise CampaignExhausted("cap_reached", f"campaign {campaign.number} gave its {campaign.cap} vouchers")
+    if attendee_id is not None and campaign.per_attendee is not None and \
+            issued_count(db, event_id, campaign.number, attendee_id=attendee_id) >= campaign.per_attendee:
+        raise CampaignExhausted("attendee_share_reached", f"{attendee_id} holds {campaign.per_attendee}")
     valid_from, valid_until = campaign.window_for(now)
     return _issue(
         db,

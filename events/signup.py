@@ -99,11 +99,14 @@ def sign_up(db, event_id: str, applicant: Applicant, *, now_ms: int, held: froze
             return SignUp(existing, None, created=False)
         pass_token = campaigns.issue_pass(db, event_id, now=now)
         attendee_id = pass_token.id  # an attendee's id is the token id of their pass
-        welcome = [
-            campaigns.issue_voucher(db, event_id, campaign.number, now=now)
-            for campaign in campaigns.list_campaigns(db, event_id)
-            if campaign.welcome and (campaign.valid_until is None or campaign.valid_until > now)
-        ]
+        welcome = []
+        for campaign in campaigns.list_campaigns(db, event_id):
+            if not campaign.welcome or (campaign.valid_until is not None and campaign.valid_until <= now):
+                continue
+            try:
+                welcome.append(campaigns.issue_voucher(db, event_id, campaign.number, now=now, attendee_id=attendee_id))
+            except campaigns.CampaignExhausted:
+                continue  # the campaign gave all it had: sign-up still works, without that voucher
         web = devices.web_device(db, event_id, now=now)
         stamp = dict(hlc_ms=now_ms, device_time_ms=now_ms, corrected_time_ms=now_ms, clerk="online sign-up")
         ops: list = [

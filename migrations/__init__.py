@@ -275,3 +275,11 @@ def m007_event_languages_and_organizer_actions(db: Database) -> None:
         foreign_keys=[("organizer_id", "organizers", "id")],
     )
     db["organizer_actions"].create_index(["subject", "at"])
+
+
+@migrations()
+def m008_campaign_limits(db: Database) -> None:
+    db["campaigns"].add_column("value", str, not_null_default="")  # what it is worth, as shown: "¥50", "a coffee"
+    db["campaigns"].add_column("per_attendee", int)  # vouchers one attendee may hold; null: no limit
+    db["campaigns"].add_column("cap", int)  # vouchers the campaign gives in all; null: no limit
+    db["campaigns"].add_column("by_clerks", int, not_null_default=1)  # tablets may issue it

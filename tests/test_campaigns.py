@@ -45,3 +45,48 @@ def test_campaign_validation(db, event, bad) -> None:
 
 def test_get_token_for_an_unknown_id(db) -> None:
     assert campaigns.get_token(db, "AAAAAAAAAAAAAAAA") is None
+
+
+def test_changing_a_campaign_never_changes_vouchers_already_issued(db, event) -> None:
+    campaign = campaigns.create_campaign(db, event.id, title="¥50 off", value="¥50", max_uses=1, valid_minutes=60, now=NOW)
+    before = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
+    changed = campaigns.update_campaign(db, event.id, campaign.number, title="¥30 off", value="¥30", max_uses=3,
+                                        valid_minutes=30, now=NOW)
+    assert (changed.title, changed.value, changed.max_uses, changed.valid_minutes) == ("¥30 off", "¥30", 3, 30)
+    token = tokens.decode(before.text).token
+    assert (token.max_uses, token.valid_until) == (1, NOW + 3600)  # signed inside: unchanged
+    after = tokens.decode(campaigns.issue_voucher(db, event.id, campaign.number, now=NOW).text).token
+    assert (after.max_uses, after.valid_until) == (3, NOW + 1800)
+
+
+@pytest.mark.parametrize(
+    "settings, reason, field",
+    [
+        (dict(title=" "), "title_missing", "title"),
+        (dict(title="x" * 121), "title_too_long", "title"),
+        (dict(title="T", terms="x" * 1001), "terms_too_long", "terms"),
+        (dict(title="T", value="x" * 41), "value_too_long", "value"),
+        (dict(title="T", max_uses=256), "max_uses_range", "max_uses"),
+        (dict(title="T", valid_from=NOW, valid_until=NOW), "window_backwards", "valid_until"),
+        (dict(title="T", valid_minutes=0), "minutes_range", "valid_minutes"),
+        (dict(title="T", per_attendee=0), "per_attendee_range", "per_attendee"),
+        (dict(title="T", cap=0), "cap_range", "cap"),
+        (dict(title="T", welcome=False, by_clerks=False), "nobody_issues", "by_clerks"),
+    ],
+)
+def test_campaign_settings_are_refused_by_field(db, event, settings, reason, field) -> None:
+    with pytest.raises(campaigns.CampaignRefused) as refused:
+        campaigns.create_campaign(db, event.id, now=NOW, **settings)
+    assert (refused.value.reason, refused.value.field) == (reason, field)
+
+
+def test_the_cap_and_each_attendees_share(db, event) -> None:
+    campaign = campaigns.create_campaign(db, event.id, title="Tote bag", cap=3, per_attendee=2, now=NOW)
+    for _ in range(2):
+        issued = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW, attendee_id="ATTENDEEAAAAAAAA")
+        db.execute("update tokens set attendee_id = ? where id = ?", ["ATTENDEEAAAAAAAA", issued.id])
+    with pytest.raises(campaigns.CampaignExhausted, match="attendee_share_reached"):
+        campaigns.issue_voucher(db, event.id, campaign.number, now=NOW, attendee_id="ATTENDEEAAAAAAAA")
+    campaigns.issue_voucher(db, event.id, campaign.number, now=NOW, attendee_id="ATTENDEEBBBBBBBB")
+    with pytest.raises(campaigns.CampaignExhausted, match="cap_reached"):
+        campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)

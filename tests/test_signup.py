@@ -233,3 +233,13 @@ def test_sign_ups_never_make_two_attendees_sharing_a_phone_or_email(tmp_path_fac
         assert db["wallets"].count == len(rows)
     finally:
         db.close()
+
+
+def test_a_welcome_campaign_stops_at_its_cap(db, event) -> None:
+    campaigns.create_campaign(db, event.id, title="First two only", welcome=True, cap=2, now=NOW)
+    given = []
+    for phone in ("13800000001", "13800000002", "13800000003"):
+        result = signup.sign_up(db, event.id, applicant(phone=phone), now_ms=NOW_MS)
+        given.append(db.execute("select count(*) from tokens where type = 'voucher' and attendee_id = ?",
+                                [result.attendee_id]).fetchone()[0])
+    assert given == [1, 1, 0] and db["attendees"].count == 3

@@ -656,7 +656,8 @@ def test_enrollment_and_the_last_pull_page_carry_the_campaigns(client, db, event
     body = client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key}).json()
     tablet.enrolled(body)
     expected = {"number": 1, "title": "Free <b>coffee</b>", "terms": "At the bar", "max_uses": 2, "valid_from": None,
-                "valid_until": None, "valid_minutes": 30, "rotating": False, "welcome": False}
+                "valid_until": None, "valid_minutes": 30, "rotating": False, "welcome": False, "value": "",
+                "by_clerks": True, "per_attendee": None, "cap": None}
     assert body["campaigns"] == [expected]
     other = enroll(client, db, event, name="Other")
     for _ in range(3):
