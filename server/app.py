@@ -25,6 +25,7 @@ from server.controllers.language import LanguageController
 from server.controllers.pwa import PwaController
 from server.controllers.station import StationController
 from server.controllers.console import ConsoleController
+from server.controllers.console_campaigns import ConsoleCampaignsController
 from server.controllers.console_events import ConsoleEventsController
 from server.controllers.console_tablets import ConsoleTabletsController
 from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
@@ -90,6 +91,7 @@ def create_app(
             ConsoleController,
             ConsoleEventsController,
             ConsoleTabletsController,
+            ConsoleCampaignsController,
             StationController,
             PwaController,
             EnrollmentController,

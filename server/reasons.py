@@ -66,3 +66,20 @@ EVENT_WORDS = {
     "languages_missing": N_("Choose at least one language."),
     "bad_time": N_("Give a date and time."),
 }
+
+# Why a campaign's form was refused, by field.
+CAMPAIGN_WORDS = {
+    "title_missing": N_("A campaign needs a title."),
+    "title_too_long": N_("That title is too long (at most 120 characters)."),
+    "terms_too_long": N_("The terms are too long (at most 1,000 characters)."),
+    "value_too_long": N_("The value is too long (at most 40 characters)."),
+    "max_uses_range": N_("Uses per voucher are 0 (unlimited) to 255."),
+    "window_backwards": N_("The validity must end after it starts."),
+    "minutes_range": N_("Minutes after issue must be more than 0 (at most a year)."),
+    "per_attendee_range": N_("Vouchers per attendee must be 1 or more, or left empty."),
+    "cap_range": N_("The campaign cap must be 1 or more, or left empty."),
+    "nobody_issues": N_("Give it at sign-up, by clerks, or both."),
+    "too_many": N_("An event has at most 255 campaigns."),
+    "bad_number": N_("Type a whole number, or leave it empty."),
+    "bad_time": N_("Give a date and time, or leave it empty."),
+}

@@ -6,11 +6,7 @@ Every change is recorded with who made it (events/audit.py).
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
@@ -18,6 +14,7 @@ from msgspec import Struct
 from events import audit, campaigns, devices, registry
 from events.db import write_transaction
 from server.auth import organizer_guard
+from server.console_forms import BadTime, event_or_404, local_input, timestamp_of
 from server.i18n import SUPPORTED
 from server.owners import ORGANIZER
 from server.pages import page
@@ -35,12 +32,8 @@ class EventForm(Struct):
     languages: list[str] | str = []
 
 
-def _local(timestamp: int, timezone: str) -> str:
-    return datetime.fromtimestamp(timestamp, ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
-
-
 def _form_of(event: registry.Event) -> EventForm:
-    return EventForm(event.name, event.venue, _local(event.starts_at, event.timezone), _local(event.ends_at, event.timezone),
+    return EventForm(event.name, event.venue, local_input(event.starts_at, event.timezone), local_input(event.ends_at, event.timezone),
                      event.timezone, event.language_list)
 
 
@@ -49,28 +42,11 @@ def _languages(form: EventForm) -> list[str]:
     return [tag for tag in SUPPORTED if tag in chosen]  # known tags only, in a stable order
 
 
-class BadTime(ValueError):
-    def __init__(self, field: str) -> None:
-        super().__init__(field)
-        self.field = field
-
-
-def _timestamp(text: str, timezone: str, field: str) -> int:
-    try:
-        zone = ZoneInfo(timezone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")  # the time zone's own check reports it
-    try:
-        return int(datetime.fromisoformat(text).replace(tzinfo=zone).timestamp())
-    except (ValueError, TypeError):
-        raise BadTime(field) from None
-
-
 def _fields(form: EventForm) -> dict:
     """The form as domain arguments; raises BadTime or EventRefused."""
     return {
-        "name": form.name, "venue": form.venue, "starts_at": _timestamp(form.starts, form.timezone, "starts"),
-        "ends_at": _timestamp(form.ends, form.timezone, "ends"), "timezone": form.timezone.strip(),
+        "name": form.name, "venue": form.venue, "starts_at": timestamp_of(form.starts, form.timezone, "starts"),
+        "ends_at": timestamp_of(form.ends, form.timezone, "ends"), "timezone": form.timezone.strip(),
         "languages": _languages(form),
     }
 
@@ -80,13 +56,6 @@ def _errors(error: Exception) -> dict[str, str]:
         return {error.field: EVENT_WORDS["bad_time"]}
     assert isinstance(error, registry.EventRefused)
     return {error.field: EVENT_WORDS[error.reason]}
-
-
-def _event_or_404(request: Request, event_id: str) -> registry.Event:
-    try:
-        return registry.get_event(request.app.state.db, event_id)
-    except registry.UnknownEvent:
-        raise NotFoundException(f"no event {event_id!r}") from None
 
 
 def _event_page(request: Request, event: registry.Event, *, form: EventForm | None = None, errors: dict | None = None,
@@ -108,7 +77,7 @@ class ConsoleEventsController(Controller):
     def new(self, request: Request) -> Template:
         now = int(request.app.state.clock())
         start = (now // HOUR + 24) * HOUR
-        form = EventForm(starts=_local(start, "UTC"), ends=_local(start + 8 * HOUR, "UTC"), languages=list(SUPPORTED))
+        form = EventForm(starts=local_input(start, "UTC"), ends=local_input(start + 8 * HOUR, "UTC"), languages=list(SUPPORTED))
         return page(request, "console_event_new", form=form, errors={}, languages=SUPPORTED)
 
     @post("/", sync_to_thread=False, name="console_event_create", status_code=303)
@@ -124,12 +93,12 @@ class ConsoleEventsController(Controller):
 
     @get("/{event_id:str}", sync_to_thread=False, name="console_event")
     def show(self, request: Request, event_id: FromPath[str]) -> Template:
-        return _event_page(request, _event_or_404(request, event_id))
+        return _event_page(request, event_or_404(request, event_id))
 
     @post("/{event_id:str}", sync_to_thread=False, name="console_event_update")
     def update(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[EventForm]) -> Template:
         db, now = request.app.state.db, int(request.app.state.clock())
-        event = _event_or_404(request, event_id)
+        event = event_or_404(request, event_id)
         try:
             with write_transaction(db):
                 fields = _fields(data)

@@ -17,6 +17,7 @@ from msgspec import Struct
 from events import audit, devices, projections, qr, registry
 from events.db import write_transaction
 from server.auth import organizer_guard
+from server.console_forms import event_or_404
 from server.owners import ORGANIZER
 from server.pages import page
 from server.reasons import N_
@@ -28,13 +29,6 @@ TABLET_WORDS = {"name_missing": N_("A tablet needs a name, such as “Front desk
 class NewTablet(Struct):
     name: str = ""
     minutes: int = devices.DEFAULT_CODE_MINUTES
-
-
-def _event_or_404(request: Request, event_id: str) -> registry.Event:
-    try:
-        return registry.get_event(request.app.state.db, event_id)
-    except registry.UnknownEvent:
-        raise NotFoundException(f"no event {event_id!r}") from None
 
 
 def _tablets_page(request: Request, event: registry.Event, *, status_code: int = 200, error: str = "",
@@ -54,12 +48,12 @@ class ConsoleTabletsController(Controller):
 
     @get("/", sync_to_thread=False, name="console_tablets")
     def show(self, request: Request, event_id: FromPath[str]) -> Template:
-        return _tablets_page(request, _event_or_404(request, event_id))
+        return _tablets_page(request, event_or_404(request, event_id))
 
     @post("/", sync_to_thread=False, name="console_tablet_code", status_code=200)
     def enrollment_code(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[NewTablet]) -> Template:
         db, now = request.app.state.db, int(request.app.state.clock())
-        event = _event_or_404(request, event_id)
+        event = event_or_404(request, event_id)
         if not data.name.strip():
             return _tablets_page(request, event, status_code=422, error=TABLET_WORDS["name_missing"])
         if data.minutes not in CODE_MINUTES:
@@ -77,7 +71,7 @@ class ConsoleTabletsController(Controller):
     @post("/{device_id:str}/revoke", sync_to_thread=False, name="console_tablet_revoke", status_code=303)
     def revoke(self, request: Request, event_id: FromPath[str], device_id: FromPath[str]) -> Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
-        event = _event_or_404(request, event_id)
+        event = event_or_404(request, event_id)
         try:
             device = devices.get_device(db, device_id)
         except LookupError:

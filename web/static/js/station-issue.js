@@ -33,7 +33,9 @@ async function main() {
   const renderCampaigns = () => {
     const box = $("campaigns");
     box.replaceChildren();
-    for (const campaign of ledger.campaigns) {
+    // Only campaigns clerks may give (a sign-up-only welcome voucher is not the counter's to hand out).
+    const offered = ledger.campaigns.filter((campaign) => campaign.by_clerks !== false);
+    for (const campaign of offered) {
       const choice = $("campaign-choice").content.firstElementChild.cloneNode(true);
       const radio = choice.querySelector("input");
       radio.value = String(campaign.number);
@@ -41,8 +43,8 @@ async function main() {
       choice.querySelector(".campaign-terms").textContent = campaign.terms ? ` — ${campaign.terms}` : "";
       box.append(choice);
     }
-    if (ledger.campaigns.length === 1) box.querySelector("input").checked = true;
-    $("no-campaigns").hidden = ledger.campaigns.length > 0;
+    if (offered.length === 1) box.querySelector("input").checked = true;
+    $("no-campaigns").hidden = offered.length > 0;
   };
 
   const choose = (attendee) => {

@@ -1,0 +1,44 @@
+"""What the console's forms share: finding the event in the URL, and times typed in the event's
+own time zone (datetime-local fields) turned into Unix seconds and back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from litestar import Request
+from litestar.exceptions import NotFoundException
+
+from events import registry
+
+
+class BadTime(ValueError):
+    """A date-and-time field that is not one; `field` names it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def event_or_404(request: Request, event_id: str) -> registry.Event:
+    try:
+        return registry.get_event(request.app.state.db, event_id)
+    except registry.UnknownEvent:
+        raise NotFoundException(f"no event {event_id!r}") from None
+
+
+def local_input(timestamp: int, timezone: str) -> str:
+    """The value of a datetime-local field showing `timestamp` in `timezone`."""
+    return datetime.fromtimestamp(timestamp, ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def timestamp_of(text: str, timezone: str, field: str) -> int:
+    """A datetime-local value read in `timezone`; BadTime(field) if it is not one."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")  # the time zone's own check reports it
+    try:
+        return int(datetime.fromisoformat(text).replace(tzinfo=zone).timestamp())
+    except (ValueError, TypeError):
+        raise BadTime(field) from None
