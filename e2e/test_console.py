@@ -54,6 +54,21 @@ def test_an_organizer_enrolls_an_authenticator_and_signs_in(page: Page, live_ser
     expect(page.get_by_role("status")).to_have_text("Saved.")
     assert page.evaluate("window.__sameDocument") is True  # swapped in place by htmx
     expect(page.locator(".history")).to_contain_text("Venue changed by Mei")
+
+    # A welcome campaign: the public page offers it at sign-up.
+    page.get_by_role("link", name="New campaign").click()
+    page.get_by_label("Title").fill("Free <b>tote</b> bag")
+    page.get_by_label("Value (as shown, e.g. ¥50)").fill("a tote bag")
+    page.get_by_label("Vouchers in all (empty: no limit)").fill("100")
+    page.get_by_label("Given at online sign-up (welcome voucher)").check()
+    page.get_by_role("button", name="Create the campaign").click()
+    expect(page.get_by_role("heading", name="Free <b>tote</b> bag")).to_be_visible()
+    expect(page.get_by_text("0 vouchers issued so far")).to_be_visible()
+    page.get_by_role("link", name="Winter <i>pop-up</i>").click()
+    page.get_by_role("link", name="Public page").click()
+    expect(page.locator(".campaigns")).to_contain_text("Free <b>tote</b> bag")
+    page.go_back()
+    page.go_back()
     page.get_by_role("link", name="Console").click()
 
     page.get_by_role("button", name="Sign out").click()
