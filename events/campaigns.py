@@ -210,22 +210,33 @@ def issue_voucher(
 
 
 def issue_pass(db: Database, event_id: str, *, now: int) -> IssuedToken:
+    return issue_passes(db, event_id, 1, now=now)[0]
+
+
+def issue_passes(db: Database, event_id: str, count: int, *, now: int) -> list[IssuedToken]:
+    """`count` attendee passes, signed with one load of the key and stored in one statement
+    (an import makes thousands)."""
     event = registry.get_event(db, event_id)
-    return _issue(db, event_id, type=tokens.TokenType.PASS, now=now, valid_from=now, valid_until=event.ends_at)
+    key = registry.issuing_key(db, event_id)
+    issued = [
+        _sign(key, event_id, type=tokens.TokenType.PASS, now=now, valid_from=now, valid_until=event.ends_at)
+        for _ in range(count)
+    ]
+    _store(db, issued)
+    return issued
 
 
 def _issue(db: Database, event_id: str, *, type: tokens.TokenType, now: int, **terms) -> IssuedToken:
-    text = tokens.issue(
-        signing_key=registry.issuing_key(db, event_id),
-        key_id=SERVER_KEY_ID,
-        event_id=event_id,
-        type=type,
-        issued_at=now,
-        **terms,
-    )
+    issued = _sign(registry.issuing_key(db, event_id), event_id, type=type, now=now, **terms)
+    _store(db, [issued])
+    return issued
+
+
+def _sign(key, event_id: str, *, type: tokens.TokenType, now: int, **terms) -> IssuedToken:
+    text = tokens.issue(signing_key=key, key_id=SERVER_KEY_ID, event_id=event_id, type=type, issued_at=now, **terms)
     # Store what the token says (rounded to its minutes), not what was asked for.
     token = tokens.decode(text).token
-    issued = IssuedToken(
+    return IssuedToken(
         id=token.id,
         event_id=event_id,
         type=token.type.name.lower(),
@@ -237,9 +248,15 @@ def _issue(db: Database, event_id: str, *, type: tokens.TokenType, now: int, **t
         max_uses=token.max_uses,
         rotating=token.rotating,
     )
+
+
+_TOKEN_COLUMNS = (*IssuedToken.__dataclass_fields__, "key_id")
+_INSERT_TOKEN = f"insert into tokens ({', '.join(_TOKEN_COLUMNS)}) values ({', '.join('?' * len(_TOKEN_COLUMNS))})"
+
+
+def _store(db: Database, issued: list[IssuedToken]) -> None:
     with write_transaction(db):
-        db["tokens"].insert({**vars(issued), "key_id": SERVER_KEY_ID})
-    return issued
+        db.conn.executemany(_INSERT_TOKEN, [(*vars(token).values(), SERVER_KEY_ID) for token in issued])
 
 
 def get_token(db: Database, token_id: str) -> IssuedToken | None:

@@ -135,13 +135,16 @@ def sign_up(db, event_id: str, applicant: Applicant, *, now_ms: int, held: froze
 
 def find_attendee(db, event_id: str, *, phone: str = "", email: str = "") -> str | None:
     """The first-registered attendee sharing this phone number or email, if any."""
-    phone_key, email_key = merge.phone_key(phone), merge.email_key(email)
-    row = db.execute(
-        "select id from attendees where event_id = ? and ((? != '' and phone_key = ?) or (? != '' and email_key = ?)) "
-        "order by hlc_ms, hlc_counter, device_id limit 1",
-        [event_id, phone_key, phone_key, email_key, email_key],
-    ).fetchone()
-    return row[0] if row else None
+    found = []
+    # One indexed lookup per key (an OR of the two would scan the whole table).
+    for column, key in (("phone_key", merge.phone_key(phone)), ("email_key", merge.email_key(email))):
+        if key:
+            found += db.execute(
+                f"select hlc_ms, hlc_counter, device_id, id from attendees where event_id = ? and {column} = ? "
+                "order by hlc_ms, hlc_counter, device_id limit 1",
+                [event_id, key],
+            ).fetchall()
+    return min(found)[3] if found else None
 
 
 def open_capability(db, capability: str) -> tuple[str, str] | None:

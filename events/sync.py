@@ -24,6 +24,12 @@ _OP_COLUMNS = (
     "seq", "op_id", "event_id", "device_id", "device_seq", "kind", "subject", "hlc_ms", "hlc_counter",
     "device_time_ms", "corrected_time_ms", "clerk", "data", "received_at_ms", "suspect",
 )
+_ATTENDEE_COLUMNS = ("id", "event_id", "name", "phone_key", "email_key", "register_op_id", "hlc_ms", "hlc_counter",
+                     "device_id", "registered_at_ms")
+_UPSERT_ATTENDEE = (
+    f"insert into attendees ({', '.join(_ATTENDEE_COLUMNS)}) values ({', '.join(':' + c for c in _ATTENDEE_COLUMNS)}) "
+    f"on conflict (id) do update set {', '.join(f'{c} = excluded.{c}' for c in _ATTENDEE_COLUMNS[1:])}"
+)
 INSERT_OP = f"insert into ops ({', '.join(_OP_COLUMNS)}) values ({', '.join('?' * len(_OP_COLUMNS))})"
 
 
@@ -253,7 +259,8 @@ def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
         "email_key": merge.email_key(data.email), "register_op_id": op.op_id, "hlc_ms": op.hlc_ms,
         "hlc_counter": op.hlc_counter, "device_id": device_id, "registered_at_ms": op.corrected_time_ms or op.hlc_ms,
     }
-    db["attendees"].upsert(row, pk="id")
+    # Plain SQL: an import registers thousands at once, and sqlite-utils' upsert re-reads the schema each time.
+    db.execute(_UPSERT_ATTENDEE, row)
     return set(merge.dedup_keys({"phone": data.phone, "email": data.email}))
 
 
