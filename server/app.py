@@ -27,6 +27,7 @@ from server.controllers.station import StationController
 from server.controllers.console import ConsoleController
 from server.controllers.console_campaigns import ConsoleCampaignsController
 from server.controllers.console_events import ConsoleEventsController
+from server.controllers.console_import import ConsoleImportController
 from server.controllers.console_tablets import ConsoleTabletsController
 from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
 from server.controllers.signup import EventPageController
@@ -92,6 +93,7 @@ def create_app(
             ConsoleEventsController,
             ConsoleTabletsController,
             ConsoleCampaignsController,
+            ConsoleImportController,
             StationController,
             PwaController,
             EnrollmentController,
@@ -115,6 +117,7 @@ def create_app(
             "catalogues": load_catalogues(),
             "sign_up_limiter": RateLimiter(sign_ups_per_minute, 60, clock=clock),
             "sign_in_limiter": RateLimiter(SIGN_INS_PER_MINUTE, 60, clock=clock),
+            "imports": {},  # attendee files uploaded in the console, until imported (an hour at most)
         }),
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         after_request=_security_headers,

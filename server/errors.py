@@ -10,9 +10,11 @@ import logging
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.utils.scope.state import ScopeState
 
 from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
@@ -44,7 +46,20 @@ ERROR_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_
                413: "too_large", 429: "rate_limited", 500: "internal"}
 
 
+def _release_uploads(request: Request) -> None:
+    """Close the files of a multipart form parsed before the request was refused (the CSRF check
+    reads the form, and nothing else would close them)."""
+    form = ScopeState.from_scope(request.scope).form
+    if not isinstance(form, dict):
+        return
+    for value in form.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, UploadFile):
+                item.file.close()
+
+
 def http_error(request: Request, exc: HTTPException) -> Response | Template:
+    _release_uploads(request)
     status = exc.status_code
     if not _wants_html(request):
         code = ERROR_CODES.get(status, "invalid" if status < 500 else "internal")

@@ -83,3 +83,12 @@ CAMPAIGN_WORDS = {
     "bad_number": N_("Type a whole number, or leave it empty."),
     "bad_time": N_("Give a date and time, or leave it empty."),
 }
+
+# Why an attendee file could not be imported.
+IMPORT_WORDS = {
+    "not_text": N_("That file is not text: save the sheet as CSV (UTF-8) and try again."),
+    "not_csv": N_("That file could not be read as CSV."),
+    "empty": N_("That file has no rows under its header."),
+    "too_many_rows": N_("That file has more than 100,000 rows: split it."),
+    "mapping_incomplete": N_("Choose the column with the names, and one with phone numbers or emails."),
+}
