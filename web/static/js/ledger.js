@@ -8,7 +8,7 @@
 // an op twice changes nothing: everything is keyed by op_id.
 
 import { receiveStamp } from "./outbox.js";
-import { verifyBundle } from "./token.js";
+import { decode, verifyBundle } from "./token.js";
 
 const SEARCH_LIMIT = 30;
 
@@ -234,6 +234,20 @@ export class Ledger {
 
   campaign(number) {
     return this.campaigns.find((campaign) => campaign.number === number) ?? null;
+  }
+
+  /** How many vouchers of a campaign this tablet knows the attendee holds (its own and pulled). */
+  heldBy(attendeeId, campaignNumber) {
+    let held = 0;
+    for (const voucher of this.vouchers.values()) {
+      if (voucher.attendee_id !== attendeeId || !voucher.text) continue;
+      try {
+        if (decode(voucher.text).token.campaign === campaignNumber) held += 1;
+      } catch {
+        // a malformed text on record holds nothing
+      }
+    }
+    return held;
   }
 
   /** Open conflicts about a voucher. */

@@ -78,6 +78,10 @@ async function main() {
     const issuedAt = Math.floor(station.nowSeconds());
     const { validFrom, validUntil } = windowFor(campaign, issuedAt);
     if (validUntil !== null && validUntil <= validFrom + 60) return fail(_("This campaign has ended."));
+    const attendeeId = $("issue-attendee").value || null;
+    if (attendeeId && campaign.per_attendee && ledger.heldBy(attendeeId, campaign.number) >= campaign.per_attendee) {
+      return fail(_("They already hold %(count)s of this voucher, the most one person may have.", { count: campaign.per_attendee }));
+    }
     const offset = station.clockOffsetMs();
     const limit = (ledger.bundle?.policy?.skew_refuse_issue_s ?? SKEW_REFUSE_ISSUE_S) * 1000;
     if (validUntil !== null && (offset === null || Math.abs(offset) > limit)) {
@@ -92,7 +96,6 @@ async function main() {
         validFrom, validUntil, campaign: campaign.number, maxUses: campaign.max_uses, rotating: Boolean(campaign.rotating),
       });
       const token = decode(text).token;
-      const attendeeId = $("issue-attendee").value || null;
       const data = { token: text };
       if (attendeeId) data.attendee_id = attendeeId;
       await station.record({ kind: "issue", subject: token.id, data });
