@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from events import registry, tokens
+from events import conflicts, registry, tokens
 from events.db import write_transaction
 from events.keys import SERVER_KEY_ID
 from events.refusal import Refusal
@@ -146,6 +146,8 @@ def update_campaign(db: Database, event_id: str, number: int, *, now: int, **set
                "rotating": settings.get("rotating", current.rotating)}
     with write_transaction(db):
         db["campaigns"].update((event_id, number), merged)
+        # A cap raised or lowered changes which vouchers tablets gave beyond it.
+        conflicts.recompute_caps(db, event_id, [number], now_ms=now * 1000)
     return get_campaign(db, event_id, number)
 
 

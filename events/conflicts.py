@@ -95,6 +95,7 @@ class TokenRow(NamedTuple):
     valid_from: int
     valid_until: int | None
     key_id: int
+    campaign: int | None = None
 
 
 def token_rows(db: Database, event_id: str, token_ids: list[str]) -> dict[str, TokenRow]:
@@ -103,7 +104,7 @@ def token_rows(db: Database, event_id: str, token_ids: list[str]) -> dict[str, T
     for chunk in _chunks(token_ids):
         marks = ",".join("?" * len(chunk))
         for token_id, *fields in db.conn.execute(
-            "select id, text, refusal, type, max_uses, valid_from, valid_until, key_id from tokens "
+            "select id, text, refusal, type, max_uses, valid_from, valid_until, key_id, campaign from tokens "
             f"where event_id = ? and id in ({marks})",
             [event_id, *chunk],
         ):
@@ -191,6 +192,25 @@ def recompute_duplicates(db: Database, event_id: str, keys: Iterable[str], *, no
         )
         findings += merge.duplicate_findings(key, [_logged(row) for row in rows])
     scope = {(kind, key) for key in wanted for kind in merge.DUPLICATE_CONFLICTS}
+    return _store(db, event_id, scope, findings, now_ms=now_ms)
+
+
+def recompute_caps(db: Database, event_id: str, numbers: Iterable[int], *, now_ms: int) -> list[int]:
+    """Re-merge these campaigns' issue ops against their caps (over_cap, subject "campaign:<n>")."""
+    findings = []
+    wanted = sorted(set(numbers))
+    for number in wanted:
+        row = db.execute("select cap from campaigns where event_id = ? and number = ?", [event_id, number]).fetchone()
+        if row is None or row[0] is None:
+            continue  # no cap: nothing to find (and any earlier over_cap is cleared below)
+        issues = db.conn.execute(
+            f"select {', '.join('o.' + f for f in _OP_FIELDS.split(', '))} from ops o "
+            "join tokens t on t.event_id = o.event_id and t.id = o.subject "
+            "where o.event_id = ? and o.kind = 'issue' and t.type = 'voucher' and t.campaign = ? and t.refusal = ''",
+            [event_id, number],
+        )
+        findings += merge.cap_findings(f"campaign:{number}", row[0], [_logged(op) for op in issues])
+    scope = {(kind, f"campaign:{number}") for number in wanted for kind in merge.CAMPAIGN_CONFLICTS}
     return _store(db, event_id, scope, findings, now_ms=now_ms)
 
 

@@ -15,6 +15,7 @@ from events.hlc import order_key
 
 VOUCHER_CONFLICTS = ("untrusted_issuer", "redeemed_after_void", "over_redemption", "out_of_window")
 DUPLICATE_CONFLICTS = ("possible_duplicate",)
+CAMPAIGN_CONFLICTS = ("over_cap",)
 
 
 class LoggedOp(NamedTuple):
@@ -120,6 +121,16 @@ def _in_window(at_ms: int, terms: VoucherTerms, tolerance_s: int) -> bool:
     if at + tolerance_s < terms.valid_from:
         return False
     return terms.valid_until is None or at - tolerance_s < terms.valid_until
+
+
+def cap_findings(campaign_key: str, cap: int | None, issues: list[LoggedOp]) -> list[Finding]:
+    """More vouchers of a campaign issued than its cap (tablets offline cannot know what the others
+    gave). `campaign_key` is "campaign:<number>"; the first `cap` issues by HLC are within."""
+    if cap is None or len(issues) <= cap:
+        return []
+    ordered = sorted(issues, key=lambda op: op.order)
+    roles = {op.op_id: ("within" if i < cap else "over") for i, op in enumerate(ordered)}
+    return [Finding("over_cap", campaign_key, roles, {"cap": cap, "issued": len(ordered)})]
 
 
 def duplicate_findings(key: str, registrations: list[LoggedOp]) -> list[Finding]:

@@ -243,6 +243,8 @@ def _apply(
         remember_token(db, bundle, op.data.token, decoded.get(op.op_id), attendee_id=attendee_id)
         known.update(conflicts.token_rows(db, event_id, [op.subject]))
     changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms, bundle=bundle, rows=known)
+    capped = {known[op.subject].campaign for op in new if op.kind == "issue" and op.subject in known and known[op.subject].campaign}
+    changed += conflicts.recompute_caps(db, event_id, capped, now_ms=now_ms)
     return changed + conflicts.recompute_duplicates(db, event_id, keys, now_ms=now_ms)
 
 

@@ -71,3 +71,23 @@ def test_an_undo_clears_the_conflict_and_a_cleared_one_has_nothing_to_decide(db,
 def test_unknown_conflict(db) -> None:
     with pytest.raises(LookupError):
         conflicts.get_conflict(db, 999)
+
+
+def test_tablets_offline_giving_more_than_a_campaigns_cap_open_one_conflict(db, event) -> None:
+    from events import campaigns, conflicts
+    from tests.tablet import enroll, push
+
+    campaign = campaigns.create_campaign(db, event.id, title="Tote bag", cap=3, rotating=False, now=NOW)
+    a, b = enroll(db, event.id, "A", now=NOW), enroll(db, event.id, "B", now=NOW)
+    for tablet, start in ((a, 0), (b, 500)):
+        for i in range(2):
+            tablet.issue_voucher(now_ms=NOW * 1000 + start + i, campaign=campaign.number)
+    push(db, b, NOW * 1000 + 2000)  # arrival order does not decide who is over
+    push(db, a, NOW * 1000 + 3000)
+    (over,) = [c for c in conflicts.list_conflicts(db, event.id) if c.kind == "over_cap"]
+    assert over.subject == f"campaign:{campaign.number}" and over.status == "open"
+    assert sorted(over.roles.values()) == ["over", "within", "within", "within"]
+    latest = max(db.query("select op_id, hlc_ms from ops where kind = 'issue'"), key=lambda r: r["hlc_ms"])
+    assert over.roles[latest["op_id"]] == "over"  # the last one given, by HLC
+    campaigns.update_campaign(db, event.id, campaign.number, cap=4, now=NOW + 60)
+    assert conflicts.get_conflict(db, over.id).status == "cleared"
