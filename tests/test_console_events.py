@@ -87,3 +87,24 @@ def test_an_english_only_event_speaks_english_to_a_chinese_phone(client, db, eve
     page = client.get(f"/events/{event.id}", headers={"Accept-Language": "zh-CN"}).text
     assert '<html lang="en">' in page and "Sign up" in page and "报名" not in page
     assert "控制台" in client.get("/organizer", headers={"Accept-Language": "zh-CN"}).text  # the console is not the event's
+
+
+def test_every_console_page_speaks_chinese(client, db, event, signed_in) -> None:
+    from events import campaigns
+
+    campaigns.create_campaign(db, event.id, title="Tote", now=NOW)
+    zh = {"Accept-Language": "zh-CN"}
+    pages = {
+        "/organizer": ["控制台", "新建活动", "退出登录"],
+        f"/organizer/events/{event.id}": ["活动信息", "保存", "新建优惠活动", "导入参与者", "平板"],
+        f"/organizer/events/{event.id}/campaigns/new": ["使用条款", "每位参与者可领张数", "创建优惠活动"],
+        f"/organizer/events/{event.id}/campaigns/1": ["目前已发放 0 张券", "保存"],
+        f"/organizer/events/{event.id}/tablets": ["添加平板", "生成登记码", "还没有登记平板"],
+        f"/organizer/events/{event.id}/import": ["导入参与者", "CSV 文件", "上传"],
+        "/organizer/login": ["主办方登录", "密码", "继续"],
+    }
+    for path, words in pages.items():
+        text = client.get(path, headers=zh).text
+        assert '<html lang="zh-CN">' in text, path
+        for word in words:
+            assert word in text, (path, word)
