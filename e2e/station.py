@@ -48,6 +48,14 @@ class Station:
         self.page.get_by_label("6-digit code on the phone, if there is one").fill(rotating_code)
         self.page.get_by_role("button", name="Check this code").click()
 
+    def register(self, base_url: str, name: str, phone: str) -> None:
+        """Register a walk-in (who agrees) on the Register screen."""
+        self.go(base_url + "/station/register")
+        self.page.get_by_label("Name").fill(name)
+        self.page.get_by_label("Phone").fill(phone)
+        self.page.get_by_label("They agree").check()
+        self.page.get_by_role("button", name="Register").click()
+
     def next(self) -> None:
         self.page.get_by_role("button", name="Next").click()
         expect(self.verdict()).to_be_hidden()

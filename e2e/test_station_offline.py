@@ -24,11 +24,7 @@ def test_two_offline_tablets_redeem_one_single_use_voucher_and_the_merge_flags_i
     b.offline()
 
     # Tablet A, offline: a walk-in, then a single-use voucher for them.
-    a.go(live_server.url + "/station/register")
-    a.page.get_by_label("Name").fill("Li <b>Wei</b>")
-    a.page.get_by_label("Phone").fill("138 0013 8000")
-    a.page.get_by_label("They agree").check()
-    a.page.get_by_role("button", name="Register").click()
+    a.register(live_server.url, "Li <b>Wei</b>", "138 0013 8000")
     expect(a.page.locator("#registered")).to_contain_text("Registered: Li <b>Wei</b>")
     expect(a.page.locator("#pass-qr svg")).to_be_visible()
     attendee = a.page.locator("#pass-qr").get_attribute("data-token")
