@@ -350,7 +350,7 @@ def run(args) -> None:
         if values:
             print(f"| {label} | {len(values)} | {qr_stats(values)} | {NO_TARGET} |")
 
-    print(f"\nLive flip: redeem request sent by the tablet (Python) → the wallet's `.wallet-state` reads \"Redeemed at…\":\n")
+    print("\nLive flip: redeem request sent by the tablet (Python) → the wallet's `.wallet-state` reads \"Redeemed at…\":\n")
     print("| measured | redemptions | median ms | p95 ms | max ms | target |")
     print("|---|---:|---:|---:|---:|---|")
     if flips:
