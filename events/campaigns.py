@@ -13,18 +13,14 @@ from sqlite_utils import Database
 from events import conflicts, registry, tokens
 from events.db import write_transaction
 from events.keys import SERVER_KEY_ID
-from events.refusal import Refusal
+from events.refusal import FieldRefusal, Refusal
 
 MAX_CAMPAIGNS = 0xFF  # the campaign number is one byte of the token
 TITLE_MAX, TERMS_MAX, VALUE_MAX = 120, 1000, 40
 
 
-class CampaignRefused(Refusal, ValueError):
-    """Campaign settings that cannot be stored; `field` names the one at fault."""
-
-    def __init__(self, reason: str, field: str, detail: str = "") -> None:
-        super().__init__(reason, detail or reason)
-        self.field = field
+class CampaignRefused(FieldRefusal):
+    """Campaign settings that cannot be stored."""
 
 
 class CampaignExhausted(Refusal):

@@ -23,7 +23,7 @@ from events.keys import (
     private_key_from_bytes,
     public_key_bytes,
 )
-from events.refusal import Refusal
+from events.refusal import FieldRefusal
 from events.rotating import ROTATION_KEY_LEN
 from events.tokens import Token
 from events.trust import ClockPolicy, SignedBundle, TrustBundle, sign_bundle
@@ -54,12 +54,8 @@ class UnknownEvent(LookupError):
     pass
 
 
-class EventRefused(Refusal, ValueError):
-    """Event fields that cannot be stored; `field` names the one at fault."""
-
-    def __init__(self, reason: str, field: str, detail: str) -> None:
-        super().__init__(reason, detail)
-        self.field = field
+class EventRefused(FieldRefusal):
+    """Event fields that cannot be stored."""
 
 
 def check_event(*, name: str, venue: str, starts_at: int, ends_at: int, timezone: str, languages: list[str]) -> dict:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from events import campaigns, devices, merge, registry, sync
 from events.db import write_transaction
 from events.ops import PROTOCOL, Issue, IssueData, PushBatch, Register, RegisterData
-from events.refusal import Refusal
+from events.refusal import FieldRefusal
 
 NAME_MAX = 100
 PHONE_MAX = 32
@@ -29,12 +29,8 @@ CAPABILITY_BYTES = 24  # 192 bits, 32 URL-safe characters
 _CAPABILITY = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
-class SignUpRefused(Refusal):
-    """A sign-up form that cannot be accepted; `field` names the input at fault."""
-
-    def __init__(self, reason: str, field: str) -> None:
-        super().__init__(reason, field)
-        self.field = field
+class SignUpRefused(FieldRefusal):
+    """A sign-up form that cannot be accepted."""
 
 
 @dataclass(frozen=True)
