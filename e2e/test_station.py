@@ -86,6 +86,10 @@ def test_a_revoked_tablet_wipes_itself(page: Page, live_server) -> None:
     expect(page.get_by_role("heading", name="This tablet was revoked")).to_be_visible()
     assert page.evaluate("async () => (await (await import('/static/js/outbox.js')).openOutbox()).device()") is None
     assert page.evaluate("localStorage.getItem('poppass.clerk')") is None
+    # Any station screen opened afterwards (say, a reload that raced the wipe) says why it is empty.
+    page.goto(live_server.url + "/station/scan")
+    expect(page).to_have_url(live_server.url + "/station")
+    expect(page.get_by_role("heading", name="This tablet was revoked")).to_be_visible()
 
 
 def test_the_enrollment_qr_fills_in_the_code(playwright, live_server, tmp_path) -> None:

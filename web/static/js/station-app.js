@@ -69,16 +69,12 @@ export async function openStation() {
     return { store, device: null };
   }
   const ledger = await Ledger.open(store);
-  const client = new SyncClient({ store, onPull: (page) => ledger.applyPull(page) });
+  const client = new SyncClient({ store, onPull: (page) => ledger.applyPull(page), onRevoked: rememberRevocation });
   let offsetMs = (await store.clockOffset()) ?? 0;
   client.addEventListener("status", () => {
     renderBadge(client.status);
     if (client.status.clockOffsetMs !== null) offsetMs = client.status.clockOffsetMs;
-    if (client.status.state === REVOKED) {
-      localStorage.removeItem(CLERK_KEY);
-      localStorage.setItem(REVOKED_KEY, "1");
-      window.location.replace("/station");
-    }
+    if (client.status.state === REVOKED) window.location.replace("/station");
   });
   const nav = $("station-nav");
   if (nav) nav.hidden = false;
@@ -107,8 +103,18 @@ export function ready() {
   document.body.dataset.stationReady = "true";
 }
 
-/** A screen that needs an enrolled tablet shows where to set it up instead. */
+function rememberRevocation() {
+  localStorage.removeItem(CLERK_KEY);
+  localStorage.setItem(REVOKED_KEY, "1");
+}
+
+/** A screen that needs an enrolled tablet shows where to set it up instead (the home page says
+ * why, when the tablet was revoked). */
 export function needsEnrollment() {
+  if (wasRevoked()) {
+    window.location.replace("/station");
+    return;
+  }
   const notice = $("needs-enrollment");
   if (notice) notice.hidden = false;
   for (const element of document.querySelectorAll("[data-station] > .card, [data-station] > form")) element.hidden = true;

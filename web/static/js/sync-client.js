@@ -66,6 +66,7 @@ export class SyncClient extends EventTarget {
   constructor({
     store,
     onPull = async () => {},
+    onRevoked = () => {},
     baseUrl = "",
     batchSize = MAX_BATCH,
     intervalMs = 30_000,
@@ -76,6 +77,7 @@ export class SyncClient extends EventTarget {
     super();
     this.store = store;
     this.onPull = onPull;
+    this.onRevoked = onRevoked;
     this.baseUrl = baseUrl;
     this.maxBatch = Math.min(batchSize, MAX_BATCH);
     this.batchSize = this.maxBatch;
@@ -274,6 +276,8 @@ export class SyncClient extends EventTarget {
 
   async _refuse(status, body) {
     if (status === 403 && body.wipe === true) {
+      // Remembered before the wipe: a page closed halfway through still knows why it is empty.
+      this.onRevoked();
       await this.store.wipe();
       this.stop();
       this._set({ state: REVOKED, lastError: body.error ?? "device_revoked", pending: 0, clockOffsetMs: null });
