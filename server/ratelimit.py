@@ -7,6 +7,13 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
+from litestar.connection import ASGIConnection
+
+
+def client_address(connection: ASGIConnection) -> str:
+    """Whom a limit counts: the client's address (behind a proxy, as uvicorn's forwarded headers give it)."""
+    return connection.client.host if connection.client else ""
+
 
 class RateLimiter:
     def __init__(self, limit: int, window_s: float, *, clock: Callable[[], float], max_clients: int = 10_000) -> None:

@@ -16,6 +16,7 @@ from events import organizers, qr
 from server.auth import PENDING_COOKIE, SESSION_COOKIE, organizer_guard
 from server.owners import ORGANIZER, PUBLIC
 from server.pages import page
+from server.ratelimit import client_address
 from server.reasons import SIGN_IN_WORDS
 
 LOGIN_PATH = "/organizer/login"
@@ -37,8 +38,14 @@ def _next(target: str) -> str:
     return target if target.startswith("/organizer") and not target.startswith("//") and "\\" not in target else "/organizer"
 
 
-def _refusal(refused: organizers.LoginRefused) -> str:
-    return SIGN_IN_WORDS[refused.reason]
+def _login_page(request: Request, form: PasswordForm, *, refused: organizers.LoginRefused | None = None,
+                error: str = "") -> Template:
+    """The password step, with why the last attempt failed (429 while locked or rate-limited)."""
+    if refused is not None:
+        error = SIGN_IN_WORDS[refused.reason]
+    status = 200 if not error else 429 if refused is None or refused.reason == "locked" else 401
+    minutes = -(-refused.retry_after // 60) if refused is not None else 0
+    return page(request, "organizer_login", status_code=status, form=form, error=error, minutes=minutes)
 
 
 def _code_page(request: Request, pending: organizers.Pending, *, next: str, error: str = "", status_code: int = 200) -> Template:
@@ -57,22 +64,18 @@ class OrganizerLoginController(Controller):
 
     @get("/", sync_to_thread=False, name="organizer_login")
     def login_page(self, request: Request, next: FromQuery[str] = "/organizer") -> Template:
-        return page(request, "organizer_login", form=PasswordForm(next=_next(next)), error="", minutes=0)
+        return _login_page(request, PasswordForm(next=_next(next)))
 
     @post("/", sync_to_thread=False, name="organizer_password", status_code=303)
     def password(self, request: Request, data: URLEncodedBody[PasswordForm]) -> Template | Redirect:
-        wait = request.app.state.sign_in_limiter.allow(request.client.host if request.client else "")
         shown = PasswordForm(email=data.email, next=_next(data.next))
-        if wait:
-            return page(request, "organizer_login", status_code=429, form=shown, error=SIGN_IN_WORDS["rate_limited"],
-                        minutes=0)
+        if request.app.state.sign_in_limiter.allow(client_address(request)):
+            return _login_page(request, shown, error=SIGN_IN_WORDS["rate_limited"])
         try:
             pending = organizers.check_password(request.app.state.db, data.email, data.password,
                                                 now=int(request.app.state.clock()))
         except organizers.LoginRefused as refused:
-            status = 429 if refused.reason == "locked" else 401
-            return page(request, "organizer_login", status_code=status, form=shown, error=_refusal(refused),
-                        minutes=-(-refused.retry_after // 60))
+            return _login_page(request, shown, refused=refused)
         response = Redirect(path=f"{LOGIN_PATH}/code?next={_next(data.next)}", status_code=303)
         response.set_cookie(PENDING_COOKIE, pending.token, path=LOGIN_PATH, max_age=organizers.PENDING_S, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https")
@@ -95,10 +98,8 @@ class OrganizerLoginController(Controller):
         except organizers.LoginRefused as refused:
             pending = organizers.pending_login(db, token, now=now)
             if pending is None or refused.reason == "locked":
-                status = 429 if refused.reason == "locked" else 401
-                return page(request, "organizer_login", status_code=status, form=PasswordForm(next=_next(data.next)),
-                            error=_refusal(refused), minutes=-(-refused.retry_after // 60))
-            return _code_page(request, pending, next=data.next, error=_refusal(refused), status_code=401)
+                return _login_page(request, PasswordForm(next=_next(data.next)), refused=refused)
+            return _code_page(request, pending, next=data.next, error=SIGN_IN_WORDS[refused.reason], status_code=401)
         response = Redirect(path=_next(data.next), status_code=303)
         response.delete_cookie(PENDING_COOKIE, path=LOGIN_PATH)
         response.set_cookie(SESSION_COOKIE, session, path="/", max_age=organizers.SESSION_S, httponly=True,

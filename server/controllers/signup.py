@@ -12,6 +12,7 @@ from events import campaigns, registry, signup, tokens, wallet
 from server import live, wallet_cookie
 from server.owners import PUBLIC
 from server.pages import page
+from server.ratelimit import client_address
 from server.reasons import SIGN_UP_WORDS
 from server.templating import use_event_languages
 
@@ -74,7 +75,7 @@ class EventPageController(Controller):
     @post("/{event_id:str}/signup", sync_to_thread=False, name="sign_up", status_code=303)
     def sign_up(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[SignUpForm]) -> Template | Redirect:
         db, event = request.app.state.db, _event(request, event_id)
-        wait = request.app.state.sign_up_limiter.allow(request.client.host if request.client else "")
+        wait = request.app.state.sign_up_limiter.allow(client_address(request))
         if wait:
             response = _event_page(request, event, form=data, status_code=429,
                                    errors={"form": SIGN_UP_WORDS["rate_limited"]})
