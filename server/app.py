@@ -28,6 +28,7 @@ from server.controllers.console import ConsoleController
 from server.controllers.console_campaigns import ConsoleCampaignsController
 from server.controllers.console_events import ConsoleEventsController
 from server.controllers.console_import import ConsoleImportController
+from server.controllers.console_report import ConsoleReportController
 from server.controllers.console_tablets import ConsoleTabletsController
 from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
 from server.controllers.signup import EventPageController
@@ -94,6 +95,7 @@ def create_app(
             ConsoleTabletsController,
             ConsoleCampaignsController,
             ConsoleImportController,
+            ConsoleReportController,
             StationController,
             PwaController,
             EnrollmentController,

@@ -74,3 +74,16 @@ def test_device_states(db, event, scenario) -> None:
 def test_empty_event(db, event) -> None:
     assert projections.counters(db, event.id) == projections.Counters(0, 0, 0, 0, 0, 0, 0, 0)
     assert projections.per_quarter_hour(db, event.id) == []
+
+
+def test_first_check_ins_kept_between_readings_follow_later_ops(db, event, scenario) -> None:
+    """A later batch with an earlier check-in (a tablet that was offline) changes the official one."""
+    a, b = scenario
+    before = projections.Reading(db, event.id).first_checkins
+    (wang,) = [s for s, row in before.items() if row["hlc_ms"] >= MS + 31 * MIN]
+    late = enroll(db, event.id, "Late", now=NOW)
+    late.checkin(wang, now_ms=MS + 29 * MIN)  # earlier than a's check-in at 31 min
+    push(db, late, MS + 50 * MIN)
+    after = projections.Reading(db, event.id).first_checkins
+    assert after[wang]["device_id"] == late.device_id and before[wang]["device_id"] == a.device_id
+    assert after.keys() == before.keys()

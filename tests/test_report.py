@@ -1,0 +1,272 @@
+"""The post-event report against a hand-computed event, its CSV exports, and its page."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from events import campaigns, conflicts, registry, report, signup
+from tests.conftest import NOW
+from tests.tablet import enroll, push
+from tests.test_console_events import signed_in  # noqa: F401  (a fixture)
+
+MS = NOW * 1000  # 2026-01-01 10:00 UTC, 18:00 in Shanghai, on a quarter hour
+MIN = 60_000
+
+
+@pytest.fixture
+def shanghai(db) -> registry.Event:
+    return registry.create_event(db, name="Spring <i>pop-up</i>", venue="Store 1F", starts_at=NOW - 3600,
+                                 ends_at=NOW + 8 * 3600, timezone="Asia/Shanghai", now=NOW - 86400)
+
+
+@pytest.fixture
+def scenario(db, shanghai):
+    """The working, person by person (a person = attendee records sharing a phone or email):
+
+    online (web device), each given a campaign-1 "Tote" welcome voucher at sign-up:
+      Li Wei   phone +86 138 0000 1111   T1      person P
+      Chen     email, HTML in the name   T2      person C
+      Zhao Liu phone                      T3      person Z (never comes)
+    tablet A (clerk Ann) and tablet B (clerk Bo):
+      B registers "Wei Li" with Li Wei's phone  → the same person P (a possible_duplicate conflict)
+      A registers 王小明 (W), no contact; B registers "=SUM(A1)" (S), never checked in
+
+      +2  A  checks in Li Wei            P arrives       bucket 18:00
+      +3  A  issues coffee V4 to Li Wei  (campaign 2)
+      +5  A  redeems T1                  accepted        bucket 18:00
+      +16 A  checks in Chen              C arrives       bucket 18:15
+      +18 B  redeems T2, +19 B undoes it (void naming the redemption): not a redemption
+      +20 B  checks in "Wei Li"          P again: not an arrival
+      +21 B  redeems V4                  accepted        bucket 18:15
+      +35 B  checks in 王小明             W arrives       bucket 18:30
+      +36 B  issues coffee V5 to 王小明
+      +38 A  redeems V5                  refused (shown red)
+      +40 A  checks in 王小明 again       repeat
+      +46 B  redeems V5, Ann at tablet B accepted        bucket 18:45
+
+    registrations 6; people P C Z W S = 5; signed up P C Z = 3, walk-ins W S = 2;
+    came in P C W = 3 (signed up 2, walk-ins 1).
+    Tote: vouchers T1 T2 T3 = 3, holders P C Z = 3, came in P C = 2 → 66.7%; redeemed T1 = 1/3 → 33.3%.
+    Coffee: V4 V5 = 2, holders P W = 2, came in 2 → 100.0%; redeemed 2/2 → 100.0%.
+    All: 5 vouchers, holders P C Z W = 4, came in 3 → 75.0%; redeemed T1 V4 V5 = 3/5 → 60.0%.
+    Tablet A: check-ins 3 (Li Wei, Chen, 王小明 again), issued 1 (V4), accepted 1 (T1), refused 1 (V5).
+    Tablet B: check-ins 2, issued 1 (V5), accepted 2 (V4, V5; T2 was undone), refused 0.
+    Web device: issued 3 (the welcome vouchers). Clerk Ann: A's plus V5 at +46 → accepted 2.
+    Clerk Bo: check-ins 2, issued 1, accepted 1 (V4), refused 0.
+    """
+    event = shanghai
+    campaigns.create_campaign(db, event.id, title="Tote <b>bag</b>", welcome=True, now=NOW - 86400)
+    campaigns.create_campaign(db, event.id, title="Coffee", now=NOW - 86400)
+    li = signup.sign_up(db, event.id, signup.Applicant("Li Wei", "+86 138 0000 1111", "", True), now_ms=MS - 30 * MIN).attendee_id
+    chen = signup.sign_up(db, event.id, signup.Applicant("<b>Chen</b>", "", "chen@example.com", True), now_ms=MS - 29 * MIN).attendee_id
+    signup.sign_up(db, event.id, signup.Applicant("Zhao Liu", "13900002222", "", True), now_ms=MS - 28 * MIN)
+    welcome = {row["attendee_id"]: row["text"] for row in db.query("select attendee_id, text from tokens where type = 'voucher'")}
+    a, b = enroll(db, event.id, "Ann", now=NOW - 3600), enroll(db, event.id, "Bo", now=NOW - 3600)
+    # Each tablet's ops in the order they happened (its HLC only goes forward).
+    a.checkin(li, now_ms=MS + 2 * MIN)
+    v4, _ = a.issue_voucher(now_ms=MS + 3 * MIN, campaign=2, attendee_id=li)
+    a.redeem(welcome[li], now_ms=MS + 5 * MIN)
+    a.checkin(chen, now_ms=MS + 16 * MIN)
+    undone = b.redeem(welcome[chen], now_ms=MS + 18 * MIN)
+    b.void(welcome[chen], now_ms=MS + 19 * MIN, redeem_op_id=undone["op_id"])
+    wei = b.register("Wei Li", now_ms=MS + 19 * MIN + 30_000, phone="+8613800001111")["subject"]
+    b.checkin(wei, now_ms=MS + 20 * MIN)
+    b.redeem(v4, now_ms=MS + 21 * MIN)
+    wang = a.register("王小明", now_ms=MS + 34 * MIN)["subject"]
+    b.checkin(wang, now_ms=MS + 35 * MIN)
+    v5, _ = b.issue_voucher(now_ms=MS + 36 * MIN, campaign=2, attendee_id=wang)
+    a.redeem(v5, now_ms=MS + 38 * MIN, outcome="refused")
+    a.checkin(wang, now_ms=MS + 40 * MIN)
+    b.register("=SUM(A1)", now_ms=MS + 44 * MIN, email="sum@example.com")
+    b.clerk = "Ann"
+    b.redeem(v5, now_ms=MS + 46 * MIN)
+    push(db, a, MS + 50 * MIN)
+    push(db, b, MS + 50 * MIN)
+    return {"li": li, "chen": chen, "wei": wei, "wang": wang, "a": a, "b": b}
+
+
+def test_attendance_after_de_duplication(db, shanghai, scenario) -> None:
+    assert report.build(db, shanghai.id).attendance == report.Attendance(
+        registrations=6, unique=5, signed_up=3, walk_ins=2, checked_in=3, signed_up_checked_in=2, walk_ins_checked_in=1,
+    )
+
+
+def test_voucher_conversion_overall_and_per_campaign(db, shanghai, scenario) -> None:
+    built = report.build(db, shanghai.id)
+    assert built.overall == report.Conversion(None, "", vouchers_issued=5, vouchers_redeemed=3, holders=4, holders_checked_in=3)
+    assert built.overall.came_in.percent == 75.0 and built.overall.redeemed.percent == 60.0
+    tote, coffee = built.campaigns
+    assert tote == report.Conversion(1, "Tote <b>bag</b>", vouchers_issued=3, vouchers_redeemed=1, holders=3, holders_checked_in=2)
+    assert coffee == report.Conversion(2, "Coffee", vouchers_issued=2, vouchers_redeemed=2, holders=2, holders_checked_in=2)
+    assert round(tote.came_in.percent, 1) == 66.7 and round(tote.redeemed.percent, 1) == 33.3
+    assert coffee.came_in.percent == 100.0
+
+
+def test_arrivals_and_redemptions_per_quarter_hour(db, shanghai, scenario) -> None:
+    built = report.build(db, shanghai.id)
+    assert [(b.start - NOW, b.arrivals, b.redemptions) for b in built.quarter_hours] == [
+        (0, 1, 1), (900, 1, 1), (1800, 1, 0), (2700, 0, 1)
+    ]
+    assert built.peak.start == NOW  # ties go to the earliest quarter
+
+
+def test_per_tablet_and_per_clerk(db, shanghai, scenario) -> None:
+    built = report.build(db, shanghai.id)
+    counts = lambda t: (t.name, t.web, t.checkins, t.vouchers_issued, t.redemptions_accepted, t.redemptions_refused)  # noqa: E731
+    assert [counts(t) for t in built.tablets] == [
+        ("Ann", False, 3, 1, 1, 1), ("Bo", False, 2, 1, 2, 0), ("Online sign-up", True, 0, 3, 0, 0)
+    ]
+    assert [counts(t) for t in built.clerks] == [("Ann", False, 3, 1, 2, 1), ("Bo", False, 2, 1, 1, 0)]
+    assert (built.conflicts_open, built.conflicts_resolved) == (1, 0)  # the shared phone
+
+
+def test_a_dismissed_duplicate_counts_as_two_people(db, shanghai, scenario) -> None:
+    (duplicate,) = conflicts.list_conflicts(db, shanghai.id, status="open")
+    assert duplicate.kind == "possible_duplicate"
+    conflicts.resolve(db, duplicate.id, decided_by="Mei", decision="dismiss", note="father and son", now_ms=MS + 60 * MIN)
+    built = report.build(db, shanghai.id)
+    # "Wei Li" is now a walk-in of his own, who arrived at +20 (bucket 18:15).
+    assert built.attendance == report.Attendance(
+        registrations=6, unique=6, signed_up=3, walk_ins=3, checked_in=4, signed_up_checked_in=2, walk_ins_checked_in=2,
+    )
+    assert [b.arrivals for b in built.quarter_hours] == [1, 2, 1, 0]
+    assert (built.conflicts_open, built.conflicts_resolved) == (0, 1)
+
+
+def test_an_empty_event(db, shanghai) -> None:
+    built = report.build(db, shanghai.id)
+    assert built.attendance == report.Attendance(0, 0, 0, 0, 0, 0, 0)
+    assert built.overall.came_in.percent is None and built.quarter_hours == [] and built.peak is None
+
+
+# --- CSV exports ---------------------------------------------------------------------------------
+
+
+def rows(db, event_id: str, name: str) -> list[dict]:
+    data = b"".join(report.csv_chunks(*report.export(db, event_id, name), rows_per_chunk=2))
+    assert data.startswith("\ufeff".encode())
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_the_attendees_export(db, shanghai, scenario) -> None:
+    people = {row["name"]: row for row in rows(db, shanghai.id, "attendees")}
+    assert list(people) == ["Li Wei", "<b>Chen</b>", "Zhao Liu", "Wei Li", "王小明", "'=SUM(A1)"]
+    li, wei = people["Li Wei"], people["Wei Li"]
+    assert (li["phone"], li["source"], li["registered_on"], li["vouchers_held"]) == ("'+86 138 0000 1111", "online", "Online sign-up", "2")
+    assert li["registered_at"] == "2026-01-01T17:30:00+08:00" and li["checked_in_at"] == "2026-01-01T18:02:00+08:00"
+    assert wei["person_id"] == li["person_id"] == scenario["li"] and wei["source"] == "tablet" and wei["registered_on"] == "Bo"
+    assert people["<b>Chen</b>"]["email"] == "chen@example.com"
+    assert people["王小明"]["checked_in_at"] == "2026-01-01T18:35:00+08:00" and people["Zhao Liu"]["checked_in_at"] == ""
+
+
+def test_the_checkins_export_marks_arrivals(db, shanghai, scenario) -> None:
+    got = [(r["name"], r["checked_in_at"][11:16], r["tablet"], r["clerk"], r["arrival"]) for r in rows(db, shanghai.id, "checkins")]
+    assert got == [
+        ("Li Wei", "18:02", "Ann", "Ann", "yes"), ("<b>Chen</b>", "18:16", "Ann", "Ann", "yes"),
+        ("Wei Li", "18:20", "Bo", "Bo", "no"), ("王小明", "18:35", "Bo", "Bo", "yes"), ("王小明", "18:40", "Ann", "Ann", "no"),
+    ]
+
+
+def test_the_vouchers_and_redemptions_exports(db, shanghai, scenario) -> None:
+    vouchers = rows(db, shanghai.id, "vouchers")
+    assert sorted((v["campaign_title"], v["issued_on"], v["uses"], v["status"]) for v in vouchers) == [
+        ("Coffee", "Ann", "1", "redeemed"), ("Coffee", "Bo", "1", "redeemed"),
+        ("Tote <b>bag</b>", "Online sign-up", "0", "unused"), ("Tote <b>bag</b>", "Online sign-up", "0", "unused"),
+        ("Tote <b>bag</b>", "Online sign-up", "1", "redeemed"),
+    ]
+    got = [(r["redeemed_at"][11:16], r["tablet"], r["clerk"], r["outcome"], r["undone"]) for r in rows(db, shanghai.id, "redemptions")]
+    assert got == [
+        ("18:05", "Ann", "Ann", "accepted", "no"), ("18:18", "Bo", "Bo", "accepted", "yes"),
+        ("18:21", "Bo", "Bo", "accepted", "no"), ("18:38", "Ann", "Ann", "refused", "no"),
+        ("18:46", "Bo", "Ann", "accepted", "no"),
+    ]
+
+
+def test_no_export_but_attendees_carries_contact_details_or_token_texts(db, shanghai, scenario) -> None:
+    texts = [row["text"] for row in db.query("select text from tokens")]
+    for name in report.EXPORTS:
+        data = b"".join(report.csv_chunks(*report.export(db, shanghai.id, name))).decode("utf-8-sig")
+        assert not any(text in data for text in texts), name
+        if name != "attendees":
+            for contact in ("1111", "chen@example.com", "13900002222", "sum@example.com"):
+                assert contact not in data, (name, contact)
+    (conflict,) = rows(db, shanghai.id, "conflicts")
+    assert (conflict["kind"], conflict["status"]) == ("possible_duplicate", "open")
+    assert conflict["subject"] == " ".join(sorted([scenario["li"], scenario["wei"]]))
+
+
+@pytest.mark.parametrize("cell, written", [
+    ("=1+1", "'=1+1"), ("+86 1", "'+86 1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("Li =1", "Li =1"), ("", ""), (-2, -2), (None, None),
+])
+def test_the_formula_guard(cell, written) -> None:
+    assert report.safe_cell(cell) == written
+
+
+def test_an_unknown_export_is_refused(db, shanghai) -> None:
+    with pytest.raises(LookupError):
+        report.export(db, shanghai.id, "passwords")
+
+
+# --- the page and the downloads ---------------------------------------------------------------
+
+
+def test_the_report_page(client, db, shanghai, scenario, signed_in) -> None:
+    response = client.get(f"/organizer/events/{shanghai.id}/report")
+    assert response.status_code == 200 and "<html" in response.text
+    text = " ".join(response.text.split())
+    assert '<span class="number">5</span> <span class="label">unique attendees</span>' in text
+    assert '<span class="number">75.0%</span> <span class="label">of voucher holders came in</span>' in text
+    assert '<span class="number">60.0%</span>' in text
+    assert "Tote &lt;b&gt;bag&lt;/b&gt;" in text and "<b>bag</b>" not in text
+    assert "Spring &lt;i&gt;pop-up&lt;/i&gt;" in text
+    assert '<strong class="came-in">66.7%</strong>' in text and '<strong class="came-in">100.0%</strong>' in text
+    # The chart: one pair of bars per quarter hour, labelled in Shanghai time.
+    assert text.count('class="chart-bar arrivals"') == 4 and text.count('class="chart-bar redemptions"') == 4
+    assert 'role="img"' in text and "<title id=\"report-quarter-hours-title\">Arrivals and redemptions per 15 minutes</title>" in text
+    assert "6:00 PM" in text and "6:45 PM" in text
+    assert "style=" not in response.text
+    assert '<link rel="stylesheet" href="/static/css/report.css">' in text
+    for name in report.EXPORTS:
+        assert f'href="/organizer/events/{shanghai.id}/report/{name}.csv"' in text
+
+
+def test_the_report_page_for_htmx_is_the_fragment(client, db, shanghai, scenario, signed_in) -> None:
+    response = client.get(f"/organizer/events/{shanghai.id}/report", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "<html" not in response.text and 'id="report"' in response.text
+    assert "HX-Request" in response.headers["vary"]
+
+
+def test_the_report_speaks_chinese(client, db, shanghai, scenario, signed_in) -> None:
+    text = client.get(f"/organizer/events/{shanghai.id}/report", headers={"Accept-Language": "zh-CN"}).text
+    assert '<html lang="zh-CN">' in text and "平板" in text
+    assert "18:00" in text  # times of day in the Chinese way, in Shanghai
+
+
+def test_a_csv_download(client, db, shanghai, scenario, signed_in) -> None:
+    response = client.get(f"/organizer/events/{shanghai.id}/report/attendees.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv") and "charset=utf-8" in response.headers["content-type"]
+    assert response.headers["content-disposition"] == f'attachment; filename="poppass-{shanghai.id}-attendees.csv"'
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    names = [row["name"] for row in csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))]
+    assert "王小明" in names and "<b>Chen</b>" in names and "'=SUM(A1)" in names
+
+
+@pytest.mark.parametrize("path", ["passwords.csv", "attendees", "attendees.json", "..%2Fattendees.csv"])
+def test_an_unknown_export_is_404(client, db, shanghai, signed_in, path) -> None:
+    assert client.get(f"/organizer/events/{shanghai.id}/report/{path}").status_code == 404
+
+
+def test_an_unknown_event_has_no_report(client, db, signed_in) -> None:
+    assert client.get("/organizer/events/evnothere/report").status_code == 404
+    assert client.get("/organizer/events/evnothere/report/attendees.csv").status_code == 404
+
+
+def test_the_report_needs_an_organizer(client, db, shanghai) -> None:
+    response = client.get(f"/organizer/events/{shanghai.id}/report/attendees.csv", follow_redirects=False)
+    assert response.status_code in (302, 303, 401, 403)
+    assert "attendee_id" not in response.text
