@@ -19,11 +19,35 @@ from sqlite_utils import Database
 
 from events import merge, registry
 from events.db import write_transaction
+from events.hlc import order_key
 from events.keys import KeyStatus
+from events.refusal import FieldRefusal
 from events.trust import ClockPolicy, TrustBundle
 
 DECISIONS = ("honour", "reverse", "merge", "dismiss")
+# What a person may decide, by kind. A decision is a record for the organizer and the report:
+# it never changes, adds or removes an op (the log is facts), so "reverse" means "take it back
+# at the counter", not "undo it in the data".
+#   voucher conflicts and over_cap:
+#     honour  — the extra use (or voucher) stands: the customer keeps what they were given;
+#     reverse — it should not have been given: the store takes it back or writes it off as a loss;
+#     dismiss — nothing wrong happened (e.g. the same person scanned twice, already settled).
+#   possible_duplicate:
+#     merge   — the same person registered twice: count them once;
+#     dismiss — different people sharing a phone or email (a family, a shared inbox).
+KIND_DECISIONS = {
+    **{kind: ("honour", "reverse", "dismiss") for kind in (*merge.VOUCHER_CONFLICTS, *merge.CAMPAIGN_CONFLICTS)},
+    **{kind: ("merge", "dismiss") for kind in merge.DUPLICATE_CONFLICTS},
+}
+STATUSES = ("open", "resolved", "cleared")
+NOTE_MAX = 2000
+DECIDED_BY_MAX = 80
 CHUNK = 500  # ids per IN (...) query
+
+
+class ResolutionRefused(FieldRefusal):
+    """A resolution that cannot be recorded; `field` is decision, note or decided_by ("" when the
+    conflict itself is the reason: a cleared one has nothing left to decide)."""
 
 
 @dataclass(frozen=True)
@@ -294,17 +318,35 @@ def list_conflicts(db: Database, event_id: str, *, status: str | None = None, af
     return [_conflict(db, row) for row in db["conflicts"].rows_where(where, args, order_by="change_seq")]
 
 
+def decisions_for(kind: str) -> tuple[str, ...]:
+    return KIND_DECISIONS.get(kind, DECISIONS)
+
+
 def resolve(db: Database, conflict_id: int, *, decided_by: str, decision: str, note: str, now_ms: int) -> Resolution:
-    """A person's decision, recorded beside the conflict; the ops stay as they are."""
+    """A person's decision, recorded beside the conflict; the ops stay as they are. Deciding
+    again (the organizer changed their mind, or new ops reopened it) adds a resolution: the
+    earlier ones stay, and together they are the conflict's audit trail.
+
+    The note is optional: the decision is the record, and a required note gets "ok" typed into
+    it; the page asks for one. Refusals are ResolutionRefused (a ValueError) naming the field."""
+    decision = decision.strip()
+    if not decision:
+        raise ResolutionRefused("decision_missing", "decision")
     if decision not in DECISIONS:
-        raise ValueError(f"decision is one of {', '.join(DECISIONS)}")
+        raise ResolutionRefused("decision_unknown", "decision", f"decision is one of {', '.join(DECISIONS)}")
     if not decided_by.strip():
-        raise ValueError("who decided is required")
+        raise ResolutionRefused("decided_by_missing", "decided_by", "who decided is required")
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise ResolutionRefused("note_too_long", "note", f"at most {NOTE_MAX} characters")
     with write_transaction(db):
         conflict = get_conflict(db, conflict_id)
+        if decision not in decisions_for(conflict.kind):
+            raise ResolutionRefused("decision_not_for_kind", "decision",
+                                    f"a {conflict.kind} is decided with {', '.join(decisions_for(conflict.kind))}")
         if conflict.status == "cleared":
-            raise ValueError("a cleared conflict has nothing left to decide")
-        resolution = Resolution(conflict_id, decided_by.strip()[:80], now_ms, decision, note.strip()[:2000])
+            raise ResolutionRefused("cleared", "", "a cleared conflict has nothing left to decide")
+        resolution = Resolution(conflict_id, decided_by.strip()[:DECIDED_BY_MAX], now_ms, decision, note)
         db["conflict_resolutions"].insert(vars(resolution))
         db["conflicts"].update(conflict_id, {"status": "resolved", "change_seq": allocate(db, 1)})
     return resolution
@@ -315,3 +357,123 @@ def resolutions(db: Database, conflict_id: int) -> list[Resolution]:
         Resolution(**{k: row[k] for k in ("conflict_id", "decided_by", "decided_at_ms", "decision", "note")})
         for row in db["conflict_resolutions"].rows_where("conflict_id = ?", [conflict_id], order_by="id")
     ]
+
+
+# --- what a person needs to decide ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConflictOp:
+    """One op of a conflict as the organizer reads it: who did what, where, when, and what the
+    clerk's screen said at the time."""
+
+    op_id: str
+    role: str
+    kind: str
+    subject: str
+    device_id: str
+    device_name: str
+    clerk: str
+    at_ms: int  # when it happened in server time (merge.LoggedOp.acted_at_ms)
+    corrected: bool  # False: the device had no clock correction yet, at_ms is its HLC time
+    suspect: str  # clock flags, "" when its time is trusted
+    shown: dict | None  # what the clerk saw: verdict, reason, prior_uses_seen (checkin, redeem)
+    outcome: str = ""  # redeem: accepted or refused
+    decided_by: str = ""  # redeem: device (offline) or server (online)
+    name: str = ""  # register: the name typed
+    reason: str = ""  # void: why
+
+
+@dataclass(frozen=True)
+class ConflictSubject:
+    """What a conflict is about, in the organizer's words. `about` is voucher, contact or campaign."""
+
+    about: str
+    token_id: str = ""
+    campaign_number: int | None = None
+    campaign_title: str = ""
+    holder: str = ""  # the voucher's holder, "" when it was given to nobody in particular
+    contact: str = ""  # the phone number or email several attendees share
+    attendees: tuple[tuple[str, str], ...] = ()  # (id, name) of those sharing it
+    cap: int | None = None
+    issued: int | None = None
+
+
+@dataclass(frozen=True)
+class ConflictView:
+    conflict: Conflict
+    subject: ConflictSubject
+    ops: list[ConflictOp]
+    resolutions: list[Resolution]
+    decisions: tuple[str, ...]
+
+
+def conflict_ops(db: Database, conflict_id: int) -> list[ConflictOp]:
+    """Every op of the conflict with its role, in merge order (HLC, then device id)."""
+    rows = db.execute(
+        "select c.role, o.op_id, o.kind, o.subject, o.device_id, coalesce(d.name, ''), o.clerk, o.hlc_ms, "
+        "o.hlc_counter, o.corrected_time_ms, o.suspect, o.data from conflict_ops c "
+        "join ops o on o.op_id = c.op_id left join devices d on d.id = o.device_id where c.conflict_id = ?",
+        [conflict_id],
+    ).fetchall()
+    found = []
+    for role, op_id, kind, subject, device_id, device_name, clerk, hlc_ms, hlc_counter, corrected, suspect, data in rows:
+        data = _decode_json(data)
+        shown = data.get("shown")
+        found.append((order_key(hlc_ms, hlc_counter, device_id), ConflictOp(
+            op_id, role, kind, subject, device_id, device_name, clerk,
+            at_ms=corrected if corrected is not None else hlc_ms, corrected=corrected is not None, suspect=suspect,
+            shown=shown if isinstance(shown, dict) else None, outcome=data.get("outcome", ""),
+            decided_by=data.get("decided_by", "device" if kind == "redeem" else ""),
+            name=data.get("name", "") if kind == "register" else "", reason=data.get("reason", "") if kind == "void" else "",
+        )))
+    return [op for _, op in sorted(found, key=lambda pair: pair[0])]
+
+
+def describe(db: Database, conflict: Conflict) -> ConflictSubject:
+    """The voucher (campaign, holder), the shared phone or email (who shares it) or the campaign
+    (title, cap, issued) a conflict is about."""
+    if conflict.kind in merge.DUPLICATE_CONFLICTS:
+        ids = list(conflict.detail.get("attendees", []))
+        names = dict(db.execute(
+            f"select id, name from attendees where event_id = ? and id in ({','.join('?' * len(ids))})",
+            [conflict.event_id, *ids],
+        ).fetchall()) if ids else {}
+        return ConflictSubject("contact", contact=conflict.subject.split(":", 1)[-1],
+                               attendees=tuple((i, names.get(i, "")) for i in ids))
+    if conflict.kind in merge.CAMPAIGN_CONFLICTS:
+        number = int(conflict.subject.split(":", 1)[1])
+        return ConflictSubject("campaign", campaign_number=number, campaign_title=_campaign_title(db, conflict.event_id, number),
+                               cap=conflict.detail.get("cap"), issued=conflict.detail.get("issued"))
+    row = db.execute(
+        "select t.campaign, coalesce(a.name, '') from tokens t left join attendees a on a.id = t.attendee_id "
+        "where t.event_id = ? and t.id = ?",
+        [conflict.event_id, conflict.subject],
+    ).fetchone()
+    number, holder = row if row else (None, "")
+    return ConflictSubject("voucher", token_id=conflict.subject, campaign_number=number,
+                           campaign_title=_campaign_title(db, conflict.event_id, number), holder=holder)
+
+
+def _campaign_title(db: Database, event_id: str, number: int | None) -> str:
+    if number is None:
+        return ""
+    row = db.execute("select title from campaigns where event_id = ? and number = ?", [event_id, number]).fetchone()
+    return row[0] if row else ""
+
+
+def view(db: Database, conflict: Conflict) -> ConflictView:
+    return ConflictView(conflict, describe(db, conflict), conflict_ops(db, conflict.id), resolutions(db, conflict.id),
+                        decisions_for(conflict.kind))
+
+
+def views(db: Database, event_id: str, *, status: str | None = None) -> list[ConflictView]:
+    """The event's conflicts with everything the page shows, the newest first."""
+    found = list_conflicts(db, event_id, status=status)
+    return [view(db, conflict) for conflict in sorted(found, key=lambda c: c.id, reverse=True)]
+
+
+def counts(db: Database, event_id: str) -> dict[str, int]:
+    """How many conflicts of the event are open, resolved and cleared."""
+    found = dict(db.execute("select status, count(*) from conflicts where event_id = ? group by status", [event_id]).fetchall())
+    return {status: found.get(status, 0) for status in STATUSES}

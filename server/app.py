@@ -26,6 +26,7 @@ from server.controllers.pwa import PwaController
 from server.controllers.station import StationController
 from server.controllers.console import ConsoleController
 from server.controllers.console_campaigns import ConsoleCampaignsController
+from server.controllers.console_conflicts import ConsoleConflictsController
 from server.controllers.console_events import ConsoleEventsController
 from server.controllers.console_import import ConsoleImportController
 from server.controllers.console_report import ConsoleReportController
@@ -95,6 +96,7 @@ def create_app(
             ConsoleTabletsController,
             ConsoleCampaignsController,
             ConsoleImportController,
+            ConsoleConflictsController,
             ConsoleReportController,
             StationController,
             PwaController,

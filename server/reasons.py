@@ -92,3 +92,56 @@ IMPORT_WORDS = {
     "too_many_rows": N_("That file has more than 100,000 rows: split it."),
     "mapping_incomplete": N_("Choose the column with the names, and one with phone numbers or emails."),
 }
+
+# Conflicts in the organizer's words: what broke, each op's part, the decisions, why a
+# resolution was refused (by ResolutionRefused.reason).
+CONFLICT_KINDS = {
+    "over_redemption": N_("Used more times than allowed"),
+    "redeemed_after_void": N_("Redeemed after it was cancelled"),
+    "out_of_window": N_("Redeemed outside its validity"),
+    "untrusted_issuer": N_("Issued by a device that is not trusted"),
+    "possible_duplicate": N_("Possibly the same person twice"),
+    "over_cap": N_("More vouchers given than the campaign's cap"),
+}
+CONFLICT_ROLES = {
+    "within": N_("within the allowance"),
+    "over": N_("over the allowance"),
+    "void": N_("the cancellation"),
+    "after_void": N_("after the cancellation"),
+    "outside_window": N_("outside the validity"),
+    "untrusted": N_("not trusted"),
+    "register": N_("registration"),
+}
+OP_KINDS = {
+    "register": N_("Registered"),
+    "checkin": N_("Checked in"),
+    "issue": N_("Issued"),
+    "redeem": N_("Redeemed"),
+    "void": N_("Cancelled"),
+}
+CONFLICT_STATUSES = {
+    "open": N_("Open"),
+    "resolved": N_("Resolved"),
+    "cleared": N_("Cleared"),
+    "all": N_("All"),
+}
+DECISION_WORDS = {
+    "honour": N_("Honour: the use or voucher stands"),
+    "reverse": N_("Reverse: take it back or write it off"),
+    "dismiss": N_("Dismiss: nothing went wrong"),
+    "merge": N_("Merge: the same person, count them once"),
+}
+# What the clerk's screen showed when they acted.
+SHOWN_WORDS = {
+    "green": N_("saw green"),
+    "amber": N_("saw amber"),
+    "red": N_("saw red"),
+}
+CONFLICT_WORDS = {
+    "decision_missing": N_("Choose a decision."),
+    "decision_unknown": N_("Choose one of the decisions offered."),
+    "decision_not_for_kind": N_("That decision does not apply to this kind of conflict."),
+    "decided_by_missing": N_("Who decided is missing."),
+    "note_too_long": N_("The note is too long (at most 2,000 characters)."),
+    "cleared": N_("Later ops removed this conflict's cause: there is nothing left to decide."),
+}

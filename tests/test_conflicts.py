@@ -91,3 +91,58 @@ def test_tablets_offline_giving_more_than_a_campaigns_cap_open_one_conflict(db, 
     assert over.roles[latest["op_id"]] == "over"  # the last one given, by HLC
     campaigns.update_campaign(db, event.id, campaign.number, cap=4, now=NOW + 60)
     assert conflicts.get_conflict(db, over.id).status == "cleared"
+
+
+# --- what the console shows ----------------------------------------------------------------
+
+
+def test_conflict_ops_say_who_where_when_and_what_the_clerk_saw(db, event) -> None:
+    a, b = enroll(db, event.id, "Front desk", now=NOW), enroll(db, event.id, "Exit", now=NOW)
+    campaign = campaigns.create_campaign(db, event.id, title="Tote bag", max_uses=1, rotating=False, now=NOW)
+    text = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW).text
+    a.redeem(text, now_ms=MS + 1000)
+    b.redeem(text, now_ms=MS + 2000, seen=0)["corrected_time_ms"] = None  # B had never synced its clock
+    push(db, a, MS + 5000)
+    push(db, b, MS + 6000)
+    [conflict] = conflicts.list_conflicts(db, event.id)
+    first, second = conflicts.conflict_ops(db, conflict.id)
+    assert (first.role, first.kind, first.device_name, first.clerk, first.at_ms, first.corrected) == (
+        "within", "redeem", "Front desk", "Front desk", MS + 1000, True)
+    assert first.shown == {"verdict": "green"}  # stored without its defaults (prior_uses_seen 0)
+    assert (first.outcome, first.decided_by) == ("accepted", "device")
+    assert (second.role, second.device_name, second.corrected, second.at_ms) == ("over", "Exit", False, MS + 2000)  # its HLC
+    assert conflicts.describe(db, conflict) == conflicts.ConflictSubject(
+        "voucher", token_id=conflict.subject, campaign_number=campaign.number, campaign_title="Tote bag")
+    assert conflicts.counts(db, event.id) == {"open": 1, "resolved": 0, "cleared": 0}
+
+
+@pytest.mark.parametrize(
+    "decision, note, field, reason",
+    [("", "", "decision", "decision_missing"), ("  ", "", "decision", "decision_missing"),
+     ("merge", "", "decision", "decision_not_for_kind"), ("honour", "x" * 2001, "note", "note_too_long")],
+)
+def test_a_refused_resolution_names_its_field(db, event, over, decision, note, field, reason) -> None:
+    with pytest.raises(conflicts.ResolutionRefused) as refused:
+        conflicts.resolve(db, over[3].id, decided_by="Mei", decision=decision, note=note, now_ms=MS)
+    assert (refused.value.field, refused.value.reason) == (field, reason)
+    assert conflicts.resolutions(db, over[3].id) == []
+
+
+def test_decisions_depend_on_the_kind(db, event) -> None:
+    assert conflicts.decisions_for("over_redemption") == ("honour", "reverse", "dismiss")
+    assert conflicts.decisions_for("over_cap") == ("honour", "reverse", "dismiss")
+    assert conflicts.decisions_for("possible_duplicate") == ("merge", "dismiss")
+    a, b = enroll(db, event.id, "A", now=NOW), enroll(db, event.id, "B", now=NOW)
+    a.register("Li Wei", phone="13800138000", now_ms=MS)
+    b.register("<b>Wei</b>", phone="138-0013-8000", now_ms=MS + 1)
+    push(db, a, MS + 10)
+    push(db, b, MS + 20)
+    [duplicate] = conflicts.list_conflicts(db, event.id)
+    subject = conflicts.describe(db, duplicate)
+    assert (subject.about, subject.contact, sorted(name for _, name in subject.attendees)) == (
+        "contact", "13800138000", ["<b>Wei</b>", "Li Wei"])
+    assert [op.name for op in conflicts.conflict_ops(db, duplicate.id)] == ["Li Wei", "<b>Wei</b>"]
+    with pytest.raises(conflicts.ResolutionRefused):
+        conflicts.resolve(db, duplicate.id, decided_by="Mei", decision="honour", note="", now_ms=MS)
+    conflicts.resolve(db, duplicate.id, decided_by="Mei", decision="merge", note="same person", now_ms=MS)
+    assert conflicts.get_conflict(db, duplicate.id).status == "resolved"

@@ -34,3 +34,7 @@ class StationController(Controller):
     @get("/issue", sync_to_thread=False, name="station_issue")
     def issue(self, request: Request) -> Template:
         return page(request, "station_issue")
+
+    @get("/conflicts", sync_to_thread=False, name="station_conflicts")
+    def conflicts(self, request: Request) -> Template:
+        return page(request, "station_conflicts")

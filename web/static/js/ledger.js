@@ -33,9 +33,12 @@ function newAttendee(id) {
   return { id, name: "", phone: "", pass_token: null, registered: null, checkins: {} };
 }
 
+// `touched`: this tablet issued, redeemed or voided it (its conflicts concern this clerk).
 function newVoucher(id) {
-  return { id, text: null, attendee_id: null, uses: {}, undone: {}, voided: null };
+  return { id, text: null, attendee_id: null, uses: {}, undone: {}, voided: null, touched: false };
 }
+
+const STATUS_ORDER = { open: 0, resolved: 1, cleared: 2 };
 
 function actedAt(op) {
   return op.corrected_time_ms ?? op.hlc_ms;
@@ -132,6 +135,7 @@ export class Ledger {
     for (const raw of ops) {
       const op = { ...raw, device_id: raw.device_id ?? this.device.device_id };
       const data = op.data ?? {};
+      const mine = op.device_id === this.device.device_id;
       if (op.kind === "register") {
         const row = attendee(op.subject);
         const stamp = { op_id: op.op_id, hlc_ms: op.hlc_ms, hlc_counter: op.hlc_counter, device_id: op.device_id };
@@ -146,14 +150,17 @@ export class Ledger {
         const row = voucher(op.subject);
         row.text ??= data.token ?? null;
         row.attendee_id ??= data.attendee_id ?? null;
+        if (mine) row.touched = true;
       } else if (op.kind === "redeem") {
         const row = voucher(op.subject);
         row.text ??= data.token ?? null;
+        if (mine) row.touched = true;
         if (data.outcome === "accepted") {
           row.uses[op.op_id] = { at_ms: actedAt(op), device_id: op.device_id, clerk: op.clerk, step: data.code_step ?? null };
         }
       } else if (op.kind === "void") {
         const row = voucher(op.subject);
+        if (mine) row.touched = true;
         if (data.redeem_op_id) row.undone[data.redeem_op_id] = true;
         else if (!row.voided || actedAt(op) < row.voided.at_ms) row.voided = { op_id: op.op_id, at_ms: actedAt(op) };
       }
@@ -253,6 +260,28 @@ export class Ledger {
   /** Open conflicts about a voucher. */
   conflictsAbout(tokenId) {
     return [...this.conflicts.values()].filter((c) => c.subject === tokenId && c.status === "open");
+  }
+
+  /** Whether this tablet issued, redeemed or voided the voucher (a ledger from before the
+   * `touched` mark still knows its own redemptions). */
+  touched(tokenId) {
+    const voucher = this.vouchers.get(tokenId);
+    if (!voucher) return false;
+    return voucher.touched || Object.values(voucher.uses).some((use) => use.device_id === this.device.device_id);
+  }
+
+  /** Conflicts about the vouchers this tablet touched, whatever their status: open ones first,
+   * then the newest. A resolved one stays listed, so the clerk sees it was settled. */
+  conflictsTouched() {
+    return [...this.conflicts.values()]
+      .filter((c) => this.touched(c.subject))
+      .sort((a, b) => (STATUS_ORDER[a.status] ?? 3) - (STATUS_ORDER[b.status] ?? 3) || b.id - a.id);
+  }
+
+  /** This tablet's own uses of a voucher (redemptions it accepted), in order. */
+  usesHere(tokenId) {
+    const voucher = this.vouchers.get(tokenId);
+    return effectiveUses(voucher).filter((use) => use.device_id === this.device.device_id);
   }
 
   /** Registered attendees whose name contains the query, or whose phone contains its digits. */

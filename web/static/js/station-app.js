@@ -13,6 +13,33 @@ export const SKEW_WARN_MS = 120_000;
 
 export const $ = (id) => document.getElementById(id);
 
+// The voucher conflicts a tablet pulls (docs/sync-protocol.md, "Conflicts"), in the clerk's words:
+// the same messages as the console's (server/reasons.py), so one translation serves both.
+export function conflictWords(kind) {
+  switch (kind) {
+    case "over_redemption": return _("Used more times than allowed");
+    case "redeemed_after_void": return _("Redeemed after it was cancelled");
+    case "out_of_window": return _("Redeemed outside its validity");
+    case "untrusted_issuer": return _("Issued by a device that is not trusted");
+    default: return _("Conflict");
+  }
+}
+
+export function conflictStatusWords(status) {
+  if (status === "resolved") return _("Resolved by the organizer");
+  if (status === "cleared") return _("Cleared: nothing left to decide");
+  return _("Open: the organizer will decide");
+}
+
+// The nav's count of open conflicts about vouchers this tablet touched.
+function renderConflictCount(ledger) {
+  const count = $("nav-conflicts-count");
+  if (!count) return;
+  const open = ledger.conflictsTouched().filter((c) => c.status === "open").length;
+  count.textContent = open ? String(open) : "";
+  count.hidden = !open;
+}
+
 export function clockTime(ms) {
   return new Intl.DateTimeFormat(language(), { hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
 }
@@ -69,7 +96,13 @@ export async function openStation() {
     return { store, device: null };
   }
   const ledger = await Ledger.open(store);
-  const client = new SyncClient({ store, onPull: (page) => ledger.applyPull(page), onRevoked: rememberRevocation });
+  // After each pull page the screens re-read what they show from the ledger ("poppass:pulled").
+  const onPull = async (page) => {
+    await ledger.applyPull(page);
+    renderConflictCount(ledger);
+    document.dispatchEvent(new CustomEvent("poppass:pulled"));
+  };
+  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation });
   let offsetMs = (await store.clockOffset()) ?? 0;
   client.addEventListener("status", () => {
     renderBadge(client.status);
@@ -80,6 +113,7 @@ export async function openStation() {
   if (nav) nav.hidden = false;
   setClerk(clerk());
   renderBadge(client.status);
+  renderConflictCount(ledger);
   client.start();
   const nowMs = () => Date.now() + offsetMs;
   // Every op carries a clerk: the one on shift, else the tablet's name.

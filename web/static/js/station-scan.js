@@ -7,7 +7,7 @@ import { effectiveUses } from "./ledger.js";
 import { randomId } from "./outbox.js";
 import { reasonWords } from "./reasons.js";
 import { startScanner } from "./scanner.js";
-import { $, clockTime, needsEnrollment, openStation, ready } from "./station-app.js";
+import { $, clockTime, conflictWords, needsEnrollment, openStation, ready } from "./station-app.js";
 import { ALREADY_CHECKED_IN, NO_BUNDLE, USED_UP, fromServer, judge } from "./verdict.js";
 
 export const ONLINE_TIMEOUT_MS = 1500;
@@ -66,6 +66,13 @@ async function main() {
     $("verdict-name").textContent = name || (verdict.kind === "pass" ? _("Not on this tablet yet") : "");
     $("verdict-detail").textContent = words(verdict);
     $("verdict-uses").textContent = usesLine(verdict, accepted);
+    // What the tablet learnt at its last pull: the organizer has this voucher on their list.
+    const open = verdict.kind === "voucher" && verdict.tokenId ? ledger.conflictsAbout(verdict.tokenId) : [];
+    $("verdict-conflicts").textContent = open.length
+      ? _("Open conflict: %(what)s. The organizer will decide.", { what: open.map((c) => conflictWords(c.kind)).join(", ") })
+      : "";
+    $("verdict-conflicts").hidden = !open.length;
+    screen.dataset.conflicts = open.map((c) => c.kind).join(" ");
     $("verdict-undo").hidden = !(accepted && verdict.kind === "voucher" && redeemOpId);
     $("undo-form").hidden = true;
     screen.hidden = false;
