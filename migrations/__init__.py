@@ -283,3 +283,19 @@ def m008_campaign_limits(db: Database) -> None:
     db["campaigns"].add_column("per_attendee", int)  # vouchers one attendee may hold; null: no limit
     db["campaigns"].add_column("cap", int)  # vouchers the campaign gives in all; null: no limit
     db["campaigns"].add_column("by_clerks", int, not_null_default=1)  # tablets may issue it
+
+
+@migrations()
+def m009_draws_and_wall(db: Database) -> None:
+    # Lucky draws as drawn: who, when, the seed and the candidates, so anyone can draw again and
+    # get the same winners (events/draws.py).
+    db["draws"].create(
+        {"id": int, "event_id": str, "drawn_by": str, "drawn_at": int, "seed": str, "wanted": int,
+         "candidates": str, "winners": str},
+        pk="id",
+        not_null={"event_id", "drawn_by", "drawn_at", "seed", "wanted", "candidates", "winners"},
+        foreign_keys=[("event_id", "events", "id"), ("drawn_by", "organizers", "id")],
+    )
+    db["draws"].create_index(["event_id", "id"])
+    # The wall's feed and counters read ops by kind on every merge.
+    db["ops"].create_index(["event_id", "kind", "seq"])

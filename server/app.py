@@ -31,6 +31,7 @@ from server.controllers.console_events import ConsoleEventsController
 from server.controllers.console_import import ConsoleImportController
 from server.controllers.console_report import ConsoleReportController
 from server.controllers.console_tablets import ConsoleTabletsController
+from server.controllers.console_wall import ConsoleWallController
 from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
 from server.controllers.signup import EventPageController
 from server.controllers.vouchers import VoucherController
@@ -96,6 +97,7 @@ def create_app(
             ConsoleTabletsController,
             ConsoleCampaignsController,
             ConsoleImportController,
+            ConsoleWallController,
             ConsoleConflictsController,
             ConsoleReportController,
             StationController,

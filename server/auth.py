@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 
 from events import devices, organizers
 
 SESSION_COOKIE = "poppass_organizer"
 PENDING_COOKIE = "poppass_login"  # the password was right; the code is still to come
+WS_SIGN_IN_REQUIRED = 4401  # a websocket close code: 4000 + HTTP 401
 
 
 class SignInRequired(Exception):
@@ -31,5 +33,7 @@ def organizer_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         connection.app.state.db, connection.cookies.get(SESSION_COOKIE), now=int(connection.app.state.clock())
     )
     if organizer is None:
+        if connection.scope["type"] == "websocket":  # closed with a code the wall's script knows
+            raise WebSocketException(detail="sign in required", code=WS_SIGN_IN_REQUIRED)
         raise SignInRequired()
     connection.state.organizer = organizer

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from litestar.connection import ASGIConnection
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from events.wall import mask_name
 from server.i18n import Catalogue, negotiate, COOKIE
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
@@ -80,9 +81,16 @@ def make_engine() -> JinjaTemplateEngine:
         return "" if timestamp is None else date_and_time(context["request"], timestamp, timezone)
 
     @pass_context
+    def clock_time(context: Any, timestamp: int | None, timezone: str = "UTC") -> str:
+        """Just the time ("14:02"), in the event's zone, for what happens during the event."""
+        return "" if timestamp is None else time_of_day(context["request"], timestamp, timezone)
+
+    @pass_context
     def language(context: Any) -> str:
         return catalogue(context["request"]).tag
 
     env.filters["when"] = when
+    env.filters["time_of_day"] = clock_time
+    env.filters["masked"] = mask_name
     env.globals["language"] = language
     return JinjaTemplateEngine.from_environment(env)

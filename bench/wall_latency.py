@@ -1,0 +1,184 @@
+"""Benchmark, not a test: check-in → live wall latency, with the real server and a real wall.
+
+    .venv/bin/python -m bench.wall_latency [--check-ins 200] [--tablets 5] [--runs 3]
+
+Setup (untimed): the demo event (events.demo.ensure_demo) in a temporary SQLite file; the real
+server (uvicorn on loopback, as tests/live.py starts it); `--tablets` tablets enrolled through
+HTTP (one-time codes, POST /api/v1/enroll with tests/tablet.py keys); an organizer created in the
+database and signed in through the pages (password, then a TOTP code from pyotp) in Debian's
+Chromium, whose 1920×1080 context opens the event's wall (console_wall.html) and waits until its
+socket is live.
+
+With `--preload N`, the event is already under way: N attendees registered by an earlier tablet
+and half of them checked in (events.sync.push, untimed), so each snapshot reads a larger log.
+
+Measured, `--runs` times: `--check-ins` people, spread round-robin over the tablets, each
+registered and checked in by one tablet in one push (POST /api/v1/push: a register op and a checkin
+op, as the station pushes right after recording). The tablets push from their own threads at once,
+each check-in after a random pause of 0–200 ms (five clerks at a busy door: about 25 check-ins a
+second in all). Python notes `time.time()` just before each push; web/static/js/wall.js notes
+`Date.now()` when the check-in's op first appears in the wall's feed (window.poppassWall.seenAt).
+Latency = the wall's time − the push's start (same machine, same wall clock). p50, p99 and max over
+all check-ins of a run; a check-in the wall never showed is a problem and fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from bench.machine import finish_browser_run, percentile  # noqa: E402
+from bench.sync_fixture import start_live_server, stop  # noqa: E402
+from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
+from e2e.console import new_organizer, sign_in  # noqa: E402
+from events import devices  # noqa: E402
+from events.db import open_database  # noqa: E402
+from events.demo import ensure_demo  # noqa: E402
+from tests.tablet import Tablet, enroll as enroll_in_db, push  # noqa: E402
+
+TARGET_P99_MS = 250
+PAUSE_S = (0.0, 0.2)
+
+
+@dataclass
+class Server:
+    """What e2e/console.py's helpers need of a live server."""
+
+    url: str
+    db_path: Path
+
+
+def post_json(url: str, payload: dict, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+def enroll(url: str, db_path: Path, event_id: str, name: str) -> Tablet:
+    db = open_database(db_path)
+    try:
+        code = devices.create_enrollment_code(db, event_id, name=name, now=int(time.time()))
+    finally:
+        db.close()
+    tablet = Tablet(event_id, clerk=f"Clerk of {name}")
+    status, body = post_json(url + "/api/v1/enroll", {"protocol": 1, "code": code, "public_key": tablet.public_key})
+    if status != 201:
+        raise SystemExit(f"enrollment refused: {status} {body}")
+    return tablet.enrolled(body)
+
+
+def work_the_door(url: str, tablet: Tablet, people: list[str], started: dict[str, float], seed: int) -> None:
+    pause = random.Random(seed)
+    for name in people:
+        time.sleep(pause.uniform(*PAUSE_S))
+        now_ms = int(time.time() * 1000)
+        person = tablet.register(name, now_ms=now_ms, phone=f"13{pause.randrange(10**9):09d}")
+        op = tablet.checkin(person["subject"], now_ms=now_ms)
+        started[op["op_id"]] = time.time() * 1000
+        status, body = post_json(url + "/api/v1/push", tablet.batch(now_ms=now_ms), tablet.headers)
+        if status != 200 or body.get("rejected"):
+            raise SystemExit(f"push refused: {status} {body}")
+        tablet.outbox.clear()
+
+
+def preload(db, event_id: str, attendees: int) -> None:
+    """An event already under way: `attendees` registered by an earlier tablet, half checked in."""
+    tablet = enroll_in_db(db, event_id, "Earlier tablet", now=int(time.time()))
+    now_ms = int(time.time() * 1000) - 3_600_000
+    for start in range(0, attendees, 250):
+        for n in range(start, min(start + 250, attendees)):
+            person = tablet.register(f"Earlier Guest{n}", now_ms=now_ms + n, phone=f"1370{n:07d}")
+            if n % 2 == 0:
+                tablet.checkin(person["subject"], now_ms=now_ms + n)
+        push(db, tablet, now_ms + start)
+
+
+def one_run(url: str, tablets: list[Tablet], wall, check_ins: int, run: int) -> tuple[list[float], int]:
+    started: dict[str, float] = {}
+    shares = [[f"Run{run} Guest{n} Person" for n in range(i, check_ins, len(tablets))] for i in range(len(tablets))]
+    threads = [threading.Thread(target=work_the_door, args=(url, tablet, share, started, run * 100 + i))
+               for i, (tablet, share) in enumerate(zip(tablets, shares))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Give the wall a moment for the last snapshot, then read when each op showed.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        seen = wall.evaluate("(ids) => ids.map((id) => window.poppassWall.seenAt.get(id) ?? null)", list(started))
+        if all(at is not None for at in seen):
+            break
+        time.sleep(0.1)
+    latencies = [at - started[op] for op, at in zip(started, seen) if at is not None]
+    return latencies, sum(at is None for at in seen)
+
+
+def run(args) -> None:
+    began = time.monotonic()
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        db_path = directory / "bench.db"
+        db = open_database(db_path)
+        event_id = ensure_demo(db, now=int(time.time())).event.id
+        preload(db, event_id, args.preload)
+        db.close()
+        process, url = start_live_server(db_path, directory)
+        try:
+            server = Server(url, db_path)
+            tablets = [enroll(url, db_path, event_id, f"Tablet {n}") for n in range(args.tablets)]
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
+                context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="en-US")
+                wall = context.new_page()
+                sign_in(wall, server, new_organizer(server))
+                wall.goto(f"{url}/organizer/events/{event_id}/wall")
+                expect(wall.locator("#wall")).to_have_attribute("data-state", "live")
+                print(f"# Check-in → wall latency: {args.check_ins} check-ins from {args.tablets} tablets, {args.runs} runs, "
+                      f"{args.preload} attendees already registered (half of them checked in)\n")
+                print("| run | p50 ms | p99 ms | max ms | mean ms | missed |")
+                print("|---|---|---|---|---|---|")
+                every: list[float] = []
+                for n in range(args.runs):
+                    latencies, missed = one_run(url, tablets, wall, args.check_ins, n)
+                    every += latencies
+                    if missed:
+                        problems.append(f"run {n + 1}: {missed} check-ins never showed on the wall")
+                    print(f"| {n + 1} | {percentile(latencies, .5):.0f} | {percentile(latencies, .99):.0f} | "
+                          f"{max(latencies):.0f} | {statistics.fmean(latencies):.0f} | {missed} |")
+                p99 = percentile(every, .99)
+                print(f"\nAll runs: p50 {percentile(every, .5):.0f} ms, p99 {p99:.0f} ms, max {max(every):.0f} ms "
+                      f"over {len(every)} check-ins; target p99 < {TARGET_P99_MS} ms: {'met' if p99 < TARGET_P99_MS else 'MISSED'}.")
+                snapshots = wall.evaluate("window.poppassWall.snapshots")
+                print(f"The wall applied {snapshots} snapshots for {len(every)} check-ins (announcements coalesce).")
+                version = browser.version
+                browser.close()
+        finally:
+            stop(process)
+    for problem in problems:
+        print(f"- PROBLEM: {problem}")
+    finish_browser_run(version, time.monotonic() - began, problems)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check-ins", type=int, default=200)
+    parser.add_argument("--tablets", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--preload", type=int, default=0, help="attendees registered before the runs (half checked in)")
+    run(parser.parse_args())
