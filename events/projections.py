@@ -28,14 +28,6 @@ _EFFECTIVE_REDEMPTIONS = """
         select json_extract(v.data, '$.redeem_op_id') from ops v
         where v.event_id = :event and v.kind = 'void' and json_extract(v.data, '$.redeem_op_id') is not null)
 """
-# Each attendee's official check-in: the earliest by HLC, ties by device.
-_FIRST_CHECKINS = """
-    select subject, corrected_time_ms, hlc_ms, hlc_counter, device_id from (
-      select subject, corrected_time_ms, hlc_ms, hlc_counter, device_id,
-             row_number() over (partition by subject order by hlc_ms, hlc_counter, device_id) as n
-      from ops where event_id = :event and kind = 'checkin')
-    where n = 1
-"""
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,8 @@ def _groups(db: Database, event_id: str) -> dict[str, str]:
     return {attendee: find(attendee) for attendee in parent}
 
 
-def _acted_at_ms(row: dict) -> int:
+def acted_at_ms(row: dict) -> int:
+    """When the clerk acted: the corrected time, else the HLC time (a tablet never synced)."""
     return row["corrected_time_ms"] if row["corrected_time_ms"] is not None else row["hlc_ms"]
 
 
@@ -127,8 +120,8 @@ class Reading:
 
     @cached_property
     def first_checkins(self) -> dict[str, dict]:
-        """Attendee -> their official check-in: the earliest by HLC, ties by device (as
-        _FIRST_CHECKINS). Kept between readings and brought up to date with the check-ins logged
+        """Attendee -> their official check-in: the earliest by HLC, then HLC counter, ties by
+        device. Kept between readings and brought up to date with the check-ins logged
         since: the log only grows, and the earliest of a set does not depend on reading order.
         Callers must not change the dict."""
         known = _FIRST_CHECKINS_SEEN.setdefault(self.db, {})
@@ -212,8 +205,8 @@ def arrivals(db: Database, event_id: str, groups: dict[str, str] | None = None, 
 def per_quarter_hour(db: Database, event_id: str, reading: Reading | None = None) -> list[Bucket]:
     """Arrivals (people's first check-ins) and redemptions per 15 minutes, empty buckets included."""
     reading = reading or Reading(db, event_id)
-    arrived = Counter(_acted_at_ms(row) // 1000 // BUCKET_S for row in arrivals(db, event_id, reading=reading).values())
-    redemptions = Counter(_acted_at_ms(row) // 1000 // BUCKET_S for row in reading.redemptions)
+    arrived = Counter(acted_at_ms(row) // 1000 // BUCKET_S for row in arrivals(db, event_id, reading=reading).values())
+    redemptions = Counter(acted_at_ms(row) // 1000 // BUCKET_S for row in reading.redemptions)
     buckets = arrived.keys() | redemptions.keys()
     if not buckets:
         return []

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from events import projections, registry
 from events.devices import WEB_DEVICE_PREFIX
 from events.keys import SERVER_KEY_ID
-from events.projections import _EFFECTIVE_REDEMPTIONS, _FIRST_CHECKINS, _groups
+from events.projections import _EFFECTIVE_REDEMPTIONS
 
 # The vouchers the event gave out, as projections.counters counts them: pre-issued by the
 # server, or carried by an issue op.
@@ -110,9 +110,10 @@ class Report:
 
 def build(db: Database, event_id: str) -> Report:
     event = registry.get_event(db, event_id)
-    groups = _groups(db, event_id)
+    reading = projections.Reading(db, event_id)
+    groups = reading.groups
     args = {"event": event_id, "server": SERVER_KEY_ID}
-    checked_in = set(projections.arrivals(db, event_id, groups))
+    checked_in = set(projections.arrivals(db, event_id, reading=reading))
     vouchers = list(db.query(_ISSUED_VOUCHERS, args))
     redeemed = {row["subject"] for row in db.query(_EFFECTIVE_REDEMPTIONS, args)}
     titles = {row["number"]: row["title"] for row in db.query("select number, title from campaigns where event_id = ?", [event_id])}
@@ -245,13 +246,10 @@ def _device_names(db: Database, event_id: str) -> dict[str, str]:
     return {row["id"]: row["name"] for row in db.query("select id, name from devices where event_id = ?", [event_id])}
 
 
-def _acted_at(row: dict) -> int:
-    return row["corrected_time_ms"] if row["corrected_time_ms"] is not None else row["hlc_ms"]
-
-
 def _attendees(db: Database, event: registry.Event, devices: dict[str, str]) -> tuple[list[str], list[list]]:
-    groups = _groups(db, event.id)
-    first = {row["subject"]: _acted_at(row) for row in db.query(_FIRST_CHECKINS, {"event": event.id})}
+    reading = projections.Reading(db, event.id)
+    groups = reading.groups
+    first = {subject: projections.acted_at_ms(row) for subject, row in reading.first_checkins.items()}
     held = Counter(
         row[0] for row in db.execute(
             "select attendee_id from tokens where event_id = ? and type = 'voucher' and attendee_id is not null", [event.id]
@@ -279,7 +277,7 @@ def _checkins(db: Database, event: registry.Event, devices: dict[str, str]) -> t
     arrivals = {(row["subject"], row["hlc_ms"], row["device_id"]) for row in projections.arrivals(db, event.id).values()}
     rows = [
         [
-            row["op_id"], row["subject"], row["name"] or "", iso_time(_acted_at(row), event.timezone),
+            row["op_id"], row["subject"], row["name"] or "", iso_time(projections.acted_at_ms(row), event.timezone),
             devices.get(row["device_id"], row["device_id"]), row["clerk"] or "", row["method"] or "",
             "yes" if (row["subject"], row["hlc_ms"], row["device_id"]) in arrivals else "no", row["suspect"] or "",
         ]
@@ -324,7 +322,7 @@ def _redemptions(db: Database, event: registry.Event, devices: dict[str, str]) -
     rows = [
         [
             row["op_id"], row["subject"], row["campaign"] if row["campaign"] is not None else "",
-            iso_time(_acted_at(row), event.timezone), devices.get(row["device_id"], row["device_id"]), row["clerk"] or "",
+            iso_time(projections.acted_at_ms(row), event.timezone), devices.get(row["device_id"], row["device_id"]), row["clerk"] or "",
             row["outcome"], "yes" if row["outcome"] == "accepted" and row["op_id"] not in effective else "no",
             row["decided_by"] or "device", row["suspect"] or "",
         ]
