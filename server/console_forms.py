@@ -3,13 +3,17 @@ own time zone (datetime-local fields) turned into Unix seconds and back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from litestar import Request
 from litestar.exceptions import NotFoundException
 
 from events import registry
+
+T = TypeVar("T")
 
 
 class BadTime(ValueError):
@@ -25,6 +29,18 @@ def event_or_404(request: Request, event_id: str) -> registry.Event:
         return registry.get_event(request.app.state.db, event_id)
     except registry.UnknownEvent:
         raise NotFoundException(f"no event {event_id!r}") from None
+
+
+def in_event_or_404(event: registry.Event, lookup: Callable[[], T], what: str) -> T:
+    """`lookup()`'s record (a tablet, a conflict, a draw) if it belongs to `event`: another
+    event's is as absent as an unknown one."""
+    try:
+        found = lookup()
+    except LookupError:
+        raise NotFoundException(f"no {what}") from None
+    if found.event_id != event.id:
+        raise NotFoundException(f"no {what} in this event")
+    return found
 
 
 def local_input(timestamp: int, timezone: str) -> str:

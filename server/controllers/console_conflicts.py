@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
@@ -21,7 +21,7 @@ from events import audit, conflicts, registry
 from events.db import write_transaction
 from server import live
 from server.auth import organizer_guard
-from server.console_forms import event_or_404
+from server.console_forms import event_or_404, in_event_or_404
 from server.owners import ORGANIZER
 from server.pages import page
 from server.templating import catalogue
@@ -46,13 +46,7 @@ def _moments(request: Request, event: registry.Event):
 
 
 def _conflict_or_404(request: Request, event: registry.Event, conflict_id: int) -> conflicts.Conflict:
-    try:
-        conflict = conflicts.get_conflict(request.app.state.db, conflict_id)
-    except LookupError:
-        raise NotFoundException(f"no conflict {conflict_id}") from None
-    if conflict.event_id != event.id:
-        raise NotFoundException(f"no conflict {conflict_id} in this event")
-    return conflict
+    return in_event_or_404(event, lambda: conflicts.get_conflict(request.app.state.db, conflict_id), f"conflict {conflict_id}")
 
 
 def _conflict_page(request: Request, event: registry.Event, conflict: conflicts.Conflict, *, status_code: int = 200,

@@ -9,7 +9,6 @@ wipe itself at its next contact.
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
@@ -17,7 +16,7 @@ from msgspec import Struct
 from events import audit, devices, projections, qr, registry
 from events.db import write_transaction
 from server.auth import organizer_guard
-from server.console_forms import event_or_404
+from server.console_forms import event_or_404, in_event_or_404
 from server.owners import ORGANIZER
 from server.pages import page
 from server.reasons import N_
@@ -72,12 +71,7 @@ class ConsoleTabletsController(Controller):
     def revoke(self, request: Request, event_id: FromPath[str], device_id: FromPath[str]) -> Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
         event = event_or_404(request, event_id)
-        try:
-            device = devices.get_device(db, device_id)
-        except LookupError:
-            raise NotFoundException(f"no tablet {device_id!r}") from None
-        if device.event_id != event.id:
-            raise NotFoundException(f"no tablet {device_id!r} in this event")
+        device = in_event_or_404(event, lambda: devices.get_device(db, device_id), f"tablet {device_id!r}")
         with write_transaction(db):
             if device.revoked_at is None:
                 allowlist = devices.revoke_device(db, device.id, now=now)

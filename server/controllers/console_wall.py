@@ -12,7 +12,7 @@ import contextlib
 import anyio
 from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.channels import ChannelsPlugin
-from litestar.exceptions import NotFoundException, WebSocketDisconnect
+from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 from msgspec import Struct
@@ -20,7 +20,7 @@ from msgspec import Struct
 from events import audit, draws, registry, wall
 from server import live
 from server.auth import organizer_guard
-from server.console_forms import event_or_404
+from server.console_forms import event_or_404, in_event_or_404
 from server.owners import ORGANIZER
 from server.pages import page
 from server.reasons import N_
@@ -91,12 +91,7 @@ class ConsoleWallController(Controller):
     def draw_record(self, request: Request, event_id: FromPath[str], draw_id: FromPath[int]) -> Template:
         db = request.app.state.db
         event = event_or_404(request, event_id)
-        try:
-            found = draws.get_draw(db, draw_id)
-        except LookupError:
-            raise NotFoundException(f"no draw {draw_id}") from None
-        if found.event_id != event.id:
-            raise NotFoundException(f"no draw {draw_id} in this event")
+        found = in_event_or_404(event, lambda: draws.get_draw(db, draw_id), f"draw {draw_id}")
         return page(request, "console_draw", event=event, draw=found, winners=draws.winners(db, found),
                     replayed=draws.replay(found) == found.winners)
 
