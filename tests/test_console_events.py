@@ -107,3 +107,21 @@ def test_every_console_page_speaks_chinese(client, db, event, signed_in) -> None
         assert '<html lang="zh-CN">' in text, path
         for word in words:
             assert word in text, (path, word)
+
+
+def test_the_event_history_says_what_each_action_was(client, db, event, signed_in) -> None:
+    actions = [
+        ("campaign.create", {"number": 3, "title": "Coffee <b>"}, "campaign “Coffee &lt;b&gt;” created by Mei"),
+        ("tablet.revoke", {"device_id": "dv1", "name": "Front desk", "allowlist": 0}, "tablet “Front desk” revoked by Mei"),
+        ("attendees.import", {"file": "list.csv", "rows": 3, "created": 2, "duplicates": 1, "errors": 0},
+         "2 attendees imported from list.csv by Mei"),
+        ("conflict.resolve", {"conflict_id": 7, "kind": "over_redemption", "subject": "X", "decision": "honour", "note": ""},
+         "conflict 7 decided (honour) by Mei"),
+        ("draw", {"draw": 1, "seed": "s", "candidates": 9, "winners": ["a", "b"]}, "lucky draw #1, 2 winners, by Mei"),
+    ]
+    for action, detail, _ in actions:
+        audit.record(db, signed_in.id, action, event.id, detail, now=NOW)
+    page = " ".join(client.get(f"/organizer/events/{event.id}").text.split())
+    for _, _, words in actions:
+        assert words in page
+    assert "changed by" not in page
