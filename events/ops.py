@@ -19,6 +19,8 @@ Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 TokenId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z2-7]{16}$")]
 TokenText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+# Any other count: what a JSON number carries exactly (and SQLite's INTEGER holds).
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Clerk = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 Short = Annotated[str, msgspec.Meta(max_length=200)]
@@ -58,7 +60,7 @@ class RedeemData(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     # "accepted": the clerk honoured the voucher (a use); "refused": shown red, no use.
     outcome: Literal["accepted", "refused"]
     shown: Shown
-    code_step: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    code_step: Count | None = None
     decided_by: Literal["device", "server"] = "device"
 
 
@@ -127,7 +129,7 @@ class PushBatch(msgspec.Struct, forbid_unknown_fields=True):
     device_id: Identifier
     sent_at_ms: Millis
     ops: Annotated[list[Op], msgspec.Meta(max_length=MAX_OPS_PER_BATCH)]
-    pending: Annotated[int, msgspec.Meta(ge=0)] = 0
+    pending: Count = 0
 
 
 class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):

@@ -7,8 +7,10 @@ JSON with the status and detail. Internal errors never show a traceback to anyon
 from __future__ import annotations
 
 import logging
+from typing import Literal
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
@@ -74,6 +76,57 @@ def internal_error(request: Request, exc: Exception) -> Response | Template:
 
 
 # --- the device API: JSON errors with a machine-readable reason -----------------------------
+
+# The bodies below, as models: the OpenAPI schema documents each status of the device API with
+# them (server/controllers/sync_api.py), and tests/test_fuzz_api.py checks every answer against it.
+
+
+class Invalid(msgspec.Struct):
+    """Malformed input; nothing was written. `where` is a JSON path (or `?param`), `""` when the
+    culprit is the whole body; it is absent when the web framework refused a query value itself."""
+
+    error: Literal["invalid"]
+    detail: str
+    where: str = ""
+
+
+class BadPublicKey(msgspec.Struct):
+    error: Literal["bad_public_key"]
+
+
+class EnrollmentRefused(msgspec.Struct):
+    error: Literal["invalid_code", "code_used", "code_expired"]
+
+
+class NotEnrolled(msgspec.Struct):
+    """401, with `WWW-Authenticate: Bearer`: the tablet keeps its outbox."""
+
+    error: Literal["no_device_token", "unknown_device"]
+    wipe: Literal[False]
+
+
+class Revoked(msgspec.Struct):
+    """403: the tablet erases what it holds."""
+
+    error: Literal["device_revoked"]
+    wipe: Literal[True]
+
+
+class GapBody(msgspec.Struct):
+    error: Literal["gap"]
+    resend_from: int
+
+
+class SeqReusedBody(msgspec.Struct):
+    error: Literal["seq_reused"]
+    last_seq: int
+    device_seq: int
+
+
+class TooLarge(msgspec.Struct):
+    error: Literal["too_large"]
+    detail: str
+
 
 
 def _api_error(status: int, error: str, **extra: object) -> Response:

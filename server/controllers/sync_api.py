@@ -10,12 +10,13 @@ from litestar.params import FromQuery
 from litestar.response import Response
 
 from events import campaigns, devices, keys, ops, registry, sync
-from server import live
+from server import api_schema, errors, live
 from server.auth import device_guard
 from server.owners import DEVICE, PUBLIC
 
 PUSH_MAX_BYTES = 2 * 1024 * 1024
 JSON = "application/json"
+MAX_CURSOR = 2**53 - 1  # a log position or a time in ms: what JSON numbers carry exactly
 
 
 def _now_ms(request: Request) -> int:
@@ -44,7 +45,16 @@ class EnrollmentController(Controller):
     path = "/api/v1"
     opt = {"owner": PUBLIC, "exclude_from_csrf": True}  # the one-time code is the credential
 
-    @post("/enroll", name="enroll")
+    @post(
+        "/enroll", name="enroll", operation_class=api_schema.documented(ops.EnrollRequest),
+        responses={
+            201: api_schema.answer(api_schema.Enrolled, "enrolled"),
+            400: api_schema.answer(errors.Invalid | errors.BadPublicKey,
+                                   "malformed input, or a public key that is not acceptable"),
+            403: api_schema.answer(errors.EnrollmentRefused, "the code does not exist, was used or has expired"),
+            413: api_schema.TOO_LARGE,
+        },
+    )
     async def enroll(self, request: Request) -> Response[bytes]:
         body = ops.decode_enroll(await request.body())
         db = request.app.state.db
@@ -80,7 +90,18 @@ class SyncController(Controller):
     guards = [device_guard]
     opt = {"owner": DEVICE, "exclude_from_csrf": True}  # bearer token, never sent by a browser on its own
 
-    @post("/push", name="push", request_max_body_size=PUSH_MAX_BYTES)
+    @post(
+        "/push", name="push", status_code=200, request_max_body_size=PUSH_MAX_BYTES,
+        operation_class=api_schema.documented(ops.PushBatch),
+        responses={
+            200: api_schema.answer(api_schema.Pushed, "each op applied or reported a duplicate"),
+            400: api_schema.INVALID,
+            **api_schema.DEVICE_ERRORS,
+            409: api_schema.answer(errors.GapBody | errors.SeqReusedBody,
+                                   "a gap in device_seq, or a device_seq reused; nothing was written"),
+            413: api_schema.TOO_LARGE,
+        },
+    )
     async def push(self, request: Request) -> Response[bytes]:
         batch = ops.decode_batch(await request.body())
         result = sync.push(request.app.state.db, request.state.device.id, batch, now_ms=_now_ms(request))
@@ -97,7 +118,15 @@ class SyncController(Controller):
             }
         )
 
-    @get("/pull", name="pull")
+    @get(
+        "/pull", name="pull",
+        operation_class=api_schema.documented(after=(0, MAX_CURSOR), limit=(1, sync.PULL_LIMIT), sent_at_ms=(0, MAX_CURSOR)),
+        responses={
+            200: api_schema.answer(api_schema.Pulled, "a page of the event's log"),
+            400: api_schema.INVALID,
+            **api_schema.DEVICE_ERRORS,
+        },
+    )
     async def pull(
         self,
         request: Request,
@@ -106,9 +135,10 @@ class SyncController(Controller):
         sent_at_ms: FromQuery[int | None] = None,
     ) -> Response[bytes]:
         for name, ok, rule in (
-            ("after", after >= 0, "at least 0"),
+            ("after", 0 <= after <= MAX_CURSOR, "at least 0" if after < 0 else f"at most {MAX_CURSOR}"),
             ("limit", 1 <= limit <= sync.PULL_LIMIT, f"1 to {sync.PULL_LIMIT}"),
-            ("sent_at_ms", sent_at_ms is None or sent_at_ms >= 0, "at least 0"),
+            ("sent_at_ms", sent_at_ms is None or 0 <= sent_at_ms <= MAX_CURSOR,
+             "at least 0" if (sent_at_ms or 0) < 0 else f"at most {MAX_CURSOR}"),
         ):
             if not ok:
                 raise ops.InvalidInput(f"{name} must be {rule}", f"?{name}")
@@ -134,7 +164,15 @@ class SyncController(Controller):
             gzip_for=request,
         )
 
-    @post("/redeem", name="redeem_online")
+    @post(
+        "/redeem", name="redeem_online", status_code=200, operation_class=api_schema.documented(ops.OnlineRedeem),
+        responses={
+            200: api_schema.answer(api_schema.Decided, "the server's decision"),
+            400: api_schema.INVALID,
+            **api_schema.DEVICE_ERRORS,
+            413: api_schema.TOO_LARGE,
+        },
+    )
     async def redeem(self, request: Request) -> Response[bytes]:
         redeem = ops.decode_online_redeem(await request.body())
         db = request.app.state.db
