@@ -53,6 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import sync_fixture as fx  # noqa: E402
+from bench.report import Figure, Lines, Section, print_section, sampled  # noqa: E402
 from events import ops, sync  # noqa: E402
 from events.db import open_database  # noqa: E402
 
@@ -257,59 +258,125 @@ def spread(values: list[float], digits: int = 0) -> str:
     return f"{statistics.median(values):,.{digits}f} ({fx.percentile(values, 0.1):,.{digits}f}–{fx.percentile(values, 0.9):,.{digits}f})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--runs-100", type=int, default=40)
-    parser.add_argument("--runs-1000", type=int, default=24)
-    parser.add_argument("--no-http", action="store_true", help="skip the POST /api/v1/push rows")
-    parser.add_argument("--profile", action="store_true", help="also profile 1,000-op pushes with cProfile")
-    parser.add_argument("--dir", type=Path, default=None, help="where the database files go (default: a temp dir)")
-    args = parser.parse_args()
+ABOUT = """\
+A SQLite file already holding 50,000 ops (17,000 registrations, 17,000 issued vouchers, 13,000
+check-ins, 3,000 redemptions, made through the engine by five enrolled tablets), then batches of
+half redemptions of distinct known vouchers and half check-ins. **Engine** =
+`sync.push(decode_batch(body_bytes))`: JSON decoding and validation, the write transaction, op
+rows, projections, conflict re-merge of every touched voucher, commit. **Raw** = the very rows
+the engine stored, inserted with one `executemany` in `BEGIN IMMEDIATE … COMMIT` into an
+identical copy of the database, in the same run (paired run by run: ratio = engine ops/s / raw
+ops/s of the same run). WAL, synchronous left at its default on both (the pragmas are printed
+below). **HTTP** = the same kind of body POSTed to `/api/v1/push` of the real server (uvicorn on
+loopback, a third copy), one keep-alive httpx client, request sent to response read. Each batch
+size starts from fresh copies of the snapshot; every run uses fresh op_ids; the first runs of
+each block are warm-up, not counted.
 
+Target (issue 3): pushing a batch through the engine reaches ≥ 50 % of the ops/s of a raw
+`executemany` of the same rows.
+"""
+
+HISTORY = """\
+The first measurement of the same engine, before tuning, was 15–28 % of raw. What closed the gap
+(profile in `bench/push_ingest.py --profile`): each token decoded once per push and not at all
+when its text is already on record; base32 through `int(…, 32)` and the token id read straight
+from the text; public keys vetted where they enter instead of on every trust-bundle build; the
+UNIQUE index on `op_id` doing the duplicate check; one token-row read shared by validation and
+merge; re-merge reads of only the fields the rules use; an `(event_id, subject)` index. The
+remaining engine time per 1,000 ops is about half the rows and commit (as raw), and half
+validation and the re-merge of 500 vouchers. Under load (another process pinning a core) the
+ratio moves by ±10 points: raw is mostly fsync, which load slows too. At 100 ops a batch the
+target was first met only narrowly (51 % on 2026-11-22).
+"""
+
+
+def measure(
+    quick: bool = False, *, runs_100: int | None = None, runs_1000: int | None = None, http: bool = True,
+    directory: Path | None = None, profile_too: bool = False,
+) -> Section:
+    """Build the snapshot, time the blocks (and HTTP), and return the section with its figures."""
+    global REGISTRATIONS, ISSUES, CHECKINS, REDEEMS, HTTP_RUNS
+    if quick:  # a smoke run: a smaller log, few runs (the figures are not the doc's)
+        REGISTRATIONS, ISSUES, CHECKINS, REDEEMS, HTTP_RUNS = 3_000, 3_000, 1_000, 500, 2
+    runs_100 = runs_100 if runs_100 is not None else (3 if quick else 40)
+    runs_1000 = runs_1000 if runs_1000 is not None else (2 if quick else 24)
+    out = Lines()
     begun = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=args.dir) as name:
+    with tempfile.TemporaryDirectory(dir=directory) as name:
         directory = Path(name)
         snapshot = directory / "snapshot.db"
         info, population, tablet, last_seq = build_snapshot(snapshot)
         setup_s = time.perf_counter() - begun
         blocks: dict[int, Block] = {}
         engine_pragmas = raw_pragmas = ""
-        for batch, runs, seed in ((100, args.runs_100, 1), (1000, args.runs_1000, 2)):
+        for batch, runs, seed in ((100, runs_100, 1), (1000, runs_1000, 2)):
             blocks[batch], engine_pragmas, raw_pragmas = run_block(batch, runs, snapshot, directory, population, tablet, last_seq, seed)
-        if not args.no_http:
+        if http:
             run_http(blocks, HTTP_RUNS, snapshot, directory, population, tablet, last_seq)
         measure_s = time.perf_counter() - begun - setup_s
 
         counts = ", ".join(f"{n:,} {kind}" for kind, n in info["counts"].items())
-        print(
-            f"Push ingest: batches of half redemptions (distinct known vouchers, unredeemed) and half check-ins from one "
+        out(ABOUT)
+        out(
+            f"This run: batches of half redemptions (distinct known vouchers, unredeemed) and half check-ins from one "
             f"tablet, into a SQLite file already holding {info['ops']:,} ops ({counts}; {info['attendees']:,} attendees, "
             f"{info['tokens']:,} tokens, {info['conflicts']:,} conflicts; {info['bytes'] / 2**20:.1f} MiB).\n"
         )
-        print("| path | batch | runs | ms per batch, median | ops/s, median (p10–p90) | engine / raw, median (p10–p90) |")
-        print("|---|---:|---:|---:|---:|---:|")
+        out("| path | batch | runs | ms per batch, median | ops/s, median (p10–p90) | engine / raw, median (p10–p90) |")
+        out("|---|---:|---:|---:|---:|---:|")
+        figures: list[Figure] = []
         for batch, block in blocks.items():
             ratios = [e / r for e, r in zip(block.engine, block.raw, strict=True)]
-            print(f"| engine `sync.push(decode_batch(bytes))` | {batch:,} | {len(block.engine)} | {statistics.median(block.engine_ms):.1f} "
-                  f"| {spread(block.engine)} | **{spread([100 * r for r in ratios])} %** |")
-            print(f"| raw `executemany` + commit, same rows | {batch:,} | {len(block.raw)} | {statistics.median(block.raw_ms):.1f} "
-                  f"| {spread(block.raw)} | 100 % |")
+            out(f"| engine `sync.push(decode_batch(bytes))` | {batch:,} | {len(block.engine)} | {statistics.median(block.engine_ms):.1f} "
+                f"| {spread(block.engine)} | **{spread([100 * r for r in ratios])} %** |")
+            out(f"| raw `executemany` + commit, same rows | {batch:,} | {len(block.raw)} | {statistics.median(block.raw_ms):.1f} "
+                f"| {spread(block.raw)} | 100 % |")
             if block.http:
-                print(f"| HTTP `POST /api/v1/push` (uvicorn, loopback) | {batch:,} | {len(block.http)} | {statistics.median(block.http_ms):.1f} "
-                      f"| {spread(block.http)} | {100 * statistics.median(block.http) / statistics.median(block.raw):.0f} % of raw median |")
-        print()
+                out(f"| HTTP `POST /api/v1/push` (uvicorn, loopback) | {batch:,} | {len(block.http)} | {statistics.median(block.http_ms):.1f} "
+                    f"| {spread(block.http)} | {100 * statistics.median(block.http) / statistics.median(block.raw):.0f} % of raw median |")
+            ratio = statistics.median(ratios)
+            figures.append(sampled(
+                f"push ingest, engine, batches of {batch:,}", "ops/s", block.engine, target="≥ 50 % of raw",
+                met=ratio >= 0.5, baseline=f"raw `executemany` of the same rows: {statistics.median(block.raw):,.0f} ops/s",
+                ratio=f"{100 * ratio:.0f} % (p10–p90 {100 * fx.percentile(ratios, 0.1):.0f}–{100 * fx.percentile(ratios, 0.9):.0f} %)",
+            ))
+            if block.http:
+                figures.append(sampled(
+                    f"push ingest, HTTP `POST /api/v1/push`, batches of {batch:,}", "ops/s", block.http,
+                    baseline=f"raw: {statistics.median(block.raw):,.0f} ops/s",
+                    ratio=f"{100 * statistics.median(block.http) / statistics.median(block.raw):.0f} % (of the medians)",
+                ))
+        out()
         for batch, block in blocks.items():
             ratio = statistics.median([e / r for e, r in zip(block.engine, block.raw, strict=True)])
             verdict = "met" if ratio >= 0.5 else "NOT met"
-            print(f"- Target engine ≥ 50 % of raw, batches of {batch:,}: {verdict} (median {100 * ratio:.0f} %); "
-                  f"log held {block.ops_before:,} ops before the block, {block.ops_after:,} after.")
-        print(f"- Engine connection: {engine_pragmas}. Raw connection: {raw_pragmas}.")
-        print(f"- {WARMUP} untimed warm-up runs per block{' (1 for HTTP)' if blocks[100].http else ''}; "
-              f"setup {setup_s:.0f} s, measurement {measure_s:.0f} s.")
+            out(f"- Target engine ≥ 50 % of raw, batches of {batch:,}: {verdict} (median {100 * ratio:.0f} %); "
+                f"log held {block.ops_before:,} ops before the block, {block.ops_after:,} after.")
+        out(f"- Engine connection: {engine_pragmas}. Raw connection: {raw_pragmas}.")
+        out(f"- {WARMUP} untimed warm-up runs per block{' (1 for HTTP)' if blocks[100].http else ''}; "
+            f"setup {setup_s:.0f} s, measurement {measure_s:.0f} s.")
         for line in fx.machine_lines(directory):
-            print(line)
-        if args.profile:
+            out(line)
+        out()
+        out(HISTORY)
+        if profile_too:
             profile(snapshot, directory, population, tablet, last_seq)
+    return Section("push_ingest", "Push ingest", "`.venv/bin/python -m bench.push_ingest [--runs-100 40] [--runs-1000 24] [--no-http] [--profile]`",
+                   out.text(), figures, seconds=time.perf_counter() - begun)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs-100", type=int, default=40)
+    parser.add_argument("--runs-1000", type=int, default=24)
+    parser.add_argument("--no-http", action="store_true", help="skip the POST /api/v1/push rows")
+    parser.add_argument("--profile", action="store_true", help="also profile 1,000-op pushes with cProfile")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: a smaller log, few runs")
+    parser.add_argument("--dir", type=Path, default=None, help="where the database files go (default: a temp dir)")
+    args = parser.parse_args()
+    section = measure(args.quick, runs_100=None if args.quick else args.runs_100, runs_1000=None if args.quick else args.runs_1000,
+                      http=not args.no_http, directory=args.dir, profile_too=args.profile)
+    print_section(section)
 
 
 if __name__ == "__main__":

@@ -188,23 +188,27 @@ def issue_voucher(
     """A server-signed voucher of the campaign; CampaignExhausted past its cap or, for an
     attendee, past their share."""
     campaign = get_campaign(db, event_id, campaign_number)
-    if campaign.cap is not None and issued_count(db, event_id, campaign.number) >= campaign.cap:
-        raise CampaignExhausted("cap_reached", f"campaign {campaign.number} gave its {campaign.cap} vouchers")
     if attendee_id is not None and campaign.per_attendee is not None and \
             issued_count(db, event_id, campaign.number, attendee_id=attendee_id) >= campaign.per_attendee:
         raise CampaignExhausted("attendee_share_reached", f"{attendee_id} holds {campaign.per_attendee}")
+    return issue_vouchers(db, event_id, campaign.number, 1, now=now)[0]
+
+
+def issue_vouchers(db: Database, event_id: str, campaign_number: int, count: int, *, now: int) -> list[IssuedToken]:
+    """`count` vouchers of the campaign, signed with one load of the key and stored in one
+    statement (handouts printed by the thousand); CampaignExhausted if they would pass its cap."""
+    campaign = get_campaign(db, event_id, campaign_number)
+    if campaign.cap is not None and issued_count(db, event_id, campaign.number) + count > campaign.cap:
+        raise CampaignExhausted("cap_reached", f"campaign {campaign.number} gives {campaign.cap} vouchers in all")
+    key = registry.issuing_key(db, event_id)
     valid_from, valid_until = campaign.window_for(now)
-    return _issue(
-        db,
-        event_id,
-        type=tokens.TokenType.VOUCHER,
-        now=now,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        campaign=campaign.number,
-        max_uses=campaign.max_uses,
-        rotating=campaign.rotating,
-    )
+    issued = [
+        _sign(key, event_id, type=tokens.TokenType.VOUCHER, now=now, valid_from=valid_from, valid_until=valid_until,
+              campaign=campaign.number, max_uses=campaign.max_uses, rotating=campaign.rotating)
+        for _ in range(count)
+    ]
+    _store(db, issued)
+    return issued
 
 
 def issue_pass(db: Database, event_id: str, *, now: int) -> IssuedToken:
@@ -221,12 +225,6 @@ def issue_passes(db: Database, event_id: str, count: int, *, now: int) -> list[I
         for _ in range(count)
     ]
     _store(db, issued)
-    return issued
-
-
-def _issue(db: Database, event_id: str, *, type: tokens.TokenType, now: int, **terms) -> IssuedToken:
-    issued = _sign(registry.issuing_key(db, event_id), event_id, type=type, now=now, **terms)
-    _store(db, [issued])
     return issued
 
 

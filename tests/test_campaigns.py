@@ -90,3 +90,13 @@ def test_the_cap_and_each_attendees_share(db, event) -> None:
     campaigns.issue_voucher(db, event.id, campaign.number, now=NOW, attendee_id="ATTENDEEBBBBBBBB")
     with pytest.raises(campaigns.CampaignExhausted, match="cap_reached"):
         campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
+
+
+def test_vouchers_by_the_thousand_stop_at_the_cap(db, event) -> None:
+    campaign = campaigns.create_campaign(db, event.id, title="Handout", cap=1500, rotating=False, now=NOW)
+    issued = campaigns.issue_vouchers(db, event.id, campaign.number, 1000, now=NOW)
+    assert len({v.id for v in issued}) == 1000 and campaigns.issued_count(db, event.id, campaign.number) == 1000
+    assert all(tokens.decode(v.text).token.campaign == campaign.number for v in issued[:3])
+    with pytest.raises(campaigns.CampaignExhausted, match="cap_reached"):
+        campaigns.issue_vouchers(db, event.id, campaign.number, 501, now=NOW)
+    assert campaigns.issued_count(db, event.id, campaign.number) == 1000  # nothing of the refused 501

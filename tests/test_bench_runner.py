@@ -1,0 +1,83 @@
+"""The benchmark runner cannot rot: `python -m bench --quick` runs every benchmark on small inputs
+(the real server, real Chromium) into a temporary file, and its summary names every figure issue 8
+asks for. Timings are never asserted; only that each figure is there, with a number, and that no
+benchmark's own checks failed. docs/benchmarks.md is left alone.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# It drives Chromium like the e2e tests (the browser benchmarks), so it carries their marker.
+pytestmark = pytest.mark.e2e
+
+# Every figure issue 8 names, as the summary table's "figure" column starts.
+REQUIRED = [
+    r"push ingest, engine, batches of 100",
+    r"push ingest, engine, batches of 1,000",
+    r"online redeem, concurrency 1: requests/s",
+    r"online redeem, concurrency 1: p50 latency",
+    r"online redeem, concurrency 1: p99 latency",
+    r"online redeem, concurrency 8: requests/s",
+    r"online redeem, concurrency 8: p50 latency",
+    r"online redeem, concurrency 8: p99 latency",
+    r"online redeem, double redemptions",
+    r"pull bootstrap, [\d,]+ attendees, HTTP gzip",
+    r"pull bootstrap, [\d,]+ attendees, bytes sent, gzip",
+    r"check-in → wall, demo event: p50",
+    r"check-in → wall, demo event: p99",
+    r"check-in → wall, [\d,]+ attendees already registered: p99",
+    r"scan to verdict, offline, median",
+    r"scan to verdict, offline, p99",
+    r"station JS, the \d+ files /station/scan loads, gzip -6",
+    r"station JS, all \d+ precached \.js files, gzip -6",
+    r"verify one token, Python",
+    r"verify one token, browser",
+    r"wallet, time to first QR",
+    r"wallet, live flip",
+    r"CSV import, [\d,]+ rows, domain",
+]
+
+
+def summary_rows(doc: str) -> list[list[str]]:
+    summary = doc.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in summary.splitlines() if line.startswith("| [")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in rows]
+
+
+def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
+    doc_before = (ROOT / "docs" / "benchmarks.md").read_bytes()
+    out = tmp_path / "benchmarks.md"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "bench", "--quick", "--out", str(out)],  # warnings are errors here too
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (ROOT / "docs" / "benchmarks.md").read_bytes() == doc_before, "--quick --out must not touch the doc"
+
+    doc = out.read_text(encoding="utf-8")
+    assert "--quick" in doc.split("## Machine", 1)[0]
+    for label in ("CPU", "RAM", "OS", "Python", "SQLite", "Chromium", "Packages"):
+        assert f"| {label} |" in doc, label
+    assert "Load average" in doc
+
+    rows = summary_rows(doc)
+    names = [row[1] for row in rows]
+    for pattern in REQUIRED:
+        assert any(re.match(pattern, name) for name in names), f"no figure matches {pattern!r}; figures: {names}"
+    for row in rows:
+        benchmark, name, median, spread, target, baseline, ratio, met = row
+        assert re.match(r"\*\*-?[\d,]+(\.\d+)?\*\* \S+", median), row
+        assert target, row
+        assert met in ("met", "**missed**", "—"), row  # "run had problems" would mean a check failed
+    # Where there is a baseline, the ratio measured in the same run is beside it.
+    push = [row for row in rows if row[1].startswith("push ingest, engine")]
+    assert all("executemany" in row[5] and "%" in row[6] for row in push), push
+    assert "**Problems**" not in doc
