@@ -26,6 +26,11 @@ def open_database(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Dat
         db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # sqlite-utils learns whether SQLite has upserts by creating and dropping a scratch table at
+    # the first upsert. Inside a request's write transaction, with another statement still
+    # stepping, that drop fails ("database table is locked"): a 500 on the first push after a
+    # restart (the fault-injection soak found it). Find out now, outside any transaction.
+    _ = db.supports_on_conflict
     if migrate:
         from migrations import migrations
 

@@ -29,3 +29,17 @@ def test_reopening_keeps_data_and_applies_nothing_twice(tmp_path) -> None:
 def test_migration_names_are_ordered_and_unique() -> None:
     names = [m.name for m in migrations._migrations]
     assert names == sorted(names) and len(set(names)) == len(names)
+
+
+def test_the_first_upsert_works_inside_a_write_transaction_with_a_statement_open(tmp_path) -> None:
+    """The first push after a restart used to get a 500: sqlite-utils' upsert probe (a scratch
+    table) could not be dropped while another statement was still stepping."""
+    from events.db import write_transaction
+
+    db = open_database(tmp_path / "fresh.db")
+    stepping = db.conn.execute("select name from sqlite_master")
+    stepping.fetchone()
+    with write_transaction(db):
+        db["settings"].upsert({"name": "probe", "value": "ok"}, pk="name")
+    assert db["settings"].get("probe")["value"] == "ok"
+    db.close()
