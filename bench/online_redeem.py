@@ -201,7 +201,7 @@ def measure(quick: bool = False, *, runs: int | None = None, requests: int | Non
         out("No target was set: neither issue 8 nor DESIGN.md names one for online redemption. For scale, DESIGN.md "
             "asks for the clerk's verdict \"in under a second\".")
         out()
-        out(f"- Redeem ops stored by the server (warm-up included): "
+        out("- Redeem ops stored by the server (warm-up included): "
             + ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(ops.items())) + ".")
         out(f"- Setup {setup_s:.0f} s (issuing the vouchers), measurement {measure_s:.0f} s.")
         for line in machine_lines(directory):

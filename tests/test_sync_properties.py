@@ -39,6 +39,7 @@ from events import campaigns, conflicts, devices, keys, merge, ops, registry, sy
 from events.db import open_database
 from events.trust import ClockPolicy
 from tests.conftest import NOW
+from tests.log_state import state
 from tests.tablet import Tablet
 
 NOW_MS = NOW * 1000
@@ -347,40 +348,6 @@ def deliver_chaotically(db: Database, played: Scenario, rng: random.Random) -> D
 
 
 # --- what is compared ----------------------------------------------------------------------------
-
-
-def stored_ops(db: Database) -> Counter:
-    """Every stored op with what came from the device (not when or how it arrived), counted."""
-    return Counter(
-        tuple(row)
-        for row in db.execute(
-            "select op_id, device_id, device_seq, kind, subject, hlc_ms, hlc_counter, device_time_ms, "
-            "corrected_time_ms, clerk, data from ops"
-        )
-    )
-
-
-def table(db: Database, name: str) -> list[dict]:
-    return sorted((dict(row) for row in db[name].rows), key=lambda row: json.dumps(row, sort_keys=True, default=str))
-
-
-def conflict_set(db: Database, event_id: str) -> dict[tuple[str, str], tuple[str, dict, dict]]:
-    """The conflicts still standing (not cleared): (kind, subject) -> (status, roles, detail)."""
-    return {
-        (c.kind, c.subject): (c.status, c.roles, c.detail)
-        for c in conflicts.list_conflicts(db, event_id)
-        if c.status != "cleared"
-    }
-
-
-def state(db: Database, event_id: str) -> dict:
-    return {
-        "ops": stored_ops(db),
-        "attendees": table(db, "attendees"),
-        "tokens": table(db, "tokens"),
-        "device_positions": {row["id"]: row["last_seq"] for row in db["devices"].rows},
-        "conflicts": conflict_set(db, event_id),
-    }
 
 
 def expected_ops(played: Scenario) -> Counter:
