@@ -131,3 +131,17 @@ def push(db, tablet: Tablet, now_ms: int, *, sent_offset_ms: int = 0):
     result = sync.push(db, tablet.device_id, ops.decode_batch(body), now_ms=now_ms)
     tablet.outbox.clear()
     return result
+
+
+def redeem_twice(db, event_id: str, first: Tablet, second: Tablet, *, now: int, title: str = "Tote bag") -> str:
+    """A single-use voucher of a new campaign, redeemed offline by both tablets a second apart
+    and pushed: one over_redemption conflict. Returns the voucher's text."""
+    from events import campaigns
+
+    campaign = campaigns.create_campaign(db, event_id, title=title, max_uses=1, rotating=False, now=now)
+    text = campaigns.issue_voucher(db, event_id, campaign.number, now=now).text
+    first.redeem(text, now_ms=now * 1000 + 1000)
+    second.redeem(text, now_ms=now * 1000 + 2000)
+    push(db, first, now * 1000 + 5000)
+    push(db, second, now * 1000 + 6000)
+    return text

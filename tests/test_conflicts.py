@@ -6,7 +6,7 @@ import pytest
 
 from events import campaigns, conflicts
 from tests.conftest import NOW
-from tests.tablet import enroll, push
+from tests.tablet import enroll, push, redeem_twice
 
 MS = NOW * 1000
 
@@ -15,12 +15,7 @@ MS = NOW * 1000
 def over(db, event):
     """A single-use voucher redeemed by two tablets: one over_redemption conflict."""
     a, b = enroll(db, event.id, "Ann", now=NOW), enroll(db, event.id, "Bo", now=NOW)
-    campaign = campaigns.create_campaign(db, event.id, title="Tote bag", max_uses=1, rotating=False, now=NOW)
-    text = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW).text
-    a.redeem(text, now_ms=MS + 1000)
-    b.redeem(text, now_ms=MS + 2000)
-    push(db, a, MS + 5000)
-    push(db, b, MS + 6000)
+    text = redeem_twice(db, event.id, a, b, now=NOW)
     [conflict] = conflicts.list_conflicts(db, event.id)
     return a, b, text, conflict
 

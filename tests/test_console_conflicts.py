@@ -9,7 +9,7 @@ import pytest
 
 from events import audit, campaigns, conflicts, registry
 from tests.conftest import NOW
-from tests.tablet import enroll, push
+from tests.tablet import enroll, push, redeem_twice
 from tests.test_console_events import signed_in  # noqa: F401 (fixture)
 
 MS = NOW * 1000
@@ -20,12 +20,7 @@ def over(db, event):
     """Tablets "Front desk" (clerk Ann) and "Exit" (clerk Bo) each redeem it, offline, a second apart."""
     front, exit_ = enroll(db, event.id, "Front desk", now=NOW), enroll(db, event.id, "Exit", now=NOW)
     front.clerk, exit_.clerk = "Ann", "Bo"
-    campaign = campaigns.create_campaign(db, event.id, title="Tote bag", max_uses=1, rotating=False, now=NOW)
-    text = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW).text
-    front.redeem(text, now_ms=MS + 1000)
-    exit_.redeem(text, now_ms=MS + 2000)
-    push(db, front, MS + 5000)
-    push(db, exit_, MS + 6000)
+    redeem_twice(db, event.id, front, exit_, now=NOW)
     [conflict] = conflicts.list_conflicts(db, event.id)
     return conflict
 
@@ -125,12 +120,7 @@ def test_a_conflict_of_another_event_is_404(client, db, event, over, signed_in) 
 def test_names_are_escaped(client, db, event, signed_in) -> None:
     a, b = enroll(db, event.id, "<b>Tab</b>", now=NOW), enroll(db, event.id, "B", now=NOW)
     a.clerk = "<script>alert(1)</script>"
-    campaign = campaigns.create_campaign(db, event.id, title="<i>Tote</i>", max_uses=1, rotating=False, now=NOW)
-    text = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW).text
-    a.redeem(text, now_ms=MS + 1000)
-    b.redeem(text, now_ms=MS + 2000)
-    push(db, a, MS + 5000)
-    push(db, b, MS + 6000)
+    redeem_twice(db, event.id, a, b, now=NOW, title="<i>Tote</i>")
     for path in (url(event), url(event, conflicts.list_conflicts(db, event.id)[0])):
         page = client.get(path).text
         assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
