@@ -17,6 +17,7 @@ const WALLET_CACHE = "poppass-wallets";
 const COMMON_SHELL = [
   "/",
   "/static/css/app.css",
+  "/static/css/public.css",
   "/static/vendor/htmx-2.0.11.min.js",
   "/static/js/i18n.js",
   "/static/js/token.js",
@@ -40,6 +41,7 @@ const STATION_SHELL = [
   "/station/register",
   "/station/issue",
   "/station/conflicts",
+  "/static/css/station.css",
   "/static/js/reasons.js",
   "/static/js/outbox.js",
   "/static/js/sync-client.js",
