@@ -1,4 +1,4 @@
-"""Build tests/vectors/tokens.json: the examples that Python and the browser must both pass.
+"""Build tests/vectors/tokens.json and manual.json: the examples Python and the browser must both pass.
 
 Run `python tests/vectors/build.py` after a deliberate format change; test_vectors.py fails
 while the committed file differs from what this builds. Everything here is deterministic:
@@ -15,11 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from events import rotating, tokens  # noqa: E402
+from events import manual_entry, rotating, tokens  # noqa: E402
 from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes  # noqa: E402
 from events.trust import TrustBundle, bundle_message, sign_bundle  # noqa: E402
 
 PATH = Path(__file__).with_name("tokens.json")
+MANUAL_PATH = Path(__file__).with_name("manual.json")
 EVENT_ID = "evvectors0000001"
 OTHER_EVENT_ID = "evvectors0000002"
 NOW = 1767261600  # 2026-01-01 10:00:00 UTC
@@ -290,6 +291,70 @@ def render() -> str:
     return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
 
 
+# --- Typed codes (events/manual_entry.py, web/static/js/manual-entry.js) ---------------------
+
+
+def with_id(id_text: str, n: int, **terms) -> str:
+    """A voucher whose 16-character id is `id_text`: ids chosen so short codes collide or hold
+    the letters a clerk mistypes."""
+    return issue(n, token_id=base64.b32decode(id_text), **terms)
+
+
+def manual_vectors() -> dict:
+    vouchers = {
+        "BOIL2345QQQQQQQQ": with_id("BOIL2345QQQQQQQQ", 101),  # O, I and B: typed as 0, 1 and 8
+        "TWINTWINAAAAAAAA": with_id("TWINTWINAAAAAAAA", 102),  # two vouchers, one short code
+        "TWINTWINBBBBBBBB": with_id("TWINTWINBBBBBBBB", 103),
+        "PLAINVCHRZZZZZZZ": with_id("PLAINVCHRZZZZZZZ", 104, rotating=False),
+    }
+    passes = {"PASSPASSPASSPASS": with_id("PASSPASSPASSPASS", 105, type=tokens.TokenType.PASS, campaign=0, max_uses=0, rotating=False)}
+    boil, plain, pass_text = vouchers["BOIL2345QQQQQQQQ"], vouchers["PLAINVCHRZZZZZZZ"], passes["PASSPASSPASSPASS"]
+    url = tokens.to_url(plain, "poppass.example")
+    cases = [
+        ("the short code as shown", "BOIL 2345", "", {"text": boil}),
+        ("the short code and the digits as shown", "BOIL 2345", "123 456", {"text": boil + "-123456"}),
+        ("lower case, no space", "boil2345", "123456", {"text": boil + "-123456"}),
+        ("a dash between the halves", "BOIL-2345", "", {"text": boil}),
+        ("an en dash and spaces around", "  BOIL \u2013 2345 ", "", {"text": boil}),
+        ("0, 1 and 8 for O, I and B", "801l 2345", "", {"text": boil}),
+        ("full width, from a Chinese keyboard", "\uff22\uff2f\uff29\uff2c\u3000\uff12\uff13\uff14\uff15", "\uff11\uff12\uff13\uff14\uff15\uff16", {"text": boil + "-123456"}),
+        ("digits with a dash", "BOIL2345", "123-456", {"text": boil + "-123456"}),
+        ("five digits", "BOIL2345", "12345", {"reason": "malformed_code"}),
+        ("digits with a letter", "BOIL2345", "12345a", {"reason": "malformed_code"}),
+        ("seven digits", "BOIL2345", "1234567", {"reason": "malformed_code"}),
+        ("a short code no voucher here has", "ZZZZ ZZZZ", "123456", {"reason": "unknown_short_code"}),
+        ("a short code two vouchers share", "twin twin", "123456", {"reason": "ambiguous_short_code"}),
+        ("the whole id settles it", "TWIN TWIN BBBB BBBB", "123456", {"text": vouchers["TWINTWINBBBBBBBB"] + "-123456"}),
+        ("a plain voucher by short code", "plainvch", "", {"text": plain}),
+        ("a pass by its id", "pass pass pass pass", "", {"text": pass_text}),
+        ("a pass is not found by a short code", "PASSPASS", "", {"reason": "unknown_short_code"}),
+        ("an id this tablet has no token for", "ABCD EFGH IJKL MNOP", "", {"reason": "unknown_id"}),
+        ("the whole code, lower case", plain.lower(), "", {"text": plain}),
+        ("the whole code with a line break", plain[:70] + "\n" + plain[70:], "", {"text": plain}),
+        ("the whole code and the digits", boil, "654321", {"text": boil + "-654321"}),
+        ("the whole rotating form", boil.lower() + "-654321", "", {"text": boil + "-654321"}),
+        ("the URL form, lower case", url.lower(), "", {"text": url}),
+        ("seven characters", "BOIL234", "", {"text": "BOIL234"}),
+        ("nine characters", "BOIL 2345 Q", "", {"text": "BOIL2345Q"}),
+        ("a 9 is not in the alphabet", "BOIL 2349", "", {"text": "BOIL2349"}),
+        ("nothing typed", "", "", {"text": ""}),
+    ]
+    return {
+        "about": "Typed-code vectors for events/manual_entry.py and web/static/js/manual-entry.js. Built by tests/vectors/build.py; do not edit by hand.",
+        "short_codes": [{"token_id": token_id, "short_code": manual_entry.short_code(token_id)}
+                        for token_id in [*vouchers, *passes, tokens.decode(issue(1)).token.id]],
+        "normalized": [{"typed": typed, "normalized": manual_entry.normalized(typed)}
+                       for typed in ["abcd efgh", "0O1I8B", "ＡＢＣＤ－ＥＦＧＨ", "a\u00a0b\u2212c\u2010d", "ß9ı"]],
+        "holds": {"vouchers": vouchers, "passes": passes},
+        "entries": [{"name": name, "typed": typed, "digits": digits, "result": result} for name, typed, digits, result in cases],
+    }
+
+
+def render_manual() -> str:
+    return json.dumps(manual_vectors(), indent=1, ensure_ascii=False) + "\n"
+
+
 if __name__ == "__main__":
     PATH.write_text(render(), encoding="utf-8")
-    print(f"wrote {PATH}")
+    MANUAL_PATH.write_text(render_manual(), encoding="utf-8")
+    print(f"wrote {PATH} and {MANUAL_PATH}")

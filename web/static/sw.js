@@ -54,6 +54,7 @@ const STATION_SHELL = [
   "/static/js/station-qr.js",
   "/static/js/station-conflicts.js",
   "/static/js/ledger.js",
+  "/static/js/manual-entry.js",
   "/static/js/verdict.js",
   "/static/js/mint.js",
   "/static/js/scanner.js",

@@ -7,6 +7,7 @@
 // pull page, so the outbox and what the screens show can never disagree after a crash. Applying
 // an op twice changes nothing: everything is keyed by op_id.
 
+import { SHORT_CODE_LEN, shortCode } from "./manual-entry.js";
 import { receiveStamp } from "./outbox.js";
 import { decode, verifyBundle } from "./token.js";
 
@@ -76,6 +77,7 @@ export class Ledger {
     this.device = device;
     this.attendees = new Map();
     this.vouchers = new Map();
+    this.byShortCode = new Map(); // short voucher code → ids of the vouchers whose text is known
     this.conflicts = new Map();
     this.campaigns = [];
     this.bundle = null; // verified (token.js verifyBundle), or null
@@ -97,7 +99,7 @@ export class Ledger {
       return { attendees, vouchers, conflicts, campaigns, bundle };
     });
     for (const row of loaded.attendees) ledger.attendees.set(row.id, row);
-    for (const row of loaded.vouchers) ledger.vouchers.set(row.id, row);
+    for (const row of loaded.vouchers) ledger._setVoucher(row);
     for (const row of loaded.conflicts) ledger.conflicts.set(row.id, row);
     ledger.campaigns = Array.isArray(loaded.campaigns) ? loaded.campaigns : [];
     if (loaded.bundle) await ledger._takeBundle(loaded.bundle, 0);
@@ -175,7 +177,15 @@ export class Ledger {
 
   _adopt(changes) {
     for (const [id, row] of changes.attendees) this.attendees.set(id, row);
-    for (const [id, row] of changes.vouchers) this.vouchers.set(id, row);
+    for (const row of changes.vouchers.values()) this._setVoucher(row);
+  }
+
+  _setVoucher(row) {
+    this.vouchers.set(row.id, row);
+    if (!row.text) return; // a void pulled before its voucher: nothing to type it by yet
+    const key = shortCode(row.id);
+    if (!this.byShortCode.has(key)) this.byShortCode.set(key, new Set());
+    this.byShortCode.get(key).add(row.id);
   }
 
   /**
@@ -237,6 +247,19 @@ export class Ledger {
 
   voucher(id) {
     return this.vouchers.get(id) ?? null;
+  }
+
+  /** The texts of the vouchers this tablet holds whose id starts with `prefix` (manual entry). */
+  vouchersStartingWith(prefix) {
+    const ids = prefix.length === SHORT_CODE_LEN
+      ? this.byShortCode.get(prefix) ?? []
+      : [...this.vouchers.values()].filter((row) => row.text && row.id.startsWith(prefix)).map((row) => row.id);
+    return [...ids].map((id) => this.vouchers.get(id).text);
+  }
+
+  /** The text of the voucher or the attendee pass with this token id, or null. */
+  token(id) {
+    return this.vouchers.get(id)?.text ?? this.attendees.get(id)?.pass_token ?? null;
   }
 
   campaign(number) {

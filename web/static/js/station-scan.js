@@ -4,6 +4,7 @@
 // decides alone (verdict.js) and the op waits in the outbox with the same op_id.
 import { _ } from "./i18n.js";
 import { effectiveUses } from "./ledger.js";
+import { AMBIGUOUS_SHORT_CODE, UNKNOWN_ID, UNKNOWN_SHORT_CODE, parse as parseTyped, resolve as resolveTyped } from "./manual-entry.js";
 import { randomId } from "./outbox.js";
 import { reasonWords } from "./reasons.js";
 import { startScanner } from "./scanner.js";
@@ -11,7 +12,6 @@ import { $, clockTime, conflictWords, needsEnrollment, openStation, ready } from
 import { ALREADY_CHECKED_IN, NO_BUNDLE, USED_UP, fromServer, judge } from "./verdict.js";
 
 export const ONLINE_TIMEOUT_MS = 1500;
-const TOKEN_ID = /^[A-Z2-7]{16}$/;
 
 function shown(verdict) {
   return { verdict: verdict.color, reason: verdict.reason ?? "", prior_uses_seen: verdict.usesBefore ?? 0 };
@@ -25,7 +25,9 @@ function words(verdict) {
     return _("Used at %(time)s.", { time: clockTime(verdict.uses[verdict.uses.length - 1].at_ms) });
   }
   if (verdict.reason === NO_BUNDLE) return _("This tablet has no trust list yet: connect it to the network once.");
-  if (verdict.reason === "unknown_id") return _("This code is not on this tablet yet: scan the QR or type the whole code.");
+  if (verdict.reason === UNKNOWN_ID) return _("This code is not on this tablet yet: scan the QR or type the whole code.");
+  if (verdict.reason === UNKNOWN_SHORT_CODE) return _("Not found on this tablet: sync it, or type the whole code.");
+  if (verdict.reason === AMBIGUOUS_SHORT_CODE) return _("Several vouchers start like this: type the whole code.");
   return verdict.reason ? reasonWords(verdict.reason) : "";
 }
 
@@ -143,19 +145,14 @@ async function main() {
   $("manual").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.currentTarget; // gone once the handler awaits
-    const typed = $("manual-code").value.trim().toUpperCase();
-    const code = $("manual-rotating").value.trim();
-    const compact = typed.replace(/[\s-]/g, "");
-    let text = typed;
-    if (TOKEN_ID.test(compact)) {
-      // The short code printed under a QR: the tablet must already know that token's text.
-      text = ledger.voucher(compact)?.text ?? ledger.attendee(compact)?.pass_token ?? null;
-      if (!text) {
-        showVerdict({ color: "red", reason: "unknown_id", kind: null });
-        return;
-      }
+    // Short code + digits, a token id or the whole code (manual-entry.js), resolved from what
+    // this tablet holds, then judged exactly like a scan.
+    const typed = resolveTyped(parseTyped($("manual-code").value, $("manual-rotating").value), ledger);
+    if (typed.reason) {
+      showVerdict({ color: "red", reason: typed.reason, kind: null });
+      return;
     }
-    await handle(code ? `${text}-${code}` : text);
+    await handle(typed.text);
     form.reset();
   });
 
