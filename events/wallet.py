@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from events import campaigns, conflicts, merge, registry, rotating, sync, tokens
+from events import campaigns, conflicts, manual_entry, merge, registry, rotating, sync, tokens
 from events.db import write_transaction
 from events.refusal import Refusal
 from events.registry import Event
@@ -34,6 +34,11 @@ class Item:
     rotating: bool
     secret: str | None  # this voucher's TOTP secret (rotating only): never the event's rotation key
     state: "ItemState"
+
+    @property
+    def short_code(self) -> str:
+        """What a clerk types when the camera cannot read the QR (events/manual_entry.py)."""
+        return manual_entry.short_code(self.id)
 
 
 @dataclass(frozen=True)

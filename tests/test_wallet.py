@@ -252,3 +252,65 @@ def test_a_phone_that_left_does_not_disturb_the_next_merge(client, db, event, we
     with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:  # a reconnect: the state now
         assert {i["id"]: i["state"] for i in socket.receive_json()["items"]}[tokens.decode(text).token.id] == "redeemed"
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+# --- the fallback for a screen the camera cannot read ------------------------------------------
+
+
+def test_a_rotating_voucher_shows_its_short_code_and_a_place_for_the_digits(client, db, event, welcome) -> None:
+    me = sign_up(db, event)
+    page = client.get(f"/wallet/{me.capability}").text
+    (voucher_id,) = [k for k in held_tokens(db, me.attendee_id) if k != "pass"]
+    card = item(page, voucher_id)
+    short = voucher_id[:8]
+    assert f">{short[:4]} {short[4:]}<" in card and f'aria-label="{" ".join(short)}"' in card
+    assert 'class="mono rotating-digits"' in card and "Voucher code" in card and "Code now" in card
+    # Neither the digits nor the countdown is a live region: they change every 15 seconds.
+    assert re.search(r'<dl class="fallback-codes"[^>]*>', card) and "aria-live=\"polite\"" not in card
+    # A static voucher keeps its QR and shows no fallback block.
+    assert "fallback-codes" not in item(page, me.attendee_id)
+
+
+def test_the_fallback_labels_speak_chinese(client, db, event, welcome) -> None:
+    me = sign_up(db, event)
+    page = client.get(f"/wallet/{me.capability}", headers={"Accept-Language": "zh-CN"}).text
+    assert "券码" in page and "当前数字" in page
+
+
+def test_the_page_of_a_rotating_voucher_shows_no_qr_and_sends_a_stranger_to_sign_up(client, db, event, welcome) -> None:
+    issued = campaigns.issue_voucher(db, event.id, welcome.number, now=NOW)
+    page = client.get(tokens.url_path(issued.text))
+    assert page.status_code == 200 and 'id="rotating-notice"' in page.text and "<svg" not in page.text
+    assert "Valid: show this code at the counter." not in page.text
+    assert 'id="open-wallet-hint"' in page.text and f"/events/{event.id}?claim=" in page.text
+    # Nor through its QR route: the counter would refuse a static QR.
+    assert client.get(tokens.url_path(issued.text) + "/qr.svg").status_code == 404
+    zh = client.get(tokens.url_path(issued.text), headers={"Accept-Language": "zh-CN"}).text
+    assert "卡包" in zh and "柜台不接受这个页面" in zh and "Valid: show" not in zh
+
+
+def test_the_page_of_a_rotating_voucher_redirects_its_holder_to_the_wallet(client, db, event, welcome) -> None:
+    me = sign_up(db, event)
+    (voucher_id, text), = [(k, v) for k, v in held_tokens(db, me.attendee_id).items() if k != "pass"]
+    client.get(f"/wallet/{me.capability}")  # this phone holds the wallet (its cookie)
+    response = client.get(tokens.url_path(text), follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/wallet/{me.capability}#item-{voucher_id}"
+    assert response.headers["cache-control"] == "private, no-store" and "Cookie" in response.headers["vary"]
+    # The rotating form a phone camera may read off another screen goes to the same place.
+    assert client.get(tokens.url_path(text) + "-123456", follow_redirects=False).headers["location"] == response.headers["location"]
+
+
+def test_the_page_of_a_rotating_voucher_offers_another_wallet_to_keep_it(client, db, event, welcome) -> None:
+    me = sign_up(db, event)
+    issued = campaigns.issue_voucher(db, event.id, welcome.number, now=NOW)  # not in anyone's wallet yet
+    client.get(f"/wallet/{me.capability}")
+    page = client.get(tokens.url_path(issued.text), follow_redirects=False)
+    assert page.status_code == 200 and "<svg" not in page.text and 'id="rotating-notice"' in page.text
+    assert f'action="/wallet/{me.capability}/claim"' in page.text
+
+
+def test_an_expired_rotating_voucher_page_says_so_without_a_qr(client, db, event, welcome, clock) -> None:
+    issued = campaigns.issue_voucher(db, event.id, welcome.number, now=NOW)
+    clock.now = NOW + 5 * 3600
+    page = client.get(tokens.url_path(issued.text)).text
+    assert "This voucher has expired." in page and "<svg" not in page and 'id="rotating-notice"' not in page

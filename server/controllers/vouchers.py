@@ -2,13 +2,17 @@
 
 The token in the URL is the capability: whoever holds it sees this voucher or pass and
 nothing else. A token that fails verification shows why, never a stack trace.
+
+A rotating voucher is accepted at the counter only with its current 6-digit code, which only
+its wallet draws: its page shows no QR (a static one would be refused), and sends a phone that
+holds the voucher straight to its wallet.
 """
 
 from __future__ import annotations
 
 from litestar import Controller, Request, get
 from litestar.params import FromPath
-from litestar.response import Response, Template
+from litestar.response import Redirect, Response, Template
 
 from events import campaigns, qr, registry, signup, tokens, wallet
 from server import wallet_cookie
@@ -35,7 +39,7 @@ class VoucherController(Controller):
     opt = {"owner": ATTENDEE}
 
     @get("/{code:str}", sync_to_thread=False, name="voucher")
-    def show(self, request: Request, code: FromPath[str]) -> Template:
+    def show(self, request: Request, code: FromPath[str]) -> Template | Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
         try:
             # A phone camera may have read a wallet's rotating code (…-123456): the token is the same.
@@ -54,6 +58,11 @@ class VoucherController(Controller):
                 campaign = campaigns.get_campaign(db, event.id, token.campaign)
             except LookupError:
                 pass
+        claim = _claim(request, event.id, token, text) if token.type is tokens.TokenType.VOUCHER and not refusal else None
+        if token.rotating and claim and claim["held"]:
+            # Where its live code is: the answer depends on this browser's wallet cookie.
+            return Redirect(path=f"{claim['wallet']}#item-{token.id}", status_code=303,
+                            headers={"Vary": "Cookie", "Cache-Control": "private, no-store"})
         return page(
             request,
             "voucher",
@@ -62,8 +71,8 @@ class VoucherController(Controller):
             text=text,
             campaign=campaign,
             refusal=refusal,
-            qr_svg=qr.svg(text, title=token.id),
-            claim=_claim(request, event.id, token, text) if token.type is tokens.TokenType.VOUCHER and not refusal else None,
+            qr_svg=None if token.rotating else qr.svg(text, title=token.id),
+            claim=claim,
         )
 
     @get("/{code:str}/qr.svg", sync_to_thread=False, name="voucher_qr")
@@ -71,6 +80,10 @@ class VoucherController(Controller):
         text = tokens.PREFIX + code
         try:
             registry.authenticate_token(request.app.state.db, text, now=int(request.app.state.clock()))
+            token = tokens.decode(text).token
         except tokens.TokenError as error:
             return Response(str(error.reason), status_code=404, media_type="text/plain")
+        if token.rotating:
+            # No static QR of a rotating voucher: the counter would refuse it (no live code).
+            return Response("rotating", status_code=404, media_type="text/plain")
         return Response(qr.svg(text), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})

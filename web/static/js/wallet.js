@@ -1,5 +1,6 @@
 // The attendee's wallet on their phone: draws each rotating voucher's QR with its current TOTP
-// code (the voucher's own secret is on the page; the event's rotation key never is), counts
+// code (the voucher's own secret is on the page; the event's rotation key never is) and shows
+// that code in digits beside the voucher's short code, for a clerk to type; counts
 // down to the next code and to the end of each voucher's validity, keeps a copy of the page for
 // offline use, and listens for the server's live state (redeemed, voided…) over a websocket.
 import { _, loadCatalogue } from "./i18n.js";
@@ -45,6 +46,10 @@ async function drawRotating(item) {
     figure.dataset.step = String(step);
     figure.dataset.code = code;
     figure.dataset.text = text;
+    // The same code, to be read aloud when the camera cannot read the screen: "123 456".
+    const digits = item.querySelector(".rotating-digits");
+    digits.textContent = `${code.slice(0, 3)} ${code.slice(3)}`;
+    digits.setAttribute("aria-label", code.split("").join(" "));
   }
   const left = STEP_SECONDS - (seconds % STEP_SECONDS);
   item.querySelector(".rotating-countdown").textContent = _("New code in %(seconds)s s", { seconds: left });
