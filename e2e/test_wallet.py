@@ -11,36 +11,12 @@ import time
 
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from e2e.camera import y4m
+from e2e.phone import PHONE, STEP_MS, rotating_voucher, sign_up
 from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
 from events import tokens
-
-STEP_MS = 15_000
-# A mid-range Android phone held upright.
-PHONE = dict(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US")
-
-
-def sign_up(context: BrowserContext, live_server, name: str, phone: str) -> Page:
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live_server.url}/events/{live_server.demo.event.id}")
-    expect(page.get_by_role("heading", name="Sign up", exact=True)).to_be_visible()
-    page.get_by_label("Name", exact=True).fill(name)
-    page.get_by_label("Phone", exact=True).fill(phone)
-    page.get_by_label("I agree").check()
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(re.compile(r"/wallet/[A-Za-z0-9_-]{32}$"))
-    page.locator("body[data-wallet-ready=true][data-wallet-cached=true]").wait_for(state="attached")
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def rotating_voucher(page: Page):
-    return page.locator(".wallet-item[data-rotating=true]").first
-
 
 def shown(page: Page) -> tuple[int, str, str]:
     """The step, code and full QR text the phone shows now."""
