@@ -24,7 +24,7 @@ const COMMON_SHELL = [
   "/static/js/pwa.js",
   "/static/js/qr-encode.js",
   "/static/js/wallet.js",
-  "/static/vendor/qrcode-generator-2.0.4.js",
+  "/static/vendor/qrcode-generator-2.0.4.min.js",
   "/static/icons/icon.svg",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
@@ -59,7 +59,7 @@ const STATION_SHELL = [
   "/static/js/mint.js",
   "/static/js/scanner.js",
   "/static/js/qr-decode.js",
-  "/static/vendor/jsQR-1.4.0.js",
+  "/static/vendor/jsQR-1.4.0.min.js",
 ];
 
 // How long a page request waits for the network before the cached copy is served.

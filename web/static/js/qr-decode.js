@@ -2,7 +2,7 @@
 // <script> (same origin, so `script-src 'self'` allows it) it sets `globalThis.jsQR`. This
 // module adds that tag on first use unless the page already has it; nothing is fetched from
 // anywhere but /static/vendor (see web/static/vendor/README.md).
-export const JSQR_SRC = "/static/vendor/jsQR-1.4.0.js";
+export const JSQR_SRC = "/static/vendor/jsQR-1.4.0.min.js";
 
 let loading = null;
 

@@ -7,7 +7,7 @@
 // smallest version that fits, one segment in numeric, alphanumeric or byte mode, a quiet zone of
 // 4 modules. Token text is upper-case base32 so that it stays in alphanumeric mode (version 6;
 // the URL form version 7 for hosts up to 21 characters; docs/token-format.md).
-export const QRCODE_SRC = "/static/vendor/qrcode-generator-2.0.4.js";
+export const QRCODE_SRC = "/static/vendor/qrcode-generator-2.0.4.min.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const QUIET_ZONE = 4;
