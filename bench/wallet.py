@@ -29,8 +29,8 @@ phone number of its own (1390000xxxx) and landing on /wallet/<capability>:
    visit: no HTTP cache, no service worker); every response the page load fetches is recorded with
    page.on("response"): raw bytes (the decoded body) and gzip -6 (as a server or CDN would send
    it), per file and in total; the HTML document alone too. Also printed: what the service worker's
-   install then downloads in the background (its COMMON_SHELL precache list: a phone that never
-   opens the station does not get STATION_SHELL).
+   install then downloads in the background (its COMMON_SHELL and PUBLIC_SHELL precache lists: a
+   phone that never opens the station does not get STATION_SHELL).
 """
 
 from __future__ import annotations
@@ -232,7 +232,8 @@ def gz(body: bytes) -> int:
 
 def shell_list() -> list[str]:
     """What the service worker precaches when an attendee's page installs it (not the station)."""
-    return precache_lists()["COMMON_SHELL"]
+    lists = precache_lists()
+    return lists["COMMON_SHELL"] + lists["PUBLIC_SHELL"]
 
 
 def fetch(url: str) -> bytes:
@@ -433,7 +434,7 @@ def run(args) -> Section:
     shell_raw = sum(len(b) for b in shell_bodies.values())
     shell_gz = sum(gz(b) for b in shell_bodies.values())
     out(f"- Then in the background the service worker (`/sw.js`, {len(shell_bodies['/sw.js']):,} bytes) installs and "
-          f"precaches its COMMON_SHELL list: {len(shell)} URLs, {shell_raw - len(shell_bodies['/sw.js']):,} bytes raw, "
+          f"precaches its COMMON_SHELL and PUBLIC_SHELL lists: {len(shell)} URLs, {shell_raw - len(shell_bodies['/sw.js']):,} bytes raw, "
           f"{shell_gz - gz(shell_bodies['/sw.js']):,} gzip -6 (sw.js included: {kib(shell_raw)} / {kib(shell_gz)}).")
 
     if errors:

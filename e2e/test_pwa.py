@@ -21,7 +21,7 @@ SW_SOURCE = (ROOT / "web" / "static" / "sw.js").read_text()
 
 def _shell() -> list[str]:
     lists = precache_lists()
-    return lists["COMMON_SHELL"] + lists["STATION_SHELL"]
+    return lists["COMMON_SHELL"] + lists["PUBLIC_SHELL"] + lists["STATION_SHELL"]
 
 
 def _fetch(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -108,9 +108,9 @@ def test_reload_offline_is_served_by_the_service_worker(context: BrowserContext,
     page.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
     page.goto(live_server.url + "/")
     _wait_for_control(page)
-    # A visitor who is not a tablet (an attendee's phone) gets the common shell, not the station.
+    # A visitor who is not a tablet (an attendee's phone) gets the common and public shells, not the station.
     lists = precache_lists()
-    assert _cached_paths(page) == set(lists["COMMON_SHELL"])
+    assert _cached_paths(page) == set(lists["COMMON_SHELL"] + lists["PUBLIC_SHELL"])
     served = live_server.get("/sw.js").decode()
     version = re.search(r'const VERSION = "([0-9a-f]{16})"', served)  # filled in by the server
     assert version and page.evaluate("caches.keys()") == [f"poppass-shell-{version.group(1)}"]
@@ -145,7 +145,10 @@ def test_reload_offline_is_served_by_the_service_worker(context: BrowserContext,
 def test_a_tablet_installing_the_worker_from_the_station_gets_the_station_at_once(context: BrowserContext, page: Page, live_server) -> None:
     page.goto(live_server.url + "/station")
     _wait_for_control(page)  # installed: every entry of both lists answered
-    assert _cached_paths(page) >= set(_shell())
+    lists = precache_lists()
+    # The attendees' pages (htmx, wallet.js, public.css) are not the tablet's to carry.
+    assert _cached_paths(page) == set(lists["COMMON_SHELL"] + lists["STATION_SHELL"])
+    assert page.evaluate("typeof htmx") == "undefined"  # the station's pages do not load it
 
 
 def test_htmx_fragment_request_offline_is_not_a_cached_page(context: BrowserContext, page: Page, live_server) -> None:

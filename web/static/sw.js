@@ -11,19 +11,16 @@ const CACHE_PREFIX = "poppass-shell-";
 // else's): kept apart from the shell so that an app update does not throw them away.
 const WALLET_CACHE = "poppass-wallets";
 
-// What every page needs offline: attendees' phones (event page, wallet) and tablets alike.
+// What every browser needs offline, attendees' phones and tablets alike.
 // cache.addAll() is atomic: one 404 here and the install fails silently, so every entry must be
 // a route the server really answers with 200 (e2e/test_pwa.py checks).
 const COMMON_SHELL = [
   "/",
   "/static/css/app.css",
-  "/static/css/public.css",
-  "/static/vendor/htmx-2.0.11.min.js",
   "/static/js/i18n.js",
   "/static/js/token.js",
   "/static/js/pwa.js",
   "/static/js/qr-encode.js",
-  "/static/js/wallet.js",
   "/static/vendor/qrcode-generator-2.0.4.min.js",
   "/static/icons/icon.svg",
   "/static/icons/icon-192.png",
@@ -31,6 +28,13 @@ const COMMON_SHELL = [
   "/manifest.webmanifest",
   "/i18n/en.json",
   "/i18n/zh-CN.json",
+];
+// Only attendees' pages (event page, sign-up, wallet, voucher): a tablet never loads them, and
+// its pages carry no htmx, so it does not precache them (the station's budget, issue 14).
+const PUBLIC_SHELL = [
+  "/static/css/public.css",
+  "/static/vendor/htmx-2.0.11.min.js",
+  "/static/js/wallet.js",
 ];
 // Only the clerk's station: precached when a station page installs the worker or asks for it
 // (pwa.js), so an attendee's phone never downloads the tablet app and its QR decoder.
@@ -73,7 +77,7 @@ self.addEventListener("install", (event) => {
       const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
       const tablet = windows.some((client) => new URL(client.url).pathname.startsWith("/station"));
       const cache = await caches.open(CACHE);
-      await cache.addAll(fresh(tablet ? [...COMMON_SHELL, ...STATION_SHELL] : COMMON_SHELL));
+      await cache.addAll(fresh([...COMMON_SHELL, ...(tablet ? STATION_SHELL : PUBLIC_SHELL)]));
       await self.skipWaiting();
     })(),
   );
