@@ -50,6 +50,7 @@ async function main() {
       $("issue-to").href = `/station/issue?attendee=${encodeURIComponent(id)}`;
       form.hidden = true;
       $("registered").hidden = false;
+      window.scrollTo(0, 0); // the whole pass QR in view, however far down the form was
       form.reset();
       form.checkin.checked = true;
     } catch (failure) {
