@@ -111,7 +111,9 @@ async function main() {
         : _("No end");
       form.hidden = true;
       $("issued").hidden = false;
-      window.scrollTo(0, 0); // the whole claim QR in view, however far down the form was
+      // The whole QR in view (below the sticky status row), however far down the form was.
+      window.scrollTo(0, 0);
+      $("claim-qr").scrollIntoView({ block: "nearest" });
     } catch (failure) {
       console.error(failure);
       fail(_("Could not issue: %(problem)s", { problem: failure?.message ?? String(failure) }));
