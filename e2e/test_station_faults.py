@@ -171,7 +171,8 @@ def test_server_killed_after_applying_a_push_but_before_answering(new_station, o
     station.offline(False)
     wait_for(station, lambda: len(pushes) >= 2)  # the first push, then a retry while down
     assert pushes[0] == "forwarded 200"
-    expect(station.badge()).to_contain_text("Offline · 10 waiting")  # a network error, not "lost"
+    # The network is up, the server is not: the badge says which, and nothing is "lost".
+    expect(station.badge()).to_contain_text("Server unreachable · 10 waiting")
     assert len(station.outbox()) == 10  # nothing dropped without an acknowledgement
 
     # The server did apply it: all ten are there already, the tablet just never heard.
@@ -195,7 +196,9 @@ def test_server_killed_before_the_tablet_pushes(new_station, own_server) -> None
     own_server.kill()
     station.offline(False)
     wait_for(station, lambda: len(failed) >= 1)  # connection refused
-    expect(station.badge()).to_contain_text("Offline · 10 waiting")
+    # The context is online (navigator.onLine), the server is down: not "Offline".
+    expect(station.badge()).to_contain_text("Server unreachable · 10 waiting")
+    expect(station.badge()).to_have_attribute("data-state", "unreachable")
     assert len(station.outbox()) == 10
     assert own_server.db(lambda db: db.execute("select count(*) from ops where device_id = ?", [device]).fetchone()[0]) == 0
 

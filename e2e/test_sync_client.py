@@ -267,7 +267,8 @@ def test_server_killed_mid_sync_loses_nothing_and_doubles_nothing(tablet, server
     time.sleep(0.05)  # let the server take the request (or not)
     server.kill()
     page.evaluate("() => { T.killed = true; }")
-    page.wait_for_function("() => T.client.status.state === 'offline'")
+    # The network is up, the server is not: "unreachable", not "offline".
+    page.wait_for_function("() => T.client.status.state === 'unreachable' && T.client.status.online === true")
     assert len(pending(page)) >= 400 - 3 * 40  # the unanswered batch stays in the outbox
     page.evaluate(RECORD, {"n": 1, "viaClient": False})  # recorded while the server is down
     time.sleep(0.3)  # a few retries against the dead port

@@ -124,7 +124,7 @@ def test_the_live_wallet_flips_when_a_tablet_redeems_and_shows_nothing_of_others
         "select text from tokens where id = ?", [pass_card.get_attribute("data-id")]).fetchone()[0]))
     expect(door.verdict()).to_have_attribute("data-color", "green", timeout=10_000)
     expect(door.verdict()).to_have_attribute("data-kind", "pass")
-    expect(door.page.locator("#verdict-title")).to_have_text("Checked in")
+    expect(door.page.locator("#verdict-what")).to_have_text("Checked in")
     door.next()
     expect(pass_card.locator(".wallet-state")).to_have_text(re.compile(r"^Checked in at \d"), timeout=10_000)
 

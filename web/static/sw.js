@@ -52,6 +52,7 @@ const STATION_SHELL = [
   "/static/js/station.js",
   "/static/js/station-app.js",
   "/static/js/station-scan.js",
+  "/static/js/station-verdict.js",
   "/static/js/station-checkin.js",
   "/static/js/station-register.js",
   "/static/js/station-issue.js",

@@ -4,10 +4,15 @@
 import { _, language, loadCatalogue } from "./i18n.js";
 import { Ledger } from "./ledger.js";
 import { openOutbox } from "./outbox.js";
-import { REVOKED, SyncClient } from "./sync-client.js";
+import { REVOKED, SyncClient, UNREACHABLE } from "./sync-client.js";
 
 export const CLERK_KEY = "poppass.clerk";
 const REVOKED_KEY = "poppass.revoked";
+// The last complete sync, kept on the tablet so a reload (offline, say) still tells the clerk
+// how old what the tablet holds is: {device_id, at} in Date.now() milliseconds.
+export const LAST_SYNC_KEY = "poppass.last-sync";
+// The verdict sounds and vibrations are off while this is "1" (the switch in the station bar).
+export const MUTE_KEY = "poppass.muted";
 // DESIGN.md, "Clocks": warn the clerk past two minutes of skew.
 export const SKEW_WARN_MS = 120_000;
 
@@ -54,6 +59,42 @@ export function setClerk(name) {
   if (bar) bar.textContent = name;
 }
 
+export function isMuted() {
+  return localStorage.getItem(MUTE_KEY) === "1";
+}
+
+export function setMuted(muted) {
+  if (muted) localStorage.setItem(MUTE_KEY, "1");
+  else localStorage.removeItem(MUTE_KEY);
+}
+
+function wireMuteSwitch() {
+  const box = $("station-mute");
+  if (!box) return;
+  box.checked = isMuted();
+  box.addEventListener("change", () => setMuted(box.checked));
+}
+
+/** A campaign's title, terms and value in the page's language (`texts`, sent by the server
+ * beside each campaign), each falling back to the campaign's own field. */
+export function campaignTexts(campaign, lang = language()) {
+  const texts = campaign?.texts?.[lang] ?? {};
+  return {
+    title: texts.title || campaign?.title || "",
+    terms: texts.terms || campaign?.terms || "",
+    value: texts.value || campaign?.value || "",
+  };
+}
+
+function savedLastSync(deviceId) {
+  try {
+    const saved = JSON.parse(localStorage.getItem(LAST_SYNC_KEY) ?? "null");
+    return saved?.device_id === deviceId && Number.isSafeInteger(saved.at) ? saved.at : null;
+  } catch {
+    return null;
+  }
+}
+
 export function wasRevoked() {
   return localStorage.getItem(REVOKED_KEY) === "1";
 }
@@ -62,13 +103,23 @@ export function forgetRevocation() {
   localStorage.removeItem(REVOKED_KEY);
 }
 
+// "offline": the tablet has no network at all; "unreachable": it has one, but the server does
+// not answer (down, or the venue Wi-Fi has no way to it). The clerk calls someone different.
+function connectionState(status) {
+  if (status.state === "offline" || !status.online) return "offline";
+  if (status.state === UNREACHABLE) return UNREACHABLE;
+  return status.state;
+}
+
 function renderBadge(status) {
   const badge = $("sync-badge");
   if (!badge) return;
   const parts = [];
-  const online = status.online && status.state !== "offline";
-  if (status.state === "syncing") parts.push(_("Syncing…"));
-  else parts.push(online ? _("Online") : _("Offline"));
+  const state = connectionState(status);
+  if (state === "syncing") parts.push(_("Syncing…"));
+  else if (state === "offline") parts.push(_("Offline"));
+  else if (state === UNREACHABLE) parts.push(_("Server unreachable"));
+  else parts.push(_("Online"));
   parts.push(_("%(count)s waiting", { count: status.pending }));
   parts.push(status.lastSyncAt ? _("last sync %(time)s", { time: clockTime(status.lastSyncAt) }) : _("not synced yet"));
   const skewed = status.clockOffsetMs !== null && Math.abs(status.clockOffsetMs) > SKEW_WARN_MS;
@@ -76,7 +127,7 @@ function renderBadge(status) {
     parts.push(_("Clock is off by %(minutes)s min: check the tablet's time", { minutes: Math.round(status.clockOffsetMs / 60_000) }));
   }
   badge.textContent = parts.join(" · ");
-  badge.dataset.state = online ? status.state : "offline";
+  badge.dataset.state = state;
   badge.dataset.clock = skewed ? "warn" : "ok";
   badge.dataset.pending = String(status.pending);
 }
@@ -88,6 +139,7 @@ function renderBadge(status) {
  */
 export async function openStation() {
   await loadCatalogue(language());
+  wireMuteSwitch();
   const store = await openOutbox();
   const device = await store.device();
   if (!device) {
@@ -102,10 +154,14 @@ export async function openStation() {
     renderConflictCount(ledger);
     document.dispatchEvent(new CustomEvent("poppass:pulled"));
   };
-  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation });
+  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation, lastSyncAt: savedLastSync(device.device_id) });
   let offsetMs = (await store.clockOffset()) ?? 0;
   client.addEventListener("status", () => {
     renderBadge(client.status);
+    const { lastSyncAt } = client.status;
+    if (lastSyncAt && lastSyncAt !== savedLastSync(device.device_id)) {
+      localStorage.setItem(LAST_SYNC_KEY, JSON.stringify({ device_id: device.device_id, at: lastSyncAt }));
+    }
     if (client.status.clockOffsetMs !== null) offsetMs = client.status.clockOffsetMs;
     if (client.status.state === REVOKED) window.location.replace("/station");
   });
@@ -139,6 +195,7 @@ export function ready() {
 
 function rememberRevocation() {
   localStorage.removeItem(CLERK_KEY);
+  localStorage.removeItem(LAST_SYNC_KEY);
   localStorage.setItem(REVOKED_KEY, "1");
 }
 
@@ -151,7 +208,10 @@ export function needsEnrollment() {
   }
   const notice = $("needs-enrollment");
   if (notice) notice.hidden = false;
-  for (const element of document.querySelectorAll("[data-station] > .card, [data-station] > form")) element.hidden = true;
+  // Everything that needs the tablet's identity goes, the camera with it (never a black box).
+  for (const element of document.querySelectorAll("[data-station] > .card, [data-station] > form, [data-station] > .scan-panes")) {
+    element.hidden = true;
+  }
   ready();
 }
 

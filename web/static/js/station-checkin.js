@@ -1,7 +1,9 @@
 // The Check-in screen: find an attendee by name or phone in what the tablet knows, check them in.
+// The answer is the same full-screen verdict as a scanned pass (station-verdict.js).
 import { _ } from "./i18n.js";
 import { checkedInAt } from "./ledger.js";
 import { $, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
+import { verdictScreen } from "./station-verdict.js";
 
 async function main() {
   const station = await openStation();
@@ -9,13 +11,10 @@ async function main() {
   const { ledger } = station;
   const query = $("search-query");
 
-  const say = (color, text) => {
-    const verdict = $("checkin-verdict");
-    verdict.className = `verdict verdict-${color}`;
-    verdict.dataset.color = color;
-    verdict.textContent = text;
-    verdict.hidden = false;
-  };
+  const screen = verdictScreen({
+    backTo: (seconds) => _("Back to the search in %(seconds)s s", { seconds }),
+    onClose: () => query.focus({ preventScroll: true }),
+  });
 
   const render = () => {
     const found = ledger.search(query.value);
@@ -41,12 +40,16 @@ async function main() {
   const checkIn = async (id) => {
     const attendee = ledger.attendee(id);
     const at = checkedInAt(attendee);
+    const phone = maskedPhone(attendee.phone);
     if (at !== null) {
-      say("amber", _("%(name)s was already checked in at %(time)s.", { name: attendee.name, time: clockTime(at) }));
+      screen.show({
+        color: "amber", kind: "pass", reason: "already_checked_in", what: _("Already checked in"), name: attendee.name,
+        detail: _("Checked in at %(time)s.", { time: clockTime(at) }),
+      });
       return;
     }
     await station.record({ kind: "checkin", subject: id, data: { method: "search", shown: { verdict: "green" } } });
-    say("green", _("%(name)s is checked in.", { name: attendee.name }));
+    screen.show({ color: "green", kind: "pass", what: _("Checked in"), name: attendee.name, detail: phone });
     render();
   };
 

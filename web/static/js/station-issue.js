@@ -4,7 +4,7 @@
 import { _ } from "./i18n.js";
 import { TokenType, mintToken } from "./mint.js";
 import { decode } from "./token.js";
-import { $, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
+import { $, campaignTexts, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
 import { groupedId, showTokenQr } from "./station-qr.js";
 
 // DESIGN.md, "Clocks": past ten minutes of skew, no time-limited voucher until the clock is
@@ -39,8 +39,9 @@ async function main() {
       const choice = $("campaign-choice").content.firstElementChild.cloneNode(true);
       const radio = choice.querySelector("input");
       radio.value = String(campaign.number);
-      choice.querySelector(".campaign-title").textContent = campaign.title;
-      choice.querySelector(".campaign-terms").textContent = campaign.terms ? ` — ${campaign.terms}` : "";
+      const { title, terms } = campaignTexts(campaign);
+      choice.querySelector(".campaign-title").textContent = title;
+      choice.querySelector(".campaign-terms").textContent = terms ? ` — ${terms}` : "";
       box.append(choice);
     }
     if (offered.length === 1) box.querySelector("input").checked = true;
@@ -99,16 +100,20 @@ async function main() {
       const data = { token: text };
       if (attendeeId) data.attendee_id = attendeeId;
       await station.record({ kind: "issue", subject: token.id, data });
-      $("issued-title").textContent = campaign.title;
+      const { title } = campaignTexts(campaign);
+      $("issued-title").textContent = title;
       const attendee = attendeeId ? ledger.attendee(attendeeId) : null;
       $("issued-to").textContent = attendee ? _("To: %(name)s", { name: attendee.name }) : "";
-      await showTokenQr($("claim-qr"), text, _("Voucher: %(title)s", { title: campaign.title }));
+      await showTokenQr($("claim-qr"), text, _("Voucher: %(title)s", { title }));
       $("claim-id").textContent = groupedId(token.id);
       $("claim-validity").textContent = token.valid_until
         ? _("Valid until %(time)s", { time: clockTime(token.valid_until * 1000) })
         : _("No end");
       form.hidden = true;
       $("issued").hidden = false;
+      // The whole QR in view (below the sticky status row), however far down the form was.
+      window.scrollTo(0, 0);
+      $("claim-qr").scrollIntoView({ block: "nearest" });
     } catch (failure) {
       console.error(failure);
       fail(_("Could not issue: %(problem)s", { problem: failure?.message ?? String(failure) }));

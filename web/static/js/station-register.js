@@ -50,6 +50,9 @@ async function main() {
       $("issue-to").href = `/station/issue?attendee=${encodeURIComponent(id)}`;
       form.hidden = true;
       $("registered").hidden = false;
+      // The whole QR in view (below the sticky status row), however far down the form was.
+      window.scrollTo(0, 0);
+      $("pass-qr").scrollIntoView({ block: "nearest" });
       form.reset();
       form.checkin.checked = true;
     } catch (failure) {

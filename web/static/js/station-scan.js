@@ -8,7 +8,9 @@ import { AMBIGUOUS_SHORT_CODE, UNKNOWN_ID, UNKNOWN_SHORT_CODE, parse as parseTyp
 import { randomId } from "./outbox.js";
 import { reasonWords } from "./reasons.js";
 import { startScanner } from "./scanner.js";
-import { $, clockTime, conflictWords, needsEnrollment, openStation, ready } from "./station-app.js";
+import { $, campaignTexts, clockTime, conflictWords, needsEnrollment, openStation, ready } from "./station-app.js";
+import { UNREACHABLE } from "./sync-client.js";
+import { colorWord, verdictScreen } from "./station-verdict.js";
 import { ALREADY_CHECKED_IN, NO_BUNDLE, USED_UP, fromServer, judge } from "./verdict.js";
 
 export const ONLINE_TIMEOUT_MS = 1500;
@@ -31,10 +33,11 @@ function words(verdict) {
   return verdict.reason ? reasonWords(verdict.reason) : "";
 }
 
-function title(verdict) {
-  if (verdict.color === "green") return verdict.kind === "pass" ? _("Checked in") : _("Accepted");
+// Under the one word of the colour: what happened, in a few words.
+function whatHappened(verdict) {
+  if (verdict.color === "green") return verdict.kind === "pass" ? _("Checked in") : _("Hand over");
   if (verdict.color === "amber") return verdict.kind === "pass" ? _("Already checked in") : _("Already used");
-  return _("Refused");
+  return "";
 }
 
 function usesLine(verdict, accepted) {
@@ -49,36 +52,38 @@ async function main() {
   if (!station.device) return needsEnrollment();
   const { ledger, client, device } = station;
   let current = null; // {verdict, redeemOpId} while the verdict screen is up
+  const screen = verdictScreen({
+    backTo: (seconds) => _("Back to scanning in %(seconds)s s", { seconds }),
+    onClose: () => {
+      $("undo-form").hidden = true;
+      current = null;
+    },
+  });
 
-  const closeVerdict = () => {
-    $("verdict").hidden = true;
-    $("undo-form").hidden = true;
-    current = null;
-  };
-
-  const showVerdict = (verdict, { redeemOpId = null } = {}) => {
+  const showVerdict = (verdict, { redeemOpId = null, title = null } = {}) => {
     const accepted = verdict.color === "green";
-    const screen = $("verdict");
-    screen.dataset.color = verdict.color;
-    screen.dataset.reason = verdict.reason ?? "";
-    screen.dataset.kind = verdict.kind ?? "";
-    screen.dataset.decidedBy = verdict.decidedBy ?? "device";
-    $("verdict-title").textContent = title(verdict);
     const name = verdict.attendee?.name;
-    $("verdict-name").textContent = name || (verdict.kind === "pass" ? _("Not on this tablet yet") : "");
-    $("verdict-detail").textContent = words(verdict);
-    $("verdict-uses").textContent = usesLine(verdict, accepted);
+    // What to hand over: the voucher's campaign as this tablet holds it, in the page's language.
+    const campaign = verdict.kind === "voucher" && verdict.token ? ledger.campaign(verdict.token.campaign) : null;
+    const texts = campaignTexts(campaign);
     // What the tablet learnt at its last pull: the organizer has this voucher on their list.
     const open = verdict.kind === "voucher" && verdict.tokenId ? ledger.conflictsAbout(verdict.tokenId) : [];
-    $("verdict-conflicts").textContent = open.length
-      ? _("Open conflict: %(what)s. The organizer will decide.", { what: open.map((c) => conflictWords(c.kind)).join(", ") })
-      : "";
-    $("verdict-conflicts").hidden = !open.length;
-    screen.dataset.conflicts = open.map((c) => c.kind).join(" ");
+    $("verdict").dataset.conflicts = open.map((c) => c.kind).join(" ");
     $("verdict-undo").hidden = !(accepted && verdict.kind === "voucher" && redeemOpId);
     $("undo-form").hidden = true;
-    screen.hidden = false;
-    $("verdict-next").focus();
+    screen.show({
+      color: verdict.color, reason: verdict.reason, kind: verdict.kind, decidedBy: verdict.decidedBy,
+      title: title ?? colorWord(verdict.color),
+      what: whatHappened(verdict),
+      campaign: texts.title,
+      value: texts.value,
+      name: name || (verdict.kind === "pass" ? _("Not on this tablet yet") : ""),
+      detail: words(verdict),
+      uses: usesLine(verdict, accepted),
+      conflicts: open.length
+        ? _("Open conflict: %(what)s. The organizer will decide.", { what: open.map((c) => conflictWords(c.kind)).join(", ") })
+        : "",
+    });
     current = { verdict, redeemOpId };
   };
 
@@ -86,7 +91,8 @@ async function main() {
   // without an answer in time) the local verdict stands and is queued.
   const redeem = async (verdict) => {
     const opId = randomId("op");
-    if (verdict.color === "green" && navigator.onLine && client.status.state !== "offline") {
+    const unanswered = ["offline", UNREACHABLE].includes(client.status.state); // no need to wait 1.5 s to learn it again
+    if (verdict.color === "green" && navigator.onLine && !unanswered) {
       const answer = await client.redeemOnline(
         { op_id: opId, subject: verdict.tokenId, clerk: station.clerkName(), token: verdict.text, code: verdict.code },
         { timeoutMs: ONLINE_TIMEOUT_MS },
@@ -108,7 +114,7 @@ async function main() {
   };
 
   const handle = async (text) => {
-    if (current) return; // one verdict at a time: the clerk taps Next first
+    if (current) return; // one verdict at a time: it goes by itself, or the clerk taps Next
     const started = performance.now();
     let verdict = await judge(text, { ledger, nowSeconds: station.nowSeconds(), rotationKey: device.rotation_key });
     let redeemOpId = null;
@@ -123,8 +129,8 @@ async function main() {
     performance.measure("poppass:scan-to-verdict", { start: started, end: performance.now() });
   };
 
-  $("verdict-next").addEventListener("click", closeVerdict);
   $("verdict-undo").addEventListener("click", () => {
+    screen.hold(); // the clerk is undoing: the verdict must not go away under their finger
     $("undo-form").hidden = false;
     $("undo-reason").focus();
   });
@@ -137,9 +143,9 @@ async function main() {
     });
     showVerdict(
       { ...verdict, color: "amber", reason: null, usesBefore: effectiveUses(ledger.voucher(verdict.tokenId)).length },
-      { redeemOpId: null },
+      { redeemOpId: null, title: _("Undone") },
     );
-    $("verdict-title").textContent = _("Redemption undone");
+    $("verdict-what").textContent = _("Redemption undone: take the item back");
   });
 
   $("manual").addEventListener("submit", async (event) => {
@@ -154,10 +160,6 @@ async function main() {
     }
     await handle(typed.text);
     form.reset();
-  });
-
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && current) closeVerdict();
   });
 
   const status = $("camera-status");

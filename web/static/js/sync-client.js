@@ -15,6 +15,9 @@ export const MAX_BATCH = 1000; // the server's limit per push
 // Why the client stopped on its own: it needs a person (enroll again) or it must forget all.
 export const NOT_ENROLLED = "not_enrolled";
 export const REVOKED = "revoked";
+// The network is up (navigator.onLine) but the server did not answer, or answered 5xx: not
+// "offline", which is a tablet with no network at all.
+export const UNREACHABLE = "unreachable";
 
 class Retry extends Error {} // network down, 5xx: keep everything, try again later
 class Halt extends Error {} // 401, 403, 400: retrying the same request cannot help
@@ -73,6 +76,7 @@ export class SyncClient extends EventTarget {
     retryMinMs = 1_000,
     retryMaxMs = 15_000, // a server back after an outage is noticed within ~20 s, not minutes
     pullLimit = MAX_BATCH,
+    lastSyncAt = null, // what the page kept from an earlier visit, shown until this one syncs
   } = {}) {
     super();
     this.store = store;
@@ -92,10 +96,10 @@ export class SyncClient extends EventTarget {
     this._retry = null;
     this._listeners = [];
     this.status = {
-      state: "idle", // idle | syncing | offline | error | not_enrolled | revoked
+      state: "idle", // idle | syncing | offline | unreachable | error | not_enrolled | revoked
       online: typeof navigator === "undefined" ? true : navigator.onLine,
       pending: 0,
-      lastSyncAt: null, // Date.now() of the last complete push + pull
+      lastSyncAt, // Date.now() of the last complete push + pull
       clockOffsetMs: null,
       lastError: null,
       warning: null,
@@ -263,8 +267,10 @@ export class SyncClient extends EventTarget {
         const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (this.failures - 1));
         const jittered = Math.round(delay * (0.75 + Math.random() * 0.5)); // many tablets, one Wi-Fi
         this._retry = setTimeout(() => this.sync(), jittered);
-        const offline = /^network/.test(error.message);
-        this._set({ state: offline ? "offline" : "error", online: !offline && this.status.online, lastError: error.message });
+        // A failed fetch with navigator.onLine false is no network; with it true (or a 5xx), the
+        // network is there and the server is not.
+        const offline = /^network/.test(error.message) && typeof navigator !== "undefined" && navigator.onLine === false;
+        this._set({ state: offline ? "offline" : UNREACHABLE, online: !offline, lastError: error.message });
       } else if (error instanceof Halt) {
         // state already set by whoever halted
       } else {
