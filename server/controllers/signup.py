@@ -14,7 +14,7 @@ from server.owners import PUBLIC
 from server.pages import page
 from server.ratelimit import client_address
 from server.reasons import SIGN_UP_WORDS
-from server.templating import use_event_languages
+from server.templating import catalogue, use_event_languages
 
 
 class SignUpForm(Struct):
@@ -50,12 +50,13 @@ def _event_page(
     now = int(request.app.state.clock())
     held = wallet_cookie.held(request, event.id)
     use_event_languages(request, event.language_list)
+    language = catalogue(request).tag  # the welcome vouchers' titles and terms in the page's language
     return page(
         request,
         "event",
         status_code=status_code,
         event=event,
-        campaigns=campaigns.list_campaigns(db, event.id),
+        campaigns=[campaigns.in_language(c, language) for c in campaigns.list_campaigns(db, event.id)],
         form=form or SignUpForm(claim=claim),
         errors=errors or {},
         already=already,
