@@ -199,6 +199,30 @@ def issued_count(db: Database, event_id: str, number: int, *, attendee_id: str |
     return db.execute(sql, args).fetchone()[0]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a campaign has gone: vouchers on record (what its cap counts) and how many of them
+    were redeemed at least once (redemptions that count: accepted, not undone)."""
+
+    campaign: Campaign
+    issued: int
+    redeemed: int
+
+
+def progress(db: Database, event_id: str, redeemed_vouchers: set[str]) -> list[Progress]:
+    """Each campaign's progress, given the ids of the event's redeemed vouchers (the wall's
+    reading of them, `projections.Reading.redemptions`, so both count redemptions alike)."""
+    issued: dict[int, int] = {}
+    redeemed: dict[int, int] = {}
+    for number, token_id in db.execute(
+        "select campaign, id from tokens where event_id = ? and type = 'voucher' and refusal = ''", [event_id]
+    ):
+        issued[number] = issued.get(number, 0) + 1
+        if token_id in redeemed_vouchers:
+            redeemed[number] = redeemed.get(number, 0) + 1
+    return [Progress(c, issued.get(c.number, 0), redeemed.get(c.number, 0)) for c in list_campaigns(db, event_id)]
+
+
 def _campaign(row: dict) -> Campaign:
     return Campaign(**{**row, "rotating": bool(row["rotating"]), "welcome": bool(row["welcome"]), "by_clerks": bool(row["by_clerks"]),
                        "texts": json.loads(row["texts"])})
