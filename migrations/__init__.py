@@ -307,3 +307,10 @@ def m010_campaign_texts(db: Database) -> None:
     # {"zh-CN": {"title": "…", "terms": "…", "value": "…"}}. The base columns keep the event's
     # first language; a missing language or key falls back to them (events/campaigns.localized).
     db["campaigns"].add_column("texts", str, not_null_default="{}")
+
+
+@migrations()
+def m011_device_clerk(db: Database) -> None:
+    # The clerk on shift as the tablet last said (pull ?clerk=): the console names them before
+    # they have recorded anything. Null: the tablet never said.
+    db["devices"].add_column("clerk", str)

@@ -90,3 +90,21 @@ def test_the_enrollment_card_prints_the_stations_address(client, event, signed_i
 
 def test_revoking_needs_csrf(client, event, signed_in) -> None:
     assert client.post(f"/organizer/events/{event.id}/tablets/dvnothere/revoke").status_code == 403
+
+
+def test_the_list_names_the_clerk_on_shift_before_they_recorded_anything(client, db, event, signed_in) -> None:
+    code = re.search(r'id="enrollment-code">([A-Z0-9-]+)<', make_code(client, event.id).text).group(1)
+    tablet = enroll_with(client, event, code)
+    listing = client.get(f"/organizer/events/{event.id}/tablets").text
+    row = re.search(rf'<tr id="tablet-{tablet.device_id}".*?</tr>', listing, re.S).group(0)
+    assert "<td>—</td>" in row  # nobody said yet
+    assert pull(client, tablet, sent_at_ms=NOW * 1000, clerk=" Chen <b>Jing</b> ").status_code == 200
+    listing = client.get(f"/organizer/events/{event.id}/tablets").text
+    row = re.search(rf'<tr id="tablet-{tablet.device_id}".*?</tr>', listing, re.S).group(0)
+    assert "<td>Chen &lt;b&gt;Jing&lt;/b&gt;</td>" in row
+    assert "Chen &lt;b&gt;Jing&lt;/b&gt;" in client.get(f"/organizer/events/{event.id}").text  # and the dashboard
+    # A pull without a clerk keeps the one last said; one too long is refused, nothing changed.
+    assert pull(client, tablet, sent_at_ms=NOW * 1000).status_code == 200
+    too_long = pull(client, tablet, clerk="x" * 81)
+    assert too_long.status_code == 400 and too_long.json()["where"] == "?clerk"
+    assert db["devices"].get(tablet.device_id)["clerk"] == "Chen <b>Jing</b>"

@@ -102,7 +102,7 @@ export async function openStation() {
     renderConflictCount(ledger);
     document.dispatchEvent(new CustomEvent("poppass:pulled"));
   };
-  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation });
+  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation, clerk });
   let offsetMs = (await store.clockOffset()) ?? 0;
   client.addEventListener("status", () => {
     renderBadge(client.status);

@@ -73,6 +73,7 @@ export class SyncClient extends EventTarget {
     retryMinMs = 1_000,
     retryMaxMs = 15_000, // a server back after an outage is noticed within ~20 s, not minutes
     pullLimit = MAX_BATCH,
+    clerk = () => "", // who is on shift: sent with each pull, so the console can name them
   } = {}) {
     super();
     this.store = store;
@@ -85,6 +86,7 @@ export class SyncClient extends EventTarget {
     this.retryMinMs = retryMinMs;
     this.retryMaxMs = retryMaxMs;
     this.pullLimit = pullLimit;
+    this.clerk = clerk;
     this.failures = 0;
     this._running = null;
     this._again = false;
@@ -369,7 +371,9 @@ export class SyncClient extends EventTarget {
     let after = await this.store.cursor();
     for (;;) {
       const sentAt = Date.now();
-      const query = `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}`;
+      const onShift = (this.clerk() || "").slice(0, 80);
+      const query = `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}` +
+        (onShift ? `&clerk=${encodeURIComponent(onShift)}` : "");
       const answer = await call(this.baseUrl, "GET", `/api/v1/pull?${query}`, { token: device.device_token });
       if (answer.status !== 200) await this._refuse(answer.status, answer.body);
       const page = answer.body;
