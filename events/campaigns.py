@@ -6,7 +6,8 @@ later never changes a voucher already issued.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field, replace
 
 from sqlite_utils import Database
 
@@ -17,6 +18,8 @@ from events.refusal import FieldRefusal, Refusal
 
 MAX_CAMPAIGNS = 0xFF  # the campaign number is one byte of the token
 TITLE_MAX, TERMS_MAX, VALUE_MAX = 120, 1000, 40
+TEXT_FIELDS = ("title", "terms", "value")  # what a campaign says in each of the event's languages
+_TEXT_LIMITS = {"title": TITLE_MAX, "terms": TERMS_MAX, "value": VALUE_MAX}
 
 
 class CampaignRefused(FieldRefusal):
@@ -44,6 +47,9 @@ class Campaign:
     per_attendee: int | None = None  # vouchers one attendee may hold
     cap: int | None = None  # vouchers in all
     by_clerks: bool = True  # tablets may issue it
+    # The texts in the event's other languages: {"zh-CN": {"title": …, "terms": …, "value": …}};
+    # the base fields above are in the event's first language.
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def window_for(self, issued_at: int) -> tuple[int, int | None]:
         """The validity window of a voucher issued now: the campaign's absolute window,
@@ -70,9 +76,10 @@ class IssuedToken:
 def check_terms(
     *, title: str, terms: str = "", value: str = "", max_uses: int = 1, valid_from: int | None = None,
     valid_until: int | None = None, valid_minutes: int | None = None, per_attendee: int | None = None,
-    cap: int | None = None, welcome: bool = False, by_clerks: bool = True,
+    cap: int | None = None, welcome: bool = False, by_clerks: bool = True, texts: dict | None = None,
 ) -> None:
-    """CampaignRefused naming the first field at fault, or nothing."""
+    """CampaignRefused naming the first field at fault, or nothing. A text in another language
+    has the same limit as the base one; its field is named "<language>.<field>"."""
     if not title.strip():
         raise CampaignRefused("title_missing", "title")
     if len(title.strip()) > TITLE_MAX:
@@ -93,6 +100,37 @@ def check_terms(
         raise CampaignRefused("cap_range", "cap")
     if not welcome and not by_clerks:
         raise CampaignRefused("nobody_issues", "by_clerks", "a campaign is given at sign-up, by clerks, or both")
+    for language, given in (texts or {}).items():
+        for name, text in given.items():
+            if name not in _TEXT_LIMITS:
+                raise CampaignRefused("unknown_text", f"{language}.{name}", f"a campaign has no text {name!r}")
+            if len(text.strip()) > _TEXT_LIMITS[name]:
+                raise CampaignRefused(f"{name}_too_long", f"{language}.{name}")
+
+
+def clean_texts(texts: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
+    """The texts as stored: trimmed, empty ones left out (they fall back to the base field)."""
+    cleaned = {}
+    for language, given in (texts or {}).items():
+        kept = {name: text.strip() for name, text in given.items() if text.strip()}
+        if kept:
+            cleaned[language] = kept
+    return cleaned
+
+
+def localized(campaign: Campaign, language: str) -> tuple[str, str, str]:
+    """(title, terms, value) as a reader of `language` sees them: that language's text where the
+    campaign has one, else the base field (the event's first language)."""
+    given = campaign.texts.get(language, {})
+    return tuple(given.get(name) or getattr(campaign, name) for name in TEXT_FIELDS)  # type: ignore[return-value]
+
+
+def in_language(campaign: Campaign, language: str | None) -> Campaign:
+    """The campaign with its title, terms and value in `language`, for pages that show one."""
+    if not language:
+        return campaign
+    title, terms, value = localized(campaign, language)
+    return replace(campaign, title=title, terms=terms, value=value)
 
 
 def create_campaign(
@@ -111,11 +149,13 @@ def create_campaign(
     by_clerks: bool = True,
     per_attendee: int | None = None,
     cap: int | None = None,
+    texts: dict[str, dict[str, str]] | None = None,
     now: int,
 ) -> Campaign:
     registry.get_event(db, event_id)
     settings = dict(title=title, terms=terms, value=value, max_uses=max_uses, valid_from=valid_from, valid_until=valid_until,
-                    valid_minutes=valid_minutes, per_attendee=per_attendee, cap=cap, welcome=welcome, by_clerks=by_clerks)
+                    valid_minutes=valid_minutes, per_attendee=per_attendee, cap=cap, welcome=welcome, by_clerks=by_clerks,
+                    texts=texts or {})
     check_terms(**settings)
     with write_transaction(db):
         row = next(db.query("select max(number) as top from campaigns where event_id = ?", [event_id]))
@@ -124,9 +164,10 @@ def create_campaign(
             raise CampaignRefused("too_many", "title", f"an event has at most {MAX_CAMPAIGNS} campaigns")
         campaign = Campaign(
             event_id=event_id, number=number, created_at=now, rotating=rotating,
-            **{**settings, "title": title.strip(), "terms": terms.strip(), "value": value.strip()},
+            **{**settings, "title": title.strip(), "terms": terms.strip(), "value": value.strip(),
+               "texts": clean_texts(texts)},
         )
-        db["campaigns"].insert(vars(campaign))
+        db["campaigns"].insert({**vars(campaign), "texts": json.dumps(campaign.texts, ensure_ascii=False)})
     return campaign
 
 
@@ -136,10 +177,11 @@ def update_campaign(db: Database, event_id: str, number: int, *, now: int, **set
     current = get_campaign(db, event_id, number)
     merged = {name: settings.get(name, getattr(current, name)) for name in (
         "title", "terms", "value", "max_uses", "valid_from", "valid_until", "valid_minutes", "per_attendee", "cap",
-        "welcome", "by_clerks")}
+        "welcome", "by_clerks", "texts")}
     check_terms(**merged)
     merged |= {"title": merged["title"].strip(), "terms": merged["terms"].strip(), "value": merged["value"].strip(),
-               "rotating": settings.get("rotating", current.rotating)}
+               "rotating": settings.get("rotating", current.rotating),
+               "texts": json.dumps(clean_texts(merged["texts"]), ensure_ascii=False)}
     with write_transaction(db):
         db["campaigns"].update((event_id, number), merged)
         # A cap raised or lowered changes which vouchers tablets gave beyond it.
@@ -157,8 +199,33 @@ def issued_count(db: Database, event_id: str, number: int, *, attendee_id: str |
     return db.execute(sql, args).fetchone()[0]
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a campaign has gone: vouchers on record (what its cap counts) and how many of them
+    were redeemed at least once (redemptions that count: accepted, not undone)."""
+
+    campaign: Campaign
+    issued: int
+    redeemed: int
+
+
+def progress(db: Database, event_id: str, redeemed_vouchers: set[str]) -> list[Progress]:
+    """Each campaign's progress, given the ids of the event's redeemed vouchers (the wall's
+    reading of them, `projections.Reading.redemptions`, so both count redemptions alike)."""
+    issued: dict[int, int] = {}
+    redeemed: dict[int, int] = {}
+    for number, token_id in db.execute(
+        "select campaign, id from tokens where event_id = ? and type = 'voucher' and refusal = ''", [event_id]
+    ):
+        issued[number] = issued.get(number, 0) + 1
+        if token_id in redeemed_vouchers:
+            redeemed[number] = redeemed.get(number, 0) + 1
+    return [Progress(c, issued.get(c.number, 0), redeemed.get(c.number, 0)) for c in list_campaigns(db, event_id)]
+
+
 def _campaign(row: dict) -> Campaign:
-    return Campaign(**{**row, "rotating": bool(row["rotating"]), "welcome": bool(row["welcome"]), "by_clerks": bool(row["by_clerks"])})
+    return Campaign(**{**row, "rotating": bool(row["rotating"]), "welcome": bool(row["welcome"]), "by_clerks": bool(row["by_clerks"]),
+                       "texts": json.loads(row["texts"])})
 
 
 def list_campaigns(db: Database, event_id: str) -> list[Campaign]:
@@ -166,11 +233,12 @@ def list_campaigns(db: Database, event_id: str) -> list[Campaign]:
 
 
 def for_tablets(db: Database, event_id: str) -> list[dict]:
-    """What a tablet needs to issue a campaign's vouchers offline: its terms, as plain values."""
+    """What a tablet needs to issue a campaign's vouchers offline: its terms, as plain values, and
+    its texts in the event's other languages (`texts`; the station falls back to the base field)."""
     return [
         {"number": c.number, "title": c.title, "terms": c.terms, "value": c.value, "max_uses": c.max_uses,
          "valid_from": c.valid_from, "valid_until": c.valid_until, "valid_minutes": c.valid_minutes, "rotating": c.rotating,
-         "welcome": c.welcome, "by_clerks": c.by_clerks, "per_attendee": c.per_attendee, "cap": c.cap}
+         "welcome": c.welcome, "by_clerks": c.by_clerks, "per_attendee": c.per_attendee, "cap": c.cap, "texts": c.texts}
         for c in list_campaigns(db, event_id)
     ]
 

@@ -43,6 +43,8 @@ class Device:
     last_sync_at: int | None
     clock_offset_ms: int | None
     pending: int
+    clerk: str | None = None  # on shift, as the tablet last said at a pull
+
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class DeviceState:
     pending: int
     clock_offset_ms: int | None
     clock_warning: bool
-    clerk: str | None = None  # who was on shift at its latest op
+    clerk: str | None = None  # who is on shift: as the tablet last said, else the clerk of its latest op
 
 
 # Phone/email keys a person looked at and found to be different people ("dismiss" on the
@@ -225,10 +225,12 @@ def device_states(db: Database, event_id: str, *, now: int) -> list[DeviceState]
             pending=row["pending"],
             clock_offset_ms=row["clock_offset_ms"],
             clock_warning=row["clock_offset_ms"] is not None and abs(row["clock_offset_ms"]) > warn_ms,
-            clerk=row["clerk"],
+            clerk=row["on_shift"],
         )
+        # Who is on shift: as the tablet last said at a pull, else the clerk of its latest op.
         for row in db.query(
-            "select d.*, (select clerk from ops where device_id = d.id order by device_seq desc limit 1) as clerk "
+            "select d.*, coalesce(nullif(d.clerk, ''), "
+            "(select clerk from ops where device_id = d.id order by device_seq desc limit 1)) as on_shift "
             "from devices d where d.event_id = ? and d.key_id != ? order by d.enrolled_at, d.id",
             [event_id, SERVER_KEY_ID],
         )

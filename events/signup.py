@@ -30,7 +30,12 @@ _CAPABILITY = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 class SignUpRefused(FieldRefusal):
-    """A sign-up form that cannot be accepted."""
+    """A sign-up form that cannot be accepted. `fields` holds every field at fault, each with its
+    reason, so the form shows them all at once; `reason` and `field` are the first of them."""
+
+    def __init__(self, reason: str, field: str, detail: str = "", *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(reason, field, detail)
+        self.fields = fields if fields is not None else {field: reason}
 
 
 @dataclass(frozen=True)
@@ -57,23 +62,27 @@ def is_capability(text: str) -> bool:
 
 
 def check(applicant: Applicant) -> Applicant:
-    """The applicant as they will be stored (trimmed), or SignUpRefused naming the field."""
+    """The applicant as they will be stored (trimmed), or SignUpRefused naming every field at fault."""
     name = " ".join(applicant.name.split())
-    if not name:
-        raise SignUpRefused("name_missing", "name")
-    if len(name) > NAME_MAX:
-        raise SignUpRefused("name_too_long", "name")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
-        raise SignUpRefused("name_unprintable", "name")
     phone, email = applicant.phone.strip(), applicant.email.strip()
+    faults: dict[str, str] = {}
+    if not name:
+        faults["name"] = "name_missing"
+    elif len(name) > NAME_MAX:
+        faults["name"] = "name_too_long"
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
+        faults["name"] = "name_unprintable"
     if len(phone) > PHONE_MAX or (phone and not merge.phone_key(phone)) or re.search(r"[^0-9+()\-. ]", phone):
-        raise SignUpRefused("phone_invalid", "phone")
+        faults["phone"] = "phone_invalid"
     if len(email) > EMAIL_MAX or (email and not merge.email_key(email)):
-        raise SignUpRefused("email_invalid", "email")
+        faults["email"] = "email_invalid"
     if not phone and not email:
-        raise SignUpRefused("contact_missing", "phone")
+        faults["phone"] = "contact_missing"
     if not applicant.consent:
-        raise SignUpRefused("consent_missing", "consent")
+        faults["consent"] = "consent_missing"
+    if faults:
+        field, reason = next(iter(faults.items()))
+        raise SignUpRefused(reason, field, fields=faults)
     return Applicant(name, phone, email, True)
 
 

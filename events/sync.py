@@ -307,10 +307,12 @@ def remember_token(
 
 
 def pull(
-    db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT, sent_at_ms: int | None = None
+    db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT, sent_at_ms: int | None = None,
+    clerk: str | None = None,
 ) -> PullResult:
     """Everything after the cursor that this device did not write itself, and the trust bundle.
-    With `sent_at_ms` (the device's own clock) the pull also measures its clock offset."""
+    With `sent_at_ms` (the device's own clock) the pull also measures its clock offset; with
+    `clerk`, it records who is on shift on the tablet (the console shows them)."""
     device = devices.get_device(db, device_id)
     columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
     # A tablet searches by name and phone; it never needs an attendee's email.
@@ -331,6 +333,9 @@ def pull(
         c for c in conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
         if c.kind in merge.VOUCHER_CONFLICTS
     ]
+    if clerk is not None and clerk.strip():
+        with write_transaction(db):
+            db.execute("update devices set clerk = ? where id = ?", [clerk.strip(), device_id])
     if sent_at_ms is not None:
         with write_transaction(db):
             db.execute(

@@ -56,7 +56,9 @@ class Wallet:
     items: list[Item]  # the pass first, then the vouchers in the order they were issued
 
 
-def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int) -> Wallet:
+def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int, language: str | None = None) -> Wallet:
+    """The attendee's wallet; campaign titles, terms and values in `language` where the campaign
+    has them (campaigns.localized), else in the event's first language."""
     event = registry.get_event(db, event_id)
     row = db.execute("select name from attendees where event_id = ? and id = ?", [event_id, attendee_id]).fetchone()
     rows = list(db.query(
@@ -66,7 +68,7 @@ def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int) -
     ))
     states = item_states(db, event_id, rows, now_ms=now_ms)
     rotation_key = registry.rotation_key(db, event_id) if any(r["rotating"] for r in rows) else None
-    known = {c.number: c for c in campaigns.list_campaigns(db, event_id)}
+    known = {c.number: campaigns.in_language(c, language) for c in campaigns.list_campaigns(db, event_id)}
     items = [
         Item(
             id=r["id"], type=r["type"], text=r["text"], campaign=known.get(r["campaign"]), valid_from=r["valid_from"],

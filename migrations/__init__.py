@@ -299,3 +299,18 @@ def m009_draws_and_wall(db: Database) -> None:
     db["draws"].create_index(["event_id", "id"])
     # The wall's feed and counters read ops by kind on every merge.
     db["ops"].create_index(["event_id", "kind", "seq"])
+
+
+@migrations()
+def m010_campaign_texts(db: Database) -> None:
+    # A campaign's title, terms and value in the event's other languages, by web language tag:
+    # {"zh-CN": {"title": "…", "terms": "…", "value": "…"}}. The base columns keep the event's
+    # first language; a missing language or key falls back to them (events/campaigns.localized).
+    db["campaigns"].add_column("texts", str, not_null_default="{}")
+
+
+@migrations()
+def m011_device_clerk(db: Database) -> None:
+    # The clerk on shift as the tablet last said (pull ?clerk=): the console names them before
+    # they have recorded anything. Null: the tablet never said.
+    db["devices"].add_column("clerk", str)

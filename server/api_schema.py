@@ -88,6 +88,9 @@ class CampaignTerms(msgspec.Struct):
     by_clerks: bool
     per_attendee: int | None
     cap: int | None
+    # Title, terms and value in the event's other languages, by language tag; a missing one
+    # falls back to the field above (events.campaigns.localized).
+    texts: dict[str, dict[str, str]]
 
 
 class Enrolled(msgspec.Struct):

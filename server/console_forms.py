@@ -15,6 +15,9 @@ from events import registry
 
 T = TypeVar("T")
 
+# Each language named in itself, so an organizer finds it whatever the console speaks.
+LANGUAGE_NAMES = {"en": "English", "zh-CN": "简体中文"}
+
 
 class BadTime(ValueError):
     """A date-and-time field that is not one; `field` names it."""

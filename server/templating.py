@@ -50,6 +50,19 @@ def date_and_time(connection: ASGIConnection, timestamp: int, timezone: str) -> 
     return pattern.replace("{1}", date).replace("{0}", time)
 
 
+def date_and_time_range(connection: ASGIConnection, start: int, end: int, timezone: str) -> str:
+    """From-to in the event's zone, the reader's way; a same-day span names its date once
+    ("3 Dec 2026, 10:00–18:00", "2026年12月3日 10:00–18:00"), a longer one names both."""
+    zone = ZoneInfo(timezone)
+    starts, ends = datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone)
+    if starts.date() != ends.date():
+        return f"{date_and_time(connection, start, timezone)} – {date_and_time(connection, end, timezone)}"
+    locale = catalogue(connection).locale
+    hours = f"{format_time(starts, 'short', locale=locale)}–{format_time(ends, 'short', locale=locale)}"
+    pattern = get_datetime_format("medium", locale=locale)
+    return pattern.replace("{1}", format_date(starts, "medium", locale=locale)).replace("{0}", hours)
+
+
 def time_of_day(connection: ASGIConnection, timestamp: int, timezone: str) -> str:
     """Just the time ("14:02"), in the event's zone: for things that happen during the event."""
     return format_time(datetime.fromtimestamp(timestamp, ZoneInfo(timezone)), "short", locale=catalogue(connection).locale)
@@ -81,6 +94,11 @@ def make_engine() -> JinjaTemplateEngine:
         return "" if timestamp is None else date_and_time(context["request"], timestamp, timezone)
 
     @pass_context
+    def when_range(context: Any, start: int, end: int, timezone: str = "UTC") -> str:
+        """An event's from-to: `event.starts_at | when_range(event.ends_at, event.timezone)`."""
+        return date_and_time_range(context["request"], start, end, timezone)
+
+    @pass_context
     def clock_time(context: Any, timestamp: int | None, timezone: str = "UTC") -> str:
         """Just the time ("14:02"), in the event's zone, for what happens during the event."""
         return "" if timestamp is None else time_of_day(context["request"], timestamp, timezone)
@@ -90,6 +108,7 @@ def make_engine() -> JinjaTemplateEngine:
         return catalogue(context["request"]).tag
 
     env.filters["when"] = when
+    env.filters["when_range"] = when_range
     env.filters["time_of_day"] = clock_time
     env.filters["masked"] = mask_name
     env.globals["language"] = language

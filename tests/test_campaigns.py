@@ -100,3 +100,28 @@ def test_vouchers_by_the_thousand_stop_at_the_cap(db, event) -> None:
     with pytest.raises(campaigns.CampaignExhausted, match="cap_reached"):
         campaigns.issue_vouchers(db, event.id, campaign.number, 501, now=NOW)
     assert campaigns.issued_count(db, event.id, campaign.number) == 1000  # nothing of the refused 501
+
+
+def test_a_campaign_speaks_each_of_the_events_languages(db, event) -> None:
+    campaign = campaigns.create_campaign(
+        db, event.id, title="Free tote bag", terms="One per person.", value="a tote", now=NOW,
+        texts={"zh-CN": {"title": " 免费帆布袋 ", "terms": "每人一个。", "value": ""}})
+    stored = campaigns.get_campaign(db, event.id, campaign.number)
+    assert stored.texts == {"zh-CN": {"title": "免费帆布袋", "terms": "每人一个。"}}  # trimmed, empty ones left out
+    assert campaigns.localized(stored, "zh-CN") == ("免费帆布袋", "每人一个。", "a tote")  # value falls back
+    assert campaigns.localized(stored, "en") == ("Free tote bag", "One per person.", "a tote")
+    assert campaigns.in_language(stored, "zh-CN").title == "免费帆布袋"
+    (sent,) = campaigns.for_tablets(db, event.id)
+    assert sent["texts"] == {"zh-CN": {"title": "免费帆布袋", "terms": "每人一个。"}} and sent["title"] == "Free tote bag"
+    updated = campaigns.update_campaign(db, event.id, campaign.number, now=NOW, texts={"zh-CN": {"value": "一个袋子"}})
+    assert updated.texts == {"zh-CN": {"value": "一个袋子"}}
+
+
+@pytest.mark.parametrize("name, limit", [("title", campaigns.TITLE_MAX), ("terms", campaigns.TERMS_MAX),
+                                         ("value", campaigns.VALUE_MAX)])
+def test_a_text_in_another_language_has_the_base_fields_limit(db, event, name, limit) -> None:
+    campaigns.create_campaign(db, event.id, title="Tote", now=NOW, texts={"zh-CN": {name: "袋" * limit}})
+    with pytest.raises(campaigns.CampaignRefused) as refused:
+        campaigns.create_campaign(db, event.id, title="Tote", now=NOW, texts={"zh-CN": {name: "袋" * (limit + 1)}})
+    assert (refused.value.reason, refused.value.field) == (f"{name}_too_long", f"zh-CN.{name}")
+    assert len(campaigns.list_campaigns(db, event.id)) == 1

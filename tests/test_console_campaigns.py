@@ -60,3 +60,44 @@ def test_campaign_form_refusals_name_their_field(client, db, event, signed_in, f
 def test_an_unknown_campaign_is_404_and_forms_need_csrf(client, event, signed_in) -> None:
     assert client.get(f"/organizer/events/{event.id}/campaigns/7").status_code == 404
     assert client.post(f"/organizer/events/{event.id}/campaigns/", data={"title": "x"}).status_code == 403
+
+
+def test_a_bilingual_event_gives_a_campaign_texts_in_each_language(client, db, event, signed_in) -> None:
+    form = client.get(f"/organizer/events/{event.id}/campaigns/new").text
+    assert 'id="campaign-texts-zh-CN"' in form and 'name="title_zh_CN"' in form and 'name="title_en"' not in form
+    response = post(client, f"/organizer/events/{event.id}/campaigns/", title="Free tote bag", value="a tote",
+                    terms="One per person.", title_zh_CN="免费<b>帆布袋</b>", terms_zh_CN="每人一个。", value_zh_CN="")
+    assert response.status_code == 303
+    campaign = campaigns.get_campaign(db, event.id, 1)
+    assert campaign.texts == {"zh-CN": {"title": "免费<b>帆布袋</b>", "terms": "每人一个。"}}
+    page = client.get(response.headers["location"]).text
+    assert 'value="免费&lt;b&gt;帆布袋&lt;/b&gt;"' in page
+    # Changing only the English keeps the Chinese; the attendee's pages speak the reader's language.
+    assert post(client, f"/organizer/events/{event.id}/campaigns/1", title="Tote bag", title_zh_CN="免费帆布袋",
+                terms_zh_CN="每人一个。").status_code == 200
+    zh, en = {"Accept-Language": "zh-CN"}, {"Accept-Language": "en"}
+    post_welcome = client.get(f"/events/{event.id}", headers=zh).text
+    assert "免费帆布袋" in post_welcome and "每人一个。" in post_welcome and "Tote bag" not in post_welcome
+    assert "Tote bag" in client.get(f"/events/{event.id}", headers=en).text
+    voucher = campaigns.issue_voucher(db, event.id, 1, now=NOW)
+    code = voucher.text.removeprefix(tokens.PREFIX)
+    assert "免费帆布袋" in client.get(f"/V/{code}", headers=zh).text
+    assert "Tote bag" in client.get(f"/V/{code}", headers=en).text
+    shown = client.post(f"/events/{event.id}/signup", headers=zh, follow_redirects=False, data={
+        "name": "陈静", "phone": "13800138000", "consent": "yes", "_csrf_token": client.cookies["csrftoken"]})
+    wallet = client.get(shown.headers["location"], headers=zh).text
+    assert "免费帆布袋" in wallet and "Tote bag" not in wallet
+
+
+def test_a_text_in_another_language_is_refused_at_its_field(client, db, event, signed_in) -> None:
+    response = post(client, f"/organizer/events/{event.id}/campaigns/", title_zh_CN="袋" * 121)
+    assert response.status_code == 422 and 'id="campaign-title_zh_CN-error"' in response.text
+    assert "That title is too long" in response.text and campaigns.list_campaigns(db, event.id) == []
+
+
+def test_a_one_language_event_has_one_set_of_texts(client, db, signed_in) -> None:
+    from events import registry
+
+    english = registry.create_event(db, name="EN", venue="", starts_at=NOW, ends_at=NOW + 3600, languages=["en"], now=NOW)
+    form = client.get(f"/organizer/events/{english.id}/campaigns/new").text
+    assert 'name="title_zh_CN"' not in form and "<legend>English</legend>" not in form

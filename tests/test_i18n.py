@@ -90,3 +90,52 @@ def test_catalogues_load() -> None:
 )
 def test_negotiate(header, cookie, expected) -> None:
     assert negotiate(header, cookie) == expected
+
+
+HALF_WIDTH = ",.:;!?()"
+
+
+def half_width_punctuation(text: str) -> list[str]:
+    """Half-width , . : ; ! ? ( ) in a Chinese string, each with what surrounds it. A mark inside
+    an ASCII run is left alone (1.5, 10:00, 100,000, a URL), as are placeholders' parentheses;
+    any other one — between or beside Chinese characters, before a space, at the end — is the
+    English mark where Chinese uses its full-width one (，。：；！？（）)."""
+    import re
+
+    keep = r"%\(\w+\)[sd]|%%|[A-Za-z][\w+.-]*://[\x21-\x7e]*[\w/]"  # placeholders and URLs
+    masked = re.sub(keep, lambda m: "x" * len(m.group(0)), text)
+    found = []
+    for i, mark in enumerate(masked):
+        if mark not in HALF_WIDTH:
+            continue
+        before, after = masked[i - 1: i], masked[i + 1: i + 2]
+        if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
+            continue
+        found.append(text[max(0, i - 6): i + 7])
+    return found
+
+
+@pytest.mark.parametrize("text, faults", [
+    ("活动已结束，报名已关闭。", 0),
+    ("活动已结束,报名已关闭.", 2),
+    ("姓名太长(最多 100 个字符)。", 2),
+    ("实时:本页会自动更新", 1),
+    ("各列分别是什么?", 1),
+    ("%(name)s 修改了：%(fields)s", 0),
+    ("此文件超过 100,000 行：每 1.5 秒，10:00 开始", 0),
+    ("此文件不是文本：请另存为 CSV(UTF-8)后重试。", 1),
+    ("打开 https://example.com/station 即可", 0),
+])
+def test_the_punctuation_rule_itself(text, faults) -> None:
+    assert len(half_width_punctuation(text)) == faults
+
+
+def test_chinese_strings_use_full_width_punctuation() -> None:
+    wrong = {}
+    for message in catalogue("zh_CN"):
+        if not message.id:
+            continue
+        for text in (message.string,) if isinstance(message.string, str) else message.string:
+            if any("\u4e00" <= c <= "\u9fff" for c in text) and half_width_punctuation(text):
+                wrong[text] = half_width_punctuation(text)
+    assert not wrong, f"use ，。：；！？（） in Chinese: {wrong}"

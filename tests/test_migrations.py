@@ -43,3 +43,23 @@ def test_the_first_upsert_works_inside_a_write_transaction_with_a_statement_open
         db["settings"].upsert({"name": "probe", "value": "ok"}, pk="name")
     assert db["settings"].get("probe")["value"] == "ok"
     db.close()
+
+
+def test_campaigns_made_before_texts_existed_get_none(tmp_path) -> None:
+    """m010 adds `texts` to campaigns already stored: they read as speaking only their base fields."""
+    from sqlite_utils import Database
+
+    from events import campaigns, registry
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.apply(old, stop_before="m010_campaign_texts")
+    assert "texts" not in old["campaigns"].columns_dict
+    event = registry.create_event(old, name="Old", venue="", starts_at=0, ends_at=3600, now=0)
+    old["campaigns"].insert({"event_id": event.id, "number": 1, "title": "Coffee", "terms": "", "max_uses": 1,
+                             "rotating": 0, "welcome": 0, "created_at": 0})
+    old.close()
+    db = open_database(path)
+    (campaign,) = campaigns.list_campaigns(db, event.id)
+    assert campaign.texts == {} and campaigns.localized(campaign, "zh-CN") == ("Coffee", "", "")
+    db.close()

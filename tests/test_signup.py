@@ -188,6 +188,31 @@ def test_a_refused_form_keeps_what_was_typed_and_says_why(client, db, event) -> 
     assert db["attendees"].count == 0
 
 
+def test_a_refused_form_shows_every_field_at_fault_at_once(client, db, event) -> None:
+    assert signup.SignUpRefused("x", "name").fields == {"name": "x"}
+    with pytest.raises(signup.SignUpRefused) as refused:
+        signup.check(applicant(name=" ", phone="12", email="not-an-email", consent=False))
+    assert refused.value.fields == {"name": "name_missing", "phone": "phone_invalid", "email": "email_invalid",
+                                    "consent": "consent_missing"}
+    assert (refused.value.reason, refused.value.field) == ("name_missing", "name")
+    response = form(client, event.id, name="", phone="12", email="nope", consent="")
+    assert response.status_code == 422
+    for field in ("name", "phone", "email", "consent"):
+        assert f'id="sign-up-{field}-error"' in response.text, field
+        assert f'aria-describedby="sign-up-{field}-error"' in response.text, field
+    assert db["attendees"].count == 0
+
+
+def test_with_htmx_a_sign_up_goes_to_the_wallet_as_a_whole_page(client, db, event, welcome) -> None:
+    client.get(f"/events/{event.id}")
+    response = client.post(f"/events/{event.id}/signup", headers={"HX-Request": "true"}, follow_redirects=False, data={
+        "name": "Li Wei", "phone": "13800138000", "consent": "yes", "_csrf_token": client.cookies["csrftoken"]})
+    assert response.status_code == 200 and response.text == ""
+    assert re.fullmatch(r"/wallet/[A-Za-z0-9_-]{32}", response.headers["HX-Redirect"])
+    assert "wallet-" in response.headers["set-cookie"]
+    assert client.get(response.headers["HX-Redirect"]).status_code == 200
+
+
 def test_sign_up_needs_csrf(client, event) -> None:
     client.get(f"/events/{event.id}")
     response = client.post(f"/events/{event.id}/signup", data={"name": "Li", "phone": "13800138000", "consent": "yes"})

@@ -657,7 +657,7 @@ def test_enrollment_and_the_last_pull_page_carry_the_campaigns(client, db, event
     tablet.enrolled(body)
     expected = {"number": 1, "title": "Free <b>coffee</b>", "terms": "At the bar", "max_uses": 2, "valid_from": None,
                 "valid_until": None, "valid_minutes": 30, "rotating": False, "welcome": False, "value": "",
-                "by_clerks": True, "per_attendee": None, "cap": None}
+                "by_clerks": True, "per_attendee": None, "cap": None, "texts": {}}
     assert body["campaigns"] == [expected]
     other = enroll(client, db, event, name="Other")
     for _ in range(3):

@@ -15,7 +15,8 @@ from msgspec import Struct
 from events import audit, campaigns, registry
 from events.db import write_transaction
 from server.auth import organizer_guard
-from server.console_forms import BadTime, event_or_404, local_input, timestamp_of
+from server.console_forms import LANGUAGE_NAMES, BadTime, event_or_404, local_input, timestamp_of
+from server.i18n import SUPPORTED
 from server.owners import ORGANIZER
 from server.pages import page
 from server.reasons import CAMPAIGN_WORDS
@@ -34,6 +35,19 @@ class CampaignForm(Struct):
     welcome: str = ""  # checkboxes: present or absent
     by_clerks: str = ""
     rotating: str = ""
+    # The texts in the event's other languages (a form field per supported language and text:
+    # `title_zh_CN`, …); empty ones fall back to the base field, which is in the first language.
+    title_en: str = ""
+    value_en: str = ""
+    terms_en: str = ""
+    title_zh_CN: str = ""
+    value_zh_CN: str = ""
+    terms_zh_CN: str = ""
+
+
+def text_field(language: str, name: str) -> str:
+    """The form field holding a campaign text in `language` ("zh-CN", "title" → "title_zh_CN")."""
+    return f"{name}_{language.replace('-', '_')}"
 
 
 class BadNumber(ValueError):
@@ -61,6 +75,8 @@ def _settings(form: CampaignForm, event: registry.Event) -> dict:
         **when, "valid_minutes": _number(form, "valid_minutes"), "per_attendee": _number(form, "per_attendee"),
         "cap": _number(form, "cap"), "welcome": bool(form.welcome), "by_clerks": bool(form.by_clerks),
         "rotating": bool(form.rotating),
+        "texts": {language: {name: getattr(form, text_field(language, name)) for name in campaigns.TEXT_FIELDS}
+                  for language in event.language_list[1:] if language in SUPPORTED},
     }
 
 
@@ -73,6 +89,8 @@ def _form_of(campaign: campaigns.Campaign, event: registry.Event) -> CampaignFor
         valid_minutes=text(campaign.valid_minutes), per_attendee=text(campaign.per_attendee), cap=text(campaign.cap),
         welcome="yes" if campaign.welcome else "", by_clerks="yes" if campaign.by_clerks else "",
         rotating="yes" if campaign.rotating else "",
+        **{text_field(language, name): text for language, given in campaign.texts.items() if language in SUPPORTED
+           for name, text in given.items()},
     )
 
 
@@ -82,14 +100,17 @@ def _errors(error: Exception) -> dict[str, str]:
     if isinstance(error, BadTime):
         return {error.field: CAMPAIGN_WORDS["bad_time"]}
     assert isinstance(error, campaigns.CampaignRefused)
-    return {error.field: CAMPAIGN_WORDS[error.reason]}
+    language, dot, name = error.field.partition(".")  # "zh-CN.title": a text in another language
+    return {text_field(language, name) if dot else error.field: CAMPAIGN_WORDS[error.reason]}
 
 
 def _campaign_page(request: Request, event: registry.Event, *, campaign: campaigns.Campaign | None, form: CampaignForm,
                    errors: dict | None = None, status_code: int = 200, saved: bool = False) -> Template:
     issued = campaigns.issued_count(request.app.state.db, event.id, campaign.number) if campaign else 0
+    other_languages = [language for language in event.language_list[1:] if language in SUPPORTED]
     return page(request, "console_campaign", status_code=status_code, event=event, campaign=campaign, form=form,
-                errors=errors or {}, saved=saved, issued=issued)
+                errors=errors or {}, saved=saved, issued=issued, other_languages=other_languages,
+                text_field=text_field, language_names=LANGUAGE_NAMES)
 
 
 class ConsoleCampaignsController(Controller):
@@ -128,8 +149,11 @@ class ConsoleCampaignsController(Controller):
         event = event_or_404(request, event_id)
         campaign = self._campaign(request, event, number)
         try:
+            settings = _settings(data, event)
+            # Texts in a language the event no longer speaks are kept, not wiped, should it speak it again.
+            settings["texts"] = {**campaign.texts, **settings["texts"]}
             with write_transaction(db):
-                updated = campaigns.update_campaign(db, event.id, number, now=now, **_settings(data, event))
+                updated = campaigns.update_campaign(db, event.id, number, now=now, **settings)
                 changed = {k: v for k, v in vars(updated).items() if getattr(campaign, k) != v}
                 if changed:
                     audit.record(db, request.state.organizer.id, "campaign.update", event.id,

@@ -1,5 +1,9 @@
-"""The console's events: create one, see it, change its name, venue, times and languages.
+"""The console's events: create one, see how it is going, change its name, venue, times and
+languages.
 
+An event's page is its dashboard: people in, vouchers redeemed, tablets online or late, open
+conflicts and each campaign's progress, read from the wall's snapshot (events/wall.py) so the
+console and the wall never disagree. Editing is an action of its own (`…/edit`).
 Times are typed in the event's own time zone (a datetime-local field) and stored as Unix seconds.
 Every change is recorded with who made it (events/audit.py).
 """
@@ -7,11 +11,11 @@ Every change is recorded with who made it (events/audit.py).
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import audit, campaigns, devices, registry
+from events import audit, campaigns, projections, registry, wall
 from events.db import write_transaction
 from server.auth import organizer_guard
 from server.console_forms import BadTime, event_or_404, local_input, timestamp_of
@@ -58,13 +62,21 @@ def _errors(error: Exception) -> dict[str, str]:
     return {error.field: EVENT_WORDS[error.reason]}
 
 
-def _event_page(request: Request, event: registry.Event, *, form: EventForm | None = None, errors: dict | None = None,
-                status_code: int = 200, saved: bool = False) -> Template:
-    db = request.app.state.db
+def _edit_page(request: Request, event: registry.Event, *, form: EventForm | None = None, errors: dict | None = None,
+               status_code: int = 200) -> Template:
+    return page(request, "console_event_edit", status_code=status_code, event=event, form=form or _form_of(event),
+                errors=errors or {}, languages=SUPPORTED)
+
+
+def _dashboard(request: Request, event: registry.Event, *, saved: bool = False) -> Template:
+    db, now = request.app.state.db, int(request.app.state.clock())
+    snapshot = wall.snapshot(db, event.id, now=now)
+    redeemed = {row["subject"] for row in projections.Reading(db, event.id).redemptions}
+    tablets = [t for t in snapshot.devices if not t.revoked]
     return page(
-        request, "console_event", status_code=status_code, event=event, form=form or _form_of(event),
-        errors=errors or {}, saved=saved, languages=SUPPORTED, campaigns=campaigns.list_campaigns(db, event.id),
-        tablets=devices.list_devices(db, event.id), history=audit.history(db, event.id),
+        request, "console_event", event=event, saved=saved, counters=snapshot.counters, tablets=tablets,
+        online=sum(t.online for t in tablets), late=[t for t in tablets if not t.online],
+        progress=campaigns.progress(db, event.id, redeemed), history=audit.history(db, event.id),
     )
 
 
@@ -92,11 +104,15 @@ class ConsoleEventsController(Controller):
         return Redirect(path=f"/organizer/events/{event.id}", status_code=303)
 
     @get("/{event_id:str}", sync_to_thread=False, name="console_event")
-    def show(self, request: Request, event_id: FromPath[str]) -> Template:
-        return _event_page(request, event_or_404(request, event_id))
+    def show(self, request: Request, event_id: FromPath[str], saved: FromQuery[str] = "") -> Template:
+        return _dashboard(request, event_or_404(request, event_id), saved=bool(saved))
 
-    @post("/{event_id:str}", sync_to_thread=False, name="console_event_update")
-    def update(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[EventForm]) -> Template:
+    @get("/{event_id:str}/edit", sync_to_thread=False, name="console_event_edit")
+    def edit(self, request: Request, event_id: FromPath[str]) -> Template:
+        return _edit_page(request, event_or_404(request, event_id))
+
+    @post("/{event_id:str}/edit", sync_to_thread=False, name="console_event_update", status_code=303)
+    def update(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[EventForm]) -> Template | Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
         event = event_or_404(request, event_id)
         try:
@@ -107,5 +123,10 @@ class ConsoleEventsController(Controller):
                 if changed:
                     audit.record(db, request.state.organizer.id, "event.update", event.id, changed, now=now)
         except (BadTime, registry.EventRefused) as error:
-            return _event_page(request, event, form=data, errors=_errors(error), status_code=422)
-        return _event_page(request, updated, saved=True)
+            return _edit_page(request, event, form=data, errors=_errors(error), status_code=422)
+        if request.headers.get("hx-request") == "true":
+            # htmx swaps the dashboard in place and puts its address in the bar.
+            response = _dashboard(request, updated, saved=True)
+            response.headers["HX-Push-Url"] = f"/organizer/events/{event.id}"
+            return response
+        return Redirect(path=f"/organizer/events/{event.id}?saved=1", status_code=303)

@@ -3,12 +3,14 @@
 An enrollment code is shown once, as text and as a QR code of the station's address with the code
 in it (`/station?code=…`), which the tablet's camera or the station's own scanner reads; only its
 hash is kept. Revoking a tablet distrusts its key (bar the tokens already seen) and tells it to
-wipe itself at its next contact.
+wipe itself at its next contact; it cannot be undone, so it is asked twice: the list's "Revoke"
+opens a confirmation (`GET …/revoke`), whose form posts `confirm=yes`.
 """
 
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
@@ -28,6 +30,10 @@ TABLET_WORDS = {"name_missing": N_("A tablet needs a name, such as “Front desk
 class NewTablet(Struct):
     name: str = ""
     minutes: int = devices.DEFAULT_CODE_MINUTES
+
+
+class Revocation(Struct):
+    confirm: str = ""  # "yes" from the confirmation's form; anything else only shows the confirmation
 
 
 def _tablets_page(request: Request, event: registry.Event, *, status_code: int = 200, error: str = "",
@@ -61,16 +67,25 @@ class ConsoleTabletsController(Controller):
             code = devices.create_enrollment_code(db, event.id, name=data.name, now=now, minutes=data.minutes)
             audit.record(db, request.state.organizer.id, "tablet.code", event.id, {"name": data.name.strip()}, now=now)
         # The station's address with the code: the tablet's camera app or the station's scanner opens it.
-        url = f"{request.base_url}".rstrip("/") + f"/station?code={code}"
+        station_url = f"{request.base_url}".rstrip("/") + "/station"
+        url = f"{station_url}?code={code}"
         return _tablets_page(request, event, enrollment={
             "name": data.name.strip()[:80], "code": code, "expires_at": now + 60 * data.minutes, "url": url,
+            "station_url": station_url,
             "qr_svg": qr.svg(url, title=data.name.strip()[:80]),
         })
 
+    @get("/{device_id:str}/revoke", sync_to_thread=False, name="console_tablet_revoke_confirm")
+    def confirm_revoke(self, request: Request, event_id: FromPath[str], device_id: FromPath[str]) -> Template | Redirect:
+        return self._confirmation(request, event_or_404(request, event_id), device_id)
+
     @post("/{device_id:str}/revoke", sync_to_thread=False, name="console_tablet_revoke", status_code=303)
-    def revoke(self, request: Request, event_id: FromPath[str], device_id: FromPath[str]) -> Redirect:
+    def revoke(self, request: Request, event_id: FromPath[str], device_id: FromPath[str],
+               data: URLEncodedBody[Revocation]) -> Template | Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
         event = event_or_404(request, event_id)
+        if data.confirm != "yes":
+            return self._confirmation(request, event, device_id)
         device = in_event_or_404(event, lambda: devices.get_device(db, device_id), f"tablet {device_id!r}")
         with write_transaction(db):
             if device.revoked_at is None:
@@ -78,3 +93,15 @@ class ConsoleTabletsController(Controller):
                 audit.record(db, request.state.organizer.id, "tablet.revoke", event.id,
                              {"device_id": device.id, "name": device.name, "allowlist": len(allowlist)}, now=now)
         return Redirect(path=f"/organizer/events/{event.id}/tablets", status_code=303)
+
+    @staticmethod
+    def _confirmation(request: Request, event: registry.Event, device_id: str) -> Template | Redirect:
+        db = request.app.state.db
+        device = in_event_or_404(event, lambda: devices.get_device(db, device_id), f"tablet {device_id!r}")
+        if device.revoked_at is not None:  # nothing left to confirm
+            return Redirect(path=f"/organizer/events/{event.id}/tablets", status_code=303)
+        # Only tablets are listed (the event's web device is not one), so only they can be revoked here.
+        found = [t for t in projections.device_states(db, event.id, now=int(request.app.state.clock())) if t.id == device.id]
+        if not found:
+            raise NotFoundException(f"no tablet {device_id!r}")
+        return page(request, "console_tablet_revoke", event=event, tablet=found[0])

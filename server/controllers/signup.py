@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from msgspec import Struct
 
 from events import campaigns, registry, signup, tokens, wallet
@@ -14,7 +14,7 @@ from server.owners import PUBLIC
 from server.pages import page
 from server.ratelimit import client_address
 from server.reasons import SIGN_UP_WORDS
-from server.templating import use_event_languages
+from server.templating import catalogue, use_event_languages
 
 
 class SignUpForm(Struct):
@@ -50,12 +50,13 @@ def _event_page(
     now = int(request.app.state.clock())
     held = wallet_cookie.held(request, event.id)
     use_event_languages(request, event.language_list)
+    language = catalogue(request).tag  # the welcome vouchers' titles and terms in the page's language
     return page(
         request,
         "event",
         status_code=status_code,
         event=event,
-        campaigns=campaigns.list_campaigns(db, event.id),
+        campaigns=[campaigns.in_language(c, language) for c in campaigns.list_campaigns(db, event.id)],
         form=form or SignUpForm(claim=claim),
         errors=errors or {},
         already=already,
@@ -90,7 +91,7 @@ class EventPageController(Controller):
             )
         except signup.SignUpRefused as refused:
             return _event_page(request, event, form=data, status_code=422,
-                               errors={refused.field or "form": SIGN_UP_WORDS[refused.reason]})
+                               errors={field or "form": SIGN_UP_WORDS[reason] for field, reason in refused.fields.items()})
         if result.capability is None:
             return _event_page(request, event, form=data, already=True, status_code=409)
         if result.created:
@@ -101,6 +102,15 @@ class EventPageController(Controller):
                 wallet.claim(db, event.id, result.attendee_id, data.claim, now=int(request.app.state.clock()))
             except wallet.ClaimRefused as refused:
                 target += f"?claim_refused={refused.reason}"
-        response = Redirect(path=target, status_code=303)
+        response = _to_wallet(request, target)
         wallet_cookie.give(request, response, event.id, result.capability)
         return response
+
+
+def _to_wallet(request: Request, target: str) -> Response | Redirect:
+    """The attendee's wallet, whatever sent the form: htmx is told to load it as a whole page
+    (HX-Redirect; a followed 303 would swap the wallet into the sign-up form's place), a plain
+    form gets the 303."""
+    if request.headers.get("hx-request") == "true":
+        return Response(content=b"", status_code=200, headers={"HX-Redirect": target})
+    return Redirect(path=target, status_code=303)

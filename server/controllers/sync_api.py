@@ -17,6 +17,7 @@ from server.owners import DEVICE, PUBLIC
 PUSH_MAX_BYTES = 2 * 1024 * 1024
 JSON = "application/json"
 MAX_CURSOR = 2**53 - 1  # a log position or a time in ms: what JSON numbers carry exactly
+CLERK_MAX = ops.Clerk.__metadata__[0].max_length  # the clerk on shift, as long as an op's clerk may be
 
 
 def _now_ms(request: Request) -> int:
@@ -133,6 +134,7 @@ class SyncController(Controller):
         after: FromQuery[int] = 0,
         limit: FromQuery[int] = sync.PULL_LIMIT,
         sent_at_ms: FromQuery[int | None] = None,
+        clerk: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         for name, ok, rule in (
             ("after", 0 <= after <= MAX_CURSOR, "at least 0" if after < 0 else f"at most {MAX_CURSOR}"),
@@ -142,9 +144,11 @@ class SyncController(Controller):
         ):
             if not ok:
                 raise ops.InvalidInput(f"{name} must be {rule}", f"?{name}")
+        if clerk is not None and len(clerk) > CLERK_MAX:  # the same limit as an op's clerk
+            raise ops.InvalidInput(f"clerk must be at most {CLERK_MAX} characters", "?clerk")
         result = sync.pull(
             request.app.state.db, request.state.device.id, after=after, limit=limit, now_ms=_now_ms(request),
-            sent_at_ms=sent_at_ms,
+            sent_at_ms=sent_at_ms, clerk=clerk,
         )
         return _json(
             {

@@ -20,6 +20,7 @@ from events.trust import ClockPolicy
 from server.owners import ATTENDEE
 from server.pages import page
 from server.reasons import REASON_WORDS
+from server.templating import catalogue
 
 
 def _claim(request: Request, event_id: str, token: tokens.Token, text: str) -> dict:
@@ -55,7 +56,8 @@ class VoucherController(Controller):
         campaign = None
         if token.campaign:
             try:
-                campaign = campaigns.get_campaign(db, event.id, token.campaign)
+                # In the reader's language where the campaign has it (the page speaks the reader's).
+                campaign = campaigns.in_language(campaigns.get_campaign(db, event.id, token.campaign), catalogue(request).tag)
             except LookupError:
                 pass
         claim = _claim(request, event.id, token, text) if token.type is tokens.TokenType.VOUCHER and not refusal else None

@@ -18,13 +18,13 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import qr, signup, wallet
+from events import qr, registry, signup, wallet
 from events.registry import Event
 from server import live, wallet_cookie
 from server.owners import ATTENDEE
 from server.pages import page
 from server.reasons import N_, claim_words
-from server.templating import time_of_day, translate, use_event_languages
+from server.templating import catalogue, time_of_day, translate, use_event_languages
 
 # What the phone shows for each state; the same words on the page and in live updates.
 STATE_WORDS = {
@@ -83,8 +83,9 @@ class WalletController(Controller):
     def show(self, request: Request, capability: FromPath[str], claim_refused: FromQuery[str] = "") -> Template:
         event_id, attendee_id = _opened(request, capability)
         db, now_ms = request.app.state.db, int(request.app.state.clock() * 1000)
-        held = wallet.open_wallet(db, event_id, attendee_id, now_ms=now_ms)
-        use_event_languages(request, held.event.language_list)
+        # The page's language first: the wallet's campaign titles are read in it.
+        use_event_languages(request, registry.get_event(db, event_id).language_list)
+        held = wallet.open_wallet(db, event_id, attendee_id, now_ms=now_ms, language=catalogue(request).tag)
         response = page(
             request,
             "wallet",

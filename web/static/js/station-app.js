@@ -154,7 +154,7 @@ export async function openStation() {
     renderConflictCount(ledger);
     document.dispatchEvent(new CustomEvent("poppass:pulled"));
   };
-  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation, lastSyncAt: savedLastSync(device.device_id) });
+  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation, clerk, lastSyncAt: savedLastSync(device.device_id) });
   let offsetMs = (await store.clockOffset()) ?? 0;
   client.addEventListener("status", () => {
     renderBadge(client.status);

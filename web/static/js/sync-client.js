@@ -77,6 +77,7 @@ export class SyncClient extends EventTarget {
     retryMaxMs = 15_000, // a server back after an outage is noticed within ~20 s, not minutes
     pullLimit = MAX_BATCH,
     lastSyncAt = null, // what the page kept from an earlier visit, shown until this one syncs
+    clerk = () => "", // who is on shift: sent with each pull, so the console can name them
   } = {}) {
     super();
     this.store = store;
@@ -89,6 +90,7 @@ export class SyncClient extends EventTarget {
     this.retryMinMs = retryMinMs;
     this.retryMaxMs = retryMaxMs;
     this.pullLimit = pullLimit;
+    this.clerk = clerk;
     this.failures = 0;
     this._running = null;
     this._again = false;
@@ -375,7 +377,9 @@ export class SyncClient extends EventTarget {
     let after = await this.store.cursor();
     for (;;) {
       const sentAt = Date.now();
-      const query = `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}`;
+      const onShift = (this.clerk() || "").slice(0, 80);
+      const query = `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}` +
+        (onShift ? `&clerk=${encodeURIComponent(onShift)}` : "");
       const answer = await call(this.baseUrl, "GET", `/api/v1/pull?${query}`, { token: device.device_token });
       if (answer.status !== 200) await this._refuse(answer.status, answer.body);
       const page = answer.body;
