@@ -203,7 +203,7 @@ class _Day:
                 self._sync(desk, self.now_ms - QUIET_MS + (index + 1) * 1_000)
             settings.put(self.db, f"{SAMPLES_SETTING}:{self.event.id}", json.dumps(self.samples))
             settings.put(self.db, SEEDED_SETTING, self.event.id)
-        return self.event
+        return registry.get_event(self.db, self.event.id)  # as stored now (enrollments moved its bundle on)
 
     # --- set-up --------------------------------------------------------------------------------
 
