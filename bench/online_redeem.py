@@ -46,7 +46,7 @@ from bench.report import NONE_SET, Figure, Lines, Section, print_section, ranged
 from bench.sync_fixture import machine_lines, start_live_server, stop  # noqa: E402
 from events import campaigns, registry  # noqa: E402
 from events.db import open_database  # noqa: E402
-from tests.tablet import Tablet, enroll, new_id  # noqa: E402
+from events.tablet import Tablet, enroll, new_id  # noqa: E402
 
 LEVELS = (1, 8)
 WARMUP = 10

@@ -30,7 +30,7 @@ from bench.machine import cpu_model, percentile  # noqa: E402,F401 (the scripts 
 from events import campaigns, devices, ops, registry, sync  # noqa: E402
 from events.keys import public_key_bytes  # noqa: E402
 from tests.live import free_port, start_server, stop, wait_until_up  # noqa: E402
-from tests.tablet import Tablet  # noqa: E402
+from events.tablet import Tablet  # noqa: E402
 
 HOUR = 3600
 

@@ -49,7 +49,7 @@ from e2e.console import new_organizer, sign_in  # noqa: E402
 from events import devices  # noqa: E402
 from events.db import open_database  # noqa: E402
 from events.demo import ensure_demo  # noqa: E402
-from tests.tablet import Tablet, enroll as enroll_in_db, push  # noqa: E402
+from events.tablet import Tablet, enroll as enroll_in_db, push  # noqa: E402
 
 TARGET_P99_MS = 250
 PAUSE_S = (0.0, 0.2)

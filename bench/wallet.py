@@ -61,7 +61,7 @@ from events import devices, tokens  # noqa: E402
 from events.db import open_database  # noqa: E402
 from events.demo import ensure_demo  # noqa: E402
 from server.controllers.pwa import precache_lists  # noqa: E402
-from tests.tablet import Tablet, new_id  # noqa: E402
+from events.tablet import Tablet, new_id  # noqa: E402
 
 GZIP_LEVEL = 6
 MARK = "poppass:wallet-first-qr"

@@ -7,9 +7,12 @@ import sys
 import time
 from collections.abc import Sequence
 
+from events.demo_seed import DEFAULT_SEED
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_DB = "poppass.db"
+DEMO_PACE_S = 3.0  # a busy counter, not a flood: the wall's feed stays readable
 MAX_CODE_MINUTES = 24 * 60  # an enrollment code is short-lived: make it the day the tablets are set up
 
 
@@ -33,20 +36,59 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from events import tokens
+    from events import demo_seed, devices, registry
     from events.db import open_database
-    from events.demo import ensure_demo
 
     db = open_database(args.db)
-    demo = ensure_demo(db, now=int(time.time()), timezone=_local_timezone())
+    started = time.perf_counter()
+    demo = demo_seed.ensure_seeded(db, now=int(time.time()), timezone=_local_timezone(), seed=args.seed)
+    took = time.perf_counter() - started
+    identities = [
+        identity | {"last_seq": devices.get_device(db, identity["device_id"]).last_seq}
+        for identity in demo_seed.tablet_identities(db, demo.event.id)
+    ]
+    rotation_key = registry.rotation_key(db, demo.event.id)
     db.close()
     base = f"http://{args.host}:{args.port}"
-    print(f"PopPass demo: {demo.event.name} ({demo.event.id}) in {args.db}")
-    print(f"  Open {base}/")
-    for label, token in demo.samples:
-        print(f"  Sample {label}: {base}{tokens.url_path(token.text)}")
+    how = f"seeded in {took:.1f} s (seed {args.seed})" if demo.created else "already seeded: left as it is"
+    print(f"PopPass demo: {demo.event.name} ({demo.event.id}) in {args.db}, {how}")
+    print(f"  Open {base}/events/{demo.event.id} (the event's page); the console, wall and report are at {base}/organizer")
+    print("  (make your organizer account first: poppass create-organizer --db ... --email ... --name ...)")
+    for sample in demo.samples:
+        print(f"  Sample {sample.label}: {base}{sample.path}")
+    live = None
+    if args.live:
+        from server.demo_live import LiveTablets
+
+        live = LiveTablets(base, demo.event.id, identities, rotation_key=rotation_key, pace_s=args.pace, seed=args.seed,
+                           tablet_for=demo_seed.tablet_for)
+        print(f"  Live: {len(identities)} simulated tablets act every ~{args.pace:g} s through {base}/api/v1 (Ctrl-C stops)")
+        live.start()
     sys.stdout.flush()
-    _serve(args)
+    if live is None:
+        _serve(args)
+        return
+    import signal
+
+    # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then re-raises the signal to the handler
+    # it found: with these, that returns here, the tablets stop, and the command exits 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, frame: None)
+    try:
+        _serve(args)
+    finally:
+        live.stop()
+    print(f"PopPass demo stopped: the simulated tablets did {live.actions} things while it ran.")
+
+
+def _pace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.05 <= value <= 3600:
+        raise argparse.ArgumentTypeError("between 0.05 and 3600 seconds")
+    return value
 
 
 class CommandError(Exception):
@@ -171,6 +213,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         command.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
         command.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
         command.set_defaults(run=run)
+        if name == "demo":
+            command.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                                 help=f"what the seeded day looks like: the same seed gives the same figures (default {DEFAULT_SEED})")
+            command.add_argument("--live", action="store_true",
+                                 help="keep simulated tablets checking people in and redeeming through the sync API")
+            command.add_argument("--pace", metavar="SECONDS", type=_pace, default=DEMO_PACE_S,
+                                 help=f"with --live, about how long between two tablet actions (default {DEMO_PACE_S:g})")
     code = commands.add_parser(
         "enrollment-code", help="make a one-time code that enrolls one tablet", description="Make a one-time code that enrolls one tablet."
     )

@@ -1,0 +1,49 @@
+"""`poppass demo --live` against the real server on a real port: the simulated tablets' check-ins
+arrive through the sync API, and SIGTERM stops the server and the tablets cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from events import demo_seed, projections
+from events.db import open_database
+from tests.live import ROOT, free_port, wait_until_up
+
+POLL_DEADLINE_S = 60  # generous: two cores shared with other work
+
+
+def test_live_tablets_check_people_in_through_the_sync_api_and_stop_on_sigterm(tmp_path) -> None:
+    db_path, port = tmp_path / "live.db", free_port()
+    with (tmp_path / "demo.log").open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "demo", "--live", "--pace", "0.2", "--port", str(port), "--db",
+             str(db_path), "--log-level", "warning"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", process, timeout=POLL_DEADLINE_S)
+        db = open_database(db_path, migrate=False)
+        try:
+            event_id = demo_seed.ensure_seeded(db, now=int(time.time())).event.id  # finds it: seeds nothing
+            tablets = {identity["device_id"] for identity in demo_seed.tablet_identities(db, event_id)}
+            seeded = len(projections.checked_in(db, event_id))
+            seeded_at = db.execute("select max(received_at_ms) from ops").fetchone()[0]
+            deadline = time.monotonic() + POLL_DEADLINE_S
+            while len(projections.checked_in(db, event_id)) < seeded + 3 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(projections.checked_in(db, event_id)) >= seeded + 3
+            live = {row[0] for row in db.execute(
+                "select device_id from ops where kind = 'checkin' and received_at_ms > ?", [seeded_at])}
+            assert live and live <= tablets  # the seeded tablets, enrolled with their own keys
+        finally:
+            db.close()
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = (tmp_path / "demo.log").read_text()
+    assert "PopPass demo stopped" in output and "Traceback" not in output
