@@ -76,6 +76,23 @@ MEASURE = """
       out.push(`QR not fully inside the ${W}x${H} viewport${station ? " without scrolling" : ""}: ${name(qr)}`);
     }
   }
+  if (station) {
+    // The clerk turns the tablet to the attendee: the QR and what to do next (issue another,
+    // register someone else) are on screen together.
+    for (const qr of qrs) {
+      const card = qr.closest(".card, article, section") || document.body;
+      for (const el of card.querySelectorAll("button, a.button")) {
+        if (!visible(el) || el.closest("[hidden]")) continue;
+        const r = el.getBoundingClientRect();
+        if (r.top < -1 || r.bottom > H + 1) out.push(`next step off screen beside the QR: ${name(el)}`);
+      }
+    }
+    // One row of screens on a tablet: a second row pushes the work down.
+    const nav = [...document.querySelectorAll(".station-nav a, .station-nav button")].filter(visible);
+    if (W >= 704 && nav.length && new Set(nav.map((el) => Math.round(el.getBoundingClientRect().top))).size > 1) {
+      out.push(`station nav takes more than one row: ${nav.map(name).join(", ")}`);
+    }
+  }
   if (wall) {
     if (root.scrollHeight > H + 1) out.push(`wall is ${root.scrollHeight} px tall in a ${H} px viewport`);
     // What a viewer cannot see at all or sees cut off: the innermost boxes past the bottom edge.
