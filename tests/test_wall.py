@@ -188,7 +188,7 @@ def test_html_in_a_name_is_text_on_the_wall(client, db, event, signed_in) -> Non
 
 def test_the_wall_speaks_chinese(client, event, signed_in) -> None:
     html = client.get(wall_url(event), headers={"Accept-Language": "zh-CN"}).text
-    assert "已签到" in html and "抽奖" in html
+    assert "已到场人数" in html and "现场登记" in html and "抽奖" in html
 
 
 def test_an_unknown_event_has_no_wall(client, signed_in) -> None:
