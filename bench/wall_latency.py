@@ -153,7 +153,9 @@ chart. `events.figures.People` now keeps who is who, each person's arrival and a
 minute between snapshots and takes in only the register and check-in ops logged since (rebuilt
 only when a duplicate is dismissed or a record rewritten): a snapshot at 50,000 takes under 1 ms
 once warm (the first, cold, about 0.6 s). No index was added: the tail reads use the existing
-`ops(event_id, kind, seq)`.
+`ops(event_id, kind, seq)`. Measured in-process on one 50,000-attendee database, one push then
+one snapshot, 50 times, on a loaded 2-core machine (load average 12): the snapshot went from a
+median of 614 ms to 1.7 ms; the push itself takes about 5 ms.
 
 Earlier: a snapshot at 20,000 attendees took about 27 ms to read (`events.projections.Reading`) when
 last profiled. Announcements that arrive while one is read are merged into the next, so the wall
