@@ -51,7 +51,7 @@ from events.db import open_database  # noqa: E402
 from events.demo import ensure_demo  # noqa: E402
 from events.tablet import Tablet, enroll as enroll_in_db, push  # noqa: E402
 
-TARGET_P99_MS = 250
+TARGET_P99_MS = 100  # issue 14, at 50,000 attendees
 PAUSE_S = (0.0, 0.2)
 
 
@@ -138,15 +138,26 @@ right after recording, with a random pause of 0–200 ms between them: about 25 
 in all, more than five clerks at one door manage. Latency runs from just before the push to when
 `wall.js` first shows the op in the feed (`Date.now()`, same machine and clock). 200 check-ins a
 run, 3 runs, twice: on the demo event (a few dozen ops), and on an event under way
-(`--preload 20000`: 20,000 attendees already registered by an earlier tablet, 10,000 checked in),
+(`--preload 50000`: 50,000 attendees already registered by an earlier tablet, 25,000 checked in),
 where each snapshot reads a larger log. A check-in the wall never shows fails the run.
 
-Target (issue 7): p99 < 250 ms. In the summary, p50 is over every check-in of the case (spread
+Target (issue 14): p99 < 100 ms at 50,000 attendees (issue 7 asked < 250 ms at 20,000). In the summary, p50 is over every check-in of the case (spread
 p10–p90), p99 too (spread: the lowest and highest p99 of its runs).
 """
 
 HISTORY = """\
-A snapshot at 20,000 attendees took about 27 ms to read (`events.projections.Reading`) when
+Issue 14 raised the event to 50,000 attendees and the target to p99 < 100 ms. Before: p99
+135 ms at 20,000, and a snapshot at 50,000 took 95–180 ms, two thirds of it re-reading every
+attendee to tell people apart (phone/email de-duplication) and walking every arrival for the
+chart. `events.figures.People` now keeps who is who, each person's arrival and arrivals per
+minute between snapshots and takes in only the register and check-in ops logged since (rebuilt
+only when a duplicate is dismissed or a record rewritten): a snapshot at 50,000 takes under 1 ms
+once warm (the first, cold, about 0.6 s). No index was added: the tail reads use the existing
+`ops(event_id, kind, seq)`. Measured in-process on one 50,000-attendee database, one push then
+one snapshot, 50 times, on a loaded 2-core machine (load average 12): the snapshot went from a
+median of 614 ms to 1.7 ms; the push itself takes about 5 ms.
+
+Earlier: a snapshot at 20,000 attendees took about 27 ms to read (`events.projections.Reading`) when
 last profiled. Announcements that arrive while one is read are merged into the next, so the wall
 gets fewer snapshots than there are check-ins.
 
@@ -214,7 +225,7 @@ def run_case(args, out: Lines) -> tuple[list[Figure], list[str]]:
     out(browser_run_footer(version, time.monotonic() - began))
     out()
     name = case_name(args.preload)
-    target = f"p99 < {TARGET_P99_MS} ms (issue 7)"
+    target = f"p99 < {TARGET_P99_MS} ms (issue 14)"
     figures = [
         Figure(f"check-in → wall, {name}: p50", "ms", percentile(every, .5), percentile(every, .1), percentile(every, .9),
                target=target),
@@ -239,11 +250,11 @@ def run(args) -> Section:
                    seconds=time.monotonic() - begun)
 
 
-COMMAND = "`.venv/bin/python -m bench.wall_latency --runs 3` (the demo event) and `… --runs 3 --preload 20000` (an event under way)"
+COMMAND = "`.venv/bin/python -m bench.wall_latency --runs 3` (the demo event) and `… --runs 3 --preload 50000` (an event under way)"
 
 
 def measure(quick: bool = False) -> Section:
-    """Both cases: the demo event, and an event under way (20,000 attendees; 2,000 when quick)."""
+    """Both cases: the demo event, and an event under way (50,000 attendees; 2,000 when quick)."""
     import types
 
     begun = time.monotonic()
@@ -251,7 +262,7 @@ def measure(quick: bool = False) -> Section:
     out(ABOUT)
     figures: list[Figure] = []
     problems: list[str] = []
-    for preload_count in (0, 2_000 if quick else 20_000):
+    for preload_count in (0, 2_000 if quick else 50_000):
         args = types.SimpleNamespace(check_ins=20 if quick else 200, tablets=5, runs=1 if quick else 3, preload=preload_count)
         case_figures, case_problems = run_case(args, out)
         figures += case_figures

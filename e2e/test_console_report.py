@@ -51,13 +51,21 @@ def test_the_report_prints_and_exports(page: Page, live_server) -> None:
     expect(page.locator("#vouchers-redeemed .number")).to_have_text("50.0%")
     expect(page.locator("#campaign-1 th")).to_have_text("Tote <b>bag</b>")
 
-    # The chart is drawn: an accessible SVG with a pair of bars per quarter hour, some of them tall.
-    chart = page.get_by_role("img", name="Arrivals and redemptions per 15 minutes")
+    # The chart is drawn over the event's eight hours: an accessible SVG, a pair of bars per
+    # 10 minutes across the report's width, the two arrivals the tallest.
+    chart = page.get_by_role("img", name="Arrivals and redemptions over the event's hours")
     expect(chart).to_be_visible()
-    arrivals = page.locator("#report-quarter-hours rect.chart-bar.arrivals")
-    expect(arrivals).to_have_count(2)
-    assert [float(bar.get_attribute("height")) for bar in arrivals.all()] == [180.0, 180.0]
-    assert page.locator("#report-quarter-hours rect.chart-bar.redemptions").first.bounding_box()["height"] > 10
+    arrivals = page.locator("#report-chart rect.chart-bar.arrivals")
+    assert 40 <= arrivals.count() <= 50  # 10-minute bins: eight hours in at most 48 bars
+    assert sorted(float(bar.get_attribute("height")) for bar in arrivals.all())[-2:] == [256.0, 256.0]
+    assert page.locator("#report-chart rect.chart-bar.redemptions[data-value='1']").bounding_box()["height"] > 10
+    # A laptop's width: the page uses it, the six cards make two full rows of three, the chart is wide.
+    page.set_viewport_size({"width": 1440, "height": 900})
+    cards = [card.bounding_box() for card in page.locator("#headline .figure").all()]
+    rows = sorted({round(card["y"]) for card in cards})
+    assert len(cards) == 6 and len(rows) == 2 and all(sum(1 for c in cards if round(c["y"]) == y) == 3 for y in rows)
+    assert page.locator("#report-chart svg").bounding_box()["width"] > 1100
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     expect(page.get_by_role("button", name="Print")).to_be_visible()  # print.js ran
 
     # On paper: no top bar, no language switcher, no links; the numbers and the chart stay.

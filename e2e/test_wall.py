@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from e2e.console import new_organizer, sign_in
 from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
-from events import campaigns, draws
+from events import campaigns, draws, registry, signup
+from tests.tablet import enroll, push
 
 PROJECTOR = {"viewport": {"width": 1920, "height": 1080}, "locale": "en-US"}
 
@@ -125,3 +127,123 @@ def test_the_wall_follows_five_tablets_live(browser: Browser, new_station, live_
 
     assert errors == []
     projector.close()
+
+
+# --- one screen on a projector ---------------------------------------------------------------
+
+PANELS = (".wall-head", "#counter-checked-in", "#counter-conflicts", ".feed-panel", ".chart-panel", ".funnel-panel",
+          ".devices-panel", ".draw-panel", "#draw-form", "#draw-winners", "#winners li")
+
+
+def event_under_way(db, organizer_email: str) -> str:
+    """Four hours of an event: 60 people coming in over the first three (a few signed up online),
+    a long name, an email-only winner of a past draw."""
+    now = int(time.time())
+    event = registry.create_event(db, name="Spring launch at the flagship store, with a very long name indeed",
+                                  venue="Store 1F", starts_at=now - 3 * 3600, ends_at=now + 3600,
+                                  timezone="Asia/Shanghai", now=now - 86400)
+    campaigns.create_campaign(db, event.id, title="Tote bag", welcome=True, now=now - 86400)
+    for n in range(6):
+        signup.sign_up(db, event.id, signup.Applicant(f"Online Guest{n}", f"1370000{n:04d}", "", True),
+                       now_ms=(now - 4 * 3600) * 1000 + n)
+    doors = [enroll(db, event.id, name, now=now - 3 * 3600) for name in ("Front door", "Side door with a very long tablet name")]
+    start_ms = (now - 3 * 3600) * 1000
+    for n in range(60):
+        door = doors[n % 2]
+        at = start_ms + n * 3 * 60_000
+        name = "Alexandrina Konstantinopoulou-Featherstonehaugh" if n == 7 else (f"王小{n}" if n % 3 else f"Guest{n} Person")
+        person = door.register(name, now_ms=at, email=f"guest{n}@example.com")["subject"] if n == 5 else \
+            door.register(name, now_ms=at, phone=f"1380000{n:04d}")["subject"]
+        door.checkin(person, now_ms=at + 1000)
+    for door in doors:
+        push(db, door, int(time.time() * 1000))
+    (organizer_id,) = db.execute("select id from organizers where email = ?", [organizer_email]).fetchone()
+    draws.draw(db, event.id, drawn_by=organizer_id, wanted=3, now=now - 600)
+    return event.id
+
+
+def assert_one_screen(wall: Page, width: int, height: int) -> None:
+    sizes = wall.evaluate("[document.documentElement.scrollHeight, document.documentElement.scrollWidth, innerHeight, innerWidth]")
+    assert sizes[0] <= height and sizes[1] <= width, (width, height, sizes)
+    for panel in PANELS:
+        for box in [item.bounding_box() for item in wall.locator(panel).all()]:
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= height + 0.5, (panel, box, width, height)
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (panel, box, width, height)
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_wall_fits_one_projector_screen(browser: Browser, live_server, locale) -> None:
+    email = new_organizer(live_server, name="WallFit")
+    event_id = with_db(live_server, lambda db: event_under_way(db, email))
+    event_start = with_db(live_server, lambda db: registry.get_event(db, event_id).starts_at)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="en-US")
+    wall = context.new_page()
+    sign_in(wall, live_server, email)  # its helper reads the English labels
+    context.set_extra_http_headers({"Accept-Language": locale})
+    wall.goto(f"{live_server.url}/organizer/events/{event_id}/wall")
+    expect(wall.locator("#wall")).to_have_attribute("data-state", "live")
+    assert wall.locator("html").get_attribute("lang") == locale.replace("en-US", "en")
+    for width, height in ((1920, 1080), (1280, 720)):
+        wall.set_viewport_size({"width": width, "height": height})
+        wall.wait_for_timeout(100)
+        assert_one_screen(wall, width, height)
+        # The chart spans the event's four hours (and more, if anyone came outside them) in bins of
+        # one size (10 minutes: 4 hours in at most 48 bars), its bars across the plot, not one at the left.
+        starts = [int(g.get_attribute("data-start")) for g in wall.locator("#wall-chart g.bin").all()]
+        assert 16 <= len(starts) <= 48 and {int(g) for g in wall.locator("#wall-chart g.bin").evaluate_all(
+            "(gs) => gs.map((g) => g.dataset.size)")} == {600}
+        assert starts[0] <= event_start and starts[-1] + 600 >= event_start + 4 * 3600
+        bars = [bar.bounding_box() for bar in wall.locator("#wall-chart rect.chart-bar.arrivals").all()
+                if int(bar.get_attribute("data-value"))]
+        plot = wall.locator("#wall-chart svg").bounding_box()
+        assert len(bars) >= 12 and max(b["x"] for b in bars) - min(b["x"] for b in bars) > plot["width"] / 2
+        assert all(b["height"] > 2 for b in bars)
+        # Long names are cut on one line, not wrapped.
+        title = wall.locator(".wall-head h1")
+        assert title.evaluate("(e) => getComputedStyle(e).whiteSpace") == "nowrap" and title.bounding_box()["height"] < height / 10
+    # The past draw: its winners large, the email-only one by a masked email, never a bare "?".
+    expect(wall.locator("#winners li")).to_have_count(3)
+    assert wall.locator("#winners").inner_text().count("@") <= 1 and "?" not in wall.locator("#winners").inner_text()
+    size = wall.locator("#winners .winner-name").first.evaluate("(e) => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 30
+    # Full screen (the projector's own size): still one screen.
+    wall.locator("#fullscreen").click()
+    wall.wait_for_function("document.fullscreenElement !== null")
+    width, height = wall.evaluate("[innerWidth, innerHeight]")
+    assert_one_screen(wall, width, height)
+    context.close()
+
+
+@pytest.mark.parametrize("reduced", [False, True])
+def test_the_draw_reveal_ends_on_the_winners(browser: Browser, live_server, reduced) -> None:
+    email = new_organizer(live_server, name="WallDraw")
+    event_id = with_db(live_server, lambda db: event_under_way(db, email))
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US",
+                                  reduced_motion="reduce" if reduced else "no-preference")
+    wall = context.new_page()
+    sign_in(wall, live_server, email)
+    wall.goto(f"{live_server.url}/organizer/events/{event_id}/wall")
+    expect(wall.locator("#wall")).to_have_attribute("data-state", "live")
+    wall.get_by_label("Lucky draw: winners").fill("2")
+    began = time.monotonic()
+    wall.get_by_role("button", name="Draw").click()
+    stage = wall.locator("#draw-stage")
+    expect(stage).to_be_visible()
+    if not reduced:
+        expect(stage).to_have_attribute("data-phase", "spinning")
+        expect(wall.locator("#draw-spinner")).not_to_be_empty()
+    expect(stage).to_have_attribute("data-phase", "done", timeout=10_000)
+    if reduced:
+        assert time.monotonic() - began < 2  # no shuffle to sit through
+    latest = with_db(live_server, lambda db: draws.latest_draw(db, event_id))
+    shown = wall.locator("#draw-winners-shown li")
+    expect(shown).to_have_count(2)
+    expect(wall.locator("#draw-spinner")).to_be_hidden()
+    assert [item.inner_text().split("\n")[0] for item in wall.locator("#winners li .winner-name").all()] == \
+        [item.inner_text() for item in shown.locator(".winner-name").all()]
+    assert len(latest.winners) == 2
+    for item in shown.all():
+        box = item.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 720
+    assert shown.first.locator(".winner-name").evaluate("(e) => parseFloat(getComputedStyle(e).fontSize)") >= 60
+    context.close()

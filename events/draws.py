@@ -46,6 +46,7 @@ class Winner:
     attendee_id: str
     name: str
     phone_tail: str  # the last four digits, so the winner recognises themselves
+    email: str = ""  # as registered (lower case); the wall masks it (events.wall.shown_winner)
 
 
 def rank(seed: str, attendee_id: str) -> str:
@@ -118,7 +119,14 @@ def winners(db: Database, found: Draw) -> list[Winner]:
     if not found.winners:
         return []
     marks = ",".join("?" * len(found.winners))
-    rows = {row["id"]: row for row in db.query(f"select id, name, phone_key from attendees where event_id = ? and id in ({marks})",
-                                                 [found.event_id, *found.winners])}
-    digits = lambda phone: "".join(c for c in phone or "" if c.isdigit())  # noqa: E731
-    return [Winner(a, rows[a]["name"] if a in rows else "", digits(rows[a]["phone_key"])[-4:] if a in rows else "") for a in found.winners]
+    rows = {row["id"]: row for row in db.query(
+        f"select id, name, phone_key, email_key from attendees where event_id = ? and id in ({marks})", [found.event_id, *found.winners])}
+
+    def winner(attendee_id: str) -> Winner:
+        row = rows.get(attendee_id)
+        if row is None:
+            return Winner(attendee_id, "", "")
+        digits = "".join(c for c in row["phone_key"] or "" if c.isdigit())
+        return Winner(attendee_id, row["name"], digits[-4:], row["email_key"] or "")
+
+    return [winner(a) for a in found.winners]

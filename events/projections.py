@@ -1,5 +1,6 @@
 """What the wall and the report show, computed from the log: counters, the funnel, arrivals and
-redemptions per 15 minutes, and each tablet's sync state.
+redemptions over the event's hours, and each tablet's sync state. The figures themselves are
+defined once, in events/figures.py; this module shapes them for the wall.
 
 Everything here is a function of the stored ops (and the attendees/tokens projections kept
 beside them), so it reads the same whatever order the ops arrived in.
@@ -10,32 +11,29 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
-from weakref import WeakKeyDictionary
 
 from sqlite_utils import Database
 
+from events import figures, registry
 from events.keys import SERVER_KEY_ID
 from events.trust import ClockPolicy
 
 BUCKET_S = 15 * 60
 ONLINE_WITHIN_S = 120
 
-# Redemptions that count: accepted, and not undone by a void naming them.
-_EFFECTIVE_REDEMPTIONS = """
-    select o.op_id, o.subject, o.hlc_ms, o.corrected_time_ms from ops o
-    where o.event_id = :event and o.kind = 'redeem' and json_extract(o.data, '$.outcome') = 'accepted'
-      and o.op_id not in (
-        select json_extract(v.data, '$.redeem_op_id') from ops v
-        where v.event_id = :event and v.kind = 'void' and json_extract(v.data, '$.redeem_op_id') is not null)
-"""
+# Kept under their old names for the modules that read them here.
+_EFFECTIVE_REDEMPTIONS = figures.EFFECTIVE_REDEMPTIONS
+acted_at_ms = figures.acted_at_ms
 
 
 @dataclass(frozen=True)
 class Counters:
-    signed_up: int
-    checked_in: int
-    unique_attendees: int  # after de-duplication by phone or email
-    unique_checked_in: int
+    """The wall's big numbers, each one of events/figures.py's (docs/figures.md)."""
+
+    signed_up: int  # Figures.signed_up: people registered before coming, not walk-ins
+    checked_in: int  # Figures.people_in
+    unique_attendees: int  # Figures.people: registered people, after de-duplication
+    unique_checked_in: int  # Figures.people_in
     vouchers_issued: int
     vouchers_redeemed: int
     redemptions: int
@@ -47,6 +45,7 @@ class Bucket:
     start: int  # Unix seconds, a multiple of 15 minutes
     arrivals: int
     redemptions: int
+    size: int = BUCKET_S  # seconds, as events.figures.Bin has it (the chart reads both)
 
 
 @dataclass(frozen=True)
@@ -62,155 +61,89 @@ class DeviceState:
     clerk: str | None = None  # who is on shift: as the tablet last said, else the clerk of its latest op
 
 
-# Phone/email keys a person looked at and found to be different people ("dismiss" on the
-# possible_duplicate conflict), as long as that is still the latest word on it.
-_DISMISSED_KEYS = """
-    select c.subject from conflicts c
-    where c.event_id = ? and c.kind = 'possible_duplicate' and c.status = 'resolved'
-      and (select r.decision from conflict_resolutions r where r.conflict_id = c.id order by r.id desc limit 1) = 'dismiss'
-"""
-
-
-def _groups(db: Database, event_id: str) -> dict[str, str]:
-    """Attendee id -> a representative of everyone sharing a phone or email with them, unless an
-    organizer dismissed that duplicate (then they count as different people)."""
-    parent: dict[str, str] = {}
-    dismissed = {row[0] for row in db.execute(_DISMISSED_KEYS, [event_id])}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    owner: dict[str, str] = {}
-    for attendee, phone_key, email_key in db.execute("select id, phone_key, email_key from attendees where event_id = ?", [event_id]):
-        parent.setdefault(attendee, attendee)
-        for key in (f"phone:{phone_key}" if phone_key else "", f"email:{email_key}" if email_key else ""):
-            if not key or key in dismissed:
-                continue
-            if key in owner:
-                a, b = find(attendee), find(owner[key])
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-            else:
-                owner[key] = attendee
-    return {attendee: find(attendee) for attendee in parent}
-
-
-def acted_at_ms(row: dict) -> int:
-    """When the clerk acted: the corrected time, else the HLC time (a tablet never synced)."""
-    return row["corrected_time_ms"] if row["corrected_time_ms"] is not None else row["hlc_ms"]
-
-
-# Database -> event id -> (the last check-in's log seq, first check-ins up to it).
-_FIRST_CHECKINS_SEEN: WeakKeyDictionary[Database, dict[str, tuple[int, dict[str, dict]]]] = WeakKeyDictionary()
-
-
 class Reading:
-    """What the counters, the funnel and the chart share, read once: the wall computes all three
-    after every merge, and at 20,000 attendees reading each set three times was most of the time."""
+    """What the counters, the funnel and the chart share, read once per snapshot: who is who
+    (events.figures.People, itself kept between readings) and the effective redemptions."""
 
     def __init__(self, db: Database, event_id: str) -> None:
         self.db, self.event_id = db, event_id
 
     @cached_property
-    def groups(self) -> dict[str, str]:
-        return _groups(self.db, self.event_id)
+    def people(self) -> figures.People:
+        return figures.people(self.db, self.event_id)
 
     @cached_property
+    def groups(self) -> dict[str, str]:
+        return self.people.groups()
+
+    @property
     def first_checkins(self) -> dict[str, dict]:
-        """Attendee -> their official check-in: the earliest by HLC, then HLC counter, ties by
-        device. Kept between readings and brought up to date with the check-ins logged
-        since: the log only grows, and the earliest of a set does not depend on reading order.
-        Callers must not change the dict."""
-        known = _FIRST_CHECKINS_SEEN.setdefault(self.db, {})
-        upto, first = known.get(self.event_id, (0, {}))
-        rows = self.db.execute(
-            "select seq, subject, corrected_time_ms, hlc_ms, hlc_counter, device_id from ops "
-            "where event_id = ? and kind = 'checkin' and seq > ? order by seq",
-            [self.event_id, upto],
-        ).fetchall()
-        if not rows:
-            return first
-        first = dict(first)  # a reading already handed out keeps what it was given
-        for seq, subject, corrected, hlc_ms, counter, device in rows:
-            held = first.get(subject)
-            if held is None or (hlc_ms, counter, device) < (held["hlc_ms"], held["hlc_counter"], held["device_id"]):
-                first[subject] = {"subject": subject, "corrected_time_ms": corrected, "hlc_ms": hlc_ms,
-                                  "hlc_counter": counter, "device_id": device}
-        known[self.event_id] = (rows[-1][0], first)
-        return first
+        """Attendee -> their official check-in (the earliest by HLC, then HLC counter, ties by
+        device). Callers must not change the dict."""
+        return self.people.first
 
     @cached_property
     def redemptions(self) -> list[dict]:
         return list(self.db.query(_EFFECTIVE_REDEMPTIONS, {"event": self.event_id}))
 
+    @cached_property
+    def figures(self) -> figures.Figures:
+        return figures.figures(self.db, self.event_id, who=self.people, redemptions=self.redemptions)
+
 
 def counters(db: Database, event_id: str, reading: Reading | None = None) -> Counters:
-    reading = reading or Reading(db, event_id)
-    groups, checked, redemptions = reading.groups, reading.first_checkins.keys(), reading.redemptions
-    issued = db.execute(
-        "select count(*) from tokens where event_id = ? and type = 'voucher' "
-        "and (key_id = ? or id in (select subject from ops where event_id = ? and kind = 'issue'))",
-        [event_id, SERVER_KEY_ID, event_id],
-    ).fetchone()[0]
-    open_conflicts = db.execute("select count(*) from conflicts where event_id = ? and status = 'open'", [event_id]).fetchone()[0]
+    found = (reading or Reading(db, event_id)).figures
     return Counters(
-        signed_up=len(groups),
-        checked_in=len(checked),
-        unique_attendees=len(set(groups.values())),
-        unique_checked_in=len({groups.get(a, a) for a in checked}),
-        vouchers_issued=issued,
-        vouchers_redeemed=len({row["subject"] for row in redemptions}),
-        redemptions=len(redemptions),
-        open_conflicts=open_conflicts,
+        signed_up=found.signed_up,
+        checked_in=found.people_in,
+        unique_attendees=found.people,
+        unique_checked_in=found.people_in,
+        vouchers_issued=found.vouchers_issued,
+        vouchers_redeemed=found.vouchers_redeemed,
+        redemptions=found.redemptions,
+        open_conflicts=found.open_conflicts,
     )
 
 
 def funnel(db: Database, event_id: str, reading: Reading | None = None) -> list[tuple[str, int]]:
-    """Attendees at each step: signed up → checked in → holding a voucher → redeemed one."""
-    reading = reading or Reading(db, event_id)
-    holders: set[str] = set()
-    redeemers: set[str] = set()
-    redeemed_vouchers = {row["subject"] for row in reading.redemptions}
-    for token_id, attendee_id in db.execute(
-        "select id, attendee_id from tokens where event_id = ? and type = 'voucher' and attendee_id is not null", [event_id]
-    ):
-        holders.add(attendee_id)
-        if token_id in redeemed_vouchers:
-            redeemers.add(attendee_id)
+    """People at each step: registered (signed up or walked in) → came in → holding a voucher →
+    redeemed one. Every step counts people, as Figures does."""
+    found = (reading or Reading(db, event_id)).figures
     return [
-        ("signed_up", len(reading.groups)),
-        ("checked_in", len(reading.first_checkins)),
-        ("voucher_issued", len(holders)),
-        ("redeemed", len(redeemers)),
+        ("registered", found.people),
+        ("checked_in", found.people_in),
+        ("voucher_issued", found.voucher_holders),
+        ("redeemed", found.redeemers),
     ]
 
 
-def arrivals(db: Database, event_id: str, groups: dict[str, str] | None = None, reading: Reading | None = None) -> dict[str, dict]:
+def arrivals(db: Database, event_id: str, reading: Reading | None = None) -> dict[str, dict]:
     """Each person's arrival (person -> their check-in row): the earliest official check-in of
     any of their attendee records, so a duplicate checked in again is not a second arrival."""
-    reading = reading or Reading(db, event_id)
-    groups = reading.groups if groups is None else groups
-    first: dict[str, dict] = {}
-    for row in reading.first_checkins.values():
-        person = groups.get(row["subject"], row["subject"])
-        order = (row["hlc_ms"], row["hlc_counter"], row["device_id"])
-        if person not in first or order < (first[person]["hlc_ms"], first[person]["hlc_counter"], first[person]["device_id"]):
-            first[person] = row
-    return first
+    return (reading or Reading(db, event_id)).people.arrival
 
 
 def per_quarter_hour(db: Database, event_id: str, reading: Reading | None = None) -> list[Bucket]:
-    """Arrivals (people's first check-ins) and redemptions per 15 minutes, empty buckets included."""
+    """Arrivals (people's first check-ins) and redemptions per 15 minutes, empty buckets
+    included, from the first to the last (the report's busiest quarter hour)."""
     reading = reading or Reading(db, event_id)
-    arrived = Counter(acted_at_ms(row) // 1000 // BUCKET_S for row in arrivals(db, event_id, reading=reading).values())
+    arrived: Counter[int] = Counter()
+    for minute, n in reading.people.arrivals_by_minute.items():  # kept per minute: no pass over everyone
+        if n:
+            arrived[minute * 60 // BUCKET_S] += n
     redemptions = Counter(acted_at_ms(row) // 1000 // BUCKET_S for row in reading.redemptions)
     buckets = arrived.keys() | redemptions.keys()
     if not buckets:
         return []
     return [Bucket(b * BUCKET_S, arrived[b], redemptions[b]) for b in range(min(buckets), max(buckets) + 1)]
+
+
+def chart(db: Database, event: registry.Event, reading: Reading | None = None) -> list[figures.Bin]:
+    """Arrivals and redemptions over the event's hours, in bins sized to the span (events.figures.bins)."""
+    reading = reading or Reading(db, event.id)
+    return figures.bins(starts_at=event.starts_at, ends_at=event.ends_at, timezone=event.timezone,
+                        arrivals_ms=reading.people.arrivals_by_minute,
+                        redemptions_ms=[acted_at_ms(row) for row in reading.redemptions])
 
 
 def device_states(db: Database, event_id: str, *, now: int) -> list[DeviceState]:
@@ -239,10 +172,10 @@ def device_states(db: Database, event_id: str, *, now: int) -> list[DeviceState]
 
 def person_groups(db: Database, event_id: str) -> dict[str, str]:
     """Attendee id -> one id standing for the person (records sharing a phone or email)."""
-    return _groups(db, event_id)
+    return figures.people(db, event_id).groups()
 
 
 def checked_in(db: Database, event_id: str) -> list[str]:
     """Attendees with a check-in, in the order of their first one."""
-    rows = Reading(db, event_id).first_checkins.values()
+    rows = figures.people(db, event_id).first.values()
     return [row["subject"] for row in sorted(rows, key=lambda row: (row["hlc_ms"], row["subject"]))]

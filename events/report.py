@@ -1,10 +1,9 @@
 """The post-event report: what the organizer takes to their boss, and the CSV exports.
 
-Plain functions over the log, like events/projections.py (whose de-duplication and rules for
-"checked in" and "an effective redemption" they reuse, so the report and the live wall never
-disagree). A *person* is a group of attendee records sharing a phone or email; an attendee
-record registered by the event's web device (online sign-up, or an organizer's import) makes
-its person "signed up", a person registered only at tablets is a walk-in.
+Plain functions over the log. Every figure it shows (people, signed up, walk-ins, people in,
+vouchers issued and redeemed, conversion) is events/figures.py's, the one the live wall shows:
+docs/figures.md defines each. A per-campaign row counts the same way over that campaign's
+vouchers.
 
 The exports are the organizer's own data: only the attendees export carries phones and emails;
 no export carries a token's text (a voucher's text is what redeems it).
@@ -17,45 +16,30 @@ import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from events import projections, registry
+from events import figures, projections, registry
 from events.devices import WEB_DEVICE_PREFIX
 from events.keys import SERVER_KEY_ID
 from events.projections import _EFFECTIVE_REDEMPTIONS
 
-# The vouchers the event gave out, as projections.counters counts them: pre-issued by the
-# server, or carried by an issue op.
-_ISSUED_VOUCHERS = """
-    select id, campaign, attendee_id, issued_at, valid_from, valid_until, max_uses, key_id, issuer_device, refusal
-    from tokens where event_id = :event and type = 'voucher'
-      and (key_id = :server or id in (select subject from ops where event_id = :event and kind = 'issue'))
-    order by issued_at, id
-"""
-
-
-@dataclass(frozen=True)
-class Share:
-    part: int
-    whole: int
-
-    @property
-    def percent(self) -> float | None:
-        """None when there is nothing to share (no holders, no vouchers): not 0%."""
-        return None if not self.whole else 100 * self.part / self.whole
+_ISSUED_VOUCHERS = figures.ISSUED_VOUCHERS
+Share = figures.Share  # kept here too: the report's templates and tests name it so
 
 
 @dataclass(frozen=True)
 class Attendance:
-    registrations: int  # attendee records, duplicates included
-    unique: int  # people, after de-duplication by phone or email
-    signed_up: int  # people registered online (sign-up or import) before coming
-    walk_ins: int  # people registered only at a tablet
-    checked_in: int  # people who checked in
+    """events.figures.Figures' attendance figures, under the report's names."""
+
+    registrations: int  # Figures.registrations: attendee records, duplicates included
+    unique: int  # Figures.people: people, after de-duplication by phone or email
+    signed_up: int  # Figures.signed_up: people registered online (sign-up or import) before coming
+    walk_ins: int  # Figures.walk_ins: people registered only at a tablet
+    checked_in: int  # Figures.people_in: people who checked in
     signed_up_checked_in: int
     walk_ins_checked_in: int
 
@@ -100,30 +84,33 @@ class Report:
     attendance: Attendance
     overall: Conversion
     campaigns: list[Conversion]
-    quarter_hours: list[projections.Bucket]
+    quarter_hours: list[projections.Bucket]  # from the first arrival or redemption to the last
     tablets: list[Tally]
     clerks: list[Tally]
     conflicts_open: int
     conflicts_resolved: int
     peak: projections.Bucket | None = None  # the busiest quarter hour for arrivals
+    chart: list[figures.Bin] = field(default_factory=list)  # over the event's hours, as the wall draws it
+    figures: figures.Figures | None = None  # what every figure above is taken from
 
 
 def build(db: Database, event_id: str) -> Report:
     event = registry.get_event(db, event_id)
     reading = projections.Reading(db, event_id)
-    groups = reading.groups
+    found = reading.figures
+    who = reading.people
     args = {"event": event_id, "server": SERVER_KEY_ID}
-    checked_in = set(projections.arrivals(db, event_id, reading=reading))
     vouchers = list(db.query(_ISSUED_VOUCHERS, args))
-    redeemed = {row["subject"] for row in db.query(_EFFECTIVE_REDEMPTIONS, args)}
+    redeemed = {row["subject"] for row in reading.redemptions}
     titles = {row["number"]: row["title"] for row in db.query("select number, title from campaigns where event_id = ?", [event_id])}
 
     def conversion(number: int | None, title: str, rows: list[dict]) -> Conversion:
-        holders = {groups.get(row["attendee_id"], row["attendee_id"]) for row in rows if row["attendee_id"]}
+        """One campaign's share of Figures' voucher figures, counted the same way."""
+        holders = {who.find(row["attendee_id"]) for row in rows if row["attendee_id"]}
         return Conversion(
             campaign=number, title=title, vouchers_issued=len(rows),
             vouchers_redeemed=sum(1 for row in rows if row["id"] in redeemed),
-            holders=len(holders), holders_checked_in=len(holders & checked_in),
+            holders=len(holders), holders_checked_in=sum(1 for person in holders if person in who.arrival),
         )
 
     by_campaign: dict[int | None, list[dict]] = defaultdict(list)
@@ -133,15 +120,19 @@ def build(db: Database, event_id: str) -> Report:
     if by_campaign.get(None):  # vouchers naming no campaign this event has (a tablet's own terms)
         campaigns.append(conversion(None, "", by_campaign[None]))
 
-    quarter_hours = projections.per_quarter_hour(db, event_id)
+    quarter_hours = projections.per_quarter_hour(db, event_id, reading)
     tablets, clerks = _tallies(db, event_id)
     statuses = Counter(
         row[0] for row in db.execute("select status from conflicts where event_id = ?", [event_id])
     )
     return Report(
         event=event,
-        attendance=_attendance(db, event_id, groups, checked_in),
-        overall=conversion(None, "", vouchers),
+        attendance=Attendance(
+            registrations=found.registrations, unique=found.people, signed_up=found.signed_up,
+            walk_ins=found.walk_ins, checked_in=found.people_in, signed_up_checked_in=found.signed_up_in,
+            walk_ins_checked_in=found.walk_ins_in,
+        ),
+        overall=Conversion(None, "", found.vouchers_issued, found.vouchers_redeemed, found.voucher_holders, found.holders_in),
         campaigns=campaigns,
         quarter_hours=quarter_hours,
         tablets=tablets,
@@ -149,20 +140,8 @@ def build(db: Database, event_id: str) -> Report:
         conflicts_open=statuses["open"],
         conflicts_resolved=statuses["resolved"],
         peak=max(quarter_hours, key=lambda b: (b.arrivals, -b.start), default=None),
-    )
-
-
-def _attendance(db: Database, event_id: str, groups: dict[str, str], checked_in: set[str]) -> Attendance:
-    online = {
-        groups[row["id"]]
-        for row in db.query("select id from attendees where event_id = ? and device_id = ?", [event_id, WEB_DEVICE_PREFIX + event_id])
-    }
-    people = set(groups.values())
-    walk_ins = people - online
-    return Attendance(
-        registrations=len(groups), unique=len(people), signed_up=len(online), walk_ins=len(walk_ins),
-        checked_in=len(checked_in), signed_up_checked_in=len(online & checked_in),
-        walk_ins_checked_in=len(walk_ins & checked_in),
+        chart=projections.chart(db, event, reading),
+        figures=found,
     )
 
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from events import campaigns, conflicts, registry, report, signup
+from events import campaigns, conflicts, figures, registry, report, signup
 from tests.conftest import NOW
 from tests.tablet import enroll, push
 from tests.test_console_events import signed_in  # noqa: F401  (a fixture)
@@ -224,10 +224,15 @@ def test_the_report_page(client, db, shanghai, scenario, signed_in) -> None:
     assert "Tote &lt;b&gt;bag&lt;/b&gt;" in text and "<b>bag</b>" not in text
     assert "Spring &lt;i&gt;pop-up&lt;/i&gt;" in text
     assert '<strong class="came-in">66.7%</strong>' in text and '<strong class="came-in">100.0%</strong>' in text
-    # The chart: one pair of bars per quarter hour, labelled in Shanghai time.
-    assert text.count('class="chart-bar arrivals"') == 4 and text.count('class="chart-bar redemptions"') == 4
-    assert 'role="img"' in text and "<title id=\"report-quarter-hours-title\">Arrivals and redemptions per 15 minutes</title>" in text
-    assert "6:00 PM" in text and "6:45 PM" in text
+    # The chart covers the event's nine hours (17:00 to 02:00 in Shanghai) in 36 quarter hours,
+    # labelled in Shanghai time, the bars where people came.
+    assert text.count('class="chart-bar arrivals"') == 36 and text.count('class="chart-bar redemptions"') == 36
+    assert "per 15 minutes" in text
+    assert 'role="img"' in text and "<title id=\"report-chart-title\">Arrivals and redemptions over the event's hours</title>" in text
+    assert "5:00 PM" in text and "6:00 PM" in text and "1:00 AM" in text
+    assert report.build(db, shanghai.id).chart[4:8] == [
+        figures.Bin(NOW + i * 900, 900, arrivals, redemptions) for i, (arrivals, redemptions) in enumerate([(1, 1), (1, 1), (1, 0), (0, 1)])
+    ]
     assert "style=" not in response.text
     assert '<link rel="stylesheet" href="/static/css/report.css">' in text
     for name in report.EXPORTS:

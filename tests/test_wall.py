@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import tracemalloc
+import unicodedata
 
 import anyio
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 
-from events import audit, draws, organizers, projections, wall
+from events import audit, draws, figures, organizers, projections, report, wall
 from server import live
 from server.auth import WS_SIGN_IN_REQUIRED
 from tests.conftest import NOW
@@ -188,7 +189,7 @@ def test_html_in_a_name_is_text_on_the_wall(client, db, event, signed_in) -> Non
 
 def test_the_wall_speaks_chinese(client, event, signed_in) -> None:
     html = client.get(wall_url(event), headers={"Accept-Language": "zh-CN"}).text
-    assert "已签到" in html and "抽奖" in html
+    assert "已到场人数" in html and "现场登记" in html and "抽奖" in html
 
 
 def test_an_unknown_event_has_no_wall(client, signed_in) -> None:
@@ -340,3 +341,103 @@ def test_the_draw_record_shows_how_to_check_it(client, db, event, signed_in, cro
 def test_nobody_to_draw_says_so(client, event, signed_in) -> None:
     refused = client.post(wall_url(event) + "/draws", data={"winners": "1", "_csrf_token": client.cookies["csrftoken"]})
     assert refused.status_code == 422 and "No one is left to draw" in refused.text
+
+
+# --- winners as the room sees them ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("email, masked", [
+    ("wei@example.com", "w•••@example.com"),
+    ("a@b.cn", "a•••@b.cn"),
+    ("王@例子.中国", "王•••@例子.中国"),
+    ("", ""),
+    ("not-an-email", ""),
+    ("@example.com", ""),
+])
+def test_emails_on_the_wall_are_masked(email, masked) -> None:
+    assert wall.mask_email(email) == masked
+
+
+@pytest.mark.parametrize("name, phone, email, shown", [
+    ("Li Wei", "1111", "", ("Li W.", "1111", "phone")),
+    ("王小明", "", "wang@example.com", ("王*明", "w•••@example.com", "email")),  # a hint, not just "王*明"
+    ("", "", "wei@example.com", ("w•••@example.com", "", "")),  # no name: the masked email, never "?" or "王*"
+    ("  \u200b ", "", "wei@example.com", ("w•••@example.com", "", "")),
+    ("", "", "", ("?", "", "")),
+    ("<b>Bo</b> Zed", "", "", ("<b>Bo</b> Z.", "", "")),  # text here; Jinja escapes it on the page
+])
+def test_a_winner_is_shown_sensibly(name, phone, email, shown) -> None:
+    winner = wall.shown_winner(draws.Winner("a1", name, phone, email))
+    assert (winner.name, winner.hint, winner.hint_kind) == shown
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=30), email=st.emails() | st.just(""))
+def test_a_shown_winner_never_shows_a_whole_email_or_surname(name, email) -> None:
+    winner = wall.shown_winner(draws.Winner("a1", name, "", email))
+    mailbox = email.rpartition("@")[0]
+    if len(mailbox) > 1 and mailbox.lower() not in name.lower():
+        assert mailbox not in winner.name and mailbox not in winner.hint
+    assert winner.name  # never empty on the projector
+    words = "".join(c for c in name if unicodedata.category(c)[0] != "C").split()  # as mask_name reads it
+    if len(words) > 1 and len(words[-1]) > 1 and words[-1] not in words[0]:
+        assert words[-1] not in winner.name.split()
+
+
+def test_the_wall_shows_an_email_only_winner_by_their_masked_email(client, db, event, signed_in) -> None:
+    mei = organizers.create_organizer(db, email="draws@example.com", name="Mei", password=PASSWORD, now=NOW)
+    tablet = enroll(db, event.id, "Door", now=NOW)
+    attendee = tablet.register("王明", now_ms=MS, email="wang.ming@example.com")["subject"]
+    tablet.checkin(attendee, now_ms=MS + 1)
+    push(db, tablet, MS + 2)
+    draws.draw(db, event.id, drawn_by=mei.id, wanted=1, now=NOW)
+    html = client.get(wall_url(event)).text
+    assert '<strong class="winner-name">王*</strong> <span class="winner-hint">w•••@example.com</span>' in html
+    assert "wang.ming" not in html
+
+
+# --- one definition of each figure ------------------------------------------------------------
+
+
+def test_the_wall_and_the_report_agree_on_every_figure(client, db, signed_in) -> None:
+    from tests.test_report import scenario as report_scenario, shanghai as report_event  # noqa: F401
+
+    event = report_event.__wrapped__(db)
+    report_scenario.__wrapped__(db, event)
+    shot = wall.snapshot(db, event.id, now=NOW + 3600)
+    built = report.build(db, event.id)
+    assert shot.figures == built.figures == figures.figures(db, event.id)
+    f = shot.figures
+    # The report's hand-computed working (tests/test_report.py): 5 people, 3 signed up online, 2 walk-ins,
+    # 3 came in (2 signed up, 1 walk-in), 4 holders of whom 3 came in, 3 of 5 vouchers redeemed.
+    assert (f.people, f.signed_up, f.walk_ins, f.people_in, f.signed_up_in, f.walk_ins_in) == (5, 3, 2, 3, 2, 1)
+    assert (f.vouchers_issued, f.vouchers_redeemed, f.voucher_holders, f.holders_in) == (5, 3, 4, 3)
+    assert built.attendance == report.Attendance(6, 5, 3, 2, 3, 2, 1)
+    assert shot.counters.signed_up == built.attendance.signed_up and shot.counters.checked_in == built.attendance.checked_in
+    assert dict(shot.funnel) == {"registered": 5, "checked_in": 3, "voucher_issued": 4, "redeemed": f.redeemers}
+    assert shot.chart == built.chart
+    page = " ".join(client.get(wall_url(event)).text.split())
+    assert 'id="counter-signed-up"><span class="value">3<' in page and 'id="counter-walk-ins"><span class="value">2<' in page
+    assert 'id="counter-checked-in"><span class="value">3<' in page
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["register", "checkin", "dismiss"]), st.integers(0, 7), st.integers(0, 3)),
+                      min_size=1, max_size=25))
+def test_figures_kept_between_readings_equal_figures_read_afresh(db, event, steps) -> None:
+    """The wall's People follows the log's tail; read from scratch after every push, it must say
+    the same (shared phones merge people, late earlier check-ins move arrivals)."""
+    tablet = enroll(db, event.id, f"T{len(steps)}-{time.monotonic_ns()}", now=NOW)
+    known: list[str] = []
+    for n, (kind, who, phone) in enumerate(steps):
+        at = MS + (len(steps) - n) * MIN  # later ops carry earlier times too
+        if kind == "register" or not known:
+            known.append(tablet.register(f"P{who}", now_ms=MS + n, phone=f"1380000{phone:04d}")["subject"])
+        elif kind == "checkin":
+            tablet.checkin(known[who % len(known)], now_ms=at)
+        push(db, tablet, MS + 10 * MIN + n)
+        kept = figures.people(db, event.id)
+        fresh = figures.People(db, event.id)
+        assert figures.figures(db, event.id, who=kept) == figures.figures(db, event.id, who=fresh)
+        assert kept.groups() == fresh.groups()
+        assert +kept.arrivals_by_minute == +fresh.arrivals_by_minute

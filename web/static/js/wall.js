@@ -78,14 +78,18 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// The reveal: a shuffle through the entrants' masked names, then each winner, large. The
+// winners are the server's own rendering (#winners li, escaped by Jinja), cloned, not rebuilt.
+// With prefers-reduced-motion the shuffle and the one-by-one arrival are skipped.
 async function play(draw) {
-  const winners = [...draw.querySelectorAll("#winners li")].map((li) => li.textContent.trim());
+  const winners = [...draw.querySelectorAll("#winners li")];
   const sample = JSON.parse(draw.dataset.sample || "[]");
   const spinner = document.getElementById("draw-spinner");
   const list = document.getElementById("draw-winners-shown");
   list.replaceChildren();
   stage.hidden = false;
   stage.dataset.draw = draw.dataset.draw;
+  stage.dataset.count = winners.length > 3 ? "many" : "few";
   stage.dataset.phase = "spinning";
   if (!reducedMotion && sample.length) {
     for (let t = 0; t < SPIN_MS; t += SPIN_STEP_MS) {
@@ -95,9 +99,7 @@ async function play(draw) {
   }
   spinner.textContent = "";
   for (const winner of winners) {
-    const item = document.createElement("li");
-    item.textContent = winner;
-    list.append(item);
+    list.append(winner.cloneNode(true));
     if (!reducedMotion) await sleep(REVEAL_STEP_MS);
   }
   stage.dataset.phase = "done";
