@@ -29,7 +29,7 @@ def wrong_code(key: bytes, token_id: bytes) -> str:
 def test_a_welcome_voucher_is_redeemed_offline_from_the_codes_the_phone_shows(new_station, live_server, tablet_browser) -> None:
     phone = tablet_browser.new_context(**PHONE)
     phone.clock.install(time=time.time())  # runs on time; the test moves it forward at the end
-    page = sign_up(phone, live_server, "Chen Jing", "139 0000 2222")  # the server issues the welcome voucher
+    page = sign_up(phone, live_server, "Lin Qiao", "137 1414 0001")  # the server issues the welcome voucher
     voucher = rotating_voucher(page)
     token_id = voucher.get_attribute("data-id")
     short = voucher.locator(".short-code")
@@ -62,7 +62,7 @@ def test_a_welcome_voucher_is_redeemed_offline_from_the_codes_the_phone_shows(ne
     desk.type_code(short.inner_text(), digits.inner_text())
     expect(desk.verdict()).to_have_attribute("data-color", "green")
     expect(desk.page.locator("#verdict-title")).to_have_text("Accepted")
-    expect(desk.page.locator("#verdict-name")).to_have_text("Chen Jing")  # the pulled attendee
+    expect(desk.page.locator("#verdict-name")).to_have_text("Lin Qiao")  # the pulled attendee
     expect(desk.page.locator("#verdict-uses")).to_have_text("Uses left: 0 of 1")
     desk.next()
     desk.type_code(short.inner_text(), digits.inner_text())  # the same codes again
@@ -133,7 +133,7 @@ def test_a_multi_use_voucher_from_another_tablet_refuses_a_replayed_code_and_an_
 
 def test_the_voucher_page_of_a_rotating_voucher_sends_its_holder_to_the_wallet(live_server, tablet_browser) -> None:
     phone = tablet_browser.new_context(**PHONE)
-    page = sign_up(phone, live_server, "Wu Fang", "139 0000 4444")
+    page = sign_up(phone, live_server, "Wu Fang", "137 1414 0002")
     wallet_url = page.url
     voucher = rotating_voucher(page)
     token_id, text = voucher.get_attribute("data-id"), voucher.get_attribute("data-token")
