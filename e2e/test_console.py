@@ -41,17 +41,21 @@ def test_an_organizer_enrolls_an_authenticator_and_signs_in(page: Page, live_ser
 
     # A new event, typed in its own time zone; then a change saved through htmx (no reload).
     page.get_by_role("link", name="New event").click()
-    page.get_by_label("Name", exact=True).fill("Winter <i>pop-up</i>")
+    page.get_by_label("Event name", exact=True).fill("Winter <i>pop-up</i>")
     page.get_by_label("Venue", exact=True).fill("Store 3F")
     page.get_by_label("Time zone", exact=True).fill("Asia/Shanghai")
     page.get_by_label("Starts (in the event's time zone)").fill("2027-01-10T10:00")
     page.get_by_label("Ends (in the event's time zone)").fill("2027-01-10T18:00")
     page.get_by_role("button", name="Create the event").click()
     expect(page.get_by_role("heading", name="Winter <i>pop-up</i>")).to_be_visible()
+    dashboard = page.url
     page.evaluate("window.__sameDocument = true")
+    page.get_by_role("link", name="Edit the event").click()
+    expect(page).to_have_url(dashboard + "/edit")
     page.get_by_label("Venue", exact=True).fill("Store 4F")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page).to_have_url(dashboard)  # back on the dashboard, its address in the bar
     assert page.evaluate("window.__sameDocument") is True  # swapped in place by htmx
     expect(page.locator(".history")).to_contain_text("Venue changed by Mei")
 

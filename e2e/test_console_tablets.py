@@ -33,7 +33,15 @@ def test_enroll_a_tablet_from_the_console_qr_then_revoke_it(tablet_browser, came
     row = console.locator("#devices tr", has_text="Door 2")
     expect(row).to_have_attribute("data-state", "online", timeout=15_000)
     expect(console.locator("#enrollment-code")).to_have_text(code)  # the code shown above stays
-    row.get_by_role("button", name="Revoke").click()
+    expect(console.locator("#enrollment-url")).to_have_text(f"{live_server.url}/station")
+    expect(row.locator("td").nth(1)).to_have_text("Lan")  # the clerk on shift, before any op
+    # Revoking asks first; keeping it changes nothing.
+    row.get_by_role("link", name="Revoke").click()
+    expect(console.get_by_role("heading", name="Revoke “Door 2”?")).to_be_visible()
+    console.get_by_role("link", name="Keep it").click()
+    expect(console.locator("#devices tr", has_text="Door 2")).to_have_attribute("data-state", "online")
+    console.locator("#devices tr", has_text="Door 2").get_by_role("link", name="Revoke").click()
+    console.get_by_role("button", name="Revoke the tablet").click()
     expect(console.locator("#devices tr", has_text="Door 2")).to_have_attribute("data-state", "revoked")
 
     # The tablet's next contact: it is told to wipe itself, and does.

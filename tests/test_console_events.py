@@ -102,7 +102,7 @@ def test_every_console_page_speaks_chinese(client, db, event, signed_in) -> None
     zh = {"Accept-Language": "zh-CN"}
     pages = {
         "/organizer": ["控制台", "新建活动", "退出登录"],
-        f"/organizer/events/{event.id}": ["编辑活动", "已入场", "新建优惠活动", "导入参与者", "平板"],
+        f"/organizer/events/{event.id}": ["编辑活动", "已到场人数", "新建优惠活动", "导入参与者", "平板"],
         f"/organizer/events/{event.id}/edit": ["活动名称", "保存"],
         f"/organizer/events/{event.id}/campaigns/new": ["使用条款", "每位参与者可领张数", "创建优惠活动"],
         f"/organizer/events/{event.id}/campaigns/1": ["目前已发放 0 张券", "保存"],
@@ -158,7 +158,7 @@ def test_the_event_page_says_how_it_is_going(client, db, clock, event, signed_in
         found = re.search(rf'id="figure-{name}"[^>]*>(.*?)</a>', page, re.S).group(1)
         return " ".join(re.sub(r"<[^>]+>", " ", found).split())
 
-    assert figure("people-in").startswith("2 People in of 2 signed up")
+    assert figure("people-in").startswith("2 People in of 2 registered")  # two walk-ins: registered, not signed up
     assert figure("redeemed").startswith("1 Vouchers redeemed of 4 issued")
     assert figure("tablets").startswith("1/2 Tablets online 1 late")
     assert figure("conflicts").startswith("1 Open conflicts")

@@ -96,7 +96,8 @@ def test_the_wall_and_the_report_agree_with_the_log(seeded) -> None:
     checkins = db.execute("select count(distinct subject) from ops where event_id = ? and kind = 'checkin'",
                           [demo.event.id]).fetchone()[0]
     assert counters.checked_in == attendance.checked_in == checkins == dict(funnel)["checked_in"]
-    assert counters.signed_up == attendance.registrations
+    assert counters.signed_up == attendance.signed_up  # walk-ins are not "signed up" (docs/figures.md)
+    assert counters.unique_attendees == attendance.unique
     assert counters.vouchers_issued == sum(c.vouchers_issued for c in per_campaign)
     assert counters.vouchers_redeemed == sum(c.vouchers_redeemed for c in per_campaign)
     assert counters.open_conflicts == report.build(db, demo.event.id).conflicts_open == 1
