@@ -276,8 +276,9 @@ def station_home_unenrolled(screens: Screens) -> Page:
 
 def station_revoked(screens: Screens) -> Page:
     page = screens.revoked()
-    page.goto(screens.url + "/station")
-    page.locator("body[data-station-ready=true]").wait_for(state="attached")
+    # The tablet wipes itself and reloads on its own: wait for that, never navigate across it.
+    page.locator("#revoked").wait_for(state="visible")
+    page.wait_for_load_state("load")
     return page
 
 

@@ -5,7 +5,7 @@ import { _ } from "./i18n.js";
 import { TokenType, mintToken } from "./mint.js";
 import { decode } from "./token.js";
 import { $, campaignTexts, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
-import { groupedId, showTokenQr } from "./station-qr.js";
+import { groupedId, showTokenQr, showWithNextStep } from "./station-qr.js";
 
 // DESIGN.md, "Clocks": past ten minutes of skew, no time-limited voucher until the clock is
 // fixed and a sync has measured it again.
@@ -111,9 +111,7 @@ async function main() {
         : _("No end");
       form.hidden = true;
       $("issued").hidden = false;
-      // The whole QR in view (below the sticky status row), however far down the form was.
-      window.scrollTo(0, 0);
-      $("claim-qr").scrollIntoView({ block: "nearest" });
+      showWithNextStep($("claim-qr"), $("issue-another"));
     } catch (failure) {
       console.error(failure);
       fail(_("Could not issue: %(problem)s", { problem: failure?.message ?? String(failure) }));

@@ -17,3 +17,11 @@ export async function showTokenQr(figure, text, label) {
 export function groupedId(id) {
   return id.match(/.{1,4}/g).join(" ");
 }
+
+/** The whole QR in view (below the sticky status row), and the clerk's next step under it: on a
+ * phone the words above the QR scroll away first, so a short screen still shows both. */
+export function showWithNextStep(qr, nextStep) {
+  window.scrollTo(0, 0);
+  qr.scrollIntoView({ block: "nearest" });
+  nextStep.scrollIntoView({ block: "nearest" });
+}

@@ -4,7 +4,7 @@ import { _ } from "./i18n.js";
 import { TokenType, mintToken } from "./mint.js";
 import { decode } from "./token.js";
 import { $, needsEnrollment, openStation, ready } from "./station-app.js";
-import { groupedId, showTokenQr } from "./station-qr.js";
+import { groupedId, showTokenQr, showWithNextStep } from "./station-qr.js";
 
 async function main() {
   const station = await openStation();
@@ -50,9 +50,7 @@ async function main() {
       $("issue-to").href = `/station/issue?attendee=${encodeURIComponent(id)}`;
       form.hidden = true;
       $("registered").hidden = false;
-      // The whole QR in view (below the sticky status row), however far down the form was.
-      window.scrollTo(0, 0);
-      $("pass-qr").scrollIntoView({ block: "nearest" });
+      showWithNextStep($("pass-qr"), $("register-another"));
       form.reset();
       form.checkin.checked = true;
     } catch (failure) {
