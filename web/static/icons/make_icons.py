@@ -65,7 +65,9 @@ def main() -> None:
         image = render(size, maskable=maskable)
         if maskable:
             image = image.convert("RGB")
-        image.save(HERE / name, optimize=True)
+        # Two colours and their anti-aliased edges: a 64-colour palette looks the same and is a
+        # quarter of the bytes every tablet precaches (docs/benchmarks.md, station precache).
+        image.quantize(64, method=Image.Quantize.FASTOCTREE).save(HERE / name, optimize=True)
 
 
 if __name__ == "__main__":
