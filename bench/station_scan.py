@@ -1,6 +1,6 @@
 """Benchmark, not a test: scan to verdict on the clerk's tablet, offline, in real Chromium.
 
-    .venv/bin/python -m bench.station_scan [--scans 200] [--passes 50] [--seed 7] [--no-camera]
+    .venv/bin/python -m bench.station_scan [--scans 200] [--passes 50] [--seed 7] [--no-camera] [--profile]
 
 Setup (untimed): the demo event (events.demo.ensure_demo) in a temporary SQLite file, and
 `--scans` distinct server-signed tokens: `--passes` attendee passes (campaigns.issue_pass) and
@@ -24,9 +24,11 @@ By default Chromium gets a fake camera playing a blank picture (e2e/camera.py), 
 loop (jsQR on every frame, on the page's thread) runs beside the handler as on a real tablet;
 --no-camera runs without one (the page then only says no camera could be opened).
 
-Also reported, "station JS shipped": raw and gzip -6 bytes (as a server or CDN would compress)
-of every .js file a tablet's service worker precaches (COMMON_SHELL and STATION_SHELL in web/static/sw.js), per file
-and in total, and of the .js files the /station/scan load actually fetched.
+Also reported, "what the station precaches": raw and gzip -6 bytes (as a server or CDN would
+compress) of every URL a tablet's service worker precaches (COMMON_SHELL and STATION_SHELL in
+web/static/sw.js: pages, scripts, styles, icons, catalogues), per file, in total and for the .js
+alone, and of the .js files the /station/scan load actually fetched. Target (issue 14): under
+120 KB gzipped.
 """
 
 from __future__ import annotations
@@ -59,10 +61,13 @@ from server.controllers.pwa import precache_lists  # noqa: E402
 GZIP_LEVEL = 6
 MEASURE = "poppass:scan-to-verdict"
 CAMPAIGN_TITLE = "Free coffee"
-TARGET = "every scan must give a clear verdict in well under a second"
+TARGET = "p95 < 16 ms (one 60 Hz frame)"
 TARGET_MS = 1000
 TARGET_SHORT = "“a clear verdict in well under a second” (issue 5): < 1,000 ms"
-JS_TARGET = NONE_SET
+P95_TARGET_MS = 16
+P95_TARGET_SHORT = "one 60 Hz frame (issue 14): p95 < 16 ms"
+PRECACHE_TARGET_BYTES = 120_000
+PRECACHE_TARGET = "everything the station precaches (issue 14): < 120 KB gzipped"
 
 ABOUT = """\
 The demo event in a temporary SQLite file served by the real server (uvicorn on loopback); 200
@@ -82,14 +87,17 @@ tablet; `--no-camera` drops it. Every run checks: every verdict green, one measu
 badge at "Offline · <n> waiting", <n> ops in the outbox, no page errors; a run that fails a check
 is reported as a problem and its figures are not taken.
 
-Target (issue 5): "every scan must give a clear verdict in well under a second" — read here as
-under 1,000 ms, at the median and at p99.
+Targets: issue 5, "every scan must give a clear verdict in well under a second" — read here as
+under 1,000 ms at the median and at p99; issue 14, scan → verdict offline p95 under 16 ms (one
+60 Hz frame).
 
-**Station JS shipped.** Raw bytes as the server sends them and gzip -6 (as a server or CDN would
-compress them), for every `.js` in the service worker's precache lists (`COMMON_SHELL` and
-`STATION_SHELL` in `web/static/sw.js`) and for those a fresh online load of `/station/scan`
-fetched. Paths are under `/static/`. No size target was set (neither the issues nor DESIGN.md
-name one).
+**What the station precaches.** Raw bytes as the server sends them and gzip -6 (as a server or
+CDN would compress them), for every URL in the tablet's precache lists (`COMMON_SHELL` and
+`STATION_SHELL` in `web/static/sw.js`: the station's pages, scripts, styles, icons and
+catalogues), and for the `.js` a fresh online load of `/station/scan` fetched. Issue 14's target:
+everything the station precaches under 120 KB gzipped (1 KB = 1,000 bytes here). The issue's
+"today 136 KB" was the precached `.js` alone (135,974 bytes before issue 14), so both totals are
+reported, each against that target.
 """
 
 HISTORY = """\
@@ -98,9 +106,23 @@ medians of 15–18 ms and p95 of 23–46 ms; the worst of 1,600 scans took 268 m
 median did not grow as the outbox filled, and vouchers and passes cost the same. Those runs also
 showed one failed `POST /api/v1/push` per scan (`net::ERR_INTERNET_DISCONNECTED`): each recorded op
 started a sync although the browser knew it was offline. Fixed since (`SyncClient.sync()` waits
-for the `online` event when `navigator.onLine` is false). jsQR is shipped unminified (257 KB raw,
-about 64 % of the raw bytes the Scan screen loads); minifying it at vendoring would save about
-30 KB gzipped.
+for the `online` event when `navigator.onLine` is false). jsQR was shipped unminified then (257 KB
+raw, about 64 % of the raw bytes the Scan screen loaded).
+
+Issue 14 (2026-12-03, a 2-core machine shared with other test runs, load average 3–10): the
+station precache went from 135,974 bytes of gzipped .js (174,775 for every precached URL) to
+103,152 (141,504): jsQR and qrcode-generator vendored minified (−11.6 KB and −3.9 KB), and the
+tablet no longer precaches the attendees' htmx, wallet.js and public.css (station pages never
+used htmx). Where scan → verdict time went (`--profile`, 100 scans): the handler itself is cheap
+— in-page timings gave verify 0.2 ms, judge 0.1 ms, the outbox + ledger transaction 2.7 ms
+median (6 ms when the verdict's layout and focus come first) — while the scanner loop's jsQR,
+`drawImage` and `getImageData` took about 15 % of the page's thread and delayed verdicts that
+arrived mid-frame: 100 scans gave p95 32.3 ms with the camera and 17.9 ms without (median 16.5
+and 16.0). The frames are now decoded in a worker (`qr-decode-worker.js`); three alternating
+pairs of 100-scan runs under that load gave medians 17.7 / 18.6 / 20.1 ms with the worker
+against 21.6 / 19.2 / 20.6 without, and p95 40 / 45 / 56 against 48 / 51 / 104. The ~16 ms
+median floor is not the handler's work (under 4 ms): it lies in event dispatch, rendering and
+IndexedDB's commit scheduling around the click, not yet broken down.
 """
 
 
@@ -125,10 +147,10 @@ def make_tokens(db_path: Path, *, scans: int, passes: int, seed: int) -> tuple[l
         db.close()
 
 
-def shell_js() -> list[str]:
-    """The .js entries a tablet's service worker precaches (both lists in web/static/sw.js), in order."""
+def station_shell() -> list[str]:
+    """Every URL a tablet's service worker precaches (COMMON_SHELL and STATION_SHELL), in order."""
     lists = precache_lists()
-    return [u for u in lists["COMMON_SHELL"] + lists["STATION_SHELL"] if u.endswith(".js")]
+    return lists["COMMON_SHELL"] + lists["STATION_SHELL"]
 
 
 def sizes(url: str, paths: list[str]) -> dict[str, tuple[int, int]]:
@@ -140,6 +162,18 @@ def sizes(url: str, paths: list[str]) -> dict[str, tuple[int, int]]:
             body = response.read()
         result[path] = (len(body), len(gzip.compress(body, compresslevel=GZIP_LEVEL)))
     return result
+
+
+def profile_self_time(profile: dict) -> tuple[float, list[tuple[tuple[str, str], float]]]:
+    """Self time (ms) per (function, script) of a CDP Profiler profile, largest first."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    deltas = profile.get("timeDeltas", [])
+    by: dict[tuple[str, str], float] = {}
+    for sample, delta in zip(profile.get("samples", []), deltas[1:] + [0]):
+        frame = nodes[sample]["callFrame"]
+        key = (frame["functionName"] or "(anonymous)", frame["url"].rsplit("/", 1)[-1] or "(native)")
+        by[key] = by.get(key, 0.0) + delta / 1000
+    return sum(by.values()), sorted(by.items(), key=lambda kv: -kv[1])
 
 
 def kib(n: int) -> str:
@@ -210,6 +244,12 @@ def run(args) -> Section:
                 colors: list[tuple[str, str | None, str | None]] = []
                 failed.clear()
                 leftover = None
+                cdp = None
+                if args.profile:  # a CPU profile of the page during the scans: where the time goes
+                    cdp = context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 100})  # µs
+                    cdp.send("Profiler.start")
                 scans_started = time.perf_counter()
                 for kind, text in items:
                     code_box.fill(text)
@@ -221,6 +261,7 @@ def run(args) -> Section:
                     if leftover is None:  # the form is meant to be reset once the verdict is up
                         leftover = code_box.input_value()
                 scans_s = time.perf_counter() - scans_started
+                profile = cdp.send("Profiler.stop")["profile"] if cdp else None
 
                 durations = page.evaluate(f"() => performance.getEntriesByName({MEASURE!r}).map((e) => e.duration)")
                 badge_ok = True
@@ -234,7 +275,7 @@ def run(args) -> Section:
                 )
                 context.close()
                 browser.close()
-            shell = shell_js()
+            shell = station_shell()
             shell_sizes = sizes(url, shell)
             fetched_sizes = sizes(url, list(fetched))
         finally:
@@ -295,16 +336,27 @@ def run(args) -> Section:
         out(f"- Console errors/warnings ({len(console)}), distinct: {sorted(set(console))[:5]}")
     for problem in problems:
         out(f"- PROBLEM: {problem}")
+    if profile:
+        out("\nCPU profile of the page during the scans (`--profile`), self time by function, top 15:\n")
+        out("| function | script | self ms | share |")
+        out("|---|---|---:|---:|")
+        total, rows = profile_self_time(profile)
+        for (function, script), ms in rows[:15]:
+            out(f"| `{function}` | `{script}` | {ms:,.1f} | {100 * ms / total:.1f} % |")
+        out(f"\n- Sampled: {total:,.0f} ms over {scans_s * 1000:,.0f} ms of scanning.")
 
-    out("\nStation JS shipped (raw bytes as served, and gzip -6 as a server/CDN would send them):\n")
+    out("\nWhat the station precaches, and the JS /station/scan loads (raw bytes as served, and gzip -6 as a server/CDN would send them):\n")
     out("| file | in SW precache | fetched by /station/scan | raw bytes | gzip -6 bytes |")
     out("|---|:-:|:-:|---:|---:|")
     for path in [*shell, *[p for p in fetched if p not in shell]]:
         raw, gz = (shell_sizes | fetched_sizes)[path]
         out(f"| `{path}` | {'yes' if path in shell else '**no**'} | {'yes' if path in fetched else '—'} | {raw:,} | {gz:,} |")
     shell_raw, shell_gz = sum(r for r, _ in shell_sizes.values()), sum(g for _, g in shell_sizes.values())
+    js = [p for p in shell if p.endswith(".js")]
+    js_raw, js_gz = sum(shell_sizes[p][0] for p in js), sum(shell_sizes[p][1] for p in js)
     got_raw, got_gz = sum(r for r, _ in fetched_sizes.values()), sum(g for _, g in fetched_sizes.values())
-    out(f"| **all {len(shell)} precached .js** | | | **{shell_raw:,}** ({kib(shell_raw)}) | **{shell_gz:,}** ({kib(shell_gz)}) |")
+    out(f"| **all {len(shell)} precached URLs** | | | **{shell_raw:,}** ({kib(shell_raw)}) | **{shell_gz:,}** ({kib(shell_gz)}) |")
+    out(f"| **the {len(js)} precached .js** | | | **{js_raw:,}** ({kib(js_raw)}) | **{js_gz:,}** ({kib(js_gz)}) |")
     out(f"| **the {len(fetched)} fetched by /station/scan** | | | **{got_raw:,}** ({kib(got_raw)}) | **{got_gz:,}** ({kib(got_gz)}) |")
     via_sw = sum(1 for v in fetched.values() if v)
     out(f"\n- Of the {len(fetched)} .js responses on the reload of /station/scan, {via_sw} came from the service worker.")
@@ -315,24 +367,30 @@ def run(args) -> Section:
     if durations:
         figures.append(sampled("scan to verdict, offline, median", "ms", durations, digits=1, target=TARGET_SHORT,
                                met=statistics.median(durations) < TARGET_MS))
+        figures.append(Figure("scan to verdict, offline, p95", "ms", percentile(durations, 0.95), target=P95_TARGET_SHORT,
+                              met=percentile(durations, 0.95) < P95_TARGET_MS, digits=1))
         figures.append(Figure("scan to verdict, offline, p99", "ms", percentile(durations, 0.99), target=TARGET_SHORT,
                               met=percentile(durations, 0.99) < TARGET_MS, digits=1))
     figures.append(Figure(f"station JS, the {len(fetched)} files /station/scan loads, gzip -6", "bytes", got_gz,
-                          target=JS_TARGET, baseline=f"raw: {got_raw:,} bytes", ratio=f"{100 * got_gz / got_raw:.0f} %"))
-    figures.append(Figure(f"station JS, all {len(shell)} precached .js files, gzip -6", "bytes", shell_gz,
-                          target=JS_TARGET, baseline=f"raw: {shell_raw:,} bytes", ratio=f"{100 * shell_gz / shell_raw:.0f} %"))
+                          target=NONE_SET, baseline=f"raw: {got_raw:,} bytes", ratio=f"{100 * got_gz / got_raw:.0f} %"))
+    figures.append(Figure(f"station precache, the {len(js)} .js files, gzip -6", "bytes", js_gz, target=PRECACHE_TARGET,
+                          met=js_gz < PRECACHE_TARGET_BYTES, baseline="135,974 bytes before issue 14",
+                          ratio=f"{100 * js_gz / 135_974:.0f} %"))
+    figures.append(Figure(f"station precache, all {len(shell)} URLs, gzip -6", "bytes", shell_gz, target=PRECACHE_TARGET,
+                          met=shell_gz < PRECACHE_TARGET_BYTES, baseline=f"raw: {shell_raw:,} bytes",
+                          ratio=f"{100 * shell_gz / shell_raw:.0f} %"))
     return Section("station_scan", "Scan to verdict, and the station JS",
                    "`.venv/bin/python -m bench.station_scan [--scans 200] [--passes 50] [--seed 7] [--no-camera]`",
                    out.text(), figures, problems, seconds=elapsed)
 
 
 def measure(quick: bool = False, *, scans: int | None = None, passes: int | None = None, seed: int = 7,
-            no_camera: bool = False, directory: Path | None = None) -> Section:
+            no_camera: bool = False, directory: Path | None = None, profile: bool = False) -> Section:
     import types
 
     scans = scans if scans is not None else (20 if quick else 200)
     passes = passes if passes is not None else scans // 4
-    return run(types.SimpleNamespace(scans=scans, passes=passes, seed=seed, no_camera=no_camera, dir=directory))
+    return run(types.SimpleNamespace(scans=scans, passes=passes, seed=seed, no_camera=no_camera, dir=directory, profile=profile))
 
 
 def main() -> None:
@@ -343,6 +401,7 @@ def main() -> None:
     parser.add_argument("--no-camera", action="store_true", help="no fake camera: the scanner does not run")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20 scans")
     parser.add_argument("--dir", type=Path, default=None, help="where the database file goes (default: a temp dir)")
+    parser.add_argument("--profile", action="store_true", help="add a CPU profile of the page during the scans")
     args = parser.parse_args()
     if not 0 <= args.passes <= args.scans:
         parser.error("--passes must be between 0 and --scans")

@@ -64,6 +64,7 @@ const STATION_SHELL = [
   "/static/js/mint.js",
   "/static/js/scanner.js",
   "/static/js/qr-decode.js",
+  "/static/js/qr-decode-worker.js",
   "/static/vendor/jsQR-1.4.0.min.js",
 ];
 

@@ -1,12 +1,38 @@
-// The camera scanner: frames from the (rear) camera, QR codes decoded in the page, each
-// distinct code handed to `onScan` once. BarcodeDetector is used where the browser has it
-// for QR codes; everywhere else (Chromium on Linux, Firefox) the vendored jsQR decodes.
+// The camera scanner: frames from the (rear) camera, QR codes decoded, each distinct code
+// handed to `onScan` once. BarcodeDetector is used where the browser has it for QR codes;
+// everywhere else (Chromium on Linux, Firefox) the vendored jsQR decodes, in a worker
+// (qr-decode-worker.js) where the browser has one with OffscreenCanvas, else in the page.
 // verdictFor() turns a scanned text into the clerk's green or red with token.js.
 import { decodeImageData, loadJsQR } from "./qr-decode.js";
 import { Reason, TokenError, parseScan, verify } from "./token.js";
 
 const MAX_WIDTH = 640;
 const REPEAT_MS = 2000;
+const WORKER_SRC = "/static/js/qr-decode-worker.js";
+
+// jsQR off the page's thread: frames go to the worker as transferred ImageBitmaps. Resolves to
+// decode(video, w, h) → text or null, or to null where the browser cannot do it.
+function workerDecoder() {
+  if (typeof Worker !== "function" || typeof OffscreenCanvas !== "function" || typeof createImageBitmap !== "function") return null;
+  const worker = new Worker(WORKER_SRC);
+  const waiting = new Map();
+  let next = 0;
+  worker.addEventListener("message", (event) => {
+    waiting.get(event.data.id)?.(event.data.text);
+    waiting.delete(event.data.id);
+  });
+  return {
+    async decode(video, w, h) {
+      const bitmap = await createImageBitmap(video, { resizeWidth: w, resizeHeight: h });
+      const id = next++;
+      return new Promise((resolve) => {
+        waiting.set(id, resolve);
+        worker.postMessage({ id, bitmap }, [bitmap]);
+      });
+    },
+    stop: () => worker.terminate(),
+  };
+}
 
 async function openCamera() {
   const rear = { video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false };
@@ -45,7 +71,9 @@ function makeCanvas(width, height) {
  */
 export async function startScanner(video, { onScan, fps = 12, repeatMs = REPEAT_MS, maxWidth = MAX_WIDTH } = {}) {
   if (typeof onScan !== "function") throw new TypeError("onScan must be a function");
-  const [stream, jsQR, detector] = await Promise.all([openCamera(), loadJsQR(), barcodeDetector()]);
+  const [stream, detector] = await Promise.all([openCamera(), barcodeDetector()]);
+  const offThread = detector ? null : workerDecoder();
+  const jsQR = offThread ? null : await loadJsQR(); // in the page: BarcodeDetector's fallback, or no worker
   let stopped = false;
   let timer = null;
   let canvas = null;
@@ -56,6 +84,7 @@ export async function startScanner(video, { onScan, fps = 12, repeatMs = REPEAT_
     if (stopped) return;
     stopped = true;
     clearTimeout(timer);
+    offThread?.stop();
     for (const track of stream.getTracks()) track.stop();
     if (video.srcObject === stream) video.srcObject = null;
   };
@@ -78,6 +107,10 @@ export async function startScanner(video, { onScan, fps = 12, repeatMs = REPEAT_
     const scale = Math.min(1, maxWidth / width);
     const w = Math.round(width * scale);
     const h = Math.round(height * scale);
+    if (offThread) {
+      const text = await offThread.decode(video, w, h);
+      return text === null ? null : { text, decoder: "jsQR (worker)" };
+    }
     if (!canvas || canvas.width !== w || canvas.height !== h) {
       canvas = makeCanvas(w, h);
       context = canvas.getContext("2d", { willReadFrequently: true });
