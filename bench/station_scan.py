@@ -28,7 +28,7 @@ p95, p99, max (bench/machine.py's percentile rule). Checked: every verdict green
 scan, the badge ends at "<n> waiting", the outbox holds <n> ops, no page errors.
 
 By default Chromium gets a fake camera playing a blank picture (e2e/camera.py), so the scanner
-loop (jsQR on every frame, on the page's thread) runs beside the handler as on a real tablet;
+loop (jsQR on every frame, in qr-decode-worker.js) runs beside the handler as on a real tablet;
 --no-camera runs without one (the page then only says no camera could be opened).
 
 Also reported, "what the station precaches": raw and gzip -6 bytes (as a server or CDN would
@@ -96,7 +96,7 @@ on screen (`#verdict` unhidden; paint not included) with the op committed to Ind
 signature and validity checks, the ledger lookup, the outbox write. The camera's QR decoding is
 excluded; this page has no decode figure yet (`e2e/test_scanner.py` prints jsQR's per-frame
 `decodeMs` with `-s`, unrecorded). By default the browser has a fake camera playing a blank
-picture, so the scanner loop (jsQR on every frame, same thread) runs beside the handler as on a
+picture, so the scanner loop (jsQR on every frame, in qr-decode-worker.js) runs beside the handler as on a
 tablet; `--no-camera` drops it. Every run checks: every verdict green, one measure per scan, the
 badge at "Offline · <n> waiting", <n> ops in the outbox, no page errors; a run that fails a check
 is reported as a problem and its figures are not taken.
