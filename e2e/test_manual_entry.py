@@ -68,7 +68,9 @@ def test_a_welcome_voucher_is_redeemed_offline_from_the_codes_the_phone_shows(ne
     desk.type_code(short.inner_text(), digits.inner_text())  # the same codes again
     expect(desk.verdict()).to_have_attribute("data-color", "amber")
     expect(desk.verdict()).to_have_attribute("data-reason", "used_up")
-    expect(desk.page.locator("#verdict-title")).to_have_text("Already used")
+    # The full-screen verdict's one word for amber, then what happened (station-verdict.js).
+    expect(desk.page.locator("#verdict-title")).to_have_text("Check")
+    expect(desk.page.locator("#verdict-what")).to_have_text("Already used")
     desk.next()
     [redeem] = [op for op in desk.outbox() if op["kind"] == "redeem" and op["data"]["outcome"] == "accepted"]
     assert redeem["subject"] == token_id and redeem["data"]["token"] == voucher.get_attribute("data-token")
