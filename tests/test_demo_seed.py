@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from events import conflicts, demo_seed, draws, projections, report, wall
+from events import campaigns, conflicts, demo_seed, devices, draws, projections, report, wall
 from events.db import open_database
 from events.devices import WEB_DEVICE_PREFIX
 from tests.conftest import NOW
@@ -59,6 +59,19 @@ def test_four_tablets_with_clerks_and_campaigns_of_every_kind(seeded) -> None:
     rows = list(db.query("select number, rotating, cap, max_uses from campaigns where event_id = ?", [demo.event.id]))
     assert len(rows) == 4 and any(r["rotating"] for r in rows) and any(r["cap"] for r in rows)
     assert any(r["max_uses"] > 1 for r in rows)
+
+
+def test_every_campaign_speaks_chinese_too_and_each_tablet_names_its_clerk(seeded) -> None:
+    db, demo = seeded
+    for campaign in campaigns.list_campaigns(db, demo.event.id):
+        title, terms, value = campaigns.localized(campaign, "zh-CN")
+        assert (title, terms, value) != (campaign.title, campaign.terms, campaign.value)
+        assert all(any("\u4e00" <= c <= "\u9fff" for c in text) for text in (title, terms))
+    for identity in demo_seed.tablet_identities(db, demo.event.id):
+        [latest] = db.execute("select clerk from ops where device_id = ? order by received_at_ms desc, device_seq desc limit 1",
+                              [identity["device_id"]]).fetchone()
+        # The console's tablets list names who is on shift (sent with each pull): the last shift's clerk.
+        assert devices.get_device(db, identity["device_id"]).clerk == latest == identity["clerk"]
 
 
 def test_arrivals_ramp_up_to_a_peak_over_the_hours(seeded) -> None:
