@@ -16,11 +16,13 @@ import json
 import random
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 
-from events import rotating, tokens
+from events import merge, rotating, tokens
+from events.demo_seed import FUZZ_NAMES
 from events.tablet import Tablet
 
 HTTP_TIMEOUT_S = 5
@@ -34,6 +36,8 @@ class Ledger:
     names: dict[str, str] = field(default_factory=dict)  # attendee id -> name
     passes: dict[str, str] = field(default_factory=dict)  # attendee id -> pass text
     checked_in: set[str] = field(default_factory=set)
+    stays_away: set[str] = field(default_factory=set)  # the seeded fuzz names: never on the projector
+    phones: set[str] = field(default_factory=set)  # phone keys already registered
     vouchers: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # token id -> (text, attendee id)
     uses: Counter = field(default_factory=Counter)
 
@@ -41,6 +45,10 @@ class Ledger:
         kind, subject, data = op["kind"], op["subject"], op["data"]
         if kind == "register":
             self.names.setdefault(subject, data["name"])
+            if data["name"] in FUZZ_NAMES:
+                self.stays_away.add(subject)
+            if data.get("phone"):
+                self.phones.add(merge.phone_key(data["phone"]))
             if data.get("pass_token"):
                 self.passes[subject] = data["pass_token"]
         elif kind == "checkin":
@@ -49,6 +57,19 @@ class Ledger:
             self.vouchers[subject] = (data["token"], data.get("attendee_id"))
         elif kind == "redeem" and data.get("outcome") == "accepted":
             self.uses[subject] += 1
+
+    def waiting(self) -> list[str]:
+        """Signed up, not in yet, and someone who may come in (in a stable order, for the seed)."""
+        return sorted(set(self.names) - self.checked_in - self.stays_away)
+
+    def new_phone(self, rng: random.Random) -> str:
+        """A walk-in's phone nobody registered yet: a second `--live` run with the same seed must
+        not register the same numbers again (each would be a possible_duplicate conflict)."""
+        while True:
+            phone = f"+86 136 {rng.randrange(10_000):04d} {rng.randrange(10_000):04d}"
+            if merge.phone_key(phone) not in self.phones:
+                self.phones.add(merge.phone_key(phone))
+                return phone
 
 
 class LiveTablets:
@@ -93,7 +114,9 @@ class LiveTablets:
     def _pull(self, tablet: Tablet) -> None:
         while True:
             now_ms = int(time.time() * 1000)
-            page = self._call(tablet, "GET", f"/api/v1/pull?after={self.cursors.get(tablet.device_id, 0)}&sent_at_ms={now_ms}")
+            query = urllib.parse.urlencode(  # the clerk on shift, as station-app.js sends it
+                {"after": self.cursors.get(tablet.device_id, 0), "sent_at_ms": now_ms, "clerk": tablet.clerk})
+            page = self._call(tablet, "GET", f"/api/v1/pull?{query}")
             for op in page["ops"]:
                 self.ledger.learn(op)
             tablet.pulled(page["ops"], now_ms=now_ms)
@@ -147,7 +170,7 @@ class LiveTablets:
         return self.rng.choice([tablet for desk_role, tablet, _ in self.desks if desk_role == role])
 
     def _check_in(self) -> None:
-        waiting = sorted(set(self.ledger.names) - self.ledger.checked_in)
+        waiting = self.ledger.waiting()
         if not waiting:
             return self._walk_in()
         attendee = self.rng.choice(waiting)
@@ -161,8 +184,7 @@ class LiveTablets:
         now_ms = int(time.time() * 1000)
         name = self.rng.choice(("Lin Yue", "Ava Patel", "周子涵", "Noah Kim", "吴思远", "Mia Rossi", "Zhang Hao", "许嘉懿"))
         pass_text = tablet.mint_pass(now_ms=now_ms)
-        register = tablet.register(name, now_ms=now_ms, pass_token=pass_text,
-                                   phone=f"+86 136 {self.rng.randrange(10_000):04d} {self.rng.randrange(10_000):04d}")
+        register = tablet.register(name, now_ms=now_ms, pass_token=pass_text, phone=self.ledger.new_phone(self.rng))
         tablet.checkin(register["subject"], now_ms=now_ms + 500, pass_token=pass_text, method="search")
         self.ledger.names[register["subject"]] = name
         self.ledger.checked_in.add(register["subject"])

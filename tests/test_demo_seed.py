@@ -3,11 +3,15 @@ read the same by the wall and the report, seeded once, the same for the same see
 
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
 
-from events import campaigns, conflicts, demo_seed, devices, draws, projections, report, wall
+from events import campaigns, conflicts, demo_seed, devices, draws, merge, projections, report, wall
 from events.db import open_database
 from events.devices import WEB_DEVICE_PREFIX
+from server.demo_live import Ledger
 from tests.conftest import NOW
 
 HOUR_S = 3600
@@ -72,6 +76,25 @@ def test_every_campaign_speaks_chinese_too_and_each_tablet_names_its_clerk(seede
                               [identity["device_id"]]).fetchone()
         # The console's tablets list names who is on shift (sent with each pull): the last shift's clerk.
         assert devices.get_device(db, identity["device_id"]).clerk == latest == identity["clerk"]
+
+
+def test_the_live_tablets_never_bring_in_the_fuzz_nor_reuse_a_phone(seeded) -> None:
+    """`--live` learns the room from the log: it must not put an HTML-looking name on the
+    projector, and its walk-ins must not register a phone already known (a duplicate conflict)."""
+    db, demo = seeded
+    ledger = Ledger()
+    for kind, subject, data in db.execute("select kind, subject, data from ops where event_id = ?",
+                                          [demo.event.id]):
+        ledger.learn({"kind": kind, "subject": subject, "data": json.loads(data)})
+    names = {ledger.names[a] for a in ledger.waiting()}
+    assert ledger.waiting() and not names & set(demo_seed.FUZZ_NAMES)
+    assert len(ledger.stays_away) == len(demo_seed.FUZZ_NAMES)
+    phoned = db.execute("select count(*) from attendees where event_id = ? and phone_key != ''", [demo.event.id])
+    assert len(ledger.phones) == phoned.fetchone()[0]
+    taken = merge.phone_key(Ledger().new_phone(random.Random(1)))  # what this seed would draw first
+    ledger.phones.add(taken)
+    fresh = [merge.phone_key(ledger.new_phone(random.Random(1))) for _ in range(3)]
+    assert taken not in fresh and len(set(fresh)) == 3  # each draw marks its number as taken
 
 
 def test_arrivals_ramp_up_to_a_peak_over_the_hours(seeded) -> None:
