@@ -16,6 +16,7 @@ import json
 import random
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
@@ -29,6 +30,14 @@ HTTP_TIMEOUT_S = 5
 PULL_EVERY_S = 10  # well inside the wall's two minutes before a tablet shows as late
 
 
+class Refused(Exception):
+    """The server refused this tablet's token (401 not enrolled, 403 revoked): it stops working."""
+
+    def __init__(self, tablet: Tablet, status: int) -> None:
+        super().__init__(f"{tablet.device_id}: {status}")
+        self.tablet, self.status = tablet, status
+
+
 @dataclass
 class Ledger:
     """What the simulated tablets know, built from pulled ops and their own (one shared room)."""
@@ -40,8 +49,13 @@ class Ledger:
     phones: set[str] = field(default_factory=set)  # phone keys already registered
     vouchers: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # token id -> (text, attendee id)
     uses: Counter = field(default_factory=Counter)
+    seen: set[str] = field(default_factory=set)  # op ids already learned
 
     def learn(self, op: dict) -> None:
+        # Every tablet pulls what the others wrote: the same op arrives up to three times.
+        if op["op_id"] in self.seen:
+            return
+        self.seen.add(op["op_id"])
         kind, subject, data = op["kind"], op["subject"], op["data"]
         if kind == "register":
             self.names.setdefault(subject, data["name"])
@@ -80,6 +94,7 @@ class LiveTablets:
         self.base_url, self.event_id, self.pace_s = base_url.rstrip("/"), event_id, pace_s
         self.rotation_key = rotation_key  # the attendees' phones compute their codes from it
         self.rng = random.Random(seed)
+        self.identities = identities
         self.desks = [(identity["role"], tablet_for(identity, event_id), identity) for identity in identities]
         self.ledger = Ledger()
         self.cursors: dict[str, int] = {}
@@ -101,8 +116,13 @@ class LiveTablets:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
                                          headers={**tablet.headers, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
-            return json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code in (401, 403):
+                raise Refused(tablet, error.code) from None
+            raise
 
     def _push(self, tablet: Tablet) -> None:
         if not tablet.outbox:
@@ -134,12 +154,21 @@ class LiveTablets:
             try:
                 if not ready:
                     for _, tablet, identity in self.desks:
-                        tablet.seq = identity.get("last_seq", 0)
-                        self._pull(tablet)
+                        if tablet.device_id not in self.pulled_at:  # (again after one was refused)
+                            tablet.seq = identity.get("last_seq", 0)
+                            self._pull(tablet)
                     ready = True
                 if self._stop.wait(self.pace_s * self.rng.uniform(0.5, 1.5)):
                     break
                 self._step()
+            except Refused as refused:
+                # Revoked in the console (or its device forgotten): like a station, that tablet
+                # stops; the others go on. What it had not pushed is lost, as a wiped tablet's is.
+                self.desks = [desk for desk in self.desks if desk[1] is not refused.tablet]
+                name = next((i["name"] for i in self.identities if i["device_id"] == refused.tablet.device_id), "?")
+                print(f"  Live: the server refused {name} ({refused.status}): it stops, the other tablets go on", flush=True)
+                if not self.desks:
+                    break
             except OSError:
                 # The server is stopping (Ctrl-C reaches uvicorn first) or briefly unreachable: a
                 # tablet retries, and what it recorded waits in its outbox for the next push.
@@ -150,6 +179,14 @@ class LiveTablets:
             try:
                 urllib.request.urlopen(self.base_url + "/healthz", timeout=1).read()
                 return
+            except Refused as refused:
+                # Revoked in the console (or its device forgotten): like a station, that tablet
+                # stops; the others go on. What it had not pushed is lost, as a wiped tablet's is.
+                self.desks = [desk for desk in self.desks if desk[1] is not refused.tablet]
+                name = next((i["name"] for i in self.identities if i["device_id"] == refused.tablet.device_id), "?")
+                print(f"  Live: the server refused {name} ({refused.status}): it stops, the other tablets go on", flush=True)
+                if not self.desks:
+                    break
             except OSError:
                 self._stop.wait(0.2)
 
@@ -167,7 +204,9 @@ class LiveTablets:
                 self._pull(tablet)
 
     def _desk(self, role: str) -> Tablet:
-        return self.rng.choice([tablet for desk_role, tablet, _ in self.desks if desk_role == role])
+        """A tablet standing there, or any tablet still working if that one was revoked."""
+        there = [tablet for desk_role, tablet, _ in self.desks if desk_role == role]
+        return self.rng.choice(there or [tablet for _, tablet, _ in self.desks])
 
     def _check_in(self) -> None:
         waiting = self.ledger.waiting()

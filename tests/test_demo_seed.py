@@ -83,9 +83,13 @@ def test_the_live_tablets_never_bring_in_the_fuzz_nor_reuse_a_phone(seeded) -> N
     projector, and its walk-ins must not register a phone already known (a duplicate conflict)."""
     db, demo = seeded
     ledger = Ledger()
-    for kind, subject, data in db.execute("select kind, subject, data from ops where event_id = ?",
-                                          [demo.event.id]):
-        ledger.learn({"kind": kind, "subject": subject, "data": json.loads(data)})
+    logged = [{"op_id": op_id, "kind": kind, "subject": subject, "data": json.loads(data)} for op_id, kind, subject, data
+              in db.execute("select op_id, kind, subject, data from ops where event_id = ?", [demo.event.id])]
+    for op in logged + logged:  # the other tablets pull the same ops: learned once
+        ledger.learn(op)
+    redeemed = db.execute("select count(*) from ops where event_id = ? and kind = 'redeem' "
+                          "and json_extract(data, '$.outcome') = 'accepted'", [demo.event.id]).fetchone()[0]
+    assert sum(ledger.uses.values()) == redeemed
     names = {ledger.names[a] for a in ledger.waiting()}
     assert ledger.waiting() and not names & set(demo_seed.FUZZ_NAMES)
     assert len(ledger.stays_away) == len(demo_seed.FUZZ_NAMES)
