@@ -245,13 +245,7 @@ class _Day:
     def _person(self, name: str | None = None, phone: str | None = None) -> _Person:
         rng = self.rng
         if name is None:
-            style = rng.random()
-            if style < 0.45:
-                name = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
-            elif style < 0.6:
-                name = f"{rng.choice(_PINYIN_GIVEN)} {rng.choice(_PINYIN_SURNAMES)}"
-            else:
-                name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+            name = person_name(rng)
         person = _Person(name)
         if phone is not None:
             person.phone = phone
@@ -480,6 +474,16 @@ class _Day:
         ).id
         draws.draw(self.db, self.event.id, drawn_by=organizer_id, wanted=DRAW_WINNERS, now=now_ms // 1000,
                    seed=f"{self.rng.getrandbits(128):032x}")
+
+
+def person_name(rng: random.Random) -> str:
+    """A name as people type it: Chinese in characters, Chinese in pinyin, or English."""
+    style = rng.random()
+    if style < 0.45:
+        return rng.choice(_SURNAMES) + rng.choice(_GIVEN)
+    if style < 0.6:
+        return f"{rng.choice(_PINYIN_GIVEN)} {rng.choice(_PINYIN_SURNAMES)}"
+    return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
 
 
 def _zh(title: str, terms: str, value: str) -> dict[str, dict[str, str]]:

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from events import merge, rotating, tokens
-from events.demo_seed import FUZZ_NAMES
+from events.demo_seed import FUZZ_NAMES, person_name
 from events.tablet import Tablet
 
 HTTP_TIMEOUT_S = 5
@@ -221,7 +221,7 @@ class LiveTablets:
     def _walk_in(self) -> None:
         tablet = self._desk("entrance")
         now_ms = int(time.time() * 1000)
-        name = self.rng.choice(("Lin Yue", "Ava Patel", "周子涵", "Noah Kim", "吴思远", "Mia Rossi", "Zhang Hao", "许嘉懿"))
+        name = person_name(self.rng)  # drawn as the seeded day's are: the wall's feed does not repeat itself
         pass_text = tablet.mint_pass(now_ms=now_ms)
         register = tablet.register(name, now_ms=now_ms, pass_token=pass_text, phone=self.ledger.new_phone(self.rng))
         tablet.checkin(register["subject"], now_ms=now_ms + 500, pass_token=pass_text, method="search")
