@@ -179,14 +179,6 @@ class LiveTablets:
             try:
                 urllib.request.urlopen(self.base_url + "/healthz", timeout=1).read()
                 return
-            except Refused as refused:
-                # Revoked in the console (or its device forgotten): like a station, that tablet
-                # stops; the others go on. What it had not pushed is lost, as a wiped tablet's is.
-                self.desks = [desk for desk in self.desks if desk[1] is not refused.tablet]
-                name = next((i["name"] for i in self.identities if i["device_id"] == refused.tablet.device_id), "?")
-                print(f"  Live: the server refused {name} ({refused.status}): it stops, the other tablets go on", flush=True)
-                if not self.desks:
-                    break
             except OSError:
                 self._stop.wait(0.2)
 
