@@ -213,18 +213,22 @@ class _Day:
             self.db, self.event.id, title="¥50 off your first purchase", value="¥50 off",
             terms="One per person, on purchases over ¥200. Show the moving code in your wallet.", max_uses=1,
             rotating=True, welcome=True, by_clerks=False, now=now, **window,
+            texts=_zh("首次消费立减 ¥50", "每人一次，消费满 ¥200 可用。请出示钱包里不断变化的码。", "立减 ¥50"),
         ).number
         self.coffee = campaigns.create_campaign(
             self.db, self.event.id, title="Free coffee", value="1 coffee", terms="At the coffee bar, while beans last.",
             max_uses=1, rotating=False, welcome=True, by_clerks=True, per_attendee=1, now=now, **window,
+            texts=_zh("免费咖啡", "在咖啡吧领取，送完即止。", "咖啡一杯"),
         ).number
         self.tote = campaigns.create_campaign(
             self.db, self.event.id, title="Launch tote bag", value="Tote bag", terms="Handed out at the gift counter.",
             max_uses=1, rotating=False, by_clerks=True, per_attendee=1, cap=TOTE_CAP, now=now, **window,
+            texts=_zh("开业纪念帆布袋", "在礼品柜台领取。", "帆布袋"),
         ).number
         self.flight = campaigns.create_campaign(
             self.db, self.event.id, title="Tasting flight", value="3 tastings", terms="Three single-origin tastings.",
             max_uses=3, rotating=False, by_clerks=True, now=now, **window,
+            texts=_zh("品鉴套餐", "三款单一产地咖啡品鉴。", "品鉴三次"),
         ).number
 
     def _enroll(self, now: int) -> None:
@@ -241,13 +245,7 @@ class _Day:
     def _person(self, name: str | None = None, phone: str | None = None) -> _Person:
         rng = self.rng
         if name is None:
-            style = rng.random()
-            if style < 0.45:
-                name = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
-            elif style < 0.6:
-                name = f"{rng.choice(_PINYIN_GIVEN)} {rng.choice(_PINYIN_SURNAMES)}"
-            else:
-                name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+            name = person_name(rng)
         person = _Person(name)
         if phone is not None:
             person.phone = phone
@@ -331,7 +329,8 @@ class _Day:
             batch = decode_batch(msgspec.json.encode(tablet.batch(now_ms=now_ms)))
             result = sync.push(self.db, tablet.device_id, batch, now_ms=now_ms)
             tablet.pushed(result.last_seq, result.clock_offset_ms)
-        pulled = sync.pull(self.db, tablet.device_id, after=desk.cursor, now_ms=now_ms, sent_at_ms=now_ms + tablet.skew_ms)
+        pulled = sync.pull(self.db, tablet.device_id, after=desk.cursor, now_ms=now_ms, sent_at_ms=now_ms + tablet.skew_ms,
+                           clerk=tablet.clerk)  # who is on shift, as station-app.js sends with each pull
         tablet.pulled(pulled.ops, now_ms=now_ms)
         desk.cursor = pulled.cursor
 
@@ -475,6 +474,22 @@ class _Day:
         ).id
         draws.draw(self.db, self.event.id, drawn_by=organizer_id, wanted=DRAW_WINNERS, now=now_ms // 1000,
                    seed=f"{self.rng.getrandbits(128):032x}")
+
+
+def person_name(rng: random.Random) -> str:
+    """A name as people type it: Chinese in characters, Chinese in pinyin, or English."""
+    style = rng.random()
+    if style < 0.45:
+        return rng.choice(_SURNAMES) + rng.choice(_GIVEN)
+    if style < 0.6:
+        return f"{rng.choice(_PINYIN_GIVEN)} {rng.choice(_PINYIN_SURNAMES)}"
+    return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+
+
+def _zh(title: str, terms: str, value: str) -> dict[str, dict[str, str]]:
+    """A campaign's Chinese texts (the event speaks English first, then Chinese): the wallet,
+    the voucher page and the station show these on a zh-CN page."""
+    return {"zh-CN": {"title": title, "terms": terms, "value": value}}
 
 
 def tablet_for(identity: dict, event_id: str) -> Tablet:

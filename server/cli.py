@@ -60,7 +60,10 @@ def _demo(args: argparse.Namespace) -> None:
     if args.live:
         from server.demo_live import LiveTablets
 
-        live = LiveTablets(base, demo.event.id, identities, rotation_key=rotation_key, pace_s=args.pace, seed=args.seed,
+        # The seed and what the tablets already pushed: a second live run goes on with new people
+        # and choices instead of replaying the first one's.
+        run_seed = args.seed * 1_000_003 + sum(identity["last_seq"] for identity in identities)
+        live = LiveTablets(base, demo.event.id, identities, rotation_key=rotation_key, pace_s=args.pace, seed=run_seed,
                            tablet_for=demo_seed.tablet_for)
         print(f"  Live: {len(identities)} simulated tablets act every ~{args.pace:g} s through {base}/api/v1 (Ctrl-C stops)")
         live.start()

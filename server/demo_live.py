@@ -16,15 +16,26 @@ import json
 import random
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 
-from events import rotating, tokens
+from events import merge, rotating, tokens
+from events.demo_seed import FUZZ_NAMES, person_name
 from events.tablet import Tablet
 
 HTTP_TIMEOUT_S = 5
 PULL_EVERY_S = 10  # well inside the wall's two minutes before a tablet shows as late
+
+
+class Refused(Exception):
+    """The server refused this tablet's token (401 not enrolled, 403 revoked): it stops working."""
+
+    def __init__(self, tablet: Tablet, status: int) -> None:
+        super().__init__(f"{tablet.device_id}: {status}")
+        self.tablet, self.status = tablet, status
 
 
 @dataclass
@@ -34,13 +45,24 @@ class Ledger:
     names: dict[str, str] = field(default_factory=dict)  # attendee id -> name
     passes: dict[str, str] = field(default_factory=dict)  # attendee id -> pass text
     checked_in: set[str] = field(default_factory=set)
+    stays_away: set[str] = field(default_factory=set)  # the seeded fuzz names: never on the projector
+    phones: set[str] = field(default_factory=set)  # phone keys already registered
     vouchers: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # token id -> (text, attendee id)
     uses: Counter = field(default_factory=Counter)
+    seen: set[str] = field(default_factory=set)  # op ids already learned
 
     def learn(self, op: dict) -> None:
+        # Every tablet pulls what the others wrote: the same op arrives up to three times.
+        if op["op_id"] in self.seen:
+            return
+        self.seen.add(op["op_id"])
         kind, subject, data = op["kind"], op["subject"], op["data"]
         if kind == "register":
             self.names.setdefault(subject, data["name"])
+            if data["name"] in FUZZ_NAMES:
+                self.stays_away.add(subject)
+            if data.get("phone"):
+                self.phones.add(merge.phone_key(data["phone"]))
             if data.get("pass_token"):
                 self.passes[subject] = data["pass_token"]
         elif kind == "checkin":
@@ -49,6 +71,19 @@ class Ledger:
             self.vouchers[subject] = (data["token"], data.get("attendee_id"))
         elif kind == "redeem" and data.get("outcome") == "accepted":
             self.uses[subject] += 1
+
+    def waiting(self) -> list[str]:
+        """Signed up, not in yet, and someone who may come in (in a stable order, for the seed)."""
+        return sorted(set(self.names) - self.checked_in - self.stays_away)
+
+    def new_phone(self, rng: random.Random) -> str:
+        """A walk-in's phone nobody registered yet: a second `--live` run with the same seed must
+        not register the same numbers again (each would be a possible_duplicate conflict)."""
+        while True:
+            phone = f"+86 136 {rng.randrange(10_000):04d} {rng.randrange(10_000):04d}"
+            if merge.phone_key(phone) not in self.phones:
+                self.phones.add(merge.phone_key(phone))
+                return phone
 
 
 class LiveTablets:
@@ -59,6 +94,7 @@ class LiveTablets:
         self.base_url, self.event_id, self.pace_s = base_url.rstrip("/"), event_id, pace_s
         self.rotation_key = rotation_key  # the attendees' phones compute their codes from it
         self.rng = random.Random(seed)
+        self.identities = identities
         self.desks = [(identity["role"], tablet_for(identity, event_id), identity) for identity in identities]
         self.ledger = Ledger()
         self.cursors: dict[str, int] = {}
@@ -80,8 +116,13 @@ class LiveTablets:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
                                          headers={**tablet.headers, "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
-            return json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code in (401, 403):
+                raise Refused(tablet, error.code) from None
+            raise
 
     def _push(self, tablet: Tablet) -> None:
         if not tablet.outbox:
@@ -93,7 +134,9 @@ class LiveTablets:
     def _pull(self, tablet: Tablet) -> None:
         while True:
             now_ms = int(time.time() * 1000)
-            page = self._call(tablet, "GET", f"/api/v1/pull?after={self.cursors.get(tablet.device_id, 0)}&sent_at_ms={now_ms}")
+            query = urllib.parse.urlencode(  # the clerk on shift, as station-app.js sends it
+                {"after": self.cursors.get(tablet.device_id, 0), "sent_at_ms": now_ms, "clerk": tablet.clerk})
+            page = self._call(tablet, "GET", f"/api/v1/pull?{query}")
             for op in page["ops"]:
                 self.ledger.learn(op)
             tablet.pulled(page["ops"], now_ms=now_ms)
@@ -111,12 +154,21 @@ class LiveTablets:
             try:
                 if not ready:
                     for _, tablet, identity in self.desks:
-                        tablet.seq = identity.get("last_seq", 0)
-                        self._pull(tablet)
+                        if tablet.device_id not in self.pulled_at:  # (again after one was refused)
+                            tablet.seq = identity.get("last_seq", 0)
+                            self._pull(tablet)
                     ready = True
                 if self._stop.wait(self.pace_s * self.rng.uniform(0.5, 1.5)):
                     break
                 self._step()
+            except Refused as refused:
+                # Revoked in the console (or its device forgotten): like a station, that tablet
+                # stops; the others go on. What it had not pushed is lost, as a wiped tablet's is.
+                self.desks = [desk for desk in self.desks if desk[1] is not refused.tablet]
+                name = next((i["name"] for i in self.identities if i["device_id"] == refused.tablet.device_id), "?")
+                print(f"  Live: the server refused {name} ({refused.status}): it stops, the other tablets go on", flush=True)
+                if not self.desks:
+                    break
             except OSError:
                 # The server is stopping (Ctrl-C reaches uvicorn first) or briefly unreachable: a
                 # tablet retries, and what it recorded waits in its outbox for the next push.
@@ -144,10 +196,12 @@ class LiveTablets:
                 self._pull(tablet)
 
     def _desk(self, role: str) -> Tablet:
-        return self.rng.choice([tablet for desk_role, tablet, _ in self.desks if desk_role == role])
+        """A tablet standing there, or any tablet still working if that one was revoked."""
+        there = [tablet for desk_role, tablet, _ in self.desks if desk_role == role]
+        return self.rng.choice(there or [tablet for _, tablet, _ in self.desks])
 
     def _check_in(self) -> None:
-        waiting = sorted(set(self.ledger.names) - self.ledger.checked_in)
+        waiting = self.ledger.waiting()
         if not waiting:
             return self._walk_in()
         attendee = self.rng.choice(waiting)
@@ -159,10 +213,9 @@ class LiveTablets:
     def _walk_in(self) -> None:
         tablet = self._desk("entrance")
         now_ms = int(time.time() * 1000)
-        name = self.rng.choice(("Lin Yue", "Ava Patel", "周子涵", "Noah Kim", "吴思远", "Mia Rossi", "Zhang Hao", "许嘉懿"))
+        name = person_name(self.rng)  # drawn as the seeded day's are: the wall's feed does not repeat itself
         pass_text = tablet.mint_pass(now_ms=now_ms)
-        register = tablet.register(name, now_ms=now_ms, pass_token=pass_text,
-                                   phone=f"+86 136 {self.rng.randrange(10_000):04d} {self.rng.randrange(10_000):04d}")
+        register = tablet.register(name, now_ms=now_ms, pass_token=pass_text, phone=self.ledger.new_phone(self.rng))
         tablet.checkin(register["subject"], now_ms=now_ms + 500, pass_token=pass_text, method="search")
         self.ledger.names[register["subject"]] = name
         self.ledger.checked_in.add(register["subject"])

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from events import demo_seed, projections
+from events import demo_seed, devices, projections
 from events.db import open_database
 from tests.live import ROOT, free_port, wait_until_up
 
@@ -16,6 +16,13 @@ POLL_DEADLINE_S = 60  # generous: two cores shared with other work
 
 def test_live_tablets_check_people_in_through_the_sync_api_and_stop_on_sigterm(tmp_path) -> None:
     db_path, port = tmp_path / "live.db", free_port()
+    # Seeded here, with the gift counter revoked (as from the console): it must stop, the rest go on.
+    db = open_database(db_path)
+    event_id = demo_seed.ensure_seeded(db, now=int(time.time())).event.id
+    identities = demo_seed.tablet_identities(db, event_id)
+    [revoked] = [i["device_id"] for i in identities if i["name"] == "Gift counter"]
+    devices.revoke_device(db, revoked, now=int(time.time()))
+    db.close()
     with (tmp_path / "demo.log").open("wb") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "demo", "--live", "--pace", "0.2", "--port", str(port), "--db",
@@ -26,8 +33,7 @@ def test_live_tablets_check_people_in_through_the_sync_api_and_stop_on_sigterm(t
         wait_until_up(f"http://127.0.0.1:{port}", process, timeout=POLL_DEADLINE_S)
         db = open_database(db_path, migrate=False)
         try:
-            event_id = demo_seed.ensure_seeded(db, now=int(time.time())).event.id  # finds it: seeds nothing
-            tablets = {identity["device_id"] for identity in demo_seed.tablet_identities(db, event_id)}
+            tablets = {identity["device_id"] for identity in identities} - {revoked}
             seeded = len(projections.checked_in(db, event_id))
             seeded_at = db.execute("select max(received_at_ms) from ops").fetchone()[0]
             deadline = time.monotonic() + POLL_DEADLINE_S
@@ -37,6 +43,13 @@ def test_live_tablets_check_people_in_through_the_sync_api_and_stop_on_sigterm(t
             live = {row[0] for row in db.execute(
                 "select device_id from ops where kind = 'checkin' and received_at_ms > ?", [seeded_at])}
             assert live and live <= tablets  # the seeded tablets, enrolled with their own keys
+            # Redemptions still happen (the counter's share goes to the others), none by the revoked one.
+            while not db.execute("select 1 from ops where kind = 'redeem' and received_at_ms > ?", [seeded_at]).fetchone() \
+                    and time.monotonic() < deadline:
+                time.sleep(0.2)
+            redeemers = {row[0] for row in db.execute(
+                "select device_id from ops where kind = 'redeem' and received_at_ms > ?", [seeded_at])}
+            assert redeemers and redeemers <= tablets
         finally:
             db.close()
         process.terminate()
@@ -47,3 +60,4 @@ def test_live_tablets_check_people_in_through_the_sync_api_and_stop_on_sigterm(t
             process.wait()
     output = (tmp_path / "demo.log").read_text()
     assert "PopPass demo stopped" in output and "Traceback" not in output
+    assert "refused Gift counter (403)" in output

@@ -3,11 +3,15 @@ read the same by the wall and the report, seeded once, the same for the same see
 
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
 
-from events import conflicts, demo_seed, draws, projections, report, wall
+from events import campaigns, conflicts, demo_seed, devices, draws, merge, projections, report, wall
 from events.db import open_database
 from events.devices import WEB_DEVICE_PREFIX
+from server.demo_live import Ledger
 from tests.conftest import NOW
 
 HOUR_S = 3600
@@ -59,6 +63,42 @@ def test_four_tablets_with_clerks_and_campaigns_of_every_kind(seeded) -> None:
     rows = list(db.query("select number, rotating, cap, max_uses from campaigns where event_id = ?", [demo.event.id]))
     assert len(rows) == 4 and any(r["rotating"] for r in rows) and any(r["cap"] for r in rows)
     assert any(r["max_uses"] > 1 for r in rows)
+
+
+def test_every_campaign_speaks_chinese_too_and_each_tablet_names_its_clerk(seeded) -> None:
+    db, demo = seeded
+    for campaign in campaigns.list_campaigns(db, demo.event.id):
+        title, terms, value = campaigns.localized(campaign, "zh-CN")
+        assert (title, terms, value) != (campaign.title, campaign.terms, campaign.value)
+        assert all(any("\u4e00" <= c <= "\u9fff" for c in text) for text in (title, terms))
+    for identity in demo_seed.tablet_identities(db, demo.event.id):
+        [latest] = db.execute("select clerk from ops where device_id = ? order by received_at_ms desc, device_seq desc limit 1",
+                              [identity["device_id"]]).fetchone()
+        # The console's tablets list names who is on shift (sent with each pull): the last shift's clerk.
+        assert devices.get_device(db, identity["device_id"]).clerk == latest == identity["clerk"]
+
+
+def test_the_live_tablets_never_bring_in_the_fuzz_nor_reuse_a_phone(seeded) -> None:
+    """`--live` learns the room from the log: it must not put an HTML-looking name on the
+    projector, and its walk-ins must not register a phone already known (a duplicate conflict)."""
+    db, demo = seeded
+    ledger = Ledger()
+    logged = [{"op_id": op_id, "kind": kind, "subject": subject, "data": json.loads(data)} for op_id, kind, subject, data
+              in db.execute("select op_id, kind, subject, data from ops where event_id = ?", [demo.event.id])]
+    for op in logged + logged:  # the other tablets pull the same ops: learned once
+        ledger.learn(op)
+    redeemed = db.execute("select count(*) from ops where event_id = ? and kind = 'redeem' "
+                          "and json_extract(data, '$.outcome') = 'accepted'", [demo.event.id]).fetchone()[0]
+    assert sum(ledger.uses.values()) == redeemed
+    names = {ledger.names[a] for a in ledger.waiting()}
+    assert ledger.waiting() and not names & set(demo_seed.FUZZ_NAMES)
+    assert len(ledger.stays_away) == len(demo_seed.FUZZ_NAMES)
+    phoned = db.execute("select count(*) from attendees where event_id = ? and phone_key != ''", [demo.event.id])
+    assert len(ledger.phones) == phoned.fetchone()[0]
+    taken = merge.phone_key(Ledger().new_phone(random.Random(1)))  # what this seed would draw first
+    ledger.phones.add(taken)
+    fresh = [merge.phone_key(ledger.new_phone(random.Random(1))) for _ in range(3)]
+    assert taken not in fresh and len(set(fresh)) == 3  # each draw marks its number as taken
 
 
 def test_arrivals_ramp_up_to_a_peak_over_the_hours(seeded) -> None:
