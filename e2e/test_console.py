@@ -61,8 +61,9 @@ def test_an_organizer_enrolls_an_authenticator_and_signs_in(page: Page, live_ser
 
     # A welcome campaign: the public page offers it at sign-up.
     page.get_by_role("link", name="New campaign").click()
-    page.get_by_label("Title").fill("Free <b>tote</b> bag")
-    page.get_by_label("Value (as shown, e.g. ¥50)").fill("a tote bag")
+    page.get_by_label("Title (English)").fill("Free <b>tote</b> bag")
+    page.get_by_label("Value (as shown, e.g. ¥50) (English)").fill("a tote bag")
+    page.get_by_label("Title (简体中文)").fill("免费<b>帆布袋</b>")
     page.get_by_label("Vouchers in all (empty: no limit)").fill("100")
     page.get_by_label("Given at online sign-up (welcome voucher)").check()
     page.get_by_role("button", name="Create the campaign").click()

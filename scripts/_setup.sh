@@ -44,3 +44,14 @@ ensure_chromium() {
   fi
   .venv/bin/playwright install chromium
 }
+
+ensure_cjk_font() {
+  # The layout checks measure Chinese pages: without a Chinese font Chromium draws empty boxes
+  # of the wrong widths, and the checks would measure those. WenQuanYi Micro Hei is small.
+  if command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    return 0
+  fi
+  echo "No Chinese font found: installing fonts-wqy-microhei…" >&2
+  apt_install fonts-wqy-microhei fontconfig \
+    || echo "Could not install a Chinese font: Chinese layout checks will measure fallback glyphs" >&2
+}
