@@ -198,7 +198,7 @@ def measure(quick: bool = False, *, runs: int | None = None, requests: int | Non
                 f"{percentile(lat, 0.99):.1f} | {max(lat):.1f} | "
                 + ", ".join(f"{n:,}× {a}" for a, n in sorted(level.answers.items())) + " |")
         out()
-        out("No target was set: neither issue 8 nor DESIGN.md names one for online redemption. For scale, DESIGN.md "
+        out("No target was set: issue 8 names none for online redemption. For scale, the design "
             "asks for the clerk's verdict \"in under a second\".")
         out()
         out("- Redeem ops stored by the server (warm-up included): "

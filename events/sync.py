@@ -1,6 +1,6 @@
 """Push, pull and online redemption: how devices' facts enter the log and come back out.
 
-Push is idempotent and ordered per device (DESIGN.md, "Sync"): in one write transaction the
+Push is idempotent and ordered per device (docs/sync-protocol.md): in one write transaction the
 server skips ops at or below the device's last applied device_seq (duplicates), refuses a gap
 (the device resends from `resend_from`), stores each op_id once, then re-merges every subject
 the batch touched. A business rule broken by an op never refuses it: it becomes a conflict.

@@ -36,7 +36,7 @@ class BundleError(Refusal):
 
 @dataclass(frozen=True)
 class ClockPolicy:
-    """How much clock error the tablets tolerate (see DESIGN.md, "Clocks")."""
+    """How much clock error the tablets tolerate (docs/sync-protocol.md, "Clocks")."""
 
     skew_warn_s: int = 120
     skew_refuse_issue_s: int = 600

@@ -267,7 +267,7 @@ def m006_organizers(db: Database) -> None:
 @migrations()
 def m007_event_languages_and_organizer_actions(db: Database) -> None:
     db["events"].add_column("languages", str, not_null_default="en,zh-CN")
-    # What organizers did, with who and when (DESIGN.md: organizer actions are records too).
+    # What organizers did, with who and when (organizer actions are records too: docs/architecture.md).
     db["organizer_actions"].create(
         {"id": int, "organizer_id": str, "action": str, "subject": str, "detail": str, "at": int},
         pk="id",

@@ -1,4 +1,4 @@
-"""DESIGN.md's invariant: events/ (the domain) never imports the web layer."""
+"""The architecture's invariant (docs/architecture.md): events/ (the domain) never imports the web layer."""
 
 from __future__ import annotations
 

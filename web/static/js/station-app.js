@@ -13,7 +13,7 @@ const REVOKED_KEY = "poppass.revoked";
 export const LAST_SYNC_KEY = "poppass.last-sync";
 // The verdict sounds and vibrations are off while this is "1" (the switch in the station bar).
 export const MUTE_KEY = "poppass.muted";
-// DESIGN.md, "Clocks": warn the clerk past two minutes of skew.
+// docs/sync-protocol.md, "Clocks": warn the clerk past two minutes of skew.
 export const SKEW_WARN_MS = 120_000;
 
 export const $ = (id) => document.getElementById(id);

@@ -7,7 +7,7 @@ import { decode } from "./token.js";
 import { $, campaignTexts, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
 import { groupedId, showTokenQr, showWithNextStep } from "./station-qr.js";
 
-// DESIGN.md, "Clocks": past ten minutes of skew, no time-limited voucher until the clock is
+// docs/sync-protocol.md, "Clocks": past ten minutes of skew, no time-limited voucher until the clock is
 // fixed and a sync has measured it again.
 const SKEW_REFUSE_ISSUE_S = 600;
 
