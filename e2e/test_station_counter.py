@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.station import Station, camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
-from events import campaigns, devices
+from events import campaigns, devices, signup
 
 TABLET = {"width": 1280, "height": 800}
 PORTRAIT = {"width": 800, "height": 1280}
@@ -190,6 +190,19 @@ def test_a_check_in_found_by_search_gets_the_full_screen_verdict(new_station, li
     expect(tablet.verdict()).to_have_attribute("data-color", "amber")
     expect(page.locator("#verdict-what")).to_have_text("Already checked in")
     tablet.next()
+
+
+def test_the_search_list_follows_what_the_tablet_pulls_without_retyping(new_station, live_server) -> None:
+    tablet = new_station("Door", "Mei")
+    page = tablet.page
+    tablet.go(live_server.url + "/station/checkin")
+    page.get_by_label("Name or phone number").fill("Zhuge")
+    expect(page.locator("#search-status")).to_have_text("Nobody found. Register them as a walk-in?")
+    with_db(live_server, lambda db: signup.sign_up(
+        db, live_server.demo.event.id, signup.Applicant("Zhuge Liang", "13900001234", "", True), now_ms=int(time.time() * 1000)))
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # the clerk looks again: it syncs
+    expect(page.locator(".result .result-name")).to_have_text(["Zhuge Liang"])
+    expect(page.locator("#search-status")).to_have_text("1 found")
 
 
 def test_an_unenrolled_tablet_shows_no_nav_and_no_camera(tablet_browser, live_server) -> None:

@@ -54,6 +54,9 @@ async function main() {
   };
 
   query.addEventListener("input", render);
+  // A tablet just enrolled, or back online, learns of attendees while the clerk waits on a
+  // search: the list follows without retyping.
+  document.addEventListener("poppass:pulled", render);
   $("search").addEventListener("submit", (event) => {
     event.preventDefault();
     render();
