@@ -202,3 +202,34 @@ def test_installable_in_a_persistent_context(playwright: Playwright, live_server
 def test_icons_are_commit_ready(path: str) -> None:
     data = (ROOT / "web" / path.lstrip("/")).read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) < 20_000
+
+
+def test_every_minified_script_parses_in_chromium(page: Page, live_server) -> None:
+    """What the server sends is rJSmin's output, not the source (server/controllers/scripts.py):
+    Chromium parses every module of it, and every classic script (the QR worker, the report's
+    print button) run as a page script (the worker then fails at importScripts, which is no
+    SyntaxError). The rest of e2e runs all of it too."""
+    page.goto(live_server.url + "/")
+    names = sorted(path.name for path in (ROOT / "web" / "static" / "js").glob("*.js"))
+    errors = page.evaluate("""async (names) => {
+      const errors = {};
+      const syntax = (name) => (event) => {
+        if (event.error instanceof SyntaxError && event.filename.endsWith(`/${name}`)) errors[name] = event.message;
+      };
+      for (const name of names) {
+        const url = `/static/js/${name}`;
+        const text = await (await fetch(url)).text();
+        if (/^\\s*(import|export)\\b/m.test(text)) {
+          await import(url).catch((error) => { if (error instanceof SyntaxError) errors[name] = String(error); });
+          continue;
+        }
+        const listener = syntax(name);
+        window.addEventListener("error", listener);
+        const script = Object.assign(document.createElement("script"), { src: url });
+        await new Promise((resolve) => { script.onload = resolve; script.onerror = resolve; document.head.append(script); });
+        window.removeEventListener("error", listener);
+      }
+      return errors;
+    }""", names)
+    assert len(names) > 20
+    assert errors == {}

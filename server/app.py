@@ -23,6 +23,7 @@ from events.db import open_database
 from server.controllers.home import HomeController
 from server.controllers.language import LanguageController
 from server.controllers.pwa import PwaController
+from server.controllers.scripts import ScriptsController, load_scripts
 from server.controllers.station import StationController
 from server.controllers.console import ConsoleController
 from server.controllers.console_campaigns import ConsoleCampaignsController
@@ -76,6 +77,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     debug: bool = False,
     sign_ups_per_minute: int = SIGN_UPS_PER_MINUTE,
+    minify_scripts: bool = True,
 ) -> Litestar:
     db = database if isinstance(database, Database) else open_database(database)
     csrf_secret = settings.get_or_create(db, "csrf_secret", lambda: secrets.token_urlsafe(32))
@@ -102,6 +104,7 @@ def create_app(
             ConsoleReportController,
             StationController,
             PwaController,
+            ScriptsController,
             EnrollmentController,
             SyncController,
             create_static_files_router(path="/static", directories=[STATIC], opt={"owner": PUBLIC}),
@@ -121,6 +124,7 @@ def create_app(
             "db": db,
             "clock": clock,
             "catalogues": load_catalogues(),
+            "scripts": load_scripts(minified=minify_scripts),
             "sign_up_limiter": RateLimiter(sign_ups_per_minute, 60, clock=clock),
             "sign_in_limiter": RateLimiter(SIGN_INS_PER_MINUTE, 60, clock=clock),
             "imports": {},  # attendee files uploaded in the console, until imported (an hour at most)

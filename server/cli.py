@@ -31,7 +31,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     from server.app import create_app
 
-    app = create_app(args.db)
+    app = create_app(args.db, minify_scripts=not args.raw_scripts)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
@@ -215,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         command.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
         command.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
         command.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+        command.add_argument("--raw-scripts", action="store_true",
+                             help="serve web/static/js as written, not minified (to debug in a browser)")
         command.set_defaults(run=run)
         if name == "demo":
             command.add_argument("--seed", type=int, default=DEFAULT_SEED,
