@@ -64,6 +64,11 @@ export function receiveStamp(hlc, remote, wallMs, maxDriftMs = MAX_DRIFT_MS) {
 // fields (hlc_ms, hlc_counter, device_time_ms, corrected_time_ms).
 async function advanceClock(meta, now) {
   const [hlc, offset] = await Promise.all(["hlc", "clock_offset_ms"].map((key) => request(meta.get(key))));
+  return stampWith(meta, now, hlc, offset);
+}
+
+// The next stamp from the clock as read in this transaction (hlc, clock_offset_ms), kept in it.
+function stampWith(meta, now, hlc, offset) {
   const corrected = Number.isSafeInteger(offset) ? now + offset : null;
   const stamp = nextStamp(hlc ?? { ms: 0, counter: 0 }, corrected ?? now);
   meta.put(stamp, "hlc");
@@ -177,7 +182,10 @@ export class Outbox {
   async record(op, { now = Date.now(), project = null } = {}) {
     return this._tx("readwrite", async (stores) => {
       const { outbox, meta } = stores;
-      const [device, nextSeq] = await Promise.all(["device", "next_seq"].map((key) => request(meta.get(key))));
+      // Everything the op needs in one round trip to IndexedDB: a scan's verdict waits for it.
+      const [device, nextSeq, hlc, offset] = await Promise.all(
+        ["device", "next_seq", "hlc", "clock_offset_ms"].map((key) => request(meta.get(key))),
+      );
       if (!device) throw new Error("not enrolled");
       const seq = nextSeq ?? 1;
       const stored = {
@@ -185,7 +193,7 @@ export class Outbox {
         op_id: op.op_id ?? randomId("op"),
         device_seq: seq,
         subject: op.subject,
-        ...(await advanceClock(meta, now)),
+        ...stampWith(meta, now, hlc, offset),
         clerk: op.clerk,
         data: op.data,
       };
