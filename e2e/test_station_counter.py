@@ -192,6 +192,33 @@ def test_a_check_in_found_by_search_gets_the_full_screen_verdict(new_station, li
     tablet.next()
 
 
+def test_two_codes_at_once_get_one_verdict_and_one_op(new_station, live_server) -> None:
+    """A typed code submitted while another is still being decided (or a camera scan landing
+    then) is ignored, as it is while a verdict is on screen: never two verdicts racing."""
+    tablet = new_station("Door", "Mei")
+    tablet.offline()
+    first = register(tablet, live_server.url, "Ouyang Yi", "+86 139 5555 0101", check_in=False)
+    second = register(tablet, live_server.url, "Ouyang Er", "+86 139 5555 0102", check_in=False)
+    tablet.go(live_server.url + "/station/scan")
+    tablet.wait_ready()
+    before = len(tablet.outbox())
+    tablet.page.evaluate(
+        """([first, second]) => {
+          const form = document.getElementById('manual');
+          for (const text of [first, second]) {
+            document.getElementById('manual-code').value = text;
+            form.requestSubmit();  // both before the first one's IndexedDB answer
+          }
+        }""",
+        [first, second],
+    )
+    expect(tablet.verdict()).to_have_attribute("data-color", "green")
+    expect(tablet.page.locator("#verdict-name")).to_have_text("Ouyang Yi")
+    tablet.next()
+    checkins = [op for op in tablet.outbox()[before:] if op["kind"] == "checkin"]
+    assert len(checkins) == 1
+
+
 def test_the_search_list_follows_what_the_tablet_pulls_without_retyping(new_station, live_server) -> None:
     tablet = new_station("Door", "Mei")
     page = tablet.page

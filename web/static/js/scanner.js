@@ -67,9 +67,12 @@ function makeCanvas(width, height) {
  * Open the camera into `video` and scan it `fps` times a second at most.
  * `onScan(text, {decodeMs, decoder})` is called once per distinct code: a code is not reported
  * again while it stays in view, nor within `repeatMs` of when it was last seen.
+ * While `busy()` is true no frame is taken: the page is handling a code (a typed one, say) and
+ * its verdict must not wait behind a frame's capture; a scanned code already holds the loop
+ * until `onScan` resolves.
  * Resolves to `stop()`, which ends scanning and releases the camera.
  */
-export async function startScanner(video, { onScan, fps = 12, repeatMs = REPEAT_MS, maxWidth = MAX_WIDTH } = {}) {
+export async function startScanner(video, { onScan, busy = () => false, fps = 12, repeatMs = REPEAT_MS, maxWidth = MAX_WIDTH } = {}) {
   if (typeof onScan !== "function") throw new TypeError("onScan must be a function");
   const [stream, detector] = await Promise.all([openCamera(), barcodeDetector()]);
   const offThread = detector ? null : workerDecoder();
@@ -134,7 +137,7 @@ export async function startScanner(video, { onScan, fps = 12, repeatMs = REPEAT_
     if (stopped) return;
     const started = performance.now();
     try {
-      const found = await decodeFrame();
+      const found = busy() ? null : await decodeFrame();
       const decodeMs = performance.now() - started;
       if (found && !stopped) {
         const now = performance.now();

@@ -113,8 +113,17 @@ async function main() {
     return { verdict, opId };
   };
 
+  let handling = false; // from a code handed over to its verdict on screen: the camera waits
   const handle = async (text) => {
-    if (current) return; // one verdict at a time: it goes by itself, or the clerk taps Next
+    if (current || handling) return; // one verdict at a time: it goes by itself, or the clerk taps Next
+    handling = true;
+    try {
+      await decide(text);
+    } finally {
+      handling = false;
+    }
+  };
+  const decide = async (text) => {
     const started = performance.now();
     let verdict = await judge(text, { ledger, nowSeconds: station.nowSeconds(), rotationKey: device.rotation_key });
     let redeemOpId = null;
@@ -167,7 +176,7 @@ async function main() {
   const startCamera = async () => {
     $("camera-start").hidden = true;
     try {
-      stop = await startScanner($("camera"), { onScan: (text) => handle(text) });
+      stop = await startScanner($("camera"), { onScan: (text) => handle(text), busy: () => handling });
       status.textContent = _("Point the camera at a pass or a voucher.");
     } catch (error) {
       status.textContent = error?.name === "NotAllowedError"
