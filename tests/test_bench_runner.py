@@ -37,7 +37,7 @@ REQUIRED = [
     r"scan to verdict, offline, median",
     r"scan to verdict, offline, p99",
     r"station JS, the \d+ files /station/scan loads, gzip -6",
-    r"scan to verdict, offline, p95, handed over like a camera scan",
+    r"scan to verdict, offline, p95, from the camera's decoder",
     r"scan to verdict, offline, p95, typed and tapped",
     r"station precache, the \d+ \.js files, gzip -6",
     r"station precache, all \d+ URLs, gzip -6",
