@@ -2,8 +2,16 @@
 
 Signing in takes two steps. The password opens a short *pending* login, good only for the
 second step; a TOTP code (or, the first time, enrolling an authenticator app) turns it into a
-session. Both steps count failures together: five in a row lock the account for 15 minutes.
-Tokens (pending logins, sessions) are random and stored only as their SHA-256.
+session. Tokens (pending logins, sessions, trusted browsers) are random and stored only as their
+SHA-256.
+
+Throttling (docs/security.md): wrong passwords are counted by the email they were typed for,
+account or not, so five in 15 minutes lock that email for 15 minutes *for browsers it was never
+signed in on*, with the same answer whether the account exists or not. A browser that completed
+a sign-in carries a trusted-browser cookie: a stranger's lock-out does not apply to it, and five
+wrong passwords from it make it an ordinary browser again. Wrong codes at the second step (only
+someone with the password gets there) lock the account itself, as before. Every sign-in, failure
+and lock-out goes into the audit log (events/audit.py) with the client's address.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from dataclasses import dataclass
 import pyotp
 from sqlite_utils import Database
 
+from events import audit
 from events.db import write_transaction
 from events.refusal import Refusal
 
@@ -28,6 +37,7 @@ MAX_FAILURES = 5
 LOCK_S = 15 * 60
 PENDING_S = 5 * 60
 SESSION_S = 12 * 3600
+TRUSTED_BROWSER_S = 180 * 24 * 3600  # a browser stays trusted half a year after its last sign-in
 TOTP_DIGITS, TOTP_STEP_S = 6, 30  # what every authenticator app uses by default
 ISSUER = "PopPass"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -132,22 +142,79 @@ def _fail(db: Database, row: dict, reason: str, now: int) -> LoginRefused:
     return LoginRefused(reason)
 
 
-def check_password(db: Database, email: str, password: str, *, now: int) -> Pending:
-    """Step one. Raises LoginRefused(bad_credentials | locked); an unknown email and a wrong
-    password are refused alike, in the same time."""
+def _email_key(email: str) -> str:
+    return hashlib.sha256(b"poppass sign-in\0" + email.encode("utf-8", "replace")).hexdigest()
+
+
+def _throttled(db: Database, key: str, now: int) -> None:
+    row = db.execute("select locked_until from sign_in_throttle where key = ?", [key]).fetchone()
+    if row is not None and row[0] is not None and now < row[0]:
+        raise LoginRefused("locked", retry_after=row[0] - now)
+
+
+def _count_failure(db: Database, key: str, now: int) -> LoginRefused:
+    """A wrong password from a browser that is not trusted, counted for the email typed."""
+    # What no longer counts: failures older than the window, lock-outs that ended.
+    db.execute("delete from sign_in_throttle where first_failed_at <= ? and coalesce(locked_until, 0) <= ?",
+               [now - LOCK_S, now])
+    row = db.execute("select failures from sign_in_throttle where key = ?", [key]).fetchone()
+    failures = (row[0] if row else 0) + 1
+    if failures >= MAX_FAILURES:
+        db.execute("update sign_in_throttle set failures = 0, first_failed_at = ?, locked_until = ? where key = ?",
+                   [now, now + LOCK_S, key])
+        return LoginRefused("locked", retry_after=LOCK_S)
+    if row is None:
+        db["sign_in_throttle"].insert({"key": key, "failures": failures, "first_failed_at": now, "locked_until": None})
+    else:
+        db.execute("update sign_in_throttle set failures = ? where key = ?", [failures, key])
+    return LoginRefused("bad_credentials")
+
+
+def _trusted_browser(db: Database, token: str | None, organizer_id: str, now: int) -> bool:
+    if not token or len(token) > 100:
+        return False
+    row = db.execute("select 1 from trusted_browsers where token_hash = ? and organizer_id = ? and expires_at > ?",
+                     [_token_hash(token), organizer_id, now]).fetchone()
+    return row is not None
+
+
+def _distrust_failure(db: Database, token: str, now: int) -> LoginRefused:
+    """A wrong password from a trusted browser: counted on it; the fifth ends its trust."""
+    db.execute("update trusted_browsers set failures = failures + 1 where token_hash = ?", [_token_hash(token)])
+    db.execute("delete from trusted_browsers where token_hash = ? and failures >= ?", [_token_hash(token), MAX_FAILURES])
+    return LoginRefused("bad_credentials")
+
+
+def _subject(row: dict | None, key: str) -> str:
+    # An email without an account is logged by its hash: what a stranger typed stays unread.
+    return row["id"] if row is not None else "email:" + key[:16]
+
+
+def check_password(db: Database, email: str, password: str, *, now: int, trusted_browser: str | None = None,
+                   client: str = "") -> Pending:
+    """Step one. Raises LoginRefused(bad_credentials | locked). An unknown email and a wrong
+    password are refused alike, in the same time, and lock alike; `trusted_browser` (the cookie
+    a completed sign-in left, see trust_browser) is not held up by a stranger's lock-out."""
     email = email.strip().lower()
     password = password[:PASSWORD_MAX + 1]
+    key = _email_key(email)
     with write_transaction(db):
         rows = list(db["organizers"].rows_where("email = ?", [email]))
-        if not rows:
-            password_matches(password, _DUMMY_HASH)
-            raise LoginRefused("bad_credentials")
-        row = rows[0]
-        _locked(row, now)
-        # A failure is counted, and committed, before it is raised.
-        refusal = None if password_matches(password, row["password_hash"]) else _fail(db, row, "bad_credentials", now)
+        row = rows[0] if rows else None
+        trusted = row is not None and _trusted_browser(db, trusted_browser, row["id"], now)
+        if not trusted:
+            _throttled(db, key, now)
+        matches = password_matches(password, row["password_hash"] if row is not None else _DUMMY_HASH)
         token = secrets.token_urlsafe(32)
-        if refusal is None:
+        # A failure is counted, and committed, before it is raised.
+        if row is None or not matches:
+            refusal = _distrust_failure(db, trusted_browser, now) if trusted else _count_failure(db, key, now)
+            audit.record(db, row["id"] if row else "", "sign_in.locked" if refusal.reason == "locked" else "sign_in.password_failed",
+                         _subject(row, key), {"client": client, "trusted_browser": trusted}, now=now)
+        else:
+            refusal = None
+            if not trusted:
+                db.execute("delete from sign_in_throttle where key = ?", [key])
             db["organizer_sessions"].insert(
                 {"token_hash": _token_hash(token), "organizer_id": row["id"], "stage": "pending", "created_at": now,
                  "expires_at": now + PENDING_S}
@@ -156,6 +223,21 @@ def check_password(db: Database, email: str, password: str, *, now: int) -> Pend
         raise refusal
     organizer = _organizer(row)
     return Pending(token, organizer, None if organizer.totp_enrolled else row["totp_secret"])
+
+
+def trust_browser(db: Database, organizer_id: str, *, now: int, token: str | None = None) -> str:
+    """After a completed sign-in: the browser's trusted-browser token, renewed for
+    TRUSTED_BROWSER_S (its old one if it had one for this organizer, else a new one)."""
+    with write_transaction(db):
+        if token and _trusted_browser(db, token, organizer_id, now):
+            db.execute("update trusted_browsers set expires_at = ?, failures = 0 where token_hash = ?",
+                       [now + TRUSTED_BROWSER_S, _token_hash(token)])
+            return token
+        token = secrets.token_urlsafe(32)
+        db.execute("delete from trusted_browsers where expires_at <= ?", [now])
+        db["trusted_browsers"].insert({"token_hash": _token_hash(token), "organizer_id": organizer_id, "created_at": now,
+                                       "expires_at": now + TRUSTED_BROWSER_S, "failures": 0})
+    return token
 
 
 def pending_login(db: Database, token: str, *, now: int) -> Pending | None:
@@ -174,7 +256,7 @@ def provisioning_uri(pending: Pending) -> str:
     )
 
 
-def check_code(db: Database, pending_token: str, code: str, *, now: int) -> str:
+def check_code(db: Database, pending_token: str, code: str, *, now: int, client: str = "") -> str:
     """Step two: a TOTP code (±1 step, never the same step twice) turns the pending login into
     a session; returns the session token. The first accepted code also enrolls the app.
     Raises LoginRefused(expired | malformed_code | bad_code | code_replayed | locked)."""
@@ -197,6 +279,10 @@ def check_code(db: Database, pending_token: str, code: str, *, now: int) -> str:
             refusal = _fail(db, row, "code_replayed", now)
         else:
             refusal = None
+        if refusal is not None:
+            audit.record(db, row["organizer_id"], "sign_in.locked" if refusal.reason == "locked" else "sign_in.code_failed",
+                         row["organizer_id"], {"client": client, "reason": refusal.reason}, now=now)
+        else:
             db.execute(
                 "update organizers set last_totp_step = ?, failed_logins = 0, locked_until = null, "
                 "totp_enrolled_at = coalesce(totp_enrolled_at, ?) where id = ?",
@@ -207,6 +293,7 @@ def check_code(db: Database, pending_token: str, code: str, *, now: int) -> str:
                 {"token_hash": _token_hash(session), "organizer_id": row["organizer_id"], "stage": "session",
                  "created_at": now, "expires_at": now + SESSION_S}
             )
+            audit.record(db, row["organizer_id"], "sign_in", row["organizer_id"], {"client": client}, now=now)
     if refusal is not None:
         raise refusal
     return session

@@ -314,3 +314,29 @@ def m011_device_clerk(db: Database) -> None:
     # The clerk on shift as the tablet last said (pull ?clerk=): the console names them before
     # they have recorded anything. Null: the tablet never said.
     db["devices"].add_column("clerk", str)
+
+
+@migrations()
+def m012_sign_in_throttle(db: Database) -> None:
+    # Wrong passwords counted by the email they were typed for, whether or not it has an account,
+    # so a lock-out looks the same for both (events/organizers.py). `key`: a hash of the email.
+    db["sign_in_throttle"].create(
+        {"key": str, "failures": int, "first_failed_at": int, "locked_until": int},
+        pk="key",
+        not_null={"failures", "first_failed_at"},
+    )
+    # Browsers an organizer has completed a sign-in on: a stranger's lock-out does not apply to
+    # them. Only the cookie token's hash is kept.
+    db["trusted_browsers"].create(
+        {"token_hash": str, "organizer_id": str, "created_at": int, "expires_at": int, "failures": int},
+        pk="token_hash",
+        not_null={"organizer_id", "created_at", "expires_at", "failures"},
+        defaults={"failures": 0},
+        foreign_keys=[("organizer_id", "organizers", "id")],
+    )
+    db["trusted_browsers"].create_index(["organizer_id"])
+    # The audit log also holds what no signed-in organizer did: the server's command line
+    # (actor "cli") and sign-in attempts for an email without an account ("anonymous"); for
+    # those organizer_id is null.
+    db["organizer_actions"].transform(drop_foreign_keys=["organizer_id"], not_null={"organizer_id": False})
+    db["organizer_actions"].add_column("actor", str, not_null_default="organizer")

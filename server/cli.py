@@ -137,14 +137,18 @@ def _minutes(text: str) -> int:
 
 
 def _enrollment_code(args: argparse.Namespace) -> None:
-    from events import devices
+    from events import audit, devices
+    from events.db import write_transaction
 
     minutes = devices.DEFAULT_CODE_MINUTES if args.minutes is None else args.minutes
     db = _open_existing(args.db)
     try:
         event = _pick_event(db, args.event)
         try:
-            code = devices.create_enrollment_code(db, event.id, name=args.name, now=int(time.time()), minutes=minutes)
+            now = int(time.time())
+            with write_transaction(db):
+                code = devices.create_enrollment_code(db, event.id, name=args.name, now=now, minutes=minutes)
+                audit.record(db, audit.CLI, "tablet.code", event.id, {"name": args.name.strip()}, now=now)
         except ValueError as error:
             raise CommandError(str(error)) from None
     finally:
@@ -156,7 +160,8 @@ def _enrollment_code(args: argparse.Namespace) -> None:
 
 
 def _revoke_device(args: argparse.Namespace) -> None:
-    from events import devices
+    from events import audit, devices
+    from events.db import write_transaction
 
     db = _open_existing(args.db)
     try:
@@ -165,7 +170,11 @@ def _revoke_device(args: argparse.Namespace) -> None:
         except LookupError:
             raise CommandError(f"no tablet {args.device_id} in this database") from None
         try:
-            allowlist = devices.revoke_device(db, device.id, now=int(time.time()))
+            now = int(time.time())
+            with write_transaction(db):
+                allowlist = devices.revoke_device(db, device.id, now=now)
+                audit.record(db, audit.CLI, "tablet.revoke", device.event_id,
+                             {"device_id": device.id, "name": device.name, "allowlist": len(allowlist)}, now=now)
         except ValueError as error:
             raise CommandError(f"{device.id}: {error}") from None
     finally:

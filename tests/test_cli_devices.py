@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from events import devices, keys, registry, sync
+from events import audit, devices, keys, registry, sync
 from events.ops import decode_batch, encode
 from server import cli
 from tests.conftest import NOW
@@ -116,6 +116,15 @@ def test_revoke_device_prints_the_allowlist_size_and_the_tablet_is_refused(path,
     with pytest.raises(devices.DeviceRefused) as refused:
         devices.authenticate(db, enrollment.token)
     assert refused.value.reason == "device_revoked" and refused.value.wipe is True
+    # Both commands are in the event's history, by the command line.
+    assert [(a.organizer_id, a.action, a.detail.get("name")) for a in audit.history(db, event.id)] == [
+        (audit.CLI, "tablet.revoke", "Door")]
+
+
+def test_the_console_shows_what_the_command_line_did(path, db, event, capsys, client) -> None:
+    cli.main(["enrollment-code", "--name", "Door <b>", "--db", path])
+    (action,) = audit.history(db, event.id)
+    assert (action.organizer_id, action.action, action.detail) == (audit.CLI, "tablet.code", {"name": "Door <b>"})
 
 
 def test_revoking_twice_or_an_unknown_tablet_is_an_error(path, db, event, capsys) -> None:

@@ -135,6 +135,12 @@ def test_the_event_history_says_what_each_action_was(client, db, event, signed_i
     assert "changed by" not in page
 
 
+def test_the_event_history_names_the_command_line(client, db, event, signed_in) -> None:
+    audit.record(db, audit.CLI, "tablet.revoke", event.id, {"device_id": "dv1", "name": "Door", "allowlist": 0}, now=NOW)
+    page = " ".join(client.get(f"/organizer/events/{event.id}").text.split())
+    assert "tablet “Door” revoked by the server's command line" in page
+
+
 def test_the_event_page_says_how_it_is_going(client, db, clock, event, signed_in) -> None:
     """People in, vouchers redeemed, tablets online or late, open conflicts, each campaign's progress:
     the wall's figures (events.wall.snapshot), not the page's own."""

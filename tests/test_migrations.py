@@ -63,3 +63,25 @@ def test_campaigns_made_before_texts_existed_get_none(tmp_path) -> None:
     (campaign,) = campaigns.list_campaigns(db, event.id)
     assert campaign.texts == {} and campaigns.localized(campaign, "zh-CN") == ("Coffee", "", "")
     db.close()
+
+
+def test_the_audit_log_made_before_m012_keeps_its_rows_and_index_and_takes_the_command_line(tmp_path) -> None:
+    """m012 rebuilds organizer_actions (organizer_id may be null: the command line, strangers)."""
+    from sqlite_utils import Database
+
+    from events import audit, organizers, registry
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.apply(old, stop_before="m012_sign_in_throttle")
+    mei = organizers.create_organizer(old, email="mei@example.com", name="Mei", password="correct horse battery", now=0)
+    event = registry.create_event(old, name="Old", venue="", starts_at=0, ends_at=3600, now=0)
+    old["organizer_actions"].insert({"organizer_id": mei.id, "action": "event.create", "subject": event.id,
+                                     "detail": '{"name": "Old"}', "at": 1})
+    old.close()
+    db = open_database(path)
+    assert ["subject", "at"] in [index.columns for index in db["organizer_actions"].indexes]
+    audit.record(db, audit.CLI, "tablet.code", event.id, {"name": "Door"}, now=2)
+    assert [(a.organizer_id, a.organizer_name, a.action) for a in audit.history(db, event.id)] == [
+        (mei.id, "Mei", "event.create"), (audit.CLI, "", "tablet.code")]
+    db.close()

@@ -3,14 +3,16 @@ computed by pyotp from the enrollment secret, as an authenticator app would."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pyotp
 import pytest
 
-from events import organizers
+from events import audit, organizers
 from server.auth import PENDING_COOKIE, SESSION_COOKIE
 from server.cli import main as cli
+from server.controllers.organizer_login import TRUSTED_COOKIE
 from server.owners import ORGANIZER
 from tests.conftest import NOW
 
@@ -82,19 +84,115 @@ def test_a_code_is_never_accepted_twice(db, mei) -> None:
         organizers.check_code(db, again.token, totp(db, mei.id).at(NOW - 30), now=NOW + 5)
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(db, mei) -> None:
+def wrong_code(db, organizer_id: str, at: int) -> str:
+    return "000000" if totp(db, organizer_id).at(at) != "000000" else "111111"
+
+
+def test_five_wrong_passwords_lock_the_email_for_browsers_never_signed_in_on(db, mei) -> None:
     for _ in range(4):
         with pytest.raises(organizers.LoginRefused, match="bad_credentials"):
             organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW)
-    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)  # a success does not reset…
     with pytest.raises(organizers.LoginRefused) as locked:
-        organizers.check_code(db, pending.token, "000000" if totp(db, mei.id).at(NOW) != "000000" else "111111", now=NOW)
-    assert locked.value.reason == "locked" and locked.value.retry_after == organizers.LOCK_S  # …until the code
-    with pytest.raises(organizers.LoginRefused, match="locked"):  # even the right password, for 15 minutes
+        organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW)
+    assert locked.value.reason == "locked" and locked.value.retry_after == organizers.LOCK_S
+    with pytest.raises(organizers.LoginRefused, match="locked"):  # even the right password, from a new browser
         organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + organizers.LOCK_S - 1)
     pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + organizers.LOCK_S)
     organizers.check_code(db, pending.token, totp(db, mei.id).at(NOW + organizers.LOCK_S), now=NOW + organizers.LOCK_S)
+    assert db["sign_in_throttle"].count == 0  # a success forgets the failures
+
+
+def test_a_strangers_lock_out_does_not_keep_the_organizer_out_of_their_own_browser(db, mei) -> None:
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+    organizers.check_code(db, pending.token, totp(db, mei.id).at(NOW), now=NOW)
+    browser = organizers.trust_browser(db, mei.id, now=NOW)
+    for _ in range(organizers.MAX_FAILURES + 3):  # a stranger, all day
+        with pytest.raises(organizers.LoginRefused):
+            organizers.check_password(db, "mei@example.com", "guess guess guess", now=NOW + 60)
+    later = NOW + 120
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=later, trusted_browser=browser)
+    organizers.check_code(db, pending.token, totp(db, mei.id).at(later), now=later)
+    # The trust is the organizer's own: it does nothing for another account.
+    organizers.create_organizer(db, email="li@example.com", name="Li", password=PASSWORD, now=NOW)
+    for _ in range(organizers.MAX_FAILURES):
+        with pytest.raises(organizers.LoginRefused):
+            organizers.check_password(db, "li@example.com", "guess guess guess", now=later)
+    with pytest.raises(organizers.LoginRefused, match="locked"):
+        organizers.check_password(db, "li@example.com", PASSWORD, now=later, trusted_browser=browser)
+
+
+def test_five_wrong_passwords_from_a_trusted_browser_end_its_trust(db, mei) -> None:
+    browser = organizers.trust_browser(db, mei.id, now=NOW)
+    assert organizers.trust_browser(db, mei.id, now=NOW + 5, token=browser) == browser  # renewed, not replaced
+    for _ in range(organizers.MAX_FAILURES):
+        with pytest.raises(organizers.LoginRefused, match="bad_credentials"):
+            organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW, trusted_browser=browser)
+    assert db["trusted_browsers"].count == 0
+    for _ in range(organizers.MAX_FAILURES - 1):  # an ordinary browser now, counted as any other
+        with pytest.raises(organizers.LoginRefused, match="bad_credentials"):
+            organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW, trusted_browser=browser)
+    with pytest.raises(organizers.LoginRefused, match="locked"):
+        organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW, trusted_browser=browser)
+    assert organizers.trust_browser(db, mei.id, now=NOW, token=browser) != browser  # gone: a new one
+
+
+def test_a_trusted_browser_expires(db, mei) -> None:
+    browser = organizers.trust_browser(db, mei.id, now=NOW)
+    expired = NOW + organizers.TRUSTED_BROWSER_S
+    for _ in range(organizers.MAX_FAILURES):
+        with pytest.raises(organizers.LoginRefused):
+            organizers.check_password(db, "mei@example.com", "wrong password!", now=expired)
+    organizers.check_password(db, "mei@example.com", PASSWORD, now=expired - 1, trusted_browser=browser)
+    with pytest.raises(organizers.LoginRefused, match="locked"):
+        organizers.check_password(db, "mei@example.com", PASSWORD, now=expired, trusted_browser=browser)
+
+
+def test_five_wrong_codes_lock_the_account(db, mei) -> None:
+    for n in range(organizers.MAX_FAILURES):
+        pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+        with pytest.raises(organizers.LoginRefused) as refused:
+            organizers.check_code(db, pending.token, wrong_code(db, mei.id, NOW), now=NOW)
+        assert refused.value.reason == ("locked" if n == organizers.MAX_FAILURES - 1 else "bad_code")
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 1)
+    with pytest.raises(organizers.LoginRefused, match="locked"):  # only someone with the password gets here
+        organizers.check_code(db, pending.token, totp(db, mei.id).at(NOW + 1), now=NOW + 1)
+    at = NOW + organizers.LOCK_S
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=at)
+    organizers.check_code(db, pending.token, totp(db, mei.id).at(at), now=at)
     assert db["organizers"].get(mei.id)["failed_logins"] == 0
+
+
+def test_an_unknown_email_locks_exactly_like_a_known_one(db, mei) -> None:
+    def attempts(email: str) -> list[tuple[str, int]]:
+        seen = []
+        for _ in range(organizers.MAX_FAILURES + 1):
+            with pytest.raises(organizers.LoginRefused) as refused:
+                organizers.check_password(db, email, "wrong password!", now=NOW)
+            seen.append((refused.value.reason, refused.value.retry_after))
+        return seen
+
+    known = attempts("mei@example.com")
+    assert known == attempts("nobody@example.com")
+    assert known[-2:] == [("locked", organizers.LOCK_S), ("locked", organizers.LOCK_S)]
+
+
+def test_sign_ins_failures_and_lock_outs_are_in_the_audit_log(db, mei) -> None:
+    for _ in range(organizers.MAX_FAILURES):
+        with pytest.raises(organizers.LoginRefused):
+            organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW, client="203.0.113.9")
+    with pytest.raises(organizers.LoginRefused):
+        organizers.check_password(db, "nobody@example.com", "wrong password!", now=NOW, client="203.0.113.9")
+    at = NOW + organizers.LOCK_S
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=at, client="198.51.100.1")
+    with pytest.raises(organizers.LoginRefused):
+        organizers.check_code(db, pending.token, wrong_code(db, mei.id, at), now=at, client="198.51.100.1")
+    organizers.check_code(db, pending.token, totp(db, mei.id).at(at), now=at, client="198.51.100.1")
+    actions = [(a.action, a.detail["client"]) for a in audit.history(db, mei.id)]
+    assert actions == [("sign_in.password_failed", "203.0.113.9")] * 4 + [
+        ("sign_in.locked", "203.0.113.9"), ("sign_in.code_failed", "198.51.100.1"), ("sign_in", "198.51.100.1")]
+    (stranger,) = db.query("select * from organizer_actions where actor = 'anonymous'")
+    assert stranger["organizer_id"] is None and stranger["subject"].startswith("email:")
+    assert "nobody" not in json.dumps(stranger)  # what a stranger typed is not kept
 
 
 def test_an_unknown_email_is_refused_like_a_wrong_password(db, mei) -> None:
@@ -137,9 +235,9 @@ def csrf(client, path: str = "/organizer/login") -> str:
     return client.cookies["csrftoken"]
 
 
-def sign_in(client, db, organizer_id: str, *, password: str = PASSWORD, at: int = NOW):
+def sign_in(client, db, organizer_id: str, *, password: str = PASSWORD, at: int = NOW, email: str = "mei@example.com"):
     token = csrf(client)
-    response = client.post("/organizer/login/", data={"email": "mei@example.com", "password": password, "next": "/organizer",
+    response = client.post("/organizer/login/", data={"email": email, "password": password, "next": "/organizer",
                                                       "_csrf_token": token}, follow_redirects=False)
     if response.status_code != 303:
         return response
@@ -181,12 +279,30 @@ def test_wrong_password_wrong_code_replayed_code(client, db, mei, clock) -> None
     assert wrong.status_code == 401 and "6 digits" in wrong.text
 
 
-def test_lock_out_through_the_server(client, db, mei) -> None:
+def test_lock_out_through_the_server_looks_the_same_for_any_email(client, db, mei) -> None:
     for _ in range(4):
         assert sign_in(client, db, mei.id, password="wrong password!").status_code == 401
     locked = sign_in(client, db, mei.id, password="wrong password!")
     assert locked.status_code == 429 and "locked" in locked.text and "15 min" in locked.text
-    assert sign_in(client, db, mei.id).status_code == 429  # the right password too
+    assert sign_in(client, db, mei.id).status_code == 429  # the right password too, from this browser
+    for _ in range(4):
+        sign_in(client, db, mei.id, email="nobody@example.com", password="wrong password!")
+    unknown = sign_in(client, db, mei.id, email="nobody@example.com", password="wrong password!")
+    assert unknown.status_code == locked.status_code
+    assert unknown.text.replace("nobody@example.com", "mei@example.com") == locked.text
+
+
+def test_the_organizers_own_browser_signs_in_while_a_stranger_is_locked_out(client, db, mei, clock) -> None:
+    assert sign_in(client, db, mei.id).status_code == 303
+    trusted = client.cookies[TRUSTED_COOKIE]
+    client.cookies.clear()
+    for _ in range(organizers.MAX_FAILURES):  # a stranger's browser, no trusted cookie
+        sign_in(client, db, mei.id, password="wrong password!")
+    assert sign_in(client, db, mei.id).status_code == 429
+    client.cookies.clear()
+    clock.now = NOW + 60
+    client.cookies.set(TRUSTED_COOKIE, trusted, path="/organizer/login")
+    assert sign_in(client, db, mei.id, at=NOW + 60).status_code == 303
 
 
 def test_sign_in_needs_csrf(client, db, mei) -> None:

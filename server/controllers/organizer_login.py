@@ -20,6 +20,9 @@ from server.ratelimit import client_address
 from server.reasons import SIGN_IN_WORDS
 
 LOGIN_PATH = "/organizer/login"
+# Left by a completed sign-in, sent only to the sign-in form: a stranger's wrong passwords do not
+# lock this browser out (events/organizers.py, docs/security.md).
+TRUSTED_COOKIE = "poppass_trusted_browser"
 
 
 class PasswordForm(Struct):
@@ -73,7 +76,9 @@ class OrganizerLoginController(Controller):
             return _login_page(request, shown, error=SIGN_IN_WORDS["rate_limited"])
         try:
             pending = organizers.check_password(request.app.state.db, data.email, data.password,
-                                                now=int(request.app.state.clock()))
+                                                now=int(request.app.state.clock()),
+                                                trusted_browser=request.cookies.get(TRUSTED_COOKIE),
+                                                client=client_address(request))
         except organizers.LoginRefused as refused:
             return _login_page(request, shown, refused=refused)
         response = Redirect(path=f"{LOGIN_PATH}/code?next={_next(data.next)}", status_code=303)
@@ -94,7 +99,7 @@ class OrganizerLoginController(Controller):
         db, now = request.app.state.db, int(request.app.state.clock())
         token = request.cookies.get(PENDING_COOKIE, "")
         try:
-            session = organizers.check_code(db, token, data.code, now=now)
+            session = organizers.check_code(db, token, data.code, now=now, client=client_address(request))
         except organizers.LoginRefused as refused:
             pending = organizers.pending_login(db, token, now=now)
             if pending is None or refused.reason == "locked":
@@ -104,6 +109,11 @@ class OrganizerLoginController(Controller):
         response.delete_cookie(PENDING_COOKIE, path=LOGIN_PATH)
         response.set_cookie(SESSION_COOKIE, session, path="/", max_age=organizers.SESSION_S, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https")
+        signed_in = organizers.session_organizer(db, session, now=now)
+        assert signed_in is not None  # just made
+        trusted = organizers.trust_browser(db, signed_in.id, now=now, token=request.cookies.get(TRUSTED_COOKIE))
+        response.set_cookie(TRUSTED_COOKIE, trusted, path=LOGIN_PATH, max_age=organizers.TRUSTED_BROWSER_S,
+                            httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
 
 
