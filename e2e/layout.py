@@ -397,6 +397,7 @@ PAGES: dict[str, Screen] = {
     "voucher-rotating": Screen(visit("anonymous", lambda w: v_path(w.voucher_rotating)), "public"),
     "organizer-login": Screen(visit("anonymous", lambda w: "/organizer/login"), "console"),
     "console-home": Screen(visit("main", lambda w: "/organizer/"), "console"),
+    "console-account": Screen(visit("main", lambda w: "/organizer/account/"), "console"),
     "console-event": Screen(console(""), "console"),
     "console-event-edit": Screen(console("/edit", "form"), "console"),
     "console-campaign": Screen(lambda s: console(f"/campaigns/{s.world.campaign_number}")(s), "console"),

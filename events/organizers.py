@@ -256,7 +256,7 @@ def provisioning_uri(pending: Pending) -> str:
     )
 
 
-def check_code(db: Database, pending_token: str, code: str, *, now: int, client: str = "") -> str:
+def check_code(db: Database, pending_token: str, code: str, *, now: int, client: str = "", user_agent: str = "") -> str:
     """Step two: a TOTP code (±1 step, never the same step twice) turns the pending login into
     a session; returns the session token. The first accepted code also enrolls the app.
     Raises LoginRefused(expired | malformed_code | bad_code | code_replayed | locked)."""
@@ -291,7 +291,7 @@ def check_code(db: Database, pending_token: str, code: str, *, now: int, client:
             db.execute("delete from organizer_sessions where token_hash = ?", [_token_hash(pending_token)])
             db["organizer_sessions"].insert(
                 {"token_hash": _token_hash(session), "organizer_id": row["organizer_id"], "stage": "session",
-                 "created_at": now, "expires_at": now + SESSION_S}
+                 "created_at": now, "expires_at": now + SESSION_S, "client": client[:64], "user_agent": user_agent[:200]}
             )
             audit.record(db, row["organizer_id"], "sign_in", row["organizer_id"], {"client": client}, now=now)
     if refusal is not None:
@@ -302,6 +302,79 @@ def check_code(db: Database, pending_token: str, code: str, *, now: int, client:
 def session_organizer(db: Database, token: str | None, *, now: int) -> Organizer | None:
     row = _session_row(db, token, "session", now) if token else None
     return _organizer(row) if row else None
+
+
+@dataclass(frozen=True)
+class Session:
+    """One of an organizer's open sessions, as the Account page lists it."""
+
+    id: str  # the start of the token's hash: names the session in a form, opens nothing
+    created_at: int
+    expires_at: int
+    client: str
+    user_agent: str
+    current: bool  # the one asking
+
+
+SESSION_ID_LEN = 16
+
+
+def sessions(db: Database, organizer_id: str, *, now: int, current: str | None = None) -> list[Session]:
+    mine = _token_hash(current) if current else None
+    return [
+        Session(row["token_hash"][:SESSION_ID_LEN], row["created_at"], row["expires_at"], row["client"], row["user_agent"],
+                row["token_hash"] == mine)
+        for row in db.query(
+            "select * from organizer_sessions where organizer_id = ? and stage = 'session' and expires_at > ? "
+            "order by created_at desc", [organizer_id, now])
+    ]
+
+
+def end_session(db: Database, organizer_id: str, session_id: str, *, now: int) -> bool:
+    """End one of the organizer's own sessions by its id; False when they have none by it."""
+    if not re.fullmatch(rf"[0-9a-f]{{{SESSION_ID_LEN}}}", session_id):
+        return False
+    with write_transaction(db):
+        ended = db.execute("delete from organizer_sessions where organizer_id = ? and stage = 'session' "
+                           "and substr(token_hash, 1, ?) = ?", [organizer_id, SESSION_ID_LEN, session_id]).rowcount
+        if ended:
+            audit.record(db, organizer_id, "account.session_end", organizer_id, {"session": session_id}, now=now)
+    return ended > 0
+
+
+def sign_out_everywhere(db: Database, organizer_id: str, *, now: int) -> int:
+    """Every session and pending sign-in of the organizer ends, and no browser stays trusted:
+    what to do when a laptop is lost. Returns how many sessions ended."""
+    with write_transaction(db):
+        ended = db.execute("delete from organizer_sessions where organizer_id = ?", [organizer_id]).rowcount
+        db.execute("delete from trusted_browsers where organizer_id = ?", [organizer_id])
+        audit.record(db, organizer_id, "account.sign_out_everywhere", organizer_id, {"sessions": ended}, now=now)
+    return ended
+
+
+def change_password(db: Database, organizer_id: str, current: str, new: str, *, now: int, keep: str | None = None) -> int:
+    """The organizer's own password, changed after the current one is given again. Every other
+    session ends (someone who knew the old password may hold one); `keep`, the session asking,
+    stays. Raises LoginRefused("bad_credentials") for a wrong current password (counted like a
+    wrong code: five lock the account), ValueError for a new one that does not do. Returns how
+    many sessions ended."""
+    check_new_password(new)
+    with write_transaction(db):
+        row = db["organizers"].get(organizer_id)
+        _locked(row, now)
+        if not password_matches(current[:PASSWORD_MAX + 1], row["password_hash"]):
+            refusal = _fail(db, row, "bad_credentials", now)
+            audit.record(db, organizer_id, "account.password_failed", organizer_id, {}, now=now)
+        else:
+            refusal = None
+            db.execute("update organizers set password_hash = ? where id = ?", [hash_password(new), organizer_id])
+            kept = _token_hash(keep) if keep else ""
+            ended = db.execute("delete from organizer_sessions where organizer_id = ? and token_hash != ?",
+                               [organizer_id, kept]).rowcount
+            audit.record(db, organizer_id, "account.password", organizer_id, {"sessions_ended": ended}, now=now)
+    if refusal is not None:
+        raise refusal
+    return ended
 
 
 def sign_out(db: Database, token: str) -> None:

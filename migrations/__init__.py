@@ -340,3 +340,11 @@ def m012_sign_in_throttle(db: Database) -> None:
     # those organizer_id is null.
     db["organizer_actions"].transform(drop_foreign_keys=["organizer_id"], not_null={"organizer_id": False})
     db["organizer_actions"].add_column("actor", str, not_null_default="organizer")
+
+
+@migrations()
+def m013_session_client(db: Database) -> None:
+    # Where a session was opened, so its organizer can tell their own from someone else's and
+    # end it (the Account page): the client's address and the browser's User-Agent, shortened.
+    db["organizer_sessions"].add_column("client", str, not_null_default="")
+    db["organizer_sessions"].add_column("user_agent", str, not_null_default="")

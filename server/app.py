@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from events import settings
 from events.db import open_database
+from server.controllers.account import AccountController
 from server.controllers.home import HomeController
 from server.controllers.language import LanguageController
 from server.controllers.pwa import PwaController
@@ -94,6 +95,7 @@ def create_app(
             WalletController,
             OrganizerLoginController,
             OrganizerLogoutController,
+            AccountController,
             ConsoleController,
             ConsoleEventsController,
             ConsoleTabletsController,

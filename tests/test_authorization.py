@@ -92,6 +92,7 @@ def world(tmp_path_factory) -> Iterator[World]:
         "event_id": event.id, "device_id": victim.device_id, "number": str(campaign.number), "import_id": "unknown",
         "draw_id": str(draw.id), "conflict_id": str(conflict.id), "name": "attendees.csv", "code": voucher.text,
         "capability": me.capability, "filename": "en.json", "file_path": "css/app.css", "path": "openapi.json",
+        "session_id": "0" * organizers.SESSION_ID_LEN,
     }
     with TestClient(create_app(db, clock=clock)) as client:
         yield World(client, clock, db, event, mei, secret, bar.token, lost.token, me.capability, values)

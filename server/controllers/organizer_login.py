@@ -99,7 +99,8 @@ class OrganizerLoginController(Controller):
         db, now = request.app.state.db, int(request.app.state.clock())
         token = request.cookies.get(PENDING_COOKIE, "")
         try:
-            session = organizers.check_code(db, token, data.code, now=now, client=client_address(request))
+            session = organizers.check_code(db, token, data.code, now=now, client=client_address(request),
+                                            user_agent=request.headers.get("user-agent", ""))
         except organizers.LoginRefused as refused:
             pending = organizers.pending_login(db, token, now=now)
             if pending is None or refused.reason == "locked":
