@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 
 from events.demo_seed import DEFAULT_SEED
+from events.sealed import DataKeyError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -251,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except CommandError as error:
+    except (CommandError, DataKeyError) as error:  # a missing or wrong data key: say so, no traceback
         parser.error(str(error))
 
 
