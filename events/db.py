@@ -15,7 +15,7 @@ from events import sealed
 BUSY_TIMEOUT_MS = 5000
 
 
-def open_database(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+def open_database(path: str | Path, *, migrate: bool = True, check_key: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path`, or in memory for ":memory:".
 
     The connection is shared by the server's handlers, which all run on the event-loop
@@ -24,7 +24,8 @@ def open_database(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Dat
     The file is 0600 (a wider one is narrowed, with a log line), and so are its -wal and -shm:
     SQLite gives them the database file's mode. Its data key (events/sealed.py) is registered
     for the returned Database; a key that does not open the values already sealed raises
-    sealed.DataKeyError here, before anything is served.
+    sealed.DataKeyError here, before anything is served (`check_key` False, with `migrate`
+    False, is only for `poppass lost-data-key`, which gives the database a new key).
     """
     if str(path) != ":memory:":
         sealed.private_file(path)
@@ -46,8 +47,9 @@ def open_database(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Dat
     # stepping, that drop fails ("database table is locked"): a 500 on the first push after a
     # restart (the fault-injection soak found it). Find out now, outside any transaction.
     _ = db.supports_on_conflict
-    sealed.attach(db)
-    sealed.verify(db)
+    if check_key:
+        sealed.attach(db)
+        sealed.verify(db)
     if migrate:
         from migrations import migrations
 

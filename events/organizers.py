@@ -133,6 +133,22 @@ def create_organizer(db: Database, *, email: str, name: str, password: str, now:
     return _organizer(row)
 
 
+def reset_second_factor(db: Database, email: str) -> Organizer:
+    """Forget an organizer's authenticator app (a lost phone, a lost data key): a new TOTP
+    secret, not yet enrolled, so the next sign-in after the password enrolls an app again."""
+    email = email.strip().lower()
+    with write_transaction(db):
+        rows = list(db["organizers"].rows_where("email = ?", [email]))
+        if not rows:
+            raise LookupError(f"there is no organizer {email}")
+        db["organizers"].update(rows[0]["id"], {
+            "totp_secret": _sealed_totp_secret(db, rows[0]["id"], pyotp.random_base32(32)),
+            "totp_enrolled_at": None, "last_totp_step": None,
+        })
+        db.execute("delete from organizer_sessions where organizer_id = ?", [rows[0]["id"]])
+    return _organizer(db["organizers"].get(rows[0]["id"]))
+
+
 def count(db: Database) -> int:
     return db["organizers"].count
 

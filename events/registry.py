@@ -171,6 +171,27 @@ def rotation_key(db: Database, event_id: str) -> bytes:
     return _secret(db, event_id, "rotation_key")
 
 
+def replace_event_keys(db: Database, event_id: str) -> None:
+    """New root, issuing and rotation keys for an event whose old ones cannot be opened (the
+    data key was lost: docs/operations.md). Tablets must enroll again (their bundles are signed
+    by the old root), every token the server signed stops verifying, rotating codes change;
+    what tablets signed, and every op recorded, stay as they are."""
+    issuing = generate_private_key()
+    clear = {
+        "root_private_key": private_key_bytes(generate_private_key()),
+        "issuing_private_key": private_key_bytes(issuing),
+        "rotation_key": secrets.token_bytes(ROTATION_KEY_LEN),
+    }
+    with write_transaction(db):
+        get_event(db, event_id)
+        db["event_secrets"].update(
+            event_id, {column: sealed.seal_bytes(db, "event_secrets", column, event_id, value) for column, value in clear.items()}
+        )
+        db.execute("update keys set public_key = ? where event_id = ? and key_id = ?",
+                   [public_key_bytes(issuing), event_id, SERVER_KEY_ID])
+        _bump_bundle(db, event_id)
+
+
 def register_device_key(
     db: Database, event_id: str, *, public_key: bytes, device_id: str, now: int
 ) -> int:

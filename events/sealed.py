@@ -209,6 +209,34 @@ def add_key_check(db: Database) -> None:
         db["settings"].insert({"name": KEY_CHECK, "value": seal_text(db, "settings", "value", KEY_CHECK, KEY_CHECK_VALUE)})
 
 
+def start_over(db: Database) -> DataKey:
+    """For a database whose data key is lost: a new key (a new key file beside it, or
+    POPPASS_DATA_KEY) and a new key check. What was sealed under the old key stays unreadable:
+    the caller replaces every such value in the same transaction (events/lost_key.py)."""
+    path = _file_of(db)
+    if not has_key_check(db):
+        raise DataKeyError("nothing in this database is sealed yet: no key was lost")
+    if os.environ.get(KEY_ENV):
+        key = _key_from_env(os.environ[KEY_ENV])
+    elif key_path(path).exists():
+        raise DataKeyError(f"{key_path(path)} exists: move it away first (keep it: it may be the key after all)")
+    else:
+        key = None
+    if key is not None:
+        register(db, key)
+        try:
+            verify(db)
+        except DataKeyError:
+            pass  # the environment holds the new key: the old one is indeed lost
+        else:
+            raise DataKeyError(f"{key.source} opens this database: nothing is lost")
+    db.execute("delete from settings where name = ?", [KEY_CHECK])
+    key = load_key(path, create=True)
+    register(db, key)
+    add_key_check(db)
+    return key
+
+
 # --- sealing ----------------------------------------------------------------------------------------
 
 

@@ -295,3 +295,51 @@ def test_the_command_says_what_is_wrong_with_the_key_and_serves_nothing(tmp_path
     assert exit_.value.code == 2
     assert f"poppass: error: this database was sealed with another key: there is no key file {sealed.key_path(path)}" \
         in capsys.readouterr().err
+
+
+def test_a_lost_key_is_replaced_with_new_event_keys_and_authenticators_enrolled_again(tmp_path, capsys) -> None:
+    from server import cli
+
+    path = tmp_path / "live.db"
+    db = open_database(path)
+    event = registry.create_event(db, name="Pop-up", venue="", starts_at=NOW, ends_at=NOW + 3600, now=NOW)
+    mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password=PASSWORD, now=NOW)
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+    organizers.check_code(db, pending.token, pyotp.TOTP(pending.totp_secret).at(NOW), now=NOW)  # enrolled
+    campaign = campaigns.create_campaign(db, event.id, title="Coffee", rotating=False, now=NOW)
+    old_voucher = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW).text
+    old = clear_secrets(db, event.id, mei.id)
+    db.close()
+    sealed.key_path(path).unlink()
+
+    cli.main(["lost-data-key", "--db", str(path), "--yes-the-key-is-lost"])
+    assert f"New data key: {sealed.key_path(path)}" in capsys.readouterr().out
+    db = open_database(path)
+    new = clear_secrets(db, event.id, mei.id)
+    assert [name for name in ("root", "issuing", "rotation", "totp") if new[name] == old[name]] == []
+    root_public = keys.public_key_bytes(registry.root_key(db, event.id))
+    assert trust.verify_bundle(registry.signed_trust_bundle(db, event.id, now=NOW).to_json(), root_public,
+                               event_id=event.id).seq == 2
+    with pytest.raises(tokens.TokenError):  # what the server signed under the lost key no longer verifies
+        tokens.authenticate(old_voucher, registry.trust_bundle(db, event.id, now=NOW))
+    again = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60)
+    assert again.totp_secret == new["totp"]  # the password still works; the app is enrolled anew
+    assert campaigns.list_campaigns(db, event.id) and db["tokens"].count == 1  # the records are all there
+    db.close()
+    with pytest.raises(SystemExit):  # never over a key that may be the right one
+        cli.main(["lost-data-key", "--db", str(path), "--yes-the-key-is-lost"])
+    assert "exists: move it away first" in capsys.readouterr().err
+
+
+def test_the_command_forgets_one_organizers_authenticator(db, tmp_path, capsys) -> None:
+    from server import cli
+
+    path = tmp_path / "test.db"  # the db fixture's file
+    mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password=PASSWORD, now=NOW)
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+    organizers.check_code(db, pending.token, pyotp.TOTP(pending.totp_secret).at(NOW), now=NOW)
+    before = organizers.totp_secret(db, mei.id)
+    cli.main(["reset-second-factor", "--email", "Mei@example.com", "--db", str(path)])
+    assert "Forgot the authenticator app of 'Mei'" in capsys.readouterr().out
+    after = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60)
+    assert after.totp_secret is not None and after.totp_secret != before
