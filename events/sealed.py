@@ -76,8 +76,8 @@ def narrow(path: str | Path) -> bool:
         return False
     if mode & 0o077 == 0:
         return False
-    os.chmod(path, mode & 0o700 | PRIVATE_MODE)
-    log.warning("%s was readable by others (mode %o): narrowed to %o", path, mode, mode & 0o700 | PRIVATE_MODE)
+    os.chmod(path, PRIVATE_MODE)
+    log.warning("%s was readable by others (mode %o): narrowed to %o", path, mode, PRIVATE_MODE)
     return True
 
 
