@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import msgspec  # noqa: E402
 from sqlite_utils import Database  # noqa: E402
 
 from bench.machine import cpu_model, percentile  # noqa: E402,F401 (the scripts use them from here)
-from events import campaigns, devices, ops, registry, sync  # noqa: E402
+from events import campaigns, devices, ops, registry, sealed, sync  # noqa: E402
 from events.keys import public_key_bytes  # noqa: E402
 from tests.live import free_port, start_server, stop, wait_until_up  # noqa: E402
 from events.tablet import Tablet  # noqa: E402
@@ -191,6 +192,10 @@ def copy_database(source: Path, target: Path) -> None:
         src.backup(dst)
     dst.close()
     src.close()
+    # Its secrets are sealed: the copy needs the source's data key beside it (unless
+    # POPPASS_DATA_KEY holds it).
+    if sealed.key_path(source).exists():
+        shutil.copyfile(sealed.key_path(source), sealed.key_path(target))
     fd = os.open(target, os.O_RDONLY)
     try:
         os.fsync(fd)

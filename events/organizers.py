@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pyotp
 from sqlite_utils import Database
 
-from events import audit
+from events import audit, sealed
 from events.db import write_transaction
 from events.refusal import Refusal
 
@@ -94,6 +94,22 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
+# The TOTP secret is sealed at rest under the data key (events/sealed.py): a copy of the
+# database file must not give anyone an organizer's second factor.
+def _sealed_totp_secret(db: Database, organizer_id: str, secret: str) -> str:
+    return sealed.seal_text(db, "organizers", "totp_secret", organizer_id, secret)
+
+
+def _totp_secret(db: Database, row: dict) -> str:
+    """The clear TOTP secret of an organizers row (or of a session row joined to it)."""
+    return sealed.open_text(db, "organizers", "totp_secret", row["id"], row["totp_secret"])
+
+
+def totp_secret(db: Database, organizer_id: str) -> str:
+    """An organizer's TOTP secret, for the tests and benchmarks that play the authenticator app."""
+    return _totp_secret(db, db["organizers"].get(organizer_id))
+
+
 def _organizer(row: dict) -> Organizer:
     return Organizer(row["id"], row["email"], row["name"], row["totp_enrolled_at"] is not None)
 
@@ -112,9 +128,11 @@ def create_organizer(db: Database, *, email: str, name: str, password: str, now:
     if not name.strip() or len(name.strip()) > 100:
         raise ValueError("an organizer needs a name (at most 100 characters)")
     check_new_password(password)
+    organizer_id = "or" + secrets.token_hex(8)
     row = {
-        "id": "or" + secrets.token_hex(8), "email": email, "name": name.strip(), "password_hash": hash_password(password),
-        "totp_secret": pyotp.random_base32(32), "totp_enrolled_at": None, "last_totp_step": None,
+        "id": organizer_id, "email": email, "name": name.strip(), "password_hash": hash_password(password),
+        "totp_secret": _sealed_totp_secret(db, organizer_id, pyotp.random_base32(32)), "totp_enrolled_at": None,
+        "last_totp_step": None,
         "failed_logins": 0, "locked_until": None, "created_at": now,
     }
     with write_transaction(db):
@@ -122,6 +140,22 @@ def create_organizer(db: Database, *, email: str, name: str, password: str, now:
             raise ValueError(f"there is already an organizer {email}")
         db["organizers"].insert(row)
     return _organizer(row)
+
+
+def reset_second_factor(db: Database, email: str) -> Organizer:
+    """Forget an organizer's authenticator app (a lost phone, a lost data key): a new TOTP
+    secret, not yet enrolled, so the next sign-in after the password enrolls an app again."""
+    email = email.strip().lower()
+    with write_transaction(db):
+        rows = list(db["organizers"].rows_where("email = ?", [email]))
+        if not rows:
+            raise LookupError(f"there is no organizer {email}")
+        db["organizers"].update(rows[0]["id"], {
+            "totp_secret": _sealed_totp_secret(db, rows[0]["id"], pyotp.random_base32(32)),
+            "totp_enrolled_at": None, "last_totp_step": None,
+        })
+        db.execute("delete from organizer_sessions where organizer_id = ?", [rows[0]["id"]])
+    return _organizer(db["organizers"].get(rows[0]["id"]))
 
 
 def count(db: Database) -> int:
@@ -222,7 +256,7 @@ def check_password(db: Database, email: str, password: str, *, now: int, trusted
     if refusal is not None:
         raise refusal
     organizer = _organizer(row)
-    return Pending(token, organizer, None if organizer.totp_enrolled else row["totp_secret"])
+    return Pending(token, organizer, None if organizer.totp_enrolled else _totp_secret(db, row))
 
 
 def trust_browser(db: Database, organizer_id: str, *, now: int, token: str | None = None) -> str:
@@ -245,7 +279,7 @@ def pending_login(db: Database, token: str, *, now: int) -> Pending | None:
     if row is None:
         return None
     organizer = _organizer(row)
-    return Pending(token, organizer, None if organizer.totp_enrolled else row["totp_secret"])
+    return Pending(token, organizer, None if organizer.totp_enrolled else _totp_secret(db, row))
 
 
 def provisioning_uri(pending: Pending) -> str:
@@ -269,7 +303,7 @@ def check_code(db: Database, pending_token: str, code: str, *, now: int, client:
         code = code.strip().replace(" ", "")
         if not re.fullmatch(r"[0-9]{6}", code):
             raise LoginRefused("malformed_code")
-        totp = pyotp.TOTP(row["totp_secret"], digits=TOTP_DIGITS, interval=TOTP_STEP_S)
+        totp = pyotp.TOTP(_totp_secret(db, row), digits=TOTP_DIGITS, interval=TOTP_STEP_S)
         current = now // TOTP_STEP_S
         step = next((s for s in (current, current - 1, current + 1) if hmac.compare_digest(totp.at(s * TOTP_STEP_S), code)), None)
         # A failure is counted, and committed, before it is raised.

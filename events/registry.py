@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlite_utils import Database
 
-from events import tokens
+from events import sealed, tokens
 from events.db import write_transaction
 from events.keys import (
     MAX_KEY_ID,
@@ -93,15 +93,16 @@ def create_event(
                          languages=["en", "zh-CN"] if languages is None else languages)
     event = Event(id="ev" + secrets.token_hex(8), created_at=now, bundle_seq=1, **fields)
     issuing_key = generate_private_key()
+    clear = {
+        "root_private_key": private_key_bytes(generate_private_key()),
+        "issuing_private_key": private_key_bytes(issuing_key),
+        "rotation_key": secrets.token_bytes(ROTATION_KEY_LEN),
+    }
     with write_transaction(db):
         db["events"].insert(vars(event))
         db["event_secrets"].insert(
-            {
-                "event_id": event.id,
-                "root_private_key": private_key_bytes(generate_private_key()),
-                "issuing_private_key": private_key_bytes(issuing_key),
-                "rotation_key": secrets.token_bytes(ROTATION_KEY_LEN),
-            }
+            {"event_id": event.id}
+            | {column: sealed.seal_bytes(db, "event_secrets", column, event.id, value) for column, value in clear.items()}
         )
         db["keys"].insert(
             {
@@ -141,15 +142,21 @@ def list_events(db: Database) -> list[Event]:
     return [Event(**row) for row in db["events"].rows_where(order_by="starts_at, id")]
 
 
-def _secrets(db: Database, event_id: str) -> dict:
-    rows = list(db["event_secrets"].rows_where("event_id = ?", [event_id]))
+# Sealed at rest under the data key (events/sealed.py): a copy of the database file alone
+# cannot sign a trust bundle or a token, nor compute a rotating code.
+SECRET_COLUMNS = ("root_private_key", "issuing_private_key", "rotation_key")
+
+
+def _secret(db: Database, event_id: str, column: str) -> bytes:
+    assert column in SECRET_COLUMNS  # a name, never input, in the query below
+    rows = list(db.execute(f"select {column} from event_secrets where event_id = ?", [event_id]))
     if not rows:
         raise UnknownEvent(event_id)
-    return rows[0]
+    return sealed.open_bytes(db, "event_secrets", column, event_id, rows[0][0])
 
 
 def root_key(db: Database, event_id: str) -> Ed25519PrivateKey:
-    return private_key_from_bytes(_secrets(db, event_id)["root_private_key"])
+    return private_key_from_bytes(_secret(db, event_id, "root_private_key"))
 
 
 def root_public_key(db: Database, event_id: str) -> bytes:
@@ -157,11 +164,32 @@ def root_public_key(db: Database, event_id: str) -> bytes:
 
 
 def issuing_key(db: Database, event_id: str) -> Ed25519PrivateKey:
-    return private_key_from_bytes(_secrets(db, event_id)["issuing_private_key"])
+    return private_key_from_bytes(_secret(db, event_id, "issuing_private_key"))
 
 
 def rotation_key(db: Database, event_id: str) -> bytes:
-    return _secrets(db, event_id)["rotation_key"]
+    return _secret(db, event_id, "rotation_key")
+
+
+def replace_event_keys(db: Database, event_id: str) -> None:
+    """New root, issuing and rotation keys for an event whose old ones cannot be opened (the
+    data key was lost: docs/operations.md). Tablets must enroll again (their bundles are signed
+    by the old root), every token the server signed stops verifying, rotating codes change;
+    what tablets signed, and every op recorded, stay as they are."""
+    issuing = generate_private_key()
+    clear = {
+        "root_private_key": private_key_bytes(generate_private_key()),
+        "issuing_private_key": private_key_bytes(issuing),
+        "rotation_key": secrets.token_bytes(ROTATION_KEY_LEN),
+    }
+    with write_transaction(db):
+        get_event(db, event_id)
+        db["event_secrets"].update(
+            event_id, {column: sealed.seal_bytes(db, "event_secrets", column, event_id, value) for column, value in clear.items()}
+        )
+        db.execute("update keys set public_key = ? where event_id = ? and key_id = ?",
+                   [public_key_bytes(issuing), event_id, SERVER_KEY_ID])
+        _bump_bundle(db, event_id)
 
 
 def register_device_key(

@@ -348,3 +348,27 @@ def m013_session_client(db: Database) -> None:
     # end it (the Account page): the client's address and the browser's User-Agent, shortened.
     db["organizer_sessions"].add_column("client", str, not_null_default="")
     db["organizer_sessions"].add_column("user_agent", str, not_null_default="")
+
+
+@migrations()
+def m014_seal_secrets(db: Database) -> None:
+    # Private keys, rotation keys, TOTP secrets and the CSRF secret were stored clear: seal each
+    # under the data key, with its table, column and row as associated data (events/sealed.py),
+    # all in this migration's one transaction. A value already sealed is left as it is, so a
+    # database a newer version wrote to before this ran comes out the same.
+    from events import sealed
+
+    for row in db.execute("select event_id, root_private_key, issuing_private_key, rotation_key from event_secrets").fetchall():
+        event_id, values = row[0], dict(zip(("root_private_key", "issuing_private_key", "rotation_key"), row[1:], strict=True))
+        for column, value in values.items():
+            if not sealed.is_sealed(value):
+                db.execute(f"update event_secrets set {column} = ? where event_id = ?",
+                           [sealed.seal_bytes(db, "event_secrets", column, event_id, value), event_id])
+    for organizer_id, secret in db.execute("select id, totp_secret from organizers").fetchall():
+        if not sealed.is_sealed(secret):
+            db.execute("update organizers set totp_secret = ? where id = ?",
+                       [sealed.seal_text(db, "organizers", "totp_secret", organizer_id, secret), organizer_id])
+    for name, value in db.execute("select name, value from settings where name = 'csrf_secret'").fetchall():
+        if not sealed.is_sealed(value):
+            db.execute("update settings set value = ? where name = ?", [sealed.seal_text(db, "settings", "value", name, value), name])
+    sealed.add_key_check(db)

@@ -81,7 +81,7 @@ def create_app(
     minify_scripts: bool = True,
 ) -> Litestar:
     db = database if isinstance(database, Database) else open_database(database)
-    csrf_secret = settings.get_or_create(db, "csrf_secret", lambda: secrets.token_urlsafe(32))
+    csrf_secret = settings.get_or_create_secret(db, "csrf_secret", lambda: secrets.token_urlsafe(32))
 
     def close_database() -> None:
         db.close()

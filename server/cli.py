@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 
 from events.demo_seed import DEFAULT_SEED
+from events.sealed import DataKeyError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -212,6 +213,38 @@ def _create_organizer(args: argparse.Namespace) -> None:
     print("  authenticator app; its 6-digit codes are then needed at every sign-in.")
 
 
+def _reset_second_factor(args: argparse.Namespace) -> None:
+    from events import organizers
+
+    db = _open_existing(args.db)
+    try:
+        organizer = organizers.reset_second_factor(db, args.email)
+    except LookupError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        db.close()
+    print(f"Forgot the authenticator app of {organizer.name!r} <{organizer.email}>: at the next sign-in, after the")
+    print("  password, they scan a new QR code with their app.")
+
+
+def _lost_data_key(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from events import lost_key
+    from events.db import open_database
+
+    if not Path(args.db).is_file():
+        raise CommandError(f"no database at {args.db}")
+    db = open_database(args.db, migrate=False, check_key=False)
+    try:
+        replaced = lost_key.replace_lost_secrets(db)
+    finally:
+        db.close()
+    print(f"New data key: {replaced.key_source}. Back it up, apart from the database.")
+    print(f"  {replaced.events} event(s) have new keys: enroll every tablet again; tokens the server signed no longer verify.")
+    print(f"  {replaced.organizers} organizer(s) enroll their authenticator app again at their next sign-in.")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="poppass", description="Offline-first check-in and QR vouchers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -257,10 +290,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     organizer.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin (no prompt)")
     organizer.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
     organizer.set_defaults(run=_create_organizer)
+    reset = commands.add_parser(
+        "reset-second-factor", help="forget an organizer's authenticator app (a lost phone)",
+        description="Forget an organizer's authenticator app: they enroll a new one at their next sign-in.",
+    )
+    reset.add_argument("--email", required=True, help="the organizer's email")
+    reset.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    reset.set_defaults(run=_reset_second_factor)
+    lost = commands.add_parser(
+        "lost-data-key", help="the data key is gone for good: a new one, new event keys, authenticators re-enrolled",
+        description="For a database whose data key is lost and has no backup (docs/operations.md): give it a new key "
+                    "and replace what the old one sealed. Tablets enroll again; organizers enroll their app again.",
+    )
+    lost.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    lost.add_argument("--yes-the-key-is-lost", action="store_true", required=True,
+                      help="required: the event keys this replaces can never come back")
+    lost.set_defaults(run=_lost_data_key)
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except CommandError as error:
+    except (CommandError, DataKeyError) as error:  # a missing or wrong data key: say so, no traceback
         parser.error(str(error))
 
 

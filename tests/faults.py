@@ -44,7 +44,7 @@ from pathlib import Path
 
 import msgspec
 
-from events import campaigns, conflicts, devices, keys, merge, ops, registry, sync, tokens
+from events import campaigns, conflicts, devices, keys, merge, ops, registry, sealed, sync, tokens
 from events.db import open_database
 from tests.live import ROOT, free_port, start_server, stop, wait_until_up
 from tests.log_state import state
@@ -98,6 +98,10 @@ def make_world(directory: Path, rng: random.Random, *, tablet_count: int) -> Wor
 
 def copy_template(world: World, target: Path) -> Path:
     shutil.copyfile(world.template, target)
+    # Its secrets are sealed: the copy needs the template's data key beside it (unless
+    # POPPASS_DATA_KEY holds it).
+    if sealed.key_path(world.template).exists():
+        shutil.copyfile(sealed.key_path(world.template), sealed.key_path(target))
     return target
 
 

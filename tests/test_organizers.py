@@ -25,7 +25,7 @@ def mei(db) -> organizers.Organizer:
 
 
 def totp(db, organizer_id: str) -> pyotp.TOTP:
-    secret = db["organizers"].get(organizer_id)["totp_secret"]
+    secret = organizers.totp_secret(db, organizer_id)
     return pyotp.TOTP(secret, digits=organizers.TOTP_DIGITS, interval=organizers.TOTP_STEP_S)
 
 

@@ -35,7 +35,7 @@ from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from events import campaigns, conflicts, devices, keys, merge, ops, registry, sync, tokens
+from events import campaigns, conflicts, devices, keys, merge, ops, registry, sealed, sync, tokens
 from events.db import open_database
 from events.trust import ClockPolicy
 from tests.conftest import NOW
@@ -99,6 +99,7 @@ def world() -> Iterator[World]:
 def copy_of(source: Database) -> Database:
     copy = open_database(":memory:", migrate=False)
     source.conn.backup(copy.conn)
+    sealed.register(copy, sealed.key_for(source))  # the copy's secrets are sealed under the source's key
     return copy
 
 
