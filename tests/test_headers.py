@@ -4,13 +4,18 @@ HSTS and Secure cookies only over https."""
 
 from __future__ import annotations
 
+import http.client
+import time
+
 import pytest
 from litestar.testing import TestClient
 
+from events import registry
 from events.db import open_database
-from server.app import MAX_BODY_BYTES, create_app
+from server.app import MAX_BODY_BYTES, SIGN_UPS_PER_MINUTE, create_app
 from server.security_headers import HEADERS, HSTS, PERMISSIONS_POLICY, STATION_PERMISSIONS_POLICY
 from tests.conftest import Clock
+from tests.live import free_port, start_server, stop, wait_until_up
 from tests.test_authorization import HTTP_ROUTES, _as, _concrete, world  # noqa: F401 (world is a fixture)
 
 CALLERS = ("organizer", "device", "anonymous")
@@ -117,3 +122,66 @@ def test_over_http_no_hsts_and_no_secure_cookie(plain) -> None:
     assert "strict-transport-security" not in page.headers
     (cookie,) = _set_cookies(page)
     assert cookie.startswith("csrftoken=") and "secure" not in cookie.lower()
+
+
+# --- behind a TLS proxy: the real server, with and without --forwarded-allow-ips ----------------
+
+
+def _proxied_server(tmp_path, options: list[str]):
+    db_path = tmp_path / "proxy.db"
+    db = open_database(db_path)
+    now = int(time.time())
+    event = registry.create_event(db, name="Proxy pop-up", venue="1F", starts_at=now - 3600, ends_at=now + 3600, now=now)
+    db.close()
+    port = free_port()
+    process = start_server(db_path, port, tmp_path / "server.log", log_level="info", options=options)
+    wait_until_up(f"http://127.0.0.1:{port}", process)
+    return process, port, event
+
+
+def _ask(port: int, method: str, path: str, headers: dict[str, str], body: str = ""):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body.encode() or None, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+def _sign_ups(port: int, event, client: str, count: int) -> list[int]:
+    """`count` sign-ups (empty forms: the limit counts before the form is read) as `client`."""
+    forwarded = {"X-Forwarded-For": client, "X-Forwarded-Proto": "https"}
+    page = _ask(port, "GET", f"/events/{event.id}", forwarded)
+    token = page.getheader("set-cookie").split(";", 1)[0].split("=", 1)[1]  # csrftoken, Secure or not
+    headers = {**forwarded, "Cookie": f"csrftoken={token}", "x-csrftoken": token,
+               "Content-Type": "application/x-www-form-urlencoded"}
+    return [_ask(port, "POST", f"/events/{event.id}/signup", headers, "name=").status for _ in range(count)]
+
+
+def test_behind_a_trusted_proxy_the_app_sees_https_and_the_real_client(tmp_path) -> None:
+    process, port, event = _proxied_server(tmp_path, ["--forwarded-allow-ips", "127.0.0.1"])
+    try:
+        page = _ask(port, "GET", "/organizer/login", {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
+        assert page.getheader("strict-transport-security") == HSTS
+        assert "; secure" in page.getheader("set-cookie").lower()
+        limit = SIGN_UPS_PER_MINUTE
+        assert _sign_ups(port, event, "203.0.113.7", limit + 1)[-1] == 429
+        assert 429 not in _sign_ups(port, event, "203.0.113.8", 1)  # another person behind the same proxy
+    finally:
+        stop(process)
+    assert '203.0.113.7:0 - "GET /organizer/login HTTP/1.1" 200' in (tmp_path / "server.log").read_text()
+
+
+def test_without_the_flag_forwarded_headers_are_ignored(tmp_path) -> None:
+    process, port, event = _proxied_server(tmp_path, [])
+    try:
+        page = _ask(port, "GET", "/organizer/login", {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
+        assert page.getheader("strict-transport-security") is None
+        assert "secure" not in page.getheader("set-cookie").lower()
+        assert 429 not in _sign_ups(port, event, "203.0.113.7", SIGN_UPS_PER_MINUTE)
+        assert _sign_ups(port, event, "203.0.113.8", 1) == [429]  # a made-up address is no new bucket
+    finally:
+        stop(process)
+    assert "203.0.113.7" not in (tmp_path / "server.log").read_text()
