@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 from events import registry
 from events.db import open_database
 from server.app import MAX_BODY_BYTES, SIGN_UPS_PER_MINUTE, create_app
+from server.cli import main
 from server.security_headers import HEADERS, HSTS, PERMISSIONS_POLICY, STATION_PERMISSIONS_POLICY
 from tests.conftest import Clock
 from tests.live import free_port, start_server, stop, wait_until_up
@@ -185,3 +186,12 @@ def test_without_the_flag_forwarded_headers_are_ignored(tmp_path) -> None:
     finally:
         stop(process)
     assert "203.0.113.7" not in (tmp_path / "server.log").read_text()
+
+
+@pytest.mark.parametrize("value", ["proxy.lan", "10.0.0.1/8", "*,10.0.0.1", "10.0.0.300"])
+def test_serve_refuses_a_proxy_it_could_not_trust(value, capsys) -> None:
+    # uvicorn would quietly take each of these as a name no connection ever has: trusting nobody.
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--forwarded-allow-ips", value])
+    assert exited.value.code == 2 and "--forwarded-allow-ips" in capsys.readouterr().err
+
