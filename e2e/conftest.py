@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from events.db import open_database
 from events.demo import Demo, ensure_demo
-from tests.live import free_port, start_server, stop, wait_until_up  # noqa: F401 (bench imports them from here)
+from tests.live import free_port, leaked_secrets, start_server, stop, wait_until_up  # noqa: F401 (bench imports them from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -72,13 +72,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     demo = ensure_demo(db, now=int(time.time()))
     db.close()
     port = free_port()
-    process = start_server(db_path, port, directory / "server.log")
+    log = directory / "server.log"
+    # The access log on, as an operator runs it: once every test has used the server, it must
+    # show no capability, token or code that the run made (server/access_log.py).
+    process = start_server(db_path, port, log, log_level="info")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, process)
         yield LiveServer(url, db_path, demo, process)
     finally:
         stop(process)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert '"GET /healthz HTTP/1.1" 200' in text, f"no access log in {log}"
+    leaks = leaked_secrets(text, db_path)
+    assert not leaks, f"the server's log ({log}) shows credentials: {leaks[:5]}"
 
 
 @pytest.fixture(scope="session")

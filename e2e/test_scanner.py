@@ -1,8 +1,9 @@
 """web/static/js/scanner.js against Chromium's fake camera showing a QR code.
 
 Each case launches its own Chromium: the camera's picture (a Y4M file painted from segno's
-matrix of events.qr.make) is a browser-level flag. The page is the live server's home page, so
-scanner.js, qr-decode.js and the vendored jsQR run under the app's real CSP.
+matrix of events.qr.make) is a browser-level flag. The page is a station screen (the only pages
+whose Permissions-Policy lets the camera on: server/security_headers.py), so scanner.js,
+qr-decode.js and the vendored jsQR run under the app's real CSP.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ VECTORS = json.loads(build.PATH.read_text(encoding="utf-8"))
 BY_NAME = {v["name"]: v for v in VECTORS["tokens"]}
 VALID = BY_NAME["valid voucher from the server key"]
 FORGED = BY_NAME["body changed after signing"]
+
+SCREEN = "/station/conflicts"  # a station screen that opens no camera of its own
+OPEN_CAMERA = """async () => {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    stream.getTracks().forEach((track) => track.stop());
+    return "opened";
+  } catch (error) {
+    return error.name;
+  }
+}"""
 
 # Starts a scanner on a new <video>, collects what it reports for `ms` milliseconds (or until
 # `count` reports), with each report's verdict and timings, then stops it.
@@ -86,7 +98,7 @@ def scan(playwright: Playwright, live_server, tmp_path: Path) -> Iterator[Any]:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(live_server.url + "/")
+        page.goto(live_server.url + SCREEN)
         result = page.evaluate(SCAN, {"vectors": VECTORS, "now": now, "count": count, "ms": ms, "repeatMs": repeat_ms})
         assert errors == []
         TIMINGS.extend((s["decodeMs"], s["verifyMs"]) for s in result["scans"])
@@ -95,6 +107,20 @@ def scan(playwright: Playwright, live_server, tmp_path: Path) -> Iterator[Any]:
     yield run
     for browser in browsers:
         browser.close()
+
+
+def test_only_station_pages_may_open_the_camera(playwright: Playwright, live_server, tmp_path: Path) -> None:
+    browser = playwright.chromium.launch(executable_path=chromium_executable(),
+                                         args=[*CHROMIUM_ARGS, *camera_args(y4m(VALID["text"], tmp_path / "camera.y4m"))])
+    try:
+        page = browser.new_context(permissions=["camera"]).new_page()
+        opened = {}
+        for path in (SCREEN, "/", f"/events/{live_server.demo.event.id}"):
+            page.goto(live_server.url + path)
+            opened[path] = page.evaluate(OPEN_CAMERA)
+    finally:
+        browser.close()
+    assert opened == {SCREEN: "opened", "/": "NotAllowedError", f"/events/{live_server.demo.event.id}": "NotAllowedError"}
 
 
 def test_valid_voucher_is_green_and_reported_once(scan) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from litestar import Litestar, Response, Router
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
@@ -39,7 +39,7 @@ from server.controllers.signup import EventPageController
 from server.controllers.vouchers import VoucherController
 from server.controllers.wallet import WalletController
 from server.controllers.sync_api import EnrollmentController, SyncController
-from server import live
+from server import live, security_headers
 from server.errors import API_HANDLERS, http_error, internal_error
 from server.i18n import load_catalogues
 from server.owners import PUBLIC
@@ -53,24 +53,6 @@ MAX_BODY_BYTES = 1024 * 1024
 SIGN_UPS_PER_MINUTE = 30
 # Per client address, on top of each account's own lock-out: stops one address trying many accounts.
 SIGN_INS_PER_MINUTE = 20
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    # Capability URLs (/V/<token>) must never leak through Referer.
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-}
-
-
-def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
 
 def create_app(
     database: str | Path | Database = "poppass.db",
@@ -132,7 +114,7 @@ def create_app(
             "imports": {},  # attendee files uploaded in the console, until imported (an hour at most)
         }),
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
-        after_request=_security_headers,
+        before_send=[security_headers.before_send],  # every answer, errors and static files too
         request_max_body_size=MAX_BODY_BYTES,
         on_shutdown=[close_database],
         debug=debug,

@@ -30,10 +30,15 @@ def _local_timezone() -> str:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from server.access_log import logging_config
     from server.app import create_app
 
     app = create_app(args.db, minify_scripts=not args.raw_scripts)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # X-Forwarded-For/-Proto are believed only from the proxies named: from anyone else they
+    # would let any client pick its address (a rate-limit bucket of its own) and its scheme.
+    trusted = args.forwarded_allow_ips
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=logging_config(),
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -93,6 +98,21 @@ def _pace(text: str) -> float:
     if not 0.05 <= value <= 3600:
         raise argparse.ArgumentTypeError("between 0.05 and 3600 seconds")
     return value
+
+
+def _addresses(text: str) -> str:
+    import ipaddress
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["*"]:
+        return "*"
+    for name in names:
+        # As uvicorn reads them: what is neither would silently trust nobody.
+        try:
+            ipaddress.ip_network(name) if "/" in name else ipaddress.ip_address(name)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an IP address or network (like 10.0.0.0/8): {name!r}") from None
+    return ",".join(names)
 
 
 class CommandError(Exception):
@@ -259,6 +279,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         command.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
         command.add_argument("--raw-scripts", action="store_true",
                              help="serve web/static/js as written, not minified (to debug in a browser)")
+        command.add_argument("--forwarded-allow-ips", metavar="IPS", type=_addresses, default="",
+                             help="the TLS proxy in front, by address (comma-separated; '*' trusts anyone): its "
+                                  "X-Forwarded-For and X-Forwarded-Proto are believed, nobody else's (default: none)")
         command.set_defaults(run=run)
         if name == "demo":
             command.add_argument("--seed", type=int, default=DEFAULT_SEED,

@@ -7,11 +7,13 @@ database, so what it sends is filtered by who it is, not by what was published.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 
-from litestar import Litestar
+from litestar import Litestar, WebSocket
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.exceptions import HTTPException, WebSocketException
 
 # A slow listener loses its oldest announcements, never the server's memory: each one only
 # says "re-read", and the next one (or a reconnect's snapshot) brings it up to date.
@@ -36,3 +38,22 @@ def announce(app: Litestar, event_id: str, subjects: Iterable[str]) -> None:
     changed = sorted({s for s in subjects if s})
     if changed:
         app.plugins.get(ChannelsPlugin).publish({"subjects": changed}, event_channel(event_id))
+
+
+async def refusal(socket: WebSocket) -> int | None:
+    """The close code for a socket whose caller its route would now refuse, or None.
+
+    A route's guards run once, when the socket opens; a wall left on a projector would go on
+    streaming after its organizer signed out or the session expired. Run again before each
+    send, the same guards that let it in (the session, and whatever a route adds) end it."""
+    handler = socket.route_handler
+    for guard in handler.resolve_guards():
+        try:
+            checked = guard(socket, handler)
+            if inspect.isawaitable(checked):
+                await checked
+        except WebSocketException as refused:
+            return refused.code
+        except HTTPException as refused:  # a guard written for pages: 4000 + its status
+            return 4000 + refused.status_code
+    return None

@@ -11,7 +11,9 @@ from litestar.connection import ASGIConnection
 
 
 def client_address(connection: ASGIConnection) -> str:
-    """Whom a limit counts: the client's address (behind a proxy, as uvicorn's forwarded headers give it)."""
+    """Whom a limit counts: the client's address. Behind a TLS proxy named by `poppass serve
+    --forwarded-allow-ips`, uvicorn puts the address the proxy forwarded here; without the flag
+    it is the proxy's own (everyone in one bucket), and no client can pick its own."""
     return connection.client.host if connection.client else ""
 
 

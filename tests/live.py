@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
+
+from events import tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,8 +24,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db_path: Path, port: int, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning"]
+def start_server(db_path: Path, port: int, log: Path, *, log_level: str = "warning",
+                 options: Sequence[str] = ()) -> subprocess.Popen:
+    """`poppass serve` as an operator runs it; "info" writes the access log to `log` too."""
+    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(db_path),
+               "--log-level", log_level, *options]
     with log.open("ab") as output:  # the child keeps its own descriptor
         return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
 
@@ -44,3 +53,24 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+_FINGERPRINT = r"\[[0-9a-f]{8}\]"
+# What a credential looks like in a logged URL when it was not replaced by its fingerprint
+# (server/access_log.py), and an enrollment code's shape anywhere.
+_UNREDACTED = re.compile(
+    rf"/+(?:wallet|V)/+(?!{_FINGERPRINT})[^/\s\"?]+"
+    rf"|[?&](?:claim|code|token|capability)=(?!{_FINGERPRINT})[^&\s\"]+"
+    r"|(?-i:\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b)",
+    re.IGNORECASE,
+)
+
+
+def leaked_secrets(log_text: str, db_path: Path) -> list[str]:
+    """The credentials a server's log shows: unredacted capability URLs, token URLs, claim and
+    enrollment codes, and the text of any token the database holds (a pass or voucher)."""
+    leaks = [found.group(0) for found in _UNREDACTED.finditer(log_text)]
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        # A token's URL (/V/…) holds its text without the prefix: look for that part.
+        leaks += [text for (text,) in db.execute("select text from tokens") if text.removeprefix(tokens.PREFIX) in log_text]
+    return leaks

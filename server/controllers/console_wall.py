@@ -98,7 +98,8 @@ class ConsoleWallController(Controller):
     @websocket("/socket", name="console_wall_socket")
     async def socket(self, socket: WebSocket, event_id: FromPath[str]) -> None:
         """The wall's live part on connect, then after every announcement (all those queued
-        meanwhile make one), and every TICK_S when nothing is announced."""
+        meanwhile make one), and every TICK_S when nothing is announced; each time only while
+        the organizer is still signed in (closed with 4401 otherwise)."""
         await socket.accept()
         try:
             registry.get_event(socket.app.state.db, event_id)
@@ -138,6 +139,10 @@ class ConsoleWallController(Controller):
                 tasks.start_soon(until_closed)
                 with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the wall left mid-send
                     while True:
+                        # Signed out or expired since the last snapshot: the wall goes to the sign-in.
+                        if code := await live.refusal(socket):
+                            await socket.close(code=code, reason="sign in required")
+                            break
                         await send_snapshot()
                         with anyio.move_on_after(TICK_S):
                             await changed.wait()

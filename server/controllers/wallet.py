@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
+import anyio
 import msgspec
 from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.channels import ChannelsPlugin
@@ -36,6 +37,8 @@ STATE_WORDS = {
     "redeemed": N_("Redeemed at %(time)s"),
 }
 USED_SO_FAR = N_("Valid · used %(uses)s of %(max)s")
+# How often an idle wallet socket checks that its capability still opens the wallet.
+CAPABILITY_CHECK_S = 10.0
 
 
 class ClaimForm(Struct):
@@ -114,8 +117,11 @@ class WalletController(Controller):
     @websocket("/{capability:str}/live", name="wallet_live")
     async def live(self, socket: WebSocket, capability: FromPath[str]) -> None:
         """A snapshot of the wallet's states at once, then a fresh one whenever a merge touches
-        one of its items. The phone reconnects after any drop and gets a snapshot again."""
-        opened = signup.open_capability(socket.app.state.db, capability)
+        one of its items. The phone reconnects after any drop and gets a snapshot again. Once
+        the capability no longer opens this wallet (checked before each send and every
+        CAPABILITY_CHECK_S), the socket closes with 4404 and the phone stops asking."""
+        db = socket.app.state.db
+        opened = signup.open_capability(db, capability)
         await socket.accept()
         if opened is None:
             await socket.close(code=4404, reason="no wallet at this address")
@@ -123,10 +129,17 @@ class WalletController(Controller):
         event_id, attendee_id = opened
         channels = socket.app.plugins.get(ChannelsPlugin)
         mine: set[str] = set()
+        ended = anyio.Event()
+
+        def still_opens() -> bool:
+            return signup.open_capability(db, capability) == opened
 
         async def on_announcement(message: bytes) -> None:
             nonlocal mine
             if mine.isdisjoint(msgspec.json.decode(message)["subjects"]):
+                return
+            if not still_opens():
+                ended.set()
                 return
             fresh = _snapshot(socket, event_id, attendee_id)
             mine = {item["id"] for item in fresh["items"]} | {attendee_id}
@@ -139,7 +152,18 @@ class WalletController(Controller):
             mine = {item["id"] for item in snapshot["items"]} | {attendee_id}
             await socket.send_json(snapshot)
             # join=False: once the phone has gone, what is still queued for it is dropped.
-            async with subscriber.run_in_background(on_announcement, join=False):
-                with contextlib.suppress(WebSocketDisconnect):
-                    while True:
-                        await socket.receive_text()  # nothing is expected; this notices the close
+            async with subscriber.run_in_background(on_announcement, join=False), anyio.create_task_group() as tasks:
+
+                async def until_closed() -> None:
+                    with contextlib.suppress(WebSocketDisconnect):
+                        while True:
+                            await socket.receive_text()  # nothing is expected; this notices the close
+                    tasks.cancel_scope.cancel()
+
+                tasks.start_soon(until_closed)
+                while not ended.is_set() and still_opens():
+                    with anyio.move_on_after(CAPABILITY_CHECK_S):
+                        await ended.wait()
+                with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the phone left meanwhile
+                    await socket.close(code=4404, reason="no wallet at this address")
+                tasks.cancel_scope.cancel()
