@@ -37,7 +37,7 @@ from litestar.testing import TestClient  # noqa: E402
 
 from bench.machine import cpu_model, load_average  # noqa: E402
 from bench.report import Lines, Section, print_section, ranged  # noqa: E402
-from events import imports, organizers, registry  # noqa: E402
+from events import imports, organizations, organizers, registry  # noqa: E402
 from events.db import open_database  # noqa: E402
 from server.app import create_app  # noqa: E402
 
@@ -80,6 +80,9 @@ def http_run(directory: Path, name: str, data: bytes, rows: int) -> float:
     db, event = fresh(directory, name)
     organizer = organizers.create_organizer(db, email="bench@example.com", name="Bench", password=PASSWORD,
                                             now=int(time.time()))
+    home = organizations.create_organization(db, name="Bench", now=int(time.time()))
+    organizations.add_member(db, home.id, organizer.id, organizations.OWNER, now=int(time.time()))
+    organizations.place_event(db, event.id, home.id)
     with TestClient(create_app(db)) as client:
         client.get("/organizer/login")
         token = client.cookies["csrftoken"]

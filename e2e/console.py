@@ -9,16 +9,31 @@ import pyotp
 from playwright.sync_api import Page, expect
 
 from e2e.station import with_db
-from events import organizers
+from events import organizations, organizers
 
 PASSWORD = "correct horse battery"
+ORGANIZATION = "E2E organization"
 
 
-def new_organizer(live_server, name: str = "Mei") -> str:
+def new_organizer(live_server, name: str = "Mei", role: str = organizations.OWNER) -> str:
+    """A new account in the test server's one organization, which first takes every event made
+    so far behind the console's back (registry.create_event in a test's setup)."""
     email = f"{name.lower()}{time.time_ns()}@example.com"
-    with_db(live_server, lambda db: organizers.create_organizer(db, email=email, name=name, password=PASSWORD,
-                                                                now=int(time.time())))
+
+    def make(db) -> None:
+        now = int(time.time())
+        account = organizers.create_organizer(db, email=email, name=name, password=PASSWORD, now=now)
+        home = organizations.find_organization(db, ORGANIZATION) or organizations.create_organization(db, name=ORGANIZATION, now=now)
+        organizations.add_member(db, home.id, account.id, role, now=now)
+        organizations.adopt_unheld_events(db, home.id)
+
+    with_db(live_server, make)
     return email
+
+
+def hold_new_events(db, email: str) -> None:
+    """Events made behind the console's back after the organizer: theirs, as the console would make them."""
+    organizations.adopt_unheld_events(db, organizations.membership(db, organizations.find_account(db, email)).organization.id)
 
 
 def sign_in(page: Page, live_server, email: str) -> str:

@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
-from e2e.console import new_organizer, sign_in
+from e2e.console import hold_new_events, new_organizer, sign_in
 from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
 from events import campaigns, draws, registry, signup
 from tests.tablet import enroll, push
@@ -142,6 +142,7 @@ def event_under_way(db, organizer_email: str) -> str:
     event = registry.create_event(db, name="Spring launch at the flagship store, with a very long name indeed",
                                   venue="Store 1F", starts_at=now - 3 * 3600, ends_at=now + 3600,
                                   timezone="Asia/Shanghai", now=now - 86400)
+    hold_new_events(db, organizer_email)
     campaigns.create_campaign(db, event.id, title="Tote bag", welcome=True, now=now - 86400)
     for n in range(6):
         signup.sign_up(db, event.id, signup.Applicant(f"Online Guest{n}", f"1370000{n:04d}", "", True),

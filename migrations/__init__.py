@@ -372,3 +372,41 @@ def m014_seal_secrets(db: Database) -> None:
         if not sealed.is_sealed(value):
             db.execute("update settings set value = ? where name = ?", [sealed.seal_text(db, "settings", "value", name, value), name])
     sealed.add_key_check(db)
+
+
+@migrations()
+def m015_organizations(db: Database) -> None:
+    # Organizations own events; organizer accounts are their members with a role
+    # (events/organizations.py). An account is in one organization at most.
+    db["organizations"].create({"id": str, "name": str, "created_at": int}, pk="id", not_null={"name", "created_at"})
+    db["memberships"].create(
+        {"organization_id": str, "organizer_id": str, "role": str, "added_at": int},
+        pk=("organization_id", "organizer_id"),
+        not_null={"role", "added_at"},
+        foreign_keys=[("organization_id", "organizations", "id"), ("organizer_id", "organizers", "id")],
+    )
+    db["memberships"].create_index(["organizer_id"], unique=True)
+    db["organization_events"].create(
+        {"event_id": str, "organization_id": str},
+        pk="event_id",
+        not_null={"organization_id"},
+        foreign_keys=[("event_id", "events", "id"), ("organization_id", "organizations", "id")],
+    )
+    db["organization_events"].create_index(["organization_id"])
+    # Before organizations, every account could do everything to every event: an existing
+    # database keeps exactly that, as one organization holding every event with every account
+    # as its owner. A new database has neither, and gets its first organization from
+    # `poppass create-organizer`.
+    events = [row[0] for row in db.execute("select id from events")]
+    accounts = [row[0] for row in db.execute("select id from organizers")]
+    if not events and not accounts:
+        return
+    import secrets
+    import time
+
+    now = int(time.time())  # a migration has no caller to pass the time in; this is when it ran
+    organization_id = "og" + secrets.token_hex(8)
+    db["organizations"].insert({"id": organization_id, "name": "Organization", "created_at": now})
+    db["memberships"].insert_all(
+        {"organization_id": organization_id, "organizer_id": account, "role": "owner", "added_at": now} for account in accounts)
+    db["organization_events"].insert_all({"event_id": event, "organization_id": organization_id} for event in events)

@@ -31,6 +31,7 @@ from server.controllers.console_campaigns import ConsoleCampaignsController
 from server.controllers.console_conflicts import ConsoleConflictsController
 from server.controllers.console_events import ConsoleEventsController
 from server.controllers.console_import import ConsoleImportController
+from server.controllers.console_members import ConsoleMembersController
 from server.controllers.console_report import ConsoleReportController
 from server.controllers.console_tablets import ConsoleTabletsController
 from server.controllers.console_wall import ConsoleWallController
@@ -86,6 +87,7 @@ def create_app(
             ConsoleWallController,
             ConsoleConflictsController,
             ConsoleReportController,
+            ConsoleMembersController,
             StationController,
             PwaController,
             ScriptsController,

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import WebSocketException
+from litestar.exceptions import NotFoundException, WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 
-from events import devices, organizers
+from events import devices, organizations, organizers, registry
+from server.owners import REQUIRED_ROLE
 
 SESSION_COOKIE = "poppass_organizer"
 PENDING_COOKIE = "poppass_login"  # the password was right; the code is still to come
 WS_SIGN_IN_REQUIRED = 4401  # a websocket close code: 4000 + HTTP 401
+WS_ROLE_REQUIRED = 4403
+WS_NOT_FOUND = 4404
 
 
 class SignInRequired(Exception):
     """An organizer page asked for without a session: people are sent to sign in."""
+
+
+class RoleRequired(Exception):
+    """A member of the organization whose role does not allow this route (403)."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self.role = role
 
 
 def bearer(connection: ASGIConnection) -> str | None:
@@ -27,8 +38,9 @@ def device_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     connection.state.device = devices.authenticate(connection.app.state.db, bearer(connection))
 
 
-def organizer_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """A signed-in organizer (password and code): raises SignInRequired otherwise."""
+def organizer_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """A signed-in organizer (password and code), or SignInRequired; then, on a route owned by a
+    role (server/owners.py), a member of the organization with that role at least."""
     organizer = organizers.session_organizer(
         connection.app.state.db, connection.cookies.get(SESSION_COOKIE), now=int(connection.app.state.clock())
     )
@@ -37,3 +49,44 @@ def organizer_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
             raise WebSocketException(detail="sign in required", code=WS_SIGN_IN_REQUIRED)
         raise SignInRequired()
     connection.state.organizer = organizer
+    needed = REQUIRED_ROLE.get(handler.opt["owner"])
+    if needed is None:  # any account: the console's home says what the caller's organization holds
+        held = organizations.membership(connection.app.state.db, organizer.id)
+        connection.state.organization = held.organization if held else None
+        connection.state.role = held.role if held else None
+        return
+    _check_role(connection, organizer, needed)
+
+
+def _check_role(connection: ASGIConnection, organizer: organizers.Organizer, needed: str) -> None:
+    """The one place the console's organizations are kept apart. An event named in the path must
+    be in the caller's organization, or it is a 404 like an unknown one (its existence is not
+    confirmed); the caller's role there must allow the route, or it is a 403; a member named in
+    the path must be of the caller's organization, or it is a 404.
+    Membership is read on every request, so removing a member takes effect at once."""
+    db = connection.app.state.db
+    websocket = connection.scope["type"] == "websocket"
+
+    def not_found(what: str) -> Exception:
+        if websocket:
+            return WebSocketException(detail=what, code=WS_NOT_FOUND)
+        return NotFoundException(what)
+
+    held = organizations.membership(db, organizer.id)
+    event_id = connection.path_params.get("event_id")
+    if event_id is not None:
+        role = organizations.role_in_event(db, organizer.id, event_id)
+        if role is None:
+            raise not_found(f"no event {event_id!r}")  # the words of an unknown event's 404
+        connection.state.event = registry.get_event(db, event_id)
+    else:
+        role = held.role if held else None
+    if not organizations.allows(role, needed):
+        if websocket:
+            raise WebSocketException(detail="role required", code=WS_ROLE_REQUIRED)
+        raise RoleRequired(needed)
+    member_id = connection.path_params.get("organizer_id")  # the caller's role allows: now whom it names
+    if member_id is not None and organizations.member(db, held.organization.id, member_id) is None:
+        raise not_found(f"no member {member_id!r}")
+    connection.state.organization = held.organization
+    connection.state.role = role

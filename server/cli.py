@@ -216,19 +216,45 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _join(db, organizer, args: argparse.Namespace, now: int) -> tuple[str, str, list[str]]:
+    """Put the new account in an organization: the first one (made here, the account its owner,
+    holding the events no organization holds yet: the demo's) or the one --organization names,
+    with --role. Returns the organization's name, the role and the events it took."""
+    from events import organizations
+
+    if not organizations.list_organizations(db):
+        if args.role not in (None, organizations.OWNER):
+            raise CommandError("the first organization's first member is its owner: leave out --role")
+        first = organizations.create_organization(db, name=args.organization or "Organization", now=now)
+        organizations.add_member(db, first.id, organizer.id, organizations.OWNER, now=now)
+        return first.name, organizations.OWNER, organizations.adopt_unheld_events(db, first.id)
+    if not args.organization or not args.role:
+        listed = ", ".join(f"{o.id} ({o.name})" for o in organizations.list_organizations(db))
+        raise CommandError(f"give --organization (one of: {listed}) and --role ({', '.join(organizations.ROLES)})")
+    found = organizations.find_organization(db, args.organization)
+    if found is None:
+        raise CommandError(f"no organization {args.organization!r} in this database")
+    organizations.add_member(db, found.id, organizer.id, args.role, now=now)
+    return found.name, args.role, []
+
+
 def _create_organizer(args: argparse.Namespace) -> None:
     from events import organizers
-    from events.db import open_database
+    from events.db import open_database, write_transaction
 
     password = _read_password(args)
     db = open_database(args.db)  # the first organizer may well come before any event
+    now = int(time.time())
     try:
-        organizer = organizers.create_organizer(db, email=args.email, name=args.name, password=password, now=int(time.time()))
+        with write_transaction(db):  # the account and its membership, or neither
+            organizer = organizers.create_organizer(db, email=args.email, name=args.name, password=password, now=now)
+            organization, role, adopted = _join(db, organizer, args, now)
     except ValueError as error:
         raise CommandError(str(error)) from None
     finally:
         db.close()
     print(f"Created organizer {organizer.name!r} <{organizer.email}> ({organizer.id}) in {args.db}.")
+    print(f"  {role.capitalize()} of the organization {organization!r}" + (f", which now holds {len(adopted)} event(s)." if adopted else "."))
     print("  Sign in at /organizer/login: after the password, scan the QR code shown with an")
     print("  authenticator app; its 6-digit codes are then needed at every sign-in.")
 
@@ -311,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     organizer.add_argument("--email", required=True, help="the organizer's email: their sign-in name")
     organizer.add_argument("--name", required=True, help="the organizer's name, as the console shows it")
     organizer.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin (no prompt)")
+    organizer.add_argument("--organization", metavar="ID_OR_NAME",
+                           help="the organization to join (needed once there is one; the first is made with this name)")
+    organizer.add_argument("--role", choices=("owner", "manager", "staff"), help="the role in it (needed once there is one)")
     organizer.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
     organizer.set_defaults(run=_create_organizer)
     reset = commands.add_parser(

@@ -21,7 +21,7 @@ from litestar.utils.scope.state import ScopeState
 from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
 from events.sync import Gap, SeqReused
-from server.auth import SignInRequired
+from server.auth import RoleRequired, SignInRequired
 from server.pages import page
 from server.reasons import N_
 
@@ -163,4 +163,14 @@ def sign_in_required(request: Request, exc: SignInRequired) -> Response:
     return _api_error(401, "sign_in_required")
 
 
-API_HANDLERS = {SignInRequired: sign_in_required, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}
+def role_required(request: Request, exc: RoleRequired) -> Response | Template:
+    """A member whose role does not allow this: told so in words (a person) or by reason (a program)."""
+    if not _wants_html(request):
+        return _api_error(403, "role_required", role=exc.role)
+    return page(request, "error", status_code=403, status=403, words=ROLE_WORDS)
+
+
+# Not the generic 403's words: reloading the form will not help, only another role will.
+ROLE_WORDS = N_("Your role in this organization does not allow that. Ask one of its owners.")
+
+API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}

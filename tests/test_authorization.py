@@ -1,12 +1,16 @@
 """The authorization matrix: every route of the app's route table, called as each kind of caller.
 
-Callers: a signed-in organizer, an enrolled tablet, a revoked tablet, an attendee (a browser
-holding a wallet) and an anonymous browser. What each may reach follows from the route's owner
-(server/owners.py), so a new route is in the matrix the moment it exists; a new path parameter
-fails until PATH_VALUES says what to put in it.
+Callers: a signed-in organizer (an owner of the organization holding the event), a staff member
+of that organization, an owner of ANOTHER organization, an enrolled tablet, a revoked tablet, an
+attendee (a browser holding a wallet) and an anonymous browser. What each may reach follows from
+the route's owner (server/owners.py) — for the console's routes, the role it asks — so a new route
+is in the matrix the moment it exists; a new path parameter fails until PATH_VALUES says what to
+put in it.
 
 "Reached" means the route's handler answered (any status but 401 and 403, and no sign-in
-redirect); "refused" is 401 or 403; "wiped" is a revoked tablet's 403 with `"wipe": true`.
+redirect); "refused" is 401 or 403; "wiped" is a revoked tablet's 403 with `"wipe": true`;
+"hidden" is the organizer guard's 404 for an event or member of another organization, in the
+very words of an unknown one's.
 Every request carries a valid CSRF token, so a refusal is about who is calling, not the form.
 """
 
@@ -21,15 +25,19 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
-from events import campaigns, conflicts, devices, draws, organizers, registry, signup
+from events import campaigns, conflicts, devices, draws, organizations, organizers, registry, signup
 from events.db import open_database
 from server.app import create_app
 from server.auth import SESSION_COOKIE
-from server.owners import ATTENDEE, DEVICE, ORGANIZER, PUBLIC
+from server.owners import ATTENDEE, DEVICE, PUBLIC, REQUIRED_ROLE, SIGNED_IN
 from tests.conftest import NOW, Clock
 from tests.tablet import enroll, push
 
-CALLERS = ("organizer", "device", "revoked_device", "attendee", "anonymous")
+CALLERS = ("organizer", "staff", "other_organization", "device", "revoked_device", "attendee", "anonymous")
+# The signed-in callers: their email, and their role in the organization holding the event
+# (None: they are in another one, as its owner).
+ACCOUNTS = {"organizer": ("mei@example.com", organizations.OWNER), "staff": ("sam@example.com", organizations.STAFF),
+            "other_organization": ("olu@example.com", None)}
 PASSWORD = "correct horse battery"
 MS = NOW * 1000
 
@@ -41,7 +49,7 @@ class World:
     db: object
     event: registry.Event
     organizer: organizers.Organizer
-    totp_secret: str
+    totp_secrets: dict[str, str]
     device_token: str
     revoked_token: str
     capability: str
@@ -74,7 +82,19 @@ def world(tmp_path_factory) -> Iterator[World]:
     campaign = campaigns.create_campaign(db, event.id, title="Coffee", rotating=False, now=NOW)
     voucher = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
     mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password=PASSWORD, now=NOW)
-    secret = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW).totp_secret
+    shop, elsewhere = (organizations.create_organization(db, name=name, now=NOW) for name in ("Matrix shop", "Elsewhere"))
+    organizations.place_event(db, event.id, shop.id)
+    organizations.add_member(db, shop.id, mei.id, organizations.OWNER, now=NOW)
+    # Kai is whom the member routes name (a route may remove him); Olu owns another organization
+    # with its own event, so what he reaches there is no proof of anything here.
+    for email, name, organization, role in (("sam@example.com", "Sam", shop, organizations.STAFF),
+                                             ("kai@example.com", "Kai", shop, organizations.MANAGER),
+                                             ("olu@example.com", "Olu", elsewhere, organizations.OWNER)):
+        account = organizers.create_organizer(db, email=email, name=name, password=PASSWORD, now=NOW)
+        organizations.add_member(db, organization.id, account.id, role, now=NOW)
+    theirs = registry.create_event(db, name="Their pop-up", venue="2F", starts_at=NOW, ends_at=NOW + 3600, now=NOW)
+    organizations.place_event(db, theirs.id, elsewhere.id)
+    secrets = {email: organizers.check_password(db, email, PASSWORD, now=NOW).totp_secret for email, _ in ACCOUNTS.values()}
     door, bar, lost, victim = (enroll(db, event.id, name, now=NOW) for name in ("Door", "Bar", "Lost", "Victim"))
     devices.revoke_device(db, lost.device_id, now=NOW)
     # Something behind every id a route takes: a conflict (two tablets over one use), a draw.
@@ -93,19 +113,20 @@ def world(tmp_path_factory) -> Iterator[World]:
         "draw_id": str(draw.id), "conflict_id": str(conflict.id), "name": "attendees.csv", "code": voucher.text,
         "capability": me.capability, "filename": "en.json", "file_path": "css/app.css", "path": "openapi.json",
         "session_id": "0" * organizers.SESSION_ID_LEN,
+        "organizer_id": organizations.find_account(db, "kai@example.com"),
     }
     with TestClient(create_app(db, clock=clock)) as client:
-        yield World(client, clock, db, event, mei, secret, bar.token, lost.token, me.capability, values)
+        yield World(client, clock, db, event, mei, secrets, bar.token, lost.token, me.capability, values)
     db.close()
 
 
-def _session(world: World) -> str:
+def _session(world: World, email: str) -> str:
     """A fresh organizer session (a route may have signed the last one out). Each sign-in uses
     the next 30-second step: a code is never accepted twice."""
     world.clock.now += 30
     now = int(world.clock.now)
-    pending = organizers.check_password(world.db, "mei@example.com", PASSWORD, now=now)
-    return organizers.check_code(world.db, pending.token, pyotp.TOTP(world.totp_secret).at(now), now=now)
+    pending = organizers.check_password(world.db, email, PASSWORD, now=now)
+    return organizers.check_code(world.db, pending.token, pyotp.TOTP(world.totp_secrets[email]).at(now), now=now)
 
 
 def _concrete(path: str, world: World) -> str:
@@ -121,11 +142,15 @@ def _as(world: World, caller: str) -> dict[str, str]:
     """The headers a caller sends; sets (or clears) its cookies on the shared client."""
     client = world.client
     client.cookies.clear()
+    kai = world.values["organizer_id"]
+    if organizations.membership(world.db, kai) is None:  # a member route removed him: back, for the next call
+        shop = organizations.membership(world.db, world.organizer.id).organization
+        organizations.add_member(world.db, shop.id, kai, organizations.MANAGER, now=NOW)
     client.get("/organizer/login")  # a CSRF cookie, as any browser gets
     csrf = client.cookies["csrftoken"]
     headers = {"Accept": "application/json", "x-csrftoken": csrf}
-    if caller == "organizer":
-        client.cookies[SESSION_COOKIE] = _session(world)
+    if caller in ACCOUNTS:
+        client.cookies[SESSION_COOKIE] = _session(world, ACCOUNTS[caller][0])
     elif caller == "device":
         headers["Authorization"] = f"Bearer {world.device_token}"
     elif caller == "revoked_device":
@@ -135,21 +160,36 @@ def _as(world: World, caller: str) -> dict[str, str]:
     return headers
 
 
-def expected(owner: str, caller: str) -> str:
+def expected(owner: str, caller: str, path: str) -> str:
     if owner in (PUBLIC, ATTENDEE):  # an attendee route's credential is the capability in its URL
         return "reached"
-    if owner == ORGANIZER:
-        return "reached" if caller == "organizer" else "refused"
+    if owner in SIGNED_IN:
+        if caller not in ACCOUNTS:
+            return "refused"
+        needed = REQUIRED_ROLE.get(owner)
+        if needed is None:  # any account: the console's home, signing out
+            return "reached"
+        role = ACCOUNTS[caller][1]
+        if role is None:  # an owner, of another organization
+            if "{event_id:" in path or "{organizer_id:" in path:
+                return "hidden"
+            role = organizations.OWNER  # a route of one's own organization: their own
+        return "reached" if organizations.allows(role, needed) else "refused"
     assert owner == DEVICE, owner
     return {"device": "reached", "revoked_device": "wiped"}.get(caller, "refused")
 
 
 # What the guards answer (server/auth.py, server/errors.py). A handler's own 401 or 403 (a wrong
 # password on the sign-in form, a spent enrollment code) is an answer, not a refusal.
-GUARD_REFUSALS = {"sign_in_required", "no_device_token", "unknown_device"}
+GUARD_REFUSALS = {"sign_in_required", "role_required", "no_device_token", "unknown_device"}
+# The organizer guard's 404 for another organization's event or member: an unknown one's words.
+HIDDEN = re.compile(r"no (event|member) '")
 
 
 def outcome(response) -> str:
+    json = response.headers.get("content-type", "").startswith("application/json")
+    if response.status_code == 404 and json and HIDDEN.match(response.json().get("detail", "")):
+        return "hidden"
     if response.status_code == 303 and response.headers.get("location", "").startswith("/organizer/login?next="):
         return "refused"  # the organizer guard sends a person to sign in
     if response.status_code in (401, 403) and response.headers.get("content-type", "").startswith("application/json"):
@@ -165,7 +205,7 @@ def outcome(response) -> str:
 
 def test_the_matrix_covers_every_owner() -> None:
     owners = {owner for _, _, owner in HTTP_ROUTES} | {owner for _, owner in SOCKET_ROUTES}
-    assert owners == {PUBLIC, ATTENDEE, DEVICE, ORGANIZER}
+    assert owners == {PUBLIC, ATTENDEE, DEVICE, *SIGNED_IN}
     assert len(HTTP_ROUTES) > 80
 
 
@@ -178,7 +218,7 @@ def test_every_route_answers_only_its_owner(world, path, method, owner) -> None:
         response = world.client.request(method, url, headers=headers, follow_redirects=False)
         seen[caller] = outcome(response)
         assert response.status_code < 500, (caller, response.status_code, response.text[:300])
-    assert seen == {caller: expected(owner, caller) for caller in CALLERS}
+    assert seen == {caller: expected(owner, caller, path) for caller in CALLERS}
 
 
 # OPTIONS answers with the allowed methods whatever the capability: it holds nothing.
@@ -202,5 +242,5 @@ def test_every_socket_answers_only_its_owner(world, path, owner) -> None:
                 socket.receive_json()
                 seen[caller] = "reached"
         except WebSocketDisconnect as closed:
-            seen[caller] = "refused" if closed.code in (4401, 4403) else f"closed {closed.code}"
-    assert seen == {caller: expected(owner, caller) for caller in CALLERS}
+            seen[caller] = {4401: "refused", 4403: "refused", 4404: "hidden"}.get(closed.code, f"closed {closed.code}")
+    assert seen == {caller: expected(owner, caller, path) for caller in CALLERS}

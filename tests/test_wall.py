@@ -21,7 +21,7 @@ from server import live
 from server.auth import WS_SIGN_IN_REQUIRED
 from tests.conftest import NOW
 from tests.tablet import enroll, push
-from tests.test_console_events import signed_in  # noqa: F401  (a fixture)
+from tests.test_console_events import hold_new_events, signed_in  # noqa: F401  (a fixture)
 from tests.test_projections import MIN, MS, scenario  # noqa: F401  (a fixture)
 from tests.test_organizers import PASSWORD
 
@@ -408,6 +408,7 @@ def test_the_wall_and_the_report_agree_on_every_figure(client, db, signed_in) ->
 
     event = report_event.__wrapped__(db)
     report_scenario.__wrapped__(db, event)
+    hold_new_events(db, signed_in)
     shot = wall.snapshot(db, event.id, now=NOW + 3600)
     built = report.build(db, event.id)
     assert shot.figures == built.figures == figures.figures(db, event.id)

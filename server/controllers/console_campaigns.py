@@ -17,7 +17,7 @@ from events.db import write_transaction
 from server.auth import organizer_guard
 from server.console_forms import LANGUAGE_NAMES, BadTime, event_or_404, local_input, timestamp_of
 from server.i18n import SUPPORTED
-from server.owners import ORGANIZER
+from server.owners import MANAGER
 from server.pages import page
 from server.reasons import CAMPAIGN_WORDS
 
@@ -116,7 +116,7 @@ def _campaign_page(request: Request, event: registry.Event, *, campaign: campaig
 class ConsoleCampaignsController(Controller):
     path = "/organizer/events/{event_id:str}/campaigns"
     guards = [organizer_guard]
-    opt = {"owner": ORGANIZER}
+    opt = {"owner": MANAGER}
 
     @get("/new", sync_to_thread=False, name="console_campaign_new")
     def new(self, request: Request, event_id: FromPath[str]) -> Template:

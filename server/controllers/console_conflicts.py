@@ -22,7 +22,7 @@ from events.db import write_transaction
 from server import live
 from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
-from server.owners import ORGANIZER
+from server.owners import MANAGER, STAFF
 from server.pages import page
 from server.templating import catalogue
 from server.reasons import (CONFLICT_KINDS, CONFLICT_ROLES, CONFLICT_STATUSES, CONFLICT_WORDS, DECISION_WORDS, OP_KINDS,
@@ -59,7 +59,7 @@ def _conflict_page(request: Request, event: registry.Event, conflict: conflicts.
 class ConsoleConflictsController(Controller):
     path = "/organizer/events/{event_id:str}/conflicts"
     guards = [organizer_guard]
-    opt = {"owner": ORGANIZER}
+    opt = {"owner": STAFF}  # staff read them; deciding is a manager's
 
     @get("/", sync_to_thread=False, name="console_conflicts")
     def index(self, request: Request, event_id: FromPath[str], status: FromQuery[str] = "open") -> Template:
@@ -77,7 +77,8 @@ class ConsoleConflictsController(Controller):
         event = event_or_404(request, event_id)
         return _conflict_page(request, event, _conflict_or_404(request, event, conflict_id))
 
-    @post("/{conflict_id:int}/resolve", sync_to_thread=False, name="console_conflict_resolve", status_code=303)
+    @post("/{conflict_id:int}/resolve", sync_to_thread=False, name="console_conflict_resolve", status_code=303,
+          opt={"owner": MANAGER})
     def resolve(self, request: Request, event_id: FromPath[str], conflict_id: FromPath[int],
                 data: URLEncodedBody[ResolutionForm]) -> Template | Redirect:
         db, now_ms = request.app.state.db, int(request.app.state.clock() * 1000)

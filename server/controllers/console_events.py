@@ -15,12 +15,12 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import audit, campaigns, projections, registry, wall
+from events import audit, campaigns, organizations, projections, registry, wall
 from events.db import write_transaction
 from server.auth import organizer_guard
 from server.console_forms import BadTime, event_or_404, local_input, timestamp_of
 from server.i18n import SUPPORTED
-from server.owners import ORGANIZER
+from server.owners import MANAGER, STAFF
 from server.pages import page
 from server.reasons import EVENT_WORDS
 
@@ -83,7 +83,7 @@ def _dashboard(request: Request, event: registry.Event, *, saved: bool = False) 
 class ConsoleEventsController(Controller):
     path = "/organizer/events"
     guards = [organizer_guard]
-    opt = {"owner": ORGANIZER}
+    opt = {"owner": MANAGER}
 
     @get("/new", sync_to_thread=False, name="console_event_new")
     def new(self, request: Request) -> Template:
@@ -98,12 +98,13 @@ class ConsoleEventsController(Controller):
         try:
             with write_transaction(db):
                 event = registry.create_event(db, now=now, **_fields(data))
+                organizations.place_event(db, event.id, request.state.organization.id)  # the creator's
                 audit.record(db, request.state.organizer.id, "event.create", event.id, {"name": event.name}, now=now)
         except (BadTime, registry.EventRefused) as error:
             return page(request, "console_event_new", status_code=422, form=data, errors=_errors(error), languages=SUPPORTED)
         return Redirect(path=f"/organizer/events/{event.id}", status_code=303)
 
-    @get("/{event_id:str}", sync_to_thread=False, name="console_event")
+    @get("/{event_id:str}", sync_to_thread=False, name="console_event", opt={"owner": STAFF})
     def show(self, request: Request, event_id: FromPath[str], saved: FromQuery[str] = "") -> Template:
         return _dashboard(request, event_or_404(request, event_id), saved=bool(saved))
 

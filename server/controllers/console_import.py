@@ -24,7 +24,7 @@ from events import audit, imports
 from events.db import write_transaction
 from server.auth import organizer_guard
 from server.console_forms import event_or_404
-from server.owners import ORGANIZER
+from server.owners import MANAGER
 from server.pages import page
 from server.reasons import IMPORT_WORDS, SIGN_UP_WORDS
 
@@ -95,7 +95,7 @@ async def _run(db, pending: PendingImport, mapping: dict[str, int | None], now_m
 class ConsoleImportController(Controller):
     path = "/organizer/events/{event_id:str}/import"
     guards = [organizer_guard]
-    opt = {"owner": ORGANIZER}
+    opt = {"owner": MANAGER}
 
     @get("/", sync_to_thread=False, name="console_import")
     def upload_page(self, request: Request, event_id: FromPath[str]) -> Template:

@@ -19,7 +19,7 @@ from events import audit, devices, projections, qr, registry
 from events.db import write_transaction
 from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
-from server.owners import ORGANIZER
+from server.owners import MANAGER
 from server.pages import page
 from server.reasons import N_
 
@@ -49,7 +49,7 @@ def _tablets_page(request: Request, event: registry.Event, *, status_code: int =
 class ConsoleTabletsController(Controller):
     path = "/organizer/events/{event_id:str}/tablets"
     guards = [organizer_guard]
-    opt = {"owner": ORGANIZER}
+    opt = {"owner": MANAGER}
 
     @get("/", sync_to_thread=False, name="console_tablets")
     def show(self, request: Request, event_id: FromPath[str]) -> Template:

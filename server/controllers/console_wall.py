@@ -21,7 +21,7 @@ from events import audit, draws, registry, wall
 from server import live
 from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
-from server.owners import ORGANIZER
+from server.owners import MANAGER, STAFF
 from server.pages import page
 from server.reasons import N_
 
@@ -63,13 +63,13 @@ def _same_origin(socket: WebSocket) -> bool:
 class ConsoleWallController(Controller):
     path = "/organizer/events/{event_id:str}/wall"
     guards = [organizer_guard]
-    opt = {"owner": ORGANIZER}
+    opt = {"owner": STAFF}  # the projector is staff's; drawing prizes is a manager's
 
     @get("/", sync_to_thread=False, name="console_wall")
     def show(self, request: Request, event_id: FromPath[str], theme: FromQuery[str] = "dark") -> Template:
         return _wall_page(request, event_or_404(request, event_id), theme=theme)
 
-    @post("/draws", sync_to_thread=False, name="console_wall_draw", status_code=303)
+    @post("/draws", sync_to_thread=False, name="console_wall_draw", status_code=303, opt={"owner": MANAGER})
     def draw(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[DrawForm],
              theme: FromQuery[str] = "dark") -> Redirect | Template | Response:
         db, now = request.app.state.db, int(request.app.state.clock())
@@ -99,13 +99,8 @@ class ConsoleWallController(Controller):
     async def socket(self, socket: WebSocket, event_id: FromPath[str]) -> None:
         """The wall's live part on connect, then after every announcement (all those queued
         meanwhile make one), and every TICK_S when nothing is announced; each time only while
-        the organizer is still signed in (closed with 4401 otherwise)."""
-        await socket.accept()
-        try:
-            registry.get_event(socket.app.state.db, event_id)
-        except LookupError:
-            await socket.close(code=4404, reason="no such event")
-            return
+        the organizer is still signed in and a member (closed with 4401 otherwise)."""
+        await socket.accept()  # the organizer guard found the event in the caller's organization
         if not _same_origin(socket):
             await socket.close(code=4403, reason="another site")
             return

@@ -66,8 +66,9 @@ function connect() {
   socket.addEventListener("close", (closed) => {
     socket = null;
     setState("reconnecting");
-    if (closed.code === 4401 || closed.code === 4403) {
-      location.reload(); // signed out: the page takes the organizer to the sign-in
+    if (closed.code === 4401 || closed.code === 4403 || closed.code === 4404) {
+      // Signed out, or no longer a member who may see this event: the page says which.
+      location.reload();
       return;
     }
     retry = setTimeout(connect, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]);
