@@ -10,7 +10,8 @@ reads it: one place, so a new route or form is covered without remembering to be
 - A number in the path that is not written the one way the app writes it: `/campaigns/1%0A`,
   `/campaigns/%201` and `/campaigns/1_0` would be campaign 1 and 10 (Python's int() allows
   whitespace and underscores), and one beyond 64 bits would reach SQLite as an OverflowError
-  (500). Each is `404`, as is a path that is not UTF-8: the address names nothing.
+  (500). Each is `404`, as is a path that is not UTF-8 or holds a control character: the
+  address names nothing.
 """
 
 from __future__ import annotations
@@ -64,13 +65,17 @@ def undecodable(encoded: bytes) -> tuple[list[str], dict[str, str]]:
 
 
 def _path_or_404(scope: Scope) -> None:
-    """The path must be UTF-8 once percent-decoded (the server decoded it with replacement),
-    and each int path parameter written as str(value) and within SQLite's INTEGER."""
+    """The path must be UTF-8 once percent-decoded (the server decoded it with replacement)
+    and free of control characters, and each int path parameter written as str(value) and within SQLite's INTEGER."""
     try:
         # ASGI's raw_path has no query string, but the test client's carries it.
-        unquote_to_bytes((scope.get("raw_path") or b"").partition(b"?")[0]).decode("utf-8")
+        path = unquote_to_bytes((scope.get("raw_path") or b"").partition(b"?")[0]).decode("utf-8")
     except UnicodeDecodeError:
         raise NotFoundException("the path is not valid UTF-8") from None
+    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        # No address of ours holds a control character; a NUL would reach os.stat() for a
+        # static file as a ValueError (500).
+        raise NotFoundException("the path holds a control character")
     template = scope.get("path_template") or ""
     numbers = {name: value for name, value in scope.get("path_params", {}).items()
                if isinstance(value, int) and not isinstance(value, bool)}
