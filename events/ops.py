@@ -15,8 +15,16 @@ import msgspec
 PROTOCOL = 1
 MAX_OPS_PER_BATCH = 1000
 
-Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
-TokenId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z2-7]{16}$")]
+
+def _exact(pattern: str) -> str:
+    r"""`pattern` as the whole string. msgspec searches with Python's re, where `$` also matches
+    before a final newline ("abcdefgh\n" would be an identifier); `(?![\s\S])` is the end of
+    the string in Python and in ECMA-262 alike, so the OpenAPI schema means the same to a JS client."""
+    return rf"^{pattern}$(?![\s\S])"
+
+
+Identifier = Annotated[str, msgspec.Meta(pattern=_exact(r"[A-Za-z0-9_-]{8,64}"))]
+TokenId = Annotated[str, msgspec.Meta(pattern=_exact(r"[A-Z2-7]{16}"))]
 TokenText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
 # Any other count: what a JSON number carries exactly (and SQLite's INTEGER holds).
@@ -147,7 +155,7 @@ class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):
     corrected_time_ms: Millis | None
     clerk: Clerk
     token: TokenText
-    code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")] | None = None
+    code: Annotated[str, msgspec.Meta(pattern=_exact(r"[0-9]{6}"))] | None = None
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -180,6 +188,18 @@ def _decode(decoder: msgspec.json.Decoder, body: bytes):
         raise InvalidInput(message[: match.start()] if match else message, match.group(1) if match else "") from None
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not JSON: {exc}") from None
+    except UnicodeDecodeError:
+        # msgspec meets bad UTF-8 inside a string and raises this, not a DecodeError, with the
+        # offset in that string; the offset in the body is what helps whoever sent it.
+        raise InvalidInput(f"not UTF-8: byte {_bad_utf8_at(body)} is not valid UTF-8") from None
+
+
+def _bad_utf8_at(body: bytes) -> int:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
 
 
 def decode_batch(body: bytes) -> PushBatch:

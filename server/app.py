@@ -43,6 +43,7 @@ from server.controllers.sync_api import EnrollmentController, SyncController
 from server import live, security_headers
 from server.errors import API_HANDLERS, http_error, internal_error
 from server.i18n import load_catalogues
+from server.input_guard import InputGuard
 from server.owners import PUBLIC
 from server.ratelimit import RateLimiter
 from server.templating import make_engine
@@ -118,6 +119,7 @@ def create_app(
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         before_send=[security_headers.before_send],  # every answer, errors and static files too
         request_max_body_size=MAX_BODY_BYTES,
+        middleware=[InputGuard()],
         on_shutdown=[close_database],
         debug=debug,
     )

@@ -22,6 +22,7 @@ from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
 from events.sync import Gap, SeqReused
 from server.auth import RoleRequired, SignInRequired
+from server.input_guard import BadText
 from server.pages import page
 from server.reasons import N_
 
@@ -36,6 +37,7 @@ TITLES = {
     429: N_("Too many tries. Wait a moment and try again."),
     500: N_("Something went wrong on our side. Nothing you did was lost; try again."),
 }
+BAD_TEXT_WORDS = N_("That held text that is not valid UTF-8, so nothing was saved. Go back and type it again.")
 
 
 def _wants_html(request: Request) -> bool:
@@ -156,6 +158,20 @@ def enrollment_refused(request: Request, exc: EnrollmentError) -> Response:
     return _api_error(400 if exc.reason == "bad_public_key" else 403, exc.reason)
 
 
+def bad_text(request: Request, exc: BadText) -> Response | Template:
+    """Bytes that are not UTF-8 (server/input_guard.py): the `invalid` shape with the parameter
+    or field, or the error page saying so."""
+    _release_uploads(request)
+    if not _wants_html(request):
+        return _api_error(400, "invalid", detail=exc.detail, where=exc.where)
+    return page(request, "error", status_code=400, status=400, words=BAD_TEXT_WORDS)
+
+
+def undecodable_text(request: Request, exc: UnicodeDecodeError) -> Response | Template:
+    """A strict decode deeper down (a multipart field is read as UTF-8): the same answer."""
+    return bad_text(request, BadText("", [], {}))
+
+
 def sign_in_required(request: Request, exc: SignInRequired) -> Response:
     """A person is sent to the sign-in page, and back here afterwards; a program gets 401."""
     if _wants_html(request) and request.method == "GET":
@@ -173,4 +189,5 @@ def role_required(request: Request, exc: RoleRequired) -> Response | Template:
 # Not the generic 403's words: reloading the form will not help, only another role will.
 ROLE_WORDS = N_("Your role in this organization does not allow that. Ask one of its owners.")
 
-API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}
+API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, BadText: bad_text,
+                UnicodeDecodeError: undecodable_text, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}

@@ -30,6 +30,7 @@ SIGN_UP_WORDS = {
     "consent_missing": N_("Please agree, so we may keep your name and contact for this event."),
     "event_over": N_("This event is over: sign-up is closed."),
     "rate_limited": N_("Too many sign-ups from here. Wait a minute and try again."),
+    "not_text": N_("This could not be read as text. Please type it again."),
 }
 
 # Why a voucher could not go into a wallet (token reasons use REASON_WORDS).

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from urllib.parse import quote
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote_to_bytes
 
 import msgspec
 import pytest
@@ -326,3 +326,189 @@ def test_any_code_on_the_voucher_page_is_refused_not_a_server_error(api: Api, co
         assert response.status_code < 500, (path, response.status_code)
     if code:
         assert api.client.get(f"/V/{quote(code, safe='')}").status_code in (404, 405)
+
+
+# --- the class: bytes that are not UTF-8, integers beyond 64 bits, trailing whitespace -----------
+# (tests/test_bad_input.py has one test per case found by probing; these cover the kind of input,
+# wherever it goes: a JSON string, a form field, a query value, a path segment.)
+
+not_utf8 = st.binary(min_size=1, max_size=8).filter(lambda b: not _is_utf8(b))
+WHITESPACE = st.sampled_from(["\n", " ", "\t", "\r", "\r\n", "\x0b", "\x0c", "\u00a0", "\u2028", "\u3000"])
+# Bytes that stay inside the JSON string they are put in (no closing quote, no escape).
+not_utf8_in_a_string = not_utf8.filter(lambda b: b'"' not in b and b"\\" not in b)
+beyond_64_bits = st.one_of(st.integers(min_value=2**63), st.integers(max_value=-(2**63) - 1))
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _strings(value: object, path: str = "$") -> Iterator[tuple[str, str]]:
+    yield from ((p, v) for p, v in _paths(value, path) if isinstance(v, str))
+
+
+@settings(max_examples=200)
+@given(data=st.data(), ops_in=st.integers(0, 5), raw=not_utf8_in_a_string)
+def test_bytes_that_are_not_utf8_in_any_string_of_a_batch_are_invalid_input(data, ops_in: int, raw: bytes) -> None:
+    batch = _genuine_batch(ops_in)
+    path, _ = data.draw(st.sampled_from(list(_strings(batch))), label="string")
+    marker = "\u2603MARKER\u2603"
+    _, changed = _set(batch, path, "replace", marker)
+    at = data.draw(st.sampled_from(["start", "end"]))
+    body = msgspec.json.encode(changed).replace(marker.encode(), raw if at == "start" else b"x" + raw)
+    with pytest.raises(ops.InvalidInput) as refused:
+        ops.decode_batch(body)
+    assert "not UTF-8" in refused.value.detail or "not JSON" in refused.value.detail, refused.value.detail
+
+
+# What must be exact: identifiers, token ids, and the online redemption's 6 digits.
+IDENTIFIER_PATH = re.compile(r"\$\.(device_id|ops\[\d+\]\.(op_id|subject|data\.(attendee_id|redeem_op_id)))$")
+
+
+@settings(max_examples=200)
+@given(data=st.data(), ops_in=st.integers(0, 5), suffix=WHITESPACE, prefix=st.booleans())
+def test_whitespace_around_any_identifier_of_a_batch_is_refused_there(data, ops_in: int, suffix: str, prefix: bool) -> None:
+    batch = _genuine_batch(ops_in)
+    path, value = data.draw(st.sampled_from([(p, v) for p, v in _strings(batch) if IDENTIFIER_PATH.match(p)]))
+    _, changed = _set(batch, path, "replace", suffix + value if prefix else value + suffix)
+    with pytest.raises(ops.InvalidInput) as refused:
+        ops.decode_batch(msgspec.json.encode(changed))
+    assert refused.value.where == path or (path.endswith("subject") and refused.value.where.startswith(path[:-8]))
+
+
+@settings(max_examples=200)
+@given(data=st.data(), ops_in=st.integers(0, 5), number=beyond_64_bits)
+def test_an_integer_beyond_64_bits_in_any_number_of_a_batch_is_refused_there(data, ops_in: int, number: int) -> None:
+    batch = _genuine_batch(ops_in)
+    numbers = [p for p, v in _paths(batch) if isinstance(v, int) and not isinstance(v, bool)]
+    path = data.draw(st.sampled_from(numbers))
+    _, changed = _set(batch, path, "replace", number)
+    with pytest.raises(ops.InvalidInput) as refused:
+        ops.decode_batch(json.dumps(changed).encode())
+    assert refused.value.where == path or refused.value.where == "", (refused.value.where, path)
+
+
+@settings(max_examples=80)
+@given(path=st.sampled_from(["/api/v1/push", "/api/v1/redeem", "/api/v1/enroll"]), raw=not_utf8_in_a_string,
+       field=st.sampled_from(["device_id", "code", "public_key", "clerk", "token", "op_id"]))
+def test_the_device_api_answers_bytes_that_are_not_utf8_with_400_invalid(api: Api, path: str, raw: bytes, field: str) -> None:
+    tablet = api.tablet()
+    body = msgspec.json.encode({"protocol": 1, "device_id": tablet.device_id, field: "\u2603"}).replace("\u2603".encode(), raw)
+    status, stored = _post(api, path, body, tablet)
+    assert status == 400 and stored == 0
+
+
+# --- every route of the app, from its route table (a new route is fuzzed without being listed) ---
+
+
+@dataclass
+class Site:
+    client: TestClient = field(repr=False)
+    db: Database = field(repr=False)
+    values: dict[str, str] = field(repr=False)  # a real value for each path parameter's name
+    routes: list[tuple[str, frozenset[str], dict[str, type]]] = field(repr=False)
+
+    def rows(self) -> dict[str, int]:
+        return {t: self.db[t].count for t in self.db.table_names() if not t.startswith(("organizer_session", "sqlite_"))}
+
+    def url(self, template: str, **given: str) -> str:
+        def fill(match: re.Match) -> str:
+            name = match.group(1)
+            return given.get(name, self.values.get(name, "1"))
+        return re.sub(r"\{(\w+):\w+\}", fill, template)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Site]:
+    from litestar.routes import HTTPRoute
+
+    from events import organizers
+    from tests.test_organizers import PASSWORD, sign_in
+
+    db = open_database(tmp_path_factory.mktemp("site") / "site.db")
+    event = registry.create_event(db, name="Fuzz", venue="Hall", starts_at=NOW - 3600, ends_at=NOW + 8 * 3600, now=NOW)
+    campaigns.create_campaign(db, event.id, title="T", max_uses=1, rotating=False, now=NOW)
+    mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password=PASSWORD, now=NOW)
+    app = create_app(db, clock=Clock())
+    with TestClient(app) as client:
+        assert sign_in(client, db, mei.id).status_code == 303
+        routes = [(r.path, frozenset(r.methods) - {"OPTIONS", "HEAD"}, {p.name: p.type for p in r.path_parameters.values()})
+                  for r in app.routes if isinstance(r, HTTPRoute)]
+        values = {"event_id": event.id, "number": "1", "file_path": "css/app.css", "name": "station.js", "code": "PP"}
+        yield Site(client, db, values, routes)
+    db.close()
+
+
+def _quoted(raw: bytes) -> str:
+    return "".join(f"%{b:02X}" for b in raw)
+
+
+path_segments = st.one_of(
+    not_utf8.map(_quoted),
+    beyond_64_bits.map(str),
+    st.tuples(st.sampled_from(["1", "evfuzz", "PP"]), WHITESPACE).map(lambda t: t[0] + quote(t[1], safe="")),
+    st.sampled_from(["1_0", "+1", "01", "-0", "١"]).map(lambda s: quote(s, safe="")),
+    st.text(max_size=20).map(lambda s: quote(s, safe="")).filter(bool),
+)
+
+
+@settings(max_examples=300)
+@given(data=st.data(), segment=path_segments)
+def test_any_path_segment_on_any_route_is_a_4xx_not_a_server_error(site: Site, data, segment: str) -> None:
+    template, methods, params = data.draw(st.sampled_from([r for r in site.routes if r[2]]), label="route")
+    name = data.draw(st.sampled_from(sorted(params)), label="param")
+    url = site.url(template, **{name: segment})
+    before = site.rows()
+    for method in sorted(methods):
+        response = site.client.request(method, url, data={"_csrf_token": site.client.cookies["csrftoken"]},
+                                       follow_redirects=False)
+        assert response.status_code < 500, (method, url, response.status_code)
+        if params[name] is int and (segment.lstrip("-").isdigit() and int(segment) not in range(-(2**63), 2**63)
+                                    or not re.fullmatch(r"-?[0-9]+", segment) or segment != str(int(segment))):
+            assert response.status_code in (404, 405), (method, url, response.status_code)
+    assert site.rows() == before or not any(params[n] is int for n in params)
+
+
+form_values = st.one_of(st.text(max_size=30).map(lambda s: quote(s, safe="").encode()), not_utf8.map(lambda b: _quoted(b).encode()),
+                        not_utf8, beyond_64_bits.map(lambda n: str(n).encode()))
+FORM_FIELDS = ["name", "venue", "starts", "ends", "timezone", "languages", "title", "value", "terms", "max_uses",
+               "valid_from", "valid_until", "valid_minutes", "per_attendee", "cap", "welcome", "by_clerks", "rotating",
+               "decision", "note", "minutes", "confirm", "winners", "phone", "email", "consent", "claim", "token",
+               "language", "next", "password", "code", "x"]
+
+
+@settings(max_examples=300)
+@given(data=st.data(), fields=st.dictionaries(st.sampled_from(FORM_FIELDS), form_values, min_size=1, max_size=5))
+def test_any_form_field_on_any_route_is_answered_and_one_not_utf8_is_400_storing_nothing(site: Site, data, fields) -> None:
+    template, _, _ = data.draw(st.sampled_from([r for r in site.routes if "POST" in r[1]]), label="route")
+    if template == "/organizer/logout":
+        return  # signing out would end the fuzzing of the console
+    body = b"&".join(name.encode() + b"=" + value for name, value in fields.items())
+    body += b"&_csrf_token=" + site.client.cookies["csrftoken"].encode()
+    before = site.rows()
+    response = site.client.post(site.url(template), content=body, follow_redirects=False,
+                                headers={"content-type": "application/x-www-form-urlencoded", "accept": "text/html"})
+    assert response.status_code < 500, (template, body, response.status_code)
+    if not all(_is_utf8(unquote_to_bytes(value)) and value.isascii() for value in fields.values()):
+        assert response.status_code == 400, (template, body, response.status_code)
+        assert site.rows() == before
+
+
+@settings(max_examples=200)
+@given(data=st.data(), params=st.dictionaries(st.sampled_from(["after", "limit", "claim", "next", "theme", "status", "saved",
+                                                               "claim_refused", "clerk", "x"]),
+                                              form_values, min_size=1, max_size=3))
+def test_any_query_value_on_any_route_is_answered_and_one_not_utf8_is_400(site: Site, data, params) -> None:
+    template, methods, _ = data.draw(st.sampled_from([r for r in site.routes if "GET" in r[1]]), label="route")
+    # A URL carries bytes percent-encoded (the test client would encode a raw one as UTF-8).
+    params = {name: value if value.isascii() else _quoted(value).encode() for name, value in params.items()}
+    query = b"&".join(name.encode() + b"=" + value for name, value in params.items())
+    url = site.url(template) + "?" + query.decode("ascii")
+    response = site.client.get(url, follow_redirects=False, headers={"accept": "text/html"})
+    assert response.status_code < 500, (url, response.status_code)
+    if not all(_is_utf8(unquote_to_bytes(value)) and value.isascii() for value in params.values()):
+        assert response.status_code == 400, (url, response.status_code)

@@ -60,7 +60,7 @@ def _number(form: CampaignForm, field: str) -> int | None:
     text = getattr(form, field).strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:  # "²" is a digit to isdigit(), not to int()
         raise BadNumber(field)
     return int(text)
 

@@ -72,7 +72,7 @@ def _pending(request: Request, event_id: str, import_id: str) -> PendingImport:
 
 
 def _column(text: str, table: imports.Table) -> int | None:
-    return int(text) if text.isdigit() and int(text) < len(table.headers) else None
+    return int(text) if text.isascii() and text.isdigit() and int(text) < len(table.headers) else None
 
 
 async def _run(db, pending: PendingImport, mapping: dict[str, int | None], now_ms: int) -> None:

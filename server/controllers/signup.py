@@ -10,6 +10,7 @@ from msgspec import Struct
 
 from events import campaigns, registry, signup, tokens, wallet
 from server import live, wallet_cookie
+from server.input_guard import BadText
 from server.owners import PUBLIC
 from server.pages import page
 from server.ratelimit import client_address
@@ -65,6 +66,16 @@ def _event_page(
     )
 
 
+def _unreadable_sign_up(request: Request, refused: BadText) -> Template:
+    """A sign-up with a field that is not UTF-8 (server/input_guard.py): the form again, that
+    field empty and named, the others as sent; nothing is stored."""
+    event = _event(request, request.path_params["event_id"])
+    names = set(SignUpForm.__struct_fields__)
+    form = SignUpForm(**{name: value for name, value in refused.form.items() if name in names})
+    errors = {field if field in names else "form": SIGN_UP_WORDS["not_text"] for field in refused.fields}
+    return _event_page(request, event, form=form, errors=errors, status_code=400)
+
+
 class EventPageController(Controller):
     path = "/events"
     opt = {"owner": PUBLIC}
@@ -73,7 +84,8 @@ class EventPageController(Controller):
     def show(self, request: Request, event_id: FromPath[str], claim: FromQuery[str] = "") -> Template:
         return _event_page(request, _event(request, event_id), claim=_token_text(claim))
 
-    @post("/{event_id:str}/signup", sync_to_thread=False, name="sign_up", status_code=303)
+    @post("/{event_id:str}/signup", sync_to_thread=False, name="sign_up", status_code=303,
+          exception_handlers={BadText: _unreadable_sign_up})
     def sign_up(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[SignUpForm]) -> Template | Redirect:
         db, event = request.app.state.db, _event(request, event_id)
         wait = request.app.state.sign_up_limiter.allow(client_address(request))
