@@ -239,7 +239,7 @@ def _join(db, organizer, args: argparse.Namespace, now: int) -> tuple[str, str, 
 
 
 def _create_organizer(args: argparse.Namespace) -> None:
-    from events import organizers
+    from events import audit, organizers
     from events.db import open_database, write_transaction
 
     password = _read_password(args)
@@ -249,6 +249,8 @@ def _create_organizer(args: argparse.Namespace) -> None:
         with write_transaction(db):  # the account and its membership, or neither
             organizer = organizers.create_organizer(db, email=args.email, name=args.name, password=password, now=now)
             organization, role, adopted = _join(db, organizer, args, now)
+            audit.record(db, audit.CLI, "organizer.create", organizer.id,
+                         {"email": organizer.email, "organization": organization, "role": role, "events": len(adopted)}, now=now)
     except ValueError as error:
         raise CommandError(str(error)) from None
     finally:
@@ -260,11 +262,14 @@ def _create_organizer(args: argparse.Namespace) -> None:
 
 
 def _reset_second_factor(args: argparse.Namespace) -> None:
-    from events import organizers
+    from events import audit, organizers
+    from events.db import write_transaction
 
     db = _open_existing(args.db)
     try:
-        organizer = organizers.reset_second_factor(db, args.email)
+        with write_transaction(db):
+            organizer = organizers.reset_second_factor(db, args.email)
+            audit.record(db, audit.CLI, "account.second_factor_reset", organizer.id, {}, now=int(time.time()))
     except LookupError as error:
         raise CommandError(str(error)) from None
     finally:
@@ -276,14 +281,17 @@ def _reset_second_factor(args: argparse.Namespace) -> None:
 def _lost_data_key(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from events import lost_key
-    from events.db import open_database
+    from events import audit, lost_key
+    from events.db import open_database, write_transaction
 
     if not Path(args.db).is_file():
         raise CommandError(f"no database at {args.db}")
     db = open_database(args.db, migrate=False, check_key=False)
     try:
         replaced = lost_key.replace_lost_secrets(db)
+        with write_transaction(db):
+            audit.record(db, audit.CLI, "data_key.replace", "", {"events": replaced.events, "organizers": replaced.organizers},
+                         now=int(time.time()))
     finally:
         db.close()
     print(f"New data key: {replaced.key_source}. Back it up, apart from the database.")

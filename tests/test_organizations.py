@@ -317,3 +317,17 @@ def test_a_new_database_gets_no_organization_until_someone_makes_one(tmp_path) -
     db = open_database(tmp_path / "new.db")
     assert organizations.list_organizations(db) == []
     db.close()
+
+
+def test_the_commands_that_change_accounts_are_in_the_audit_log(tmp_path, monkeypatch, capsys) -> None:
+    from events import audit
+
+    path = tmp_path / "audit.db"
+    _create(path, "--organization", "Brand <b>", monkeypatch=monkeypatch)
+    cli(["reset-second-factor", "--email", "boss@example.com", "--db", str(path)])
+    db = open_database(path)
+    boss = organizations.find_account(db, "boss@example.com")
+    assert [(a.organizer_id, a.action) for a in audit.history(db, boss)] == [
+        (audit.CLI, "organizer.create"), (audit.CLI, "account.second_factor_reset")]
+    assert audit.history(db, boss)[0].detail["organization"] == "Brand <b>"
+    db.close()

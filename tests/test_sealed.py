@@ -324,6 +324,8 @@ def test_a_lost_key_is_replaced_with_new_event_keys_and_authenticators_enrolled_
         tokens.authenticate(old_voucher, registry.trust_bundle(db, event.id, now=NOW))
     again = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60)
     assert again.totp_secret == new["totp"]  # the password still works; the app is enrolled anew
+    (replaced,) = db.query("select * from organizer_actions where action = 'data_key.replace'")
+    assert replaced["actor"] == "cli" and '"events": 1' in replaced["detail"]
     assert campaigns.list_campaigns(db, event.id) and db["tokens"].count == 1  # the records are all there
     db.close()
     with pytest.raises(SystemExit):  # never over a key that may be the right one
