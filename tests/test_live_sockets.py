@@ -103,3 +103,15 @@ def test_an_idle_wallet_socket_notices_its_capability_ended(client, db, event, w
             socket.receive_json(timeout=0.3)
         _forget_wallet(db, me.capability)
         assert closed_code(socket) == 4404
+
+
+def test_a_member_removed_while_the_wall_is_open_stops_getting_it(client, db, event, signed_in, quick_tick) -> None:
+    from events import organizations
+
+    shop = organizations.membership(db, signed_in.id).organization
+    kai = organizers.create_organizer(db, email="kai@example.com", name="Kai", password="correct horse battery", now=NOW)
+    organizations.add_member(db, shop.id, kai.id, organizations.OWNER, now=NOW)
+    with client.websocket_connect(wall_socket(event)) as socket:
+        socket.receive_json(timeout=WAIT_S)
+        organizations.remove_member(db, shop.id, signed_in.id)
+        assert closed_code(socket) == 4404  # the event is now another organization's: unknown to her
