@@ -99,7 +99,7 @@ def http_run(directory: Path, name: str, data: bytes, rows: int) -> float:
             time.sleep(0.05)
             progress = client.get(f"/organizer/events/{event.id}/import/{import_id}").text
         elapsed = time.perf_counter() - started
-        assert f"{rows} attendees added." in progress
+        assert f"{rows} attendees added." in progress, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", progress))[-600:]
     return elapsed
 
 

@@ -64,3 +64,22 @@ def test_an_unknown_import_is_404_and_upload_needs_csrf(client, event, signed_in
     assert client.get(f"/organizer/events/{event.id}/import/nothere").status_code == 404
     response = client.post(f"/organizer/events/{event.id}/import/", files={"file": ("a.csv", CSV.encode(), "text/csv")})
     assert response.status_code == 403
+
+
+def test_an_import_is_running_from_the_moment_it_is_started(client, db, event, signed_in, monkeypatch) -> None:
+    """The progress page asked for right after Start must not find the import not yet begun and
+    call it done with 0 added (the task may not have run yet)."""
+    import asyncio
+
+    from server.controllers import console_import
+
+    async def not_yet_begun(*_args) -> None:  # a task the event loop has not got to
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(console_import, "_run", not_yet_begun)
+    mapping = upload(client, event.id, CSV.encode("utf-8-sig"))
+    import_id = re.search(r'action="/organizer/events/[^/]+/import/([^"]+)"', mapping.text).group(1)
+    started = client.post(f"/organizer/events/{event.id}/import/{import_id}", follow_redirects=False,
+                          data={"name": "0", "phone": "1", "email": "2", "_csrf_token": client.cookies["csrftoken"]})
+    progress = client.get(started.headers["location"]).text
+    assert 'data-running="true"' in progress and "attendees added" not in progress

@@ -133,6 +133,9 @@ class ConsoleImportController(Controller):
         if not pending.running and pending.report is None:
             now_ms = int(request.app.state.clock() * 1000)
             pending.report = imports.Report(total=len(pending.table.rows))
+            # Running from now, not from when the task first runs: the progress page asked for
+            # next must not find an import that has not started and call it done with 0 added.
+            pending.running = True
             pending.task = asyncio.get_running_loop().create_task(_run(request.app.state.db, pending, mapping, now_ms))
         return Redirect(path=f"/organizer/events/{event.id}/import/{import_id}", status_code=303)
 
