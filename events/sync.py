@@ -351,8 +351,12 @@ def pull(
     return PullResult(rows, changed, max(upto, after), more, bundle, now_ms)
 
 
-def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotation_key: bytes | None = None, now_ms: int) -> OnlineDecision:
+def redeem_online(
+    db: Database, device_id: str, request: OnlineRedeem, *, rotation: registry.RotationKeys | None = None, now_ms: int
+) -> OnlineDecision:
     """The server decides a redemption at once, with the merge rules, and records it.
+    `rotation`: the event's rotation keys, read here when not given (a caller deciding many
+    redemptions, like the demo, reads them once).
 
     Requests run one at a time (one writer, BEGIN IMMEDIATE), so two tablets asking for the
     last use of a voucher get one yes and one no. Asking again with the same op_id returns
@@ -378,10 +382,12 @@ def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotati
                 raise InvalidInput("op_id is already used by a different op", "$.op_id")
             return _decision(request.op_id, seq, json.loads(data), decoded.max_uses)
         bundle = registry.trust_bundle(db, device.event_id, now=now_ms // 1000)
+        if rotation is None and decoded.rotating:
+            rotation = registry.rotation_keys(db, device.event_id)
         remember_token(db, bundle, request.token, attendee_id=None)
         terms = conflicts.voucher_terms(db, device.event_id, [request.subject], bundle=bundle)[request.subject]
         uses, voided, last_step = _voucher_state(db, device.event_id, terms)
-        reason, step = _judge(bundle, request, decoded, terms, uses, voided, last_step, rotation_key, now_ms)
+        reason, step = _judge(bundle, request, decoded, terms, uses, voided, last_step, rotation, now_ms)
         outcome = "refused" if reason else "accepted"
         data = {
             "token": request.token, "outcome": outcome, "decided_by": "server",
@@ -427,7 +433,7 @@ def _judge(
     uses: int,
     voided: bool,
     last_step: int | None,
-    rotation_key: bytes | None,
+    rotation: registry.RotationKeys | None,
     now_ms: int,
 ) -> tuple[str, int | None]:
     try:
@@ -442,10 +448,11 @@ def _judge(
         return "used_up", None
     if not token.rotating:
         return "", None
-    if rotation_key is None or request.code is None:
+    if rotation is None or request.code is None:
         return "malformed_code", None
-    secret = rotating.voucher_secret(rotation_key, token.token_id)
     try:
-        return "", rotating.check_code(secret, request.code, now=now_ms / 1000, last_step=last_step).step
+        return "", rotating.check_voucher_code(
+            rotation.current, rotation.retired_keys, token.token_id, request.code, now=now_ms / 1000, last_step=last_step
+        ).step
     except rotating.CodeError as error:
         return error.reason, None

@@ -102,6 +102,7 @@ class Enrolled(msgspec.Struct):
     event: EventInfo
     root_public_key: str
     rotation_key: str
+    rotation_epoch: int
     bundle: SignedBundle
     campaigns: list[CampaignTerms]
     server_time_ms: int
@@ -139,7 +140,21 @@ class Pulled(msgspec.Struct):
     more: bool
     bundle: SignedBundle
     campaigns: list[CampaignTerms] | None
+    rotation_epoch: int
     server_time_ms: int
+
+
+class RetiredRotationKey(msgspec.Struct):
+    epoch: int
+    rotation_key: str
+    retired_at: int
+
+
+class RotationKeys(msgspec.Struct):
+    protocol: Literal[1]
+    rotation_epoch: int
+    rotation_key: str
+    retired: list[RetiredRotationKey]
 
 
 class Decided(msgspec.Struct):

@@ -140,6 +140,10 @@ export class Outbox {
       event: enrollment.event,
       root_public_key: enrollment.root_public_key ?? null,
       rotation_key: enrollment.rotation_key ?? null,
+      // Which rotation key is current, and the ones revocations retired (newest first): kept
+      // only to tell a retired key's code from a wrong one (verdict.js).
+      rotation_epoch: enrollment.rotation_epoch ?? 1,
+      retired_rotation_keys: [],
       private_key: privateKey,
     };
     return this._tx("readwrite", async (stores) => {
@@ -278,6 +282,23 @@ export class Outbox {
   saveClockOffset(offsetMs) {
     return this._tx("readwrite", ({ meta }) => {
       meta.put(offsetMs, "clock_offset_ms");
+    });
+  }
+
+  // The answer of GET /api/v1/rotation-keys: after another tablet's revocation the event's
+  // rotation key is new, and the one this tablet held is retired.
+  saveRotationKeys(answer) {
+    return this._tx("readwrite", async ({ meta }) => {
+      const device = await request(meta.get("device"));
+      if (!device) return null;
+      const updated = {
+        ...device,
+        rotation_key: answer.rotation_key,
+        rotation_epoch: answer.rotation_epoch,
+        retired_rotation_keys: answer.retired.map((retired) => retired.rotation_key),
+      };
+      meta.put(updated, "device");
+      return updated;
     });
   }
 

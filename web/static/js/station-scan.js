@@ -125,7 +125,11 @@ async function main() {
   };
   const decide = async (text) => {
     const started = performance.now();
-    let verdict = await judge(text, { ledger, nowSeconds: station.nowSeconds(), rotationKey: device.rotation_key });
+    // Read at each scan: a sync may have brought new rotation keys since the page opened.
+    const keys = (await station.store.device()) ?? device;
+    let verdict = await judge(text, {
+      ledger, nowSeconds: station.nowSeconds(), rotationKey: keys.rotation_key, retiredKeys: keys.retired_rotation_keys ?? [],
+    });
     let redeemOpId = null;
     if (verdict.kind === "pass" && verdict.color === "green") {
       await station.record({

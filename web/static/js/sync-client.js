@@ -392,8 +392,20 @@ export class SyncClient extends EventTarget {
         await this.store.saveClockOffset(offset);
         this._set({ clockOffsetMs: offset });
       }
-      if (!page.more || page.cursor <= after) return;
+      if (!page.more || page.cursor <= after) {
+        await this._rotationKeys(device, page.rotation_epoch);
+        return;
+      }
       after = page.cursor;
     }
+  }
+
+  // The pull names the event's rotation epoch, never its keys: when it is not the one this
+  // tablet holds (a tablet was revoked), fetch the keys (docs/sync-protocol.md, "Rotation keys").
+  async _rotationKeys(device, epoch) {
+    if (!Number.isSafeInteger(epoch) || epoch === (device.rotation_epoch ?? 1)) return;
+    const answer = await call(this.baseUrl, "GET", "/api/v1/rotation-keys", { token: device.device_token });
+    if (answer.status !== 200) await this._refuse(answer.status, answer.body);
+    await this.store.saveRotationKeys(answer.body);
   }
 }

@@ -1,0 +1,93 @@
+"""Revoking a tablet retires the rotation key it held (events/registry.py, events/rotating.py):
+codes computed from it are refused online as `rotation_key_retired`, honest tablets learn the new
+key and the retired ones at their next sync, and the retired keys are sealed like the current one."""
+
+from __future__ import annotations
+
+import pytest
+
+from events import devices, keys, registry, rotating, sealed, tokens
+from tests.conftest import NOW
+from tests.tablet import Tablet
+from tests.test_sync_api import online, pull, voucher
+
+
+def enroll(client, db, event, name: str) -> tuple[Tablet, dict]:
+    """A tablet enrolled over HTTP, with the enrollment answer (its rotation key)."""
+    tablet = Tablet(event.id)
+    code = devices.create_enrollment_code(db, event.id, name=name, now=NOW)
+    response = client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key})
+    assert response.status_code == 201, response.text
+    return tablet.enrolled(response.json()), response.json()
+
+
+def code_with(rotation_key: bytes, text: str, at: float) -> str:
+    return rotating.code_at(rotating.voucher_secret(rotation_key, tokens.decode(text).token.token_id), at)
+
+
+def test_revoking_a_tablet_retires_the_rotation_key_it_held(db, event) -> None:
+    held = registry.rotation_key(db, event.id)
+    assert registry.rotation_keys(db, event.id).epoch == 1 and registry.rotation_keys(db, event.id).retired == ()
+    lost = devices.enroll(db, devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
+                          public_key=keys.public_key_bytes(keys.generate_private_key()), now=NOW).device
+    devices.revoke_device(db, lost.id, now=NOW + 10)
+    after = registry.rotation_keys(db, event.id)
+    assert after.epoch == 2 and after.current != held and registry.rotation_key(db, event.id) == after.current
+    assert [(r.epoch, r.key, r.retired_at, r.device_id) for r in after.retired] == [(1, held, NOW + 10, lost.id)]
+    # Sealed at rest like the current key, under its own row: the file alone gives nothing away.
+    (stored,) = db.execute("select rotation_key from retired_rotation_keys").fetchone()
+    assert sealed.is_sealed(stored) and held not in stored
+    # Its associated data is its own row: copied onto the current key's row, it does not open.
+    db.execute("update event_secrets set rotation_key = ? where event_id = ?", [stored, event.id])
+    with pytest.raises(sealed.DataKeyError):
+        registry.rotation_key(db, event.id)
+
+
+def test_a_failed_revocation_retires_nothing(db, event) -> None:
+    with pytest.raises(ValueError):
+        devices.revoke_device(db, devices.web_device(db, event.id, now=NOW).id, now=NOW)
+    assert registry.rotation_keys(db, event.id).epoch == 1
+
+
+def test_online_redemption_refuses_a_code_from_the_retired_key(client, db, event, clock) -> None:
+    (lost, enrolled), (door, _) = enroll(client, db, event, "Lost"), enroll(client, db, event, "Door")
+    stolen_key = keys.from_b64url(enrolled["rotation_key"])
+    text = voucher(db, event, rotating=True)
+    devices.revoke_device(db, lost.device_id, now=NOW)
+    clock.now = NOW + 30
+    refused = online(client, door, text, code=code_with(stolen_key, text, NOW + 30), op_id="opStolen0001")
+    assert refused.status_code == 200
+    assert refused.json() | {"server_time_ms": 0} == {
+        "protocol": 1, "op_id": "opStolen0001", "outcome": "refused", "reason": "rotation_key_retired",
+        "uses_before": 0, "max_uses": 1, "server_time_ms": 0}
+    current = code_with(registry.rotation_key(db, event.id), text, NOW + 30)
+    accepted = online(client, door, text, code=current, op_id="opCurrent001")
+    assert accepted.json()["outcome"] == "accepted"
+
+
+def test_tablets_learn_the_new_rotation_key_at_their_next_sync(client, db, event) -> None:
+    (lost, _), (door, enrolled) = enroll(client, db, event, "Lost"), enroll(client, db, event, "Door")
+    assert enrolled["rotation_epoch"] == 1
+    assert pull(client, door, after=0).json()["rotation_epoch"] == 1
+    held = keys.from_b64url(enrolled["rotation_key"])
+    devices.revoke_device(db, lost.device_id, now=NOW)
+    assert pull(client, door, after=0).json()["rotation_epoch"] == 2
+    answer = client.get("/api/v1/rotation-keys", headers=door.headers)
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    body = answer.json()
+    assert body["protocol"] == 1 and body["rotation_epoch"] == 2
+    assert keys.from_b64url(body["rotation_key"]) == registry.rotation_key(db, event.id) != held
+    assert body["retired"] == [{"epoch": 1, "rotation_key": keys.b64url(held), "retired_at": NOW}]
+    # The revoked tablet gets nothing: it is told to wipe itself.
+    refused = client.get("/api/v1/rotation-keys", headers=lost.headers)
+    assert refused.status_code == 403 and refused.json() == {"error": "device_revoked", "wipe": True}
+    assert client.get("/api/v1/rotation-keys").status_code == 401
+
+
+def test_a_lost_data_key_drops_the_retired_keys_and_moves_the_epoch_on(db, event) -> None:
+    lost = devices.enroll(db, devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
+                          public_key=keys.public_key_bytes(keys.generate_private_key()), now=NOW).device
+    devices.revoke_device(db, lost.id, now=NOW)
+    registry.replace_event_keys(db, event.id)
+    after = registry.rotation_keys(db, event.id)
+    assert after.epoch == 3 and after.retired == ()
