@@ -4,9 +4,12 @@ key and the retired ones at their next sync, and the retired keys are sealed lik
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from events import devices, keys, registry, rotating, sealed, tokens
+from events import campaigns, devices, keys, registry, rotating, sealed, signup, tokens
+from server import live
 from tests.conftest import NOW
 from tests.tablet import Tablet
 from tests.test_sync_api import online, pull, voucher
@@ -91,3 +94,49 @@ def test_a_lost_data_key_drops_the_retired_keys_and_moves_the_epoch_on(db, event
     registry.replace_event_keys(db, event.id)
     after = registry.rotation_keys(db, event.id)
     assert after.epoch == 3 and after.retired == ()
+
+
+# --- the attendee's wallet -------------------------------------------------------------------
+
+
+def _secret_on(page: str, token_id: str) -> str:
+    return re.search(rf'data-id="{token_id}"[^>]*data-secret="([A-Z2-7]+)"', page).group(1)
+
+
+def _wallet(db, event):
+    campaigns.create_campaign(db, event.id, title="¥50 off", max_uses=1, valid_minutes=240, rotating=True, welcome=True, now=NOW)
+    me = signup.sign_up(db, event.id, signup.Applicant("Li Wei", "13800138000", "", True), now_ms=NOW * 1000)
+    (voucher_id,) = [r["id"] for r in db.query("select id from tokens where attendee_id = ? and type = 'voucher'", [me.attendee_id])]
+    return me, voucher_id
+
+
+def _revoke_a_tablet(db, event) -> None:
+    lost = devices.enroll(db, devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
+                          public_key=keys.public_key_bytes(keys.generate_private_key()), now=NOW).device
+    devices.revoke_device(db, lost.id, now=NOW)
+
+
+def test_an_open_wallet_is_told_at_once_when_a_revocation_is_announced(client, db, event) -> None:
+    me, voucher_id = _wallet(db, event)
+    before = _secret_on(client.get(f"/wallet/{me.capability}").text, voucher_id)
+    assert 'data-rotation-epoch="1"' in client.get(f"/wallet/{me.capability}").text
+    with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:
+        assert socket.receive_json()["rotation_epoch"] == 1
+        _revoke_a_tablet(db, event)
+        live.announce(client.app, event.id, [live.ROTATION_KEYS])  # what the console's revoke does
+        assert socket.receive_json(timeout=5)["rotation_epoch"] == 2
+    page = client.get(f"/wallet/{me.capability}").text
+    assert 'data-rotation-epoch="2"' in page
+    token_id = tokens.decode(db["tokens"].get((event.id, voucher_id))["text"]).token.token_id
+    assert _secret_on(page, voucher_id) == rotating.voucher_secret(registry.rotation_key(db, event.id), token_id) != before
+
+
+def test_an_open_wallet_notices_a_revocation_made_by_another_process(client, db, event, monkeypatch) -> None:
+    from server.controllers import wallet as wallet_controller
+
+    monkeypatch.setattr(wallet_controller, "CAPABILITY_CHECK_S", 0.2)
+    me, _ = _wallet(db, event)
+    with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:
+        assert socket.receive_json()["rotation_epoch"] == 1
+        _revoke_a_tablet(db, event)  # as `poppass revoke-device` does: no announcement here
+        assert socket.receive_json(timeout=5)["rotation_epoch"] == 2
