@@ -160,6 +160,19 @@ def test_rotation_epoch_vectors(run: Run) -> None:
             assert outcome == {"ok": False, "reason": check["reason"], "error": "CodeError"}, check["name"]
 
 
+def test_phone_search_vectors(run: Run) -> None:
+    spec = VECTORS["phone_search"]
+    result = run(
+        """
+        const ledger = await import('/static/js/ledger.js');
+        const spec = arg.vectors.phone_search;
+        return Promise.all(spec.cases.map(async (c) => ({ hash: await ledger.phoneSearchHash(spec.key, c.phone), last4: ledger.lastDigits(c.phone) })));
+        """,
+        {},
+    )
+    assert result == [{"hash": c["hash"], "last4": c["last4"]} for c in spec["cases"]]
+
+
 def test_rfc6238_vectors(run: Run) -> None:
     codes = run(
         "return Promise.all(arg.vectors.rfc6238.map((v) => t.totp(v.secret, v.time, { digits: v.digits, step: v.step_seconds })));",

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlite_utils import Database
 
-from events import sealed, tokens
+from events import phone_search, sealed, tokens
 from events.db import write_transaction
 from events.keys import (
     MAX_KEY_ID,
@@ -144,7 +144,7 @@ def list_events(db: Database) -> list[Event]:
 
 # Sealed at rest under the data key (events/sealed.py): a copy of the database file alone
 # cannot sign a trust bundle or a token, nor compute a rotating code.
-SECRET_COLUMNS = ("root_private_key", "issuing_private_key", "rotation_key")
+SECRET_COLUMNS = ("root_private_key", "issuing_private_key", "rotation_key", "phone_search_key")
 
 
 def _secret(db: Database, event_id: str, column: str) -> bytes:
@@ -165,6 +165,24 @@ def root_public_key(db: Database, event_id: str) -> bytes:
 
 def issuing_key(db: Database, event_id: str) -> Ed25519PrivateKey:
     return private_key_from_bytes(_secret(db, event_id, "issuing_private_key"))
+
+
+def phone_search_key(db: Database, event_id: str) -> bytes:
+    """The key of the phone numbers' search hashes that tablets get instead of numbers
+    (events/phone_search.py). Made the first time it is asked for: an event made before it
+    existed, or whose keys were replaced, gets one then."""
+    row = db.execute("select phone_search_key from event_secrets where event_id = ?", [event_id]).fetchone()
+    if row is None:
+        raise UnknownEvent(event_id)
+    if row[0] is not None:
+        return _secret(db, event_id, "phone_search_key")
+    with write_transaction(db):
+        fresh = secrets.token_bytes(phone_search.KEY_LEN)
+        changed = db.execute(
+            "update event_secrets set phone_search_key = ? where event_id = ? and phone_search_key is null",
+            [sealed.seal_bytes(db, "event_secrets", "phone_search_key", event_id, fresh), event_id],
+        ).rowcount
+    return fresh if changed else _secret(db, event_id, "phone_search_key")
 
 
 def rotation_key(db: Database, event_id: str) -> bytes:
@@ -257,7 +275,8 @@ def replace_event_keys(db: Database, event_id: str) -> None:
         # Retired rotation keys were sealed under the lost key too; the new key is a new epoch,
         # so no tablet mistakes it for the one it held.
         db.execute("delete from retired_rotation_keys where event_id = ?", [event_id])
-        db.execute("update event_secrets set rotation_epoch = rotation_epoch + 1 where event_id = ?", [event_id])
+        db.execute("update event_secrets set rotation_epoch = rotation_epoch + 1, phone_search_key = null where event_id = ?",
+                   [event_id])
         db.execute("update keys set public_key = ? where event_id = ? and key_id = ?",
                    [public_key_bytes(issuing), event_id, SERVER_KEY_ID])
         _bump_bundle(db, event_id)

@@ -413,7 +413,7 @@ def m015_organizations(db: Database) -> None:
 
 
 @migrations()
-def m016_rotation_key_epochs(db: Database) -> None:
+def m016_revocation_and_tablet_data(db: Database) -> None:
     # Revoking a tablet retires the event's rotation key (the tablet held it) for a new one
     # (events/registry.py). The current key stays in event_secrets with its epoch; each retired
     # one is kept, sealed like it, so honest tablets can tell a code made with it from a wrong one.
@@ -424,3 +424,6 @@ def m016_rotation_key_epochs(db: Database) -> None:
         not_null={"rotation_key", "retired_at"},
         foreign_keys=[("event_id", "events", "id")],
     )
+    # Tablets find attendees by a keyed hash of their number (events/phone_search.py), never
+    # the number: the key is the event's, sealed like its other secrets, made when first needed.
+    db["event_secrets"].add_column("phone_search_key", bytes)

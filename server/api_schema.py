@@ -94,7 +94,7 @@ class CampaignTerms(msgspec.Struct):
 
 
 class Enrolled(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     device_id: str
     device_name: str
     key_id: int
@@ -103,6 +103,7 @@ class Enrolled(msgspec.Struct):
     root_public_key: str
     rotation_key: str
     rotation_epoch: int
+    phone_search_key: str
     bundle: SignedBundle
     campaigns: list[CampaignTerms]
     server_time_ms: int
@@ -115,7 +116,7 @@ class PushedOp(msgspec.Struct):
 
 
 class Pushed(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     results: list[PushedOp]
     last_seq: int
     server_time_ms: int
@@ -133,7 +134,7 @@ class PulledConflict(msgspec.Struct):
 
 
 class Pulled(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     ops: list[dict[str, Any]]
     conflicts: list[PulledConflict]
     cursor: int
@@ -151,14 +152,15 @@ class RetiredRotationKey(msgspec.Struct):
 
 
 class RotationKeys(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     rotation_epoch: int
     rotation_key: str
     retired: list[RetiredRotationKey]
+    phone_search_key: str
 
 
 class Decided(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     op_id: str
     outcome: Literal["accepted", "refused"]
     reason: str

@@ -4,11 +4,12 @@ key and the retired ones at their next sync, and the retired keys are sealed lik
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from events import campaigns, devices, keys, registry, rotating, sealed, signup, tokens
+from events import campaigns, devices, keys, phone_search, registry, rotating, sealed, signup, tokens
 from server import live
 from tests.conftest import NOW
 from tests.tablet import Tablet
@@ -61,7 +62,7 @@ def test_online_redemption_refuses_a_code_from_the_retired_key(client, db, event
     refused = online(client, door, text, code=code_with(stolen_key, text, NOW + 30), op_id="opStolen0001")
     assert refused.status_code == 200
     assert refused.json() | {"server_time_ms": 0} == {
-        "protocol": 1, "op_id": "opStolen0001", "outcome": "refused", "reason": "rotation_key_retired",
+        "protocol": 2, "op_id": "opStolen0001", "outcome": "refused", "reason": "rotation_key_retired",
         "uses_before": 0, "max_uses": 1, "server_time_ms": 0}
     current = code_with(registry.rotation_key(db, event.id), text, NOW + 30)
     accepted = online(client, door, text, code=current, op_id="opCurrent001")
@@ -78,7 +79,7 @@ def test_tablets_learn_the_new_rotation_key_at_their_next_sync(client, db, event
     answer = client.get("/api/v1/rotation-keys", headers=door.headers)
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
     body = answer.json()
-    assert body["protocol"] == 1 and body["rotation_epoch"] == 2
+    assert body["protocol"] == 2 and body["rotation_epoch"] == 2
     assert keys.from_b64url(body["rotation_key"]) == registry.rotation_key(db, event.id) != held
     assert body["retired"] == [{"epoch": 1, "rotation_key": keys.b64url(held), "retired_at": NOW}]
     # The revoked tablet gets nothing: it is told to wipe itself.
@@ -140,3 +141,43 @@ def test_an_open_wallet_notices_a_revocation_made_by_another_process(client, db,
         assert socket.receive_json()["rotation_epoch"] == 1
         _revoke_a_tablet(db, event)  # as `poppass revoke-device` does: no announcement here
         assert socket.receive_json(timeout=5)["rotation_epoch"] == 2
+
+
+# --- what tablets pull (protocol 2) ----------------------------------------------------------
+
+
+def test_the_pull_holds_no_pass_text_and_no_phone_number(client, db, event) -> None:
+    """A stolen tablet holds what it pulled: no one's number, and no pass to check in as them."""
+    (tablet, _), (door, enrolled) = enroll(client, db, event, "Front"), enroll(client, db, event, "Door")
+    walk_in = tablet.register("Li Wei", now_ms=NOW * 1000, phone="+86 138 0013 8000", email="li@example.cn")
+    checkin = tablet.checkin(walk_in["subject"], now_ms=NOW * 1000 + 1)
+    assert client.post("/api/v1/push", json=tablet.batch(now_ms=NOW * 1000), headers=tablet.headers).status_code == 200
+    signed_up = signup.sign_up(db, event.id, signup.Applicant("Wang Fang", "139 0000 2222", "", True), now_ms=NOW * 1000)
+    pass_text = db.execute("select text from tokens where id = ?", [signed_up.attendee_id]).fetchone()[0]
+    response = client.get("/api/v1/pull", headers=door.headers)
+    body = response.text
+    assert response.status_code == 200
+    for secret in (pass_text, "13800138000", "138 0013 8000", "139 0000 2222", "13900002222", "li@example.cn"):
+        assert secret not in body
+    assert "pass_token" not in body and '"phone"' not in body
+    key = keys.from_b64url(enrolled["phone_search_key"])
+    assert key == registry.phone_search_key(db, event.id)
+    registers = [op["data"] for op in response.json()["ops"] if op["kind"] == "register"]
+    assert {"name": "Li Wei", "consent": True, "phone_hash": phone_search.search_hash(key, "138 0013 8000"),
+            "phone_last4": "8000"} in registers
+    # The clerk who is told the number, with or without the country code, finds the attendee.
+    assert phone_search.search_hash(key, "8613800138000") == phone_search.search_hash(key, "+86 138 0013 8000")
+    assert {"name": "Wang Fang", "consent": True, "phone_hash": phone_search.search_hash(key, "13900002222"),
+            "phone_last4": "2222"} in registers
+    assert [op for op in response.json()["ops"] if op["op_id"] == checkin["op_id"]]
+    # The server itself keeps the number and the pass: the organizer's duplicates and the wallet need them.
+    assert json.loads(db.execute("select data from ops where op_id = ?", [walk_in["op_id"]]).fetchone()[0])["phone"]
+
+
+def test_the_phone_search_key_is_sealed_and_made_again_after_a_lost_data_key(db, event) -> None:
+    first = registry.phone_search_key(db, event.id)
+    assert registry.phone_search_key(db, event.id) == first
+    (stored,) = db.execute("select phone_search_key from event_secrets").fetchone()
+    assert sealed.is_sealed(stored) and first not in stored
+    registry.replace_event_keys(db, event.id)
+    assert registry.phone_search_key(db, event.id) != first

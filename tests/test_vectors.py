@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from events import rotating, tokens
+from events import phone_search, rotating, tokens
 from events.keys import from_b64url
 from events.trust import BundleError, verify_bundle
 from tests.vectors import build
@@ -96,3 +96,13 @@ def test_rotation_epochs() -> None:
             with pytest.raises(rotating.CodeError) as raised:
                 rotating.check_voucher_code(current, [], token_id, check["code"], now=check["now"], last_step=check["last_step"])
             assert raised.value.reason == "bad_code"
+
+
+def test_phone_search() -> None:
+    spec = VECTORS["phone_search"]
+    key = from_b64url(spec["key"])
+    for case in spec["cases"]:
+        assert (phone_search.search_hash(key, case["phone"]), phone_search.last_digits(case["phone"])) == (
+            case["hash"], case["last4"]), case["phone"]
+    # One person, however the number is written; another number, another hash.
+    assert len({c["hash"] for c in spec["cases"][:5]}) == 1 and spec["cases"][5]["hash"] != spec["cases"][0]["hash"]

@@ -79,6 +79,7 @@ class EnrollmentController(Controller):
                 "root_public_key": keys.b64url(registry.root_public_key(db, event.id)),
                 "rotation_key": keys.b64url(registry.rotation_key(db, event.id)),
                 "rotation_epoch": registry.rotation_epoch(db, event.id),
+                "phone_search_key": keys.b64url(registry.phone_search_key(db, event.id)),
                 "bundle": registry.signed_trust_bundle(db, event.id, now=now_ms // 1000).to_json(),
                 "campaigns": campaigns.for_tablets(db, event.id),
                 "server_time_ms": now_ms,
@@ -187,6 +188,8 @@ class SyncController(Controller):
                 "rotation_key": keys.b64url(held.current),
                 "retired": [{"epoch": r.epoch, "rotation_key": keys.b64url(r.key), "retired_at": r.retired_at}
                             for r in held.retired],
+                # Here too, for a tablet enrolled before protocol 2 that has none yet.
+                "phone_search_key": keys.b64url(registry.phone_search_key(request.app.state.db, request.state.device.event_id)),
             }
         )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from events import manual_entry, rotating, tokens  # noqa: E402
+from events import manual_entry, phone_search, rotating, tokens  # noqa: E402
 from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes  # noqa: E402
 from events.trust import TrustBundle, bundle_message, sign_bundle  # noqa: E402
 
@@ -301,6 +301,17 @@ def rotation_epoch_vectors() -> dict:
     }
 
 
+def phone_search_vectors() -> dict:
+    """What a tablet holds instead of a phone number (events/phone_search.py, ledger.js)."""
+    key = hashlib.sha256(b"poppass vectors phone search key").digest()
+    phones = ["+86 138 0013 8000", "8613800138000", "138-0013-8000", "１３８ ００１３ ８０００", "0013 8000", "12345678",
+              "1234567", "8000", "800", "", "+1 (415) 555-0100"]
+    return {
+        "key": b64url(key),
+        "cases": [{"phone": p, "hash": phone_search.search_hash(key, p), "last4": phone_search.last_digits(p)} for p in phones],
+    }
+
+
 # RFC 6238 appendix B, SHA-1 rows: 8 digits, 30-second steps, ASCII secret "12345678901234567890".
 RFC6238 = [
     (59, "94287082"),
@@ -323,6 +334,7 @@ def build() -> dict:
         "bundles": bundle_vectors(),
         "rotating": rotating_vectors(),
         "rotation_epochs": rotation_epoch_vectors(),
+        "phone_search": phone_search_vectors(),
         "rfc6238": [
             {"secret": base64.b32encode(b"12345678901234567890").decode(), "time": t, "digits": 8, "step_seconds": 30, "code": code}
             for t, code in RFC6238
