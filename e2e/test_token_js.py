@@ -141,6 +141,38 @@ def test_rotating_code_vectors(run: Run) -> None:
             assert outcome == {"ok": False, "reason": check["reason"], "error": "CodeError"}, check["name"]
 
 
+def test_rotation_epoch_vectors(run: Run) -> None:
+    spec = VECTORS["rotation_epochs"]
+    result = run(
+        """
+        const spec = arg.vectors.rotation_epochs;
+        const token = t.decode(arg.vectors.tokens[0].text).token;
+        const keys = { current: t.base64UrlDecode(spec.rotation_key), retired: spec.retired.map(t.base64UrlDecode) };
+        return Promise.all(spec.checks.map((c) =>
+          outcome(() => t.checkVoucherCode(keys, token.token_id, c.code, { now: c.now, lastStep: c.last_step }))));
+        """,
+        {},
+    )
+    for check, outcome in zip(spec["checks"], result, strict=True):
+        if check["ok"]:
+            assert outcome == {"ok": True, "value": {"step": check["step"]}}, check["name"]
+        else:
+            assert outcome == {"ok": False, "reason": check["reason"], "error": "CodeError"}, check["name"]
+
+
+def test_phone_search_vectors(run: Run) -> None:
+    spec = VECTORS["phone_search"]
+    result = run(
+        """
+        const ledger = await import('/static/js/ledger.js');
+        const spec = arg.vectors.phone_search;
+        return Promise.all(spec.cases.map(async (c) => ({ hash: await ledger.phoneSearchHash(spec.key, c.phone), last4: ledger.lastDigits(c.phone) })));
+        """,
+        {},
+    )
+    assert result == [{"hash": c["hash"], "last4": c["last4"]} for c in spec["cases"]]
+
+
 def test_rfc6238_vectors(run: Run) -> None:
     codes = run(
         "return Promise.all(arg.vectors.rfc6238.map((v) => t.totp(v.secret, v.time, { digits: v.digits, step: v.step_seconds })));",

@@ -183,7 +183,7 @@ class _Day:
                 now=s(created_ms),
             )
             self._campaigns(s(created_ms))
-            self.rotation_key = registry.rotation_key(self.db, self.event.id)
+            self.rotation = registry.rotation_keys(self.db, self.event.id)
             people = self._online_sign_ups()
             walk_ins = [self._person() for _ in range(self.rng.randint(*WALK_INS))]
             self._enroll(s(self.start_ms - 45 * MINUTE_MS))
@@ -427,12 +427,12 @@ class _Day:
         token = tokens.decode(text).token
         code = None
         if token.rotating:  # the code the attendee's wallet shows right now
-            secret = rotating.voucher_secret(self.rotation_key, token.token_id)
+            secret = rotating.voucher_secret(self.rotation.current, token.token_id)
             code = rotating.code_at(secret, now_ms / 1000)
         if self._online(desk, now_ms):
             body = desk.tablet.online_redeem(text, now_ms=now_ms, code=code)
             request = decode_online_redeem(msgspec.json.encode(body))
-            decision = sync.redeem_online(self.db, desk.tablet.device_id, request, rotation_key=self.rotation_key,
+            decision = sync.redeem_online(self.db, desk.tablet.device_id, request, rotation=self.rotation,
                                           now_ms=now_ms)
             if decision.outcome == "accepted" and self.rng.random() < 0.015:
                 # Redeemed by mistake (the wrong voucher on the phone): the clerk taps Undo.

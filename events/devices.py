@@ -147,8 +147,10 @@ def authenticate(db: Database, token: str | None) -> Device:
 
 def revoke_device(db: Database, device_id: str, *, now: int) -> frozenset[str]:
     """Revoke a tablet: its key is revoked with an allowlist of every token it issued that the
-    server has already seen; anything else signed by it is untrusted from now on. The tablet is
-    told to wipe itself at its next contact. Returns the allowlist."""
+    server has already seen; anything else signed by it is untrusted from now on. The event's
+    rotation key it held is retired for a new one, so rotating codes it computes are refused
+    once the other tablets have synced. The tablet is told to wipe itself at its next contact,
+    but a stolen one kept offline never hears it. Returns the allowlist."""
     with write_transaction(db):
         device = get_device(db, device_id)
         if device.key_id == SERVER_KEY_ID:
@@ -164,5 +166,6 @@ def revoke_device(db: Database, device_id: str, *, now: int) -> frozenset[str]:
             )
         )
         registry.revoke_key(db, device.event_id, device.key_id, now=now, allowlist=allowlist)
+        registry.retire_rotation_key(db, device.event_id, now=now, device_id=device_id)
         db["devices"].update(device_id, {"revoked_at": now})
     return allowlist

@@ -12,7 +12,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-PROTOCOL = 1
+PROTOCOL = 2
+# Requests of protocol 1 have the same shape: an older tablet keeps pushing what it recorded
+# (docs/sync-protocol.md, Versioning). What changed in 2 is what a pull gives.
+Protocol = Literal[1, 2]
 MAX_OPS_PER_BATCH = 1000
 
 
@@ -133,7 +136,7 @@ KINDS = ("register", "checkin", "issue", "redeem", "void")
 
 
 class PushBatch(msgspec.Struct, forbid_unknown_fields=True):
-    protocol: Literal[1]
+    protocol: Protocol
     device_id: Identifier
     sent_at_ms: Millis
     ops: Annotated[list[Op], msgspec.Meta(max_length=MAX_OPS_PER_BATCH)]
@@ -144,7 +147,7 @@ class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):
     """A redemption the server decides at once. The op has no device_seq: it is not part of
     the device's outbox stream unless the device, timing out, later queues it (same op_id)."""
 
-    protocol: Literal[1]
+    protocol: Protocol
     device_id: Identifier
     sent_at_ms: Millis
     op_id: Identifier
@@ -159,7 +162,7 @@ class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
-    protocol: Literal[1]
+    protocol: Protocol
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     public_key: Annotated[str, msgspec.Meta(max_length=64)]
 

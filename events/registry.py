@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlite_utils import Database
 
-from events import sealed, tokens
+from events import phone_search, sealed, tokens
 from events.db import write_transaction
 from events.keys import (
     MAX_KEY_ID,
@@ -144,7 +144,7 @@ def list_events(db: Database) -> list[Event]:
 
 # Sealed at rest under the data key (events/sealed.py): a copy of the database file alone
 # cannot sign a trust bundle or a token, nor compute a rotating code.
-SECRET_COLUMNS = ("root_private_key", "issuing_private_key", "rotation_key")
+SECRET_COLUMNS = ("root_private_key", "issuing_private_key", "rotation_key", "phone_search_key")
 
 
 def _secret(db: Database, event_id: str, column: str) -> bytes:
@@ -167,8 +167,93 @@ def issuing_key(db: Database, event_id: str) -> Ed25519PrivateKey:
     return private_key_from_bytes(_secret(db, event_id, "issuing_private_key"))
 
 
+def phone_search_key(db: Database, event_id: str) -> bytes:
+    """The key of the phone numbers' search hashes that tablets get instead of numbers
+    (events/phone_search.py). Made the first time it is asked for: an event made before it
+    existed, or whose keys were replaced, gets one then."""
+    row = db.execute("select phone_search_key from event_secrets where event_id = ?", [event_id]).fetchone()
+    if row is None:
+        raise UnknownEvent(event_id)
+    if row[0] is not None:
+        return _secret(db, event_id, "phone_search_key")
+    with write_transaction(db):
+        fresh = secrets.token_bytes(phone_search.KEY_LEN)
+        changed = db.execute(
+            "update event_secrets set phone_search_key = ? where event_id = ? and phone_search_key is null",
+            [sealed.seal_bytes(db, "event_secrets", "phone_search_key", event_id, fresh), event_id],
+        ).rowcount
+    return fresh if changed else _secret(db, event_id, "phone_search_key")
+
+
 def rotation_key(db: Database, event_id: str) -> bytes:
+    """The event's current rotation key."""
     return _secret(db, event_id, "rotation_key")
+
+
+@dataclass(frozen=True)
+class RetiredRotationKey:
+    epoch: int
+    key: bytes = field(repr=False)
+    retired_at: int
+    device_id: str | None  # the revoked tablet that held it
+
+
+@dataclass(frozen=True)
+class RotationKeys:
+    """The event's rotation key of epoch `epoch` and every key it replaced, newest first."""
+
+    epoch: int
+    current: bytes = field(repr=False)
+    retired: tuple[RetiredRotationKey, ...] = ()
+
+    @property
+    def retired_keys(self) -> list[bytes]:
+        return [r.key for r in self.retired]
+
+
+def _retired_row_id(event_id: str, epoch: int) -> str:
+    return f"{event_id}/{epoch}"
+
+
+def rotation_epoch(db: Database, event_id: str) -> int:
+    """Which rotation key is current (1 for a new event; one more at each revocation)."""
+    row = db.execute("select rotation_epoch from event_secrets where event_id = ?", [event_id]).fetchone()
+    if row is None:
+        raise UnknownEvent(event_id)
+    return row[0]
+
+
+def rotation_keys(db: Database, event_id: str) -> RotationKeys:
+    retired = tuple(
+        RetiredRotationKey(
+            epoch, sealed.open_bytes(db, "retired_rotation_keys", "rotation_key", _retired_row_id(event_id, epoch), stored),
+            retired_at, device_id,
+        )
+        for epoch, stored, retired_at, device_id in db.execute(
+            "select epoch, rotation_key, retired_at, device_id from retired_rotation_keys where event_id = ? order by epoch desc",
+            [event_id],
+        )
+    )
+    return RotationKeys(rotation_epoch(db, event_id), rotation_key(db, event_id), retired)
+
+
+def retire_rotation_key(db: Database, event_id: str, *, now: int, device_id: str | None = None) -> int:
+    """Retire the current rotation key (a tablet that held it was revoked) for a new one;
+    returns the new epoch. Every rotating voucher's secret changes: phones fetch theirs again,
+    tablets get the keys at their next sync (docs/sync-protocol.md)."""
+    with write_transaction(db):
+        epoch = rotation_epoch(db, event_id)
+        db["retired_rotation_keys"].insert(
+            {"event_id": event_id, "epoch": epoch, "retired_at": now, "device_id": device_id,
+             "rotation_key": sealed.seal_bytes(db, "retired_rotation_keys", "rotation_key", _retired_row_id(event_id, epoch),
+                                               rotation_key(db, event_id))}
+        )
+        fresh = secrets.token_bytes(ROTATION_KEY_LEN)
+        db.execute(
+            "update event_secrets set rotation_key = ?, rotation_epoch = ? where event_id = ?",
+            [sealed.seal_bytes(db, "event_secrets", "rotation_key", event_id, fresh), epoch + 1, event_id],
+        )
+    return epoch + 1
 
 
 def replace_event_keys(db: Database, event_id: str) -> None:
@@ -187,6 +272,11 @@ def replace_event_keys(db: Database, event_id: str) -> None:
         db["event_secrets"].update(
             event_id, {column: sealed.seal_bytes(db, "event_secrets", column, event_id, value) for column, value in clear.items()}
         )
+        # Retired rotation keys were sealed under the lost key too; the new key is a new epoch,
+        # so no tablet mistakes it for the one it held.
+        db.execute("delete from retired_rotation_keys where event_id = ?", [event_id])
+        db.execute("update event_secrets set rotation_epoch = rotation_epoch + 1, phone_search_key = null where event_id = ?",
+                   [event_id])
         db.execute("update keys set public_key = ? where event_id = ? and key_id = ?",
                    [public_key_bytes(issuing), event_id, SERVER_KEY_ID])
         _bump_bundle(db, event_id)

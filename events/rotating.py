@@ -4,6 +4,11 @@ Each voucher gets its own TOTP secret, derived from the event's rotation key, so
 (which hold the rotation key) can check any voucher while a phone holds only its own
 secret. 6 digits, 15-second steps, HMAC-SHA1 (RFC 6238), ±1 step accepted, and a step is
 never accepted twice for one voucher: the verifier keeps the last step it accepted.
+
+The rotation key has epochs: revoking a tablet retires the key it held and makes a new one
+(events/registry.py). Verifiers keep the retired keys, only to tell a code made with one
+(`rotation_key_retired`: a stolen tablet's, or a phone that has not fetched its new secret)
+from a wrong one (`bad_code`); such a code is never accepted.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyotp
@@ -87,3 +93,30 @@ def check_code(
                 raise CodeError("code_replayed", f"step {step} is not after {last_step}")
             return Accepted(step)
     raise CodeError("bad_code", "does not match the current code")
+
+
+def check_voucher_code(
+    rotation_key: bytes,
+    retired_keys: Sequence[bytes],
+    token_id: bytes,
+    code: object,
+    *,
+    now: float,
+    last_step: int | None = None,
+) -> Accepted:
+    """`check_code` with the voucher's secret under the current rotation key; a code that does
+    not match it but matches the voucher's secret under a retired key (within the same window,
+    whatever the last step) is refused as `rotation_key_retired`, so the clerk can tell the
+    attendee what to do (open the wallet with network) instead of "wrong code"."""
+    try:
+        return check_code(voucher_secret(rotation_key, token_id), code, now=now, last_step=last_step)
+    except CodeError as error:
+        if error.reason != "bad_code":
+            raise
+        for retired in retired_keys:
+            try:
+                check_code(voucher_secret(retired, token_id), code, now=now)
+            except CodeError:
+                continue
+            raise CodeError("rotation_key_retired", "made with a rotation key retired by a revocation") from None
+        raise

@@ -1,8 +1,8 @@
 """Secrets at rest: the few values a copied database file must not give away, sealed with a key
 kept outside it (docs/operations.md).
 
-The sealed values are the events' root and issuing private keys and rotation keys
-(`event_secrets`), the organizers' TOTP secrets (`organizers.totp_secret`) and the CSRF secret
+The sealed values are the events' root and issuing private keys, rotation keys and phone
+search keys (`event_secrets`), the rotation keys revocations retired (`retired_rotation_keys`), the organizers' TOTP secrets (`organizers.totp_secret`) and the CSRF secret
 (`settings`). Each is AES-256-GCM under the *data key*, with a random nonce, and with its
 table, column and row id as associated data, so a ciphertext copied onto another row (an
 attacker's organizer onto the owner's, say) does not open.

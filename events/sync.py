@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import msgspec
 from sqlite_utils import Database
 
-from events import conflicts, devices, hlc, merge, registry, rotating, tokens
+from events import conflicts, devices, hlc, merge, phone_search, registry, rotating, tokens
 from events.db import write_transaction
 from events.ops import InvalidInput, Op, OnlineRedeem, PushBatch
 from events.trust import ClockPolicy, TrustBundle
@@ -30,6 +30,36 @@ _UPSERT_ATTENDEE = (
     f"insert into attendees ({', '.join(_ATTENDEE_COLUMNS)}) values ({', '.join(':' + c for c in _ATTENDEE_COLUMNS)}) "
     f"on conflict (id) do update set {', '.join(f'{c} = excluded.{c}' for c in _ATTENDEE_COLUMNS[1:])}"
 )
+# What a tablet pulls of an op's data (protocol 2, docs/sync-protocol.md, Pull). A tablet finds
+# people by name and by phone, but holds no number: a register op's phone becomes its search
+# hash and last 4 digits (events/phone_search.py), its email goes. And no pass text: a scanned
+# pass proves itself by its signature, so a register's and a check-in's pass_token go, and so
+# does the token of an issue op that issued a pass. A stolen tablet then holds no one's number
+# and no pass to check in as someone else.
+_PULLED_DATA = (
+    "case kind "
+    "when 'register' then poppass_pulled_register(data) "
+    "when 'checkin' then json_remove(data, '$.pass_token') "
+    "when 'issue' then case when (select type from tokens where tokens.event_id = ops.event_id and tokens.id = ops.subject) "
+    "= 'pass' then json_remove(data, '$.token') else data end "
+    "else data end"
+)
+
+
+def pulled_register(data: str, phone_search_key: bytes) -> str:
+    """A register op's data as tablets pull it: no email, phone or pass text; the phone's search
+    hash and last 4 digits instead, when it has them."""
+    fields = json.loads(data)
+    phone = fields.pop("phone", "")
+    fields.pop("email", None)
+    fields.pop("pass_token", None)
+    if hashed := phone_search.search_hash(phone_search_key, phone):
+        fields["phone_hash"] = hashed
+    if last := phone_search.last_digits(phone):
+        fields["phone_last4"] = last
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
 INSERT_OP = f"insert into ops ({', '.join(_OP_COLUMNS)}) values ({', '.join('?' * len(_OP_COLUMNS))})"
 
 
@@ -315,8 +345,9 @@ def pull(
     `clerk`, it records who is on shift on the tablet (the console shows them)."""
     device = devices.get_device(db, device_id)
     columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
-    # A tablet searches by name and phone; it never needs an attendee's email.
-    selected = ", ".join("json_remove(data, '$.email')" if c == "data" else c for c in columns)
+    key = registry.phone_search_key(db, device.event_id)
+    db.conn.create_function("poppass_pulled_register", 1, lambda data: pulled_register(data, key), deterministic=True)
+    selected = ", ".join(_PULLED_DATA if c == "data" else c for c in columns)
     rows = [
         dict(zip(columns, row))
         for row in db.conn.execute(
@@ -351,8 +382,12 @@ def pull(
     return PullResult(rows, changed, max(upto, after), more, bundle, now_ms)
 
 
-def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotation_key: bytes | None = None, now_ms: int) -> OnlineDecision:
+def redeem_online(
+    db: Database, device_id: str, request: OnlineRedeem, *, rotation: registry.RotationKeys | None = None, now_ms: int
+) -> OnlineDecision:
     """The server decides a redemption at once, with the merge rules, and records it.
+    `rotation`: the event's rotation keys, read here when not given (a caller deciding many
+    redemptions, like the demo, reads them once).
 
     Requests run one at a time (one writer, BEGIN IMMEDIATE), so two tablets asking for the
     last use of a voucher get one yes and one no. Asking again with the same op_id returns
@@ -378,10 +413,12 @@ def redeem_online(db: Database, device_id: str, request: OnlineRedeem, *, rotati
                 raise InvalidInput("op_id is already used by a different op", "$.op_id")
             return _decision(request.op_id, seq, json.loads(data), decoded.max_uses)
         bundle = registry.trust_bundle(db, device.event_id, now=now_ms // 1000)
+        if rotation is None and decoded.rotating:
+            rotation = registry.rotation_keys(db, device.event_id)
         remember_token(db, bundle, request.token, attendee_id=None)
         terms = conflicts.voucher_terms(db, device.event_id, [request.subject], bundle=bundle)[request.subject]
         uses, voided, last_step = _voucher_state(db, device.event_id, terms)
-        reason, step = _judge(bundle, request, decoded, terms, uses, voided, last_step, rotation_key, now_ms)
+        reason, step = _judge(bundle, request, decoded, terms, uses, voided, last_step, rotation, now_ms)
         outcome = "refused" if reason else "accepted"
         data = {
             "token": request.token, "outcome": outcome, "decided_by": "server",
@@ -427,7 +464,7 @@ def _judge(
     uses: int,
     voided: bool,
     last_step: int | None,
-    rotation_key: bytes | None,
+    rotation: registry.RotationKeys | None,
     now_ms: int,
 ) -> tuple[str, int | None]:
     try:
@@ -442,10 +479,11 @@ def _judge(
         return "used_up", None
     if not token.rotating:
         return "", None
-    if rotation_key is None or request.code is None:
+    if rotation is None or request.code is None:
         return "malformed_code", None
-    secret = rotating.voucher_secret(rotation_key, token.token_id)
     try:
-        return "", rotating.check_code(secret, request.code, now=now_ms / 1000, last_step=last_step).step
+        return "", rotating.check_voucher_code(
+            rotation.current, rotation.retired_keys, token.token_id, request.code, now=now_ms / 1000, last_step=last_step
+        ).step
     except rotating.CodeError as error:
         return error.reason, None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from events import tokens
 from events.hlc import HybridClock
 from events.keys import b64url, generate_private_key, public_key_bytes
+from events.ops import PROTOCOL
 
 
 def new_id(prefix: str = "op") -> str:
@@ -123,7 +124,7 @@ class Tablet:
     def online_redeem(self, text: str, *, now_ms: int, code: str | None = None) -> dict:
         """The body of POST /api/v1/redeem: a redemption the server decides at once. Not an
         outbox op (no device_seq) unless the tablet, timing out, later queues it."""
-        body = {"protocol": 1, "device_id": self.device_id, "sent_at_ms": now_ms + self.skew_ms, "op_id": new_id(),
+        body = {"protocol": PROTOCOL, "device_id": self.device_id, "sent_at_ms": now_ms + self.skew_ms, "op_id": new_id(),
                 "subject": tokens.decode(text).token.id, **self._stamp(now_ms), "token": text}
         if code is not None:
             body["code"] = code
@@ -133,7 +134,7 @@ class Tablet:
 
     def batch(self, ops: list[dict] | None = None, *, now_ms: int) -> dict:
         return {
-            "protocol": 1, "device_id": self.device_id, "sent_at_ms": now_ms + self.skew_ms,
+            "protocol": PROTOCOL, "device_id": self.device_id, "sent_at_ms": now_ms + self.skew_ms,
             "ops": self.outbox if ops is None else ops, "pending": 0,
         }
 

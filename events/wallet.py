@@ -54,6 +54,9 @@ class Wallet:
     attendee_id: str
     name: str
     items: list[Item]  # the pass first, then the vouchers in the order they were issued
+    # Which rotation key the items' secrets come from: when it moves on (a tablet was revoked),
+    # an open wallet fetches its new secrets (server/controllers/wallet.py, wallet.js).
+    rotation_epoch: int = 1
 
 
 def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int, language: str | None = None) -> Wallet:
@@ -79,7 +82,7 @@ def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int, l
         )
         for r in rows
     ]
-    return Wallet(event, attendee_id, row[0] if row else "", items)
+    return Wallet(event, attendee_id, row[0] if row else "", items, registry.rotation_epoch(db, event_id))
 
 
 def item_states(db: Database, event_id: str, rows: list[dict], *, now_ms: int) -> dict[str, ItemState]:

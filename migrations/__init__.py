@@ -410,3 +410,20 @@ def m015_organizations(db: Database) -> None:
     db["memberships"].insert_all(
         {"organization_id": organization_id, "organizer_id": account, "role": "owner", "added_at": now} for account in accounts)
     db["organization_events"].insert_all({"event_id": event, "organization_id": organization_id} for event in events)
+
+
+@migrations()
+def m016_revocation_and_tablet_data(db: Database) -> None:
+    # Revoking a tablet retires the event's rotation key (the tablet held it) for a new one
+    # (events/registry.py). The current key stays in event_secrets with its epoch; each retired
+    # one is kept, sealed like it, so honest tablets can tell a code made with it from a wrong one.
+    db["event_secrets"].add_column("rotation_epoch", int, not_null_default=1)
+    db["retired_rotation_keys"].create(
+        {"event_id": str, "epoch": int, "rotation_key": bytes, "retired_at": int, "device_id": str},
+        pk=("event_id", "epoch"),
+        not_null={"rotation_key", "retired_at"},
+        foreign_keys=[("event_id", "events", "id")],
+    )
+    # Tablets find attendees by a keyed hash of their number (events/phone_search.py), never
+    # the number: the key is the event's, sealed like its other secrets, made when first needed.
+    db["event_secrets"].add_column("phone_search_key", bytes)

@@ -94,7 +94,7 @@ class CampaignTerms(msgspec.Struct):
 
 
 class Enrolled(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     device_id: str
     device_name: str
     key_id: int
@@ -102,6 +102,8 @@ class Enrolled(msgspec.Struct):
     event: EventInfo
     root_public_key: str
     rotation_key: str
+    rotation_epoch: int
+    phone_search_key: str
     bundle: SignedBundle
     campaigns: list[CampaignTerms]
     server_time_ms: int
@@ -114,7 +116,7 @@ class PushedOp(msgspec.Struct):
 
 
 class Pushed(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     results: list[PushedOp]
     last_seq: int
     server_time_ms: int
@@ -132,18 +134,33 @@ class PulledConflict(msgspec.Struct):
 
 
 class Pulled(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     ops: list[dict[str, Any]]
     conflicts: list[PulledConflict]
     cursor: int
     more: bool
     bundle: SignedBundle
     campaigns: list[CampaignTerms] | None
+    rotation_epoch: int
     server_time_ms: int
 
 
+class RetiredRotationKey(msgspec.Struct):
+    epoch: int
+    rotation_key: str
+    retired_at: int
+
+
+class RotationKeys(msgspec.Struct):
+    protocol: Literal[2]
+    rotation_epoch: int
+    rotation_key: str
+    retired: list[RetiredRotationKey]
+    phone_search_key: str
+
+
 class Decided(msgspec.Struct):
-    protocol: Literal[1]
+    protocol: Literal[2]
     op_id: str
     outcome: Literal["accepted", "refused"]
     reason: str

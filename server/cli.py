@@ -203,6 +203,8 @@ def _revoke_device(args: argparse.Namespace) -> None:
     print(f"Revoked tablet {device.name!r} ({device.id}) of event {device.event_id}.")
     print(f"  Allowlist: {len(allowlist)} token(s) it issued before now stay valid; anything else signed by key {device.key_id} is refused.")
     print("  The tablet is told to wipe itself the next time it syncs.")
+    print("  The event's rotation key it held is retired: other tablets get the new one at their next sync,")
+    print("  and open wallets their new codes within seconds.")
 
 
 def _read_password(args: argparse.Namespace) -> str:

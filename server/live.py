@@ -29,6 +29,11 @@ def channels_plugin() -> ChannelsPlugin:
     )
 
 
+# Announced when the event's rotation key is retired (a tablet revoked from the console): every
+# open wallet's rotating secrets changed. Not an id: no attendee or token is named like this.
+ROTATION_KEYS = "rotation-keys"
+
+
 def event_channel(event_id: str) -> str:
     return f"event:{event_id}"
 

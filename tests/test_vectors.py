@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from events import rotating, tokens
+from events import phone_search, rotating, tokens
 from events.keys import from_b64url
 from events.trust import BundleError, verify_bundle
 from tests.vectors import build
@@ -69,3 +69,40 @@ def test_rotating_codes() -> None:
             with pytest.raises(rotating.CodeError) as raised:
                 rotating.check_code(spec["secret"], check["code"], now=check["now"], last_step=check["last_step"])
             assert raised.value.reason == check["reason"], check["name"]
+
+
+
+def test_rotation_epochs() -> None:
+    """A code made with a retired rotation key is refused with its own reason, never accepted."""
+    spec = VECTORS["rotation_epochs"]
+    token_id = tokens.decode(VECTORS["tokens"][0]["text"]).token.token_id
+    assert tokens.decode(VECTORS["tokens"][0]["text"]).token.id == spec["token_id"]
+    current, retired = from_b64url(spec["rotation_key"]), [from_b64url(k) for k in spec["retired"]]
+    reasons = set()
+    for check in spec["checks"]:
+        call = lambda: rotating.check_voucher_code(  # noqa: E731
+            current, retired, token_id, check["code"], now=check["now"], last_step=check["last_step"])
+        if check["ok"]:
+            assert call().step == check["step"], check["name"]
+        else:
+            with pytest.raises(rotating.CodeError) as raised:
+                call()
+            assert raised.value.reason == check["reason"], check["name"]
+            reasons.add(check["reason"])
+    assert reasons == {"rotation_key_retired", "bad_code", "code_replayed", "malformed_code"}
+    # Without the retired keys the same codes are simply wrong: the epochs change only the reason.
+    for check in spec["checks"]:
+        if check.get("reason") == "rotation_key_retired":
+            with pytest.raises(rotating.CodeError) as raised:
+                rotating.check_voucher_code(current, [], token_id, check["code"], now=check["now"], last_step=check["last_step"])
+            assert raised.value.reason == "bad_code"
+
+
+def test_phone_search() -> None:
+    spec = VECTORS["phone_search"]
+    key = from_b64url(spec["key"])
+    for case in spec["cases"]:
+        assert (phone_search.search_hash(key, case["phone"]), phone_search.last_digits(case["phone"])) == (
+            case["hash"], case["last4"]), case["phone"]
+    # One person, however the number is written; another number, another hash.
+    assert len({c["hash"] for c in spec["cases"][:5]}) == 1 and spec["cases"][5]["hash"] != spec["cases"][0]["hash"]

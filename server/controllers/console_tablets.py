@@ -17,6 +17,7 @@ from msgspec import Struct
 
 from events import audit, devices, projections, qr, registry
 from events.db import write_transaction
+from server import live
 from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
 from server.owners import MANAGER
@@ -92,6 +93,8 @@ class ConsoleTabletsController(Controller):
                 allowlist = devices.revoke_device(db, device.id, now=now)
                 audit.record(db, request.state.organizer.id, "tablet.revoke", event.id,
                              {"device_id": device.id, "name": device.name, "allowlist": len(allowlist)}, now=now)
+        # Its rotation key was retired: open wallets fetch their new secrets now.
+        live.announce(request.app, event.id, [live.ROTATION_KEYS])
         return Redirect(path=f"/organizer/events/{event.id}/tablets", status_code=303)
 
     @staticmethod

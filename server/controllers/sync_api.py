@@ -78,6 +78,8 @@ class EnrollmentController(Controller):
                           "ends_at": event.ends_at, "timezone": event.timezone},
                 "root_public_key": keys.b64url(registry.root_public_key(db, event.id)),
                 "rotation_key": keys.b64url(registry.rotation_key(db, event.id)),
+                "rotation_epoch": registry.rotation_epoch(db, event.id),
+                "phone_search_key": keys.b64url(registry.phone_search_key(db, event.id)),
                 "bundle": registry.signed_trust_bundle(db, event.id, now=now_ms // 1000).to_json(),
                 "campaigns": campaigns.for_tablets(db, event.id),
                 "server_time_ms": now_ms,
@@ -163,9 +165,32 @@ class SyncController(Controller):
                 "bundle": result.bundle,
                 # Once per sync, on its last page: a few hundred bytes, and they may have changed.
                 "campaigns": None if result.more else campaigns.for_tablets(request.app.state.db, request.state.device.event_id),
+                # A number, not the key: a tablet holding another epoch asks /rotation-keys, so
+                # no secret ever shares a compressed body with what attendees typed (BREACH).
+                "rotation_epoch": registry.rotation_epoch(request.app.state.db, request.state.device.event_id),
                 "server_time_ms": result.server_time_ms,
             },
             gzip_for=request,
+        )
+
+    @get(
+        "/rotation-keys", name="rotation_keys",
+        responses={200: api_schema.answer(api_schema.RotationKeys, "the event's rotation keys"), **api_schema.DEVICE_ERRORS},
+    )
+    async def rotation_keys(self, request: Request) -> Response[bytes]:
+        """The current rotation key and the retired ones: after a revocation the tablet's epoch
+        is behind the pull's, and it fetches these (docs/sync-protocol.md, "Rotation keys")."""
+        held = registry.rotation_keys(request.app.state.db, request.state.device.event_id)
+        return _json(
+            {
+                "protocol": ops.PROTOCOL,
+                "rotation_epoch": held.epoch,
+                "rotation_key": keys.b64url(held.current),
+                "retired": [{"epoch": r.epoch, "rotation_key": keys.b64url(r.key), "retired_at": r.retired_at}
+                            for r in held.retired],
+                # Here too, for a tablet enrolled before protocol 2 that has none yet.
+                "phone_search_key": keys.b64url(registry.phone_search_key(request.app.state.db, request.state.device.event_id)),
+            }
         )
 
     @post(
@@ -181,9 +206,7 @@ class SyncController(Controller):
         redeem = ops.decode_online_redeem(await request.body())
         db = request.app.state.db
         device = request.state.device
-        decision = sync.redeem_online(
-            db, device.id, redeem, rotation_key=registry.rotation_key(db, device.event_id), now_ms=_now_ms(request)
-        )
+        decision = sync.redeem_online(db, device.id, redeem, now_ms=_now_ms(request))
         live.announce(request.app, device.event_id, [redeem.subject])
         return _json(
             {

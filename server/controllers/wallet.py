@@ -70,6 +70,8 @@ def _snapshot(connection: ASGIConnection, event_id: str, attendee_id: str) -> di
     return {
         "type": "state",
         "server_time_ms": now_ms,
+        # The phone compares it with its page's: another epoch means new secrets to fetch.
+        "rotation_epoch": held.rotation_epoch,
         "items": [
             {"id": item.id, "state": item.state.state,
              "label": state_label(connection, held.event, item)}
@@ -134,23 +136,27 @@ class WalletController(Controller):
         def still_opens() -> bool:
             return signup.open_capability(db, capability) == opened
 
+        epoch = registry.rotation_epoch(db, event_id)
+
+        async def send_snapshot() -> None:
+            nonlocal mine, epoch
+            fresh = _snapshot(socket, event_id, attendee_id)
+            mine = {item["id"] for item in fresh["items"]} | {attendee_id, live.ROTATION_KEYS}
+            epoch = fresh["rotation_epoch"]
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the phone left meanwhile
+                await socket.send_json(fresh)
+
         async def on_announcement(message: bytes) -> None:
-            nonlocal mine
             if mine.isdisjoint(msgspec.json.decode(message)["subjects"]):
                 return
             if not still_opens():
                 ended.set()
                 return
-            fresh = _snapshot(socket, event_id, attendee_id)
-            mine = {item["id"] for item in fresh["items"]} | {attendee_id}
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the phone left meanwhile
-                await socket.send_json(fresh)
+            await send_snapshot()
 
         # Subscribed before the snapshot is read: a merge in between is announced, not missed.
         async with channels.start_subscription(live.event_channel(event_id)) as subscriber:
-            snapshot = _snapshot(socket, event_id, attendee_id)
-            mine = {item["id"] for item in snapshot["items"]} | {attendee_id}
-            await socket.send_json(snapshot)
+            await send_snapshot()
             # join=False: once the phone has gone, what is still queued for it is dropped.
             async with subscriber.run_in_background(on_announcement, join=False), anyio.create_task_group() as tasks:
 
@@ -164,6 +170,10 @@ class WalletController(Controller):
                 while not ended.is_set() and still_opens():
                     with anyio.move_on_after(CAPABILITY_CHECK_S):
                         await ended.wait()
+                    # A revocation from the command line is another process: no announcement
+                    # reaches this one, so the epoch is looked at here too.
+                    if not ended.is_set() and registry.rotation_epoch(db, event_id) != epoch:
+                        await send_snapshot()
                 with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the phone left meanwhile
                     await socket.close(code=4404, reason="no wallet at this address")
                 tasks.cancel_scope.cancel()

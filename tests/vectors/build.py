@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from events import manual_entry, rotating, tokens  # noqa: E402
+from events import manual_entry, phone_search, rotating, tokens  # noqa: E402
 from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes  # noqa: E402
 from events.trust import TrustBundle, bundle_message, sign_bundle  # noqa: E402
 
@@ -259,6 +259,59 @@ def rotating_vectors() -> dict:
     }
 
 
+def rotation_epoch_vectors() -> dict:
+    """The rule for rotation key epochs (rotating.check_voucher_code, token.js checkVoucherCode):
+    a code made with a retired key is `rotation_key_retired`, never accepted; any other miss is
+    still `bad_code`, and the current key's rules (window, replay) are unchanged."""
+    current = hashlib.sha256(b"poppass vectors rotation key epoch 3").digest()
+    retired = [hashlib.sha256(f"poppass vectors rotation key epoch {n}".encode()).digest() for n in (2, 1)]
+    token_id = tokens.decode(issue(1)).token.token_id
+    now = NOW + 7
+    step = rotating.step_at(now)
+
+    def code(rotation_key: bytes, s: int) -> str:
+        return rotating.code_at(rotating.voucher_secret(rotation_key, token_id), s * rotating.STEP_SECONDS)
+
+    everything = [current, *retired]
+    stray = next(f"{n:06d}" for n in range(10**6)
+                 if all(f"{n:06d}" != code(k, s) for k in everything for s in range(step - 1, step + 2)))
+    checks = [
+        {"name": "current key, current step", "code": code(current, step), "last_step": None, "ok": True, "step": step},
+        {"name": "current key, one step behind", "code": code(current, step - 1), "last_step": None, "ok": True, "step": step - 1},
+        {"name": "current key, replayed", "code": code(current, step), "last_step": step, "ok": False, "reason": "code_replayed"},
+        {"name": "last retired key, current step", "code": code(retired[0], step), "last_step": None, "ok": False,
+         "reason": "rotation_key_retired"},
+        {"name": "last retired key, one step ahead", "code": code(retired[0], step + 1), "last_step": None, "ok": False,
+         "reason": "rotation_key_retired"},
+        {"name": "older retired key", "code": code(retired[1], step), "last_step": None, "ok": False, "reason": "rotation_key_retired"},
+        {"name": "retired key, after a later step was accepted", "code": code(retired[0], step), "last_step": step + 5,
+         "ok": False, "reason": "rotation_key_retired"},
+        {"name": "retired key, two steps behind", "code": code(retired[0], step - 2), "last_step": None, "ok": False,
+         "reason": "bad_code"},
+        {"name": "no key's code", "code": stray, "last_step": None, "ok": False, "reason": "bad_code"},
+        {"name": "five digits", "code": "12345", "last_step": None, "ok": False, "reason": "malformed_code"},
+    ]
+    for check in checks:
+        check["now"] = now
+    return {
+        "token_id": tokens.decode(issue(1)).token.id,
+        "rotation_key": b64url(current),
+        "retired": [b64url(k) for k in retired],
+        "checks": checks,
+    }
+
+
+def phone_search_vectors() -> dict:
+    """What a tablet holds instead of a phone number (events/phone_search.py, ledger.js)."""
+    key = hashlib.sha256(b"poppass vectors phone search key").digest()
+    phones = ["+86 138 0013 8000", "8613800138000", "138-0013-8000", "１３８ ００１３ ８０００", "0013 8000", "12345678",
+              "1234567", "8000", "800", "", "+1 (415) 555-0100"]
+    return {
+        "key": b64url(key),
+        "cases": [{"phone": p, "hash": phone_search.search_hash(key, p), "last4": phone_search.last_digits(p)} for p in phones],
+    }
+
+
 # RFC 6238 appendix B, SHA-1 rows: 8 digits, 30-second steps, ASCII secret "12345678901234567890".
 RFC6238 = [
     (59, "94287082"),
@@ -280,6 +333,8 @@ def build() -> dict:
         "scans": scan_vectors(),
         "bundles": bundle_vectors(),
         "rotating": rotating_vectors(),
+        "rotation_epochs": rotation_epoch_vectors(),
+        "phone_search": phone_search_vectors(),
         "rfc6238": [
             {"secret": base64.b32encode(b"12345678901234567890").decode(), "time": t, "digits": 8, "step_seconds": 30, "code": code}
             for t, code in RFC6238

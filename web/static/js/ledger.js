@@ -9,7 +9,7 @@
 
 import { SHORT_CODE_LEN, shortCode } from "./manual-entry.js";
 import { receiveStamp } from "./outbox.js";
-import { decode, verifyBundle } from "./token.js";
+import { base64UrlDecode, base64UrlEncode, decode, verifyBundle } from "./token.js";
 
 const SEARCH_LIMIT = 30;
 
@@ -30,8 +30,36 @@ function digits(text) {
   return String(text ?? "").replace(/\D/g, "");
 }
 
+// What the tablet holds of a phone number (protocol 2, docs/sync-protocol.md, Pull): never the
+// number, but a keyed hash of its last 8 digits, for a clerk who is told the whole number, and
+// its last 4 digits, to show and to search by. The rule of events/phone_search.py; shared
+// vectors in tests/vectors/tokens.json ("phone_search").
+const PHONE_CONTEXT = new TextEncoder().encode("PopPass phone search v1\n");
+const HASHED_DIGITS = 8;
+const SHOWN_DIGITS = 4;
+
+function phoneDigits(phone) {
+  return String(phone ?? "").normalize("NFKC").replace(/[^0-9]/g, "");
+}
+
+/** The last 4 digits of a number, or "" when it has fewer. */
+export function lastDigits(phone) {
+  const number = phoneDigits(phone);
+  return number.length >= SHOWN_DIGITS ? number.slice(-SHOWN_DIGITS) : "";
+}
+
+/** The number's search hash under the event's key (base64url), or "" below 8 digits or without a key. */
+export async function phoneSearchHash(key, phone) {
+  const number = phoneDigits(phone);
+  if (!key || number.length < HASHED_DIGITS) return "";
+  const secret = await crypto.subtle.importKey("raw", base64UrlDecode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const message = new Uint8Array([...PHONE_CONTEXT, ...new TextEncoder().encode(number.slice(-HASHED_DIGITS))]);
+  const digest = new Uint8Array(await crypto.subtle.sign("HMAC", secret, message));
+  return base64UrlEncode(digest.slice(0, 16));
+}
+
 function newAttendee(id) {
-  return { id, name: "", phone: "", pass_token: null, registered: null, checkins: {} };
+  return { id, name: "", phone_hash: "", phone_last4: "", registered: null, checkins: {} };
 }
 
 // `touched`: this tablet issued, redeemed or voided it (its conflicts concern this clerk).
@@ -82,6 +110,7 @@ export class Ledger {
     this.campaigns = [];
     this.bundle = null; // verified (token.js verifyBundle), or null
     this.bundleProblem = null; // why the last bundle offered was not taken
+    this._typedPhones = new Map(); // attendee id → search hash of the number typed here, being recorded
   }
 
   static async open(store) {
@@ -99,6 +128,7 @@ export class Ledger {
       return { attendees, vouchers, conflicts, campaigns, bundle };
     });
     for (const row of loaded.attendees) ledger.attendees.set(row.id, row);
+    await ledger._forgetNumbers(loaded.attendees.filter((row) => "phone" in row || "pass_token" in row));
     for (const row of loaded.vouchers) ledger._setVoucher(row);
     for (const row of loaded.conflicts) ledger.conflicts.set(row.id, row);
     ledger.campaigns = Array.isArray(loaded.campaigns) ? loaded.campaigns : [];
@@ -143,12 +173,19 @@ export class Ledger {
         const stamp = { op_id: op.op_id, hlc_ms: op.hlc_ms, hlc_counter: op.hlc_counter, device_id: op.device_id };
         // The attendee as first registered wins, as on the server (events/sync.py _register).
         if (!row.registered || earlier(stamp, row.registered)) {
-          Object.assign(row, { name: data.name ?? "", phone: data.phone ?? "", registered: { ...stamp, at_ms: actedAt(op) } });
-          row.pass_token = data.pass_token ?? row.pass_token ?? null;
+          // A pulled op carries the hash and last digits; this tablet's own has the number it
+          // typed, which stays in the outbox until pushed and never enters the ledger.
+          Object.assign(row, {
+            name: data.name ?? "",
+            phone_hash: data.phone_hash ?? this._typedPhones.get(op.subject) ?? "",
+            phone_last4: data.phone_last4 ?? lastDigits(data.phone),
+            registered: { ...stamp, at_ms: actedAt(op) },
+          });
         }
       } else if (op.kind === "checkin") {
         attendee(op.subject).checkins[op.op_id] = { at_ms: actedAt(op), device_id: op.device_id, clerk: op.clerk };
       } else if (op.kind === "issue") {
+        if (!data.token) continue; // a pass's issue: its text is not pulled
         const row = voucher(op.subject);
         row.text ??= data.token ?? null;
         row.attendee_id ??= data.attendee_id ?? null;
@@ -193,15 +230,42 @@ export class Ledger {
    * here, in one transaction. Resolves with the stored op once both are safe.
    */
   async record(client, op) {
+    if (op.kind === "register" && op.data?.phone) {
+      this._typedPhones.set(op.subject, await phoneSearchHash(await this._phoneKey(), op.data.phone));
+    }
     let changes = null;
-    const stored = await client.record(op, {
-      project: (stores, recorded) => {
-        changes = this._changes([recorded]);
-        this._put(stores, changes);
-      },
+    try {
+      const stored = await client.record(op, {
+        project: (stores, recorded) => {
+          changes = this._changes([recorded]);
+          this._put(stores, changes);
+        },
+      });
+      this._adopt(changes);
+      return stored;
+    } finally {
+      this._typedPhones.delete(op.subject);
+    }
+  }
+
+  // A ledger kept before protocol 2 held numbers and pass texts: it keeps only what protocol 2
+  // gives (the search hash, the last 4 digits) from its first opening after the update.
+  async _forgetNumbers(rows) {
+    if (!rows.length) return;
+    const key = await this._phoneKey();
+    const kept = [];
+    for (const { phone, pass_token: _, ...row } of rows) {
+      kept.push({ ...row, phone_hash: row.phone_hash || await phoneSearchHash(key, phone), phone_last4: row.phone_last4 || lastDigits(phone) });
+    }
+    await this.store.transaction("readwrite", async (stores) => {
+      for (const row of kept) stores.attendees.put(row);
     });
-    this._adopt(changes);
-    return stored;
+    for (const row of kept) this.attendees.set(row.id, row);
+  }
+
+  // Read when needed: a tablet enrolled before protocol 2 gets its key at a later sync.
+  async _phoneKey() {
+    return (await this.store.device())?.phone_search_key ?? this.device.phone_search_key ?? null;
   }
 
   /** An op this tablet did not queue (an online redemption the server decided and stored). */
@@ -257,9 +321,10 @@ export class Ledger {
     return [...ids].map((id) => this.vouchers.get(id).text);
   }
 
-  /** The text of the voucher or the attendee pass with this token id, or null. */
+  /** The text of the voucher with this token id, or null. A pass's text is not kept here: a pass
+   * is scanned (its signature proves it), or its holder found by name or phone on Check-in. */
   token(id) {
-    return this.vouchers.get(id)?.text ?? this.attendees.get(id)?.pass_token ?? null;
+    return this.vouchers.get(id)?.text ?? null;
   }
 
   campaign(number) {
@@ -307,8 +372,9 @@ export class Ledger {
     return effectiveUses(voucher).filter((use) => use.device_id === this.device.device_id);
   }
 
-  /** Registered attendees whose name contains the query, or whose phone contains its digits. */
-  search(query, limit = SEARCH_LIMIT) {
+  /** Registered attendees whose name contains the query, or whose number is the query's (its
+   * search hash, `phoneHash`, from `find`), or whose last 4 digits are the query's 4 digits. */
+  search(query, limit = SEARCH_LIMIT, phoneHash = "") {
     const key = searchKey(query);
     if (!key) return [];
     const number = digits(query);
@@ -316,10 +382,16 @@ export class Ledger {
     for (const attendee of this.attendees.values()) {
       if (!attendee.registered) continue;
       const byName = searchKey(attendee.name).includes(key);
-      const byPhone = number.length >= 3 && digits(attendee.phone).includes(number);
+      const byPhone = (phoneHash !== "" && attendee.phone_hash === phoneHash)
+        || (number.length === SHOWN_DIGITS && attendee.phone_last4 === number);
       if (byName || byPhone) found.push(attendee);
     }
     found.sort((a, b) => searchKey(a.name).localeCompare(searchKey(b.name)) || a.id.localeCompare(b.id));
     return found.slice(0, limit);
+  }
+
+  /** `search`, with the typed number's search hash computed first. */
+  async find(query, limit = SEARCH_LIMIT) {
+    return this.search(query, limit, await phoneSearchHash(await this._phoneKey(), query));
   }
 }

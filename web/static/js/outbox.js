@@ -140,6 +140,12 @@ export class Outbox {
       event: enrollment.event,
       root_public_key: enrollment.root_public_key ?? null,
       rotation_key: enrollment.rotation_key ?? null,
+      // Which rotation key is current, and the ones revocations retired (newest first): kept
+      // only to tell a retired key's code from a wrong one (verdict.js).
+      rotation_epoch: enrollment.rotation_epoch ?? 1,
+      retired_rotation_keys: [],
+      // The key of the phone numbers' search hashes (ledger.js phoneSearchHash).
+      phone_search_key: enrollment.phone_search_key ?? null,
       private_key: privateKey,
     };
     return this._tx("readwrite", async (stores) => {
@@ -278,6 +284,25 @@ export class Outbox {
   saveClockOffset(offsetMs) {
     return this._tx("readwrite", ({ meta }) => {
       meta.put(offsetMs, "clock_offset_ms");
+    });
+  }
+
+  // The answer of GET /api/v1/rotation-keys: after another tablet's revocation the event's
+  // rotation key is new, and the one this tablet held is retired (and the phone search key, for
+  // a tablet enrolled before protocol 2).
+  saveRotationKeys(answer) {
+    return this._tx("readwrite", async ({ meta }) => {
+      const device = await request(meta.get("device"));
+      if (!device) return null;
+      const updated = {
+        ...device,
+        rotation_key: answer.rotation_key,
+        rotation_epoch: answer.rotation_epoch,
+        retired_rotation_keys: answer.retired.map((retired) => retired.rotation_key),
+        phone_search_key: answer.phone_search_key ?? device.phone_search_key ?? null,
+      };
+      meta.put(updated, "device");
+      return updated;
     });
   }
 

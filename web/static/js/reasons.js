@@ -14,6 +14,8 @@ export function reasonWords(reason) {
     case "expired": return _("This voucher has expired.");
     case "bad_code": return _("The rotating code does not match: ask for the live screen, not a screenshot.");
     case "code_replayed": return _("This rotating code was already used: ask for the live screen.");
+    case "rotation_key_retired":
+      return _("This code was made with a key that is no longer used: ask the attendee to open their wallet with network, then scan the new code.");
     case "malformed_code": return _("The rotating code is missing or unreadable.");
     case "used_up": return _("This voucher has already been used.");
     case "voided": return _("This voucher was cancelled.");

@@ -216,6 +216,7 @@ export function needsEnrollment() {
 }
 
 /** Phone numbers on screen: enough to tell two people apart, no more. */
+/** A phone's last 4 digits (all a tablet holds of it) as the clerk sees them: ···8000. */
 export function maskedPhone(phone) {
   const digits = String(phone ?? "").replace(/\D/g, "");
   return digits.length >= 4 ? `···${digits.slice(-4)}` : "";

@@ -16,14 +16,18 @@ async function main() {
     onClose: () => query.focus({ preventScroll: true }),
   });
 
-  const render = () => {
-    const found = ledger.search(query.value);
+  // The search is async (a typed number is hashed first): only the latest one is drawn.
+  let searches = 0;
+  const render = async () => {
+    const mine = ++searches;
+    const found = await ledger.find(query.value);
+    if (mine !== searches) return;
     const list = $("results");
     list.replaceChildren();
     for (const attendee of found) {
       const row = $("result-row").content.firstElementChild.cloneNode(true);
       row.querySelector(".result-name").textContent = attendee.name;
-      row.querySelector(".result-phone").textContent = maskedPhone(attendee.phone);
+      row.querySelector(".result-phone").textContent = maskedPhone(attendee.phone_last4);
       const at = checkedInAt(attendee);
       row.querySelector(".result-state").textContent = at === null ? "" : _("checked in %(time)s", { time: clockTime(at) });
       row.dataset.attendee = attendee.id;
@@ -40,7 +44,7 @@ async function main() {
   const checkIn = async (id) => {
     const attendee = ledger.attendee(id);
     const at = checkedInAt(attendee);
-    const phone = maskedPhone(attendee.phone);
+    const phone = maskedPhone(attendee.phone_last4);
     if (at !== null) {
       screen.show({
         color: "amber", kind: "pass", reason: "already_checked_in", what: _("Already checked in"), name: attendee.name,

@@ -56,15 +56,19 @@ async function main() {
     $("issue-results").replaceChildren();
   };
 
-  const search = () => {
+  let searches = 0; // async (a typed number is hashed first): only the latest one is drawn
+  const search = async () => {
+    const mine = ++searches;
+    const found = await ledger.find($("issue-attendee-query").value, 8);
+    if (mine !== searches) return;
     const list = $("issue-results");
     list.replaceChildren();
-    for (const attendee of ledger.search($("issue-attendee-query").value, 8)) {
+    for (const attendee of found) {
       const item = document.createElement("li");
       const button = document.createElement("button");
       button.type = "button";
       button.className = "result-pick";
-      button.textContent = `${attendee.name} ${maskedPhone(attendee.phone)}`.trim();
+      button.textContent = `${attendee.name} ${maskedPhone(attendee.phone_last4)}`.trim();
       button.addEventListener("click", () => choose(attendee));
       item.append(button);
       list.append(item);

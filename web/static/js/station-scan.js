@@ -3,7 +3,7 @@
 // (no double use across tablets); when it has not answered within 1.5 s, or offline, the tablet
 // decides alone (verdict.js) and the op waits in the outbox with the same op_id.
 import { _ } from "./i18n.js";
-import { effectiveUses } from "./ledger.js";
+import { checkedInAt, effectiveUses } from "./ledger.js";
 import { AMBIGUOUS_SHORT_CODE, UNKNOWN_ID, UNKNOWN_SHORT_CODE, parse as parseTyped, resolve as resolveTyped } from "./manual-entry.js";
 import { randomId } from "./outbox.js";
 import { reasonWords } from "./reasons.js";
@@ -125,7 +125,11 @@ async function main() {
   };
   const decide = async (text) => {
     const started = performance.now();
-    let verdict = await judge(text, { ledger, nowSeconds: station.nowSeconds(), rotationKey: device.rotation_key });
+    // Read at each scan: a sync may have brought new rotation keys since the page opened.
+    const keys = (await station.store.device()) ?? device;
+    let verdict = await judge(text, {
+      ledger, nowSeconds: station.nowSeconds(), rotationKey: keys.rotation_key, retiredKeys: keys.retired_rotation_keys ?? [],
+    });
     let redeemOpId = null;
     if (verdict.kind === "pass" && verdict.color === "green") {
       await station.record({
@@ -157,12 +161,33 @@ async function main() {
     $("verdict-what").textContent = _("Redemption undone: take the item back");
   });
 
+  const checkInTyped = async (attendee) => {
+    if (current || handling) return;
+    const at = checkedInAt(attendee);
+    const verdict = { kind: "pass", tokenId: attendee.id, attendee, checkedInAt: at, token: null };
+    if (at !== null) {
+      showVerdict({ ...verdict, color: "amber", reason: ALREADY_CHECKED_IN });
+      return;
+    }
+    await station.record({ kind: "checkin", subject: attendee.id, data: { method: "search", shown: { verdict: "green" } } });
+    showVerdict({ ...verdict, color: "green", reason: null });
+  };
+
   $("manual").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.currentTarget; // gone once the handler awaits
     // Short code + digits, a token id or the whole code (manual-entry.js), resolved from what
     // this tablet holds, then judged exactly like a scan.
-    const typed = resolveTyped(parseTyped($("manual-code").value, $("manual-rotating").value), ledger);
+    const entry = parseTyped($("manual-code").value, $("manual-rotating").value);
+    // A pass's id (printed under its QR): the tablet keeps no pass texts (a pass is proven by
+    // its signature when scanned), so a typed one finds its attendee, as Check-in's search does.
+    const attendee = entry.kind === "id" && !ledger.voucher(entry.value) ? ledger.attendee(entry.value) : null;
+    if (attendee?.registered) {
+      await checkInTyped(attendee);
+      form.reset();
+      return;
+    }
+    const typed = resolveTyped(entry, ledger);
     if (typed.reason) {
       showVerdict({ color: "red", reason: typed.reason, kind: null });
       return;

@@ -9,7 +9,7 @@
 
 import { openOutbox } from "./outbox.js";
 
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 export const MAX_BATCH = 1000; // the server's limit per push
 
 // Why the client stopped on its own: it needs a person (enroll again) or it must forget all.
@@ -392,8 +392,22 @@ export class SyncClient extends EventTarget {
         await this.store.saveClockOffset(offset);
         this._set({ clockOffsetMs: offset });
       }
-      if (!page.more || page.cursor <= after) return;
+      if (!page.more || page.cursor <= after) {
+        await this._rotationKeys(device, page.rotation_epoch);
+        return;
+      }
       after = page.cursor;
     }
+  }
+
+  // The pull names the event's rotation epoch, never its keys: when it is not the one this
+  // tablet holds (a tablet was revoked), fetch the keys (docs/sync-protocol.md, "Rotation keys");
+  // so does a tablet enrolled before protocol 2, which has no phone search key.
+  async _rotationKeys(device, epoch) {
+    const current = !Number.isSafeInteger(epoch) || epoch === (device.rotation_epoch ?? 1);
+    if (current && device.phone_search_key) return;
+    const answer = await call(this.baseUrl, "GET", "/api/v1/rotation-keys", { token: device.device_token });
+    if (answer.status !== 200) await this._refuse(answer.status, answer.body);
+    await this.store.saveRotationKeys(answer.body);
   }
 }

@@ -72,6 +72,7 @@ export const CodeReason = Object.freeze({
   MALFORMED_CODE: 'malformed_code',
   BAD_CODE: 'bad_code',
   CODE_REPLAYED: 'code_replayed',
+  ROTATION_KEY_RETIRED: 'rotation_key_retired',
 });
 
 class RefusalError extends Error {
@@ -507,6 +508,32 @@ export async function checkCode(secret, code, { now, lastStep = null, window = C
     }
   }
   throw new CodeError(CodeReason.BAD_CODE, 'does not match the current code');
+}
+
+/**
+ * `checkCode` with the voucher's secret under the current rotation key; a code that misses it
+ * but matches the voucher's secret under a retired key (same window, whatever the last step) is
+ * CodeError(rotation_key_retired): a revoked tablet's key, or a phone that has not fetched its
+ * new secret. Never accepted. `keys`: {current, retired: [...]}, raw 32-byte keys.
+ * The rule of events/rotating.py check_voucher_code (vectors: tokens.json "rotation_epochs").
+ * @returns {Promise<{step: number}>}
+ */
+export async function checkVoucherCode(keys, tokenId, code, { now, lastStep = null } = {}) {
+  try {
+    return await checkCode(await voucherSecret(keys.current, tokenId), code, { now, lastStep });
+  } catch (error) {
+    if (!(error instanceof CodeError) || error.reason !== CodeReason.BAD_CODE) throw error;
+    for (const retired of keys.retired ?? []) {
+      try {
+        await checkCode(await voucherSecret(retired, tokenId), code, { now });
+      } catch (missed) {
+        if (missed instanceof CodeError) continue;
+        throw missed;
+      }
+      throw new CodeError(CodeReason.ROTATION_KEY_RETIRED, 'made with a rotation key retired by a revocation');
+    }
+    throw error;
+  }
 }
 
 const PYOTP_TIME_LIMIT = 253402300800; // 10000-01-01 00:00:00 UTC, exclusive

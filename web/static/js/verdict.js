@@ -9,7 +9,7 @@
 //   red   — refuse, with the reason in words (reasons.js).
 
 import { checkedInAt, effectiveUses, lastStep } from "./ledger.js";
-import { CodeError, Reason, TokenError, base64UrlDecode, checkCode, parseScan, verify, voucherSecret } from "./token.js";
+import { CodeError, Reason, TokenError, base64UrlDecode, checkVoucherCode, parseScan, verify } from "./token.js";
 
 export const ALREADY_CHECKED_IN = "already_checked_in";
 export const USED_UP = "used_up";
@@ -18,12 +18,13 @@ export const NO_BUNDLE = "no_bundle";
 
 /**
  * `text`: what the camera read or the clerk typed. `ledger`: ledger.js. `nowSeconds`: the
- * corrected Unix time. `rotationKey`: the event's rotation key (base64url, from enrollment).
+ * corrected Unix time. `rotationKey`: the event's current rotation key, `retiredKeys` the ones
+ * revocations retired (base64url, from enrollment and GET /api/v1/rotation-keys).
  * Resolves to {color, reason, kind ("pass" | "voucher" | null), text (the token's text form),
  * tokenId, token, code, step, attendee, usesBefore, maxUses, checkedInAt}. Never throws for bad
  * input.
  */
-export async function judge(text, { ledger, nowSeconds, rotationKey }) {
+export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys = [] }) {
   const verdict = {
     color: "red", reason: Reason.MALFORMED, kind: null, text: null, tokenId: null, token: null, code: null, step: null,
     attendee: null, usesBefore: 0, maxUses: 0, checkedInAt: null,
@@ -60,8 +61,8 @@ export async function judge(text, { ledger, nowSeconds, rotationKey }) {
   if (token.rotating) {
     if (!rotationKey) return { ...verdict, reason: "malformed_code" };
     try {
-      const secret = await voucherSecret(base64UrlDecode(rotationKey), token.token_id);
-      const { step } = await checkCode(secret, verdict.code, { now: nowSeconds, lastStep: lastStep(voucher) });
+      const keys = { current: base64UrlDecode(rotationKey), retired: retiredKeys.map(base64UrlDecode) };
+      const { step } = await checkVoucherCode(keys, token.token_id, verdict.code, { now: nowSeconds, lastStep: lastStep(voucher) });
       verdict.step = step;
     } catch (error) {
       if (error instanceof CodeError) return { ...verdict, reason: error.reason };

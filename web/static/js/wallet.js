@@ -143,6 +143,9 @@ function connect() {
       showLive("live");
       // A voucher given to this attendee since the page was drawn: draw the page again.
       if (applySnapshot(snapshot) && navigator.onLine !== false) location.reload();
+      else if (Number.isSafeInteger(snapshot.rotation_epoch) && String(snapshot.rotation_epoch) !== wallet.dataset.rotationEpoch) {
+        refreshSecrets().catch((error) => console.warn("PopPass: the new voucher codes could not be fetched", error));
+      }
     });
     socket.addEventListener("close", (event) => {
       showLive("offline");
@@ -154,6 +157,35 @@ function connect() {
   window.addEventListener("online", open);
   document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && open());
   open();
+}
+
+// --- new secrets ------------------------------------------------------------------------------
+
+// A tablet was revoked: the event's rotation key it held is retired, and with it every rotating
+// voucher's secret (docs/adr/0007). The page from the server carries the new ones; they replace
+// the old in place (no reload: the attendee may be holding the phone up to a camera), and that
+// page becomes the offline copy, so a wallet opened later offline shows working codes too.
+let refreshing = null;
+function refreshSecrets() {
+  refreshing ??= (async () => {
+    const response = await fetch(location.pathname, { cache: "no-store", credentials: "same-origin" });
+    if (!response.ok) return;
+    const copy = response.clone();
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("wallet");
+    if (!fresh) return;
+    for (const item of items()) {
+      const secret = fresh.querySelector(`.wallet-item[data-id="${CSS.escape(item.dataset.id)}"]`)?.dataset.secret;
+      if (item.dataset.rotating !== "true" || !secret || secret === item.dataset.secret) continue;
+      item.dataset.secret = secret;
+      delete item.querySelector(".wallet-qr").dataset.step; // the next tick draws the new code
+    }
+    wallet.dataset.rotationEpoch = fresh.dataset.rotationEpoch;
+    await tick();
+    if ("caches" in window) await (await caches.open(WALLET_CACHE)).put(location.pathname, copy);
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
 }
 
 // --- offline copy -----------------------------------------------------------------------------
