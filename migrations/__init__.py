@@ -410,3 +410,20 @@ def m015_organizations(db: Database) -> None:
     db["memberships"].insert_all(
         {"organization_id": organization_id, "organizer_id": account, "role": "owner", "added_at": now} for account in accounts)
     db["organization_events"].insert_all({"event_id": event, "organization_id": organization_id} for event in events)
+
+
+@migrations()
+def m016_recovery_codes_and_account_states(db: Database) -> None:
+    # One-time recovery codes for a lost authenticator app (events/organizers.py): only an
+    # HMAC-SHA256 of each under its own salt is kept, and the time it was used.
+    db["organizer_recovery_codes"].create(
+        {"id": int, "organizer_id": str, "salt": str, "digest": str, "created_at": int, "used_at": int},
+        pk="id",
+        not_null={"organizer_id", "salt", "digest", "created_at"},
+        foreign_keys=[("organizer_id", "organizers", "id")],
+    )
+    db["organizer_recovery_codes"].create_index(["organizer_id"])
+    # A password an owner (or the command line) set and handed over must be changed at the next
+    # sign-in; a disabled account cannot sign in at all until an owner enables it again.
+    db["organizers"].add_column("must_change_password", int, not_null_default=0)
+    db["organizers"].add_column("disabled_at", int)

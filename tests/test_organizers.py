@@ -189,7 +189,8 @@ def test_sign_ins_failures_and_lock_outs_are_in_the_audit_log(db, mei) -> None:
     organizers.check_code(db, pending.token, totp(db, mei.id).at(at), now=at, client="198.51.100.1")
     actions = [(a.action, a.detail["client"]) for a in audit.history(db, mei.id)]
     assert actions == [("sign_in.password_failed", "203.0.113.9")] * 4 + [
-        ("sign_in.locked", "203.0.113.9"), ("sign_in.code_failed", "198.51.100.1"), ("sign_in", "198.51.100.1")]
+        ("sign_in.locked", "203.0.113.9"), ("sign_in.code_failed", "198.51.100.1"),
+        ("account.recovery_codes", "198.51.100.1"), ("sign_in", "198.51.100.1")]
     (stranger,) = db.query("select * from organizer_actions where actor = 'anonymous'")
     assert stranger["organizer_id"] is None and stranger["subject"].startswith("email:")
     assert "nobody" not in json.dumps(stranger)  # what a stranger typed is not kept
@@ -261,8 +262,13 @@ def test_sign_in_enrolls_the_app_then_opens_the_console(client, db, mei) -> None
     assert client.get("/organizer", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303  # not yet
     done = client.post("/organizer/login/code", data={"code": pyotp.TOTP(secret).at(NOW), "_csrf_token": token},
                        follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/organizer"
+    # Enrolled: the answer is the recovery codes, shown this once (never cached), then the console.
+    shown = re.findall(r"<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</li>", done.text)
+    assert done.status_code == 200 and len(set(shown)) == organizers.RECOVERY_CODES
+    assert done.headers["cache-control"] == "no-store" and 'href="/organizer"' in done.text
     assert "HttpOnly" in done.headers["set-cookie"]
+    stored = json.dumps([dict(row) for row in db["organizer_recovery_codes"].rows])
+    assert all(code.replace("-", "") not in stored and code not in stored for code in shown)  # digests only
     console = client.get("/organizer")
     assert console.status_code == 200 and "Console" in console.text and "Mei &lt;b&gt;Lin&lt;/b&gt;" in console.text
 
@@ -270,7 +276,7 @@ def test_sign_in_enrolls_the_app_then_opens_the_console(client, db, mei) -> None
 def test_wrong_password_wrong_code_replayed_code(client, db, mei, clock) -> None:
     assert sign_in(client, db, mei.id, password="not the password").status_code == 401
     assert "do not match" in sign_in(client, db, mei.id, password="not the password").text
-    assert sign_in(client, db, mei.id).status_code == 303  # enrolled and signed in
+    assert sign_in(client, db, mei.id).status_code == 200  # enrolled (the recovery codes) and signed in
     client.cookies.clear()
     clock.now = NOW + 10  # the same 30-second step: the same code
     replayed = sign_in(client, db, mei.id, at=NOW)
@@ -293,7 +299,7 @@ def test_lock_out_through_the_server_looks_the_same_for_any_email(client, db, me
 
 
 def test_the_organizers_own_browser_signs_in_while_a_stranger_is_locked_out(client, db, mei, clock) -> None:
-    assert sign_in(client, db, mei.id).status_code == 303
+    assert sign_in(client, db, mei.id).status_code == 200
     trusted = client.cookies[TRUSTED_COOKIE]
     client.cookies.clear()
     for _ in range(organizers.MAX_FAILURES):  # a stranger's browser, no trusted cookie
