@@ -199,7 +199,7 @@ def reset_second_factor(db: Database, email: str) -> Organizer:
 def one_time_password() -> str:
     """A password to hand over (it must be changed at the next sign-in): 100 random bits in five
     groups of four base32 letters, easy to read out and to type."""
-    raw = base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+    raw = base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()[:20]
     return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
 
 
