@@ -61,7 +61,7 @@ def _code_page(request: Request, pending: organizers.Pending, *, next: str, erro
     return page(
         request, "organizer_code", status_code=status_code, organizer=pending.organizer, enrolling=enrolling,
         secret=pending.totp_secret or "", qr_svg=qr.svg(uri, title="PopPass") if enrolling else "", next=_next(next),
-        error=error, minutes=0, recovery_chars=organizers.RECOVERY_CODE_CHARS,
+        error=error, minutes=0, recovery_open=error == SIGN_IN_WORDS["bad_recovery_code"],
     )
 
 
