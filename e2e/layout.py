@@ -14,15 +14,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from e2e.camera import camera_args, y4m
 from e2e.conftest import CHROMIUM_ARGS, chromium_executable
-from e2e.console import new_organizer, sign_in
+from e2e.console import ORGANIZATION, PASSWORD, new_organizer, sign_in
 from e2e.station import with_db
-from events import campaigns, devices, draws, organizers, registry, signup, tokens
+from events import campaigns, devices, draws, organizations, organizers, registry, signup, tokens
 from tests.tablet import enroll, push, redeem_twice
 
 MIN_MS = 60_000
@@ -361,6 +362,56 @@ def wall(screens: Screens) -> Page:
     return page
 
 
+def console_account_new_codes(screens: Screens) -> Page:
+    """New recovery codes, shown on the Account page this once."""
+    page = visit("main", lambda w: "/organizer/account/")(screens)
+    page.locator("#recovery-current").fill(PASSWORD)
+    page.locator("#new-recovery-codes button[type=submit]").click()
+    expect(page.locator("#recovery-code-list li")).to_have_count(organizers.RECOVERY_CODES)
+    return page
+
+
+def console_members_reset(screens: Screens) -> Page:
+    """Another member's app and password reset: the one-time password to hand over."""
+    def member(db) -> str:
+        now = int(time.time())
+        account = organizers.create_organizer(db, email=f"ouyang{time.time_ns()}@example.com", name="Ouyang Mingyue 欧阳明月",
+                                              password=PASSWORD, now=now)
+        organizations.add_member(db, organizations.find_organization(db, ORGANIZATION).id, account.id,
+                                 organizations.STAFF, now=now)
+        return account.id
+
+    member_id = with_db(screens.live_server, member)
+    page = visit("main", lambda w: "/organizer/members/")(screens)
+    row = page.locator(f"#account-{member_id}")
+    row.locator("summary").click()
+    row.locator("input[name=second_factor]").check()
+    row.locator("input[name=password]").check()
+    row.locator("form[action$='/reset'] button[type=submit]").click()
+    expect(page.locator("#one-time-password")).to_be_visible()
+    return page
+
+
+def organizer_code_recovery(screens: Screens) -> Page:
+    """The code step of an enrolled account, with the recovery code form open."""
+    def enrolled(db) -> str:
+        now = int(time.time())
+        email = f"enrolled{time.time_ns()}@example.com"
+        account = organizers.create_organizer(db, email=email, name="Mei", password=PASSWORD, now=now)
+        pending = organizers.check_password(db, email, PASSWORD, now=now)
+        organizers.complete_sign_in(db, pending.token, pyotp.TOTP(organizers.totp_secret(db, account.id)).at(now), now=now)
+        return email
+
+    email = with_db(screens.live_server, enrolled)
+    page = visit("anonymous", lambda w: "/organizer/login")(screens)
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("#sign-in button[type=submit]").click()
+    page.locator("#use-recovery-code summary").click()
+    expect(page.locator("#sign-in-recovery-input")).to_be_visible()
+    return page
+
+
 @dataclass(frozen=True)
 class Screen:
     """A page in one state: how to reach it, who looks at it, and whether it must show a QR."""
@@ -398,6 +449,9 @@ PAGES: dict[str, Screen] = {
     "organizer-login": Screen(visit("anonymous", lambda w: "/organizer/login"), "console"),
     "console-home": Screen(visit("main", lambda w: "/organizer/"), "console"),
     "console-account": Screen(visit("main", lambda w: "/organizer/account/"), "console"),
+    "console-account-new-codes": Screen(console_account_new_codes, "console"),
+    "console-members-reset": Screen(console_members_reset, "console"),
+    "organizer-code-recovery": Screen(organizer_code_recovery, "console"),
     "console-event": Screen(console(""), "console"),
     "console-event-edit": Screen(console("/edit", "form"), "console"),
     "console-campaign": Screen(lambda s: console(f"/campaigns/{s.world.campaign_number}")(s), "console"),

@@ -35,6 +35,8 @@ def test_an_organizer_enrolls_an_authenticator_and_signs_in(page: Page, live_ser
     expect(page.get_by_role("alert")).to_contain_text("That code is not right")
     page.get_by_label("6-digit code from your authenticator app").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()  # e2e/test_recovery_codes.py
+    page.get_by_role("link", name="I have saved them: continue").click()
     expect(page).to_have_url(live_server.url + "/organizer")
     expect(page.get_by_role("heading", name="Console")).to_be_visible()
     expect(page.get_by_role("heading", name="PopPass demo pop-up")).to_be_visible()

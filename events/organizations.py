@@ -9,8 +9,13 @@ An organization holds events; organizer accounts are its members, each with one 
 An account belongs to one organization at most (the unique index on `memberships`), so "the
 creator's organization" of a new event is never ambiguous. An event belongs to exactly one
 (`organization_events`); an event that no organization holds is nobody's: the console shows it
-to no one. An organization always keeps one owner: the last one can be neither removed nor
-demoted, so nobody is ever left unable to manage its members.
+to no one. An organization always keeps one owner who can sign in: the last enabled one can be
+neither removed, demoted nor disabled, so nobody is ever left unable to manage its members.
+
+Owners look after the other members' accounts too (the account itself is events/organizers.py's):
+reset a lost second factor or password, disable an account and enable it again. Nobody does that
+to their own account here: one's own password is changed on the Account page, and the last
+owner who lost theirs is reset by whoever holds the server (`poppass reset-password`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from events import registry
+from events import organizers, registry
 from events.db import write_transaction
 from events.refusal import Refusal
 
@@ -48,6 +53,7 @@ class Member:
     email: str
     role: str
     added_at: int
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,10 @@ def adopt_unheld_events(db: Database, organization_id: str) -> list[str]:
 def members(db: Database, organization_id: str) -> list[Member]:
     """The organization's members: owners first, then managers, then staff, each by name."""
     rows = db.execute(
-        "select o.id, o.name, o.email, m.role, m.added_at from memberships m join organizers o on o.id = m.organizer_id "
+        "select o.id, o.name, o.email, m.role, m.added_at, o.disabled_at is not null "
+        "from memberships m join organizers o on o.id = m.organizer_id "
         "where m.organization_id = ?", [organization_id]).fetchall()
-    found = [Member(*row) for row in rows]
+    found = [Member(*row[:5], bool(row[5])) for row in rows]
     return sorted(found, key=lambda m: (-_RANK[m.role], m.name.casefold(), m.email))
 
 
@@ -169,9 +176,12 @@ def add_member(db: Database, organization_id: str, organizer_id: str, role: str,
     return member(db, organization_id, organizer_id)
 
 
-def _owners(db: Database, organization_id: str) -> int:
-    return db.execute("select count(*) from memberships where organization_id = ? and role = ?",
-                      [organization_id, OWNER]).fetchone()[0]
+def _last_owner(db: Database, organization_id: str, member: Member) -> bool:
+    """Whether `member` is the only owner left who can sign in: a disabled owner manages nothing."""
+    enabled_owners = db.execute(
+        "select count(*) from memberships m join organizers o on o.id = m.organizer_id "
+        "where m.organization_id = ? and m.role = ? and o.disabled_at is null", [organization_id, OWNER]).fetchone()[0]
+    return member.role == OWNER and not member.disabled and enabled_owners == 1
 
 
 def _existing(db: Database, organization_id: str, organizer_id: str) -> Member:
@@ -185,7 +195,7 @@ def change_role(db: Database, organization_id: str, organizer_id: str, role: str
     _check_role(role)
     with write_transaction(db):
         current = _existing(db, organization_id, organizer_id)
-        if current.role == OWNER and role != OWNER and _owners(db, organization_id) == 1:
+        if role != OWNER and _last_owner(db, organization_id, current):
             raise MembershipRefused("last_owner", "an organization keeps at least one owner")
         db.execute("update memberships set role = ? where organization_id = ? and organizer_id = ?",
                    [role, organization_id, organizer_id])
@@ -197,7 +207,7 @@ def remove_member(db: Database, organization_id: str, organizer_id: str) -> Memb
     sessions stay open but reach nothing: every request reads the membership afresh."""
     with write_transaction(db):
         current = _existing(db, organization_id, organizer_id)
-        if current.role == OWNER and _owners(db, organization_id) == 1:
+        if _last_owner(db, organization_id, current):
             raise MembershipRefused("last_owner", "an organization keeps at least one owner")
         db.execute("delete from memberships where organization_id = ? and organizer_id = ?", [organization_id, organizer_id])
     return current
@@ -208,3 +218,32 @@ def find_account(db: Database, email: str) -> str | None:
     existing account by its email)."""
     row = db.execute("select id from organizers where email = ?", [email.strip().lower()]).fetchone()
     return row[0] if row else None
+
+
+def _another_member(db: Database, organization_id: str, organizer_id: str, by: str) -> Member:
+    current = _existing(db, organization_id, organizer_id)
+    if organizer_id == by:
+        raise MembershipRefused("yourself", "one's own account is changed on the Account page, or by the command line")
+    return current
+
+
+def reset_member(db: Database, organization_id: str, organizer_id: str, *, second_factor: bool, password: str | None,
+                 by: str, now: int) -> Member:
+    """An owner (`by`) resets another member's second factor and/or password
+    (organizers.reset_account: their sessions end; a password must be changed at next sign-in)."""
+    with write_transaction(db):
+        current = _another_member(db, organization_id, organizer_id, by)
+        organizers.reset_account(db, organizer_id, second_factor=second_factor, password=password, by=by, now=now)
+    return current
+
+
+def set_member_disabled(db: Database, organization_id: str, organizer_id: str, disabled: bool, *, by: str,
+                        now: int) -> Member:
+    """An owner (`by`) disables another member's account (it cannot sign in; its sessions end at
+    once) or enables it again. The last owner who can sign in stays enabled."""
+    with write_transaction(db):
+        current = _another_member(db, organization_id, organizer_id, by)
+        if disabled and _last_owner(db, organization_id, current):
+            raise MembershipRefused("last_owner", "an organization keeps at least one owner")
+        organizers.set_disabled(db, organizer_id, disabled, by=by, now=now)
+    return member(db, organization_id, organizer_id)

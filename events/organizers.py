@@ -12,6 +12,12 @@ a sign-in carries a trusted-browser cookie: a stranger's lock-out does not apply
 wrong passwords from it make it an ordinary browser again. Wrong codes at the second step (only
 someone with the password gets there) lock the account itself, as before. Every sign-in, failure
 and lock-out goes into the audit log (events/audit.py) with the client's address.
+
+Enrolling the app also makes RECOVERY_CODES one-time recovery codes, shown once: each stands in
+for a TOTP code at one sign-in (a lost phone), and a wrong one counts like a wrong code. An owner
+(events/organizations.py) or the command line may reset an account: forget its app, and/or give
+it a one-time password that must be changed at the next sign-in. A disabled account is refused
+at the password step exactly like a wrong password, and none of its sessions opens anything.
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ PENDING_S = 5 * 60
 SESSION_S = 12 * 3600
 TRUSTED_BROWSER_S = 180 * 24 * 3600  # a browser stays trusted half a year after its last sign-in
 TOTP_DIGITS, TOTP_STEP_S = 6, 30  # what every authenticator app uses by default
+RECOVERY_CODES = 10
+# 16 base32 characters, 80 random bits: beyond guessing even offline from a copy of the digests,
+# so a fast HMAC-SHA256 under a per-code salt keeps them as well as scrypt would, and checking ten
+# of them at a sign-in costs nothing.
+RECOVERY_CODE_CHARS = 16
+_RECOVERY_CODE = re.compile(rf"[a-z2-7]{{{RECOVERY_CODE_CHARS}}}")
 ISSUER = "PopPass"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -57,6 +69,7 @@ class Organizer:
     email: str
     name: str
     totp_enrolled: bool
+    must_change_password: bool = False  # a password handed over by an owner: the console sends them to change it
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,8 @@ def totp_secret(db: Database, organizer_id: str) -> str:
 
 
 def _organizer(row: dict) -> Organizer:
-    return Organizer(row["id"], row["email"], row["name"], row["totp_enrolled_at"] is not None)
+    return Organizer(row["id"], row["email"], row["name"], row["totp_enrolled_at"] is not None,
+                     bool(row.get("must_change_password")))
 
 
 def check_new_password(password: str) -> None:
@@ -142,20 +156,158 @@ def create_organizer(db: Database, *, email: str, name: str, password: str, now:
     return _organizer(row)
 
 
+def find(db: Database, email: str) -> Organizer:
+    """The account signing in as `email`; LookupError when there is none."""
+    email = email.strip().lower()
+    rows = list(db["organizers"].rows_where("email = ?", [email]))
+    if not rows:
+        raise LookupError(f"there is no organizer {email}")
+    return _organizer(rows[0])
+
+
+def _forget_second_factor(db: Database, organizer_id: str) -> None:
+    # A new TOTP secret, not yet enrolled, and no recovery codes: the next sign-in enrolls an app
+    # and makes new codes, as the first one did.
+    db["organizers"].update(organizer_id, {
+        "totp_secret": _sealed_totp_secret(db, organizer_id, pyotp.random_base32(32)),
+        "totp_enrolled_at": None, "last_totp_step": None,
+    })
+    db.execute("delete from organizer_recovery_codes where organizer_id = ?", [organizer_id])
+
+
+def _end_everything(db: Database, organizer_id: str) -> int:
+    """Every session and pending sign-in of the account ends and no browser stays trusted;
+    returns how many sessions ended."""
+    ended = db.execute("delete from organizer_sessions where organizer_id = ? and stage = 'session'",
+                       [organizer_id]).rowcount
+    db.execute("delete from organizer_sessions where organizer_id = ?", [organizer_id])
+    db.execute("delete from trusted_browsers where organizer_id = ?", [organizer_id])
+    return ended
+
+
 def reset_second_factor(db: Database, email: str) -> Organizer:
     """Forget an organizer's authenticator app (a lost phone, a lost data key): a new TOTP
-    secret, not yet enrolled, so the next sign-in after the password enrolls an app again."""
-    email = email.strip().lower()
+    secret, not yet enrolled, so the next sign-in after the password enrolls an app again.
+    Unrecorded: `poppass lost-data-key` does it to everyone; reset_account is the recorded one."""
+    organizer = find(db, email)
     with write_transaction(db):
-        rows = list(db["organizers"].rows_where("email = ?", [email]))
-        if not rows:
-            raise LookupError(f"there is no organizer {email}")
-        db["organizers"].update(rows[0]["id"], {
-            "totp_secret": _sealed_totp_secret(db, rows[0]["id"], pyotp.random_base32(32)),
-            "totp_enrolled_at": None, "last_totp_step": None,
-        })
-        db.execute("delete from organizer_sessions where organizer_id = ?", [rows[0]["id"]])
-    return _organizer(db["organizers"].get(rows[0]["id"]))
+        _forget_second_factor(db, organizer.id)
+        _end_everything(db, organizer.id)
+    return _organizer(db["organizers"].get(organizer.id))
+
+
+def one_time_password() -> str:
+    """A password to hand over (it must be changed at the next sign-in): 100 random bits in five
+    groups of four base32 letters, easy to read out and to type."""
+    raw = base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()[:20]
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def reset_account(db: Database, organizer_id: str, *, second_factor: bool, password: str | None, by: str,
+                  now: int) -> int:
+    """What an owner (events/organizations.reset_member) or the command line does for someone who
+    lost their phone or password: `second_factor` forgets the authenticator app and the recovery
+    codes (they enroll again at their next sign-in); `password` becomes the account's password,
+    one it must change at its next sign-in. Either way every session ends, no browser stays
+    trusted and a lock-out ends. Recorded under the account, with `by` (an organizer's id or
+    audit.CLI). Returns how many sessions ended; ValueError for a password that does not do."""
+    if not second_factor and password is None:
+        raise ValueError("reset the second factor, the password or both")
+    if password is not None:
+        check_new_password(password)
+    with write_transaction(db):
+        db["organizers"].get(organizer_id)  # NotFoundError for no such account
+        if second_factor:
+            _forget_second_factor(db, organizer_id)
+        if password is not None:
+            db.execute("update organizers set password_hash = ?, must_change_password = 1 where id = ?",
+                       [hash_password(password), organizer_id])
+        db.execute("update organizers set failed_logins = 0, locked_until = null where id = ?", [organizer_id])
+        ended = _end_everything(db, organizer_id)
+        if second_factor:
+            audit.record(db, by, "account.second_factor_reset", organizer_id, {"sessions_ended": ended}, now=now)
+        if password is not None:
+            audit.record(db, by, "account.password_reset", organizer_id, {"sessions_ended": ended}, now=now)
+    return ended
+
+
+def set_disabled(db: Database, organizer_id: str, disabled: bool, *, by: str, now: int) -> int:
+    """Disable the account (it cannot sign in, and its sessions end now) or enable it again.
+    Who may is events/organizations.py's rule. Returns how many sessions ended."""
+    with write_transaction(db):
+        row = db["organizers"].get(organizer_id)
+        if (row["disabled_at"] is not None) == disabled:
+            return 0  # already so: nothing happens, nothing is recorded
+        db.execute("update organizers set disabled_at = ? where id = ?", [now if disabled else None, organizer_id])
+        ended = _end_everything(db, organizer_id) if disabled else 0
+        audit.record(db, by, "account.disabled" if disabled else "account.enabled", organizer_id,
+                     {"sessions_ended": ended} if disabled else {}, now=now)
+    return ended
+
+
+def is_disabled(db: Database, organizer_id: str) -> bool:
+    row = db.execute("select disabled_at from organizers where id = ?", [organizer_id]).fetchone()
+    return row is not None and row[0] is not None
+
+
+# --- recovery codes ---------------------------------------------------------------------------
+
+
+def _recovery_digest(salt: bytes, plain: str) -> str:
+    return hmac.new(salt, plain.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _recovery_plain(code: str) -> str | None:
+    """What a typed recovery code comes down to (no dashes or spaces, any case), or None when it
+    is not one."""
+    plain = re.sub(r"[\s-]", "", code).lower()
+    return plain if _RECOVERY_CODE.fullmatch(plain) else None
+
+
+def _replace_recovery_codes(db: Database, organizer_id: str, now: int) -> tuple[str, ...]:
+    """A new set of codes in place of the old: returned clear this once, kept only as digests."""
+    db.execute("delete from organizer_recovery_codes where organizer_id = ?", [organizer_id])
+    codes, rows = [], []
+    for _ in range(RECOVERY_CODES):
+        plain = base64.b32encode(secrets.token_bytes(RECOVERY_CODE_CHARS * 5 // 8)).decode("ascii").lower()
+        salt = secrets.token_bytes(16)
+        rows.append({"organizer_id": organizer_id, "salt": salt.hex(), "digest": _recovery_digest(salt, plain),
+                     "created_at": now, "used_at": None})
+        codes.append("-".join(plain[i:i + 4] for i in range(0, RECOVERY_CODE_CHARS, 4)))
+    db["organizer_recovery_codes"].insert_all(rows)
+    return tuple(codes)
+
+
+def _spend_recovery_code(db: Database, organizer_id: str, plain: str, now: int) -> bool:
+    """Mark the unused code matching `plain` used; False when none does."""
+    found = None
+    for code_id, salt, digest in db.execute("select id, salt, digest from organizer_recovery_codes "
+                                            "where organizer_id = ? and used_at is null", [organizer_id]).fetchall():
+        if hmac.compare_digest(_recovery_digest(bytes.fromhex(salt), plain), digest):
+            found = code_id  # no early exit: each try costs the same however many are left
+    if found is None:
+        return False
+    db.execute("update organizer_recovery_codes set used_at = ? where id = ?", [now, found])
+    return True
+
+
+def recovery_codes_left(db: Database, organizer_id: str) -> int:
+    return db.execute("select count(*) from organizer_recovery_codes where organizer_id = ? and used_at is null",
+                      [organizer_id]).fetchone()[0]
+
+
+def regenerate_recovery_codes(db: Database, organizer_id: str, password: str, *, now: int) -> tuple[str, ...]:
+    """A new set of recovery codes in place of the old ones, after the current password is given
+    again. Raises LoginRefused("bad_credentials" | "locked") for a wrong one (counted like a wrong
+    code: a stolen session cannot guess the password either)."""
+    with write_transaction(db):
+        refusal = _confirm_password(db, organizer_id, password, now)
+        if refusal is None:
+            codes = _replace_recovery_codes(db, organizer_id, now)
+            audit.record(db, organizer_id, "account.recovery_codes", organizer_id, {"codes": len(codes)}, now=now)
+    if refusal is not None:
+        raise refusal
+    return codes
 
 
 def count(db: Database) -> int:
@@ -240,11 +392,16 @@ def check_password(db: Database, email: str, password: str, *, now: int, trusted
             _throttled(db, key, now)
         matches = password_matches(password, row["password_hash"] if row is not None else _DUMMY_HASH)
         token = secrets.token_urlsafe(32)
+        # A disabled account is refused exactly like a wrong password, and counted like one: its
+        # answer tells nobody, not even someone who knows the password, that it exists.
+        disabled = row is not None and row["disabled_at"] is not None
         # A failure is counted, and committed, before it is raised.
-        if row is None or not matches:
+        if row is None or not matches or disabled:
             refusal = _distrust_failure(db, trusted_browser, now) if trusted else _count_failure(db, key, now)
-            audit.record(db, row["id"] if row else "", "sign_in.locked" if refusal.reason == "locked" else "sign_in.password_failed",
-                         _subject(row, key), {"client": client, "trusted_browser": trusted}, now=now)
+            action = ("sign_in.locked" if refusal.reason == "locked" else
+                      "sign_in.disabled" if disabled and matches else "sign_in.password_failed")
+            audit.record(db, row["id"] if row else "", action, _subject(row, key),
+                         {"client": client, "trusted_browser": trusted}, now=now)
         else:
             refusal = None
             if not trusted:
@@ -290,38 +447,72 @@ def provisioning_uri(pending: Pending) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """What the second step gives: the session, and what the page after it must say."""
+
+    session: str
+    recovery_codes: tuple[str, ...]  # made at enrollment: shown this once, never again
+    recovery_code_used: bool  # signed in with one instead of the app's code
+    recovery_codes_left: int
+    must_change_password: bool
+
+
 def check_code(db: Database, pending_token: str, code: str, *, now: int, client: str = "", user_agent: str = "") -> str:
-    """Step two: a TOTP code (±1 step, never the same step twice) turns the pending login into
-    a session; returns the session token. The first accepted code also enrolls the app.
-    Raises LoginRefused(expired | malformed_code | bad_code | code_replayed | locked)."""
+    """complete_sign_in, for callers that want only the session token."""
+    return complete_sign_in(db, pending_token, code, now=now, client=client, user_agent=user_agent).session
+
+
+def complete_sign_in(db: Database, pending_token: str, code: str, *, now: int, client: str = "",
+                     user_agent: str = "") -> SignedIn:
+    """Step two: a TOTP code (±1 step, never the same step twice) or, once enrolled, an unused
+    recovery code turns the pending login into a session. The first accepted code also enrolls
+    the app and makes the recovery codes. Raises LoginRefused(expired | malformed_code | bad_code
+    | code_replayed | bad_recovery_code | locked); every refusal but the first two is counted."""
     session = secrets.token_urlsafe(32)
     with write_transaction(db):
         row = _session_row(db, pending_token, "pending", now)
         if row is None:
             raise LoginRefused("expired")
         _locked(row, now)
-        code = code.strip().replace(" ", "")
-        if not re.fullmatch(r"[0-9]{6}", code):
-            raise LoginRefused("malformed_code")
-        totp = pyotp.TOTP(_totp_secret(db, row), digits=TOTP_DIGITS, interval=TOTP_STEP_S)
-        current = now // TOTP_STEP_S
-        step = next((s for s in (current, current - 1, current + 1) if hmac.compare_digest(totp.at(s * TOTP_STEP_S), code)), None)
-        # A failure is counted, and committed, before it is raised.
-        if step is None:
-            refusal = _fail(db, row, "bad_code", now)
-        elif row["last_totp_step"] is not None and step <= row["last_totp_step"]:
-            refusal = _fail(db, row, "code_replayed", now)
+        enrolled = row["totp_enrolled_at"] is not None
+        digits = code.strip().replace(" ", "")
+        recovery = _recovery_plain(code) if enrolled else None
+        step = None
+        if re.fullmatch(r"[0-9]{6}", digits):
+            totp = pyotp.TOTP(_totp_secret(db, row), digits=TOTP_DIGITS, interval=TOTP_STEP_S)
+            current = now // TOTP_STEP_S
+            step = next((s for s in (current, current - 1, current + 1) if hmac.compare_digest(totp.at(s * TOTP_STEP_S), digits)), None)
+            # A failure is counted, and committed, before it is raised.
+            if step is None:
+                refusal = _fail(db, row, "bad_code", now)
+            elif row["last_totp_step"] is not None and step <= row["last_totp_step"]:
+                refusal = _fail(db, row, "code_replayed", now)
+            else:
+                refusal = None
+        elif recovery is not None:
+            refusal = None if _spend_recovery_code(db, row["organizer_id"], recovery, now) else \
+                _fail(db, row, "bad_recovery_code", now)
         else:
-            refusal = None
+            raise LoginRefused("malformed_code")
+        codes: tuple[str, ...] = ()
         if refusal is not None:
             audit.record(db, row["organizer_id"], "sign_in.locked" if refusal.reason == "locked" else "sign_in.code_failed",
                          row["organizer_id"], {"client": client, "reason": refusal.reason}, now=now)
         else:
             db.execute(
-                "update organizers set last_totp_step = ?, failed_logins = 0, locked_until = null, "
+                "update organizers set last_totp_step = coalesce(?, last_totp_step), failed_logins = 0, locked_until = null, "
                 "totp_enrolled_at = coalesce(totp_enrolled_at, ?) where id = ?",
                 [step, now, row["organizer_id"]],
             )
+            if not enrolled:
+                codes = _replace_recovery_codes(db, row["organizer_id"], now)
+                audit.record(db, row["organizer_id"], "account.recovery_codes", row["organizer_id"],
+                             {"codes": len(codes), "at_enrollment": True, "client": client}, now=now)
+            left = recovery_codes_left(db, row["organizer_id"])
+            if recovery is not None:
+                audit.record(db, row["organizer_id"], "sign_in.recovery_code", row["organizer_id"],
+                             {"client": client, "left": left}, now=now)
             db.execute("delete from organizer_sessions where token_hash = ?", [_token_hash(pending_token)])
             db["organizer_sessions"].insert(
                 {"token_hash": _token_hash(session), "organizer_id": row["organizer_id"], "stage": "session",
@@ -330,7 +521,7 @@ def check_code(db: Database, pending_token: str, code: str, *, now: int, client:
             audit.record(db, row["organizer_id"], "sign_in", row["organizer_id"], {"client": client}, now=now)
     if refusal is not None:
         raise refusal
-    return session
+    return SignedIn(session, codes, recovery is not None, left, bool(row["must_change_password"]))
 
 
 def session_organizer(db: Database, token: str | None, *, now: int) -> Organizer | None:
@@ -393,15 +584,14 @@ def change_password(db: Database, organizer_id: str, current: str, new: str, *, 
     wrong code: five lock the account), ValueError for a new one that does not do. Returns how
     many sessions ended."""
     check_new_password(new)
+    if new == current:
+        raise ValueError("the new password is the current one")
     with write_transaction(db):
-        row = db["organizers"].get(organizer_id)
-        _locked(row, now)
-        if not password_matches(current[:PASSWORD_MAX + 1], row["password_hash"]):
-            refusal = _fail(db, row, "bad_credentials", now)
-            audit.record(db, organizer_id, "account.password_failed", organizer_id, {}, now=now)
-        else:
-            refusal = None
-            db.execute("update organizers set password_hash = ? where id = ?", [hash_password(new), organizer_id])
+        refusal = _confirm_password(db, organizer_id, current, now)
+        if refusal is None:
+            # A password of one's own now: the one handed over (if it was) no longer needs changing.
+            db.execute("update organizers set password_hash = ?, must_change_password = 0 where id = ?",
+                       [hash_password(new), organizer_id])
             kept = _token_hash(keep) if keep else ""
             ended = db.execute("delete from organizer_sessions where organizer_id = ? and token_hash != ?",
                                [organizer_id, kept]).rowcount
@@ -409,6 +599,18 @@ def change_password(db: Database, organizer_id: str, current: str, new: str, *, 
     if refusal is not None:
         raise refusal
     return ended
+
+
+def _confirm_password(db: Database, organizer_id: str, password: str, now: int) -> LoginRefused | None:
+    """The signed-in organizer's current password, typed again before a change that matters:
+    None when right; a refusal, counted like a wrong code and recorded, when not (to raise once
+    the caller's transaction has committed the count)."""
+    row = db["organizers"].get(organizer_id)
+    _locked(row, now)
+    if password_matches(password[:PASSWORD_MAX + 1], row["password_hash"]):
+        return None
+    audit.record(db, organizer_id, "account.password_failed", organizer_id, {}, now=now)
+    return _fail(db, row, "bad_credentials", now)
 
 
 def sign_out(db: Database, token: str) -> None:
@@ -421,7 +623,7 @@ def _session_row(db: Database, token: str | None, stage: str, now: int) -> dict 
         return None
     rows = list(db.query(
         "select s.organizer_id, o.* from organizer_sessions s join organizers o on o.id = s.organizer_id "
-        "where s.token_hash = ? and s.stage = ? and s.expires_at > ?",
+        "where s.token_hash = ? and s.stage = ? and s.expires_at > ? and o.disabled_at is null",
         [_token_hash(token), stage, now],
     ))
     return rows[0] if rows else None

@@ -427,3 +427,20 @@ def m016_revocation_and_tablet_data(db: Database) -> None:
     # Tablets find attendees by a keyed hash of their number (events/phone_search.py), never
     # the number: the key is the event's, sealed like its other secrets, made when first needed.
     db["event_secrets"].add_column("phone_search_key", bytes)
+
+
+@migrations()
+def m017_recovery_codes_and_account_states(db: Database) -> None:
+    # One-time recovery codes for a lost authenticator app (events/organizers.py): only an
+    # HMAC-SHA256 of each under its own salt is kept, and the time it was used.
+    db["organizer_recovery_codes"].create(
+        {"id": int, "organizer_id": str, "salt": str, "digest": str, "created_at": int, "used_at": int},
+        pk="id",
+        not_null={"organizer_id", "salt", "digest", "created_at"},
+        foreign_keys=[("organizer_id", "organizers", "id")],
+    )
+    db["organizer_recovery_codes"].create_index(["organizer_id"])
+    # A password an owner (or the command line) set and handed over must be changed at the next
+    # sign-in; a disabled account cannot sign in at all until an owner enables it again.
+    db["organizers"].add_column("must_change_password", int, not_null_default=0)
+    db["organizers"].add_column("disabled_at", int)

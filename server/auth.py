@@ -20,6 +20,15 @@ class SignInRequired(Exception):
     """An organizer page asked for without a session: people are sent to sign in."""
 
 
+class PasswordChangeRequired(Exception):
+    """An account whose password was handed over (an owner's reset) asked for anything but its
+    Account page: people are sent there to choose their own first."""
+
+
+# A route's opt flag: open to an account that must change its password (the Account page, signing out).
+BEFORE_NEW_PASSWORD = "before_new_password"
+
+
 class RoleRequired(Exception):
     """A member of the organization whose role does not allow this route (403)."""
 
@@ -49,6 +58,10 @@ def organizer_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> No
             raise WebSocketException(detail="sign in required", code=WS_SIGN_IN_REQUIRED)
         raise SignInRequired()
     connection.state.organizer = organizer
+    if organizer.must_change_password and not handler.opt.get(BEFORE_NEW_PASSWORD):
+        if connection.scope["type"] == "websocket":  # the wall reloads, and its page sends them on
+            raise WebSocketException(detail="password change required", code=WS_SIGN_IN_REQUIRED)
+        raise PasswordChangeRequired()
     needed = REQUIRED_ROLE.get(handler.opt["owner"])
     if needed is None:  # any account: the console's home says what the caller's organization holds
         held = organizations.membership(connection.app.state.db, organizer.id)

@@ -265,19 +265,38 @@ def _create_organizer(args: argparse.Namespace) -> None:
 
 def _reset_second_factor(args: argparse.Namespace) -> None:
     from events import audit, organizers
-    from events.db import write_transaction
 
     db = _open_existing(args.db)
     try:
-        with write_transaction(db):
-            organizer = organizers.reset_second_factor(db, args.email)
-            audit.record(db, audit.CLI, "account.second_factor_reset", organizer.id, {}, now=int(time.time()))
+        organizer = organizers.find(db, args.email)
+        organizers.reset_account(db, organizer.id, second_factor=True, password=None, by=audit.CLI, now=int(time.time()))
     except LookupError as error:
         raise CommandError(str(error)) from None
     finally:
         db.close()
     print(f"Forgot the authenticator app of {organizer.name!r} <{organizer.email}>: at the next sign-in, after the")
     print("  password, they scan a new QR code with their app.")
+
+
+def _reset_password(args: argparse.Namespace) -> None:
+    """The way back in for an organization's last owner (nobody else may reset them): a one-time
+    password, made here and printed or read from stdin, that must be changed at the next sign-in."""
+    from events import audit, organizers
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else organizers.one_time_password()
+    db = _open_existing(args.db)
+    try:
+        organizer = organizers.find(db, args.email)
+        ended = organizers.reset_account(db, organizer.id, second_factor=False, password=password, by=audit.CLI,
+                                         now=int(time.time()))
+    except (LookupError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    finally:
+        db.close()
+    print(f"New one-time password of {organizer.name!r} <{organizer.email}>; {ended} session(s) ended.")
+    if not args.password_stdin:
+        print(f"  {password}")
+    print("  They sign in with it (and their authenticator app), then must choose their own password.")
 
 
 def _lost_data_key(args: argparse.Namespace) -> None:
@@ -359,6 +378,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     reset.add_argument("--email", required=True, help="the organizer's email")
     reset.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
     reset.set_defaults(run=_reset_second_factor)
+    reset_password = commands.add_parser(
+        "reset-password", help="give an organizer a one-time password, to change at the next sign-in",
+        description="Give an organizer a one-time password (printed, or read from stdin) that they must change at "
+                    "their next sign-in; all their sessions end. Their authenticator app stays: see reset-second-factor.",
+    )
+    reset_password.add_argument("--email", required=True, help="the organizer's email")
+    reset_password.add_argument("--password-stdin", action="store_true",
+                                help="read the one-time password from one line of stdin instead of making one")
+    reset_password.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    reset_password.set_defaults(run=_reset_password)
     lost = commands.add_parser(
         "lost-data-key", help="the data key is gone for good: a new one, new event keys, authenticators re-enrolled",
         description="For a database whose data key is lost and has no backup (docs/operations.md): give it a new key "

@@ -21,7 +21,7 @@ from litestar.utils.scope.state import ScopeState
 from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
 from events.sync import Gap, SeqReused
-from server.auth import RoleRequired, SignInRequired
+from server.auth import PasswordChangeRequired, RoleRequired, SignInRequired
 from server.input_guard import BadText
 from server.pages import page
 from server.reasons import N_
@@ -179,6 +179,13 @@ def sign_in_required(request: Request, exc: SignInRequired) -> Response:
     return _api_error(401, "sign_in_required")
 
 
+def password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+    """A person goes to the Account page to choose their own password; a program gets 403."""
+    if _wants_html(request):
+        return Redirect(path="/organizer/account", status_code=303)
+    return _api_error(403, "password_change_required")
+
+
 def role_required(request: Request, exc: RoleRequired) -> Response | Template:
     """A member whose role does not allow this: told so in words (a person) or by reason (a program)."""
     if not _wants_html(request):
@@ -189,5 +196,5 @@ def role_required(request: Request, exc: RoleRequired) -> Response | Template:
 # Not the generic 403's words: reloading the form will not help, only another role will.
 ROLE_WORDS = N_("Your role in this organization does not allow that. Ask one of its owners.")
 
-API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, BadText: bad_text,
+API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, PasswordChangeRequired: password_change_required, BadText: bad_text,
                 UnicodeDecodeError: undecodable_text, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}

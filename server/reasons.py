@@ -54,6 +54,7 @@ SIGN_IN_WORDS = {
     "malformed_code": N_("The code is the 6 digits your authenticator app shows."),
     "bad_code": N_("That code is not right. Type the code your authenticator app shows now."),
     "code_replayed": N_("That code has already been used. Wait for the next one."),
+    "bad_recovery_code": N_("That recovery code is not right, or it has been used already."),
     "rate_limited": N_("Too many attempts from here. Wait a minute and try again."),
 }
 

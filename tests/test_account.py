@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyotp
 import pytest
 from litestar.testing import TestClient
@@ -138,3 +140,65 @@ def test_the_account_page_speaks_chinese(client, db, mei) -> None:
     signed_in(client, session(db))
     page = client.get("/organizer/account/", headers={"Accept-Language": "zh-CN"}).text
     assert "修改密码" in page
+
+
+# --- recovery codes ---------------------------------------------------------------------------
+
+
+def test_the_page_counts_the_recovery_codes_and_makes_new_ones_with_the_password(client, db, mei) -> None:
+    csrf = signed_in(client, session(db))
+    assert "You have 10 unused recovery codes" in client.get("/organizer/account/").text
+    refused = client.post("/organizer/account/recovery-codes", data={"current": "wrong password!", "_csrf_token": csrf})
+    assert refused.status_code == 400 and "do not match" in refused.text and 'id="recovery-code-list"' not in refused.text
+    assert db["organizers"].get(mei.id)["failed_logins"] == 1
+    empty = client.post("/organizer/account/recovery-codes", data={"current": "", "_csrf_token": csrf})
+    assert empty.status_code == 400 and db["organizers"].get(mei.id)["failed_logins"] == 1  # not a guess
+    old = [row["digest"] for row in db["organizer_recovery_codes"].rows]
+    made = client.post("/organizer/account/recovery-codes", data={"current": PASSWORD, "_csrf_token": csrf})
+    codes = re.findall(r"<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</li>", made.text)
+    assert made.status_code == 200 and len(set(codes)) == organizers.RECOVERY_CODES
+    assert made.headers["cache-control"] == "no-store"
+    assert not set(old) & {row["digest"] for row in db["organizer_recovery_codes"].rows}  # the old set is gone
+    again = client.get("/organizer/account/").text
+    assert not any(code in again for code in codes) and "New recovery codes made" in again  # shown that once
+    assert client.post("/organizer/account/recovery-codes", data={"current": PASSWORD}).status_code == 403  # CSRF
+
+
+def test_the_page_says_when_no_recovery_code_is_left(client, db, mei) -> None:
+    signed_in(client, session(db))
+    db.execute("update organizer_recovery_codes set used_at = ?", [NOW])
+    assert "no unused recovery codes left" in client.get("/organizer/account/").text
+
+
+# --- a password handed over -------------------------------------------------------------------
+
+
+def test_a_handed_over_password_must_be_changed_before_anything_else(client, db, mei) -> None:
+    organizers.reset_account(db, mei.id, second_factor=False, password="handed over 123", by="cli", now=NOW)
+    csrf = signed_in(client, session(db, password="handed over 123", at=NOW + 30))
+    for path in ("/organizer", "/organizer/members"):
+        sent = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"] == "/organizer/account", path
+    assert client.get("/organizer", headers={"Accept": "application/json"}).json()["error"] == "password_change_required"
+    page = client.get("/organizer/account/")
+    assert page.status_code == 200 and 'id="must-change-password"' in page.text
+    same = client.post("/organizer/account/password",
+                       data={"current": "handed over 123", "new": "handed over 123", "again": "handed over 123", "_csrf_token": csrf})
+    assert same.status_code == 400 and "must differ" in same.text
+    done = client.post("/organizer/account/password",
+                       data={"current": "handed over 123", "new": NEW, "again": NEW, "_csrf_token": csrf})
+    assert done.status_code == 200 and 'id="must-change-password"' not in done.text
+    assert client.get("/organizer", follow_redirects=False).status_code == 200  # the console is open now
+
+
+def test_signing_in_with_a_handed_over_password_lands_on_the_account_page(client, db, mei, clock) -> None:
+    session(db)  # enrolled, with codes
+    organizers.reset_account(db, mei.id, second_factor=False, password="handed over 123", by="cli", now=NOW + 10)
+    client.get("/organizer/login")
+    csrf = client.cookies["csrftoken"]
+    client.post("/organizer/login/", data={"email": "mei@example.com", "password": "handed over 123", "_csrf_token": csrf})
+    code = pyotp.TOTP(organizers.totp_secret(db, mei.id)).at(NOW + 30)
+    clock.now = NOW + 30
+    done = client.post("/organizer/login/code", data={"code": code, "next": "/organizer/members", "_csrf_token": csrf},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/organizer/account"

@@ -189,7 +189,8 @@ def test_sign_ins_failures_and_lock_outs_are_in_the_audit_log(db, mei) -> None:
     organizers.check_code(db, pending.token, totp(db, mei.id).at(at), now=at, client="198.51.100.1")
     actions = [(a.action, a.detail["client"]) for a in audit.history(db, mei.id)]
     assert actions == [("sign_in.password_failed", "203.0.113.9")] * 4 + [
-        ("sign_in.locked", "203.0.113.9"), ("sign_in.code_failed", "198.51.100.1"), ("sign_in", "198.51.100.1")]
+        ("sign_in.locked", "203.0.113.9"), ("sign_in.code_failed", "198.51.100.1"),
+        ("account.recovery_codes", "198.51.100.1"), ("sign_in", "198.51.100.1")]
     (stranger,) = db.query("select * from organizer_actions where actor = 'anonymous'")
     assert stranger["organizer_id"] is None and stranger["subject"].startswith("email:")
     assert "nobody" not in json.dumps(stranger)  # what a stranger typed is not kept
@@ -261,8 +262,13 @@ def test_sign_in_enrolls_the_app_then_opens_the_console(client, db, mei) -> None
     assert client.get("/organizer", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303  # not yet
     done = client.post("/organizer/login/code", data={"code": pyotp.TOTP(secret).at(NOW), "_csrf_token": token},
                        follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/organizer"
+    # Enrolled: the answer is the recovery codes, shown this once (never cached), then the console.
+    shown = re.findall(r"<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</li>", done.text)
+    assert done.status_code == 200 and len(set(shown)) == organizers.RECOVERY_CODES
+    assert done.headers["cache-control"] == "no-store" and 'href="/organizer"' in done.text
     assert "HttpOnly" in done.headers["set-cookie"]
+    stored = json.dumps([dict(row) for row in db["organizer_recovery_codes"].rows])
+    assert all(code.replace("-", "") not in stored and code not in stored for code in shown)  # digests only
     console = client.get("/organizer")
     assert console.status_code == 200 and "Console" in console.text and "Mei &lt;b&gt;Lin&lt;/b&gt;" in console.text
 
@@ -270,7 +276,7 @@ def test_sign_in_enrolls_the_app_then_opens_the_console(client, db, mei) -> None
 def test_wrong_password_wrong_code_replayed_code(client, db, mei, clock) -> None:
     assert sign_in(client, db, mei.id, password="not the password").status_code == 401
     assert "do not match" in sign_in(client, db, mei.id, password="not the password").text
-    assert sign_in(client, db, mei.id).status_code == 303  # enrolled and signed in
+    assert sign_in(client, db, mei.id).status_code == 200  # enrolled (the recovery codes) and signed in
     client.cookies.clear()
     clock.now = NOW + 10  # the same 30-second step: the same code
     replayed = sign_in(client, db, mei.id, at=NOW)
@@ -293,7 +299,7 @@ def test_lock_out_through_the_server_looks_the_same_for_any_email(client, db, me
 
 
 def test_the_organizers_own_browser_signs_in_while_a_stranger_is_locked_out(client, db, mei, clock) -> None:
-    assert sign_in(client, db, mei.id).status_code == 303
+    assert sign_in(client, db, mei.id).status_code == 200
     trusted = client.cookies[TRUSTED_COOKIE]
     client.cookies.clear()
     for _ in range(organizers.MAX_FAILURES):  # a stranger's browser, no trusted cookie
@@ -352,3 +358,140 @@ def test_no_other_credential_reaches_an_organizer_page(client, db, event, mei, c
         concrete = re.sub(r"\{(\w+):int\}", "1", re.sub(r"\{(\w+):str\}", lambda m: event.id if m.group(1) == "event_id" else "x", path))
         response = client.request(method, concrete, headers=headers)
         assert response.status_code in (401, 403), (path, method, response.status_code)
+
+
+# --- recovery codes ---------------------------------------------------------------------------
+
+
+def enroll(db, organizer_id: str, *, at: int = NOW) -> organizers.SignedIn:
+    """The first sign-in: it enrolls the app and makes the recovery codes."""
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=at)
+    return organizers.complete_sign_in(db, pending.token, totp(db, organizer_id).at(at), now=at)
+
+
+def test_enrolling_makes_ten_recovery_codes_kept_only_as_digests(db, mei) -> None:
+    first = enroll(db, mei.id)
+    assert len(set(first.recovery_codes)) == organizers.RECOVERY_CODES == organizers.recovery_codes_left(db, mei.id)
+    assert all(re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}", code) for code in first.recovery_codes)
+    rows = list(db["organizer_recovery_codes"].rows)
+    assert len({row["salt"] for row in rows}) == len(rows)  # a salt of its own each
+    assert not any(code.replace("-", "") in json.dumps(rows) for code in first.recovery_codes)
+    later = NOW + 60
+    again = organizers.complete_sign_in(db, organizers.check_password(db, "mei@example.com", PASSWORD, now=later).token,
+                                        totp(db, mei.id).at(later), now=later)
+    assert again.recovery_codes == ()  # shown once: a later sign-in makes none
+
+
+def test_each_recovery_code_signs_in_once_instead_of_a_code(db, mei) -> None:
+    codes = enroll(db, mei.id).recovery_codes
+    typed = "  " + codes[3].upper().replace("-", " ") + " "  # as someone might copy it off paper
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60)
+    signed_in = organizers.complete_sign_in(db, pending.token, typed, now=NOW + 60, client="203.0.113.5")
+    assert signed_in.recovery_code_used and signed_in.recovery_codes_left == organizers.RECOVERY_CODES - 1
+    assert organizers.session_organizer(db, signed_in.session, now=NOW + 60).id == mei.id
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 90)
+    with pytest.raises(organizers.LoginRefused, match="bad_recovery_code"):
+        organizers.complete_sign_in(db, pending.token, codes[3], now=NOW + 90)  # spent
+    organizers.complete_sign_in(db, pending.token, codes[4], now=NOW + 90)
+    used = [a for a in audit.history(db, mei.id) if a.action == "sign_in.recovery_code"]
+    assert [a.detail for a in used] == [{"client": "203.0.113.5", "left": 9}, {"client": "", "left": 8}]
+
+
+def test_wrong_recovery_codes_count_like_wrong_codes(db, mei) -> None:
+    codes = enroll(db, mei.id).recovery_codes
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60)
+    for _ in range(organizers.MAX_FAILURES - 1):
+        with pytest.raises(organizers.LoginRefused, match="bad_recovery_code"):
+            organizers.complete_sign_in(db, pending.token, "aaaa-bbbb-cccc-dddd", now=NOW + 60)
+    with pytest.raises(organizers.LoginRefused, match="locked"):
+        organizers.complete_sign_in(db, pending.token, "aaaa-bbbb-cccc-dddd", now=NOW + 60)
+    with pytest.raises(organizers.LoginRefused, match="locked"):  # a right one too, while locked
+        organizers.complete_sign_in(db, pending.token, codes[0], now=NOW + 61)
+    assert organizers.recovery_codes_left(db, mei.id) == organizers.RECOVERY_CODES
+
+
+def test_before_enrollment_there_is_no_recovery_code_to_use(db, mei) -> None:
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW)
+    with pytest.raises(organizers.LoginRefused, match="malformed_code"):
+        organizers.complete_sign_in(db, pending.token, "aaaa-bbbb-cccc-dddd", now=NOW)
+
+
+def test_new_recovery_codes_replace_the_old_and_need_the_password(db, mei) -> None:
+    old = enroll(db, mei.id).recovery_codes
+    with pytest.raises(organizers.LoginRefused, match="bad_credentials"):
+        organizers.regenerate_recovery_codes(db, mei.id, "wrong password!", now=NOW + 30)
+    assert db["organizers"].get(mei.id)["failed_logins"] == 1  # counted like a wrong code
+    new = organizers.regenerate_recovery_codes(db, mei.id, PASSWORD, now=NOW + 30)
+    assert len(new) == organizers.RECOVERY_CODES and not set(new) & set(old)
+    pending = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60)
+    with pytest.raises(organizers.LoginRefused, match="bad_recovery_code"):
+        organizers.complete_sign_in(db, pending.token, old[0], now=NOW + 60)
+    organizers.complete_sign_in(db, pending.token, new[0], now=NOW + 60)
+    assert [a.action for a in audit.history(db, mei.id) if a.action == "account.recovery_codes"] == ["account.recovery_codes"] * 2
+
+
+def test_sign_in_with_a_recovery_code_through_the_pages(client, db, mei, clock) -> None:
+    codes = re.findall(r"<li>([a-z2-7-]{19})</li>", sign_in(client, db, mei.id).text)
+    client.cookies.clear()
+    clock.now = NOW + 60
+    token = csrf(client)
+    client.post("/organizer/login/", data={"email": "mei@example.com", "password": PASSWORD, "_csrf_token": token})
+    code_page = client.get("/organizer/login/code")
+    assert 'id="sign-in-recovery"' in code_page.text and "<svg" not in code_page.text
+    wrong = client.post("/organizer/login/code", data={"code": "aaaa-bbbb-cccc-dddd", "_csrf_token": token})
+    assert wrong.status_code == 401 and "recovery code is not right" in wrong.text
+    done = client.post("/organizer/login/code", data={"code": codes[0], "next": "/organizer/members", "_csrf_token": token},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/organizer/members"
+    assert client.get("/organizer/account/").text.count("9 unused recovery codes") == 1
+
+
+# --- disabled accounts and resets ---------------------------------------------------------------
+
+
+def test_a_disabled_account_is_refused_like_a_wrong_password_and_its_sessions_end(client, db, mei) -> None:
+    organizers.create_organizer(db, email="li@example.com", name="Li", password=PASSWORD, now=NOW)
+    session = organizers.check_code(db, organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW).token,
+                                    totp(db, mei.id).at(NOW), now=NOW)
+    assert organizers.set_disabled(db, mei.id, True, by=audit.CLI, now=NOW + 10) == 1
+    assert organizers.session_organizer(db, session, now=NOW + 10) is None
+    with pytest.raises(organizers.LoginRefused, match="bad_credentials"):
+        organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 20)
+    # Through the pages the right password of a disabled account reads exactly as a wrong one.
+    disabled = sign_in(client, db, mei.id)
+    wrong = sign_in(client, db, mei.id, email="li@example.com", password="wrong password!")
+    assert disabled.status_code == wrong.status_code == 401
+    assert disabled.text.replace("mei@example.com", "li@example.com") == wrong.text
+    organizers.set_disabled(db, mei.id, False, by=audit.CLI, now=NOW + 30)
+    assert organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 30).organizer.id == mei.id
+    assert [a.action for a in audit.history(db, mei.id) if a.action.startswith("account.")] == [
+        "account.recovery_codes", "account.disabled", "account.enabled"]
+    assert "sign_in.disabled" in [a.action for a in audit.history(db, mei.id)]
+
+
+def test_the_command_gives_a_one_time_password_to_change_at_the_next_sign_in(tmp_path, monkeypatch, capsys) -> None:
+    path = tmp_path / "cli.db"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
+    cli(["create-organizer", "--email", "boss@example.com", "--name", "Boss", "--password-stdin", "--db", str(path)])
+    capsys.readouterr()
+    cli(["reset-password", "--email", "Boss@example.com", "--db", str(path)])
+    printed = capsys.readouterr().out
+    (password,) = re.findall(r"^  ([a-z2-7]{4}(?:-[a-z2-7]{4}){4})$", printed, re.M)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("typed one-time pass\n"))
+    cli(["reset-password", "--email", "boss@example.com", "--password-stdin", "--db", str(path)])
+    assert "typed one-time pass" not in capsys.readouterr().out  # read, not echoed
+    cli(["reset-second-factor", "--email", "boss@example.com", "--db", str(path)])
+    with pytest.raises(SystemExit):
+        cli(["reset-password", "--email", "nobody@example.com", "--db", str(path)])
+    assert "no organizer nobody@example.com" in capsys.readouterr().err
+    from events.db import open_database
+
+    db = open_database(path)
+    with pytest.raises(organizers.LoginRefused):
+        organizers.check_password(db, "boss@example.com", password, now=NOW)  # replaced by the typed one
+    pending = organizers.check_password(db, "boss@example.com", "typed one-time pass", now=NOW)
+    assert pending.organizer.must_change_password and pending.totp_secret is not None  # the app is to enroll again
+    boss = pending.organizer.id
+    resets = [(a.action, a.organizer_id) for a in audit.history(db, boss) if a.action.endswith("_reset")]
+    assert resets == [("account.password_reset", audit.CLI)] * 2 + [("account.second_factor_reset", audit.CLI)]
+    db.close()

@@ -1,5 +1,7 @@
 """The organization's members, managed by its owners: list, add (an existing account by its
-email, or a new one), change a role, remove.
+email, or a new one), change a role, remove; and look after another member's account: reset a
+lost authenticator app and/or password (a one-time password, shown to the owner once, to hand
+over), disable it and enable it again.
 
 Who may come here is the organizer guard's business (server/auth.py: owners only, and a member
 named in the path must be of the caller's organization). The rules — one organization per
@@ -40,7 +42,10 @@ MEMBER_WORDS = {
     "email_invalid": N_("That does not look like an email address."),
     "name_missing": N_("A new account needs a name (at most 100 characters)."),
     "password_bad": N_("A new account needs a password of 10 to 1024 characters."),
+    "yourself": N_("Your own account is not changed here: your password is on your Account page."),
+    "nothing_to_reset": N_("Choose what to reset: the authenticator app, the password or both."),
 }
+DONE = ("added", "changed", "removed", "disabled", "enabled")
 
 
 class NewMember(Struct):
@@ -54,13 +59,18 @@ class RoleForm(Struct):
     role: str = ""
 
 
+class ResetForm(Struct):
+    second_factor: str = ""  # a checkbox: "yes" when ticked
+    password: str = ""
+
+
 def _members_page(request: Request, *, status_code: int = 200, error: str = "", form: NewMember | None = None,
-                  done: str = "") -> Template:
+                  done: str = "", reset: dict | None = None) -> Template:
     organization = request.state.organization
     return page(request, "console_members", status_code=status_code, organization=organization,
                 members=organizations.members(request.app.state.db, organization.id), me=request.state.organizer,
                 roles=organizations.ROLES, role_words=ROLE_WORDS, role_help=ROLE_HELP, error=error,
-                form=form or NewMember(role=organizations.STAFF), done=done)
+                form=form or NewMember(role=organizations.STAFF), done=done, reset=reset)
 
 
 def _answer(request: Request, done: str) -> Template | Redirect:
@@ -85,6 +95,16 @@ def _new_account(db, data: NewMember, now: int) -> str:
         raise ValueError("email_invalid") from None  # the name and password passed: the address did not
 
 
+def _set_disabled(request: Request, organizer_id: str, disabled: bool) -> Template | Redirect:
+    db, now = request.app.state.db, int(request.app.state.clock())
+    try:
+        organizations.set_member_disabled(db, request.state.organization.id, organizer_id, disabled,
+                                          by=request.state.organizer.id, now=now)
+    except organizations.MembershipRefused as refused:
+        return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason])
+    return _answer(request, "disabled" if disabled else "enabled")
+
+
 class ConsoleMembersController(Controller):
     path = "/organizer/members"
     guards = [organizer_guard]
@@ -92,7 +112,7 @@ class ConsoleMembersController(Controller):
 
     @get("/", sync_to_thread=False, name="console_members")
     def index(self, request: Request, done: FromQuery[str] = "") -> Template:
-        return _members_page(request, done=done if done in ("added", "changed", "removed") else "")
+        return _members_page(request, done=done if done in DONE else "")
 
     @post("/", sync_to_thread=False, name="console_member_add", status_code=303)
     def add(self, request: Request, data: URLEncodedBody[NewMember]) -> Template | Redirect:
@@ -140,3 +160,29 @@ class ConsoleMembersController(Controller):
         except organizations.MembershipRefused as refused:
             return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason])
         return _answer(request, "removed")
+
+    @post("/{organizer_id:str}/reset", sync_to_thread=False, name="console_member_reset", status_code=200)
+    def reset(self, request: Request, organizer_id: FromPath[str], data: URLEncodedBody[ResetForm]) -> Template:
+        """Forget the member's app and/or give them a one-time password; every session of theirs
+        ends. The answer is this page itself, never a redirect: the password is in it, once."""
+        db, now = request.app.state.db, int(request.app.state.clock())
+        second_factor, new_password = data.second_factor == "yes", data.password == "yes"
+        if not second_factor and not new_password:
+            return _members_page(request, status_code=422, error=MEMBER_WORDS["nothing_to_reset"])
+        password = organizers.one_time_password() if new_password else None
+        try:
+            who = organizations.reset_member(db, request.state.organization.id, organizer_id, second_factor=second_factor,
+                                             password=password, by=request.state.organizer.id, now=now)
+        except organizations.MembershipRefused as refused:
+            return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason])
+        shown = _members_page(request, reset={"name": who.name, "second_factor": second_factor, "password": password})
+        shown.headers["Cache-Control"] = "no-store"
+        return shown
+
+    @post("/{organizer_id:str}/disable", sync_to_thread=False, name="console_member_disable", status_code=303)
+    def disable(self, request: Request, organizer_id: FromPath[str]) -> Template | Redirect:
+        return _set_disabled(request, organizer_id, True)
+
+    @post("/{organizer_id:str}/enable", sync_to_thread=False, name="console_member_enable", status_code=303)
+    def enable(self, request: Request, organizer_id: FromPath[str]) -> Template | Redirect:
+        return _set_disabled(request, organizer_id, False)
