@@ -142,3 +142,30 @@ def test_what_a_tablet_does_next_comes_after_what_it_pulled(page: Page, live_ser
     """)
     # The clock jumped to the other tablet's stamp (20 s ahead), not to the broken one (1 h).
     assert result == {"ms": 20_000, "counter": 5, "named": "Broken"}
+
+
+def test_a_ledger_kept_before_protocol_2_forgets_numbers_and_pass_texts(page: Page, live_server) -> None:
+    """An update must not leave on a tablet what protocol 2 no longer gives it."""
+    result = run(page, live_server, """
+      const device = await store.device();
+      await store.transaction('readwrite', async (stores) => {
+        stores.meta.put({ ...device, phone_search_key: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, 'device');
+        stores.attendees.put({ id: 'ATTENDEEOLD00001', name: 'Li Wei', phone: '+86 138 0013 8000', pass_token: 'PPOLDPASS',
+                               registered: { op_id: 'op1', hlc_ms: 1, hlc_counter: 0, device_id: 'dvx', at_ms: 1 }, checkins: {} });
+      });
+      const reopened = await Ledger.open(store);
+      const stored = await store.transaction('readonly', (stores) => new Promise((ok) => {
+        const r = stores.attendees.get('ATTENDEEOLD00001'); r.onsuccess = () => ok(r.result);
+      }));
+      const { phoneSearchHash } = await import('/static/js/ledger.js');
+      return {
+        stored, inMemory: reopened.attendee('ATTENDEEOLD00001'),
+        expected: await phoneSearchHash('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '13800138000'),
+        byNumber: (await reopened.find('138 0013 8000')).map((a) => a.id),
+        byLast4: reopened.search('8000').map((a) => a.id),
+      };
+    """)
+    for row in (result["stored"], result["inMemory"]):
+        assert "phone" not in row and "pass_token" not in row
+        assert row["phone_hash"] == result["expected"] != "" and row["phone_last4"] == "8000"
+    assert result["byNumber"] == result["byLast4"] == ["ATTENDEEOLD00001"]

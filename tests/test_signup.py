@@ -64,7 +64,10 @@ def test_tablets_pull_online_sign_ups(db, event, welcome) -> None:
     assert set(kinds) == {"register", "issue"}
     register = bytes(kinds["register"]["data"]).decode()
     assert "li@example.com" not in register  # tablets never get emails
-    assert tokens.decode(re.search(r'"pass_token":"(PP[A-Z2-7]+)"', register).group(1)).token.id == result.attendee_id
+    # No pass text either (protocol 2): the attendee's id is their pass's id, which a scan proves.
+    assert "pass_token" not in register and kinds["register"]["subject"] == result.attendee_id
+    pass_text = db.execute("select text from tokens where id = ?", [result.attendee_id]).fetchone()[0]
+    assert tokens.decode(pass_text).token.id == result.attendee_id and pass_text not in register
 
 
 @pytest.mark.parametrize(
