@@ -24,6 +24,7 @@ from e2e.conftest import CHROMIUM_ARGS, chromium_executable
 from e2e.console import ORGANIZATION, PASSWORD, new_organizer, sign_in
 from e2e.station import with_db
 from events import campaigns, devices, draws, organizations, organizers, registry, signup, tokens
+from server.auth import PENDING_COOKIE
 from tests.tablet import enroll, push, redeem_twice
 
 MIN_MS = 60_000
@@ -381,6 +382,7 @@ def console_members_reset(screens: Screens) -> Page:
                                  organizations.STAFF, now=now)
         return account.id
 
+    screens.main()  # signed in first: that makes the organization the member joins
     member_id = with_db(screens.live_server, member)
     page = visit("main", lambda w: "/organizer/members/")(screens)
     row = page.locator(f"#account-{member_id}")
@@ -394,19 +396,20 @@ def console_members_reset(screens: Screens) -> Page:
 
 def organizer_code_recovery(screens: Screens) -> Page:
     """The code step of an enrolled account, with the recovery code form open."""
-    def enrolled(db) -> str:
+    def pending(db) -> str:
+        """An enrolled account, and the pending sign-in its password step leaves (made here: that
+        step's rate limit is per client address, and every browser here is 127.0.0.1)."""
         now = int(time.time())
         email = f"enrolled{time.time_ns()}@example.com"
         account = organizers.create_organizer(db, email=email, name="Mei", password=PASSWORD, now=now)
-        pending = organizers.check_password(db, email, PASSWORD, now=now)
-        organizers.complete_sign_in(db, pending.token, pyotp.TOTP(organizers.totp_secret(db, account.id)).at(now), now=now)
-        return email
+        first = organizers.check_password(db, email, PASSWORD, now=now)
+        organizers.complete_sign_in(db, first.token, pyotp.TOTP(organizers.totp_secret(db, account.id)).at(now), now=now)
+        return organizers.check_password(db, email, PASSWORD, now=now).token
 
-    email = with_db(screens.live_server, enrolled)
-    page = visit("anonymous", lambda w: "/organizer/login")(screens)
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("#sign-in button[type=submit]").click()
+    token = with_db(screens.live_server, pending)
+    page = screens.anonymous()
+    page.context.add_cookies([{"name": PENDING_COOKIE, "value": token, "url": screens.url}])
+    page.goto(screens.url + "/organizer/login/code")
     page.locator("#use-recovery-code summary").click()
     expect(page.locator("#sign-in-recovery-input")).to_be_visible()
     return page
@@ -450,6 +453,7 @@ PAGES: dict[str, Screen] = {
     "console-home": Screen(visit("main", lambda w: "/organizer/"), "console"),
     "console-account": Screen(visit("main", lambda w: "/organizer/account/"), "console"),
     "console-account-new-codes": Screen(console_account_new_codes, "console"),
+    "console-members": Screen(visit("main", lambda w: "/organizer/members/"), "console"),
     "console-members-reset": Screen(console_members_reset, "console"),
     "organizer-code-recovery": Screen(organizer_code_recovery, "console"),
     "console-event": Screen(console(""), "console"),
