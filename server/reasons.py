@@ -93,6 +93,7 @@ IMPORT_WORDS = {
     "empty": N_("That file has no rows under its header."),
     "too_many_rows": N_("That file has more than 100,000 rows: split it."),
     "mapping_incomplete": N_("Choose the column with the names, and one with phone numbers or emails."),
+    "stopped": N_("The import stopped part way through: the rows counted below were added, the rest were not. Upload the file again to add the rest (the rows already added are recognised as duplicates)."),
 }
 
 # Conflicts in the organizer's words: what broke, each op's part, the decisions, why a

@@ -83,3 +83,23 @@ def test_an_import_is_running_from_the_moment_it_is_started(client, db, event, s
                           data={"name": "0", "phone": "1", "email": "2", "_csrf_token": client.cookies["csrftoken"]})
     progress = client.get(started.headers["location"]).text
     assert 'data-running="true"' in progress and "attendees added" not in progress
+
+
+def test_an_import_that_stops_part_way_says_so(client, db, event, signed_in, monkeypatch) -> None:
+    """Whatever stops it (a full disk, a bug), the page never shows a part as the whole."""
+    from events import imports
+
+    real = imports.run
+
+    def one_batch_then_a_failure(*args, **kwargs):
+        batches = real(*args, **kwargs)
+        yield next(batches)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(imports, "run", one_batch_then_a_failure)
+    mapping = upload(client, event.id, CSV.encode("utf-8-sig"))
+    import_id = re.search(r'action="/organizer/events/[^/]+/import/([^"]+)"', mapping.text).group(1)
+    started = client.post(f"/organizer/events/{event.id}/import/{import_id}", follow_redirects=False,
+                          data={"name": "0", "phone": "1", "email": "2", "_csrf_token": client.cookies["csrftoken"]})
+    report = finished(client, started.headers["location"])
+    assert "The import stopped part way through" in report

@@ -9,6 +9,7 @@ it runs and shows the report when it is done.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from server.pages import page
 from server.reasons import IMPORT_WORDS, SIGN_UP_WORDS
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 100,000 rows of name, phone and email fit in a few MB
+log = logging.getLogger("poppass")
 KEEP_S = 3600  # an upload or a finished import is forgotten an hour later
 PREVIEW_ROWS = 5
 
@@ -88,6 +90,12 @@ async def _run(db, pending: PendingImport, mapping: dict[str, int | None], now_m
                          now=now_ms // 1000)
     except imports.ImportRefused as refused:
         pending.failed = refused.reason
+    except Exception:  # noqa: BLE001 (the organizer must not read a part as the whole)
+        # Each batch commits whole or not at all, so what is counted was added. Said on the page
+        # and in the log, never a silent half import shown as done.
+        log.exception("import %s into event %s stopped after %s rows", pending.filename, pending.event_id,
+                      pending.report.done if pending.report else 0)
+        pending.failed = "stopped"
     finally:
         pending.running = False
 
