@@ -7,13 +7,15 @@ database, so what it sends is filtered by who it is, not by what was published.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Iterable
 
+import anyio
 from litestar import Litestar, WebSocket
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.exceptions import HTTPException, WebSocketException
+from litestar.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
 
 # A slow listener loses its oldest announcements, never the server's memory: each one only
 # says "re-read", and the next one (or a reconnect's snapshot) brings it up to date.
@@ -43,6 +45,15 @@ def announce(app: Litestar, event_id: str, subjects: Iterable[str]) -> None:
     changed = sorted({s for s in subjects if s})
     if changed:
         app.plugins.get(ChannelsPlugin).publish({"subjects": changed}, event_channel(event_id))
+
+
+async def cancel_when_closed(socket: WebSocket, scope: anyio.CancelScope) -> None:
+    """Read the socket until its client closes it (nothing is expected from it), then cancel
+    `scope`: the live socket's other tasks end with the connection."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await socket.receive_text()
+    scope.cancel()
 
 
 async def refusal(socket: WebSocket) -> int | None:

@@ -125,13 +125,7 @@ class ConsoleWallController(Controller):
             # join=False: once the wall has gone, what is still queued for it is dropped.
             async with subscriber.run_in_background(on_announcement, join=False), anyio.create_task_group() as tasks:
 
-                async def until_closed() -> None:
-                    with contextlib.suppress(WebSocketDisconnect):
-                        while True:
-                            await socket.receive_text()  # nothing is expected; this notices the close
-                    tasks.cancel_scope.cancel()
-
-                tasks.start_soon(until_closed)
+                tasks.start_soon(live.cancel_when_closed, socket, tasks.cancel_scope)
                 with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the wall left mid-send
                     while True:
                         # Signed out or expired since the last snapshot: the wall goes to the sign-in.

@@ -160,13 +160,7 @@ class WalletController(Controller):
             # join=False: once the phone has gone, what is still queued for it is dropped.
             async with subscriber.run_in_background(on_announcement, join=False), anyio.create_task_group() as tasks:
 
-                async def until_closed() -> None:
-                    with contextlib.suppress(WebSocketDisconnect):
-                        while True:
-                            await socket.receive_text()  # nothing is expected; this notices the close
-                    tasks.cancel_scope.cancel()
-
-                tasks.start_soon(until_closed)
+                tasks.start_soon(live.cancel_when_closed, socket, tasks.cancel_scope)
                 while not ended.is_set() and still_opens():
                     with anyio.move_on_after(CAPABILITY_CHECK_S):
                         await ended.wait()
