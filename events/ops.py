@@ -12,10 +12,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-PROTOCOL = 2
-# Requests of protocol 1 have the same shape: an older tablet keeps pushing what it recorded
-# (docs/sync-protocol.md, Versioning). What changed in 2 is what a pull gives.
-Protocol = Literal[1, 2]
+PROTOCOL = 3
+# Requests of protocols 1 and 2 have the same shape: an older tablet keeps pushing what it
+# recorded (docs/sync-protocol.md, Versioning). What changed in 2 is what a pull gives; 3 adds
+# the log's identity (`log_id`), which a tablet names to learn of a restore.
+Protocol = Literal[1, 2, 3]
 MAX_OPS_PER_BATCH = 1000
 
 
@@ -27,6 +28,13 @@ def _exact(pattern: str) -> str:
 
 
 Identifier = Annotated[str, msgspec.Meta(pattern=_exact(r"[A-Za-z0-9_-]{8,64}"))]
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def is_identifier(text: str) -> bool:
+    """`text` is an Identifier (for a query parameter, which msgspec does not check)."""
+    return _IDENTIFIER.fullmatch(text) is not None
+
 TokenId = Annotated[str, msgspec.Meta(pattern=_exact(r"[A-Z2-7]{16}"))]
 TokenText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
@@ -141,6 +149,9 @@ class PushBatch(msgspec.Struct, forbid_unknown_fields=True):
     sent_at_ms: Millis
     ops: Annotated[list[Op], msgspec.Meta(max_length=MAX_OPS_PER_BATCH)]
     pending: Count = 0
+    # The history of the log the tablet's acknowledged ops belong to (events/log_identity.py):
+    # not the current one, and the push is refused with 409 log_changed, nothing written.
+    log_id: Identifier | None = None
 
 
 class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):
@@ -159,6 +170,7 @@ class OnlineRedeem(msgspec.Struct, forbid_unknown_fields=True):
     clerk: Clerk
     token: TokenText
     code: Annotated[str, msgspec.Meta(pattern=_exact(r"[0-9]{6}"))] | None = None
+    log_id: Identifier | None = None  # as in PushBatch: a tablet that has not seen a restore yet is told first
 
 
 class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):

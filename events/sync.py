@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import msgspec
 from sqlite_utils import Database
 
-from events import conflicts, devices, hlc, merge, phone_search, registry, rotating, tokens
+from events import conflicts, devices, hlc, log_identity, merge, phone_search, registry, rotating, tokens
 from events.db import write_transaction
 from events.ops import InvalidInput, Op, OnlineRedeem, PushBatch
 from events.trust import ClockPolicy, TrustBundle
@@ -97,6 +97,7 @@ class PushResult:
     server_time_ms: int
     clock_offset_ms: int
     conflicts: list[int] = field(default_factory=list)
+    log_id: str = ""  # the log's current history (events/log_identity.py)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class PullResult:
     more: bool
     bundle: dict
     server_time_ms: int
+    log_id: str
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
     ops = sorted(batch.ops, key=lambda op: op.device_seq)
     offset = hlc.measured_offset_ms(now_ms, batch.sent_at_ms)
     with write_transaction(db):
+        log_identity.check(db, batch.log_id, device_id)  # a restore: the tablet sends again what it kept
         device = devices.get_device(db, device_id)
         claimed = sorted({op.subject for op in ops if op.kind in ("issue", "redeem")})
         known = conflicts.token_rows(db, device.event_id, claimed)
@@ -197,7 +200,8 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
             [max(last, ops[-1].device_seq) if ops else last, now_ms // 1000, offset, batch.pending, device_id],
         )
     results.sort(key=lambda r: r.device_seq)
-    return PushResult(results, max(last, ops[-1].device_seq) if ops else last, now_ms, offset, changed)
+    return PushResult(results, max(last, ops[-1].device_seq) if ops else last, now_ms, offset, changed,
+                      log_identity.current(db))
 
 
 def _insert(db: Database, device: devices.Device, fresh: list[Op], *, now_ms: int, offset: int) -> list[tuple[int, Op]]:
@@ -338,11 +342,13 @@ def remember_token(
 
 def pull(
     db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT, sent_at_ms: int | None = None,
-    clerk: str | None = None,
+    clerk: str | None = None, log_id: str | None = None,
 ) -> PullResult:
     """Everything after the cursor that this device did not write itself, and the trust bundle.
     With `sent_at_ms` (the device's own clock) the pull also measures its clock offset; with
-    `clerk`, it records who is on shift on the tablet (the console shows them)."""
+    `clerk`, it records who is on shift on the tablet (the console shows them). With `log_id`,
+    the history the cursor belongs to: another than the current one raises LogChanged."""
+    log_identity.check(db, log_id, device_id)
     device = devices.get_device(db, device_id)
     columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
     key = registry.phone_search_key(db, device.event_id)
@@ -379,7 +385,7 @@ def pull(
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
     for row in rows:
         row["data"] = msgspec.Raw(row["data"].encode())
-    return PullResult(rows, changed, max(upto, after), more, bundle, now_ms)
+    return PullResult(rows, changed, max(upto, after), more, bundle, now_ms, log_identity.current(db))
 
 
 def redeem_online(
@@ -403,6 +409,7 @@ def redeem_online(
     if decoded.type is not tokens.TokenType.VOUCHER:
         raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", "$.token")
     with write_transaction(db):
+        log_identity.check(db, request.log_id, device_id)
         device = devices.get_device(db, device_id)
         previous = db.execute(
             "select seq, data, kind, device_id, subject from ops where op_id = ?", [request.op_id]

@@ -444,3 +444,20 @@ def m017_recovery_codes_and_account_states(db: Database) -> None:
     # sign-in; a disabled account cannot sign in at all until an owner enables it again.
     db["organizers"].add_column("must_change_password", int, not_null_default=0)
     db["organizers"].add_column("disabled_at", int)
+
+
+@migrations()
+def m018_log_identities(db: Database) -> None:
+    # Each history of the op log has an id; a restored backup starts a new one at the backup's
+    # position (events/log_identity.py), so tablets can tell their cursor and acknowledged ops
+    # belong to a history the server no longer has.
+    import secrets
+    import time
+
+    db["log_identities"].create(
+        {"id": str, "started_at_seq": int, "started_at": int, "reason": str},
+        pk="id",
+        not_null={"started_at_seq", "started_at", "reason"},
+    )
+    db["log_identities"].insert(
+        {"id": "lg" + secrets.token_hex(8), "started_at_seq": 0, "started_at": int(time.time()), "reason": "created"})

@@ -94,7 +94,7 @@ class CampaignTerms(msgspec.Struct):
 
 
 class Enrolled(msgspec.Struct):
-    protocol: Literal[2]
+    protocol: Literal[3]
     device_id: str
     device_name: str
     key_id: int
@@ -106,6 +106,7 @@ class Enrolled(msgspec.Struct):
     phone_search_key: str
     bundle: SignedBundle
     campaigns: list[CampaignTerms]
+    log_id: str
     server_time_ms: int
 
 
@@ -116,12 +117,13 @@ class PushedOp(msgspec.Struct):
 
 
 class Pushed(msgspec.Struct):
-    protocol: Literal[2]
+    protocol: Literal[3]
     results: list[PushedOp]
     last_seq: int
     server_time_ms: int
     clock_offset_ms: int
     conflicts_changed: int
+    log_id: str
 
 
 class PulledConflict(msgspec.Struct):
@@ -134,7 +136,7 @@ class PulledConflict(msgspec.Struct):
 
 
 class Pulled(msgspec.Struct):
-    protocol: Literal[2]
+    protocol: Literal[3]
     ops: list[dict[str, Any]]
     conflicts: list[PulledConflict]
     cursor: int
@@ -142,6 +144,7 @@ class Pulled(msgspec.Struct):
     bundle: SignedBundle
     campaigns: list[CampaignTerms] | None
     rotation_epoch: int
+    log_id: str
     server_time_ms: int
 
 
@@ -152,7 +155,7 @@ class RetiredRotationKey(msgspec.Struct):
 
 
 class RotationKeys(msgspec.Struct):
-    protocol: Literal[2]
+    protocol: Literal[3]
     rotation_epoch: int
     rotation_key: str
     retired: list[RetiredRotationKey]
@@ -160,12 +163,13 @@ class RotationKeys(msgspec.Struct):
 
 
 class Decided(msgspec.Struct):
-    protocol: Literal[2]
+    protocol: Literal[3]
     op_id: str
     outcome: Literal["accepted", "refused"]
     reason: str
     uses_before: int
     max_uses: int
+    log_id: str
     server_time_ms: int
 
 

@@ -30,15 +30,22 @@ def _local_timezone() -> str:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from events import backup
     from server.access_log import logging_config
     from server.app import create_app
 
-    app = create_app(args.db, minify_scripts=not args.raw_scripts)
-    # X-Forwarded-For/-Proto are believed only from the proxies named: from anyone else they
-    # would let any client pick its address (a rate-limit bucket of its own) and its scheme.
-    trusted = args.forwarded_allow_ips
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=logging_config(),
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    # One server per database file: a second one would hand tablets ops out of order, and a
+    # restore must not replace the file under a running one (events/backup.py).
+    try:
+        with backup.serving_lock(args.db):
+            app = create_app(args.db, minify_scripts=not args.raw_scripts)
+            # X-Forwarded-For/-Proto are believed only from the proxies named: from anyone else
+            # they would let any client pick its address (a rate-limit bucket of its own) and its scheme.
+            trusted = args.forwarded_allow_ips
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=logging_config(),
+                        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    except backup.ServerRunning as running:  # only the lock raises it
+        raise CommandError(str(running)) from None
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -320,6 +327,65 @@ def _lost_data_key(args: argparse.Namespace) -> None:
     print(f"  {replaced.organizers} organizer(s) enroll their authenticator app again at their next sign-in.")
 
 
+def _sized(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KiB"
+
+
+def _describe(snapshot) -> str:
+    return (f"{snapshot.events} event(s), {snapshot.attendees} attendee(s), {snapshot.ops} op(s) up to log position "
+            f"{snapshot.log_position}, {_sized(snapshot.size_bytes)}")
+
+
+def _backup(args: argparse.Namespace) -> None:
+    from events import backup
+
+    try:
+        if args.dir:
+            snapshot, removed = backup.backup_into(args.db, args.dir, keep=args.keep)
+        else:
+            snapshot, removed = backup.backup(args.db, args.file), []
+    except backup.BackupError as error:
+        raise CommandError(str(error)) from None
+    print(f"Backed up {args.db} to {snapshot.path}: {_describe(snapshot)}.")
+    for old in removed:
+        print(f"  removed the older backup {old}")
+    print("  Keep the data key apart from it (docs/operations.md, Backups).")
+
+
+def _restore(args: argparse.Namespace) -> None:
+    from events import backup
+
+    try:
+        report = backup.restore(args.file, args.db, now=int(time.time()))
+    except backup.BackupError as error:
+        raise CommandError(str(error)) from None
+    except DataKeyError as error:
+        raise CommandError(f"{error} (the backup needs the data key it was made with)") from None
+    print(f"Restored {args.file} as {args.db}: {_describe(report.restored)}.")
+    if report.replaced_as:
+        print(f"  The database it replaced is kept as {report.replaced_as}.")
+    print(f"  The log's new history is {report.log_id}: tablets send again what they pushed after the backup "
+          "and pull again from it at their next sync.")
+    if report.unread_replaced:
+        print(f"  The replaced database could not be read ({report.unread_replaced}): what only the server held "
+              "after the backup (online sign-ups, imports, organizers' changes) cannot be listed.")
+    for name, count in sorted(report.resent_by_tablets.items()):
+        print(f"  {name}: {count} op(s) after the backup, which the tablet sends again.")
+    print(f"  Lost: {len(report.lost_web_ops)} op(s) of online sign-ups and imports after the backup.")
+    for op in report.lost_web_ops:
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(op["at_ms"] / 1000)) if op["at_ms"] else "?"
+        what = f"{op['kind']} {op['subject']}" + (f" ({op['name']})" if op["name"] else "")
+        print(f"    {at}  {what}")
+    if report.organizer_actions_lost:
+        print(f"  Lost: {len(report.organizer_actions_lost)} organizer action(s) after the backup; do them again:")
+        for action in report.organizer_actions_lost:
+            print(f"    {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(action['at']))}  {action['action']} {action['subject']}")
+    for name in report.revoked_again:
+        print(f"  Revoked again: {name} (it was revoked after the backup).")
+    for name in report.tablets_to_enroll_again:
+        print(f"  Enroll again: {name} (enrolled after the backup); it sends what it holds under its new enrollment.")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="poppass", description="Offline-first check-in and QR vouchers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -397,6 +463,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     lost.add_argument("--yes-the-key-is-lost", action="store_true", required=True,
                       help="required: the event keys this replaces can never come back")
     lost.set_defaults(run=_lost_data_key)
+    backup = commands.add_parser(
+        "backup", help="copy the database, even while the server runs",
+        description="A consistent copy of the database (SQLite's online backup), 0600, checked before it gets its name. "
+                    "The data key is not in it: keep the key apart (docs/operations.md).",
+    )
+    where = backup.add_mutually_exclusive_group(required=True)
+    where.add_argument("file", nargs="?", metavar="FILE", help="the new backup file (never overwritten)")
+    where.add_argument("--dir", metavar="DIR", help="into DIR, named by the time (for a schedule)")
+    backup.add_argument("--keep", metavar="N", type=int, default=48, help="with --dir, how many backups to keep (default 48)")
+    backup.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser(
+        "restore", help="put a backup back in place of the database (the server stopped)",
+        description="Put a backup in place of the database; the replaced file is kept beside it. Tablets send again "
+                    "what they pushed after the backup. Says what was lost: online sign-ups, imports and organizers' "
+                    "changes made after the backup.",
+    )
+    restore.add_argument("file", metavar="FILE", help="the backup to restore")
+    restore.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    restore.set_defaults(run=_restore)
     args = parser.parse_args(argv)
     try:
         args.run(args)

@@ -20,6 +20,7 @@ from litestar.utils.scope.state import ScopeState
 
 from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
+from events.log_identity import LogChanged
 from events.sync import Gap, SeqReused
 from server.auth import PasswordChangeRequired, RoleRequired, SignInRequired
 from server.input_guard import BadText
@@ -125,6 +126,13 @@ class SeqReusedBody(msgspec.Struct):
     device_seq: int
 
 
+class LogChangedBody(msgspec.Struct):
+    error: Literal["log_changed"]
+    log_id: str
+    fork: int
+    last_seq: int
+
+
 class TooLarge(msgspec.Struct):
     error: Literal["too_large"]
     detail: str
@@ -141,6 +149,10 @@ def invalid_input(request: Request, exc: InvalidInput) -> Response:
 
 def gap(request: Request, exc: Gap) -> Response:
     return _api_error(409, "gap", resend_from=exc.resend_from)
+
+
+def log_changed(request: Request, exc: LogChanged) -> Response:
+    return _api_error(409, "log_changed", log_id=exc.log_id, fork=exc.fork, last_seq=exc.last_seq)
 
 
 def device_refused(request: Request, exc: DeviceRefused) -> Response:
@@ -197,4 +209,4 @@ def role_required(request: Request, exc: RoleRequired) -> Response | Template:
 ROLE_WORDS = N_("Your role in this organization does not allow that. Ask one of its owners.")
 
 API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, PasswordChangeRequired: password_change_required, BadText: bad_text,
-                UnicodeDecodeError: undecodable_text, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}
+                UnicodeDecodeError: undecodable_text, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, LogChanged: log_changed, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}

@@ -61,8 +61,8 @@ def test_online_redemption_refuses_a_code_from_the_retired_key(client, db, event
     clock.now = NOW + 30
     refused = online(client, door, text, code=code_with(stolen_key, text, NOW + 30), op_id="opStolen0001")
     assert refused.status_code == 200
-    assert refused.json() | {"server_time_ms": 0} == {
-        "protocol": 2, "op_id": "opStolen0001", "outcome": "refused", "reason": "rotation_key_retired",
+    assert refused.json() | {"server_time_ms": 0, "log_id": ""} == {
+        "protocol": 3, "log_id": "", "op_id": "opStolen0001", "outcome": "refused", "reason": "rotation_key_retired",
         "uses_before": 0, "max_uses": 1, "server_time_ms": 0}
     current = code_with(registry.rotation_key(db, event.id), text, NOW + 30)
     accepted = online(client, door, text, code=current, op_id="opCurrent001")
@@ -79,7 +79,7 @@ def test_tablets_learn_the_new_rotation_key_at_their_next_sync(client, db, event
     answer = client.get("/api/v1/rotation-keys", headers=door.headers)
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
     body = answer.json()
-    assert body["protocol"] == 2 and body["rotation_epoch"] == 2
+    assert body["protocol"] == 3 and body["rotation_epoch"] == 2
     assert keys.from_b64url(body["rotation_key"]) == registry.rotation_key(db, event.id) != held
     assert body["retired"] == [{"epoch": 1, "rotation_key": keys.b64url(held), "retired_at": NOW}]
     # The revoked tablet gets nothing: it is told to wipe itself.

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from events import campaigns, devices, keys, phone_search, registry, rotating, tokens, trust
+from events import campaigns, devices, keys, log_identity, phone_search, registry, rotating, tokens, trust
 from server.controllers.sync_api import PUSH_MAX_BYTES
 from tests.conftest import NOW
 from tests.tablet import Tablet
@@ -70,7 +70,7 @@ def test_enroll(client, db, event) -> None:
     response = client.post("/api/v1/enroll", json={"protocol": 1, "code": typed, "public_key": tablet.public_key})
     assert response.status_code == 201 and response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert body["protocol"] == 2 and body["device_name"] == "Front desk" and body["key_id"] == 2
+    assert body["protocol"] == 3 and body["device_name"] == "Front desk" and body["key_id"] == 2
     assert body["device_id"].startswith("dv") and len(body["device_token"]) >= 40
     assert body["event"] == {"id": event.id, "name": "Spring pop-up", "venue": "Store 1F", "starts_at": NOW - 3600,
                              "ends_at": NOW + 8 * 3600, "timezone": "UTC"}
@@ -124,9 +124,9 @@ def test_enroll_with_a_public_key_that_is_not_base64url(client, db, event) -> No
 
 def test_enroll_with_the_wrong_protocol(client, db, event) -> None:
     code = devices.create_enrollment_code(db, event.id, name="Door", now=NOW)
-    response = client.post("/api/v1/enroll", json={"protocol": 3, "code": code, "public_key": Tablet(event.id).public_key})
+    response = client.post("/api/v1/enroll", json={"protocol": 4, "code": code, "public_key": Tablet(event.id).public_key})
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid", "detail": "Invalid enum value 3", "where": "$.protocol"}
+    assert response.json() == {"error": "invalid", "detail": "Invalid enum value 4", "where": "$.protocol"}
     assert db["devices"].count == 0
 
 
@@ -135,9 +135,9 @@ def test_a_protocol_1_tablet_still_pushes_and_gets_the_protocol_2_pull(client, d
     door = enroll(client, db, event, name="Door")
     tablet.register("Li Wei", now_ms=M, phone="138 0013 8000")
     pushed = push(client, tablet, protocol=1)
-    assert pushed.status_code == 200 and pushed.json()["protocol"] == 2
+    assert pushed.status_code == 200 and pushed.json()["protocol"] == 3
     body = pull(client, door).json()
-    assert body["protocol"] == 2 and "phone" not in body["ops"][0]["data"]
+    assert body["protocol"] == 3 and "phone" not in body["ops"][0]["data"]
 
 
 def test_enroll_with_malformed_json(client) -> None:
@@ -208,7 +208,7 @@ def test_push(client, db, tablet) -> None:
     response = push(client, tablet, pending=0)
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     assert response.json() == {
-        "protocol": 2,
+        "protocol": 3,
         "results": [
             {"op_id": first["op_id"], "device_seq": 1, "status": "applied"},
             {"op_id": second["op_id"], "device_seq": 2, "status": "applied"},
@@ -217,6 +217,7 @@ def test_push(client, db, tablet) -> None:
         "server_time_ms": M,
         "clock_offset_ms": 0,
         "conflicts_changed": 0,
+        "log_id": log_identity.current(db),
     }
     assert db["attendees"].get(first["subject"])["name"] == "Li Wei"
 
@@ -313,7 +314,7 @@ def test_push_with_a_malformed_op(client, db, tablet, change, detail, where) -> 
 @pytest.mark.parametrize(
     "change, detail, where",
     [
-        ({"protocol": 3}, "Invalid enum value 3", "$.protocol"),
+        ({"protocol": 4}, "Invalid enum value 4", "$.protocol"),
         ({"sent_at_ms": -1}, "Expected `int` >= 0", "$.sent_at_ms"),
         ({"extra": 1}, "Object contains unknown field `extra`", ""),
     ],
@@ -512,11 +513,11 @@ def test_online_redeem_accepts_a_single_use_voucher_once(client, db, event, tabl
     text = voucher(db, event, max_uses=1)
     first = online(client, tablet, text, op_id="opFirstTry01")
     assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
-    assert first.json() == {"protocol": 2, "op_id": "opFirstTry01", "outcome": "accepted", "reason": "",
-                            "uses_before": 0, "max_uses": 1, "server_time_ms": M}
+    assert first.json() == {"protocol": 3, "op_id": "opFirstTry01", "outcome": "accepted", "reason": "",
+                            "uses_before": 0, "max_uses": 1, "log_id": log_identity.current(db), "server_time_ms": M}
     second = online(client, tablet, text, op_id="opSecondTry1")
-    assert second.json() == {"protocol": 2, "op_id": "opSecondTry1", "outcome": "refused", "reason": "used_up",
-                             "uses_before": 1, "max_uses": 1, "server_time_ms": M}
+    assert second.json() == {"protocol": 3, "op_id": "opSecondTry1", "outcome": "refused", "reason": "used_up",
+                             "uses_before": 1, "max_uses": 1, "log_id": log_identity.current(db), "server_time_ms": M}
 
 
 def test_online_redeem_again_with_the_same_op_id_gives_the_same_answer(client, db, event, tablet) -> None:

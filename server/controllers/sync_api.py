@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Response
 
-from events import campaigns, devices, keys, ops, registry, sync
+from events import campaigns, devices, keys, log_identity, ops, registry, sync
 from server import api_schema, errors, live
 from server.auth import device_guard
 from server.owners import DEVICE, PUBLIC
@@ -82,6 +82,7 @@ class EnrollmentController(Controller):
                 "phone_search_key": keys.b64url(registry.phone_search_key(db, event.id)),
                 "bundle": registry.signed_trust_bundle(db, event.id, now=now_ms // 1000).to_json(),
                 "campaigns": campaigns.for_tablets(db, event.id),
+                "log_id": log_identity.current(db),
                 "server_time_ms": now_ms,
             },
             status_code=201,
@@ -100,8 +101,9 @@ class SyncController(Controller):
             200: api_schema.answer(api_schema.Pushed, "each op applied or reported a duplicate"),
             400: api_schema.INVALID,
             **api_schema.DEVICE_ERRORS,
-            409: api_schema.answer(errors.GapBody | errors.SeqReusedBody,
-                                   "a gap in device_seq, or a device_seq reused; nothing was written"),
+            409: api_schema.answer(errors.GapBody | errors.SeqReusedBody | errors.LogChangedBody,
+                                   "a gap in device_seq, a device_seq reused, or a log restored since the tablet "
+                                   "last synced; nothing was written"),
             413: api_schema.TOO_LARGE,
         },
     )
@@ -118,6 +120,7 @@ class SyncController(Controller):
                 "server_time_ms": result.server_time_ms,
                 "clock_offset_ms": result.clock_offset_ms,
                 "conflicts_changed": len(result.conflicts),
+                "log_id": result.log_id,
             }
         )
 
@@ -128,6 +131,7 @@ class SyncController(Controller):
             200: api_schema.answer(api_schema.Pulled, "a page of the event's log"),
             400: api_schema.INVALID,
             **api_schema.DEVICE_ERRORS,
+            409: api_schema.answer(errors.LogChangedBody, "the log was restored since the tablet last synced"),
         },
     )
     async def pull(
@@ -137,6 +141,7 @@ class SyncController(Controller):
         limit: FromQuery[int] = sync.PULL_LIMIT,
         sent_at_ms: FromQuery[int | None] = None,
         clerk: FromQuery[str | None] = None,
+        log: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         for name, ok, rule in (
             ("after", 0 <= after <= MAX_CURSOR, "at least 0" if after < 0 else f"at most {MAX_CURSOR}"),
@@ -148,9 +153,11 @@ class SyncController(Controller):
                 raise ops.InvalidInput(f"{name} must be {rule}", f"?{name}")
         if clerk is not None and len(clerk) > CLERK_MAX:  # the same limit as an op's clerk
             raise ops.InvalidInput(f"clerk must be at most {CLERK_MAX} characters", "?clerk")
+        if log is not None and not ops.is_identifier(log):
+            raise ops.InvalidInput("log must be a log id (8-64 characters of A-Z a-z 0-9 _ -)", "?log")
         result = sync.pull(
             request.app.state.db, request.state.device.id, after=after, limit=limit, now_ms=_now_ms(request),
-            sent_at_ms=sent_at_ms, clerk=clerk,
+            sent_at_ms=sent_at_ms, clerk=clerk, log_id=log or None,
         )
         return _json(
             {
@@ -168,6 +175,7 @@ class SyncController(Controller):
                 # A number, not the key: a tablet holding another epoch asks /rotation-keys, so
                 # no secret ever shares a compressed body with what attendees typed (BREACH).
                 "rotation_epoch": registry.rotation_epoch(request.app.state.db, request.state.device.event_id),
+                "log_id": result.log_id,
                 "server_time_ms": result.server_time_ms,
             },
             gzip_for=request,
@@ -199,6 +207,7 @@ class SyncController(Controller):
             200: api_schema.answer(api_schema.Decided, "the server's decision"),
             400: api_schema.INVALID,
             **api_schema.DEVICE_ERRORS,
+            409: api_schema.answer(errors.LogChangedBody, "the log was restored since the tablet last synced"),
             413: api_schema.TOO_LARGE,
         },
     )
@@ -216,6 +225,7 @@ class SyncController(Controller):
                 "reason": decision.reason,
                 "uses_before": decision.uses_before,
                 "max_uses": decision.max_uses,
+                "log_id": log_identity.current(db),
                 "server_time_ms": _now_ms(request),
             }
         )
