@@ -338,3 +338,20 @@ def test_unknown_device_keeps_its_outbox(tablet, server: Server) -> None:
     assert status["state"] == "not_enrolled" and status["lastError"] == "unknown_device"
     assert pending(page) == [1, 2]
     assert server.ops(device_id) == []
+
+
+def test_acknowledged_ops_are_kept_for_a_restore_then_forgotten(tablet, server: Server) -> None:
+    page, device_id = tablet
+    made = page.evaluate(RECORD, {"n": 2, "viaClient": False})
+    assert sync(page)["state"] == "idle" and pending(page) == []
+    assert page.evaluate("async () => (await T.store.kept()).map((op) => op.op_id)") == [op["op_id"] for op in made]
+    unsent = page.evaluate(RECORD, {"n": 1, "viaClient": False})[0]
+    # Three days later the kept ops go; a restore to before them can then no longer get them.
+    page.evaluate("() => T.store.acknowledge(0, null, {now: Date.now() + T.o.KEEP_SENT_MS + 1000})")
+    assert page.evaluate("async () => (await T.store.kept()).length") == 0
+    outcome = page.evaluate("() => T.store.recover({lastSeq: 0, logId: 'lgrestored0000001'})")
+    assert outcome == {"requeued": 0, "lost": 2}
+    assert [op["op_id"] for op in page.evaluate("() => T.store.pending()")] == [unsent["op_id"]]
+    assert pending(page) == [1] and page.evaluate("() => T.store.nextSeq()") == 2
+    assert page.evaluate("() => T.store.logId()") == "lgrestored0000001"
+    assert page.evaluate("() => T.store.cursor()") == 0

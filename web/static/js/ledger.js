@@ -268,6 +268,12 @@ export class Ledger {
     return (await this.store.device())?.phone_search_key ?? this.device.phone_search_key ?? null;
   }
 
+  /** After a restore (sync-client.js onLogChanged): the stored conflicts are already cleared,
+   * and the pull from the start brings the server's. */
+  forgetConflicts() {
+    this.conflicts.clear();
+  }
+
   /** An op this tablet did not queue (an online redemption the server decided and stored). */
   async applyDecided(op) {
     const changes = this._changes([op]);

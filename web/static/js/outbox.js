@@ -2,19 +2,29 @@
 //
 // Object stores in the database "poppass":
 //   outbox — the ops not yet acknowledged by the server, keyed by their device_seq;
+//   sent   — the ops the server acknowledged and the redemptions it decided online, kept
+//            KEEP_SENT_MS so that they can go out again if the server's database is restored
+//            from a backup (docs/sync-protocol.md, "After a restore"), keyed by op_id;
 //   meta   — small named values: the enrollment ("device"), the next device_seq ("next_seq"),
 //            the hybrid logical clock ("hlc"), the pull cursor ("cursor"), the clock offset
-//            ("clock_offset_ms"), the trust bundle ("bundle") and the campaigns ("campaigns");
+//            ("clock_offset_ms"), the trust bundle ("bundle"), the campaigns ("campaigns") and
+//            the history of the server's log the cursor belongs to ("log_id");
 //   attendees, vouchers, conflicts — what the tablet knows of the event (ledger.js), kept in
 //            the same database so that an op and its effect on them commit together.
 // Dependency-free, like token.js: the tablet must work with the network off.
 
 export const DB_NAME = "poppass";
-const VERSION = 2;
+const VERSION = 3;
 const OUTBOX = "outbox";
+const SENT = "sent";
 const META = "meta";
 export const LEDGER_STORES = ["attendees", "vouchers", "conflicts"];
-const STORES = [OUTBOX, META, ...LEDGER_STORES];
+const STORES = [OUTBOX, SENT, META, ...LEDGER_STORES];
+// How long an acknowledged op stays on the tablet: longer than an event day and the night after
+// it, so a server whose database is lost during a weekend pop-up and restored the next morning
+// from its last backup gets every op back; short enough that a stolen tablet holds few of the
+// walk-ins' numbers it typed (docs/security.md).
+export const KEEP_SENT_MS = 72 * 3600 * 1000;
 const MAX_COUNTER = 0xffff; // events/hlc.py MAX_COUNTER
 
 function request(req) {
@@ -86,6 +96,7 @@ export class Outbox {
       const db = opening.result;
       if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { keyPath: "device_seq" });
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
+      if (!db.objectStoreNames.contains(SENT)) db.createObjectStore(SENT, { keyPath: "op_id" }).createIndex("acked_at", "acked_at");
       for (const name of LEDGER_STORES) {
         if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, { keyPath: "id" });
       }
@@ -149,17 +160,26 @@ export class Outbox {
       private_key: privateKey,
     };
     return this._tx("readwrite", async (stores) => {
-      const { outbox, meta } = stores;
+      const { outbox, meta, sent } = stores;
       const previous = await request(meta.get("device"));
-      const ops = await request(outbox.getAll());
-      if (ops.length && previous && previous.event?.id !== device.event?.id) {
+      const unsent = await request(outbox.getAll());
+      if (unsent.length && previous && previous.event?.id !== device.event?.id) {
         throw new Error("the outbox holds ops of another event: push or wipe them before enrolling elsewhere");
       }
+      let ops = unsent;
       if (!previous || previous.event?.id !== device.event?.id) {
         meta.put(0, "cursor");
         for (const name of LEDGER_STORES) stores[name].clear();
         meta.delete("bundle"); // another event's bundle would not verify under this root anyway
+      } else {
+        // Enrolled again in the same event (the server did not know this tablet: its database
+        // went back to a backup older than the enrollment): what it kept goes out again too.
+        const { pushed, decided } = sentAgain(await request(sent.getAll()), 0);
+        ops = [...pushed, ...unsent, ...decided];
       }
+      sent.clear();
+      meta.delete("log_id");
+      if (enrollment.log_id) meta.put(enrollment.log_id, "log_id");
       // Checked against root_public_key before any use (ledger.js), like every pulled bundle.
       if (enrollment.bundle) meta.put(enrollment.bundle, "bundle");
       if (Array.isArray(enrollment.campaigns)) meta.put(enrollment.campaigns, "campaigns");
@@ -227,12 +247,79 @@ export class Outbox {
     return this._tx("readonly", ({ outbox }) => request(outbox.count()));
   }
 
-  // The server applied every op up to `lastSeq`: they leave the outbox, and the offset it
-  // measured is kept, in the same transaction.
-  acknowledge(lastSeq, clockOffsetMs) {
-    return this._tx("readwrite", ({ outbox, meta }) => {
-      if (lastSeq >= 1) outbox.delete(IDBKeyRange.upperBound(lastSeq));
+  // The server applied every op up to `lastSeq`: they move from the outbox to the kept ops, and
+  // the offset it measured is kept, in the same transaction. Kept ops older than KEEP_SENT_MS go.
+  acknowledge(lastSeq, clockOffsetMs, { now = Date.now() } = {}) {
+    return this._tx("readwrite", async ({ outbox, sent, meta }) => {
+      if (lastSeq >= 1) {
+        const range = IDBKeyRange.upperBound(lastSeq);
+        for (const op of await request(outbox.getAll(range))) sent.put({ op_id: op.op_id, op, acked_at: now, decided: false });
+        outbox.delete(range);
+      }
+      sent.index("acked_at").openCursor(IDBKeyRange.upperBound(now - KEEP_SENT_MS)).onsuccess = (event) => {
+        const cursor = event.target.result;
+        if (cursor) {
+          cursor.delete();
+          cursor.continue();
+        }
+      };
       if (Number.isSafeInteger(clockOffsetMs)) meta.put(clockOffsetMs, "clock_offset_ms");
+    });
+  }
+
+  // A redemption the server decided online (and stored itself): kept like an acknowledged op,
+  // as the redeem op the tablet would send again after a restore (`decided_by` the device,
+  // with what the server answered as what the clerk was shown).
+  keepDecided(op, { now = Date.now() } = {}) {
+    return this._tx("readwrite", ({ sent }) => {
+      sent.put({ op_id: op.op_id, op, acked_at: now, decided: true });
+    });
+  }
+
+  // The ops this tablet keeps of what it sent: the pushed ones in device_seq order, then the
+  // online decisions.
+  kept() {
+    return this._tx("readonly", async ({ sent }) => {
+      const { pushed, decided } = sentAgain(await request(sent.getAll()), 0);
+      return [...pushed, ...decided];
+    });
+  }
+
+  logId() {
+    return this._get("log_id").then((value) => value ?? null);
+  }
+
+  saveLogId(logId) {
+    return this._tx("readwrite", ({ meta }) => {
+      meta.put(logId, "log_id");
+    });
+  }
+
+  // `409 log_changed`: the server's database went back to a backup (docs/sync-protocol.md, "After
+  // a restore"). Every kept op after `lastSeq` goes back to the outbox ahead of the unsent ones,
+  // with the same numbers, then the online decisions as ordinary redeem ops; the tablet pulls
+  // again from the start (its conflicts too are rebuilt: the server's may have changed under
+  // other ids). Ops numbered after `lastSeq` that are no longer kept are lost: counted, and the
+  // rest renumbered so the queue moves. Returns {requeued, lost}.
+  recover({ lastSeq, logId }) {
+    return this._tx("readwrite", async ({ outbox, sent, meta, conflicts }) => {
+      const [unsent, kept, nextSeq] = await Promise.all([
+        request(outbox.getAll()), request(sent.getAll()), request(meta.get("next_seq")),
+      ]);
+      const { pushed, decided } = sentAgain(kept, lastSeq);
+      const numbered = [...pushed, ...unsent];
+      // Numbers the server lost and this tablet no longer keeps (older than KEEP_SENT_MS).
+      const lost = Math.max(0, (numbered[0]?.device_seq ?? nextSeq ?? lastSeq + 1) - lastSeq - 1);
+      const seen = new Set(numbered.map((op) => op.op_id));
+      const queue = [...numbered, ...decided.filter((op) => !seen.has(op.op_id))];
+      await request(outbox.clear());
+      queue.forEach((op, index) => outbox.put({ ...op, device_seq: lastSeq + 1 + index }));
+      for (const row of kept) if (row.decided || row.op.device_seq > lastSeq) sent.delete(row.op_id);
+      meta.put(lastSeq + 1 + queue.length, "next_seq");
+      meta.put(0, "cursor");
+      meta.put(logId, "log_id");
+      conflicts.clear();
+      return { requeued: pushed.length + decided.length, lost };
     });
   }
 
@@ -320,6 +407,16 @@ export class Outbox {
       for (const store of Object.values(stores)) store.clear();
     });
   }
+}
+
+// Of the kept ops, those to send again: the pushed ones after `lastSeq`, in their order, and the
+// online decisions (which get new numbers), in the order they were made.
+function sentAgain(kept, lastSeq) {
+  const pushed = kept.filter((row) => !row.decided && row.op.device_seq > lastSeq).map((row) => row.op);
+  pushed.sort((a, b) => a.device_seq - b.device_seq);
+  const decided = kept.filter((row) => row.decided).map((row) => row.op);
+  decided.sort((a, b) => a.hlc_ms - b.hlc_ms || a.hlc_counter - b.hlc_counter);
+  return { pushed, decided };
 }
 
 export function openOutbox(name = DB_NAME) {

@@ -154,7 +154,14 @@ export async function openStation() {
     renderConflictCount(ledger);
     document.dispatchEvent(new CustomEvent("poppass:pulled"));
   };
-  const client = new SyncClient({ store, onPull, onRevoked: rememberRevocation, clerk, lastSyncAt: savedLastSync(device.device_id) });
+  // The server's database was restored: its conflicts come again with the pull from the start.
+  const onLogChanged = async () => {
+    ledger.forgetConflicts();
+    renderConflictCount(ledger);
+  };
+  const client = new SyncClient({
+    store, onPull, onLogChanged, onRevoked: rememberRevocation, clerk, lastSyncAt: savedLastSync(device.device_id),
+  });
   let offsetMs = (await store.clockOffset()) ?? 0;
   client.addEventListener("status", () => {
     renderBadge(client.status);

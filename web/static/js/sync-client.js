@@ -9,7 +9,7 @@
 
 import { openOutbox } from "./outbox.js";
 
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 export const MAX_BATCH = 1000; // the server's limit per push
 
 // Why the client stopped on its own: it needs a person (enroll again) or it must forget all.
@@ -65,11 +65,13 @@ export async function enroll(store, { code, publicKey, privateKey = null, baseUr
 
 export class SyncClient extends EventTarget {
   // store: an Outbox (outbox.js); onPull(page): applies a pull page to the tablet's projections
-  // (may be async; the cursor is saved only after it resolves).
+  // (may be async; the cursor is saved only after it resolves); onLogChanged({requeued, lost}):
+  // the server's database went back to a backup, and the tablet's conflicts were forgotten.
   constructor({
     store,
     onPull = async () => {},
     onRevoked = () => {},
+    onLogChanged = async () => {},
     baseUrl = "",
     batchSize = MAX_BATCH,
     intervalMs = 30_000,
@@ -83,6 +85,7 @@ export class SyncClient extends EventTarget {
     this.store = store;
     this.onPull = onPull;
     this.onRevoked = onRevoked;
+    this.onLogChanged = onLogChanged;
     this.baseUrl = baseUrl;
     this.maxBatch = Math.min(batchSize, MAX_BATCH);
     this.batchSize = this.maxBatch;
@@ -153,12 +156,13 @@ export class SyncClient extends EventTarget {
     if (this.stopped) return null;
     const device = await this.store.device();
     if (!device) return null;
-    const stamp = await this.store.stamp();
+    const [stamp, logId] = await Promise.all([this.store.stamp(), this.store.logId()]);
     const body = {
       protocol: PROTOCOL, device_id: device.device_id, sent_at_ms: Date.now(), op_id: op.op_id, subject: op.subject,
       ...stamp, clerk: op.clerk, token: op.token,
     };
     if (op.code) body.code = op.code;
+    if (logId) body.log_id = logId;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
@@ -171,7 +175,18 @@ export class SyncClient extends EventTarget {
         signal: abort.signal,
       });
       const answer = await response.json().catch(() => ({}));
-      if (response.status === 200 && (answer.outcome === "accepted" || answer.outcome === "refused")) return answer;
+      if (response.status === 200 && (answer.outcome === "accepted" || answer.outcome === "refused")) {
+        // Stored by the server, not queued here: kept so that it goes out again after a restore.
+        const shown = { verdict: answer.outcome === "accepted" ? "green" : "red" };
+        if (answer.reason) shown.reason = String(answer.reason).slice(0, 200);
+        await this.store.keepDecided({
+          kind: "redeem", op_id: op.op_id, device_seq: 0, subject: op.subject, ...stamp, clerk: op.clerk,
+          data: { token: op.token, outcome: answer.outcome, shown },
+        }).catch(() => {});
+        return answer;
+      }
+      // The server's database was restored: decide here (the caller queues the op) and catch up.
+      if (response.status === 409 && answer.error === "log_changed") this.sync().catch(() => {});
       if (response.status === 401 || (response.status === 403 && answer.wipe === true)) {
         await this._refuse(response.status, answer).catch(() => {});
       }
@@ -322,7 +337,7 @@ export class SyncClient extends EventTarget {
     for (;;) {
       const ops = await this.store.pending(this.batchSize);
       if (!ops.length) return;
-      const total = await this.store.count();
+      const [total, logId] = await Promise.all([this.store.count(), this.store.logId()]);
       const body = {
         protocol: PROTOCOL,
         device_id: device.device_id,
@@ -330,18 +345,25 @@ export class SyncClient extends EventTarget {
         ops,
         pending: total - ops.length,
       };
+      if (logId) body.log_id = logId;
       const answer = await call(this.baseUrl, "POST", "/api/v1/push", { token: device.device_token, body });
       const { status } = answer;
       const reply = answer.body;
       if (status === 200) {
         stuck = 0;
         await this.store.acknowledge(reply.last_seq, reply.clock_offset_ms);
+        if (!logId && typeof reply.log_id === "string") await this.store.saveLogId(reply.log_id);
         this._set({ pending: Math.max(0, total - ops.filter((op) => op.device_seq <= reply.last_seq).length) });
         if (reply.last_seq < ops[ops.length - 1].device_seq) {
           // The server answered 200 but did not apply the whole batch: never spin on it.
           throw new Retry(`server: applied up to ${reply.last_seq} of ${ops[ops.length - 1].device_seq}`);
         }
         if (Number.isSafeInteger(reply.clock_offset_ms)) this._set({ clockOffsetMs: reply.clock_offset_ms });
+        continue;
+      }
+      if (status === 409 && reply.error === "log_changed" && stuck < 3) {
+        stuck += 1;
+        await this._recover(reply);
         continue;
       }
       if (status === 409 && ++stuck > 3) {
@@ -375,14 +397,25 @@ export class SyncClient extends EventTarget {
   async _pull() {
     const device = await this._device();
     let after = await this.store.cursor();
+    let restores = 0;
     for (;;) {
       const sentAt = Date.now();
       const onShift = (this.clerk() || "").slice(0, 80);
+      const logId = await this.store.logId();
       const query = `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}` +
-        (onShift ? `&clerk=${encodeURIComponent(onShift)}` : "");
+        (onShift ? `&clerk=${encodeURIComponent(onShift)}` : "") + (logId ? `&log=${encodeURIComponent(logId)}` : "");
       const answer = await call(this.baseUrl, "GET", `/api/v1/pull?${query}`, { token: device.device_token });
+      if (answer.status === 409 && answer.body.error === "log_changed" && restores++ < 3) {
+        // Nothing to push had hidden the restore until now: send again what was kept, then pull
+        // from the start.
+        await this._recover(answer.body);
+        await this._push();
+        after = await this.store.cursor();
+        continue;
+      }
       if (answer.status !== 200) await this._refuse(answer.status, answer.body);
       const page = answer.body;
+      if (!logId && typeof page.log_id === "string") await this.store.saveLogId(page.log_id);
       // Applied first, cursor second: a crash in between pulls the same page again, harmlessly.
       await this.onPull(page);
       await this.store.saveCursor(page.cursor);
@@ -398,6 +431,21 @@ export class SyncClient extends EventTarget {
       }
       after = page.cursor;
     }
+  }
+
+  // `409 log_changed` (docs/sync-protocol.md, "After a restore"): the kept ops go back into the
+  // outbox, the cursor to the start, the conflicts are forgotten until pulled again.
+  async _recover(reply) {
+    if (!Number.isSafeInteger(reply.last_seq) || typeof reply.log_id !== "string") {
+      this._set({ state: "error", lastError: "409 log_changed without last_seq or log_id" });
+      throw new Halt("409");
+    }
+    const outcome = await this.store.recover({ lastSeq: reply.last_seq, logId: reply.log_id });
+    await this.onLogChanged(outcome);
+    this._set({
+      pending: await this.store.count(),
+      warning: outcome.lost ? `restore: ${outcome.lost} ops were older than the tablet keeps, and are lost` : null,
+    });
   }
 
   // The pull names the event's rotation epoch, never its keys: when it is not the one this
