@@ -707,3 +707,48 @@ def test_a_pass_whose_token_id_is_not_the_subject_is_refused(client, db, event, 
     assert response.status_code == 400
     assert response.json()["detail"] == "an attendee's id is the token id of their pass"
     assert response.json()["where"] == "$.ops[0].subject" and db["ops"].count == 0
+
+
+# --- after a restore (the log's identity) ----------------------------------------------------
+
+
+def restored(db) -> str:
+    """What `poppass restore` does to the log: a new history, here forked at position 1."""
+    from events.db import write_transaction
+
+    with write_transaction(db):
+        return log_identity.begin(db, at_seq=1, now=NOW, reason="restored")
+
+
+def test_every_answer_names_the_log_and_a_tablet_naming_it_is_served(client, db, event, tablet) -> None:
+    current = log_identity.current(db)
+    tablet.register("Li Wei", now_ms=M)
+    assert push(client, tablet, log_id=current).json()["log_id"] == current
+    assert pull(client, tablet, log=current).json()["log_id"] == current
+    assert online(client, tablet, voucher(db, event), log_id=current).json()["log_id"] == current
+
+
+def test_a_tablet_naming_an_old_log_is_told_and_nothing_is_written(client, db, event, tablet) -> None:
+    old = log_identity.current(db)
+    tablet.register("Li Wei", now_ms=M)
+    assert push(client, tablet, log_id=old).status_code == 200
+    new = restored(db)
+    tablet.checkin("atFirstOne0000001", now_ms=M + 1)
+    told = {"error": "log_changed", "log_id": new, "fork": 1, "last_seq": 1}
+    before = db["ops"].count
+    pushed = push(client, tablet, tablet.outbox[-1:], log_id=old)
+    assert pushed.status_code == 409 and pushed.json() == told
+    assert pull(client, tablet, log=old).json() == told
+    redeemed = online(client, tablet, voucher(db, event), log_id=old)
+    assert redeemed.status_code == 409 and redeemed.json() == told
+    assert db["ops"].count == before
+    # Protocol 2 names no log: served as before.
+    assert push(client, tablet, tablet.outbox[-1:], protocol=2).status_code == 200
+
+
+@pytest.mark.parametrize("log", ["short", "lg" + "x" * 70, "lg0000000000000000\n", "lg 00000000000000"])
+def test_a_malformed_log_id_is_refused_where_it_is(client, tablet, log) -> None:
+    response = pull(client, tablet, log=log)
+    assert response.status_code == 400 and response.json()["where"] == "?log"
+    pushed = push(client, tablet, [], log_id=log)
+    assert pushed.status_code == 400 and pushed.json()["where"] == "$.log_id"
