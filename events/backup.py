@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -205,7 +206,8 @@ def _read_replaced(path: Path, restored: sqlite3.Connection) -> dict:
 
 def restore(backup_file: str | Path, database: str | Path, *, now: int) -> RestoreReport:
     """Put `backup_file` in place of `database` (the server stopped). The replaced file, with its
-    -wal, is kept as `<database>.replaced-<time>`."""
+    -wal, is kept as `<database>.replaced-<time>`. Stopped at any point, the name holds a whole
+    database, the replaced one or the restored one, and the restore can simply be run again."""
     backup_file, database = Path(backup_file), Path(database)
     if not backup_file.is_file():
         raise BackupError(f"no backup at {backup_file}")
@@ -230,15 +232,35 @@ def restore(backup_file: str | Path, database: str | Path, *, now: int) -> Resto
                 leftover.unlink(missing_ok=True)
             raise
         if database.exists():
-            aside = Path(f"{database}.replaced-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}")
-            for suffix in ("-wal", "-shm", ""):  # the file last: SQLite must never see it without its WAL
-                if Path(f"{database}{suffix}").exists():
-                    os.rename(f"{database}{suffix}", f"{aside}{suffix}")
-            report.replaced_as = str(aside)
-        os.rename(staged, database)
+            report.replaced_as = str(_set_aside(database, now=now))
+        # Atomic: whatever happens, a whole database (the replaced one or the backup) has the name.
+        os.replace(staged, database)
         _fsync_directory(database.parent)
     report.restored = describe(database)
     return report
+
+
+def _set_aside(database: Path, *, now: int) -> Path:
+    """Keep the database being replaced as `<database>.replaced-<time>`, then remove its -wal and
+    -shm: left beside the restored file, SQLite would apply the old WAL's pages to it. Its WAL is
+    checkpointed into it first, so removing the WAL loses nothing even if the restore stops there."""
+    try:
+        conn = sqlite3.connect(database)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        pass  # a damaged file is kept as it is, with its WAL
+    aside = Path(f"{database}.replaced-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}")
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{database}{suffix}").exists():
+            shutil.copy2(f"{database}{suffix}", f"{aside}{suffix}")
+            with open(f"{aside}{suffix}", "rb") as copied:
+                os.fsync(copied.fileno())
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    return aside
 
 
 def _prepare(staged: Path, backup_file: Path, database: Path, *, now: int) -> RestoreReport:

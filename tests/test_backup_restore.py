@@ -325,3 +325,59 @@ def test_the_fork_of_each_history(tmp_path) -> None:
     assert log_identity.fork(db, first) == 30 and log_identity.fork(db, second) == 30
     assert log_identity.fork(db, third) == 50  # the current one: everything
     assert log_identity.fork(db, new_id("lg")) == 0  # never known here: pull it all again
+
+
+def test_a_restore_onto_a_new_machine_needs_the_key_and_then_works(tmp_path) -> None:
+    db_path = tmp_path / "event.db"
+    db = open_database(db_path)
+    event = ensure_demo(db, now=1_767_261_600).event
+    db.close()
+    backup.backup(db_path, tmp_path / "b.db")
+    elsewhere = tmp_path / "new" / "poppass.db"
+    elsewhere.parent.mkdir()
+    with pytest.raises(Exception, match="key"):
+        backup.restore(tmp_path / "b.db", elsewhere, now=1_767_262_000)
+    assert not elsewhere.exists()
+    (tmp_path / "new" / "poppass.db.key").write_bytes((tmp_path / "event.db.key").read_bytes())
+    report = backup.restore(tmp_path / "b.db", elsewhere, now=1_767_262_000)
+    assert report.replaced_as is None and report.restored.events == 1
+    db = open_database(elsewhere)
+    assert db["events"].get(event.id)["name"] == event.name
+    db.close()
+
+
+@pytest.mark.parametrize("step", ["copy2", "unlink", "replace"])
+def test_a_restore_stopped_at_any_step_leaves_a_whole_database_and_can_be_run_again(tmp_path, monkeypatch, step) -> None:
+    db_path = tmp_path / "event.db"
+    db = open_database(db_path)
+    ensure_demo(db, now=1_767_261_600)
+    db.close()
+    backup.backup(db_path, tmp_path / "b.db")
+    db = open_database(db_path)  # a change after the backup, still in the -wal while "the server" runs
+    signup.sign_up(db, db["events"].rows.__next__()["id"],
+                   signup.Applicant("Late", "+86 138 0000 0002", "", consent=True), now_ms=1_767_261_700_000)
+    real = {"copy2": backup.shutil.copy2, "unlink": Path.unlink, "replace": backup.os.replace}[step]
+
+    calls = []
+
+    def stop_here(*args, **kwargs):
+        calls.append(args)
+        # The moments that matter: the replaced file copied but not its WAL; its WAL removed
+        # but not its -shm; the restored file not yet renamed.
+        if step == "unlink" and Path(args[0]).name != "event.db-shm" or step == "copy2" and len(calls) < 2:
+            return real(*args, **kwargs)
+        raise KeyboardInterrupt(f"stopped at {step}")
+
+    target = {"copy2": (backup.shutil, "copy2"), "unlink": (Path, "unlink"), "replace": (backup.os, "replace")}[step]
+    monkeypatch.setattr(*target, stop_here)
+    with pytest.raises(KeyboardInterrupt):  # the "server" was killed: its -wal and -shm are still there
+        backup.restore(tmp_path / "b.db", db_path, now=1_767_262_000)
+    monkeypatch.setattr(*target, real)
+    db.close()
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    assert conn.execute("select count(*) from attendees").fetchone()[0] in (0, 1)  # the backup's or the replaced
+    conn.close()
+    report = backup.restore(tmp_path / "b.db", db_path, now=1_767_262_100)
+    assert [op["name"] for op in report.lost_web_ops if op["kind"] == "register"] in (["Late"], [])
+    assert sqlite3.connect(db_path).execute("select count(*) from attendees").fetchone()[0] == 0
