@@ -355,3 +355,21 @@ def test_acknowledged_ops_are_kept_for_a_restore_then_forgotten(tablet, server: 
     assert pending(page) == [1] and page.evaluate("() => T.store.nextSeq()") == 2
     assert page.evaluate("() => T.store.logId()") == "lgrestored0000001"
     assert page.evaluate("() => T.store.cursor()") == 0
+
+
+def test_enrolled_again_the_tablet_sends_what_it_kept_under_its_new_id(tablet, server: Server) -> None:
+    # The server's database went back to a backup older than this tablet's enrollment: it is
+    # unknown there, is enrolled again, and must send everything it holds.
+    page, device_id = tablet
+    kept = page.evaluate(RECORD, {"n": 2, "viaClient": False})
+    assert sync(page)["state"] == "idle" and pending(page) == []
+    unsent = page.evaluate(RECORD, {"n": 1, "viaClient": False})
+    new_id = page.evaluate(SETUP, {"code": server.codes.pop()})
+    assert new_id != device_id
+    queued = page.evaluate("() => T.store.pending()")
+    assert [op["op_id"] for op in queued] == [op["op_id"] for op in kept + unsent]
+    assert [op["device_seq"] for op in queued] == [1, 2, 3]
+    assert page.evaluate("async () => (await T.store.kept()).length") == 0
+    assert sync(page)["state"] == "idle"
+    # This server still has the first two (under the old id): stored once, the third is new.
+    assert [op_id for _, op_id, _ in server.ops(new_id)] == [unsent[0]["op_id"]]
