@@ -43,7 +43,7 @@ json_values = st.recursive(
 # Near the real thing: the names and values a batch has, so the validator gets past its first check.
 FIELD_NAMES = ["protocol", "device_id", "sent_at_ms", "ops", "pending", "kind", "op_id", "device_seq", "subject",
                "hlc_ms", "hlc_counter", "device_time_ms", "corrected_time_ms", "clerk", "data", "token", "outcome",
-               "shown", "verdict", "name", "consent", "method", "reason", "code_step", "decided_by", "attendee_id"]
+               "shown", "verdict", "name", "consent", "method", "reason", "code_step", "decided_by", "attendee_id", "log_id"]
 tricky = st.one_of(
     json_values,
     st.sampled_from([0, -1, 1, 2**53 - 1, 2**53, 2**63, 2**64, -(2**63) - 1, 10**30, 1.5, 1e308, "", "A" * 2000,
@@ -200,8 +200,9 @@ def valid_ops(draw: st.DrawFn) -> dict:
 
 
 valid_batches = st.fixed_dictionaries({
-    "protocol": st.just(1), "device_id": identifiers, "sent_at_ms": millis,
+    "protocol": st.sampled_from([1, 2, 3]), "device_id": identifiers, "sent_at_ms": millis,
     "ops": st.lists(valid_ops(), max_size=5), "pending": st.integers(0, 2**53 - 1),
+    "log_id": st.none() | identifiers,
 })
 
 
@@ -309,13 +310,16 @@ query_values = st.one_of(st.integers().map(str), st.text(max_size=30), st.sample
 
 
 @settings(max_examples=150)
-@given(params=st.dictionaries(st.sampled_from(["after", "limit", "sent_at_ms", "cursor", "after[]"]), query_values, max_size=4))
+@given(params=st.dictionaries(st.sampled_from(["after", "limit", "sent_at_ms", "cursor", "after[]", "log"]),
+                              query_values | identifiers, max_size=4))
 def test_any_query_string_to_pull_is_answered_or_refused_with_a_400(api: Api, params: dict[str, str]) -> None:
     tablet = api.tablet()
     response = api.client.get("/api/v1/pull", params=params, headers=tablet.headers)
-    assert response.status_code in (200, 400), (response.status_code, response.text)
+    assert response.status_code in (200, 400, 409), (response.status_code, response.text)
     if response.status_code == 400:
         assert response.json()["error"] == "invalid"
+    if response.status_code == 409:  # a well-formed log id that is not the current one
+        assert response.json()["error"] == "log_changed" and ops.is_identifier(params["log"])
 
 
 @settings(max_examples=100)
