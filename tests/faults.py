@@ -309,6 +309,9 @@ class ForkServer:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     response.read()
                 return
+            except urllib.error.HTTPError as error:  # it answers: up, though unwell (a 503 on a low disk)
+                error.close()
+                return
             except OSError:
                 time.sleep(0.01)
         raise RuntimeError("server did not come up in 60 s")
