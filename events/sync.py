@@ -9,13 +9,14 @@ the batch touched. A business rule broken by an op never refuses it: it becomes 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 
 import msgspec
 from sqlite_utils import Database
 
 from events import conflicts, devices, hlc, merge, phone_search, registry, rotating, tokens
-from events.db import write_transaction
+from events.db import is_disk_full, write_transaction
 from events.ops import InvalidInput, Op, OnlineRedeem, PushBatch
 from events.trust import ClockPolicy, TrustBundle
 
@@ -336,6 +337,17 @@ def remember_token(
     )
 
 
+def _note(db: Database, sql: str, params: list) -> None:
+    """What a pull records about the tablet (clerk, last sync, clock offset): only bookkeeping,
+    so a full disk (SQLITE_FULL) skips it rather than keep the tablet from what is stored."""
+    try:
+        with write_transaction(db):
+            db.execute(sql, params)
+    except (sqlite3.OperationalError, OSError) as error:
+        if not is_disk_full(error):
+            raise
+
+
 def pull(
     db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT, sent_at_ms: int | None = None,
     clerk: str | None = None,
@@ -365,17 +377,12 @@ def pull(
         if c.kind in merge.VOUCHER_CONFLICTS
     ]
     if clerk is not None and clerk.strip():
-        with write_transaction(db):
-            db.execute("update devices set clerk = ? where id = ?", [clerk.strip(), device_id])
+        _note(db, "update devices set clerk = ? where id = ?", [clerk.strip(), device_id])
     if sent_at_ms is not None:
-        with write_transaction(db):
-            db.execute(
-                "update devices set last_sync_at = ?, clock_offset_ms = ? where id = ?",
-                [now_ms // 1000, hlc.measured_offset_ms(now_ms, sent_at_ms), device_id],
-            )
+        _note(db, "update devices set last_sync_at = ?, clock_offset_ms = ? where id = ?",
+              [now_ms // 1000, hlc.measured_offset_ms(now_ms, sent_at_ms), device_id])
     elif device.last_sync_at != now_ms // 1000:  # one write a second at most, not one a page
-        with write_transaction(db):
-            db.execute("update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
+        _note(db, "update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
     for row in rows:
         row["data"] = msgspec.Raw(row["data"].encode())

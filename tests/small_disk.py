@@ -53,7 +53,7 @@ class SmallDisk:
         assert self.helper.stdout is not None
         if self.helper.stdout.readline().strip() != "mounted":
             error = self.helper.stderr.read() if self.helper.stderr else ""
-            self.helper.wait()
+            self.__exit__()
             raise SmallDiskUnavailable(f"cannot mount a tmpfs here ({mounted.stderr.strip()}) nor under unshare -rm ({error.strip()})")
         self.path = Path(f"/proc/{self.helper.pid}/root") / str(self.directory).lstrip("/")
         self.server_prefix = ["nsenter", "-t", str(self.helper.pid), "-U", "-m", "--preserve-credentials"]
@@ -93,3 +93,6 @@ class SmallDisk:
         if self.helper is not None:
             self.helper.kill()  # the namespace, and its mount, go with its last process
             self.helper.wait()
+            for pipe in (self.helper.stdout, self.helper.stderr):
+                if pipe is not None:
+                    pipe.close()
