@@ -39,7 +39,7 @@ _UPSERT_ATTENDEE = (
 # and no pass to check in as someone else.
 _PULLED_DATA = (
     "case kind "
-    "when 'register' then poppass_pulled_register(data) "
+    "when 'register' then poppass_pulled_register(data, :phone_search_key) "
     "when 'checkin' then json_remove(data, '$.pass_token') "
     "when 'issue' then case when (select type from tokens where tokens.event_id = ops.event_id and tokens.id = ops.subject) "
     "= 'pass' then json_remove(data, '$.token') else data end "
@@ -358,13 +358,19 @@ def pull(
     device = devices.get_device(db, device_id)
     columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
     key = registry.phone_search_key(db, device.event_id)
-    db.conn.create_function("poppass_pulled_register", 1, lambda data: pulled_register(data, key), deterministic=True)
+    # Registered once per connection, the event's key passed as an argument: SQLite refuses to
+    # redefine a function while any statement on the connection is still active ("Error
+    # creating function", a 500 on a pull that the crash-recovery harness's pulling tablet found).
+    if not getattr(db, "_poppass_pull_function", False):
+        db.conn.create_function("poppass_pulled_register", 2, pulled_register, deterministic=True)
+        db._poppass_pull_function = True
     selected = ", ".join(_PULLED_DATA if c == "data" else c for c in columns)
     rows = [
         dict(zip(columns, row))
         for row in db.conn.execute(
-            f"select {selected} from ops where event_id = ? and seq > ? and device_id != ? order by seq limit ?",
-            [device.event_id, after, device_id, limit + 1],
+            f"select {selected} from ops where event_id = :event_id and seq > :after and device_id != :device_id "
+            "order by seq limit :limit",
+            {"event_id": device.event_id, "after": after, "device_id": device_id, "limit": limit + 1, "phone_search_key": key},
         )
     ]
     more = len(rows) > limit
