@@ -732,6 +732,7 @@ PULL_PAGE = 7  # small pages: a pull through the kills takes many requests
 
 @dataclass
 class OnlineStats(FaultStats):
+    lost_redeem_answers: int = 0  # stored before the request that got the answer: an answer was lost
     redeems: int = 0
     redeem_retries: int = 0  # asked again after no answer, same op_id
     repeats: int = 0  # asked again after an answer: must get the same answer
@@ -789,12 +790,13 @@ def drive_redeems(
         failures = 0
         while time.monotonic() < deadline:
             body["sent_at_ms"] = int(time.time() * 1000) + tablet.skew_ms
+            asked_at_ms = int(time.time() * 1000)
             traffic.request("redeem")
             answer = post_json(url, "/api/v1/redeem", tablet, msgspec.json.encode(body))
             with lock:
                 stats.redeems += 1
             if answer is not None and answer[0] == 200:
-                return answer[1]
+                return answer[1] | {"asked_at_ms": asked_at_ms, "tries": failures + 1}
             if answer is not None and answer[0] < 500:
                 problem(f"unexpected answer {answer} to {body['op_id']}")
                 return None
@@ -886,7 +888,7 @@ def online_world(directory: Path, rng: random.Random) -> tuple[World, list[str]]
 
 def check_online(
     path: Path, world: World, workload: Workload, answers: dict[str, dict], puller: FaultTablet, pulled: list[dict],
-    texts: list[str],
+    texts: list[str], stats: OnlineStats,
 ) -> list[str]:
     problems = []
     db = open_database(path, migrate=False)
@@ -907,6 +909,11 @@ def check_online(
         online = {op_id: (device_id, subject, json.loads(data)) for op_id, device_id, subject, data in db.execute(
             "select op_id, device_id, subject, data from ops where kind = 'redeem' and device_seq is null"
         )}
+        received = dict(db.execute("select op_id, received_at_ms from ops where device_seq is null").fetchall())
+        # Stored before the request that got the answer was sent: an earlier one's answer was lost.
+        stats.lost_redeem_answers = sum(
+            1 for op_id, answer in answers.items() if op_id in received and received[op_id] < answer["asked_at_ms"]
+        )
         for op_id, answer in answers.items():
             if op_id not in online:
                 problems.append(f"online redemption {op_id} answered {answer['outcome']} but not stored")
@@ -1003,7 +1010,7 @@ def run_online_seed(
     problems = list(stats.problems)
     if stats.kills["mid_redeem"] + stats.kills["mid_pull"] < 2 and not stats.problems:
         problems.append(f"the kills in a redemption and in a pull did not both happen: {dict(stats.kills)}")
-    problems += check_online(db_path, world, workload, answers, puller, pulled, texts)
+    problems += check_online(db_path, world, workload, answers, puller, pulled, texts, stats)
     return SeedResult(seed, len(workload.timeline) + len(answers), stats, problems, time.monotonic() - started)
 
 

@@ -62,7 +62,8 @@ def explain_online(result: SeedResult) -> str:
     stats = result.stats
     return (
         f"seed {result.seed}: kills {dict(stats.kills)}, {stats.redeems} redemption requests "
-        f"({stats.redeem_retries} resent after no answer, {stats.repeats} asked again after one), {stats.pulls} pulls\n  "
+        f"({stats.redeem_retries} resent after no answer, {stats.lost_redeem_answers} answers lost after the server "
+        f"stored the decision, {stats.repeats} asked again after one), {stats.pulls} pulls\n  "
         + "\n  ".join(result.problems)
     )
 
