@@ -65,14 +65,14 @@ def check(db: Database) -> Health:
 
 
 def _probe_file(path: Path, health: Health) -> None:
-    """Open the file afresh, read-only, and read its schema and migrations. The server's own
+    """(The detail names no path: /healthz is public.) Open the file afresh, read-only, and read its schema and migrations. The server's own
     connection would answer from its page cache even after the file was damaged, moved or
     deleted underneath it (it would then write into a file nobody will ever open again)."""
     try:
         probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=PROBE_TIMEOUT_S)
     except sqlite3.Error as error:
         health.problems.append("database_unreachable")
-        health.detail["database_unreachable"] = f"{path}: {error}"
+        health.detail["database_unreachable"] = f"the database file: {error}"
         return
     try:
         probe.execute("select count(*) from sqlite_master").fetchone()
@@ -80,7 +80,7 @@ def _probe_file(path: Path, health: Health) -> None:
     except sqlite3.Error as error:
         problem = "database_damaged" if is_damage(error) else "database_unreachable"
         health.problems.append(problem)
-        health.detail[problem] = f"{path}: {error}"
+        health.detail[problem] = f"the database file: {error}"
     finally:
         probe.close()
 
@@ -91,10 +91,10 @@ def _check_disk(directory: Path, health: Health) -> None:
         free = shutil.disk_usage(directory).free  # what an unprivileged writer may still use
     except OSError as error:
         health.problems.append("database_unreachable")
-        health.detail["database_unreachable"] = f"{directory}: {error}"
+        health.detail["database_unreachable"] = f"the database's directory: {error}"
         return
     health.disk_free_bytes = free
-    mib = f"{free / 2**20:.1f} MiB free in {directory}"
+    mib = f"{free / 2**20:.1f} MiB free beside the database"
     if free < DISK_FULL_BYTES:
         health.problems.append("disk_full")
         health.detail["disk_full"] = f"{mib}: writes are refused (503) until there is room"
