@@ -21,6 +21,9 @@ nothing. Used by tests/test_crash_recovery.py (a few seeds) and bench/soak.py (m
 
 The seed fixes the workload and the kill plan; the exact interleaving of threads, requests and
 kills is real timing, so a failing seed is re-run a few times to reproduce.
+
+`run_online_seed` is a second mode: online redemptions and a pulling tablet beside the pushes,
+with kills aimed at both (its own section below).
 """
 
 from __future__ import annotations
