@@ -1,6 +1,6 @@
 """Soak, not a benchmark: the crash-recovery check of tests/test_crash_recovery.py over many seeds.
 
-    .venv/bin/python bench/soak.py --seeds 1000 [--first 1000] [--jobs 2] [--size 40] [--cli]
+    .venv/bin/python bench/soak.py --seeds 1000 [--first 1000] [--jobs 2] [--size 40] [--cli] [--online]
 
 For each seed (tests/faults.py): a fresh event and 3-4 tablets, a deterministic workload of
 `--size` ops, a reference run through events.sync, and a faulty run against the real server
@@ -9,6 +9,10 @@ the tablets push over HTTP; then every op must be stored exactly once and the pr
 conflicts must equal the reference. Seeds run `--jobs` at a time. Prints a summary: seeds run,
 kills by moment, ops checked, pushes, answers lost after a commit, failures with their seeds and
 what failed, wall time and the machine. Exits non-zero if any seed failed.
+
+`--online`: the online mode instead (tests.faults.run_online_seed): beside the pushes, online
+redemptions retried with the same op_id and a tablet pulling through the kills, each killed at
+least once; every answered redemption stored once with its answer, the puller's ops exactly the log's.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.machine import cpu_model  # noqa: E402
-from tests.faults import SeedResult, Zygote, run_seed  # noqa: E402
+from tests.faults import SeedResult, Zygote, run_online_seed, run_seed  # noqa: E402
 
 
 def main() -> None:
@@ -42,6 +46,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=40, help="ops per seed, across all tablets")
     parser.add_argument("--cli", action="store_true", help="restart with `python -m server.cli serve` (slow)")
     parser.add_argument("--keep", action="store_true", help="keep the databases and server logs of failed seeds")
+    parser.add_argument("--online", action="store_true", help="online redemptions and a pulling tablet beside the pushes")
     args = parser.parse_args()
 
     local = threading.local()
@@ -57,7 +62,8 @@ def main() -> None:
             with lock:
                 zygotes.append(local.zygote)
         directory = base / str(seed)
-        result = run_seed(seed, directory, zygote=None if args.cli else local.zygote, size=args.size)
+        run = run_online_seed if args.online else run_seed
+        result = run(seed, directory, zygote=None if args.cli else local.zygote, size=args.size)
         if not result.problems or not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
         with lock:
@@ -92,6 +98,11 @@ def main() -> None:
     print(f"pushes: {sum(r.stats.pushes for r in results)}, without answer: "
           f"{sum(r.stats.refused_connections for r in results)}, gaps: {sum(r.stats.gaps for r in results)}, "
           f"ops whose answer was lost after the server stored them: {sum(r.stats.lost_answers for r in results)}")
+    if args.online:
+        print(f"online redemptions answered: {sum(r.ops for r in results) - sum(args.size for _ in results)}, requests: "
+              f"{sum(r.stats.redeems for r in results)}, resent after no answer: {sum(r.stats.redeem_retries for r in results)}, "
+              f"answers lost after the server stored the decision: {sum(r.stats.lost_redeem_answers for r in results)}, "
+              f"asked again after an answer: {sum(r.stats.repeats for r in results)}; pulls: {sum(r.stats.pulls for r in results)}")
     print(f"failures: {len(failed)}" + (f" (seeds {', '.join(str(r.seed) for r in failed)})" if failed else ""))
     print(f"wall time: {wall:.0f} s ({wall / max(1, len(results)):.2f} s a seed)")
     print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "

@@ -83,7 +83,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         stop(process)
     text = log.read_text(encoding="utf-8", errors="replace")
-    assert '"GET /healthz HTTP/1.1" 200' in text, f"no access log in {log}"
+    assert '"GET /healthz HTTP/1.1" ' in text, f"no access log in {log}"  # 200, or 503 on a low disk
     leaks = leaked_secrets(text, db_path)
     assert not leaks, f"the server's log ({log}) shows credentials: {leaks[:5]}"
 

@@ -108,7 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     event = registry.create_event(db, name="Sync", venue="", starts_at=now - 60, ends_at=now + 3600, now=now)
     campaign = campaigns.create_campaign(db, event.id, title="Tote bag", max_uses=1, rotating=False, now=now)
     voucher = campaigns.issue_voucher(db, event.id, campaign.number, now=now)
-    codes = [devices.create_enrollment_code(db, event.id, name=f"Web {i}", now=now) for i in range(8)]
+    codes = [devices.create_enrollment_code(db, event.id, name=f"Web {i}", now=now) for i in range(12)]
     other = enroll(db, event.id, "Other", now=now)
     db.close()
     port = free_port()
@@ -373,3 +373,31 @@ def test_enrolled_again_the_tablet_sends_what_it_kept_under_its_new_id(tablet, s
     assert sync(page)["state"] == "idle"
     # This server still has the first two (under the old id): stored once, the third is new.
     assert [op_id for _, op_id, _ in server.ops(new_id)] == [unsent[0]["op_id"]]
+
+
+def test_a_503_with_retry_after_waits_that_long_and_keeps_the_ops(tablet, server: Server) -> None:
+    """The server's answer on a full disk (server/errors.py storage_error, byte for byte; a real
+    full disk under this module's server is tests/test_health.py's job): the client keeps its
+    ops and schedules the next sync no sooner than Retry-After, though its backoff is 0.1 s."""
+    page, device_id = tablet
+    page.evaluate(RECORD, {"n": 2, "viaClient": False})
+    refused = []
+
+    def disk_full(route) -> None:
+        refused.append(route.request.url)
+        route.fulfill(status=503, headers={"Retry-After": "2", "Cache-Control": "no-store"}, content_type="application/json",
+                      body=json.dumps({"error": "disk_full", "detail": "the server's disk is full; nothing was written: "
+                                       "resend after Retry-After"}))
+
+    page.route("**/api/v1/push", disk_full)
+    page.evaluate(
+        "() => { T.delays = []; const real = window.setTimeout.bind(window);"
+        " window.setTimeout = (fn, ms, ...rest) => { T.delays.push(ms); return real(fn, ms, ...rest); }; }"
+    )
+    status = sync(page)
+    assert status["state"] == "unreachable" and status["lastError"] == "server: 503 disk_full", status
+    assert 2000 in page.evaluate("() => T.delays")  # not the 75-125 ms its backoff would give
+    assert pending(page) == [1, 2] and server.ops(device_id) == [] and len(refused) == 1
+    page.unroute("**/api/v1/push")
+    page.wait_for_function("() => T.client.status.state === 'idle' && T.client.status.pending === 0", timeout=20_000)
+    assert [row[0] for row in server.ops(device_id)] == [1, 2]

@@ -9,13 +9,14 @@ the batch touched. A business rule broken by an op never refuses it: it becomes 
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 
 import msgspec
 from sqlite_utils import Database
 
 from events import conflicts, devices, hlc, log_identity, merge, phone_search, registry, rotating, tokens
-from events.db import write_transaction
+from events.db import is_disk_full, write_transaction
 from events.ops import InvalidInput, Op, OnlineRedeem, PushBatch
 from events.trust import ClockPolicy, TrustBundle
 
@@ -38,7 +39,7 @@ _UPSERT_ATTENDEE = (
 # and no pass to check in as someone else.
 _PULLED_DATA = (
     "case kind "
-    "when 'register' then poppass_pulled_register(data) "
+    "when 'register' then poppass_pulled_register(data, :phone_search_key) "
     "when 'checkin' then json_remove(data, '$.pass_token') "
     "when 'issue' then case when (select type from tokens where tokens.event_id = ops.event_id and tokens.id = ops.subject) "
     "= 'pass' then json_remove(data, '$.token') else data end "
@@ -340,6 +341,17 @@ def remember_token(
     )
 
 
+def _note(db: Database, sql: str, params: list) -> None:
+    """What a pull records about the tablet (clerk, last sync, clock offset): only bookkeeping,
+    so a full disk (SQLITE_FULL) skips it rather than keep the tablet from what is stored."""
+    try:
+        with write_transaction(db):
+            db.execute(sql, params)
+    except (sqlite3.OperationalError, OSError) as error:
+        if not is_disk_full(error):
+            raise
+
+
 def pull(
     db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT, sent_at_ms: int | None = None,
     clerk: str | None = None, log_id: str | None = None,
@@ -352,13 +364,19 @@ def pull(
     device = devices.get_device(db, device_id)
     columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
     key = registry.phone_search_key(db, device.event_id)
-    db.conn.create_function("poppass_pulled_register", 1, lambda data: pulled_register(data, key), deterministic=True)
+    # Registered once per connection, the event's key passed as an argument: SQLite refuses to
+    # redefine a function while any statement on the connection is still active ("Error
+    # creating function", a 500 on a pull that the crash-recovery harness's pulling tablet found).
+    if not getattr(db, "_poppass_pull_function", False):
+        db.conn.create_function("poppass_pulled_register", 2, pulled_register, deterministic=True)
+        db._poppass_pull_function = True
     selected = ", ".join(_PULLED_DATA if c == "data" else c for c in columns)
     rows = [
         dict(zip(columns, row))
         for row in db.conn.execute(
-            f"select {selected} from ops where event_id = ? and seq > ? and device_id != ? order by seq limit ?",
-            [device.event_id, after, device_id, limit + 1],
+            f"select {selected} from ops where event_id = :event_id and seq > :after and device_id != :device_id "
+            "order by seq limit :limit",
+            {"event_id": device.event_id, "after": after, "device_id": device_id, "limit": limit + 1, "phone_search_key": key},
         )
     ]
     more = len(rows) > limit
@@ -371,17 +389,12 @@ def pull(
         if c.kind in merge.VOUCHER_CONFLICTS
     ]
     if clerk is not None and clerk.strip():
-        with write_transaction(db):
-            db.execute("update devices set clerk = ? where id = ?", [clerk.strip(), device_id])
+        _note(db, "update devices set clerk = ? where id = ?", [clerk.strip(), device_id])
     if sent_at_ms is not None:
-        with write_transaction(db):
-            db.execute(
-                "update devices set last_sync_at = ?, clock_offset_ms = ? where id = ?",
-                [now_ms // 1000, hlc.measured_offset_ms(now_ms, sent_at_ms), device_id],
-            )
+        _note(db, "update devices set last_sync_at = ?, clock_offset_ms = ? where id = ?",
+              [now_ms // 1000, hlc.measured_offset_ms(now_ms, sent_at_ms), device_id])
     elif device.last_sync_at != now_ms // 1000:  # one write a second at most, not one a page
-        with write_transaction(db):
-            db.execute("update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
+        _note(db, "update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
     for row in rows:
         row["data"] = msgspec.Raw(row["data"].encode())

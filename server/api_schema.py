@@ -181,5 +181,6 @@ INVALID = answer(errors.Invalid, "malformed input (not JSON, schema, protocol, i
 DEVICE_ERRORS = {
     401: answer(errors.NotEnrolled, "no device token, or no device holds it (with WWW-Authenticate: Bearer)"),
     403: answer(errors.Revoked, "the tablet was revoked: it erases what it holds"),
+    503: answer(errors.DiskFull, "the server's disk is full: nothing was written; resend after Retry-After"),
 }
 TOO_LARGE = answer(errors.TooLarge, "the body is over the route's limit")

@@ -42,12 +42,19 @@ def bearer(connection: ASGIConnection) -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" else None
 
 
-def device_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+# Both guards are coroutines though nothing in them awaits: Litestar runs a plain function guard
+# in a worker thread, and these read the one shared connection, which must only be used on the
+# event-loop thread (docs/adr/0002). From a thread they ran beside a handler's transaction on the
+# same connection; the crash-recovery harness's pulling tablet hung a server that way (a pull's
+# SQL function waiting for the GIL, the guard's query in a thread holding it, waiting for SQLite).
+
+
+async def device_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """An enrolled, unrevoked tablet: raises DeviceRefused (401, or 403 with wipe) otherwise."""
     connection.state.device = devices.authenticate(connection.app.state.db, bearer(connection))
 
 
-def organizer_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def organizer_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """A signed-in organizer (password and code), or SignInRequired; then, on a route owned by a
     role (server/owners.py), a member of the organization with that role at least."""
     organizer = organizers.session_organizer(

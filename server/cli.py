@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from events.db import DamagedDatabase
 from events.demo_seed import DEFAULT_SEED
 from events.sealed import DataKeyError
 
@@ -486,8 +487,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (CommandError, DataKeyError) as error:  # a missing or wrong data key: say so, no traceback
-        parser.error(str(error))
+    except (CommandError, DataKeyError, DamagedDatabase) as error:  # a missing or wrong data key, a damaged
+        parser.error(str(error))  # file (`serve` checks it before listening): say so, no traceback
 
 
 if __name__ == "__main__":

@@ -179,6 +179,9 @@ class LiveTablets:
             try:
                 urllib.request.urlopen(self.base_url + "/healthz", timeout=1).read()
                 return
+            except urllib.error.HTTPError as error:  # it answers: up, though unwell (a 503 on a low disk)
+                error.close()
+                return
             except OSError:
                 self._stop.wait(0.2)
 

@@ -7,6 +7,7 @@ JSON with the status and detail. Internal errors never show a traceback to anyon
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Literal
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.utils.scope.state import ScopeState
 
+from events.db import is_disk_full
 from events.devices import DeviceRefused, EnrollmentError
 from events.ops import InvalidInput
 from events.log_identity import LogChanged
@@ -138,6 +140,13 @@ class TooLarge(msgspec.Struct):
     detail: str
 
 
+class DiskFull(msgspec.Struct):
+    """503, with `Retry-After`: nothing was written; the tablet keeps its ops and resends."""
+
+    error: Literal["disk_full"]
+    detail: str
+
+
 
 def _api_error(status: int, error: str, **extra: object) -> Response:
     return Response({"error": error, **extra}, status_code=status, headers={"Cache-Control": "no-store"})
@@ -205,8 +214,31 @@ def role_required(request: Request, exc: RoleRequired) -> Response | Template:
     return page(request, "error", status_code=403, status=403, words=ROLE_WORDS)
 
 
+# The server's disk is full (SQLITE_FULL, ENOSPC): a documented 503, not a 500. The write
+# transaction rolled back (events/db.write_transaction), so nothing half-written stays, and the
+# next request after room comes back succeeds: no restart.
+DISK_FULL_RETRY_S = 30
+DISK_FULL_WORDS = N_("The server's disk is full, so what you sent was not saved, and nothing saved before was lost. "
+                     "Try again in a minute; if it goes on, tell the event's organizer.")
+DISK_FULL_DETAIL = "the server's disk is full; nothing was written: resend after Retry-After"
+
+
+def storage_error(request: Request, exc: Exception) -> Response | Template:
+    if not is_disk_full(exc):
+        return internal_error(request, exc)
+    _release_uploads(request)
+    log.warning("disk full on %s %s: %s (answered 503)", request.method, request.url.path, exc)
+    headers = {"Retry-After": str(DISK_FULL_RETRY_S), "Cache-Control": "no-store"}
+    if not _wants_html(request):
+        return Response({"error": "disk_full", "detail": DISK_FULL_DETAIL}, status_code=503, headers=headers)
+    response = page(request, "error", status_code=503, status=503, words=DISK_FULL_WORDS)
+    response.headers.update(headers)
+    return response
+
+
 # Not the generic 403's words: reloading the form will not help, only another role will.
 ROLE_WORDS = N_("Your role in this organization does not allow that. Ask one of its owners.")
 
 API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, PasswordChangeRequired: password_change_required, BadText: bad_text,
-                UnicodeDecodeError: undecodable_text, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, LogChanged: log_changed, DeviceRefused: device_refused, EnrollmentError: enrollment_refused}
+                UnicodeDecodeError: undecodable_text, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, LogChanged: log_changed, DeviceRefused: device_refused, EnrollmentError: enrollment_refused,
+                sqlite3.OperationalError: storage_error, OSError: storage_error}

@@ -21,6 +21,9 @@ nothing. Used by tests/test_crash_recovery.py (a few seeds) and bench/soak.py (m
 
 The seed fixes the workload and the kill plan; the exact interleaving of threads, requests and
 kills is real timing, so a failing seed is re-run a few times to reproduce.
+
+`run_online_seed` is a second mode: online redemptions and a pulling tablet beside the pushes,
+with kills aimed at both (its own section below).
 """
 
 from __future__ import annotations
@@ -309,6 +312,9 @@ class ForkServer:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     response.read()
                 return
+            except urllib.error.HTTPError as error:  # it answers: up, though unwell (a 503 on a low disk)
+                error.close()
+                return
             except OSError:
                 time.sleep(0.01)
         raise RuntimeError("server did not come up in 60 s")
@@ -389,21 +395,23 @@ class FaultStats:
 
 
 class Traffic:
-    """What the killer watches: how many requests the tablets have sent."""
+    """What the killer watches: how many requests the tablets have sent, in all and by kind
+    (push, redeem, pull)."""
 
     def __init__(self) -> None:
-        self.sent = 0
+        self.sent: Counter = Counter()
         self.changed = threading.Condition()
 
-    def request(self) -> None:
+    def request(self, kind: str = "push") -> None:
         with self.changed:
-            self.sent += 1
+            self.sent[kind] += 1
+            self.sent["any"] += 1
             self.changed.notify_all()
 
-    def wait_for_next(self, stop: threading.Event) -> bool:
+    def wait_for_next(self, stop: threading.Event, kind: str = "any") -> bool:
         with self.changed:
-            seen = self.sent
-            while self.sent == seen and not stop.is_set():
+            seen = self.sent[kind]
+            while self.sent[kind] == seen and not stop.is_set():
                 self.changed.wait(0.05)
             return not stop.is_set()
 
@@ -533,10 +541,10 @@ def run_killer(
                 break
             if mode == "random":
                 time.sleep(rng.uniform(0, 0.3))
-            elif mode == "mid_request":
-                # A few milliseconds after a request leaves: before the server reads it, inside
-                # its write transaction, or while it encodes the answer.
-                if not traffic.wait_for_next(tablets_done):
+            elif mode in ("mid_request", "mid_redeem", "mid_pull"):
+                # A few milliseconds after a request (of that kind) leaves: before the server
+                # reads it, inside its write transaction, or while it encodes the answer.
+                if not traffic.wait_for_next(tablets_done, {"mid_redeem": "redeem", "mid_pull": "pull"}.get(mode, "any")):
                     break
                 time.sleep(rng.uniform(0, 0.008))
             elif mode == "after_commit":
@@ -703,6 +711,310 @@ def run_seed(
         problems.append(f"only {sum(stats.kills.values())} of {len(plan)} planned kills happened")
     problems += check_faulty(directory / "faulty.db", world, workload, wanted)
     return SeedResult(seed, len(workload.timeline), stats, problems, time.monotonic() - started)
+
+
+# --- online redemptions and pulls through the kills -----------------------------------------------
+#
+# The same world and pushes, and beside them each tablet asks the server to decide redemptions
+# (POST /api/v1/redeem) while one tablet pulls the log page by page; the killer also aims at
+# those requests (`mid_redeem`, `mid_pull`). A redemption left without an answer is asked again
+# with the same op_id until one comes, as the station does within its 1.5 s, and some answered
+# ones are asked again (a lost answer seen from the server's side). Outcomes depend on arrival
+# order, so there is no reference run; instead, at the end:
+#   - every answered redemption is stored exactly once, as a server-decided redeem op of its
+#     tablet with the outcome the tablet was told, and a repeated op_id got the same answer;
+#   - no voucher was accepted online beyond its allowance;
+#   - the puller's ops are exactly the server's ops of other devices, in log order: no gap, no
+#     duplicate;
+#   - and what the push-only mode checks of the log itself (integrity, each op once, device_seqs
+#     contiguous, every pushed op stored, re-merging changes nothing).
+
+ONLINE_KILL_MODES = ("mid_redeem", "mid_pull", "after_commit", "random", "mid_request")
+PULL_PAGE = 7  # small pages: a pull through the kills takes many requests
+
+
+@dataclass
+class OnlineStats(FaultStats):
+    lost_redeem_answers: int = 0  # stored before the request that got the answer: an answer was lost
+    redeems: int = 0
+    redeem_retries: int = 0  # asked again after no answer, same op_id
+    repeats: int = 0  # asked again after an answer: must get the same answer
+    pulls: int = 0
+
+
+def post_json(url: str, path: str, tablet: Tablet, payload: bytes | None) -> tuple[int, dict] | None:
+    """One request over HTTP (POST with a body, else GET): (status, reply), or None without an answer."""
+    request = urllib.request.Request(
+        url + path, data=payload, method="POST" if payload is not None else "GET",
+        headers={**tablet.headers, "Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            try:
+                return error.code, json.loads(error.read())
+            except (OSError, HTTPException, ValueError):
+                return None
+    except (OSError, HTTPException, ValueError):
+        return None
+
+
+def online_requests(world: World, workload: Workload, texts: list[str], rng: random.Random, *, per_tablet: int) -> dict[int, list[dict]]:
+    """Each tablet's online redemption bodies, op ids from the seed; a third of them of the same
+    single-use voucher (one yes, the rest used_up)."""
+    plan: dict[int, list[dict]] = {}
+    for tablet in workload.tablets:
+        bodies = []
+        for _ in range(per_tablet):
+            text = texts[0] if rng.random() < 0.35 else rng.choice(texts)
+            body = tablet.online_redeem(text, now_ms=world.now * 1000 + rng.randrange(600_000))
+            body["op_id"] = f"on{rng.getrandbits(64):016x}"
+            body["clerk"] = tablet.clerk
+            bodies.append(body)
+        plan[tablet.index] = bodies
+    return plan
+
+
+def drive_redeems(
+    tablet: FaultTablet, url: str, bodies: list[dict], rng: random.Random, traffic: Traffic, stats: OnlineStats,
+    lock: threading.Lock, answers: dict[str, dict], killer_done: threading.Event,
+) -> None:
+    """Ask for each redemption until an answer comes (same op_id each time); then, until the
+    killer is through, ask answered ones again and check the answer does not change."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+
+    def problem(text: str) -> None:
+        with lock:
+            stats.problems.append(f"tablet {tablet.index} online: {text}")
+
+    def ask(body: dict) -> dict | None:
+        failures = 0
+        while time.monotonic() < deadline:
+            body["sent_at_ms"] = int(time.time() * 1000) + tablet.skew_ms
+            asked_at_ms = int(time.time() * 1000)
+            traffic.request("redeem")
+            answer = post_json(url, "/api/v1/redeem", tablet, msgspec.json.encode(body))
+            with lock:
+                stats.redeems += 1
+            if answer is not None and answer[0] == 200:
+                return answer[1] | {"asked_at_ms": asked_at_ms, "tries": failures + 1}
+            if answer is not None and answer[0] < 500:
+                problem(f"unexpected answer {answer} to {body['op_id']}")
+                return None
+            if answer is not None:
+                problem(f"server error {answer}")
+            with lock:
+                stats.redeem_retries += 1
+                stats.refused_connections += answer is None
+            failures += 1
+            time.sleep(min(0.2, 0.01 * 2 ** (failures - 1)) * rng.uniform(0.75, 1.25))
+        problem(f"no answer to {body['op_id']} in {SETTLE_TIMEOUT_S} s")
+        return None
+
+    def same(first: dict, again: dict) -> bool:
+        return all(first[key] == again[key] for key in ("op_id", "outcome", "reason", "uses_before", "max_uses"))
+
+    for body in bodies:
+        reply = ask(body)
+        if reply is None:
+            return
+        with lock:
+            answers[body["op_id"]] = {"device_id": tablet.device_id, "subject": body["subject"], **reply}
+        time.sleep(rng.uniform(0, 0.03))
+    while not killer_done.is_set() and time.monotonic() < deadline:
+        body = rng.choice(bodies)
+        reply = ask(body)
+        if reply is None:
+            return
+        with lock:
+            stats.repeats += 1
+        if not same(answers[body["op_id"]], reply):
+            problem(f"asked again, {body['op_id']} was answered {reply}, first {answers[body['op_id']]}")
+        time.sleep(rng.uniform(0, 0.03))
+
+
+def drive_pulls(
+    tablet: FaultTablet, url: str, rng: random.Random, traffic: Traffic, stats: OnlineStats, lock: threading.Lock,
+    pulled: list[dict], everyone_done: threading.Event,
+) -> None:
+    """Pull page after page, as the station does, through the kills; once everyone is done, to
+    the end of the log. What it gathered is compared with the log afterwards."""
+    cursor, failures = 0, 0
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        finishing = everyone_done.is_set()  # read before the request: its answer covers all
+        traffic.request("pull")
+        answer = post_json(url, f"/api/v1/pull?after={cursor}&limit={PULL_PAGE}", tablet, None)
+        with lock:
+            stats.pulls += 1
+        if answer is None or answer[0] >= 500:
+            with lock:
+                stats.refused_connections += answer is None
+                if answer is not None:
+                    stats.problems.append(f"puller: server error {answer}")
+            failures += 1
+            time.sleep(min(0.2, 0.01 * 2 ** (failures - 1)) * rng.uniform(0.75, 1.25))
+            continue
+        failures = 0
+        status, reply = answer
+        if status != 200:
+            with lock:
+                stats.problems.append(f"puller: unexpected answer {status} {reply}")
+            return
+        pulled.extend(reply["ops"])
+        if reply["cursor"] < cursor:
+            with lock:
+                stats.problems.append(f"puller: cursor went back from {cursor} to {reply['cursor']}")
+        cursor = reply["cursor"]
+        if not reply["more"]:
+            if finishing:
+                return
+            time.sleep(rng.uniform(0.005, 0.03))
+    with lock:
+        stats.problems.append(f"puller: not done in {SETTLE_TIMEOUT_S} s")
+
+
+def online_world(directory: Path, rng: random.Random) -> tuple[World, list[str]]:
+    """The push mode's world, plus vouchers for the online redemptions: single-use welcome
+    ones and two-use coffees (the tablets' offline ops redeem the world's own three)."""
+    world = make_world(directory, rng, tablet_count=rng.randint(3, 4))
+    db = open_database(world.template)
+    try:
+        texts = [campaigns.issue_voucher(db, world.event_id, rng.choice((1, 2)), now=world.now).text for _ in range(6)]
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return world, texts
+
+
+def check_online(
+    path: Path, world: World, workload: Workload, answers: dict[str, dict], puller: FaultTablet, pulled: list[dict],
+    texts: list[str], stats: OnlineStats,
+) -> list[str]:
+    problems = []
+    db = open_database(path, migrate=False)
+    try:
+        integrity = db.execute("PRAGMA integrity_check").fetchall()
+        if integrity != [("ok",)]:
+            problems.append(f"integrity_check: {integrity[:5]}")
+        twice = db.execute("select op_id, count(*) from ops group by op_id having count(*) > 1").fetchall()
+        if twice:
+            problems.append(f"ops stored twice: {twice[:5]}")
+        for tablet in workload.tablets:
+            stored = [row for row in db.execute(
+                "select device_seq, op_id from ops where device_id = ? and device_seq is not null order by device_seq",
+                [tablet.device_id],
+            )]
+            if stored != [(op["device_seq"], op["op_id"]) for op in tablet.outbox]:
+                problems.append(f"tablet {tablet.index}: pushed ops stored as {[s for s, _ in stored]}, not 1..{len(tablet.outbox)}")
+        online = {op_id: (device_id, subject, json.loads(data)) for op_id, device_id, subject, data in db.execute(
+            "select op_id, device_id, subject, data from ops where kind = 'redeem' and device_seq is null"
+        )}
+        received = dict(db.execute("select op_id, received_at_ms from ops where device_seq is null").fetchall())
+        # Stored before the request that got the answer was sent: an earlier one's answer was lost.
+        stats.lost_redeem_answers = sum(
+            1 for op_id, answer in answers.items() if op_id in received and received[op_id] < answer["asked_at_ms"]
+        )
+        for op_id, answer in answers.items():
+            if op_id not in online:
+                problems.append(f"online redemption {op_id} answered {answer['outcome']} but not stored")
+                continue
+            device_id, subject, data = online[op_id]
+            if (device_id, subject, data["outcome"], data["decided_by"]) != (answer["device_id"], answer["subject"], answer["outcome"], "server"):
+                problems.append(f"online redemption {op_id} stored as {(device_id, subject, data['outcome'])}, answered {answer}")
+        if set(online) - set(answers):
+            problems.append(f"online redemptions stored that nobody was answered: {sorted(set(online) - set(answers))[:5]}")
+        accepted = Counter(subject for _, subject, data in online.values() if data["outcome"] == "accepted")
+        allowance = {tokens.decode(text).token.id: tokens.decode(text).token.max_uses for text in texts}
+        beyond = {subject: n for subject, n in accepted.items() if allowance.get(subject, 1) and n > allowance.get(subject, 1)}
+        if beyond:
+            problems.append(f"accepted online beyond the allowance: {beyond}")
+        wanted = [row[0] for row in db.execute(
+            "select op_id from ops where event_id = ? and device_id != ? order by seq", [world.event_id, puller.device_id]
+        )]
+        got = [op["op_id"] for op in pulled]
+        if got != wanted:
+            counts = Counter(got)
+            problems.append(
+                f"puller got {len(got)} ops, the log holds {len(wanted)} of other devices: missing "
+                f"{[o for o in wanted if o not in counts][:5]}, twice {[o for o, n in counts.items() if n > 1][:5]}"
+            )
+        later = int(time.time() * 1000)
+        every_text = workload.texts | {tokens.decode(text).token.id: text for text in texts}
+        changed = conflicts.recompute_vouchers(db, world.event_id, every_text, now_ms=later)
+        changed += conflicts.recompute_duplicates(db, world.event_id, workload.phone_keys, now_ms=later)
+        changed += conflicts.recompute_caps(db, world.event_id, [1, 2, 3], now_ms=later)
+        if changed:
+            problems.append(f"re-merging changed conflicts {changed}")
+    finally:
+        db.close()
+    return problems
+
+
+def run_online_seed(
+    seed: int, directory: Path, *, zygote: Zygote | None = None, size: int = 30, per_tablet: int = 5
+) -> SeedResult:
+    """One seed of the online mode: pushes, online redemptions and a pulling tablet, all over
+    HTTP, while the server is killed at least once in a redemption and once in a pull."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    world, texts = online_world(directory, rng)
+    workload = make_workload(world, rng, size=size)
+    bodies = online_requests(world, workload, texts, rng, per_tablet=per_tablet)
+    plan = ["mid_redeem", "mid_pull"] + [rng.choice(ONLINE_KILL_MODES) for _ in range(rng.randint(0, 2))]
+    rng.shuffle(plan)
+    db_path = copy_template(world, directory / "faulty.db")
+    port = free_port()
+    log = db_path.with_suffix(".log")
+    server = CliServer(db_path, port, log) if zygote is None else ForkServer(db_path, port, log, zygote)
+    stats = OnlineStats()
+    url = f"http://127.0.0.1:{port}"
+    answers: dict[str, dict] = {}
+    pulled: list[dict] = []
+    puller = workload.tablets[-1]
+    try:
+        server.spawn()
+        server.wait_until_up()
+        traffic, lock = Traffic(), threading.Lock()
+        tablets_done, killer_done = threading.Event(), threading.Event()
+        killer = threading.Thread(
+            target=reported, args=(stats, lock, run_killer, server, db_path, plan, random.Random(rng.getrandbits(64)),
+                                   traffic, stats, tablets_done, killer_done),
+        )
+        workers = [
+            threading.Thread(target=reported, args=(stats, lock, drive_tablet, tablet, url, random.Random(rng.getrandbits(64)),
+                                                    traffic, stats, lock, killer_done))
+            for tablet in workload.tablets
+        ] + [
+            threading.Thread(target=reported, args=(stats, lock, drive_redeems, tablet, url, bodies[tablet.index],
+                                                    random.Random(rng.getrandbits(64)), traffic, stats, lock, answers,
+                                                    killer_done))
+            for tablet in workload.tablets
+        ]
+        pulling = threading.Thread(target=reported, args=(stats, lock, drive_pulls, puller, url, random.Random(rng.getrandbits(64)),
+                                                          traffic, stats, lock, pulled, tablets_done))
+        killer.start()
+        pulling.start()
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        # Every write is in: the killer stops at its next step, and the puller's next request
+        # after this reads to the end of the log (with the server up).
+        tablets_done.set()
+        killer.join()
+        pulling.join()
+        server.stop()
+    finally:
+        server.close()
+    problems = list(stats.problems)
+    if stats.kills["mid_redeem"] + stats.kills["mid_pull"] < 2 and not stats.problems:
+        problems.append(f"the kills in a redemption and in a pull did not both happen: {dict(stats.kills)}")
+    problems += check_online(db_path, world, workload, answers, puller, pulled, texts, stats)
+    return SeedResult(seed, len(workload.timeline) + len(answers), stats, problems, time.monotonic() - started)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["zygote"]:

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +26,10 @@ def free_port() -> int:
 
 
 def start_server(db_path: Path, port: int, log: Path, *, log_level: str = "warning",
-                 options: Sequence[str] = ()) -> subprocess.Popen:
-    """`poppass serve` as an operator runs it; "info" writes the access log to `log` too."""
-    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(db_path),
+                 options: Sequence[str] = (), prefix: Sequence[str] = ()) -> subprocess.Popen:
+    """`poppass serve` as an operator runs it; "info" writes the access log to `log` too.
+    `prefix` runs it through another command (tests/small_disk.py: `nsenter` into a namespace)."""
+    command = [*prefix, sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(db_path),
                "--log-level", log_level, *options]
     with log.open("ab") as output:  # the child keeps its own descriptor
         return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
@@ -40,6 +42,9 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 20) -> N
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
             urllib.request.urlopen(url + "/healthz", timeout=1).read()
+            return
+        except urllib.error.HTTPError as error:  # it answers: up, though unwell (a 503 on a low disk)
+            error.close()
             return
         except OSError:
             time.sleep(0.05)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import SeedResult, Zygote, run_seed
+from tests.faults import SeedResult, Zygote, run_online_seed, run_seed
 
 CI_SEEDS = (1, 2, 3)  # server started by its real command line at every restart
 CI_FORK_SEEDS = (4, 5)  # the soak's quicker restarts, so the soak's path is tested too
@@ -53,3 +53,23 @@ def test_every_op_is_stored_once_whatever_the_kills(seed: int, tmp_path: Path) -
 def test_every_op_is_stored_once_with_forked_restarts(seed: int, tmp_path: Path, zygote: Zygote) -> None:
     result = run_seed(seed, tmp_path, zygote=zygote)
     assert result.problems == [], explain(result)
+
+
+CI_ONLINE_SEEDS = (6, 7)  # online redemptions and a pulling tablet beside the pushes (forked restarts)
+
+
+def explain_online(result: SeedResult) -> str:
+    stats = result.stats
+    return (
+        f"seed {result.seed}: kills {dict(stats.kills)}, {stats.redeems} redemption requests "
+        f"({stats.redeem_retries} resent after no answer, {stats.lost_redeem_answers} answers lost after the server "
+        f"stored the decision, {stats.repeats} asked again after one), {stats.pulls} pulls\n  "
+        + "\n  ".join(result.problems)
+    )
+
+
+@pytest.mark.parametrize("seed", CI_ONLINE_SEEDS)
+def test_online_redemptions_and_pulls_are_exactly_once_whatever_the_kills(seed: int, tmp_path: Path, zygote: Zygote) -> None:
+    result = run_online_seed(seed, tmp_path, zygote=zygote)
+    assert result.problems == [], explain_online(result)
+    assert result.stats.kills["mid_redeem"] >= 1 and result.stats.kills["mid_pull"] >= 1

@@ -19,7 +19,24 @@ export const REVOKED = "revoked";
 // "offline", which is a tablet with no network at all.
 export const UNREACHABLE = "unreachable";
 
-class Retry extends Error {} // network down, 5xx: keep everything, try again later
+// network down, 5xx: keep everything, try again later (not before `retryAfterMs`, when the
+// server said how long: a 503 on a full disk, a 429)
+class Retry extends Error {
+  constructor(message, retryAfterMs = 0) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+// Where call() leaves a 503's or 429's Retry-After (in ms) on the answer's body: a symbol, so no
+// JSON field can collide with it.
+const RETRY_AFTER = Symbol("retryAfterMs");
+const RETRY_AFTER_MAX_MS = 10 * 60_000; // a header asking for hours is not believed past this
+
+function retryAfterMs(value) {
+  if (!value) return 0;
+  const ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - Date.now(); // seconds or a date
+  return Number.isFinite(ms) ? Math.min(RETRY_AFTER_MAX_MS, Math.max(0, ms)) : 0;
+}
 class Halt extends Error {} // 401, 403, 400: retrying the same request cannot help
 
 async function call(baseUrl, method, path, { token, body } = {}) {
@@ -44,7 +61,9 @@ async function call(baseUrl, method, path, { token, body } = {}) {
   } catch {
     // an HTML error page or a cut connection: the status alone decides
   }
-  return { status: response.status, body: json ?? {} };
+  const answer = json ?? {};
+  if (response.status === 503 || response.status === 429) answer[RETRY_AFTER] = retryAfterMs(response.headers.get("Retry-After"));
+  return { status: response.status, body: answer };
 }
 
 // Enroll this tablet with a one-time code and its Ed25519 public key (raw, base64url); keeps
@@ -283,7 +302,8 @@ export class SyncClient extends EventTarget {
         this.failures += 1;
         const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (this.failures - 1));
         const jittered = Math.round(delay * (0.75 + Math.random() * 0.5)); // many tablets, one Wi-Fi
-        this._retry = setTimeout(() => this.sync(), jittered);
+        // A server that said when to come back (503 disk_full, 429) is not asked sooner.
+        this._retry = setTimeout(() => this.sync(), Math.max(jittered, error.retryAfterMs));
         // A failed fetch with navigator.onLine false is no network; with it true (or a 5xx), the
         // network is there and the server is not.
         const offline = /^network/.test(error.message) && typeof navigator !== "undefined" && navigator.onLine === false;
@@ -313,7 +333,7 @@ export class SyncClient extends EventTarget {
       throw new Halt(NOT_ENROLLED);
     }
     if (status >= 500 || status === 0 || status === 429 || status === 408) {
-      throw new Retry(`server: ${status} ${body.error ?? ""}`.trim());
+      throw new Retry(`server: ${status} ${body.error ?? ""}`.trim(), body[RETRY_AFTER] ?? 0);
     }
     // 400 and anything unexpected: a bug on one side; resending it unchanged cannot help, and
     // the op stays in the outbox for a fixed client to send.
