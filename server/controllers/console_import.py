@@ -1,28 +1,38 @@
 """The console's attendee import: upload a CSV, map its columns, watch it run, read the report.
 
-The uploaded table waits in memory (one process serves an event) until the organizer confirms
-the mapping; the import then runs as a task on the event loop, one batch at a time, yielding
-between batches so tablets' syncs are not held up. The progress page polls itself (htmx) while
-it runs and shows the report when it is done.
+Nothing of it waits in memory. Litestar's multipart parser spools the upload (1 MiB in memory,
+then a temporary file; the request's size limit counts the bytes as they arrive), and the
+handler copies it, a chunk at a time in a worker thread, into a 0600 file in the uploads
+directory beside the database. The file is read as a stream in a worker thread too, and the
+job (events/imports.py, table import_jobs) is what every page reads: upload -> map -> progress
+-> report work the same after a restart. Once started, an ImportRunner task drives the job in
+a worker thread on its own database connection, one short transaction a batch, so the event
+loop (tablets' syncs, online redemptions) is never held up by more than one batch's commit. A
+server that starts finds the jobs the last process left running and resumes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import secrets
+import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
+from sqlite_utils import Database
 
-from events import audit, imports
-from events.db import write_transaction
+from events import imports, registry
+from events.db import open_database
 from server.auth import organizer_guard
 from server.console_forms import event_or_404
 from server.owners import MANAGER
@@ -30,9 +40,13 @@ from server.pages import page
 from server.reasons import IMPORT_WORDS, SIGN_UP_WORDS
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 100,000 rows of name, phone and email fit in a few MB
+FORM_OVERHEAD = 64 * 1024  # the CSRF field and the multipart framing around the file
 log = logging.getLogger("poppass")
-KEEP_S = 3600  # an upload or a finished import is forgotten an hour later
 PREVIEW_ROWS = 5
+# Between two batches the worker leaves the write lock free at least this long (or as long as
+# the batch held it): a push waiting in SQLite's busy handler polls every few tens of ms, and
+# must find it free.
+PAUSE_S = 0.03
 
 
 @dataclass(frozen=True)
@@ -46,58 +60,84 @@ class MappingForm(Struct):
     email: str = ""
 
 
-@dataclass
-class PendingImport:
-    event_id: str
-    organizer_id: str
-    filename: str
-    table: imports.Table
-    created: float
-    report: imports.Report | None = None
-    running: bool = False
-    failed: str = ""
-    task: asyncio.Task | None = field(default=None, repr=False)
+class ImportRunner:
+    """Drives started import jobs, each as an asyncio task around a worker thread.
+
+    The tasks are held here (the event loop keeps only weak references to tasks). A database
+    in memory (some tests) has no second connection to give a thread: its jobs run on the
+    event loop with the shared connection, yielding between batches."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self.db, self.clock = db, clock
+        self.tasks: set[asyncio.Task] = set()
+        self.stopping = threading.Event()
+
+    async def resume(self) -> None:
+        """At start: forget old jobs and files, and take up the jobs left running."""
+        imports.sweep(self.db, now=int(self.clock()))
+        for job_id in imports.running_jobs(self.db):
+            self.start(job_id, resumed=True)
+
+    def start(self, job_id: str, *, resumed: bool = False) -> None:
+        task = asyncio.get_running_loop().create_task(self._drive(job_id, resumed))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def stop(self) -> None:
+        """At shutdown: stop between batches; the jobs stay running and resume at the next start."""
+        self.stopping.set()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _drive(self, job_id: str, resumed: bool) -> None:
+        path = imports.database_file(self.db)
+        try:
+            if path:
+                await anyio.to_thread.run_sync(functools.partial(self._in_thread, path, job_id, resumed))
+            else:
+                for _ in imports.run_job(self.db, job_id, resumed=resumed, stop=self.stopping, clock=self.clock):
+                    await asyncio.sleep(0)
+        except Exception:  # noqa: BLE001 (run_job records its own failures; this is a bug's last word)
+            log.exception("import job %s ended unexpectedly", job_id)
+
+    def _in_thread(self, path: str, job_id: str, resumed: bool) -> None:
+        db = open_database(path, migrate=False)  # its own connection, with the database's data key
+        try:
+            began = time.monotonic()
+            for _ in imports.run_job(db, job_id, resumed=resumed, stop=self.stopping, clock=self.clock):
+                now = time.monotonic()
+                time.sleep(max(PAUSE_S, now - began))
+                began = time.monotonic()
+        finally:
+            db.close()
 
 
-def _imports(request: Request) -> dict[str, PendingImport]:
-    store: dict[str, PendingImport] = request.app.state.imports
-    for key in [k for k, v in store.items() if time.time() - v.created > KEEP_S and not v.running]:
-        del store[key]
-    return store
+def _runner(request: Request) -> ImportRunner:
+    return request.app.state.imports
 
 
-def _pending(request: Request, event_id: str, import_id: str) -> PendingImport:
-    pending = _imports(request).get(import_id)
-    if pending is None or pending.event_id != event_id:
-        raise NotFoundException("no such import (they are kept for an hour)")
-    return pending
+def _job(request: Request, event_id: str, job_id: str) -> imports.Job:
+    job = imports.get_job(request.app.state.db, job_id)
+    if job is None or job.event_id != event_id:
+        raise NotFoundException("no such import (finished ones are kept for thirty days)")
+    return job
 
 
-def _column(text: str, table: imports.Table) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and int(text) < len(table.headers) else None
+def _column(text: str, headers: list[str]) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and int(text) < len(headers) else None
 
 
-async def _run(db, pending: PendingImport, mapping: dict[str, int | None], now_ms: int) -> None:
-    pending.running = True
+def _preview(job: imports.Job) -> list[list[str]]:
     try:
-        for report in imports.run(db, pending.event_id, pending.table, mapping, now_ms=now_ms):
-            pending.report = report
-            await asyncio.sleep(0)  # let waiting requests (tablets' syncs) use the database
-        with write_transaction(db):
-            audit.record(db, pending.organizer_id, "attendees.import", pending.event_id,
-                         {"file": pending.filename, "rows": pending.report.total, "created": pending.report.created,
-                          "duplicates": len(pending.report.duplicates), "errors": len(pending.report.errors)},
-                         now=now_ms // 1000)
-    except imports.ImportRefused as refused:
-        pending.failed = refused.reason
-    except Exception:  # noqa: BLE001 (the organizer must not read a part as the whole)
-        # Each batch commits whole or not at all, so what is counted was added. Said on the page
-        # and in the log, never a silent half import shown as done.
-        log.exception("import %s into event %s stopped after %s rows", pending.filename, pending.event_id,
-                      pending.report.done if pending.report else 0)
-        pending.failed = "stopped"
-    finally:
-        pending.running = False
+        return imports.preview(job, PREVIEW_ROWS)
+    except (OSError, UnicodeDecodeError, ValueError):  # its file went with a finished job
+        return []
+
+
+def too_large(request: Request, exc: RequestEntityTooLarge) -> Template:
+    """A body past the limit is refused while it arrives, before the sign-in is even checked:
+    the plain error page, with the reason in the import's words. Nothing of it was kept."""
+    return page(request, "error", status_code=413, status=413, words=IMPORT_WORDS["too_large"])
 
 
 class ConsoleImportController(Controller):
@@ -109,47 +149,61 @@ class ConsoleImportController(Controller):
     def upload_page(self, request: Request, event_id: FromPath[str]) -> Template:
         return page(request, "console_import", event=event_or_404(request, event_id), error="", step="upload")
 
-    @post("/", name="console_import_upload", request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024)
+    @post("/", name="console_import_upload", request_max_body_size=MAX_UPLOAD_BYTES + FORM_OVERHEAD,
+          exception_handlers={RequestEntityTooLarge: too_large})
     async def upload(self, request: Request, event_id: FromPath[str], data: MultipartBody[UploadForm]) -> Template:
         event = event_or_404(request, event_id)
+        db = request.app.state.db
+        directory = imports.uploads_directory(db)
         try:
-            body = await data.file.read()
-        finally:
-            await data.file.close()
-        try:
-            table = imports.read_csv(body)
+            path, size = await anyio.to_thread.run_sync(
+                functools.partial(imports.store_upload, data.file.file, directory, limit=MAX_UPLOAD_BYTES))
+            try:
+                layout = await anyio.to_thread.run_sync(
+                    functools.partial(imports.inspect_file, path, preview_rows=PREVIEW_ROWS))
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
         except imports.ImportRefused as refused:
             return page(request, "console_import", status_code=422, event=event, error=IMPORT_WORDS[refused.reason],
                         step="upload")
-        import_id = secrets.token_urlsafe(12)
-        _imports(request)[import_id] = PendingImport(event.id, request.state.organizer.id, data.file.filename or "",
-                                                     table, time.time())
-        return page(request, "console_import", event=event, error="", step="map", import_id=import_id,
-                    table=table, preview=table.rows[:PREVIEW_ROWS], guessed=imports.guess_mapping(table.headers),
-                    fields=imports.FIELDS)
+        finally:
+            await data.file.close()
+        job = imports.create_job(db, event_id=event.id, organizer_id=request.state.organizer.id,
+                                 filename=data.file.filename or "", path=path, size=size, layout=layout,
+                                 now=int(request.app.state.clock()))
+        return self._mapping(request, event, job, layout.preview, imports.guess_mapping(layout.headers))
+
+    @staticmethod
+    def _mapping(request: Request, event: registry.Event, job: imports.Job, preview: list[list[str]],
+                 guessed: dict[str, int | None], error: str = "") -> Template:
+        return page(request, "console_import", status_code=422 if error else 200, event=event, error=error, step="map",
+                    import_id=job.id, headers=job.layout.headers, rows=job.rows_total, preview=preview,
+                    guessed=guessed, fields=imports.FIELDS)
 
     @post("/{import_id:str}", sync_to_thread=False, name="console_import_start", status_code=303)
     def start(self, request: Request, event_id: FromPath[str], import_id: FromPath[str],
               data: URLEncodedBody[MappingForm]) -> Template | Redirect:
         event = event_or_404(request, event_id)
-        pending = _pending(request, event.id, import_id)
-        mapping = {name: _column(getattr(data, name), pending.table) for name in imports.FIELDS}
-        if mapping["name"] is None or (mapping["phone"] is None and mapping["email"] is None):
-            return page(request, "console_import", status_code=422, event=event, step="map", import_id=import_id,
-                        error=IMPORT_WORDS["mapping_incomplete"], table=pending.table,
-                        preview=pending.table.rows[:PREVIEW_ROWS], guessed=mapping, fields=imports.FIELDS)
-        if not pending.running and pending.report is None:
-            now_ms = int(request.app.state.clock() * 1000)
-            pending.report = imports.Report(total=len(pending.table.rows))
-            # Running from now, not from when the task first runs: the progress page asked for
-            # next must not find an import that has not started and call it done with 0 added.
-            pending.running = True
-            pending.task = asyncio.get_running_loop().create_task(_run(request.app.state.db, pending, mapping, now_ms))
-        return Redirect(path=f"/organizer/events/{event.id}/import/{import_id}", status_code=303)
+        job = _job(request, event.id, import_id)
+        mapping = {name: _column(getattr(data, name), job.layout.headers) for name in imports.FIELDS}
+        if job.state == imports.UPLOADED:
+            try:
+                started = imports.start_job(request.app.state.db, job.id, mapping,
+                                            now_ms=int(request.app.state.clock() * 1000))
+            except imports.ImportRefused as refused:
+                return self._mapping(request, event, job, _preview(job), mapping, IMPORT_WORDS[refused.reason])
+            if started:  # marked running before the redirect: the progress page never finds it not begun
+                _runner(request).start(job.id)
+        return Redirect(path=f"/organizer/events/{event.id}/import/{job.id}", status_code=303)
 
     @get("/{import_id:str}", sync_to_thread=False, name="console_import_progress")
     def progress(self, request: Request, event_id: FromPath[str], import_id: FromPath[str]) -> Template:
         event = event_or_404(request, event_id)
-        pending = _pending(request, event.id, import_id)
-        return page(request, "console_import_progress", event=event, import_id=import_id, pending=pending,
-                    report=pending.report, failed=IMPORT_WORDS.get(pending.failed, ""), row_words=SIGN_UP_WORDS)
+        job = _job(request, event.id, import_id)
+        if job.state == imports.UPLOADED:  # not started yet: back to its mapping
+            return self._mapping(request, event, job, _preview(job), imports.guess_mapping(job.layout.headers))
+        finished = job.state in imports.FINISHED
+        errors = imports.job_lines(request.app.state.db, job.id, "error") if finished else []
+        return page(request, "console_import_progress", event=event, import_id=job.id, job=job, error_lines=errors,
+                    failed=IMPORT_WORDS.get(job.failure, ""), row_words=SIGN_UP_WORDS)
