@@ -33,7 +33,6 @@ import secrets
 import sqlite3
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,15 +41,15 @@ from typing import BinaryIO
 
 from sqlite_utils import Database
 
-from events import audit, campaigns, devices, merge, signup, sync
+from events import audit, campaigns, devices, merge, registry, signup, sync
 from events.db import write_transaction
 from events.ops import PROTOCOL, PushBatch, Register, RegisterData
 
 FIELDS = ("name", "phone", "email")
 BATCH = 500
 # A console import's batch: one write transaction, while tablets' pushes wait for the lock.
-# 200 rows hold it for a few tens of milliseconds (bench/import_load.py).
-JOB_BATCH = 200
+# 100 rows hold it about ten milliseconds (bench/import_load.py).
+JOB_BATCH = 100
 MAX_ROWS = 100_000
 SNIFF_CHARS = 64 * 1024
 CHUNK = 256 * 1024
@@ -263,8 +262,10 @@ def check_rows(rows: list[list[str]], mapping: dict[str, int | None], *,
 
 
 def store_batch(db: Database, event_id: str, checked: list[tuple[int, signup.Applicant]],
-                errors: list[tuple[int, str, str]], *, now_ms: int) -> Batch:
-    """Add the checked applicants that are nobody known yet. Duplicates are found in the
+                errors: list[tuple[int, str, str]], *, now_ms: int, signed: list | None = None) -> Batch:
+    """Add the checked applicants that are nobody known yet, with passes from `signed` (signed
+    beforehand, one per applicant at least: those not needed are never stored nor shown) or
+    signed now. Duplicates are found in the
     database (earlier batches, earlier sign-ups) and, for rows of this batch not stored yet, in
     `seen`: each dedup key met in this batch -> its attendee id, or the position of the row that
     brought it until passes are signed."""
@@ -288,7 +289,11 @@ def store_batch(db: Database, event_id: str, checked: list[tuple[int, signup.App
                 continue
             seen.update(dict.fromkeys(keys, len(accepted)))
             accepted.append(applicant)
-        passes = campaigns.issue_passes(db, event_id, len(accepted), now=now) if accepted else []
+        if signed is not None:
+            passes = signed[: len(accepted)]
+            campaigns.store_passes(db, passes)
+        else:
+            passes = campaigns.issue_passes(db, event_id, len(accepted), now=now) if accepted else []
         for index, position in waiting:
             result.duplicates[index] = (result.duplicates[index][0], passes[position].id)
         ops = [
@@ -450,94 +455,146 @@ def job_lines(db: Database, job_id: str, kind: str, *, limit: int = 1000) -> lis
         [job_id, kind, limit]))
 
 
-def _locked(error: sqlite3.OperationalError) -> bool:
-    return "locked" in str(error) or "busy" in str(error)
+@dataclass
+class Prepared:
+    """A batch made ready without the database: its rows checked, its passes signed."""
+
+    rows: int
+    checked: list[tuple[int, signup.Applicant]]
+    errors: list[tuple[int, str, str]]
+    signed: list
+
+    @staticmethod
+    def joined(parts: list[Prepared]) -> Prepared:
+        return Prepared(sum(p.rows for p in parts), [c for p in parts for c in p.checked],
+                        [e for p in parts for e in p.errors], [t for p in parts for t in p.signed])
 
 
-def _import_rows(db: Database, job: Job, rows: list[list[str]], done: int) -> None:
-    """One batch: its attendees, its report lines and the job's progress, one transaction."""
-    checked, errors = check_rows(rows, job.mapping, first_line=done + 2)
-    with write_transaction(db):
-        progress = db.execute("select state, rows_done from import_jobs where id = ?", [job.id]).fetchone()
-        if tuple(progress) != (RUNNING, done):  # never two runners over one job
-            raise RuntimeError(f"import job {job.id} is at {tuple(progress)}, not ({RUNNING!r}, {done})")
-        batch = store_batch(db, job.event_id, checked, errors, now_ms=job.now_ms)
-        db.conn.executemany(
-            "insert into import_job_lines (job_id, line, kind, attendee_id, reason, field) values (?, ?, ?, ?, ?, ?)",
-            [(job.id, line, "duplicate", attendee, None, None) for line, attendee in batch.duplicates]
-            + [(job.id, line, "error", None, reason, field_name) for line, reason, field_name in batch.errors])
-        db.execute(
-            "update import_jobs set rows_done = ?, created = created + ?, duplicates = duplicates + ?, "
-            "errors = errors + ? where id = ?",
-            [done + len(rows), batch.created, len(batch.duplicates), len(batch.errors), job.id])
+class JobRun:
+    """One process's run of a job: `prepare` reads and checks the next batch and signs its
+    passes (no database: a worker thread may call it), `store` writes it (the database: the
+    connection's thread), `finish` or `fail` ends it. A run that simply stops between batches
+    (a shutdown, a kill) leaves the job running, to be resumed."""
 
+    def __init__(self, db: Database, job: Job, *, resumed: bool, clock: Callable[[], float], batch: int) -> None:
+        self.db, self.job, self.clock, self.batch = db, job, clock, batch
+        self.done = self.read = job.rows_done  # rows committed; rows prepared
+        event = registry.get_event(db, job.event_id)
+        self.key, self.valid_until = registry.issuing_key(db, job.event_id), event.ends_at
+        if resumed:
+            with write_transaction(db):
+                audit.record(db, job.organizer_id, "attendees.import", job.event_id,
+                             {"outcome": "interrupted", "file": job.filename, "rows": job.rows_total,
+                              "rows_done": job.rows_done, "created": job.created}, now=int(clock()))
+            log.warning("resuming the import of %s into event %s at row %s of %s", job.filename, job.event_id,
+                        job.rows_done, job.rows_total)
+        self.stream: Iterator[list[str]] | None = None
 
-def _finish(db: Database, job_id: str, state: str, failure: str, *, now: int) -> Job:
-    with write_transaction(db):
-        db.execute("update import_jobs set state = ?, failure = ?, finished_at = ? where id = ? and state = ?",
-                   [state, failure or None, now, job_id, RUNNING])
-        job = get_job(db, job_id)
-        detail = {"outcome": state, "file": job.filename, "rows": job.rows_total, "rows_done": job.rows_done,
-                  "created": job.created, "duplicates": job.duplicates, "errors": job.errors}
-        if failure:
-            detail["reason"] = failure
-        audit.record(db, job.organizer_id, "attendees.import", job.event_id, detail, now=now)
-    Path(job.path).unlink(missing_ok=True)
-    return job
+    def prepare(self, limit: int | None = None) -> Prepared | None:
+        """The next `limit` rows (a batch by default) read, checked and with passes signed, ready
+        to store; None after the last. No database: it may run in small slices on the event
+        loop, or in a thread."""
+        _check_mapping(self.job.mapping)
+        if self.stream is None:
+            self.stream = read_rows(self.job.path, self.job.layout, skip=self.read)
+        rows = [row for _, row in zip(range(limit or self.batch), self.stream)]
+        if not rows:
+            return None
+        checked, errors = check_rows(rows, self.job.mapping, first_line=self.read + 2)
+        signed = campaigns.sign_passes(self.key, self.job.event_id, len(checked), now=self.job.now_ms // 1000,
+                                       valid_until=self.valid_until)
+        self.read += len(rows)
+        return Prepared(len(rows), checked, errors, signed)
 
-
-def run_job(db: Database, job_id: str, *, resumed: bool = False, stop: threading.Event | None = None,
-            clock: Callable[[], float] = time.time, batch: int | None = None) -> Iterator[Job]:
-    """Import a running job from its last committed batch on, yielding it after each batch. When
-    `stop` is set it stops between batches and leaves the job running (the next start resumes
-    it). `resumed`: a server's start found it running, left part way by a process that ended.
-
-    Outcomes, each with an audit record (action attendees.import): done; failed (nothing
-    imported: the file could not be read, say); partial (stopped part way by an error: how many
-    rows). A resumed job also records where the last process left it (outcome interrupted)."""
-    job = get_job(db, job_id)
-    if job is None or not job.running:
-        return
-    size = batch or JOB_BATCH
-    if resumed:
+    def store(self, prepared: Prepared) -> Job:
+        """One batch: its attendees, its report lines and the job's progress, one transaction."""
+        job, db = self.job, self.db
         with write_transaction(db):
-            audit.record(db, job.organizer_id, "attendees.import", job.event_id,
-                         {"outcome": "interrupted", "file": job.filename, "rows": job.rows_total,
-                          "rows_done": job.rows_done, "created": job.created}, now=int(clock()))
-        log.warning("resuming the import of %s into event %s at row %s of %s", job.filename, job.event_id,
-                    job.rows_done, job.rows_total)
-    done = job.rows_done
-    try:
-        _check_mapping(job.mapping)
-        with contextlib.closing(read_rows(job.path, job.layout, skip=done)) as stream:
-            while True:
-                if stop is not None and stop.is_set():
-                    return
-                rows = [row for _, row in zip(range(size), stream)]
-                if not rows:
-                    break
-                for attempt in range(LOCK_RETRIES + 1):
-                    try:
-                        _import_rows(db, job, rows, done)
-                        break
-                    except sqlite3.OperationalError as error:  # nothing of the batch was kept
-                        if not _locked(error) or attempt == LOCK_RETRIES:
-                            raise
-                        log.warning("import batch at row %s found the database locked; trying again", done)
-                        time.sleep(0.2 * (attempt + 1))
-                done += len(rows)
-                yield get_job(db, job_id)
-        yield _finish(db, job_id, DONE, "", now=int(clock()))
-    except ImportRefused as refused:
-        yield _finish(db, job_id, FAILED, refused.reason, now=int(clock()))
-    except (FileNotFoundError, UnicodeDecodeError, csv.Error):
-        log.exception("import %s into event %s could not read its file", job.filename, job.event_id)
-        yield _finish(db, job_id, PARTIAL if done else FAILED, "stopped", now=int(clock()))
-    except Exception:  # noqa: BLE001 (the organizer must not read a part as the whole)
+            progress = db.execute("select state, rows_done from import_jobs where id = ?", [job.id]).fetchone()
+            if tuple(progress) != (RUNNING, self.done):  # never two runners over one job
+                raise RuntimeError(f"import job {job.id} is at {tuple(progress)}, not ({RUNNING!r}, {self.done})")
+            batch = store_batch(db, job.event_id, prepared.checked, prepared.errors, now_ms=job.now_ms,
+                                signed=prepared.signed)
+            db.conn.executemany(
+                "insert into import_job_lines (job_id, line, kind, attendee_id, reason, field) values (?, ?, ?, ?, ?, ?)",
+                [(job.id, line, "duplicate", attendee, None, None) for line, attendee in batch.duplicates]
+                + [(job.id, line, "error", None, reason, field_name) for line, reason, field_name in batch.errors])
+            db.execute(
+                "update import_jobs set rows_done = ?, created = created + ?, duplicates = duplicates + ?, "
+                "errors = errors + ? where id = ?",
+                [self.done + prepared.rows, batch.created, len(batch.duplicates), len(batch.errors), job.id])
+        self.done += prepared.rows
+        return get_job(db, job.id)
+
+    def finish(self) -> Job:
+        return self._end(DONE, "")
+
+    def fail(self, error: BaseException) -> Job:
+        """End the job after `error`: failed (nothing imported) or partial, with a reason."""
+        if isinstance(error, ImportRefused):
+            return self._end(FAILED, error.reason)
         # Each batch commits whole or not at all, so what is counted was added. Said on the page,
         # in the audit log and in the log, never a silent half import shown as done.
-        log.exception("import %s into event %s stopped after %s rows", job.filename, job.event_id, done)
-        yield _finish(db, job_id, PARTIAL if done else FAILED, "stopped", now=int(clock()))
+        log.error("import %s into event %s stopped after %s rows", self.job.filename, self.job.event_id, self.done,
+                  exc_info=error)
+        return self._end(PARTIAL if self.done else FAILED, "stopped")
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
+    def _end(self, state: str, failure: str) -> Job:
+        self.close()
+        db, now = self.db, int(self.clock())
+        with write_transaction(db):
+            db.execute("update import_jobs set state = ?, failure = ?, finished_at = ? where id = ? and state = ?",
+                       [state, failure or None, now, self.job.id, RUNNING])
+            job = get_job(db, self.job.id)
+            detail = {"outcome": state, "file": job.filename, "rows": job.rows_total, "rows_done": job.rows_done,
+                      "created": job.created, "duplicates": job.duplicates, "errors": job.errors}
+            if failure:
+                detail["reason"] = failure
+            audit.record(db, job.organizer_id, "attendees.import", job.event_id, detail, now=now)
+        Path(job.path).unlink(missing_ok=True)
+        return job
+
+
+def locked(error: BaseException) -> bool:
+    """Whether `error` is SQLite's "database is locked" (another connection, a `poppass` command
+    say, held the write lock past the busy timeout): the batch kept nothing and may be tried again."""
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
+
+
+def open_run(db: Database, job_id: str, *, resumed: bool = False, clock: Callable[[], float] = time.time,
+             batch: int | None = None) -> JobRun | None:
+    """A run of a running job from its last committed batch on (None if it is not running).
+    `resumed`: a server's start found it running, left part way by a process that ended; that
+    is recorded (audit outcome interrupted, with how far it had got)."""
+    job = get_job(db, job_id)
+    if job is None or not job.running:
+        return None
+    return JobRun(db, job, resumed=resumed, clock=clock, batch=batch or JOB_BATCH)
+
+
+def run_job(db: Database, job_id: str, *, resumed: bool = False, clock: Callable[[], float] = time.time,
+            batch: int | None = None) -> Iterator[Job]:
+    """Run a job here, in this thread, yielding it after each batch (the server's runner does
+    the same with `prepare` in a worker thread). Outcomes, each with an audit record (action
+    attendees.import): done; failed (nothing imported: the mapping or the file would not do);
+    partial (stopped part way by an error: how many rows). Closing the generator between
+    batches leaves the job running, as a kill would."""
+    run = open_run(db, job_id, resumed=resumed, clock=clock, batch=batch)
+    if run is None:
+        return
+    try:
+        while (prepared := run.prepare()) is not None:
+            yield run.store(prepared)
+        job = run.finish()
+    except Exception as error:  # noqa: BLE001 (every failure ends the job with its record)
+        job = run.fail(error)
+    finally:
+        run.close()
+    yield job
 
 
 def sweep(db: Database, *, now: int) -> int:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +30,6 @@ from msgspec import Struct
 from sqlite_utils import Database
 
 from events import imports, registry
-from events.db import open_database
 from server.auth import organizer_guard
 from server.console_forms import event_or_404
 from server.owners import MANAGER
@@ -43,10 +40,10 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 100,000 rows of name, phone and email fit
 FORM_OVERHEAD = 64 * 1024  # the CSRF field and the multipart framing around the file
 log = logging.getLogger("poppass")
 PREVIEW_ROWS = 5
-# Between two batches the worker leaves the write lock free at least this long (or as long as
-# the batch held it): a push waiting in SQLite's busy handler polls every few tens of ms, and
-# must find it free.
-PAUSE_S = 0.03
+# Between two batches the loop serves what waits for it before the next batch is written.
+PAUSE_S = 0.002
+# Rows read, checked and signed in one go on the event loop (a couple of milliseconds).
+SLICE_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -61,16 +58,23 @@ class MappingForm(Struct):
 
 
 class ImportRunner:
-    """Drives started import jobs, each as an asyncio task around a worker thread.
+    """Drives started import jobs, one asyncio task each, held here (the event loop keeps only
+    weak references to tasks).
 
-    The tasks are held here (the event loop keeps only weak references to tasks). A database
-    in memory (some tests) has no second connection to give a thread: its jobs run on the
-    event loop with the shared connection, yielding between batches."""
+    Everything runs on the event loop, in pieces that each hold it a few milliseconds: reading
+    the next rows from the file, checking them and signing their passes, SLICE_ROWS at a time;
+    then the batch's write (duplicates, the rows, the report lines and the job's progress, one
+    transaction) on the shared connection, like every other write (docs/adr/0002). Why not a
+    worker thread: measured (bench/import_load.py), a thread doing the same work took the GIL
+    from the loop for its 5 ms switch interval at every SQLite call a push made, and a second
+    connection writing made the loop's writers wait for SQLite's write lock in its busy
+    handler, blocking the loop; both made pushes several times slower. Here a push waits at
+    most for one slice or one batch's write."""
 
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self.db, self.clock = db, clock
         self.tasks: set[asyncio.Task] = set()
-        self.stopping = threading.Event()
+        self.stopping = False
 
     async def resume(self) -> None:
         """At start: forget old jobs and files, and take up the jobs left running."""
@@ -85,31 +89,41 @@ class ImportRunner:
 
     async def stop(self) -> None:
         """At shutdown: stop between batches; the jobs stay running and resume at the next start."""
-        self.stopping.set()
+        self.stopping = True
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _drive(self, job_id: str, resumed: bool) -> None:
-        path = imports.database_file(self.db)
+        run = imports.open_run(self.db, job_id, resumed=resumed, clock=self.clock)
+        if run is None:
+            return
         try:
-            if path:
-                await anyio.to_thread.run_sync(functools.partial(self._in_thread, path, job_id, resumed))
-            else:
-                for _ in imports.run_job(self.db, job_id, resumed=resumed, stop=self.stopping, clock=self.clock):
-                    await asyncio.sleep(0)
-        except Exception:  # noqa: BLE001 (run_job records its own failures; this is a bug's last word)
-            log.exception("import job %s ended unexpectedly", job_id)
-
-    def _in_thread(self, path: str, job_id: str, resumed: bool) -> None:
-        db = open_database(path, migrate=False)  # its own connection, with the database's data key
-        try:
-            began = time.monotonic()
-            for _ in imports.run_job(db, job_id, resumed=resumed, stop=self.stopping, clock=self.clock):
-                now = time.monotonic()
-                time.sleep(max(PAUSE_S, now - began))
-                began = time.monotonic()
+            while not self.stopping:
+                parts: list[imports.Prepared] = []
+                while (have := sum(part.rows for part in parts)) < imports.JOB_BATCH:
+                    part = run.prepare(min(SLICE_ROWS, imports.JOB_BATCH - have))
+                    if part is None:
+                        break
+                    parts.append(part)
+                    await asyncio.sleep(0)  # a slice at a time: the loop is never held for long
+                if not parts:
+                    run.finish()
+                    return
+                prepared = imports.Prepared.joined(parts)
+                for attempt in range(imports.LOCK_RETRIES + 1):
+                    try:
+                        run.store(prepared)
+                        break
+                    except Exception as error:  # noqa: BLE001 (only a lock is worth a retry)
+                        if not imports.locked(error) or attempt == imports.LOCK_RETRIES:
+                            raise
+                        log.warning("import job %s found the database locked; trying its batch again", job_id)
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                await asyncio.sleep(PAUSE_S)  # what waits for the loop goes first
+        except Exception as error:  # noqa: BLE001 (every failure ends the job, with its record)
+            run.fail(error)
         finally:
-            db.close()
+            run.close()
 
 
 def _runner(request: Request) -> ImportRunner:
