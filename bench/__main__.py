@@ -47,6 +47,7 @@ BENCHMARKS: list[tuple[str, bool]] = [
     ("token_verify", True),
     ("wallet", True),
     ("csv_import", False),
+    ("import_load", False),
     ("demo_seed", False),
 ]
 

@@ -168,6 +168,7 @@ class ConsoleImportController(Controller):
     async def upload(self, request: Request, event_id: FromPath[str], data: MultipartBody[UploadForm]) -> Template:
         event = event_or_404(request, event_id)
         db = request.app.state.db
+        imports.sweep(db, now=int(request.app.state.clock()))  # as well as at each start: a server may run for weeks
         directory = imports.uploads_directory(db)
         try:
             path, size = await anyio.to_thread.run_sync(
