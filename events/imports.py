@@ -48,8 +48,9 @@ from events.ops import PROTOCOL, PushBatch, Register, RegisterData
 FIELDS = ("name", "phone", "email")
 BATCH = 500
 # A console import's batch: one write transaction, while tablets' pushes wait for the lock.
-# 100 rows hold it about ten milliseconds (bench/import_load.py).
-JOB_BATCH = 100
+# 50 rows hold the event loop about ten milliseconds, a third of it the commit's fsync
+# (bench/import_load.py); larger batches import faster and make pushes wait longer.
+JOB_BATCH = 50
 MAX_ROWS = 100_000
 SNIFF_CHARS = 64 * 1024
 CHUNK = 256 * 1024
