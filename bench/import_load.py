@@ -1,12 +1,12 @@
 """Benchmark, not a test: tablets' pushes and online redemptions while a 20 MB CSV is imported.
 
-    .venv/bin/python -m bench.import_load [--rows 95000] [--seconds 15] [--quick]
+    .venv/bin/python -m bench.import_load [--rows 95000] [--seconds 15] [--gap-ms 50] [--quick]
 
 Targets (issue 16): a tablet's push p99 while an import runs within 2x of its p99 without one;
 the server's resident memory grows by less than 50 MiB while it imports a 20 MB file.
 
 Setup (untimed): a temporary SQLite file (WAL) with one event, five tablets enrolled with
-one-time codes (events/tablet.py), an organizer who owns the event, and 1,000 single-use
+one-time codes (events/tablet.py), an organizer who owns the event, and 3,000 single-use
 vouchers; a CSV of `--rows` attendees (UTF-8, name, phone, email and a notes column wide enough
 to make the file about 20 MB, under the 20 MiB limit; every row a distinct person). The real
 server (`poppass serve`, uvicorn on loopback, one process) serves the file; the organizer signs
@@ -18,7 +18,7 @@ until the job says done; then `--seconds` again with no import, over the databas
 filled (what part of a change is the data's size, not the import's work):
 
 - push: five threads, one per tablet, each pushing a batch of 5 new registrations, then
-  sleeping 50 ms, in a loop; perf_counter around each POST /api/v1/push (sent to answer read).
+  sleeping 50 ms (`--gap-ms`), in a loop; perf_counter around each POST /api/v1/push (sent to answer read).
 - redeem: one thread redeeming a distinct voucher online (POST /api/v1/redeem), 20 per second.
 - /healthz: one thread, 10 per second: the request the probe saw take 12.3 s before this work.
 - memory: the server's VmRSS from /proc/<pid>/status every 100 ms; growth = the highest VmRSS
@@ -74,7 +74,7 @@ class World:
     vouchers: list[tuple[str, str]]
 
 
-def make_world(directory: Path, *, vouchers: int = 1000) -> World:
+def make_world(directory: Path, *, vouchers: int = 3000) -> World:
     db_path = directory / "import-load.db"
     db = open_database(db_path)
     try:
@@ -147,6 +147,7 @@ def memory_kib(pid: int) -> dict[str, int]:
 @dataclass
 class Phase:
     push_ms: list[float] = field(default_factory=list)
+    push_at: list[float] = field(default_factory=list)  # perf_counter when each push was sent
     redeem_ms: list[float] = field(default_factory=list)
     health_ms: list[float] = field(default_factory=list)
     answers: dict[str, int] = field(default_factory=dict)
@@ -157,8 +158,8 @@ class Phase:
 class Load:
     """The tablets' traffic, in threads, until stopped."""
 
-    def __init__(self, url: str, world: World, pid: int) -> None:
-        self.url, self.world, self.pid = url, world, pid
+    def __init__(self, url: str, world: World, pid: int, gap_s: float = PUSH_GAP_S) -> None:
+        self.url, self.world, self.pid, self.gap_s = url, world, pid, gap_s
         self.vouchers = iter(world.vouchers)
         self.lock = threading.Lock()
 
@@ -177,11 +178,12 @@ class Load:
                 began = time.perf_counter()
                 response = client.post("/api/v1/push", content=content)
                 phase.push_ms.append((time.perf_counter() - began) * 1000)
+                phase.push_at.append(began)
                 self._count(phase, f"push {response.status_code}")
                 if response.status_code == 200:
                     answer = response.json()
                     tablet.pushed(answer["last_seq"], answer.get("clock_offset_ms", 0))
-                time.sleep(PUSH_GAP_S)
+                time.sleep(self.gap_s)
 
     def _redeemer(self, phase: Phase, stopping: threading.Event) -> None:
         tablet = self.world.tablets[0]
@@ -250,7 +252,8 @@ def ms(values: list[float], p: float) -> str:
 
 
 def measure(quick: bool = False, *, rows: int | None = None, seconds: float | None = None,
-            directory: Path | None = None) -> Section:
+            directory: Path | None = None, gap_ms: float | None = None) -> Section:
+    gap_s = (gap_ms if gap_ms is not None else PUSH_GAP_S * 1000) / 1000
     rows = rows if rows is not None else (5_000 if quick else 95_000)
     seconds = seconds if seconds is not None else (3 if quick else 15)
     target_bytes = TARGET_BYTES if not quick else TARGET_BYTES * rows // 95_000
@@ -265,15 +268,18 @@ def measure(quick: bool = False, *, rows: int | None = None, seconds: float | No
         process, url = start_live_server(world.db_path, directory)
         baseline, loaded, later = Phase(), Phase(), Phase()
         job: dict = {}
+        marks: dict[str, float] = {}
         try:
-            load = Load(url, world, process.pid)
+            load = Load(url, world, process.pid, gap_s)
             with httpx.Client(base_url=url, timeout=60) as organizer:
                 token = sign_in(organizer, world.db_path, world.organizer_id)
                 load.run(baseline, lambda: time.sleep(seconds))
                 before = memory_kib(process.pid)
 
                 def import_it() -> None:
+                    marks["upload"] = time.perf_counter()
                     job_id = upload_and_start(organizer, token, world.event_id, source)
+                    marks["started"] = time.perf_counter()
                     job.update(wait_for_job(world.db_path, job_id))
 
                 load.run(loaded, import_it)
@@ -288,12 +294,17 @@ def measure(quick: bool = False, *, rows: int | None = None, seconds: float | No
             if bad:
                 problems.append(f"{phase_name}: unexpected answers {bad}")
         p99_base, p99_load = percentile(baseline.push_ms, 0.99), percentile(loaded.push_ms, 0.99)
+        uploading = [m for m, at in zip(loaded.push_ms, loaded.push_at) if at < marks["started"]]
+        importing = [m for m, at in zip(loaded.push_ms, loaded.push_at) if at >= marks["started"]]
         growth_mib = (max(loaded.rss_kib + [after["VmRSS"]]) - before["VmRSS"]) / 1024
         hwm_growth_mib = (after["VmHWM"] - before["VmHWM"]) / 1024
         measure_s = time.perf_counter() - begun
 
         out(__doc__.split("\n\n", 2)[2].strip())
         out()
+        out(f"Each tablet pauses {gap_s * 1000:.0f} ms between pushes: {TABLETS} tablets push about "
+            f"{len(baseline.push_ms) / baseline.seconds:.0f} times a second together, against one push per tablet every "
+            "30 s for a real station (web/static/js/sync-client.js): a stress, not a day at the door.\n")
         out(f"This run: {rows:,} rows, {size / 1e6:.1f} MB ({size / 2**20:.1f} MiB); baseline {baseline.seconds:.0f} s, "
             f"the import phase {loaded.seconds:.0f} s (upload to done: {job.get('state')}, "
             f"{job.get('created', 0):,} attendees added).\n")
@@ -309,6 +320,9 @@ def measure(quick: bool = False, *, rows: int | None = None, seconds: float | No
         out(f"- Push p99 ratio, import / no import: **{p99_load / p99_base:.2f}** (target ≤ {P99_TARGET:.0f}); "
             f"against the phase after the import, over the same larger database: "
             f"{p99_load / percentile(later.push_ms, 0.99):.2f}.")
+        out(f"- Split: {len(uploading):,} pushes sent while the file was uploaded and read "
+            f"({marks['started'] - marks['upload']:.1f} s), p50 {ms(uploading, 0.5)} ms, p99 {ms(uploading, 0.99)} ms; "
+            f"{len(importing):,} while it was imported, p50 {ms(importing, 0.5)} ms, p99 {ms(importing, 0.99)} ms.")
         out(f"- Server memory: VmRSS {before['VmRSS'] / 1024:.0f} MiB before the upload, highest "
             f"{max(loaded.rss_kib + [after['VmRSS']]) / 1024:.0f} MiB during the import: growth **{growth_mib:.1f} MiB** "
             f"(target < {RSS_TARGET_MIB}); VmHWM grew {hwm_growth_mib:.1f} MiB.")
@@ -339,10 +353,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=None, help="rows in the CSV (default 95,000: about 20 MB)")
     parser.add_argument("--seconds", type=float, default=None, help="length of the baseline phase (default 15)")
+    parser.add_argument("--gap-ms", type=float, default=None, help="each tablet's pause between pushes (default 50)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: a small file, a short baseline")
     parser.add_argument("--dir", type=Path, default=None, help="where the database file goes (default: a temp dir)")
     args = parser.parse_args()
-    print_section(measure(args.quick, rows=args.rows, seconds=args.seconds, directory=args.dir))
+    print_section(measure(args.quick, rows=args.rows, seconds=args.seconds, directory=args.dir, gap_ms=args.gap_ms))
 
 
 if __name__ == "__main__":

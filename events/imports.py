@@ -161,6 +161,10 @@ def _count(reader: Iterator[list[str]], preview_rows: int) -> tuple[list[str] | 
             headers = [h.strip() for h in row]
             continue
         count += 1
+        if count % 128 == 0:
+            # Counting runs in a worker thread beside the event loop: hand the GIL over often, or
+            # the loop waits the interpreter's 5 ms switch interval each time it wants it back.
+            time.sleep(0)
         if count > MAX_ROWS:
             raise ImportRefused("too_many_rows")
         if len(preview) < preview_rows:

@@ -44,6 +44,7 @@ PREVIEW_ROWS = 5
 # Between two pieces of an import, the loop serves what waits for it first: requests, then the import.
 BUSY_S = 0.0002
 GIVE_WAY_S = 0.05
+BUSY_MEMORY_S = 1.0  # requests seen this recently: the import goes at half speed
 # Rows read, checked and signed in one go on the event loop (a couple of milliseconds).
 SLICE_ROWS = 20
 
@@ -59,18 +60,20 @@ class MappingForm(Struct):
     email: str = ""
 
 
-async def give_way() -> None:
+async def give_way() -> bool:
     """Let the event loop run everything else that is ready before the import goes on: yield
     again as long as the last yield came back late (others had work: a request's next step),
     for GIVE_WAY_S at most, so a busy server still imports. A bare sleep(0) would take turns
     with each step of a request instead, and a push (ten or so steps) would wait for as many
-    slices of the import."""
+    slices of the import. True when others had work."""
     deadline = time.monotonic() + GIVE_WAY_S
+    busy = False
     while True:
         began = time.monotonic()
         await asyncio.sleep(0)
         if time.monotonic() - began < BUSY_S or time.monotonic() > deadline:
-            return
+            return busy
+        busy = True
 
 
 class ImportRunner:
@@ -114,6 +117,7 @@ class ImportRunner:
         if run is None:
             return
         try:
+            busy_at = -1.0  # when requests were last seen waiting for the loop
             while not self.stopping:
                 parts: list[imports.Prepared] = []
                 while (have := sum(part.rows for part in parts)) < imports.JOB_BATCH:
@@ -121,21 +125,29 @@ class ImportRunner:
                     if part is None:
                         break
                     parts.append(part)
-                    await give_way()  # a slice at a time: the loop is never held for long
+                    if await give_way():  # a slice at a time: the loop is never held for long
+                        busy_at = time.monotonic()
                 if not parts:
                     run.finish()
                     return
                 prepared = imports.Prepared.joined(parts)
                 for attempt in range(imports.LOCK_RETRIES + 1):
                     try:
+                        began = time.monotonic()
                         run.store(prepared)
+                        held = time.monotonic() - began
                         break
                     except Exception as error:  # noqa: BLE001 (only a lock is worth a retry)
                         if not imports.locked(error) or attempt == imports.LOCK_RETRIES:
                             raise
                         log.warning("import job %s found the database locked; trying its batch again", job_id)
                         await asyncio.sleep(0.5 * (attempt + 1))
-                await give_way()
+                if await give_way():
+                    busy_at = time.monotonic()
+                if time.monotonic() - busy_at < BUSY_MEMORY_S:
+                    # Requests are coming: leave the loop to them as long as the write held it, so
+                    # the import takes at most about half of a busy loop, all of an idle one.
+                    await asyncio.sleep(held)
         except Exception as error:  # noqa: BLE001 (every failure ends the job, with its record)
             run.fail(error)
         finally:
