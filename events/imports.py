@@ -48,9 +48,9 @@ from events.ops import PROTOCOL, PushBatch, Register, RegisterData
 FIELDS = ("name", "phone", "email")
 BATCH = 500
 # A console import's batch: one write transaction, while tablets' pushes wait for the lock.
-# 50 rows hold the event loop about ten milliseconds, a third of it the commit's fsync
+# 25 rows hold the event loop about 7 ms, half of it the commit's fsync
 # (bench/import_load.py); larger batches import faster and make pushes wait longer.
-JOB_BATCH = 50
+JOB_BATCH = 25
 MAX_ROWS = 100_000
 SNIFF_CHARS = 64 * 1024
 CHUNK = 256 * 1024
