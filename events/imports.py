@@ -47,10 +47,11 @@ from events.ops import PROTOCOL, PushBatch, Register, RegisterData
 
 FIELDS = ("name", "phone", "email")
 BATCH = 500
-# A console import's batch: one write transaction, while tablets' pushes wait for the lock.
-# 25 rows hold the event loop about 7 ms, half of it the commit's fsync
-# (bench/import_load.py); larger batches import faster and make pushes wait longer.
+# A console import's batch: one write transaction, on the event loop. While requests come, 25 rows
+# (about 7 ms, half of it the commit's fsync: bench/import_load.py); when none came for a second,
+# IDLE_BATCH (fewer commits: faster, but a request arriving then waits longer).
 JOB_BATCH = 25
+IDLE_BATCH = 100
 MAX_ROWS = 100_000
 SNIFF_CHARS = 64 * 1024
 CHUNK = 256 * 1024

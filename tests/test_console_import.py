@@ -150,6 +150,7 @@ def test_an_import_that_stops_part_way_says_so(client, db, event, signed_in, mon
     """Whatever stops it (a full disk, a bug), the page never shows a part as the whole, and the
     audit log says how far it got."""
     monkeypatch.setattr(imports, "JOB_BATCH", 2)
+    monkeypatch.setattr(imports, "IDLE_BATCH", 2)
     real = imports.store_batch
     calls = []
 
@@ -195,6 +196,7 @@ def test_a_restarted_server_resumes_the_import_and_imports_every_row_once(client
     assert imports.get_job(db, import_id).state == imports.RUNNING and db["attendees"].count == 7
     monkeypatch.undo()
     monkeypatch.setattr(imports, "JOB_BATCH", 7)
+    monkeypatch.setattr(imports, "IDLE_BATCH", 7)
     # The restart: a new app on the same database file; its start takes the job up.
     with TestClient(create_app(imports.database_file(db), clock=clock)):
         job = wait_for(db, import_id)

@@ -44,7 +44,7 @@ PREVIEW_ROWS = 5
 # Between two pieces of an import, the loop serves what waits for it first: requests, then the import.
 BUSY_S = 0.0002
 GIVE_WAY_S = 0.05
-BUSY_MEMORY_S = 1.0  # requests seen this recently: the import goes at half speed
+BUSY_MEMORY_S = 1.0  # requests seen this recently: the import writes small batches
 # Rows read, checked and signed in one go on the event loop (a couple of milliseconds).
 SLICE_ROWS = 20
 
@@ -120,8 +120,11 @@ class ImportRunner:
             busy_at = -1.0  # when requests were last seen waiting for the loop
             while not self.stopping:
                 parts: list[imports.Prepared] = []
-                while (have := sum(part.rows for part in parts)) < imports.JOB_BATCH:
-                    part = run.prepare(min(SLICE_ROWS, imports.JOB_BATCH - have))
+                # Requests seen lately: small batches, so each waits a short write; none: large ones,
+                # fewer commits (each an fsync), so an import nobody waits behind goes fast.
+                size = imports.JOB_BATCH if time.monotonic() - busy_at < BUSY_MEMORY_S else imports.IDLE_BATCH
+                while (have := sum(part.rows for part in parts)) < size:
+                    part = run.prepare(min(SLICE_ROWS, size - have))
                     if part is None:
                         break
                     parts.append(part)
@@ -133,9 +136,7 @@ class ImportRunner:
                 prepared = imports.Prepared.joined(parts)
                 for attempt in range(imports.LOCK_RETRIES + 1):
                     try:
-                        began = time.monotonic()
                         run.store(prepared)
-                        held = time.monotonic() - began
                         break
                     except Exception as error:  # noqa: BLE001 (only a lock is worth a retry)
                         if not imports.locked(error) or attempt == imports.LOCK_RETRIES:
@@ -144,10 +145,6 @@ class ImportRunner:
                         await asyncio.sleep(0.5 * (attempt + 1))
                 if await give_way():
                     busy_at = time.monotonic()
-                if time.monotonic() - busy_at < BUSY_MEMORY_S:
-                    # Requests are coming: leave the loop to them as long as the write held it, so
-                    # the import takes at most about half of a busy loop, all of an idle one.
-                    await asyncio.sleep(held)
         except Exception as error:  # noqa: BLE001 (every failure ends the job, with its record)
             run.fail(error)
         finally:
