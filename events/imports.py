@@ -48,7 +48,7 @@ from events.ops import PROTOCOL, PushBatch, Register, RegisterData
 FIELDS = ("name", "phone", "email")
 BATCH = 500
 # A console import's batch: one write transaction, on the event loop. While requests come, 25 rows
-# (about 7 ms, half of it the commit's fsync: bench/import_load.py); when none came for a second,
+# (about 7 ms, half of it the commit's fsync: bench/import_load.py); when none came for 5 s,
 # IDLE_BATCH (fewer commits: faster, but a request arriving then waits longer).
 JOB_BATCH = 25
 IDLE_BATCH = 100

@@ -30,7 +30,7 @@ from server.controllers.console import ConsoleController
 from server.controllers.console_campaigns import ConsoleCampaignsController
 from server.controllers.console_conflicts import ConsoleConflictsController
 from server.controllers.console_events import ConsoleEventsController
-from server.controllers.console_import import ConsoleImportController, ImportRunner
+from server.controllers.console_import import ConsoleImportController, ImportRunner, RequestsInFlight
 from server.controllers.console_members import ConsoleMembersController
 from server.controllers.console_report import ConsoleReportController
 from server.controllers.console_tablets import ConsoleTabletsController
@@ -121,7 +121,7 @@ def create_app(
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         before_send=[security_headers.before_send],  # every answer, errors and static files too
         request_max_body_size=MAX_BODY_BYTES,
-        middleware=[InputGuard()],
+        middleware=[InputGuard(), RequestsInFlight()],
         on_startup=[import_runner.resume],
         on_shutdown=[import_runner.stop, close_database],
         debug=debug,

@@ -23,10 +23,13 @@ from dataclasses import dataclass
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, MultipartBody, URLEncodedBody
+from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Receive, Scope, Send
 from msgspec import Struct
 from sqlite_utils import Database
 
@@ -42,9 +45,8 @@ FORM_OVERHEAD = 64 * 1024  # the CSRF field and the multipart framing around the
 log = logging.getLogger("poppass")
 PREVIEW_ROWS = 5
 # Between two pieces of an import, the loop serves what waits for it first: requests, then the import.
-BUSY_S = 0.0002
 GIVE_WAY_S = 0.05
-BUSY_MEMORY_S = 1.0  # requests seen this recently: the import writes small batches
+BUSY_MEMORY_S = 5.0  # requests seen this recently: the import writes small batches
 # Rows read, checked and signed in one go on the event loop (a couple of milliseconds).
 SLICE_ROWS = 20
 
@@ -60,20 +62,31 @@ class MappingForm(Struct):
     email: str = ""
 
 
-async def give_way() -> bool:
-    """Let the event loop run everything else that is ready before the import goes on: yield
-    again as long as the last yield came back late (others had work: a request's next step),
-    for GIVE_WAY_S at most, so a busy server still imports. A bare sleep(0) would take turns
-    with each step of a request instead, and a push (ten or so steps) would wait for as many
-    slices of the import. True when others had work."""
+async def give_way(runner: ImportRunner) -> bool:
+    """Let the requests in flight go first: yield while any HTTP request is being served (for
+    GIVE_WAY_S at most, so an import still moves on a busy server, or beside a slow upload).
+    A bare sleep(0) would take turns with each step of a request, and a push (ten or so steps)
+    would wait for as many slices of the import. True when requests were in flight."""
+    busy = runner.in_flight > 0
     deadline = time.monotonic() + GIVE_WAY_S
-    busy = False
-    while True:
-        began = time.monotonic()
-        await asyncio.sleep(0)
-        if time.monotonic() - began < BUSY_S or time.monotonic() > deadline:
-            return busy
-        busy = True
+    await asyncio.sleep(0)
+    while runner.in_flight > 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+    return busy
+
+
+class RequestsInFlight(ASGIMiddleware):
+    """Counts the HTTP requests being served, for the import to give way to them."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        runner: ImportRunner = scope["litestar_app"].state.imports
+        runner.in_flight += 1
+        try:
+            await next_app(scope, receive, send)
+        finally:
+            runner.in_flight -= 1
 
 
 class ImportRunner:
@@ -94,6 +107,7 @@ class ImportRunner:
         self.db, self.clock = db, clock
         self.tasks: set[asyncio.Task] = set()
         self.stopping = False
+        self.in_flight = 0  # HTTP requests being served (RequestsInFlight)
 
     async def resume(self) -> None:
         """At start: forget old jobs and files, and take up the jobs left running."""
@@ -128,7 +142,7 @@ class ImportRunner:
                     if part is None:
                         break
                     parts.append(part)
-                    if await give_way():  # a slice at a time: the loop is never held for long
+                    if await give_way(self):  # a slice at a time: the loop is never held for long
                         busy_at = time.monotonic()
                 if not parts:
                     run.finish()
@@ -143,7 +157,7 @@ class ImportRunner:
                             raise
                         log.warning("import job %s found the database locked; trying its batch again", job_id)
                         await asyncio.sleep(0.5 * (attempt + 1))
-                if await give_way():
+                if await give_way(self):
                     busy_at = time.monotonic()
         except Exception as error:  # noqa: BLE001 (every failure ends the job, with its record)
             run.fail(error)
