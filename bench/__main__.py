@@ -48,6 +48,7 @@ BENCHMARKS: list[tuple[str, bool]] = [
     ("wallet", True),
     ("csv_import", False),
     ("backup_restore", False),
+    ("import_load", False),
     ("demo_seed", False),
 ]
 

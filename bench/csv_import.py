@@ -111,7 +111,7 @@ phone, an email on two rows of three) imported into a fresh SQLite file (WAL) wi
   That covers de-duplication, a server-signed pass per attendee, and their register ops pushed
   through `events.sync.push` with projections and duplicate checks, in batches of 500.
 - **HTTP**: the same file through the console with Litestar's TestClient, signed in. That covers
-  the multipart upload, the mapping POST that starts the import task, then polling the progress
+  the multipart upload, the mapping POST that starts the import job, then polling the progress
   page every 50 ms until it says done.
 
 Target (issue 6): "20,000 rows import in seconds" — read here as under 10 s end to end.

@@ -287,13 +287,20 @@ def issue_passes(db: Database, event_id: str, count: int, *, now: int) -> list[I
     """`count` attendee passes, signed with one load of the key and stored in one statement
     (an import makes thousands)."""
     event = registry.get_event(db, event_id)
-    key = registry.issuing_key(db, event_id)
-    issued = [
-        _sign(key, event_id, type=tokens.TokenType.PASS, now=now, valid_from=now, valid_until=event.ends_at)
-        for _ in range(count)
-    ]
+    issued = sign_passes(registry.issuing_key(db, event_id), event_id, count, now=now, valid_until=event.ends_at)
     _store(db, issued)
     return issued
+
+
+def sign_passes(key, event_id: str, count: int, *, now: int, valid_until: int) -> list[IssuedToken]:
+    """`count` passes signed with the event's issuing key, not stored: no database, so an import
+    signs them in a worker thread and stores those it uses with store_passes."""
+    return [_sign(key, event_id, type=tokens.TokenType.PASS, now=now, valid_from=now, valid_until=valid_until)
+            for _ in range(count)]
+
+
+def store_passes(db: Database, issued: list[IssuedToken]) -> None:
+    _store(db, issued)
 
 
 def _sign(key, event_id: str, *, type: tokens.TokenType, now: int, **terms) -> IssuedToken:

@@ -461,3 +461,29 @@ def m018_log_identities(db: Database) -> None:
     )
     db["log_identities"].insert(
         {"id": "lg" + secrets.token_hex(8), "started_at_seq": 0, "started_at": int(time.time()), "reason": "created"})
+
+
+@migrations()
+def m019_import_jobs(db: Database) -> None:
+    # An attendee import is a job in the database, not a task in memory (events/imports.py): its
+    # file waits on disk beside the database, and each batch's rows commit with the job's
+    # progress, so a restarted server resumes it where the last committed batch left off.
+    db["import_jobs"].create(
+        {"id": str, "event_id": str, "organizer_id": str, "filename": str, "path": str, "size": int,
+         "encoding": str, "dialect": str, "headers": str, "mapping": str, "state": str, "failure": str,
+         "rows_total": int, "rows_done": int, "created": int, "duplicates": int, "errors": int,
+         "created_at": int, "started_at": int, "finished_at": int, "now_ms": int},
+        pk="id",
+        not_null={"event_id", "organizer_id", "filename", "path", "state", "rows_total", "rows_done", "created",
+                  "duplicates", "errors", "created_at"},
+        foreign_keys=[("event_id", "events", "id")],
+    )
+    db["import_jobs"].create_index(["state"])
+    # The report's lines (a duplicate and whom it matched, a row left out and why), written in
+    # the transaction of the batch that met them.
+    db["import_job_lines"].create(
+        {"job_id": str, "line": int, "kind": str, "attendee_id": str, "reason": str, "field": str},
+        pk=("job_id", "line"),
+        not_null={"kind"},
+        foreign_keys=[("job_id", "import_jobs", "id")],
+    )

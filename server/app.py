@@ -30,7 +30,7 @@ from server.controllers.console import ConsoleController
 from server.controllers.console_campaigns import ConsoleCampaignsController
 from server.controllers.console_conflicts import ConsoleConflictsController
 from server.controllers.console_events import ConsoleEventsController
-from server.controllers.console_import import ConsoleImportController
+from server.controllers.console_import import ConsoleImportController, ImportRunner, RequestsInFlight
 from server.controllers.console_members import ConsoleMembersController
 from server.controllers.console_report import ConsoleReportController
 from server.controllers.console_tablets import ConsoleTabletsController
@@ -71,6 +71,8 @@ def create_app(
 
     def close_database() -> None:
         db.close()
+
+    import_runner = ImportRunner(db, clock)  # attendee imports: jobs in the database, resumed at start
 
     return Litestar(
         route_handlers=[
@@ -116,12 +118,13 @@ def create_app(
             "scripts": load_scripts(minified=minify_scripts),
             "sign_up_limiter": RateLimiter(sign_ups_per_minute, 60, clock=clock),
             "sign_in_limiter": RateLimiter(SIGN_INS_PER_MINUTE, 60, clock=clock),
-            "imports": {},  # attendee files uploaded in the console, until imported (an hour at most)
+            "imports": import_runner,
         }),
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         before_send=[security_headers.before_send],  # every answer, errors and static files too
         request_max_body_size=MAX_BODY_BYTES,
-        middleware=[InputGuard()],
-        on_shutdown=[close_database],
+        middleware=[InputGuard(), RequestsInFlight()],
+        on_startup=[import_runner.resume],
+        on_shutdown=[import_runner.stop, close_database],
         debug=debug,
     )

@@ -92,6 +92,7 @@ IMPORT_WORDS = {
     "not_csv": N_("That file could not be read as CSV."),
     "empty": N_("That file has no rows under its header."),
     "too_many_rows": N_("That file has more than 100,000 rows: split it."),
+    "too_large": N_("That file is larger than 20 MB: split it, or leave out the columns you do not import."),
     "mapping_incomplete": N_("Choose the column with the names, and one with phone numbers or emails."),
     "stopped": N_("The import stopped part way through: the rows counted below were added, the rest were not. Upload the file again to add the rest (the rows already added are recognised as duplicates)."),
 }

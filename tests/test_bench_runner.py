@@ -46,6 +46,8 @@ REQUIRED = [
     r"wallet, time to first QR",
     r"wallet, live flip",
     r"CSV import, [\d,]+ rows, domain",
+    r"import load: push p99 during a CSV import",
+    r"import load: server memory growth during a CSV import",
 ]
 
 

@@ -1,28 +1,39 @@
 """The console's attendee import: upload a CSV, map its columns, watch it run, read the report.
 
-The uploaded table waits in memory (one process serves an event) until the organizer confirms
-the mapping; the import then runs as a task on the event loop, one batch at a time, yielding
-between batches so tablets' syncs are not held up. The progress page polls itself (htmx) while
-it runs and shows the report when it is done.
+Nothing of it waits in memory. Litestar's multipart parser spools the upload (1 MiB in memory,
+then a temporary file; the request's size limit counts the bytes as they arrive), and the
+handler copies it, a chunk at a time in a worker thread, into a 0600 file in the uploads
+directory beside the database. The file is read as a stream in a worker thread too, and the
+job (events/imports.py, table import_jobs) is what every page reads: upload -> map -> progress
+-> report work the same after a restart. Once started, an ImportRunner task drives the job in
+a worker thread on its own database connection, one short transaction a batch, so the event
+loop (tablets' syncs, online redemptions) is never held up by more than one batch's commit. A
+server that starts finds the jobs the last process left running and resumes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import secrets
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, MultipartBody, URLEncodedBody
+from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Receive, Scope, Send
 from msgspec import Struct
+from sqlite_utils import Database
 
-from events import audit, imports
-from events.db import write_transaction
+from events import imports, registry
 from server.auth import organizer_guard
 from server.console_forms import event_or_404
 from server.owners import MANAGER
@@ -30,9 +41,14 @@ from server.pages import page
 from server.reasons import IMPORT_WORDS, SIGN_UP_WORDS
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 100,000 rows of name, phone and email fit in a few MB
+FORM_OVERHEAD = 64 * 1024  # the CSRF field and the multipart framing around the file
 log = logging.getLogger("poppass")
-KEEP_S = 3600  # an upload or a finished import is forgotten an hour later
 PREVIEW_ROWS = 5
+# Between two pieces of an import, the loop serves what waits for it first: requests, then the import.
+GIVE_WAY_S = 0.05
+BUSY_MEMORY_S = 5.0  # requests seen this recently: the import writes small batches
+# Rows read, checked and signed in one go on the event loop (a couple of milliseconds).
+SLICE_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -46,58 +62,135 @@ class MappingForm(Struct):
     email: str = ""
 
 
-@dataclass
-class PendingImport:
-    event_id: str
-    organizer_id: str
-    filename: str
-    table: imports.Table
-    created: float
-    report: imports.Report | None = None
-    running: bool = False
-    failed: str = ""
-    task: asyncio.Task | None = field(default=None, repr=False)
+async def give_way(runner: ImportRunner) -> bool:
+    """Let the requests in flight go first: yield while any HTTP request is being served (for
+    GIVE_WAY_S at most, so an import still moves on a busy server, or beside a slow upload).
+    A bare sleep(0) would take turns with each step of a request, and a push (ten or so steps)
+    would wait for as many slices of the import. True when requests were in flight."""
+    busy = runner.in_flight > 0
+    deadline = time.monotonic() + GIVE_WAY_S
+    await asyncio.sleep(0)
+    while runner.in_flight > 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+    return busy
 
 
-def _imports(request: Request) -> dict[str, PendingImport]:
-    store: dict[str, PendingImport] = request.app.state.imports
-    for key in [k for k, v in store.items() if time.time() - v.created > KEEP_S and not v.running]:
-        del store[key]
-    return store
+class RequestsInFlight(ASGIMiddleware):
+    """Counts the HTTP requests being served, for the import to give way to them."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        runner: ImportRunner = scope["litestar_app"].state.imports
+        runner.in_flight += 1
+        try:
+            await next_app(scope, receive, send)
+        finally:
+            runner.in_flight -= 1
 
 
-def _pending(request: Request, event_id: str, import_id: str) -> PendingImport:
-    pending = _imports(request).get(import_id)
-    if pending is None or pending.event_id != event_id:
-        raise NotFoundException("no such import (they are kept for an hour)")
-    return pending
+class ImportRunner:
+    """Drives started import jobs, one asyncio task each, held here (the event loop keeps only
+    weak references to tasks).
+
+    Everything runs on the event loop, in pieces that each hold it a few milliseconds: reading
+    the next rows from the file, checking them and signing their passes, SLICE_ROWS at a time;
+    then the batch's write (duplicates, the rows, the report lines and the job's progress, one
+    transaction) on the shared connection, like every other write (docs/adr/0002). Why not a
+    worker thread: measured (bench/import_load.py), a thread doing the same work took the GIL
+    from the loop for its 5 ms switch interval at every SQLite call a push made, and a second
+    connection writing made the loop's writers wait for SQLite's write lock in its busy
+    handler, blocking the loop; both made pushes several times slower. Here a push waits at
+    most for one slice or one batch's write."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self.db, self.clock = db, clock
+        self.tasks: set[asyncio.Task] = set()
+        self.stopping = False
+        self.in_flight = 0  # HTTP requests being served (RequestsInFlight)
+
+    async def resume(self) -> None:
+        """At start: forget old jobs and files, and take up the jobs left running."""
+        imports.sweep(self.db, now=int(self.clock()))
+        for job_id in imports.running_jobs(self.db):
+            self.start(job_id, resumed=True)
+
+    def start(self, job_id: str, *, resumed: bool = False) -> None:
+        task = asyncio.get_running_loop().create_task(self._drive(job_id, resumed))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def stop(self) -> None:
+        """At shutdown: stop between batches; the jobs stay running and resume at the next start."""
+        self.stopping = True
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _drive(self, job_id: str, resumed: bool) -> None:
+        run = imports.open_run(self.db, job_id, resumed=resumed, clock=self.clock)
+        if run is None:
+            return
+        try:
+            busy_at = -1.0  # when requests were last seen waiting for the loop
+            while not self.stopping:
+                parts: list[imports.Prepared] = []
+                # Requests seen lately: small batches, so each waits a short write; none: large ones,
+                # fewer commits (each an fsync), so an import nobody waits behind goes fast.
+                size = imports.JOB_BATCH if time.monotonic() - busy_at < BUSY_MEMORY_S else imports.IDLE_BATCH
+                while (have := sum(part.rows for part in parts)) < size:
+                    part = run.prepare(min(SLICE_ROWS, size - have))
+                    if part is None:
+                        break
+                    parts.append(part)
+                    if await give_way(self):  # a slice at a time: the loop is never held for long
+                        busy_at = time.monotonic()
+                if not parts:
+                    run.finish()
+                    return
+                prepared = imports.Prepared.joined(parts)
+                for attempt in range(imports.LOCK_RETRIES + 1):
+                    try:
+                        run.store(prepared)
+                        break
+                    except Exception as error:  # noqa: BLE001 (only a lock is worth a retry)
+                        if not imports.locked(error) or attempt == imports.LOCK_RETRIES:
+                            raise
+                        log.warning("import job %s found the database locked; trying its batch again", job_id)
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                if await give_way(self):
+                    busy_at = time.monotonic()
+        except Exception as error:  # noqa: BLE001 (every failure ends the job, with its record)
+            run.fail(error)
+        finally:
+            run.close()
 
 
-def _column(text: str, table: imports.Table) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and int(text) < len(table.headers) else None
+def _runner(request: Request) -> ImportRunner:
+    return request.app.state.imports
 
 
-async def _run(db, pending: PendingImport, mapping: dict[str, int | None], now_ms: int) -> None:
-    pending.running = True
+def _job(request: Request, event_id: str, job_id: str) -> imports.Job:
+    job = imports.get_job(request.app.state.db, job_id)
+    if job is None or job.event_id != event_id:
+        raise NotFoundException("no such import (finished ones are kept for thirty days)")
+    return job
+
+
+def _column(text: str, headers: list[str]) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and int(text) < len(headers) else None
+
+
+def _preview(job: imports.Job) -> list[list[str]]:
     try:
-        for report in imports.run(db, pending.event_id, pending.table, mapping, now_ms=now_ms):
-            pending.report = report
-            await asyncio.sleep(0)  # let waiting requests (tablets' syncs) use the database
-        with write_transaction(db):
-            audit.record(db, pending.organizer_id, "attendees.import", pending.event_id,
-                         {"file": pending.filename, "rows": pending.report.total, "created": pending.report.created,
-                          "duplicates": len(pending.report.duplicates), "errors": len(pending.report.errors)},
-                         now=now_ms // 1000)
-    except imports.ImportRefused as refused:
-        pending.failed = refused.reason
-    except Exception:  # noqa: BLE001 (the organizer must not read a part as the whole)
-        # Each batch commits whole or not at all, so what is counted was added. Said on the page
-        # and in the log, never a silent half import shown as done.
-        log.exception("import %s into event %s stopped after %s rows", pending.filename, pending.event_id,
-                      pending.report.done if pending.report else 0)
-        pending.failed = "stopped"
-    finally:
-        pending.running = False
+        return imports.preview(job, PREVIEW_ROWS)
+    except (OSError, UnicodeDecodeError, ValueError):  # its file went with a finished job
+        return []
+
+
+def too_large(request: Request, exc: RequestEntityTooLarge) -> Template:
+    """A body past the limit is refused while it arrives, before the sign-in is even checked:
+    the plain error page, with the reason in the import's words. Nothing of it was kept."""
+    return page(request, "error", status_code=413, status=413, words=IMPORT_WORDS["too_large"])
 
 
 class ConsoleImportController(Controller):
@@ -109,47 +202,62 @@ class ConsoleImportController(Controller):
     def upload_page(self, request: Request, event_id: FromPath[str]) -> Template:
         return page(request, "console_import", event=event_or_404(request, event_id), error="", step="upload")
 
-    @post("/", name="console_import_upload", request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024)
+    @post("/", name="console_import_upload", request_max_body_size=MAX_UPLOAD_BYTES + FORM_OVERHEAD,
+          exception_handlers={RequestEntityTooLarge: too_large})
     async def upload(self, request: Request, event_id: FromPath[str], data: MultipartBody[UploadForm]) -> Template:
         event = event_or_404(request, event_id)
+        db = request.app.state.db
+        imports.sweep(db, now=int(request.app.state.clock()))  # as well as at each start: a server may run for weeks
+        directory = imports.uploads_directory(db)
         try:
-            body = await data.file.read()
-        finally:
-            await data.file.close()
-        try:
-            table = imports.read_csv(body)
+            path, size = await anyio.to_thread.run_sync(
+                functools.partial(imports.store_upload, data.file.file, directory, limit=MAX_UPLOAD_BYTES))
+            try:
+                layout = await anyio.to_thread.run_sync(
+                    functools.partial(imports.inspect_file, path, preview_rows=PREVIEW_ROWS))
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
         except imports.ImportRefused as refused:
             return page(request, "console_import", status_code=422, event=event, error=IMPORT_WORDS[refused.reason],
                         step="upload")
-        import_id = secrets.token_urlsafe(12)
-        _imports(request)[import_id] = PendingImport(event.id, request.state.organizer.id, data.file.filename or "",
-                                                     table, time.time())
-        return page(request, "console_import", event=event, error="", step="map", import_id=import_id,
-                    table=table, preview=table.rows[:PREVIEW_ROWS], guessed=imports.guess_mapping(table.headers),
-                    fields=imports.FIELDS)
+        finally:
+            await data.file.close()
+        job = imports.create_job(db, event_id=event.id, organizer_id=request.state.organizer.id,
+                                 filename=data.file.filename or "", path=path, size=size, layout=layout,
+                                 now=int(request.app.state.clock()))
+        return self._mapping(request, event, job, layout.preview, imports.guess_mapping(layout.headers))
+
+    @staticmethod
+    def _mapping(request: Request, event: registry.Event, job: imports.Job, preview: list[list[str]],
+                 guessed: dict[str, int | None], error: str = "") -> Template:
+        return page(request, "console_import", status_code=422 if error else 200, event=event, error=error, step="map",
+                    import_id=job.id, headers=job.layout.headers, rows=job.rows_total, preview=preview,
+                    guessed=guessed, fields=imports.FIELDS)
 
     @post("/{import_id:str}", sync_to_thread=False, name="console_import_start", status_code=303)
     def start(self, request: Request, event_id: FromPath[str], import_id: FromPath[str],
               data: URLEncodedBody[MappingForm]) -> Template | Redirect:
         event = event_or_404(request, event_id)
-        pending = _pending(request, event.id, import_id)
-        mapping = {name: _column(getattr(data, name), pending.table) for name in imports.FIELDS}
-        if mapping["name"] is None or (mapping["phone"] is None and mapping["email"] is None):
-            return page(request, "console_import", status_code=422, event=event, step="map", import_id=import_id,
-                        error=IMPORT_WORDS["mapping_incomplete"], table=pending.table,
-                        preview=pending.table.rows[:PREVIEW_ROWS], guessed=mapping, fields=imports.FIELDS)
-        if not pending.running and pending.report is None:
-            now_ms = int(request.app.state.clock() * 1000)
-            pending.report = imports.Report(total=len(pending.table.rows))
-            # Running from now, not from when the task first runs: the progress page asked for
-            # next must not find an import that has not started and call it done with 0 added.
-            pending.running = True
-            pending.task = asyncio.get_running_loop().create_task(_run(request.app.state.db, pending, mapping, now_ms))
-        return Redirect(path=f"/organizer/events/{event.id}/import/{import_id}", status_code=303)
+        job = _job(request, event.id, import_id)
+        mapping = {name: _column(getattr(data, name), job.layout.headers) for name in imports.FIELDS}
+        if job.state == imports.UPLOADED:
+            try:
+                started = imports.start_job(request.app.state.db, job.id, mapping,
+                                            now_ms=int(request.app.state.clock() * 1000))
+            except imports.ImportRefused as refused:
+                return self._mapping(request, event, job, _preview(job), mapping, IMPORT_WORDS[refused.reason])
+            if started:  # marked running before the redirect: the progress page never finds it not begun
+                _runner(request).start(job.id)
+        return Redirect(path=f"/organizer/events/{event.id}/import/{job.id}", status_code=303)
 
     @get("/{import_id:str}", sync_to_thread=False, name="console_import_progress")
     def progress(self, request: Request, event_id: FromPath[str], import_id: FromPath[str]) -> Template:
         event = event_or_404(request, event_id)
-        pending = _pending(request, event.id, import_id)
-        return page(request, "console_import_progress", event=event, import_id=import_id, pending=pending,
-                    report=pending.report, failed=IMPORT_WORDS.get(pending.failed, ""), row_words=SIGN_UP_WORDS)
+        job = _job(request, event.id, import_id)
+        if job.state == imports.UPLOADED:  # not started yet: back to its mapping
+            return self._mapping(request, event, job, _preview(job), imports.guess_mapping(job.layout.headers))
+        finished = job.state in imports.FINISHED
+        errors = imports.job_lines(request.app.state.db, job.id, "error") if finished else []
+        return page(request, "console_import_progress", event=event, import_id=job.id, job=job, error_lines=errors,
+                    failed=IMPORT_WORDS.get(job.failure, ""), row_words=SIGN_UP_WORDS)
