@@ -244,3 +244,14 @@ def test_a_database_in_memory_runs_its_imports_on_the_loop(tmp_path) -> None:
     asyncio.run(run())
     assert imports.get_job(db, job.id).state == imports.DONE and db["attendees"].count == 30
     assert not os.path.exists(path)
+
+
+def test_the_import_slows_for_other_requests_not_for_its_own_progress_page(client, db, event, signed_in) -> None:
+    runner = client.app.state.imports
+    before = runner.started
+    client.get(f"/organizer/events/{event.id}/import/")  # the organizer watching the import
+    client.get(f"/organizer/events/{event.id}/import/nosuchjob")
+    assert runner.started == before
+    client.get("/healthz")  # anyone else: a tablet, a sign-up, a monitor
+    client.get(f"/organizer/events/{event.id}")
+    assert runner.started == before + 2

@@ -83,6 +83,12 @@ async def give_way(runner: ImportRunner) -> bool:
     return busy
 
 
+def _watching_an_import(path: str) -> bool:
+    """The import's own pages (its progress polls itself): the organizer waiting for the import
+    is not someone it should slow down for."""
+    return path.startswith("/organizer/events/") and "/import" in path
+
+
 class RequestsInFlight(ASGIMiddleware):
     """Counts the HTTP requests being served, for the import to give way to them."""
 
@@ -91,7 +97,8 @@ class RequestsInFlight(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         runner: ImportRunner = scope["litestar_app"].state.imports
         runner.in_flight += 1
-        runner.started += 1
+        if not _watching_an_import(scope["path"]):
+            runner.started += 1
         try:
             await next_app(scope, receive, send)
         finally:
