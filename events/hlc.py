@@ -51,7 +51,9 @@ class HybridClock:
             self.counter = 0
         self.ms = top
         if self.counter > MAX_COUNTER:
-            raise ClockDrift("counter overflow")
+            # As in `now`: move the clock on rather than overflow. Still after the remote stamp,
+            # and a counter past 65,535 would be refused by the push schema (docs/adr/0008).
+            self.ms, self.counter = top + 1, 0
         return self.ms, self.counter
 
     def _tick(self) -> None:

@@ -61,3 +61,43 @@ def test_suspect_reasons(hlc_ms, device_ms, corrected, offset, expected) -> None
         offset_ms=offset, policy=POLICY,
     )
     assert reasons == expected
+
+
+# --- The shared vectors (web/static/js/outbox.js passes them in e2e/test_hlc_js.py) ----------
+
+import json  # noqa: E402
+
+from tests.vectors import build  # noqa: E402
+
+HLC_VECTORS = json.loads(build.HLC_PATH.read_text(encoding="utf-8"))
+
+
+def test_committed_hlc_vectors_match_the_implementation() -> None:
+    assert build.HLC_PATH.read_text(encoding="utf-8") == build.render_hlc(), "run: python tests/vectors/build.py"
+
+
+def _outcome(clock: hlc.HybridClock, step) -> dict:
+    try:
+        ms, counter = step()
+    except hlc.ClockDrift:
+        return {"refused": True, "ms": clock.ms, "counter": clock.counter}
+    return {"refused": False, "ms": ms, "counter": counter}
+
+
+@pytest.mark.parametrize("vector", HLC_VECTORS["send"], ids=lambda v: f"{v['clock']}@{v['wall_ms']}")
+def test_send_vector(vector: dict) -> None:
+    clock = hlc.HybridClock(vector["clock"]["ms"], vector["clock"]["counter"])
+    assert _outcome(clock, lambda: clock.now(vector["wall_ms"])) == vector["then"]
+
+
+@pytest.mark.parametrize("vector", HLC_VECTORS["receive"], ids=lambda v: f"{v['clock']}<{v['remote']}@{v['wall_ms']}")
+def test_receive_vector(vector: dict) -> None:
+    clock = hlc.HybridClock(vector["clock"]["ms"], vector["clock"]["counter"], max_drift_ms=vector["max_drift_ms"])
+    remote = (vector["remote"]["ms"], vector["remote"]["counter"])
+    assert _outcome(clock, lambda: clock.receive(remote, vector["wall_ms"])) == vector["then"]
+    assert clock.counter <= hlc.MAX_COUNTER  # never a stamp the push schema refuses
+
+
+def test_a_full_counter_received_moves_the_clock_on_past_the_remote_stamp() -> None:
+    clock = hlc.HybridClock(ms=1000, counter=3)
+    assert clock.receive((1000, hlc.MAX_COUNTER), wall_ms=1000) == (1001, 0)

@@ -1,4 +1,4 @@
-"""Build tests/vectors/tokens.json and manual.json: the examples Python and the browser must both pass.
+"""Build tests/vectors/tokens.json, manual.json and hlc.json: the examples Python and the browser must both pass.
 
 Run `python tests/vectors/build.py` after a deliberate format change; test_vectors.py fails
 while the committed file differs from what this builds. Everything here is deterministic:
@@ -15,12 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from events import manual_entry, phone_search, rotating, tokens  # noqa: E402
+from events import hlc, manual_entry, phone_search, rotating, tokens  # noqa: E402
 from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes  # noqa: E402
 from events.trust import TrustBundle, bundle_message, sign_bundle  # noqa: E402
 
 PATH = Path(__file__).with_name("tokens.json")
 MANUAL_PATH = Path(__file__).with_name("manual.json")
+HLC_PATH = Path(__file__).with_name("hlc.json")
 EVENT_ID = "evvectors0000001"
 OTHER_EVENT_ID = "evvectors0000002"
 NOW = 1767261600  # 2026-01-01 10:00:00 UTC
@@ -409,7 +410,57 @@ def render_manual() -> str:
     return json.dumps(manual_vectors(), indent=1, ensure_ascii=False) + "\n"
 
 
+# --- Hybrid logical clock (events/hlc.py, web/static/js/outbox.js nextStamp, receiveStamp) --------
+
+
+def _stamped(clock: hlc.HybridClock, step) -> dict:
+    try:
+        ms, counter = step()
+    except hlc.ClockDrift:
+        return {"refused": True, "ms": clock.ms, "counter": clock.counter}
+    return {"refused": False, "ms": ms, "counter": counter}
+
+
+def hlc_vectors() -> dict:
+    top = hlc.MAX_COUNTER
+    sends = [  # (clock ms, counter, wall ms)
+        (0, 0, NOW * 1000), (NOW * 1000, 0, NOW * 1000), (NOW * 1000, 5, NOW * 1000 - 10_000),
+        (NOW * 1000, top - 1, NOW * 1000), (NOW * 1000, top, NOW * 1000), (NOW * 1000, top, NOW * 1000 + 1),
+        (NOW * 1000 + 5, 2, NOW * 1000 + 6),
+    ]
+    receives = [  # (clock ms, counter, remote ms, remote counter, wall ms)
+        (NOW * 1000, 3, NOW * 1000, 7, NOW * 1000), (NOW * 1000, 9, NOW * 1000, 7, NOW * 1000 - 5),
+        (NOW * 1000, 3, NOW * 1000 + 20, 4, NOW * 1000), (NOW * 1000, 3, NOW * 1000 - 20, 4, NOW * 1000 + 50),
+        (NOW * 1000, 3, NOW * 1000 + 60_000, 0, NOW * 1000), (NOW * 1000, 3, NOW * 1000 + 60_001, 0, NOW * 1000),
+        (NOW * 1000, top, NOW * 1000, 2, NOW * 1000), (NOW * 1000, 2, NOW * 1000, top, NOW * 1000),
+        (NOW * 1000, top - 1, NOW * 1000 - 1, top, NOW * 1000 - 2), (0, 0, NOW * 1000, 0, NOW * 1000 - 30_000),
+    ]
+    send_cases, receive_cases = [], []
+    for ms, counter, wall in sends:
+        clock = hlc.HybridClock(ms, counter)
+        send_cases.append({"clock": {"ms": ms, "counter": counter}, "wall_ms": wall,
+                           "then": _stamped(clock, lambda: clock.now(wall))})
+    for ms, counter, remote_ms, remote_counter, wall in receives:
+        clock = hlc.HybridClock(ms, counter)
+        receive_cases.append({"clock": {"ms": ms, "counter": counter}, "remote": {"ms": remote_ms, "counter": remote_counter},
+                              "wall_ms": wall, "max_drift_ms": clock.max_drift_ms,
+                              "then": _stamped(clock, lambda: clock.receive((remote_ms, remote_counter), wall))})
+    return {
+        "about": "Hybrid logical clock vectors for events/hlc.py and web/static/js/outbox.js (nextStamp, receiveStamp). "
+                 "Built by tests/vectors/build.py; do not edit by hand. `refused`: the stamp is not followed and the "
+                 "clock stays as it was.",
+        "max_counter": top,
+        "send": send_cases,
+        "receive": receive_cases,
+    }
+
+
+def render_hlc() -> str:
+    return json.dumps(hlc_vectors(), indent=1, ensure_ascii=False) + "\n"
+
+
 if __name__ == "__main__":
     PATH.write_text(render(), encoding="utf-8")
     MANUAL_PATH.write_text(render_manual(), encoding="utf-8")
-    print(f"wrote {PATH} and {MANUAL_PATH}")
+    HLC_PATH.write_text(render_hlc(), encoding="utf-8")
+    print(f"wrote {PATH}, {MANUAL_PATH} and {HLC_PATH}")

@@ -61,13 +61,16 @@ export function nextStamp(hlc, wallMs) {
 // corrected clock is another tablet's broken clock: it is not followed (null).
 export const MAX_DRIFT_MS = 60_000;
 
+// Past MAX_COUNTER the clock moves on a millisecond, as nextStamp does: a counter the push schema
+// refuses would wedge the outbox (docs/adr/0008; vectors in tests/vectors/hlc.json).
 export function receiveStamp(hlc, remote, wallMs, maxDriftMs = MAX_DRIFT_MS) {
   if (remote.ms - wallMs > maxDriftMs) return null;
   const top = Math.max(hlc.ms, remote.ms, wallMs);
-  if (top === hlc.ms && top === remote.ms) return { ms: top, counter: Math.max(hlc.counter, remote.counter) + 1 };
-  if (top === hlc.ms) return { ms: top, counter: hlc.counter + 1 };
-  if (top === remote.ms) return { ms: top, counter: remote.counter + 1 };
-  return { ms: top, counter: 0 };
+  let counter = 0;
+  if (top === hlc.ms && top === remote.ms) counter = Math.max(hlc.counter, remote.counter) + 1;
+  else if (top === hlc.ms) counter = hlc.counter + 1;
+  else if (top === remote.ms) counter = remote.counter + 1;
+  return counter > MAX_COUNTER ? { ms: top + 1, counter: 0 } : { ms: top, counter };
 }
 
 // Inside a transaction: the next HLC stamp on the corrected clock, stored, with the op's clock
