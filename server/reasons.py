@@ -1,5 +1,6 @@
 """Token refusal reasons in words a clerk or attendee understands (translated at render)."""
 
+from events.merge import VOUCHER_CONFLICTS
 from events.tokens import Reason
 
 
@@ -18,6 +19,21 @@ REASON_WORDS = {
     Reason.NOT_YET_VALID: N_("This voucher is not valid yet."),
     Reason.EXPIRED: N_("This voucher has expired."),
 }
+
+# What the tablet's verdict says for each reason it may show (web/static/js/reasons.js), the
+# token reasons above and the redemption's own: the tablet's words are these, proven equal by
+# the shared vectors in tests/vectors/words.json (docs/adr/0008), so one translation serves both.
+VERDICT_WORDS = {
+    **{str(reason): words for reason, words in REASON_WORDS.items()},
+    "bad_code": N_("The rotating code does not match: ask for the live screen, not a screenshot."),
+    "code_replayed": N_("This rotating code was already used: ask for the live screen."),
+    "rotation_key_retired": N_("This code was made with a key that is no longer used: ask the attendee to open their "
+                               "wallet with network, then scan the new code."),
+    "malformed_code": N_("The rotating code is missing or unreadable."),
+    "used_up": N_("This voucher has already been used."),
+    "voided": N_("This voucher was cancelled."),
+}
+VERDICT_FALLBACK = N_("This code cannot be accepted.")
 
 # Why a sign-up form was refused, by field.
 SIGN_UP_WORDS = {
@@ -106,6 +122,15 @@ CONFLICT_KINDS = {
     "untrusted_issuer": N_("Issued by a device that is not trusted"),
     "possible_duplicate": N_("Possibly the same person twice"),
     "over_cap": N_("More vouchers given than the campaign's cap"),
+}
+# The voucher conflicts a tablet pulls, in the same words (web/static/js/station-app.js
+# conflictWords), and their states in the clerk's words (conflictStatusWords).
+TABLET_CONFLICT_WORDS = {kind: CONFLICT_KINDS[kind] for kind in VOUCHER_CONFLICTS}
+TABLET_CONFLICT_FALLBACK = N_("Conflict")
+TABLET_CONFLICT_STATUSES = {
+    "open": N_("Open: the organizer will decide"),
+    "resolved": N_("Resolved by the organizer"),
+    "cleared": N_("Cleared: nothing left to decide"),
 }
 CONFLICT_ROLES = {
     "within": N_("within the allowance"),

@@ -106,3 +106,21 @@ def test_phone_search() -> None:
             case["hash"], case["last4"]), case["phone"]
     # One person, however the number is written; another number, another hash.
     assert len({c["hash"] for c in spec["cases"][:5]}) == 1 and spec["cases"][5]["hash"] != spec["cases"][0]["hash"]
+
+
+# --- The tablet's words (web/static/js/reasons.js and station-app.js: e2e/test_words_js.py) ---
+
+WORDS = json.loads(build.WORDS_PATH.read_text(encoding="utf-8"))
+
+
+def test_committed_word_vectors_match_the_server() -> None:
+    assert build.WORDS_PATH.read_text(encoding="utf-8") == build.render_words(), "run: python tests/vectors/build.py"
+
+
+def test_every_reason_a_tablet_may_show_has_words() -> None:
+    from events import merge
+
+    online = {"bad_code", "code_replayed", "rotation_key_retired", "malformed_code", "used_up", "voided"}
+    assert set(WORDS["reasons"]) == {str(r) for r in tokens.Reason} | online
+    assert set(WORDS["conflict_kinds"]) == set(merge.VOUCHER_CONFLICTS)
+    assert set(WORDS["conflict_statuses"]) == {"open", "resolved", "cleared"}

@@ -22,6 +22,7 @@ from events.trust import TrustBundle, bundle_message, sign_bundle  # noqa: E402
 PATH = Path(__file__).with_name("tokens.json")
 MANUAL_PATH = Path(__file__).with_name("manual.json")
 HLC_PATH = Path(__file__).with_name("hlc.json")
+WORDS_PATH = Path(__file__).with_name("words.json")
 EVENT_ID = "evvectors0000001"
 OTHER_EVENT_ID = "evvectors0000002"
 NOW = 1767261600  # 2026-01-01 10:00:00 UTC
@@ -459,8 +460,30 @@ def render_hlc() -> str:
     return json.dumps(hlc_vectors(), indent=1, ensure_ascii=False) + "\n"
 
 
+# --- Words the tablet shows (server/reasons.py, web/static/js/reasons.js and station-app.js) ---
+
+
+def words_vectors() -> dict:
+    from server import reasons
+
+    return {
+        "about": "The reason and conflict words of the tablet, as server/reasons.py has them (English msgids: one "
+                 "translation serves both). Built by tests/vectors/build.py; do not edit by hand.",
+        "reasons": reasons.VERDICT_WORDS,
+        "reason_fallback": reasons.VERDICT_FALLBACK,
+        "conflict_kinds": reasons.TABLET_CONFLICT_WORDS,
+        "conflict_fallback": reasons.TABLET_CONFLICT_FALLBACK,
+        "conflict_statuses": reasons.TABLET_CONFLICT_STATUSES,
+    }
+
+
+def render_words() -> str:
+    return json.dumps(words_vectors(), indent=1, ensure_ascii=False) + "\n"
+
+
 if __name__ == "__main__":
     PATH.write_text(render(), encoding="utf-8")
     MANUAL_PATH.write_text(render_manual(), encoding="utf-8")
     HLC_PATH.write_text(render_hlc(), encoding="utf-8")
-    print(f"wrote {PATH}, {MANUAL_PATH} and {HLC_PATH}")
+    WORDS_PATH.write_text(render_words(), encoding="utf-8")
+    print(f"wrote {PATH}, {MANUAL_PATH}, {HLC_PATH} and {WORDS_PATH}")
