@@ -33,6 +33,11 @@ class DamagedDatabase(Exception):
         )
 
 
+def database_file(db: sqlite_utils.Database) -> str:
+    """The file of `db`'s main database ("" in memory)."""
+    return next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "") or ""
+
+
 def is_damage(error: BaseException) -> bool:
     return getattr(error, "sqlite_errorname", "") in DAMAGED_ERRORS
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from events.db import is_damage
+from events.db import database_file, is_damage
 
 # Below this much free room a write may not fit: the largest push (2 MiB of JSON) becomes about
 # as many bytes of WAL frames, plus its indexes' pages. SQLite would then answer "database or
@@ -40,14 +40,6 @@ class Health:
         return not self.problems
 
 
-def database_file(db: Database) -> Path | None:
-    """The main database's file, or None for an in-memory one."""
-    for _, name, file in db.execute("PRAGMA database_list").fetchall():
-        if name == "main":
-            return Path(file) if file else None
-    return None
-
-
 def check(db: Database) -> Health:
     health = Health()
     try:
@@ -56,9 +48,10 @@ def check(db: Database) -> Health:
         health.problems.append("database_unreachable")
         health.detail["database_unreachable"] = str(error)
         return health
-    path = database_file(db)
-    if path is None:
+    file = database_file(db)
+    if not file:  # in memory
         return health
+    path = Path(file)
     _probe_file(path, health)
     _check_disk(path.parent, health)
     return health

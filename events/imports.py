@@ -42,7 +42,7 @@ from typing import BinaryIO
 from sqlite_utils import Database
 
 from events import audit, campaigns, devices, merge, registry, signup, sync
-from events.db import write_transaction
+from events.db import database_file, write_transaction
 from events.ops import PROTOCOL, PushBatch, Register, RegisterData
 
 FIELDS = ("name", "phone", "email")
@@ -361,11 +361,6 @@ class Job:
     @property
     def running(self) -> bool:
         return self.state == RUNNING
-
-
-def database_file(db: Database) -> str:
-    """The file of `db`'s main database ("" in memory)."""
-    return next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "") or ""
 
 
 def uploads_directory(db: Database) -> Path:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import secrets
 from sqlite_utils import Database
 
+from events import conflicts
+
 
 class LogChanged(Exception):
     """The device named a log id that is not the current one (the database was restored)."""
@@ -47,7 +49,7 @@ def fork(db: Database, known: str) -> int:
     if index is None:
         return 0
     later = [started for _, _, started in rows[index + 1:]]
-    return min(later) if later else _position(db)
+    return min(later) if later else conflicts.log_position(db)
 
 
 def begin(db: Database, *, at_seq: int, now: int, reason: str) -> str:
@@ -57,17 +59,11 @@ def begin(db: Database, *, at_seq: int, now: int, reason: str) -> str:
     return identity
 
 
-def check(db: Database, named: str | None, device_id: str) -> None:
-    """Raise LogChanged when a device names a history that is not the current one. A device
-    that names none (protocol 2, or not yet told) is not checked."""
-    if named is None:
-        return
+def check(db: Database, named: str | None, device_id: str) -> str:
+    """The current history's id, for the answer; LogChanged when the device names another. A
+    device that names none (protocol 2, or not yet told) is not checked."""
     identity = current(db)
-    if named != identity:
+    if named is not None and named != identity:
         (last_seq,) = db.execute("select last_seq from devices where id = ?", [device_id]).fetchone()
         raise LogChanged(identity, fork(db, named), last_seq)
-
-
-def _position(db: Database) -> int:
-    row = db.execute("select value from log_counter where name = 'log'").fetchone()
-    return row[0] if row else 0
+    return identity

@@ -165,7 +165,9 @@ def register(db: Database, key: DataKey) -> None:
 
 
 def _file_of(db: Database) -> str:
-    return next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "") or ""
+    from events.db import database_file  # events.db imports this module at its top
+
+    return database_file(db)
 
 
 def has_key_check(db: Database) -> bool:

@@ -120,6 +120,7 @@ class OnlineDecision:
     uses_before: int
     max_uses: int
     seq: int
+    log_id: str = ""  # the log's current history (events/log_identity.py)
 
 
 def check_ops(ops: list[Op], known: dict[str, conflicts.TokenRow] | None = None) -> dict[str, tokens.Token]:
@@ -172,7 +173,7 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
     ops = sorted(batch.ops, key=lambda op: op.device_seq)
     offset = hlc.measured_offset_ms(now_ms, batch.sent_at_ms)
     with write_transaction(db):
-        log_identity.check(db, batch.log_id, device_id)  # a restore: the tablet sends again what it kept
+        log_id = log_identity.check(db, batch.log_id, device_id)  # a restore: the tablet sends again what it kept
         device = devices.get_device(db, device_id)
         claimed = sorted({op.subject for op in ops if op.kind in ("issue", "redeem")})
         known = conflicts.token_rows(db, device.event_id, claimed)
@@ -201,8 +202,7 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
             [max(last, ops[-1].device_seq) if ops else last, now_ms // 1000, offset, batch.pending, device_id],
         )
     results.sort(key=lambda r: r.device_seq)
-    return PushResult(results, max(last, ops[-1].device_seq) if ops else last, now_ms, offset, changed,
-                      log_identity.current(db))
+    return PushResult(results, max(last, ops[-1].device_seq) if ops else last, now_ms, offset, changed, log_id)
 
 
 def _insert(db: Database, device: devices.Device, fresh: list[Op], *, now_ms: int, offset: int) -> list[tuple[int, Op]]:
@@ -360,7 +360,7 @@ def pull(
     With `sent_at_ms` (the device's own clock) the pull also measures its clock offset; with
     `clerk`, it records who is on shift on the tablet (the console shows them). With `log_id`,
     the history the cursor belongs to: another than the current one raises LogChanged."""
-    log_identity.check(db, log_id, device_id)
+    current_log = log_identity.check(db, log_id, device_id)
     device = devices.get_device(db, device_id)
     columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
     key = registry.phone_search_key(db, device.event_id)
@@ -398,7 +398,7 @@ def pull(
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
     for row in rows:
         row["data"] = msgspec.Raw(row["data"].encode())
-    return PullResult(rows, changed, max(upto, after), more, bundle, now_ms, log_identity.current(db))
+    return PullResult(rows, changed, max(upto, after), more, bundle, now_ms, current_log)
 
 
 def redeem_online(
@@ -422,7 +422,7 @@ def redeem_online(
     if decoded.type is not tokens.TokenType.VOUCHER:
         raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", "$.token")
     with write_transaction(db):
-        log_identity.check(db, request.log_id, device_id)
+        log_id = log_identity.check(db, request.log_id, device_id)
         device = devices.get_device(db, device_id)
         previous = db.execute(
             "select seq, data, kind, device_id, subject from ops where op_id = ?", [request.op_id]
@@ -431,7 +431,7 @@ def redeem_online(
             seq, data, kind, owner, subject = previous
             if (kind, owner, subject) != ("redeem", device_id, request.subject):
                 raise InvalidInput("op_id is already used by a different op", "$.op_id")
-            return _decision(request.op_id, seq, json.loads(data), decoded.max_uses)
+            return _decision(request.op_id, seq, json.loads(data), decoded.max_uses, log_id)
         bundle = registry.trust_bundle(db, device.event_id, now=now_ms // 1000)
         if rotation is None and decoded.rotating:
             rotation = registry.rotation_keys(db, device.event_id)
@@ -459,12 +459,13 @@ def redeem_online(
              json.dumps(data, separators=(",", ":")), now_ms, ",".join(suspect)),
         )
         conflicts.recompute_vouchers(db, device.event_id, [request.subject], now_ms=now_ms, bundle=bundle)
-    return _decision(request.op_id, seq, data, decoded.max_uses)
+    return _decision(request.op_id, seq, data, decoded.max_uses, log_id)
 
 
-def _decision(op_id: str, seq: int, data: dict, max_uses: int) -> OnlineDecision:
+def _decision(op_id: str, seq: int, data: dict, max_uses: int, log_id: str) -> OnlineDecision:
     shown = data["shown"]
-    return OnlineDecision(op_id, data["outcome"], shown.get("reason", ""), shown.get("prior_uses_seen", 0), max_uses, seq)
+    return OnlineDecision(op_id, data["outcome"], shown.get("reason", ""), shown.get("prior_uses_seen", 0), max_uses, seq,
+                          log_id)
 
 
 def _voucher_state(db: Database, event_id: str, terms: merge.VoucherTerms) -> tuple[int, bool, int | None]:

@@ -417,22 +417,9 @@ class Traffic:
 
 
 def post_push(url: str, tablet: Tablet, payload: bytes) -> tuple[int, dict] | None:
-    """One push over HTTP: (status, reply), or None when no answer came back."""
-    request = urllib.request.Request(
-        url + "/api/v1/push", data=payload, method="POST",
-        headers={**tablet.headers, "Content-Type": "application/json", "Accept": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            try:
-                return error.code, json.loads(error.read())
-            except (OSError, HTTPException, ValueError):
-                return None
-    except (OSError, HTTPException, ValueError):
-        return None  # refused, reset, cut off mid-answer: the station treats all alike
+    """One push over HTTP: (status, reply), or None when no answer came back (refused, reset,
+    cut off mid-answer: the station treats all alike)."""
+    return post_json(url, "/api/v1/push", tablet, payload)
 
 
 def drive_tablet(

@@ -14,7 +14,7 @@ from pathlib import Path
 from litestar.testing import TestClient
 
 from events import audit, imports, registry
-from events.db import open_database
+from events.db import database_file, open_database
 from server.app import create_app
 from server.controllers import console_import
 from server.controllers.console_import import ImportRunner
@@ -77,7 +77,7 @@ def test_upload_map_import_and_report(client, db, event, signed_in) -> None:
     import_id = import_id_of(mapping)
     # The upload waits in a file only the server's user reads, in a directory only it opens.
     directory = imports.uploads_directory(db)
-    assert directory == Path(f"{imports.database_file(db)}.imports")
+    assert directory == Path(f"{database_file(db)}.imports")
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     [stored] = uploads(db)
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and stored.read_bytes() == CSV.encode("utf-8-sig")
@@ -198,7 +198,7 @@ def test_a_restarted_server_resumes_the_import_and_imports_every_row_once(client
     monkeypatch.setattr(imports, "JOB_BATCH", 7)
     monkeypatch.setattr(imports, "IDLE_BATCH", 7)
     # The restart: a new app on the same database file; its start takes the job up.
-    with TestClient(create_app(imports.database_file(db), clock=clock)):
+    with TestClient(create_app(database_file(db), clock=clock)):
         job = wait_for(db, import_id)
     assert (job.state, job.rows_done, job.created, job.duplicates) == (imports.DONE, 41, 40, 1)
     assert db["attendees"].count == 40

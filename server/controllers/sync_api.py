@@ -225,7 +225,7 @@ class SyncController(Controller):
                 "reason": decision.reason,
                 "uses_before": decision.uses_before,
                 "max_uses": decision.max_uses,
-                "log_id": log_identity.current(db),
+                "log_id": decision.log_id,
                 "server_time_ms": _now_ms(request),
             }
         )

@@ -414,7 +414,9 @@ def render_manual() -> str:
 # --- Hybrid logical clock (events/hlc.py, web/static/js/outbox.js nextStamp, receiveStamp) --------
 
 
-def _stamped(clock: hlc.HybridClock, step) -> dict:
+def stamped(clock: hlc.HybridClock, step) -> dict:
+    """What `step` (a send or receive of `clock`) gives, as the vectors say it; also the
+    expected answer of the tests' random clocks."""
     try:
         ms, counter = step()
     except hlc.ClockDrift:
@@ -440,12 +442,12 @@ def hlc_vectors() -> dict:
     for ms, counter, wall in sends:
         clock = hlc.HybridClock(ms, counter)
         send_cases.append({"clock": {"ms": ms, "counter": counter}, "wall_ms": wall,
-                           "then": _stamped(clock, lambda: clock.now(wall))})
+                           "then": stamped(clock, lambda: clock.now(wall))})
     for ms, counter, remote_ms, remote_counter, wall in receives:
         clock = hlc.HybridClock(ms, counter)
         receive_cases.append({"clock": {"ms": ms, "counter": counter}, "remote": {"ms": remote_ms, "counter": remote_counter},
                               "wall_ms": wall, "max_drift_ms": clock.max_drift_ms,
-                              "then": _stamped(clock, lambda: clock.receive((remote_ms, remote_counter), wall))})
+                              "then": stamped(clock, lambda: clock.receive((remote_ms, remote_counter), wall))})
     return {
         "about": "Hybrid logical clock vectors for events/hlc.py and web/static/js/outbox.js (nextStamp, receiveStamp). "
                  "Built by tests/vectors/build.py; do not edit by hand. `refused`: the stamp is not followed and the "
