@@ -23,7 +23,7 @@ from e2e.camera import camera_args, y4m
 from e2e.conftest import CHROMIUM_ARGS, chromium_executable
 from e2e.console import ORGANIZATION, PASSWORD, new_organizer, sign_in
 from e2e.station import with_db
-from events import campaigns, devices, draws, organizations, organizers, registry, signup, tokens
+from events import campaigns, devices, draws, imports, organizations, organizers, registry, signup, tokens
 from server.auth import PENDING_COOKIE
 from tests.tablet import enroll, push, redeem_twice
 
@@ -73,6 +73,7 @@ class World:
     draw_id: int
     campaign_number: int
     searched: str  # what the check-in search is given: it finds several people
+    import_id: str  # a finished import, with a duplicate and a row left out in its report
 
 
 # Names of the lengths and scripts a real queue brings (a long Greek-English double surname,
@@ -133,6 +134,13 @@ def make_world(db, *, now: int) -> World:
                                        now=now - 3 * 3600)
     draw = draws.draw(db, event.id, drawn_by=host.id, wanted=3, now=now - 300)
     static = campaigns.issue_voucher(db, event.id, tote.number, now=now)
+    upload = imports.uploads_directory(db) / "layout-check.csv"
+    upload.write_text("姓名,手机\n陈静,13900000002\n<b>Nobody</b>,\nOuyang Mingyue 欧阳明月,13900000099\n", encoding="utf-8")
+    job = imports.create_job(db, event_id=event.id, organizer_id=host.id, filename="报名表 sign-ups (final).csv",
+                             path=upload, size=upload.stat().st_size, layout=imports.inspect_file(upload), now=now)
+    imports.start_job(db, job.id, {"name": 0, "phone": 1, "email": None}, now_ms=now * 1000)
+    for _ in imports.run_job(db, job.id):
+        pass
     return World(
         event_id=event.id,
         wallet_static=signed[1].capability,
@@ -143,6 +151,7 @@ def make_world(db, *, now: int) -> World:
         draw_id=draw.id,
         campaign_number=tote.number,
         searched="Chen",
+        import_id=job.id,
     )
 
 
@@ -464,6 +473,7 @@ PAGES: dict[str, Screen] = {
     "console-conflicts": Screen(console("/conflicts", "article.conflict"), "console"),
     "console-conflict": Screen(lambda s: console(f"/conflicts/{s.world.conflict_id}", "article.conflict")(s), "console"),
     "console-import": Screen(console("/import"), "console"),
+    "console-import-report": Screen(lambda s: console(f"/import/{s.world.import_id}")(s), "console"),
     "console-report": Screen(console("/report", "#report"), "console"),
     "console-draw": Screen(lambda s: console(f"/wall/draws/{s.world.draw_id}", "#draw-seed")(s), "console"),
     "wall": Screen(wall, "wall"),
