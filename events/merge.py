@@ -99,12 +99,18 @@ def voucher_findings(terms: VoucherTerms, ops: list[LoggedOp], *, tolerance_s: i
 
 def effective_uses(terms: VoucherTerms, ops: list[LoggedOp]) -> list[LoggedOp]:
     """The redemptions that count, in order: accepted, of this very token, not undone."""
+    return uses_of(terms.text, ops)
+
+
+def uses_of(text: str, ops: list[LoggedOp]) -> list[LoggedOp]:
+    """The accepted redemptions of the token `text` that no void undid, in HLC order. A use
+    after a void of the whole voucher still counts: it was honoured (redeemed_after_void)."""
     undone = {op.data["redeem_op_id"] for op in ops if op.kind == "void" and op.data.get("redeem_op_id")}
     return sorted(
         (
             op for op in ops
             if op.kind == "redeem" and op.data.get("outcome") == "accepted"
-            and op.data.get("token") == terms.text and op.op_id not in undone
+            and op.data.get("token") == text and op.op_id not in undone
         ),
         key=lambda op: op.order,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import msgspec
 from sqlite_utils import Database
 
-from events import conflicts, devices, hlc, log_identity, merge, phone_search, registry, rotating, tokens
+from events import conflicts, devices, hlc, log_identity, merge, phone_search, registry, tokens, verdict
 from events.db import is_disk_full, write_transaction
 from events.ops import InvalidInput, Op, OnlineRedeem, PushBatch
 from events.trust import ClockPolicy, TrustBundle
@@ -265,7 +265,7 @@ def _apply(
     keys: set[str] = set()
     for op in new:
         if op.kind == "register":
-            keys |= _register(db, event_id, device_id, op)
+            keys |= register_attendee(db, event_id, device_id, op)
     bundle = registry.trust_bundle(db, event_id, now=now_ms // 1000) if vouchers else None
     known = dict(known)
     for op in new:
@@ -283,18 +283,21 @@ def _apply(
     return changed + conflicts.recompute_duplicates(db, event_id, keys, now_ms=now_ms)
 
 
-def _register(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
-    """The attendee as first registered (earliest HLC wins, whatever order ops arrive in)."""
+def register_attendee(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
+    """The attendee as first registered (events/verdict.py first: the earliest by HLC wins, whatever
+    order ops arrive in; an equal stamp keeps the one on record)."""
     existing = db.execute(
         "select hlc_ms, hlc_counter, device_id from attendees where id = ?", [op.subject]
     ).fetchone()
-    if existing is not None and tuple(existing) <= (op.hlc_ms, op.hlc_counter, device_id):
+    if existing is not None and hlc.order_key(*existing) <= hlc.order_key(op.hlc_ms, op.hlc_counter, device_id):
         return set()
     data = op.data
     row = {
         "id": op.subject, "event_id": event_id, "name": data.name, "phone_key": merge.phone_key(data.phone),
         "email_key": merge.email_key(data.email), "register_op_id": op.op_id, "hlc_ms": op.hlc_ms,
-        "hlc_counter": op.hlc_counter, "device_id": device_id, "registered_at_ms": op.corrected_time_ms or op.hlc_ms,
+        "hlc_counter": op.hlc_counter, "device_id": device_id,
+        # When it happened (merge.LoggedOp.acted_at_ms): a corrected time of 0 is a time, not a missing one.
+        "registered_at_ms": op.hlc_ms if op.corrected_time_ms is None else op.corrected_time_ms,
     }
     # Plain SQL: an import registers thousands at once, and sqlite-utils' upsert re-reads the schema each time.
     db.execute(_UPSERT_ATTENDEE, row)
@@ -437,12 +440,18 @@ def redeem_online(
             rotation = registry.rotation_keys(db, device.event_id)
         remember_token(db, bundle, request.token, attendee_id=None)
         terms = conflicts.voucher_terms(db, device.event_id, [request.subject], bundle=bundle)[request.subject]
-        uses, voided, last_step = _voucher_state(db, device.event_id, terms)
-        reason, step = _judge(bundle, request, decoded, terms, uses, voided, last_step, rotation, now_ms)
+        ops = conflicts.voucher_ops(db, device.event_id, [terms.token_id])[terms.token_id]
+        state = verdict.voucher_state(terms.text, ops)
+        judged = verdict.judge_voucher(
+            request.token, request.code, bundle=bundle, distrust=terms.distrust, state=state,
+            current_key=rotation.current if rotation else None, retired_keys=rotation.retired_keys if rotation else [],
+            now_ms=now_ms,
+        )
+        reason, step, uses = judged.reason, judged.step, len(state.uses)
         outcome = "refused" if reason else "accepted"
         data = {
             "token": request.token, "outcome": outcome, "decided_by": "server",
-            "shown": {"verdict": "red" if reason else "green", "reason": reason, "prior_uses_seen": uses},
+            "shown": {"verdict": verdict.color(reason), "reason": reason, "prior_uses_seen": uses},
         }
         if step is not None:
             data["code_step"] = step
@@ -466,45 +475,3 @@ def _decision(op_id: str, seq: int, data: dict, max_uses: int, log_id: str) -> O
     shown = data["shown"]
     return OnlineDecision(op_id, data["outcome"], shown.get("reason", ""), shown.get("prior_uses_seen", 0), max_uses, seq,
                           log_id)
-
-
-def _voucher_state(db: Database, event_id: str, terms: merge.VoucherTerms) -> tuple[int, bool, int | None]:
-    """Uses so far, counted exactly as the merge rules count them; whether the whole voucher
-    is voided; the last rotating-code step accepted."""
-    ops = conflicts.voucher_ops(db, event_id, [terms.token_id])[terms.token_id]
-    uses = merge.effective_uses(terms, ops)
-    steps = [op.data["code_step"] for op in uses if op.data.get("code_step") is not None]
-    return len(uses), merge.first_void(ops) is not None, max(steps) if steps else None
-
-
-def _judge(
-    bundle: TrustBundle,
-    request: OnlineRedeem,
-    token: tokens.Token,
-    terms: merge.VoucherTerms,
-    uses: int,
-    voided: bool,
-    last_step: int | None,
-    rotation: registry.RotationKeys | None,
-    now_ms: int,
-) -> tuple[str, int | None]:
-    try:
-        tokens.verify(request.token, bundle, now=now_ms // 1000)
-    except tokens.TokenError as error:
-        return str(error.reason), None
-    if not terms.trusted:
-        return terms.distrust, None
-    if voided:
-        return "voided", None
-    if token.max_uses and uses >= token.max_uses:
-        return "used_up", None
-    if not token.rotating:
-        return "", None
-    if rotation is None or request.code is None:
-        return "malformed_code", None
-    try:
-        return "", rotating.check_voucher_code(
-            rotation.current, rotation.retired_keys, token.token_id, request.code, now=now_ms / 1000, last_step=last_step
-        ).step
-    except rotating.CodeError as error:
-        return error.reason, None

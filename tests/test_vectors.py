@@ -124,3 +124,73 @@ def test_every_reason_a_tablet_may_show_has_words() -> None:
     assert set(WORDS["reasons"]) == {str(r) for r in tokens.Reason} | online
     assert set(WORDS["conflict_kinds"]) == set(merge.VOUCHER_CONFLICTS)
     assert set(WORDS["conflict_statuses"]) == {"open", "resolved", "cleared"}
+
+
+# --- Verdicts, uses, voids and firsts (web/static/js/verdict.js, ledger.js: e2e/test_verdicts_js.py) ---
+
+VERDICTS = json.loads(build.VERDICTS_PATH.read_text(encoding="utf-8"))
+
+
+def test_committed_verdict_vectors_match_the_rules() -> None:
+    assert build.VERDICTS_PATH.read_text(encoding="utf-8") == build.render_verdicts(), "run: python tests/vectors/build.py"
+
+
+@pytest.mark.parametrize("vector", VERDICTS["uses"], ids=lambda v: v["name"])
+def test_uses_and_first_void_do_not_depend_on_arrival(vector: dict) -> None:
+    assert build.voucher_state_of(vector["text"], vector["ops"]) == vector["expect"]
+    assert build.voucher_state_of(vector["text"], vector["ops"][::-1]) == vector["expect"]
+
+
+@pytest.mark.parametrize("vector", VERDICTS["first"], ids=lambda v: v["name"])
+def test_first_registration_and_check_in_do_not_depend_on_arrival(vector: dict) -> None:
+    assert build.first_of(vector["ops"][::-1]) == vector["expect"]
+
+
+def test_every_vector_op_is_a_valid_op() -> None:
+    import msgspec
+
+    from events.ops import Op
+
+    for section in ("uses", "first", "verdicts"):
+        for vector in VERDICTS[section]:
+            for raw_op in vector["ops"]:
+                msgspec.convert({k: v for k, v in raw_op.items() if k != "device_id"}, Op)
+
+
+def test_the_server_keeps_the_first_registration_whatever_the_arrival(tmp_path) -> None:
+    """events/sync.py keeps the attendee as first registered, one op at a time as pushes arrive:
+    the rule's answer, in either order, with its time."""
+    import msgspec
+
+    from events import registry, sync
+    from events.db import open_database
+    from events.ops import Op
+
+    for n, vector in enumerate(VERDICTS["first"]):
+        registers = [o for o in vector["ops"] if o["kind"] == "register"]
+        for order in (registers, registers[::-1]):
+            db = open_database(tmp_path / f"first-{n}-{order[0]['op_id'] if order else 'none'}.db")
+            event = registry.create_event(db, name="Pop-up", venue="", starts_at=build.NOW, ends_at=build.NOW + 3600,
+                                          now=build.NOW)
+            for raw_op in order:
+                op = msgspec.convert({k: v for k, v in raw_op.items() if k != "device_id"}, Op)
+                sync.register_attendee(db, event.id, raw_op["device_id"], op)
+            row = db.execute("select register_op_id, registered_at_ms from attendees").fetchone()
+            expect = vector["expect"]
+            assert (tuple(row) if row else (None, None)) == (expect["register"], expect["register_at_ms"]), vector["name"]
+            db.close()
+
+
+@pytest.mark.parametrize("vector", VERDICTS["verdicts"], ids=lambda v: v["name"])
+def test_verdict(vector: dict) -> None:
+    shown, online = build.judged(vector["scan"], vector["ops"], now_ms=vector["now_ms"], rotation=vector["rotation"])
+    assert (shown, online) == (vector["expect"], vector["online"])
+
+
+def test_the_verdict_vectors_cover_every_outcome() -> None:
+    shown = {(v["expect"]["color"], v["expect"]["reason"]) for v in VERDICTS["verdicts"]}
+    assert {color for color, _ in shown} == {"green", "amber", "red"}
+    reasons = {reason for _, reason in shown if reason}
+    assert {"used_up", "voided", "already_checked_in", "malformed_code", "code_replayed", "bad_code",
+            "rotation_key_retired", "expired", "not_yet_valid", "revoked_key", "bad_signature", "malformed"} <= reasons
+    assert reasons <= set(WORDS["reasons"]) | {"already_checked_in"}

@@ -483,9 +483,268 @@ def render_words() -> str:
     return json.dumps(words_vectors(), indent=1, ensure_ascii=False) + "\n"
 
 
+# --- Verdicts, uses and voids, the first registration and check-in -----------------------------
+# (events/verdict.py and merge.py; web/static/js/verdict.js and ledger.js)
+
+VERDICTS_PATH = Path(__file__).with_name("verdicts.json")
+DEVICES = ("dvtablet0001", "dvtablet0002", "dvtablet0003")
+
+
+class Ops:
+    """Ops in the pull format, numbered in the order written (which is not their HLC order)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, kind: str, subject: str, data: dict, *, device: int = 0, hlc_s: float, counter: int = 0,
+                 corrected_s: float | None | str = "same") -> dict:
+        self.n += 1
+        hlc_ms = int(NOW * 1000 + hlc_s * 1000)
+        corrected = hlc_ms if corrected_s == "same" else None if corrected_s is None else int(NOW * 1000 + corrected_s * 1000)
+        return {"op_id": f"op{self.n:014d}", "device_id": DEVICES[device], "device_seq": self.n, "kind": kind,
+                "subject": subject, "hlc_ms": hlc_ms, "hlc_counter": counter, "device_time_ms": hlc_ms,
+                "corrected_time_ms": corrected, "clerk": "Bo", "data": data}
+
+
+def logged(op: dict):
+    from events.merge import LoggedOp
+
+    return LoggedOp(op["op_id"], op["device_id"], op["kind"], op["subject"], op["hlc_ms"], op["hlc_counter"],
+                    op["corrected_time_ms"], op["data"])
+
+
+def redeemed(text: str, *, step: int | None = None, outcome: str = "accepted") -> dict:
+    data = {"token": text, "outcome": outcome, "shown": {"verdict": "green" if outcome == "accepted" else "red"}}
+    return data | ({"code_step": step} if step is not None else {})
+
+
+def voucher_state_of(text: str, ops: list[dict]) -> dict:
+    from events import verdict
+
+    state = verdict.voucher_state(text, [logged(op) for op in ops])
+    return {"uses": [op.op_id for op in state.uses], "void": state.void.op_id if state.void else None,
+            "last_step": state.last_step}
+
+
+def use_vectors(op: Ops) -> list[dict]:
+    text = issue(30, max_uses=3)
+    tid = tokens.decode(text).token.id
+    forged = resigned(raw(text), signer=STRANGER)  # the same id, other bytes
+    cases = {
+        "uses count in HLC order, not by their clocks": [
+            op("redeem", tid, redeemed(text, step=10), device=1, hlc_s=20, corrected_s=5),
+            op("redeem", tid, redeemed(text, step=11), device=0, hlc_s=10, corrected_s=30),
+        ],
+        "a refused redemption is not a use": [
+            op("redeem", tid, redeemed(text, outcome="refused"), hlc_s=1),
+            op("redeem", tid, redeemed(text, step=12), hlc_s=2),
+        ],
+        "an undone redemption is not a use": [
+            op("redeem", tid, redeemed(text, step=13), hlc_s=1),
+            op("void", tid, {"reason": "mistake", "redeem_op_id": f"op{op.n:014d}"}, hlc_s=2),
+            op("redeem", tid, redeemed(text, step=9), device=1, hlc_s=3),
+        ],
+        "another text under the same id is not a use of this voucher": [
+            op("redeem", tid, redeemed(forged), device=2, hlc_s=1),
+            op("redeem", tid, redeemed(text, step=14), hlc_s=2),
+        ],
+        "a use after a void of the whole voucher still counts": [
+            op("void", tid, {"reason": "lost"}, device=1, hlc_s=1),
+            op("redeem", tid, redeemed(text, step=15), hlc_s=2),
+        ],
+        "the first void is the earliest by HLC, not by its clock": [
+            op("void", tid, {"reason": "late"}, device=0, hlc_s=5, corrected_s=1),
+            op("void", tid, {"reason": "early"}, device=1, hlc_s=2, corrected_s=9),
+        ],
+        "a void with no time of its own is ordered by its HLC": [
+            op("void", tid, {"reason": "b"}, device=0, hlc_s=4, corrected_s=None),
+            op("void", tid, {"reason": "a"}, device=1, hlc_s=3, corrected_s=None),
+        ],
+        "equal HLC times: the counter, then the device decides": [
+            op("redeem", tid, redeemed(text, step=20), device=1, hlc_s=7, counter=1),
+            op("redeem", tid, redeemed(text, step=21), device=2, hlc_s=7, counter=0),
+            op("redeem", tid, redeemed(text, step=22), device=0, hlc_s=7, counter=1),
+        ],
+        "only a void": [op("void", tid, {"reason": "pulled before its voucher"}, hlc_s=1)],
+        "the issue is not a use": [op("issue", tid, {"token": text}, hlc_s=0)],
+    }
+    return [{"name": name, "text": text, "ops": ops, "expect": voucher_state_of(text, ops)} for name, ops in cases.items()]
+
+
+def first_of(ops: list[dict]) -> dict:
+    from events import verdict
+
+    out = {}
+    for kind in ("register", "checkin"):
+        chosen = verdict.first(logged(o) for o in ops if o["kind"] == kind)
+        out[kind] = chosen.op_id if chosen else None
+        out[kind + "_at_ms"] = chosen.acted_at_ms if chosen else None
+    return out
+
+
+def first_vectors(op: Ops) -> list[dict]:
+    who = "ATTENDEE0000000" + "1"
+    person = lambda name: {"name": name, "consent": True}  # noqa: E731
+    cases = {
+        "the earliest registration by HLC wins, whichever arrives first": [
+            op("register", who, person("Late Lin"), device=0, hlc_s=50, corrected_s=1),
+            op("register", who, person("Early Wu"), device=1, hlc_s=40, corrected_s=60),
+        ],
+        "equal HLC times: the counter decides": [
+            op("register", who, person("Second"), device=0, hlc_s=3, counter=2),
+            op("register", who, person("First"), device=1, hlc_s=3, counter=1),
+        ],
+        "equal HLC times and counters: the device id decides": [
+            op("register", who, person("Tablet 3"), device=2, hlc_s=3, counter=0),
+            op("register", who, person("Tablet 2"), device=1, hlc_s=3, counter=0),
+        ],
+        "a corrected time of zero is a time, not a missing one": [
+            op("register", who, person("Zero"), hlc_s=3, corrected_s=-NOW),
+        ],
+        "no corrected time (a tablet that never synced): the HLC time": [
+            op("register", who, person("Unsynced"), hlc_s=3, corrected_s=None),
+        ],
+        "the official check-in is the first by HLC; its time is that op's": [
+            op("register", who, person("Ann"), hlc_s=0),
+            op("checkin", who, {"method": "scan", "shown": {"verdict": "green"}}, device=0, hlc_s=30, corrected_s=10),
+            op("checkin", who, {"method": "search", "shown": {"verdict": "green"}}, device=1, hlc_s=20, corrected_s=25),
+        ],
+        "registered, not in": [op("register", who, person("Bea"), hlc_s=0)],
+        "checked in before the registration arrived": [op("checkin", who, {"method": "search", "shown": {"verdict": "green"}}, hlc_s=5)],
+    }
+    return [{"name": name, "subject": who, "ops": ops, "expect": first_of(ops)} for name, ops in cases.items()]
+
+
+VERDICT_ROTATION = hashlib.sha256(b"poppass vectors verdict rotation key").digest()
+VERDICT_RETIRED = hashlib.sha256(b"poppass vectors verdict rotation key, retired").digest()
+
+
+def judged(scan: str, ops: list[dict], *, now_ms: int, rotation: bool) -> tuple[dict, dict | None]:
+    """What the tablet shows offline (`rotation`: whether it holds the event's rotation keys), and
+    what the server, which always does, answers online (None: the server refuses such a request
+    as invalid input, and the tablet decides alone)."""
+    from events import verdict
+
+    b = bundle()
+    try:
+        parsed = tokens.parse_scan(scan)
+        token = tokens.decode(parsed.text).token
+    except tokens.TokenError as error:
+        return {"color": "red", "reason": str(error.reason), "uses_before": 0, "step": None}, None
+    if token.type is tokens.TokenType.PASS:
+        checkins = [logged(o) for o in ops if o["kind"] == "checkin" and o["subject"] == token.id]
+        reason = verdict.judge_pass(parsed.text, bundle=b, checkins=checkins, now_ms=now_ms)
+        return {"color": verdict.color(reason), "reason": reason or None, "uses_before": 0, "step": None}, None
+    state = verdict.voucher_state(parsed.text, [logged(o) for o in ops if o["subject"] == token.id])
+
+    def judge(keys: bool) -> verdict.Judgement:
+        return verdict.judge_voucher(
+            parsed.text, parsed.code, bundle=b, distrust="", state=state,
+            current_key=VERDICT_ROTATION if keys else None, retired_keys=[VERDICT_RETIRED] if keys else [],
+            now_ms=now_ms,
+        )
+
+    offline, online = judge(rotation), judge(True)
+    return (
+        {"color": verdict.color(offline.reason), "reason": offline.reason or None, "uses_before": len(state.uses),
+         "step": offline.step},
+        {"outcome": "refused" if online.reason else "accepted", "reason": online.reason, "uses_before": len(state.uses)},
+    )
+
+
+def verdict_vectors(op: Ops) -> list[dict]:
+    now_ms = (NOW + 7) * 1000  # mid-step of the rotating code
+    step = rotating.step_at(now_ms / 1000)
+
+    def code(text: str, s: int, key: bytes = VERDICT_ROTATION) -> str:
+        token_id = tokens.decode(text).token.token_id
+        return rotating.code_at(rotating.voucher_secret(key, token_id), s * rotating.STEP_SECONDS)
+
+    once = issue(40, rotating=False)
+    thrice = issue(41, rotating=False, max_uses=3)
+    spinning = issue(42, max_uses=2)
+    unlimited = issue(43, rotating=False, max_uses=0)
+    expired = issue(44, rotating=False, issued_at=NOW - 5 * HOUR, valid_from=NOW - 5 * HOUR, valid_until=NOW - 2 * HOUR)
+    not_yet = issue(45, rotating=False, valid_from=NOW + HOUR)
+    revoked = issue(46, rotating=False, signer=REVOKED_TABLET, key_id=3)
+    pass_ = issue(47, signer=TABLET, key_id=2, type=tokens.TokenType.PASS, campaign=0, max_uses=0, valid_until=None,
+                  rotating=False)
+    forged_once = resigned(raw(once), signer=STRANGER)
+    idof = lambda text: tokens.decode(text).token.id  # noqa: E731
+    use = lambda text, **kw: op("redeem", idof(text), redeemed(text, step=kw.pop("step", None)), **kw)  # noqa: E731
+    cases = [
+        ("a fresh voucher", once, []),
+        ("a single-use voucher used on another tablet", once, [use(once, device=1, hlc_s=-60)]),
+        ("a single-use voucher whose use was undone", once,
+         [use(once, hlc_s=-60), op("void", idof(once), {"reason": "mistake", "redeem_op_id": f"op{op.n:014d}"}, hlc_s=-50)]),
+        ("a single-use voucher 'used' under a forged text", once, [use(forged_once, device=2, hlc_s=-60)]),
+        ("a refused redemption uses nothing", once,
+         [op("redeem", idof(once), redeemed(once, outcome="refused"), hlc_s=-60)]),
+        ("three uses allowed, two made", thrice, [use(thrice, hlc_s=-90), use(thrice, device=1, hlc_s=-30)]),
+        ("three uses allowed, three made", thrice,
+         [use(thrice, hlc_s=-90), use(thrice, device=1, hlc_s=-30), use(thrice, device=2, hlc_s=-20)]),
+        ("no limit on uses", unlimited, [use(unlimited, hlc_s=-s) for s in (90, 80, 70, 60)]),
+        ("voided, with a use honoured after the void", thrice,
+         [op("void", idof(thrice), {"reason": "lost"}, device=1, hlc_s=-90), use(thrice, hlc_s=-30)]),
+        ("voided beats used up", once, [use(once, hlc_s=-90), op("void", idof(once), {"reason": "lost"}, hlc_s=-30)]),
+        ("expired", expired, []),
+        ("not valid yet", not_yet, []),
+        ("signed by a revoked tablet key", revoked, []),
+        ("rotating, the current code", f"{spinning}-{code(spinning, step)}", []),
+        ("rotating, the code one step behind", f"{spinning}-{code(spinning, step - 1)}", []),
+        ("rotating, a step already accepted", f"{spinning}-{code(spinning, step)}", [use(spinning, hlc_s=-3, step=step)]),
+        ("rotating, an older step than the last accepted", f"{spinning}-{code(spinning, step - 1)}",
+         [use(spinning, hlc_s=-3, step=step)]),
+        ("rotating, the last accepted step was undone", f"{spinning}-{code(spinning, step)}",
+         [use(spinning, hlc_s=-3, step=step),
+          op("void", idof(spinning), {"reason": "mistake", "redeem_op_id": f"op{op.n:014d}"}, hlc_s=-2)]),
+        ("rotating, used up before its code is read", f"{spinning}-{code(spinning, step)}",
+         [use(spinning, hlc_s=-90, step=step - 8), use(spinning, device=1, hlc_s=-60, step=step - 4)]),
+        ("rotating, a code two steps behind", f"{spinning}-{code(spinning, step - 2)}", []),
+        ("rotating, a code of the retired rotation key", f"{spinning}-{code(spinning, step, VERDICT_RETIRED)}", []),
+        ("rotating, no code shown", spinning, []),
+        ("rotating, on a tablet without the rotation key", f"{spinning}-{code(spinning, step)}", [], False),
+        ("an attendee's pass, not checked in", pass_, []),
+        ("an attendee's pass, already checked in", pass_,
+         [op("checkin", idof(pass_), {"method": "scan", "shown": {"verdict": "green"}}, device=1, hlc_s=-600)]),
+        ("not a PopPass code", "HELLO", []),
+        ("a token with its last character changed", once[:-1] + ("A" if once[-1] != "A" else "B"), []),
+    ]
+    vectors = []
+    for name, scan, ops, *rest in cases:
+        rotation = rest[0] if rest else True
+        expect, online = judged(scan, ops, now_ms=now_ms, rotation=rotation)
+        vectors.append({"name": name, "scan": scan, "ops": ops, "now_ms": now_ms, "rotation": rotation,
+                        "expect": expect, "online": online})
+    return vectors
+
+
+def verdict_file() -> dict:
+    op = Ops()
+    return {
+        "about": "The verdict on a scan, the uses and first void of a voucher, and the first registration and "
+                 "check-in of an attendee: events/verdict.py and merge.py, web/static/js/verdict.js and ledger.js. "
+                 "Ops are in the pull format and listed out of HLC order on purpose. Built by tests/vectors/build.py; "
+                 "do not edit by hand.",
+        "event_id": EVENT_ID,
+        "root_public_key": b64url(public_key_bytes(ROOT)),
+        "bundle": signed(bundle()),
+        "rotation_key": b64url(VERDICT_ROTATION),
+        "retired_rotation_keys": [b64url(VERDICT_RETIRED)],
+        "uses": use_vectors(op),
+        "first": first_vectors(op),
+        "verdicts": verdict_vectors(op),
+    }
+
+
+def render_verdicts() -> str:
+    return json.dumps(verdict_file(), indent=1, ensure_ascii=False) + "\n"
+
+
 if __name__ == "__main__":
     PATH.write_text(render(), encoding="utf-8")
     MANUAL_PATH.write_text(render_manual(), encoding="utf-8")
     HLC_PATH.write_text(render_hlc(), encoding="utf-8")
     WORDS_PATH.write_text(render_words(), encoding="utf-8")
-    print(f"wrote {PATH}, {MANUAL_PATH}, {HLC_PATH} and {WORDS_PATH}")
+    VERDICTS_PATH.write_text(render_verdicts(), encoding="utf-8")
+    print(f"wrote {PATH}, {MANUAL_PATH}, {HLC_PATH}, {WORDS_PATH} and {VERDICTS_PATH}")

@@ -73,30 +73,54 @@ function actedAt(op) {
   return op.corrected_time_ms ?? op.hlc_ms;
 }
 
+// The order of ops across devices, as the server's (events/hlc.py order_key): HLC, then counter,
+// then device. A record kept before uses carried their HLC falls back to its time.
 function earlier(a, b) {
-  if (a.hlc_ms !== b.hlc_ms) return a.hlc_ms < b.hlc_ms;
-  if (a.hlc_counter !== b.hlc_counter) return a.hlc_counter < b.hlc_counter;
-  return a.device_id < b.device_id;
+  const [am, bm] = [a.hlc_ms ?? a.at_ms, b.hlc_ms ?? b.at_ms];
+  if (am !== bm) return am < bm;
+  const [ac, bc] = [a.hlc_counter ?? 0, b.hlc_counter ?? 0];
+  if (ac !== bc) return ac < bc;
+  return (a.device_id ?? "") < (b.device_id ?? "");
 }
 
-/** The uses that count: accepted, not undone, not after a void of the whole voucher. */
-export function effectiveUses(voucher) {
+function byOrder(a, b) {
+  if (earlier(a, b)) return -1;
+  return earlier(b, a) ? 1 : 0;
+}
+
+function stampOf(op) {
+  return { op_id: op.op_id, at_ms: actedAt(op), hlc_ms: op.hlc_ms, hlc_counter: op.hlc_counter, device_id: op.device_id };
+}
+
+/**
+ * The uses that count (events/merge.py uses_of): accepted, of this very token `text` when given
+ * (another text under the same id is not this voucher), not undone; in HLC order. A use after a
+ * void of the whole voucher still counts: it was honoured, and the server flags it.
+ */
+export function effectiveUses(voucher, text = null) {
   if (!voucher) return [];
   return Object.entries(voucher.uses)
-    .filter(([opId, use]) => !voucher.undone[opId] && !(voucher.voided && use.at_ms > voucher.voided.at_ms))
+    .filter(([opId, use]) => !voucher.undone[opId] && (text === null || use.token === undefined || use.token === text))
     .map(([op_id, use]) => ({ op_id, ...use }))
-    .sort((a, b) => a.at_ms - b.at_ms);
+    .sort(byOrder);
 }
 
 /** The latest rotating-code step accepted for this voucher, or null. */
-export function lastStep(voucher) {
-  const steps = effectiveUses(voucher).map((use) => use.step).filter((step) => Number.isInteger(step));
+export function lastStep(voucher, text = null) {
+  const steps = effectiveUses(voucher, text).map((use) => use.step).filter((step) => Number.isInteger(step));
   return steps.length ? Math.max(...steps) : null;
 }
 
+/** When the attendee's official check-in happened (their first by HLC, as events/figures.py
+ * counts them and events/verdict.py first says), or null. */
 export function checkedInAt(attendee) {
-  const times = Object.values(attendee?.checkins ?? {}).map((checkin) => checkin.at_ms);
-  return times.length ? Math.min(...times) : null;
+  return firstCheckin(attendee)?.at_ms ?? null;
+}
+
+/** The attendee's first check-in by HLC ({op_id, at_ms, device_id, …}), or null. */
+export function firstCheckin(attendee) {
+  const checkins = Object.entries(attendee?.checkins ?? {}).map(([op_id, checkin]) => ({ op_id, ...checkin }));
+  return checkins.length ? checkins.sort(byOrder)[0] : null;
 }
 
 export class Ledger {
@@ -170,8 +194,8 @@ export class Ledger {
       const mine = op.device_id === this.device.device_id;
       if (op.kind === "register") {
         const row = attendee(op.subject);
-        const stamp = { op_id: op.op_id, hlc_ms: op.hlc_ms, hlc_counter: op.hlc_counter, device_id: op.device_id };
-        // The attendee as first registered wins, as on the server (events/sync.py _register).
+        const stamp = stampOf(op);
+        // The attendee as first registered wins, as on the server (events/verdict.py first).
         if (!row.registered || earlier(stamp, row.registered)) {
           // A pulled op carries the hash and last digits; this tablet's own has the number it
           // typed, which stays in the outbox until pushed and never enters the ledger.
@@ -179,11 +203,12 @@ export class Ledger {
             name: data.name ?? "",
             phone_hash: data.phone_hash ?? this._typedPhones.get(op.subject) ?? "",
             phone_last4: data.phone_last4 ?? lastDigits(data.phone),
-            registered: { ...stamp, at_ms: actedAt(op) },
+            registered: stamp,
           });
         }
       } else if (op.kind === "checkin") {
-        attendee(op.subject).checkins[op.op_id] = { at_ms: actedAt(op), device_id: op.device_id, clerk: op.clerk };
+        const { op_id: _, ...stamp } = stampOf(op);
+        attendee(op.subject).checkins[op.op_id] = { ...stamp, clerk: op.clerk };
       } else if (op.kind === "issue") {
         if (!data.token) continue; // a pass's issue: its text is not pulled
         const row = voucher(op.subject);
@@ -195,13 +220,15 @@ export class Ledger {
         row.text ??= data.token ?? null;
         if (mine) row.touched = true;
         if (data.outcome === "accepted") {
-          row.uses[op.op_id] = { at_ms: actedAt(op), device_id: op.device_id, clerk: op.clerk, step: data.code_step ?? null };
+          const { op_id: _, ...stamp } = stampOf(op);
+          row.uses[op.op_id] = { ...stamp, clerk: op.clerk, step: data.code_step ?? null, token: data.token ?? null };
         }
       } else if (op.kind === "void") {
         const row = voucher(op.subject);
         if (mine) row.touched = true;
         if (data.redeem_op_id) row.undone[data.redeem_op_id] = true;
-        else if (!row.voided || actedAt(op) < row.voided.at_ms) row.voided = { op_id: op.op_id, at_ms: actedAt(op) };
+        // The first void of the whole voucher, by HLC (events/merge.py first_void).
+        else if (!row.voided || earlier(op, row.voided)) row.voided = stampOf(op);
       }
     }
     return { attendees, vouchers };

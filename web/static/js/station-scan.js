@@ -155,7 +155,7 @@ async function main() {
       kind: "void", subject: verdict.tokenId, data: { reason: $("undo-reason").value, redeem_op_id: redeemOpId },
     });
     showVerdict(
-      { ...verdict, color: "amber", reason: null, usesBefore: effectiveUses(ledger.voucher(verdict.tokenId)).length },
+      { ...verdict, color: "amber", reason: null, usesBefore: effectiveUses(ledger.voucher(verdict.tokenId), verdict.text).length },
       { redeemOpId: null, title: _("Undone") },
     );
     $("verdict-what").textContent = _("Redemption undone: take the item back");

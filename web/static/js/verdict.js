@@ -1,8 +1,9 @@
 // The clerk's verdict on a scanned or typed code, decided on the tablet alone: the signature
 // against the trust bundle, the validity window on the corrected clock, the rotating code (a
 // step at or before the last one accepted here is a replay), and the uses this tablet has seen
-// (its own and those pulled from the others). The same rules the server applies online
-// (events/sync.py _judge), so online and offline verdicts read the same.
+// (its own and those pulled from the others). The rule the server applies online
+// (events/verdict.py judge_voucher, judge_pass), held to it by tests/vectors/verdicts.json, so
+// online and offline verdicts read the same.
 //
 //   green — accept: check the attendee in, or honour the voucher;
 //   amber — genuine, but nothing to do: already checked in, voucher already used;
@@ -53,7 +54,7 @@ export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys
   }
 
   const voucher = ledger.voucher(tokenId);
-  const uses = effectiveUses(voucher);
+  const uses = effectiveUses(voucher, verdict.text);
   verdict.usesBefore = uses.length;
   verdict.attendee = voucher?.attendee_id ? ledger.attendee(voucher.attendee_id) : null;
   if (voucher?.voided) return { ...verdict, reason: VOIDED };
@@ -62,7 +63,7 @@ export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys
     if (!rotationKey) return { ...verdict, reason: "malformed_code" };
     try {
       const keys = { current: base64UrlDecode(rotationKey), retired: retiredKeys.map(base64UrlDecode) };
-      const { step } = await checkVoucherCode(keys, token.token_id, verdict.code, { now: nowSeconds, lastStep: lastStep(voucher) });
+      const { step } = await checkVoucherCode(keys, token.token_id, verdict.code, { now: nowSeconds, lastStep: lastStep(voucher, verdict.text) });
       verdict.step = step;
     } catch (error) {
       if (error instanceof CodeError) return { ...verdict, reason: error.reason };
