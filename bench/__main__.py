@@ -27,11 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from bench.machine import load_average, machine_table  # noqa: E402
-from bench.report import Section, summary_table  # noqa: E402
+from bench.machine import load_average, machine_table
+from bench.report import Section, summary_table
 
 DOC = ROOT / "docs" / "benchmarks.md"
 

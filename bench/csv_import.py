@@ -24,22 +24,18 @@ import argparse
 import csv
 import io
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import pyotp
+from litestar.testing import TestClient
 
-import pyotp  # noqa: E402
-from litestar.testing import TestClient  # noqa: E402
-
-from bench.machine import cpu_model, load_average  # noqa: E402
-from bench.report import Lines, Section, print_section, ranged  # noqa: E402
-from events import imports, organizations, organizers, registry  # noqa: E402
-from events.db import open_database  # noqa: E402
-from server.app import create_app  # noqa: E402
+from bench.machine import cpu_model, load_average
+from bench.report import Lines, Section, print_section, ranged
+from events import imports, organizations, organizers, registry
+from events.db import open_database
+from server.app import create_app
 
 PASSWORD = "correct horse battery"
 

@@ -5,7 +5,7 @@
 Setup (untimed): one event in a temporary SQLite file (WAL), a non-rotating single-use campaign,
 and as many distinct server-signed vouchers as there are requests (signed and stored as
 events.campaigns.issue_voucher does, in one insert); eight tablets enrolled with one-time codes
-(tests/tablet.py keys). The real server (uvicorn on loopback, as tests/live.py starts it, one
+(events/tablet.py keys). The real server (uvicorn on loopback, as tests/support/live.py starts it, one
 process) serves that file.
 
 Measured, at concurrency 1 and 8: `--runs` runs of `--requests` requests per worker. Each
@@ -28,25 +28,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
+import msgspec
 
-import httpx  # noqa: E402
-import msgspec  # noqa: E402
-
-from bench.machine import percentile  # noqa: E402
-from bench.report import NONE_SET, Figure, Lines, Section, print_section, ranged, sampled  # noqa: E402
-from bench.sync_fixture import machine_lines, start_live_server, stop  # noqa: E402
-from events import campaigns, registry  # noqa: E402
-from events.db import open_database  # noqa: E402
-from events.tablet import Tablet, enroll, new_id  # noqa: E402
+from bench.machine import percentile
+from bench.report import NONE_SET, Figure, Lines, Section, print_section, ranged, sampled
+from bench.sync_fixture import machine_lines, start_live_server, stop
+from events import campaigns, registry
+from events.db import open_database
+from events.tablet import Tablet, enroll, new_id
 
 LEVELS = (1, 8)
 WARMUP = 10

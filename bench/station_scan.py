@@ -5,8 +5,8 @@
 Setup (untimed): the demo event (events.demo.ensure_demo) in a temporary SQLite file, and
 `--scans` distinct server-signed tokens: `--passes` attendee passes (campaigns.issue_pass) and
 the rest vouchers of the demo's non-rotating campaign "Free coffee" (campaigns.issue_voucher),
-shuffled with a fixed seed. The real server (uvicorn on loopback, as tests/live.py starts it)
-serves that file. Debian's Chromium (e2e/conftest.py) enrolls a tablet through the UI (/station,
+shuffled with a fixed seed. The real server (uvicorn on loopback, as tests/support/live.py starts it)
+serves that file. Debian's Chromium (e2e/browser.py) enrolls a tablet through the UI (/station,
 a one-time code from events.devices.create_enrollment_code), waits for "0 waiting" and for the
 service worker, loads /station/scan once more online (recording every .js response), then the
 browser context goes offline.
@@ -45,26 +45,22 @@ import argparse
 import gzip
 import random
 import statistics
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from playwright.sync_api import expect, sync_playwright
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from bench.machine import browser_run_footer, percentile  # noqa: E402
-from bench.report import NONE_SET, Figure, Lines, Section, print_section, sampled  # noqa: E402
-from bench.sync_fixture import start_live_server, stop  # noqa: E402
-from e2e.camera import camera_args, y4m  # noqa: E402
-from e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402
-from events import campaigns, devices  # noqa: E402
-from events.db import open_database  # noqa: E402
-from events.demo import ensure_demo  # noqa: E402
-from server.controllers.pwa import precache_lists  # noqa: E402
+from bench.machine import browser_run_footer, percentile
+from bench.report import NONE_SET, Figure, Lines, Section, print_section, sampled
+from bench.sync_fixture import start_live_server, stop
+from e2e.camera import camera_args, y4m
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
+from events import campaigns, devices
+from events.db import open_database
+from events.demo import ensure_demo
+from server.controllers.pwa import precache_lists
 
 GZIP_LEVEL = 6
 MEASURE = "poppass:scan-to-verdict"

@@ -20,12 +20,12 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from playwright.sync_api import Error as PlaywrightError
 
 from e2e.camera import camera_args, y4m
-from e2e.conftest import CHROMIUM_ARGS, chromium_executable
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
 from e2e.console import ORGANIZATION, PASSWORD, new_organizer, sign_in
 from e2e.station import with_db
 from events import campaigns, devices, draws, imports, organizations, organizers, registry, signup, tokens
 from server.auth import PENDING_COOKIE
-from tests.tablet import enroll, push, redeem_twice
+from tests.support.tablet import enroll, push, redeem_twice
 
 MIN_MS = 60_000
 

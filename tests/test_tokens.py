@@ -10,7 +10,7 @@ from events import keys, tokens
 from events.keys import KeyRecord, KeyStatus
 from events.tokens import Reason, TokenError, TokenType
 from events.trust import TrustBundle
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 
 def voucher(server, *, event_id: str = "evtest", **terms) -> str:

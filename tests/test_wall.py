@@ -19,11 +19,16 @@ from litestar.exceptions import WebSocketDisconnect
 from events import audit, draws, figures, organizers, projections, report, wall
 from server import live
 from server.auth import WS_SIGN_IN_REQUIRED
-from tests.conftest import NOW
-from tests.tablet import enroll, push
-from tests.test_console_events import hold_new_events, signed_in  # noqa: F401  (a fixture)
-from tests.test_projections import MIN, MS, scenario  # noqa: F401  (a fixture)
-from tests.test_organizers import PASSWORD
+from tests.support import scenarios
+from tests.support.clock import NOW
+from tests.support.organizer import PASSWORD, hold_new_events
+from tests.support.scenarios import MIN, MS
+from tests.support.tablet import enroll, push
+
+
+@pytest.fixture
+def scenario(db, event):
+    return scenarios.two_tablets(db, event)  # tests/test_projections.py's event
 
 
 @pytest.mark.parametrize("name, masked", [
@@ -404,10 +409,8 @@ def test_the_wall_shows_an_email_only_winner_by_their_masked_email(client, db, e
 
 
 def test_the_wall_and_the_report_agree_on_every_figure(client, db, signed_in) -> None:
-    from tests.test_report import scenario as report_scenario, shanghai as report_event  # noqa: F401
-
-    event = report_event.__wrapped__(db)
-    report_scenario.__wrapped__(db, event)
+    event = scenarios.shanghai(db)
+    scenarios.report_day(db, event)
     hold_new_events(db, signed_in)
     shot = wall.snapshot(db, event.id, now=NOW + 3600)
     built = report.build(db, event.id)
