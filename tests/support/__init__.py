@@ -9,6 +9,7 @@ conftest.py (docs/testing.md, "Where the helpers live").
 - `wallet`: an attendee signed up, and the tokens they hold;
 - `routes`: the app's route table and a world with a value behind every path parameter, called
   as each kind of caller (the authorization matrix, the headers check);
+- `token_text`: a token's text spelled from its bytes by the format, to forge and flip tokens;
 - `scenarios`: the hand-computed events the projection, report and wall tests count;
 - `log_state`, `faults`, `small_disk`: the crash-recovery harness, and a real small disk.
 """
