@@ -96,7 +96,8 @@ def compose(sections: list[Section], *, quick: bool, command: str, started: date
     parts.append(
         "Every headline figure: its median, and its spread (which one is named: p10–p90 over the samples, or "
         "min–max over runs; bench/machine.py's percentile rule, the value at rank round(p·(n−1)) of the sorted "
-        "samples). The target is the issue's or the design's wording (\"none set\" where neither names one). Where a "
+        "samples). The target is what PopPass promises, in the words of the section that measures it (\"none set\" "
+        "where it promises no figure). Where a "
         "benchmark has a baseline, it was measured in the same run and the ratio is beside it.\n"
     )
     parts.append(summary_table(sections))

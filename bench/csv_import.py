@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.csv_import [--rows 20000] [--runs 5]
 
-Target (issue 6): "20,000 rows import in seconds".
+Target: "20,000 rows import in seconds".
 
 Setup (untimed): a CSV of `--rows` attendees in UTF-8 with BOM and Chinese headers (姓名, 手机,
 Email): a name, a distinct phone number, an email on two rows of three. Each run gets a fresh
@@ -110,7 +110,7 @@ phone, an email on two rows of three) imported into a fresh SQLite file (WAL) wi
   the multipart upload, the mapping POST that starts the import job, then polling the progress
   page every 50 ms until it says done.
 
-Target (issue 6): "20,000 rows import in seconds" — read here as under 10 s end to end.
+Target: "20,000 rows import in seconds" — read here as under 10 s end to end.
 """
 
 HISTORY = """\

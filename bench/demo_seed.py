@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.demo_seed [--runs 5]
 
-Target (issue 14, DEMO): "fast (< a few seconds)"; read here as under 3 s of wall time.
+Target: the demo is "fast (< a few seconds)" to set up; read here as under 3 s of wall time.
 
 Setup (untimed): a fresh SQLite file (WAL, migrated) per run. Measured per run:
 `events.demo_seed.ensure_seeded` with the default seed and now = the start of the run: about

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.import_load [--rows 95000] [--seconds 15] [--gap-ms 50] [--quick]
 
-Targets (issue 16): a tablet's push p99 while an import runs within 2x of its p99 without one;
+Targets: a tablet's push p99 while an import runs within 2x of its p99 without one;
 the server's resident memory grows by less than 50 MiB while it imports a 20 MB file.
 
 Setup (untimed): a temporary SQLite file (WAL) with one event, five tablets enrolled with

@@ -270,7 +270,7 @@ loopback, a third copy), one keep-alive httpx client, request sent to response r
 size starts from fresh copies of the snapshot; every run uses fresh op_ids; the first runs of
 each block are warm-up, not counted.
 
-Target (issue 3): pushing a batch through the engine reaches ≥ 50 % of the ops/s of a raw
+Target: pushing a batch through the engine reaches ≥ 50 % of the ops/s of a raw
 `executemany` of the same rows.
 """
 

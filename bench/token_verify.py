@@ -161,7 +161,7 @@ the summary is Python's median over the browser's, same tokens, same run.
 
 HISTORY = """\
 First measured on 2026-11-22 at a Python median of 108–117 µs (browser 50 µs); the faster token
-decode made for push ingest (issue 3) brought Python to about 93 µs.
+decode made for push ingest brought Python to about 93 µs.
 """
 
 

@@ -42,7 +42,7 @@ class Size:
         return self.name.startswith("projector")
 
 
-# The screens of issue 14: the attendee's phone, the clerk's 10-inch tablet both ways, the
+# The screens PopPass is used on: the attendee's phone, the clerk's 10-inch tablet both ways, the
 # organizer's laptop and the projector at its two usual resolutions. Layout does not depend on
 # the pixel ratio, so every size is drawn at 1 (screenshots stay small). `is_mobile` stays off:
 # with it Chromium zooms a too-wide page out to fit, which hides the overflow being checked.
