@@ -11,8 +11,9 @@ MIN = 60_000
 
 
 def two_tablets(db, event):
-    """tests/test_projections.py's event: two tablets. Five registrations, two of them the same person (same phone); four
-    check-ins of three attendees; three vouchers, one redeemed twice (over), one undone."""
+    """tests/test_projections.py's event: two tablets. Five registrations, two of them the same
+    person (same phone); four check-ins of three attendees; three vouchers, one redeemed twice
+    (over), one undone."""
     a, b = enroll(db, event.id, "Ann", now=NOW), enroll(db, event.id, "Bo", now=NOW)
     li = a.register("Li Wei", now_ms=MS, phone="+86 138 0000 1111")["subject"]
     b.register("Wei Li", now_ms=MS + 1 * MIN, phone="+86 13800001111")  # the same person as Li Wei
@@ -42,7 +43,8 @@ def shanghai(db) -> registry.Event:
 
 
 def report_day(db, shanghai):
-    """tests/test_report.py's event, and the report's working, person by person (a person = attendee records sharing a phone or email):
+    """tests/test_report.py's event, and the report's working, person by person (a person =
+    attendee records sharing a phone or email):
 
     online (web device), each given a campaign-1 "Tote" welcome voucher at sign-up:
       Li Wei   phone +86 138 0000 1111   T1      person P
