@@ -27,11 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from bench.machine import load_average, machine_table  # noqa: E402
-from bench.report import Section, summary_table  # noqa: E402
+from bench.machine import load_average, machine_table
+from bench.report import Section, summary_table
 
 DOC = ROOT / "docs" / "benchmarks.md"
 
@@ -98,7 +96,8 @@ def compose(sections: list[Section], *, quick: bool, command: str, started: date
     parts.append(
         "Every headline figure: its median, and its spread (which one is named: p10–p90 over the samples, or "
         "min–max over runs; bench/machine.py's percentile rule, the value at rank round(p·(n−1)) of the sorted "
-        "samples). The target is the issue's or the design's wording (\"none set\" where neither names one). Where a "
+        "samples). The target is what PopPass promises, in the words of the section that measures it (\"none set\" "
+        "where it promises no figure). Where a "
         "benchmark has a baseline, it was measured in the same run and the ratio is beside it.\n"
     )
     parts.append(summary_table(sections))

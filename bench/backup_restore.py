@@ -19,18 +19,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import sync_fixture as fx  # noqa: E402
-from bench.machine import cpu_model, load_average  # noqa: E402
-from bench.report import Lines, Section, print_section, ranged  # noqa: E402
-from events import backup  # noqa: E402
-from events.db import open_database  # noqa: E402
+from bench import sync_fixture as fx
+from bench.machine import cpu_model, load_average
+from bench.report import Lines, Section, print_section, ranged
+from events import backup
+from events.db import open_database
 
 ABOUT = __doc__.split("\n\n", 2)[2].strip()
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.csv_import [--rows 20000] [--runs 5]
 
-Target (issue 6): "20,000 rows import in seconds".
+Target: "20,000 rows import in seconds".
 
 Setup (untimed): a CSV of `--rows` attendees in UTF-8 with BOM and Chinese headers (姓名, 手机,
 Email): a name, a distinct phone number, an email on two rows of three. Each run gets a fresh
@@ -24,22 +24,18 @@ import argparse
 import csv
 import io
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import pyotp
+from litestar.testing import TestClient
 
-import pyotp  # noqa: E402
-from litestar.testing import TestClient  # noqa: E402
-
-from bench.machine import cpu_model, load_average  # noqa: E402
-from bench.report import Lines, Section, print_section, ranged  # noqa: E402
-from events import imports, organizations, organizers, registry  # noqa: E402
-from events.db import open_database  # noqa: E402
-from server.app import create_app  # noqa: E402
+from bench.machine import cpu_model, load_average
+from bench.report import Lines, Section, print_section, ranged
+from events import imports, organizations, organizers, registry
+from events.db import open_database
+from server.app import create_app
 
 PASSWORD = "correct horse battery"
 
@@ -114,7 +110,7 @@ phone, an email on two rows of three) imported into a fresh SQLite file (WAL) wi
   the multipart upload, the mapping POST that starts the import job, then polling the progress
   page every 50 ms until it says done.
 
-Target (issue 6): "20,000 rows import in seconds" — read here as under 10 s end to end.
+Target: "20,000 rows import in seconds" — read here as under 10 s end to end.
 """
 
 HISTORY = """\

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.demo_seed [--runs 5]
 
-Target (issue 14, DEMO): "fast (< a few seconds)"; read here as under 3 s of wall time.
+Target: the demo is "fast (< a few seconds)" to set up; read here as under 3 s of wall time.
 
 Setup (untimed): a fresh SQLite file (WAL, migrated) per run. Measured per run:
 `events.demo_seed.ensure_seeded` with the default seed and now = the start of the run: about
@@ -17,18 +17,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.machine import cpu_model, load_average  # noqa: E402
-from bench.report import Lines, Section, print_section, ranged  # noqa: E402
-from events import demo_seed  # noqa: E402
-from events.db import open_database  # noqa: E402
+from bench.machine import cpu_model, load_average
+from bench.report import Lines, Section, print_section, ranged
+from events import demo_seed
+from events.db import open_database
 
 TARGET_S = 3.0
 COUNTED = ("attendees", "ops", "tokens", "conflicts", "draws")

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.import_load [--rows 95000] [--seconds 15] [--gap-ms 50] [--quick]
 
-Targets (issue 16): a tablet's push p99 while an import runs within 2x of its p99 without one;
+Targets: a tablet's push p99 while an import runs within 2x of its p99 without one;
 the server's resident memory grows by less than 50 MiB while it imports a 20 MB file.
 
 Setup (untimed): a temporary SQLite file (WAL) with one event, five tablets enrolled with
@@ -32,26 +32,22 @@ from __future__ import annotations
 import argparse
 import csv
 import re
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
+import msgspec
+import pyotp
 
-import httpx  # noqa: E402
-import msgspec  # noqa: E402
-import pyotp  # noqa: E402
-
-from bench.machine import percentile  # noqa: E402
-from bench.report import Figure, Lines, Section, print_section  # noqa: E402
-from bench.sync_fixture import machine_lines, start_live_server, stop  # noqa: E402
-from events import campaigns, organizations, organizers, registry  # noqa: E402
-from events.db import open_database  # noqa: E402
-from events.tablet import Tablet, enroll, new_id  # noqa: E402
+from bench.machine import percentile
+from bench.report import Figure, Lines, Section, print_section
+from bench.sync_fixture import machine_lines, start_live_server, stop
+from events import campaigns, organizations, organizers, registry
+from events.db import open_database
+from events.tablet import Tablet, enroll, new_id
 
 LESSONS = """\
 What got it here (each step measured with this benchmark on this machine):

@@ -58,10 +58,10 @@ def os_name() -> str:
 
 
 def chromium_version() -> str:
-    """The version of the Chromium the browser benchmarks drive (e2e/conftest.py finds it)."""
+    """The version of the Chromium the browser benchmarks drive (e2e/browser.py finds it)."""
     import subprocess
 
-    from e2e.conftest import chromium_executable
+    from e2e.browser import chromium_executable
 
     executable = chromium_executable()
     if executable is None:

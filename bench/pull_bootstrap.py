@@ -1,6 +1,6 @@
 """Benchmark, not a test: a brand-new tablet's first pull of an event with 20,000 attendees.
 
-    .venv/bin/python bench/pull_bootstrap.py [--runs 11] [--no-http]
+    .venv/bin/python -m bench.pull_bootstrap [--runs 11] [--no-http]
 
 Setup (untimed): one event in a SQLite file (WAL), three tablets enrolled with one-time
 codes that push, through events.sync.push in batches of 1,000, 20,000 registrations
@@ -30,20 +30,18 @@ import argparse
 import gc
 import gzip
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import msgspec  # noqa: E402
+import msgspec
 
-from bench import sync_fixture as fx  # noqa: E402
-from bench.report import Figure, Lines, Section, print_section, ranged  # noqa: E402
-from events import ops, sync  # noqa: E402
-from events.db import open_database  # noqa: E402
+from bench import sync_fixture as fx
+from bench.report import Figure, Lines, Section, print_section, ranged
+from events import ops, sync
+from events.db import open_database
 
 ATTENDEES, ISSUES, REDEEMS = 20_000, 6_000, 2_000
 TABLETS = 3

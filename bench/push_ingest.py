@@ -1,6 +1,6 @@
 """Benchmark, not a test: push ingest in ops/s, beside a raw SQLite executemany of the same rows.
 
-    .venv/bin/python bench/push_ingest.py [--runs-100 40] [--runs-1000 24] [--no-http] [--profile]
+    .venv/bin/python -m bench.push_ingest [--runs-100 40] [--runs-1000 24] [--no-http] [--profile]
 
 Target: pushing a batch through the engine reaches >= 50 % of the ops/s of a raw
 `executemany("insert into ops ...")` of the same rows.
@@ -44,18 +44,16 @@ import pstats
 import random
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import sync_fixture as fx  # noqa: E402
-from bench.report import Figure, Lines, Section, print_section, sampled  # noqa: E402
-from events import ops, sync  # noqa: E402
-from events.db import open_database  # noqa: E402
+from bench import sync_fixture as fx
+from bench.report import Figure, Lines, Section, print_section, sampled
+from events import ops, sync
+from events.db import open_database
 
 REGISTRATIONS, ISSUES, CHECKINS, REDEEMS = 17_000, 17_000, 13_000, 3_000
 PRELOAD_TABLETS = 4
@@ -272,7 +270,7 @@ loopback, a third copy), one keep-alive httpx client, request sent to response r
 size starts from fresh copies of the snapshot; every run uses fresh op_ids; the first runs of
 each block are warm-up, not counted.
 
-Target (issue 3): pushing a batch through the engine reaches ≥ 50 % of the ops/s of a raw
+Target: pushing a batch through the engine reaches ≥ 50 % of the ops/s of a raw
 `executemany` of the same rows.
 """
 

@@ -1,8 +1,8 @@
 """Soak, not a benchmark: the crash-recovery check of tests/test_crash_recovery.py over many seeds.
 
-    .venv/bin/python bench/soak.py --seeds 1000 [--first 1000] [--jobs 2] [--size 40] [--cli] [--online]
+    .venv/bin/python -m bench.soak --seeds 1000 [--first 1000] [--jobs 2] [--size 40] [--cli] [--online]
 
-For each seed (tests/faults.py): a fresh event and 3-4 tablets, a deterministic workload of
+For each seed (tests/support/faults.py): a fresh event and 3-4 tablets, a deterministic workload of
 `--size` ops, a reference run through events.sync, and a faulty run against the real server
 SIGKILLed 2-4 times (restarted by a fork server, or with `--cli` by the real command line) while
 the tablets push over HTTP; then every op must be stored exactly once and the projections and
@@ -10,7 +10,7 @@ conflicts must equal the reference. Seeds run `--jobs` at a time. Prints a summa
 kills by moment, ops checked, pushes, answers lost after a commit, failures with their seeds and
 what failed, wall time and the machine. Exits non-zero if any seed failed.
 
-`--online`: the online mode instead (tests.faults.run_online_seed): beside the pushes, online
+`--online`: the online mode instead (tests.support.faults.run_online_seed): beside the pushes, online
 redemptions retried with the same op_id and a tablet pulling through the kills, each killed at
 least once; every answered redemption stored once with its answer, the puller's ops exactly the log's.
 """
@@ -22,7 +22,6 @@ import os
 import platform
 import shutil
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -30,12 +29,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.machine import cpu_model  # noqa: E402
-from tests.faults import SeedResult, Zygote, run_online_seed, run_seed  # noqa: E402
+from bench.machine import cpu_model
+from tests.support.faults import SeedResult, Zygote, run_online_seed, run_seed
 
 
 def main() -> None:

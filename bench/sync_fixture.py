@@ -1,10 +1,10 @@
 """Shared by bench/push_ingest.py and bench/pull_bootstrap.py (not a benchmark itself).
 
-Builds a realistic event through the real engine: enrolled tablets (tests/tablet.py makes their
+Builds a realistic event through the real engine: enrolled tablets (events/tablet.py makes their
 ops in the wire format), attendees with plausible names, phones and emails, welcome vouchers
 issued and some redeemed, check-ins; every op enters through events.sync.push from the bytes
 of a batch, exactly as a request would hand it over. Also the machine description the
-benchmarks print, and starting the real server (tests/live.py).
+benchmarks print, and starting the real server (tests/support/live.py).
 """
 
 from __future__ import annotations
@@ -15,23 +15,18 @@ import random
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import msgspec
+from sqlite_utils import Database
 
-import msgspec  # noqa: E402
-from sqlite_utils import Database  # noqa: E402
-
-from bench.machine import cpu_model, percentile  # noqa: E402,F401 (the scripts use them from here)
-from events import campaigns, devices, ops, registry, sealed, sync  # noqa: E402
-from events.keys import public_key_bytes  # noqa: E402
-from tests.live import free_port, start_server, stop, wait_until_up  # noqa: E402
-from events.tablet import Tablet  # noqa: E402
+from bench.machine import cpu_model, percentile  # noqa: F401 (the scripts use them from here)
+from events import campaigns, devices, ops, registry, sealed, sync
+from events.keys import public_key_bytes
+from tests.support.live import free_port, start_server, stop, wait_until_up
+from events.tablet import Tablet
 
 HOUR = 3600
 

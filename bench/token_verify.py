@@ -1,6 +1,6 @@
 """Benchmark, not a test: how long verifying one token takes, in Python and in the browser.
 
-    .venv/bin/python bench/token_verify.py
+    .venv/bin/python -m bench.token_verify
 
 Issues 1,000 distinct valid vouchers with a fresh key, times events.tokens.verify on each one
 (perf_counter_ns around every call), then starts the real server the way e2e/conftest.py does,
@@ -18,24 +18,21 @@ from __future__ import annotations
 
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from playwright.sync_api import Route, sync_playwright
 
-from playwright.sync_api import Route, sync_playwright  # noqa: E402
-
-from e2e.conftest import CHROMIUM_ARGS, chromium_executable, free_port, start_server, wait_until_up  # noqa: E402
-from bench.machine import cpu_model, load_average, percentile  # noqa: E402
-from bench.report import Lines, Section, print_section, sampled  # noqa: E402
-from events import tokens  # noqa: E402
-from events.db import open_database  # noqa: E402
-from events.demo import ensure_demo  # noqa: E402
-from events.keys import KeyRecord, KeyStatus, b64url, generate_private_key, public_key_bytes  # noqa: E402
-from events.trust import TrustBundle, sign_bundle, verify_bundle  # noqa: E402
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
+from tests.support.live import free_port, start_server, wait_until_up
+from bench.machine import cpu_model, load_average, percentile
+from bench.report import Lines, Section, print_section, sampled
+from events import tokens
+from events.db import open_database
+from events.demo import ensure_demo
+from events.keys import KeyRecord, KeyStatus, b64url, generate_private_key, public_key_bytes
+from events.trust import TrustBundle, sign_bundle, verify_bundle
 
 TOKENS = 1000
 WARMUP = 100
@@ -164,7 +161,7 @@ the summary is Python's median over the browser's, same tokens, same run.
 
 HISTORY = """\
 First measured on 2026-11-22 at a Python median of 108–117 µs (browser 50 µs); the faster token
-decode made for push ingest (issue 3) brought Python to about 93 µs.
+decode made for push ingest brought Python to about 93 µs.
 """
 
 

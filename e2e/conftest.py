@@ -1,67 +1,25 @@
-"""End-to-end fixtures: the real server (uvicorn, real port, real SQLite file) and real Chromium.
-
-Chromium is Debian's package where there is one (POPPASS_CHROMIUM overrides the path);
-elsewhere Playwright's own download (`playwright install chromium`) is the fallback.
-"""
+"""End-to-end fixtures: the real server (uvicorn, real port, real SQLite file) and real Chromium
+(e2e/browser.py says which). Only fixtures: what they are built from is in e2e/*.py and tests/support/."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
 from events.db import open_database
-from events.demo import Demo, ensure_demo
-from tests.live import free_port, leaked_secrets, start_server, stop, wait_until_up  # noqa: F401 (bench imports them from here)
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
-# The machine has no network but the loopback: stop Chromium from trying to phone home.
-CHROMIUM_ARGS = [
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-gpu",
-]
+from events.demo import ensure_demo
+from tests.support.live import LiveServer, free_port, leaked_secrets, start_server, stop, wait_until_up
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.e2e)
-
-
-def chromium_executable() -> str | None:
-    """Debian's Chromium if present; None means Playwright's own browser."""
-    override = os.environ.get("POPPASS_CHROMIUM")
-    if override:
-        return override
-    for candidate in CHROMIUM_CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which("chromium")
-
-
-@dataclass
-class LiveServer:
-    url: str
-    db_path: Path
-    demo: Demo
-    process: subprocess.Popen
-
-    def get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.url + path, timeout=5) as response:
-            return response.read()
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,12 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from playwright.sync_api import Error as PlaywrightError
 
 from e2e.camera import camera_args, y4m
-from e2e.conftest import CHROMIUM_ARGS, chromium_executable
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
 from e2e.console import ORGANIZATION, PASSWORD, new_organizer, sign_in
 from e2e.station import with_db
 from events import campaigns, devices, draws, imports, organizations, organizers, registry, signup, tokens
 from server.auth import PENDING_COOKIE
-from tests.tablet import enroll, push, redeem_twice
+from tests.support.tablet import enroll, push, redeem_twice
 
 MIN_MS = 60_000
 
@@ -42,7 +42,7 @@ class Size:
         return self.name.startswith("projector")
 
 
-# The screens of issue 14: the attendee's phone, the clerk's 10-inch tablet both ways, the
+# The screens PopPass is used on: the attendee's phone, the clerk's 10-inch tablet both ways, the
 # organizer's laptop and the projector at its two usual resolutions. Layout does not depend on
 # the pixel ratio, so every size is drawn at 1 (screenshots stay small). `is_mobile` stays off:
 # with it Chromium zooms a too-wide page out to fit, which hides the overflow being checked.

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from e2e.console import new_organizer, sign_in
 from e2e.station import with_db
 from events import campaigns, registry, signup
-from tests.tablet import enroll, push
+from tests.support.tablet import enroll, push
 
 MIN = 60_000
 

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
-from e2e.conftest import CHROMIUM_ARGS, ROOT, chromium_executable
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
+from tests.support.live import ROOT
 from server.controllers.pwa import precache_lists, shell_version
 
 SW_SOURCE = (ROOT / "web" / "static" / "sw.js").read_text()

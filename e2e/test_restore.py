@@ -21,7 +21,7 @@ from e2e.station import eventually, new_station, tablet_browser, camera, using_d
 from events import campaigns, devices, wall
 from events.db import open_database
 from events.demo import ensure_demo
-from tests.live import ROOT, free_port, start_server, stop, wait_until_up
+from tests.support.live import ROOT, free_port, start_server, stop, wait_until_up
 
 LEDGER = """async () => {
   const { openOutbox } = await import('/static/js/outbox.js');

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Playwright
 
 from e2e.camera import camera_args, y4m
-from e2e.conftest import CHROMIUM_ARGS, chromium_executable
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
 from events import tokens
 from tests.vectors import build
 

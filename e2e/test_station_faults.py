@@ -19,7 +19,7 @@ from e2e.station import Station, camera, new_station, tablet_browser, using_db  
 from events import devices
 from events.db import open_database
 from events.demo import ensure_demo
-from tests.live import free_port, start_server, stop, wait_until_up
+from tests.support.live import free_port, start_server, stop, wait_until_up
 
 PUSH = "**/api/v1/push"
 WALK_INS = ["Ana Fault", "Bo Fault", "Chen Fault", "Dee Fault", "Eli Fault"]

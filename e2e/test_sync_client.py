@@ -25,8 +25,8 @@ from playwright.sync_api import Browser, Page
 
 from events import campaigns, devices, registry
 from events.db import open_database
-from tests.live import free_port, start_server, stop, wait_until_up
-from tests.tablet import Tablet, enroll
+from tests.support.live import free_port, start_server, stop, wait_until_up
+from tests.support.tablet import Tablet, enroll
 
 # Imports the modules the way the app does; `window.T` keeps the store and client between calls.
 SETUP = """

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from e2e.console import hold_new_events, new_organizer, sign_in
 from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
 from events import campaigns, draws, registry, signup
-from tests.tablet import enroll, push
+from tests.support.tablet import enroll, push
 
 PROJECTOR = {"viewport": {"width": 1920, "height": 1080}, "locale": "en-US"}
 

@@ -29,7 +29,7 @@ ensure_venv() {
 }
 
 ensure_chromium() {
-  # Debian's chromium is the tested browser; e2e/conftest.py finds it by path.
+  # Debian's chromium is the tested browser; e2e/browser.py finds it by path.
   if [ -n "${POPPASS_CHROMIUM:-}" ] || [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1; then
     return 0
   fi

@@ -1,5 +1,5 @@
 """Live updates: after each merge the server announces which subjects changed, on one channel
-per event; listeners (an attendee's wallet, later the wall) re-read what concerns them.
+per event; listeners (an attendee's wallet, the organizer's live wall) re-read what concerns them.
 
 An announcement carries ids only, never data: each listener reads its own view from the
 database, so what it sends is filtered by who it is, not by what was published.

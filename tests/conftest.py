@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SQLite file per test, a settable clock, the app through TestClient."""
+"""Shared fixtures: a real SQLite file per test, a settable clock, the app through TestClient, an
+organizer signed in. Only fixtures: what they are built from lives in tests/support/."""
 
 from __future__ import annotations
 
@@ -12,21 +13,12 @@ from sqlite_utils import Database
 from events import keys, registry, trust
 from events.db import open_database
 from server.app import create_app
+from tests.support.clock import NOW, Clock
+from tests.support.organizer import signed_in_owner
 
 # Crypto per example makes timings noisy on a loaded CI box; correctness is what is tested.
 settings.register_profile("poppass", deadline=None, print_blob=True)
 settings.load_profile("poppass")
-
-NOW = 1767261600  # 2026-01-01 10:00 UTC
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
 def clock() -> Clock:
@@ -64,3 +56,9 @@ def signer():
         keys={1: keys.KeyRecord(1, keys.public_key_bytes(server), None, keys.KeyStatus.ACTIVE, NOW)},
     )
     return root, server, bundle
+
+
+@pytest.fixture
+def signed_in(client, db):
+    """Mei, owner of an organization holding every event made so far, signed in on `client`."""
+    return signed_in_owner(client, db)

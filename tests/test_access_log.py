@@ -16,8 +16,8 @@ from events import campaigns, devices, registry, signup, tokens
 from events.db import open_database
 from server import access_log
 from server.access_log import RedactSecrets, fingerprint, redact
-from tests.live import free_port, leaked_secrets, start_server, stop, wait_until_up
-from tests.test_authorization import HTTP_ROUTES, SOCKET_ROUTES
+from tests.support.live import free_port, leaked_secrets, start_server, stop, wait_until_up
+from tests.support.routes import HTTP_ROUTES, SOCKET_ROUTES
 
 CAPABILITY = "q3Jx-7vK_0aZ9mB2cD4eF6gH8iJ1kL5n"  # 32 URL-safe characters, as signup makes them
 TOKEN = "P" * 148  # a pass's or voucher's text: 148 base32 characters

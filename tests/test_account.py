@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from events import organizers
 from server.auth import SESSION_COOKIE
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 PASSWORD = "correct horse battery"
 NEW = "a new long passphrase"

@@ -7,7 +7,7 @@ import pytest
 from events import campaigns, keys, registry, tokens
 from server.app import MAX_BODY_BYTES, create_app
 from server.owners import ATTENDEE, OWNERS, PUBLIC
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 
 def csrf(client) -> str:

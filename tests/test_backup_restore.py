@@ -25,7 +25,7 @@ from events import backup, devices, log_identity, signup
 from events.db import open_database, write_transaction
 from events.demo import ensure_demo
 from events.tablet import Tablet, new_id
-from tests.live import ROOT, free_port, start_server, stop, wait_until_up
+from tests.support.live import ROOT, free_port, start_server, stop, wait_until_up
 
 PROTOCOL = 3
 

@@ -13,10 +13,9 @@ import pytest
 
 from events import campaigns, conflicts, ops, registry, rotating, signup, tokens
 from server.input_guard import undecodable
-from tests.conftest import NOW
-from tests.tablet import Tablet, enroll
-from tests.test_console_events import signed_in  # noqa: F401 (fixture)
-from tests.test_sync_api import M
+from tests.support.clock import NOW
+from tests.support.tablet import Tablet, enroll
+from tests.support.device_api import M
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 HTML = {"accept": "text/html"}

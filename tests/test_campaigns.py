@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events import campaigns, registry, tokens
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 
 def test_a_voucher_carries_its_campaign_terms_signed(db, event) -> None:

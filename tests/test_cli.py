@@ -10,7 +10,7 @@ import pytest
 from events import campaigns, registry, tokens
 from events.demo import ensure_demo
 from server import cli
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 
 def test_help_lists_serve_and_demo() -> None:

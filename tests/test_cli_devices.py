@@ -9,8 +9,8 @@ import pytest
 from events import audit, devices, keys, registry, sync
 from events.ops import decode_batch, encode
 from server import cli
-from tests.conftest import NOW
-from tests.tablet import Tablet
+from tests.support.clock import NOW
+from tests.support.tablet import Tablet
 
 CODE = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}\b")
 

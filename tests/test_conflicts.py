@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from events import campaigns, conflicts
-from tests.conftest import NOW
-from tests.tablet import enroll, push, redeem_twice
+from tests.support.clock import NOW
+from tests.support.tablet import enroll, push, redeem_twice
 
 MS = NOW * 1000
 
@@ -70,7 +70,7 @@ def test_unknown_conflict(db) -> None:
 
 def test_tablets_offline_giving_more_than_a_campaigns_cap_open_one_conflict(db, event) -> None:
     from events import campaigns, conflicts
-    from tests.tablet import enroll, push
+    from tests.support.tablet import enroll, push
 
     campaign = campaigns.create_campaign(db, event.id, title="Tote bag", cap=3, rotating=False, now=NOW)
     a, b = enroll(db, event.id, "A", now=NOW), enroll(db, event.id, "B", now=NOW)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events import audit, campaigns, tokens
-from tests.conftest import NOW
-from tests.test_console_events import signed_in  # noqa: F401 (fixture)
+from tests.support.clock import NOW
 
 
 def post(client, path: str, **fields):

@@ -8,9 +8,8 @@ import re
 import pytest
 
 from events import audit, campaigns, conflicts, registry
-from tests.conftest import NOW
-from tests.tablet import enroll, push, redeem_twice
-from tests.test_console_events import signed_in  # noqa: F401 (fixture)
+from tests.support.clock import NOW
+from tests.support.tablet import enroll, push, redeem_twice
 
 MS = NOW * 1000
 

@@ -7,25 +7,9 @@ import re
 
 import pytest
 
-from events import audit, organizations, organizers, registry
-from tests.conftest import NOW
-from tests.test_organizers import PASSWORD, sign_in
-
-
-@pytest.fixture
-def signed_in(client, db):
-    mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password=PASSWORD, now=NOW)
-    shop = organizations.create_organization(db, name="Mei's shop", now=NOW)
-    organizations.add_member(db, shop.id, mei.id, organizations.OWNER, now=NOW)
-    organizations.adopt_unheld_events(db, shop.id)  # the `event` fixture's, made before her
-    assert sign_in(client, db, mei.id).status_code == 200  # enrolled: the recovery codes, then the console
-    return mei
-
-
-def hold_new_events(db, organizer) -> None:
-    """Events made behind the console's back (registry.create_event) belong to no organization:
-    give them the organizer's, as the console would have."""
-    organizations.adopt_unheld_events(db, organizations.membership(db, organizer.id).organization.id)
+from events import audit, registry
+from tests.support.clock import NOW
+from tests.support.organizer import hold_new_events
 
 
 def post(client, path: str, **fields):
@@ -154,7 +138,7 @@ def test_the_event_page_says_how_it_is_going(client, db, clock, event, signed_in
     """People in, vouchers redeemed, tablets online or late, open conflicts, each campaign's progress:
     the wall's figures (events.wall.snapshot), not the page's own."""
     from events import campaigns, wall
-    from tests.tablet import enroll, push, redeem_twice
+    from tests.support.tablet import enroll, push, redeem_twice
 
     door, bar = enroll(db, event.id, "Door", now=NOW), enroll(db, event.id, "Bar", now=NOW)
     redeem_twice(db, event.id, door, bar, now=NOW, title="Tote <b>bag</b>")  # campaign 1, one open conflict

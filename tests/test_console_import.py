@@ -18,8 +18,7 @@ from events.db import database_file, open_database
 from server.app import create_app
 from server.controllers import console_import
 from server.controllers.console_import import ImportRunner
-from tests.conftest import NOW
-from tests.test_console_events import signed_in  # noqa: F401 (fixture)
+from tests.support.clock import NOW
 
 CSV = "Full name,Mobile,E-mail\nLi <b>Wei</b>,138 0013 8000,li@example.com\nLi again,,LI@example.com\n,13700000000,\nWang,,wang@x.com\n"
 MAPPING = {"name": "0", "phone": "1", "email": "2"}

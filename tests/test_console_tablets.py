@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 from events import audit, registry
-from tests.conftest import NOW
-from tests.tablet import Tablet
-from tests.test_console_events import signed_in  # noqa: F401 (fixture)
-from tests.test_sync_api import pull
+from tests.support.clock import NOW
+from tests.support.tablet import Tablet
+from tests.support.device_api import pull
 
 
 def make_code(client, event_id: str, name: str = "Front desk", minutes: str = "60"):

@@ -1,13 +1,13 @@
 """The real server SIGKILLed at random moments while tablets push: nothing lost, nothing doubled.
 
-For each seed (tests/faults.py): a deterministic workload of several tablets' offline ops,
+For each seed (tests/support/faults.py): a deterministic workload of several tablets' offline ops,
 pushed once through events.sync as the reference, then pushed over HTTP to a real server
 process that is killed (at a random time, a few milliseconds into a request, right after a
 commit, while starting) and restarted on the same file and port while the tablets retry.
 Once every outbox is acknowledged, every op is stored exactly once and the projections and
 standing conflicts equal the reference's.
 
-CI runs a handful of seeds; the soak (`bench/soak.py --seeds 1000`) runs the same check over
+CI runs a handful of seeds; the soak (`python -m bench.soak --seeds 1000`) runs the same check over
 many more and prints a summary.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import SeedResult, Zygote, run_online_seed, run_seed
+from tests.support.faults import SeedResult, Zygote, run_online_seed, run_seed
 
 CI_SEEDS = (1, 2, 3)  # server started by its real command line at every restart
 CI_FORK_SEEDS = (4, 5)  # the soak's quicker restarts, so the soak's path is tested too

@@ -9,7 +9,7 @@ import time
 
 from events import demo_seed, devices, projections
 from events.db import open_database
-from tests.live import ROOT, free_port, wait_until_up
+from tests.support.live import ROOT, free_port, wait_until_up
 
 POLL_DEADLINE_S = 60  # generous: two cores shared with other work
 

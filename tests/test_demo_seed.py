@@ -12,7 +12,7 @@ from events import campaigns, conflicts, demo_seed, devices, draws, merge, proje
 from events.db import open_database
 from events.devices import WEB_DEVICE_PREFIX
 from server.demo_live import Ledger
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 HOUR_S = 3600
 

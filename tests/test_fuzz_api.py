@@ -38,7 +38,7 @@ from sqlite_utils import Database
 
 from events import devices, keys, ops
 from server.app import create_app
-from tests.conftest import NOW, Clock
+from tests.support.clock import NOW, Clock
 
 CHECKS = [
     not_a_server_error,

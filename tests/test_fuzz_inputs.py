@@ -29,8 +29,8 @@ from sqlite_utils import Database
 from events import campaigns, devices, ops, registry, tokens
 from events.db import open_database
 from server.app import create_app
-from tests.conftest import NOW, Clock
-from tests.tablet import Tablet
+from tests.support.clock import NOW, Clock
+from tests.support.tablet import Tablet
 
 M = NOW * 1000
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -431,7 +431,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
     from litestar.routes import HTTPRoute
 
     from events import organizers
-    from tests.test_organizers import PASSWORD, sign_in
+    from tests.support.organizer import PASSWORD, sign_in
 
     db = open_database(tmp_path_factory.mktemp("site") / "site.db")
     event = registry.create_event(db, name="Fuzz", venue="Hall", starts_at=NOW - 3600, ends_at=NOW + 8 * 3600, now=NOW)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import time
+from collections.abc import Iterator
 
 import pytest
 from litestar.testing import TestClient
@@ -15,11 +16,17 @@ from events.db import open_database
 from server.app import MAX_BODY_BYTES, SIGN_UPS_PER_MINUTE, create_app
 from server.cli import main
 from server.security_headers import HEADERS, HSTS, PERMISSIONS_POLICY, STATION_PERMISSIONS_POLICY
-from tests.conftest import Clock
-from tests.live import free_port, start_server, stop, wait_until_up
-from tests.test_authorization import HTTP_ROUTES, _as, _concrete, world  # noqa: F401 (world is a fixture)
+from tests.support.clock import Clock
+from tests.support.live import free_port, start_server, stop, wait_until_up
+from tests.support.routes import HTTP_ROUTES, World, as_caller, concrete, matrix_world
 
 CALLERS = ("organizer", "device", "anonymous")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[World]:
+    with matrix_world(tmp_path_factory.mktemp("authz")) as built:
+        yield built
 
 
 def assert_secured(response, path: str, *, https: bool = False) -> None:
@@ -42,9 +49,9 @@ STATUSES_SEEN: set[int] = set()
 
 @pytest.mark.parametrize("path, method, owner", HTTP_ROUTES, ids=[f"{m} {p}" for p, m, _ in HTTP_ROUTES])
 def test_every_route_answers_with_the_headers(world, path, method, owner) -> None:
-    url = _concrete(path, world)
+    url = concrete(path, world)
     for caller in CALLERS:
-        response = world.client.request(method, url, headers=_as(world, caller), follow_redirects=False)
+        response = world.client.request(method, url, headers=as_caller(world, caller), follow_redirects=False)
         STATUSES_SEEN.add(response.status_code)
         assert_secured(response, url.split("?", 1)[0])
 

@@ -1,7 +1,7 @@
 """A server that knows when it is unwell (docs/operations.md: "Health checks", "When the disk
 fills", "A damaged database file").
 
-Real parts only: a real full disk (a small tmpfs filled to its last byte, tests/small_disk.py)
+Real parts only: a real full disk (a small tmpfs filled to its last byte, tests/support/small_disk.py)
 under the real server on a real port; real damaged database files (pages overwritten in the
 middle, a garbage header); a database file moved away under a running server. The 503 mapping
 through the TestClient uses SQLite's own "database or disk is full" (PRAGMA max_page_count).
@@ -27,10 +27,10 @@ import pytest
 
 from events import campaigns, devices, registry, sealed
 from events.db import DamagedDatabase, open_database
-from tests.conftest import NOW
-from tests.live import ROOT, free_port, start_server, stop, wait_until_up
-from tests.small_disk import SmallDisk
-from tests.tablet import Tablet, enroll
+from tests.support.clock import NOW
+from tests.support.live import ROOT, free_port, start_server, stop, wait_until_up
+from tests.support.small_disk import SmallDisk
+from tests.support.tablet import Tablet, enroll
 
 M = NOW * 1000
 DISK_FULL_WORDS = "The server's disk is full, so what you sent was not saved"
@@ -91,7 +91,7 @@ def damaged_database(directory: Path, how: str) -> Path:
     tablet = enroll(db, event.id, "Desk", now=NOW)
     for i in range(400):
         tablet.register(f"Guest {i} " + "y" * 60, now_ms=M, phone=f"1380013{i:04d}")
-    from tests.tablet import push
+    from tests.support.tablet import push
 
     push(db, tablet, M)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -73,7 +73,7 @@ HLC_VECTORS = json.loads(build.HLC_PATH.read_text(encoding="utf-8"))
 
 
 def test_committed_hlc_vectors_match_the_implementation() -> None:
-    assert build.HLC_PATH.read_text(encoding="utf-8") == build.render_hlc(), "run: python tests/vectors/build.py"
+    assert build.HLC_PATH.read_text(encoding="utf-8") == build.render_hlc(), "run: python -m tests.vectors.build"
 
 
 @pytest.mark.parametrize("vector", HLC_VECTORS["send"], ids=lambda v: f"{v['clock']}@{v['wall_ms']}")

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 
 from bench.import_load import make_world, sign_in, upload_and_start
-from tests.faults import CliServer
-from tests.live import free_port
+from tests.support.faults import CliServer
+from tests.support.live import free_port
 
 ROWS = 20_000
 DEADLINE_S = 300  # generous: only to wait for the import, never a timing assertion

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from events import imports, signup, sync
-from tests.conftest import NOW
-from tests.tablet import enroll
+from tests.support.clock import NOW
+from tests.support.tablet import enroll
 
 NOW_MS = NOW * 1000
 CSV = "Name,Mobile,Email\nLi Wei,138 0013 8000,li@example.com\nWang Fang,,wang@example.com\n"

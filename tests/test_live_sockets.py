@@ -13,11 +13,10 @@ from events.signup import capability_hash
 from server.auth import SESSION_COOKIE, WS_SIGN_IN_REQUIRED
 from server.controllers import console_wall
 from server.controllers import wallet as wallet_controller
-from tests.conftest import NOW
-from tests.test_console_events import signed_in  # noqa: F401  (a fixture)
-from tests.test_sync_api import code_for, enroll, online
-from tests.test_wallet import held_tokens, sign_up
-from tests.tablet import enroll as enroll_tablet
+from tests.support.clock import NOW
+from tests.support.device_api import code_for, enroll, online
+from tests.support.wallet import held_tokens, sign_up
+from tests.support.tablet import enroll as enroll_tablet
 
 WAIT_S = 5  # far longer than a check's interval below: a socket that never closes fails, not hangs
 

@@ -31,7 +31,7 @@ def outcome(typed: str, digits: str, holds: dict = HOLDS) -> dict:
 
 
 def test_committed_vectors_match_the_implementation() -> None:
-    assert build.MANUAL_PATH.read_text(encoding="utf-8") == build.render_manual(), "run: python tests/vectors/build.py"
+    assert build.MANUAL_PATH.read_text(encoding="utf-8") == build.render_manual(), "run: python -m tests.vectors.build"
 
 
 @pytest.mark.parametrize("vector", VECTORS["entries"], ids=lambda v: v["name"])

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from events import campaigns, conflicts, registry
 from events.db import open_database
-from tests.live import free_port, start_server, stop, wait_until_up
-from tests.tablet import Tablet, enroll, new_id
+from tests.support.live import free_port, start_server, stop, wait_until_up
+from tests.support.tablet import Tablet, enroll, new_id
 
 REQUESTS_PER_TABLET = 12
 

@@ -14,9 +14,9 @@ from events import audit, organizations, organizers, registry
 from events.db import open_database
 from migrations import migrations
 from server.cli import main as cli
-from tests.conftest import NOW
-from tests.test_authorization import HTTP_ROUTES, SOCKET_ROUTES
-from tests.test_organizers import PASSWORD, csrf, totp
+from tests.support.clock import NOW
+from tests.support.routes import HTTP_ROUTES, SOCKET_ROUTES
+from tests.support.organizer import PASSWORD, csrf, totp
 
 OWNER, MANAGER, STAFF = organizations.OWNER, organizations.MANAGER, organizations.STAFF
 
@@ -157,7 +157,7 @@ def test_the_wall_socket_of_another_organization_closes_as_for_an_unknown_event(
 
 
 def test_staff_cannot_export_personal_data(client, db, event, shop) -> None:
-    from tests.tablet import enroll, push
+    from tests.support.tablet import enroll, push
 
     *_, people, _ = shop
     door = enroll(db, event.id, "Door", now=NOW)
@@ -179,7 +179,7 @@ def test_staff_cannot_export_personal_data(client, db, event, shop) -> None:
 
 
 def test_staff_read_conflicts_but_do_not_decide_nor_change_the_event(client, db, event, shop) -> None:
-    from tests.tablet import enroll, push, redeem_twice
+    from tests.support.tablet import enroll, push, redeem_twice
 
     *_, people, _ = shop
     redeem_twice(db, event.id, enroll(db, event.id, "Door", now=NOW), enroll(db, event.id, "Bar", now=NOW), now=NOW)

@@ -14,19 +14,12 @@ from server.auth import PENDING_COOKIE, SESSION_COOKIE
 from server.cli import main as cli
 from server.controllers.organizer_login import TRUSTED_COOKIE
 from server.owners import ORGANIZER
-from tests.conftest import NOW
-
-PASSWORD = "correct horse battery"
-
+from tests.support.clock import NOW
+from tests.support.organizer import PASSWORD, csrf, sign_in, totp
 
 @pytest.fixture
 def mei(db) -> organizers.Organizer:
     return organizers.create_organizer(db, email="Mei@Example.com", name="Mei <b>Lin</b>", password=PASSWORD, now=NOW)
-
-
-def totp(db, organizer_id: str) -> pyotp.TOTP:
-    secret = organizers.totp_secret(db, organizer_id)
-    return pyotp.TOTP(secret, digits=organizers.TOTP_DIGITS, interval=organizers.TOTP_STEP_S)
 
 
 # --- the domain -------------------------------------------------------------------------------
@@ -231,23 +224,6 @@ def test_the_command_creates_the_first_organizer(tmp_path, monkeypatch, capsys) 
 # --- signing in through the server ------------------------------------------------------------
 
 
-def csrf(client, path: str = "/organizer/login") -> str:
-    client.get(path)
-    return client.cookies["csrftoken"]
-
-
-def sign_in(client, db, organizer_id: str, *, password: str = PASSWORD, at: int = NOW, email: str = "mei@example.com"):
-    token = csrf(client)
-    response = client.post("/organizer/login/", data={"email": email, "password": password, "next": "/organizer",
-                                                      "_csrf_token": token}, follow_redirects=False)
-    if response.status_code != 303:
-        return response
-    code_page = client.get(response.headers["location"])
-    assert code_page.status_code == 200
-    return client.post("/organizer/login/code", data={"code": totp(db, organizer_id).at(at), "next": "/organizer",
-                                                       "_csrf_token": token}, follow_redirects=False)
-
-
 def test_sign_in_enrolls_the_app_then_opens_the_console(client, db, mei) -> None:
     assert client.get("/organizer", follow_redirects=False, headers={"Accept": "text/html"}).headers["location"] == \
         "/organizer/login?next=/organizer"
@@ -333,7 +309,7 @@ def test_sign_out_ends_the_session(client, db, mei) -> None:
 @pytest.mark.parametrize("credential", ["device", "attendee", "forged_cookie", "pending_cookie", "none"])
 def test_no_other_credential_reaches_an_organizer_page(client, db, event, mei, credential) -> None:
     from events import signup
-    from tests.test_sync_api import enroll
+    from tests.support.device_api import enroll
 
     headers = {"Accept": "application/json"}
     if credential == "device":

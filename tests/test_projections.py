@@ -5,37 +5,15 @@ from __future__ import annotations
 import pytest
 
 from events import campaigns, projections
-from tests.conftest import NOW
-from tests.tablet import enroll, push
-
-MS = NOW * 1000
-MIN = 60_000
+from tests.support import scenarios
+from tests.support.clock import NOW
+from tests.support.scenarios import MIN, MS
+from tests.support.tablet import enroll, push
 
 
 @pytest.fixture
 def scenario(db, event):
-    """Two tablets. Five registrations, two of them the same person (same phone); four
-    check-ins of three attendees; three vouchers, one redeemed twice (over), one undone."""
-    a, b = enroll(db, event.id, "Ann", now=NOW), enroll(db, event.id, "Bo", now=NOW)
-    li = a.register("Li Wei", now_ms=MS, phone="+86 138 0000 1111")["subject"]
-    b.register("Wei Li", now_ms=MS + 1 * MIN, phone="+86 13800001111")  # the same person as Li Wei
-    zhang = a.register("Zhang San", now_ms=MS + 2 * MIN, email="zs@example.cn")["subject"]
-    wang = b.register("Wang Wu", now_ms=MS + 3 * MIN)["subject"]
-    a.register("No Show", now_ms=MS + 4 * MIN)
-    a.checkin(li, now_ms=MS + 5 * MIN)          # bucket 0
-    b.checkin(li, now_ms=MS + 20 * MIN)         # repeat: not an arrival, not a conflict
-    b.checkin(zhang, now_ms=MS + 16 * MIN)      # bucket 1
-    a.checkin(wang, now_ms=MS + 31 * MIN)       # bucket 2
-    v1, _ = a.issue_voucher(now_ms=MS + 6 * MIN, attendee_id=li)
-    v2, _ = a.issue_voucher(now_ms=MS + 7 * MIN, attendee_id=zhang)
-    a.issue_voucher(now_ms=MS + 8 * MIN, attendee_id=wang)
-    a.redeem(v1, now_ms=MS + 10 * MIN)          # bucket 0
-    b.redeem(v1, now_ms=MS + 17 * MIN)          # bucket 1, over the single use
-    undo = b.redeem(v2, now_ms=MS + 18 * MIN)
-    b.void(v2, now_ms=MS + 19 * MIN, redeem_op_id=undo["op_id"])
-    push(db, a, MS + 40 * MIN)
-    push(db, b, MS + 41 * MIN, sent_offset_ms=-200_000)  # b's clock is 200 s slow
-    return a, b
+    return scenarios.two_tablets(db, event)
 
 
 def test_counters(db, event, scenario) -> None:

@@ -1,4 +1,4 @@
-"""QR codes: the sizes the design promises, and an independent decoder (ZXing) reads them."""
+"""QR codes: the sizes docs/token-format.md promises, and an independent decoder (ZXing) reads them."""
 
 from __future__ import annotations
 

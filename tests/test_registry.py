@@ -7,7 +7,7 @@ import pytest
 from events import campaigns, keys, registry, tokens
 from events.keys import KeyStatus
 from events.trust import verify_bundle
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 
 def test_an_event_gets_a_root_key_and_the_server_key(db, event) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from events import conflicts, devices, registry, tokens
-from tests.conftest import NOW
-from tests.tablet import enroll, push
+from tests.support.clock import NOW
+from tests.support.tablet import enroll, push
 
 MS = NOW * 1000
 

@@ -11,9 +11,9 @@ import pytest
 
 from events import campaigns, devices, keys, phone_search, registry, rotating, sealed, signup, tokens
 from server import live
-from tests.conftest import NOW
-from tests.tablet import Tablet
-from tests.test_sync_api import online, pull, voucher
+from tests.support.clock import NOW
+from tests.support.tablet import Tablet
+from tests.support.device_api import online, pull, voucher
 
 
 def enroll(client, db, event, name: str) -> tuple[Tablet, dict]:

@@ -22,8 +22,8 @@ from events import campaigns, devices, keys, organizers, registry, sealed, setti
 from events.db import open_database, write_transaction
 from migrations import m014_seal_secrets, migrations
 from server.app import create_app
-from tests.conftest import NOW
-from tests.tablet import Tablet
+from tests.support.clock import NOW
+from tests.support.tablet import Tablet
 
 PASSWORD = "correct horse battery"
 

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from events import campaigns, devices, signup, sync, tokens
 from events.keys import SERVER_KEY_ID
 from server.app import create_app
-from tests.conftest import NOW
+from tests.support.clock import NOW
 
 NOW_MS = NOW * 1000
 

@@ -38,9 +38,9 @@ from sqlite_utils import Database
 from events import campaigns, conflicts, devices, keys, merge, ops, registry, sealed, sync, tokens
 from events.db import open_database
 from events.trust import ClockPolicy
-from tests.conftest import NOW
-from tests.log_state import state
-from tests.tablet import Tablet
+from tests.support.clock import NOW
+from tests.support.log_state import state
+from tests.support.tablet import Tablet
 
 NOW_MS = NOW * 1000
 MAX_TABLETS = 4

@@ -10,7 +10,8 @@ from events import keys, tokens
 from events.keys import KeyRecord, KeyStatus
 from events.tokens import Reason, TokenError, TokenType
 from events.trust import TrustBundle
-from tests.conftest import NOW
+from tests.support.clock import NOW
+from tests.support.token_text import token_text
 
 
 def voucher(server, *, event_id: str = "evtest", **terms) -> str:
@@ -154,7 +155,7 @@ def test_random_bytes_as_text(signer) -> None:
     _, _, bundle = signer
     for _ in range(200):
         garbage = os.urandom(91)
-        for text in (garbage.decode("latin-1"), "PP" + tokens._b32(garbage)):
+        for text in (garbage.decode("latin-1"), token_text(garbage)):
             with pytest.raises(TokenError):
                 tokens.verify(text, bundle, now=NOW)
 
@@ -169,14 +170,14 @@ def test_every_single_bit_flip_is_refused(signer) -> None:
         flipped = bytearray(raw)
         flipped[bit // 8] ^= 0x80 >> (bit % 8)
         with pytest.raises(TokenError):
-            tokens.verify("PP" + tokens._b32(bytes(flipped)), bundle, now=NOW)
+            tokens.verify(token_text(bytes(flipped)), bundle, now=NOW)
 
 
 def test_unsupported_version_is_its_own_reason(signer) -> None:
     _, server, _ = signer
     raw = bytearray(tokens.decode(voucher(server)).body + bytes(64))
     raw[0] = (2 << 4) | 1
-    error = pytest.raises(TokenError, tokens.decode, "PP" + tokens._b32(bytes(raw))).value
+    error = pytest.raises(TokenError, tokens.decode, token_text(bytes(raw))).value
     assert error.reason is Reason.UNSUPPORTED_VERSION
 
 

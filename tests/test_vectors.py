@@ -20,7 +20,7 @@ BUNDLE = verify_bundle(VECTORS["bundle"], ROOT, event_id=VECTORS["event_id"])
 
 
 def test_committed_vectors_match_the_implementation() -> None:
-    assert build.PATH.read_text(encoding="utf-8") == build.render(), "run: python tests/vectors/build.py"
+    assert build.PATH.read_text(encoding="utf-8") == build.render(), "run: python -m tests.vectors.build"
 
 
 def test_there_is_a_vector_for_every_refusal_reason() -> None:
@@ -114,7 +114,7 @@ WORDS = json.loads(build.WORDS_PATH.read_text(encoding="utf-8"))
 
 
 def test_committed_word_vectors_match_the_server() -> None:
-    assert build.WORDS_PATH.read_text(encoding="utf-8") == build.render_words(), "run: python tests/vectors/build.py"
+    assert build.WORDS_PATH.read_text(encoding="utf-8") == build.render_words(), "run: python -m tests.vectors.build"
 
 
 def test_every_reason_a_tablet_may_show_has_words() -> None:
@@ -132,7 +132,7 @@ VERDICTS = json.loads(build.VERDICTS_PATH.read_text(encoding="utf-8"))
 
 
 def test_committed_verdict_vectors_match_the_rules() -> None:
-    assert build.VERDICTS_PATH.read_text(encoding="utf-8") == build.render_verdicts(), "run: python tests/vectors/build.py"
+    assert build.VERDICTS_PATH.read_text(encoding="utf-8") == build.render_verdicts(), "run: python -m tests.vectors.build"
 
 
 @pytest.mark.parametrize("vector", VERDICTS["uses"], ids=lambda v: v["name"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import hmac
@@ -13,17 +14,22 @@ import unicodedata
 import anyio
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
-from litestar.channels import ChannelsPlugin
+from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.exceptions import WebSocketDisconnect
 
 from events import audit, draws, figures, organizers, projections, report, wall
 from server import live
 from server.auth import WS_SIGN_IN_REQUIRED
-from tests.conftest import NOW
-from tests.tablet import enroll, push
-from tests.test_console_events import hold_new_events, signed_in  # noqa: F401  (a fixture)
-from tests.test_projections import MIN, MS, scenario  # noqa: F401  (a fixture)
-from tests.test_organizers import PASSWORD
+from tests.support import scenarios
+from tests.support.clock import NOW
+from tests.support.organizer import PASSWORD, hold_new_events
+from tests.support.scenarios import MIN, MS
+from tests.support.tablet import enroll, push
+
+
+@pytest.fixture
+def scenario(db, event):
+    return scenarios.two_tablets(db, event)  # tests/test_projections.py's event
 
 
 @pytest.mark.parametrize("name, masked", [
@@ -266,12 +272,21 @@ def test_an_unknown_event_closes_the_socket(client, signed_in) -> None:
 def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_in) -> None:
     """Hours of a projector reconnecting: every subscription ends with its socket, and the
     memory the cycle allocates comes back."""
-    channels = client.app.plugins.get(ChannelsPlugin)
-
     def cycle() -> None:
         with client.websocket_connect(socket_url(event)) as socket:
             socket.receive_json()
 
+    def subscribers() -> int:
+        # A wall's socket holds one litestar.channels.Subscriber while its handler runs; the plugin
+        # keeps it until the handler unsubscribes. Counted through the garbage collector, which
+        # sees every one alive, not through the plugin's private bookkeeping.
+        gc.collect()
+        return sum(isinstance(thing, Subscriber) for thing in gc.get_objects())
+
+    none_open = subscribers()
+    with client.websocket_connect(socket_url(event)) as socket:
+        socket.receive_json()  # sent once subscribed
+        assert subscribers() == none_open + 1  # what is counted is the wall's subscription
     for _ in range(5):
         cycle()
     tracemalloc.start()
@@ -285,12 +300,12 @@ def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_i
     ours = [tracemalloc.Filter(True, pattern) for pattern in ("*/server/*", "*/events/*", "*/litestar/channels/*", "*/jinja2/*")]
     grown = sum(stat.size_diff for stat in after.filter_traces(ours).compare_to(before.filter_traces(ours), "filename"))
     assert grown < 20_000, grown  # 100 walls: not 100 snapshots (each is ~10 KB of HTML)
-    # The last socket's handler ends just after the client has closed it.
+    # The last socket's handler ends just after the client has closed it, and lets go of its subscription.
     for _ in range(100):
-        if not channels._channels.get(live.event_channel(event.id)):
+        if subscribers() <= none_open:
             break
         time.sleep(0.01)
-    assert not channels._channels.get(live.event_channel(event.id))
+    assert subscribers() <= none_open
 
 
 def test_a_slow_wall_keeps_a_bounded_backlog(client, event) -> None:
@@ -298,14 +313,17 @@ def test_a_slow_wall_keeps_a_bounded_backlog(client, event) -> None:
     channels = client.app.plugins.get(ChannelsPlugin)
 
     async def flood() -> int:
-        async with channels.start_subscription(live.event_channel(event.id)) as subscriber:
+        channel = live.event_channel(event.id)
+        async with channels.start_subscription(channel) as subscriber, channels.start_subscription(channel) as probe:
             for n in range(1000):
                 live.announce(client.app, event.id, [f"op{n}"])
-            for _ in range(500):  # until the plugin has delivered them all (it publishes from a task)
-                if channels._pub_queue.qsize() == 0 and subscriber.qsize >= live.SUBSCRIBER_BACKLOG:
-                    break
-                await anyio.sleep(0.01)
-            await anyio.sleep(0.05)
+            # The plugin publishes from a task, handing each announcement to every subscriber at
+            # once: when the probe, which keeps reading, has the last one, so has the slow one.
+            with anyio.fail_after(10):
+                async with contextlib.aclosing(probe.iter_events()) as arriving:
+                    async for message in arriving:
+                        if json.loads(message) == {"subjects": ["op999"]}:
+                            break
             return subscriber.qsize
 
     with client.portal() as portal:
@@ -404,10 +422,8 @@ def test_the_wall_shows_an_email_only_winner_by_their_masked_email(client, db, e
 
 
 def test_the_wall_and_the_report_agree_on_every_figure(client, db, signed_in) -> None:
-    from tests.test_report import scenario as report_scenario, shanghai as report_event  # noqa: F401
-
-    event = report_event.__wrapped__(db)
-    report_scenario.__wrapped__(db, event)
+    event = scenarios.shanghai(db)
+    scenarios.report_day(db, event)
     hold_new_events(db, signed_in)
     shot = wall.snapshot(db, event.id, now=NOW + 3600)
     built = report.build(db, event.id)

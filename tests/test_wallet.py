@@ -9,8 +9,9 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 
 from events import campaigns, keys, registry, rotating, signup, tokens
-from tests.conftest import NOW
-from tests.test_sync_api import code_for, enroll, online, push
+from tests.support.clock import NOW
+from tests.support.device_api import code_for, enroll, online, push
+from tests.support.wallet import held_tokens, sign_up
 
 M = NOW * 1000
 
@@ -24,15 +25,6 @@ def welcome(db, event):
 @pytest.fixture
 def coffee(db, event):
     return campaigns.create_campaign(db, event.id, title="Free coffee", max_uses=1, rotating=False, now=NOW)
-
-
-def sign_up(db, event, name="Li Wei", phone="13800138000") -> signup.SignUp:
-    return signup.sign_up(db, event.id, signup.Applicant(name, phone, "", True), now_ms=M)
-
-
-def held_tokens(db, attendee_id: str) -> dict[str, str]:
-    return {r["type"] if r["type"] == "pass" else r["id"]: r["text"] for r in db.query(
-        "select id, type, text from tokens where attendee_id = ?", [attendee_id])}
 
 
 def item(page: str, token_id: str) -> str:

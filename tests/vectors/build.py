@@ -1,6 +1,6 @@
 """Build tests/vectors/tokens.json, manual.json and hlc.json: the examples Python and the browser must both pass.
 
-Run `python tests/vectors/build.py` after a deliberate format change; test_vectors.py fails
+Run `python -m tests.vectors.build` after a deliberate format change; test_vectors.py fails
 while the committed file differs from what this builds. Everything here is deterministic:
 Ed25519 signatures are, and keys come from fixed seeds.
 """
@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from events import hlc, manual_entry, phone_search, rotating, tokens  # noqa: E402
-from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes  # noqa: E402
-from events.trust import TrustBundle, bundle_message, sign_bundle  # noqa: E402
+from events import hlc, manual_entry, phone_search, rotating, tokens
+from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes
+from events.trust import TrustBundle, bundle_message, sign_bundle
 
 PATH = Path(__file__).with_name("tokens.json")
 MANUAL_PATH = Path(__file__).with_name("manual.json")

@@ -30,7 +30,8 @@ const COMMON_SHELL = [
   "/i18n/zh-CN.json",
 ];
 // Only attendees' pages (event page, sign-up, wallet, voucher): a tablet never loads them, and
-// its pages carry no htmx, so it does not precache them (the station's budget, issue 14).
+// its pages carry no htmx, so it does not precache them (the station's precache stays under 120 KB
+// gzipped: docs/adr/0006-scripts-minified-at-start-up.md).
 const PUBLIC_SHELL = [
   "/static/css/public.css",
   "/static/vendor/htmx-2.0.11.min.js",

@@ -1,6 +1,6 @@
 """What a run leaves in the database, in a form two runs can be compared by: the ops as the
 tablets sent them, the projections, each device's position and the conflicts still standing.
-Used by the sync property tests and the crash-recovery harness (tests/faults.py)."""
+Used by the sync property tests and the crash-recovery harness (tests/support/faults.py)."""
 
 from __future__ import annotations
 

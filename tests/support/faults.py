@@ -49,9 +49,9 @@ import msgspec
 
 from events import campaigns, conflicts, devices, keys, merge, ops, registry, sealed, sync, tokens
 from events.db import open_database
-from tests.live import ROOT, free_port, start_server, stop, wait_until_up
-from tests.log_state import state
-from tests.tablet import Tablet
+from tests.support.live import ROOT, free_port, start_server, stop, wait_until_up
+from tests.support.log_state import state
+from tests.support.tablet import Tablet
 
 MINUTE_MS = 60_000
 KILL_MODES = ("random", "mid_request", "after_commit", "at_start")
@@ -227,7 +227,7 @@ def run_reference(world: World, workload: Workload, path: Path) -> dict:
 
 
 class CliServer:
-    """`python -m server.cli serve`, exactly as tests/live.py starts it (about 0.5 s a start)."""
+    """`python -m server.cli serve`, exactly as tests/support/live.py starts it (about 0.5 s a start)."""
 
     name = "cli"
 
@@ -266,7 +266,7 @@ class Zygote:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.faults", "zygote"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "tests.support.faults", "zygote"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, bufsize=1,
         )
 
@@ -338,7 +338,7 @@ class ForkServer:
 
 
 def zygote() -> None:
-    """The fork server's loop (`python -m tests.faults zygote`): one command per line."""
+    """The fork server's loop (`python -m tests.support.faults zygote`): one command per line."""
     import uvicorn
 
     from server.app import create_app

@@ -12,11 +12,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from events import tokens
+from events.demo import Demo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -28,11 +30,25 @@ def free_port() -> int:
 def start_server(db_path: Path, port: int, log: Path, *, log_level: str = "warning",
                  options: Sequence[str] = (), prefix: Sequence[str] = ()) -> subprocess.Popen:
     """`poppass serve` as an operator runs it; "info" writes the access log to `log` too.
-    `prefix` runs it through another command (tests/small_disk.py: `nsenter` into a namespace)."""
+    `prefix` runs it through another command (tests/support/small_disk.py: `nsenter` into a namespace)."""
     command = [*prefix, sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(db_path),
                "--log-level", log_level, *options]
     with log.open("ab") as output:  # the child keeps its own descriptor
         return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+
+
+@dataclass
+class LiveServer:
+    """What the end-to-end tests' `live_server` fixture (e2e/conftest.py) hands them."""
+
+    url: str
+    db_path: Path
+    demo: Demo
+    process: subprocess.Popen
+
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            return response.read()
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 20) -> None:
