@@ -8,6 +8,7 @@ import io
 import pytest
 
 from events import campaigns, conflicts, figures, registry, report, signup
+from server import csv_export
 from tests.conftest import NOW
 from tests.tablet import enroll, push
 from tests.test_console_events import signed_in  # noqa: F401  (a fixture)
@@ -146,7 +147,7 @@ def test_an_empty_event(db, shanghai) -> None:
 
 
 def rows(db, event_id: str, name: str) -> list[dict]:
-    data = b"".join(report.csv_chunks(*report.export(db, event_id, name), rows_per_chunk=2))
+    data = b"".join(csv_export.csv_chunks(*report.export(db, event_id, name), rows_per_chunk=2))
     assert data.startswith("\ufeff".encode())
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
@@ -188,7 +189,7 @@ def test_the_vouchers_and_redemptions_exports(db, shanghai, scenario) -> None:
 def test_no_export_but_attendees_carries_contact_details_or_token_texts(db, shanghai, scenario) -> None:
     texts = [row["text"] for row in db.query("select text from tokens")]
     for name in report.EXPORTS:
-        data = b"".join(report.csv_chunks(*report.export(db, shanghai.id, name))).decode("utf-8-sig")
+        data = b"".join(csv_export.csv_chunks(*report.export(db, shanghai.id, name))).decode("utf-8-sig")
         assert not any(text in data for text in texts), name
         if name != "attendees":
             for contact in ("1111", "chen@example.com", "13900002222", "sum@example.com"):
@@ -203,7 +204,7 @@ def test_no_export_but_attendees_carries_contact_details_or_token_texts(db, shan
     ("Li =1", "Li =1"), ("", ""), (-2, -2), (None, None),
 ])
 def test_the_formula_guard(cell, written) -> None:
-    assert report.safe_cell(cell) == written
+    assert csv_export.safe_cell(cell) == written
 
 
 def test_an_unknown_export_is_refused(db, shanghai) -> None:

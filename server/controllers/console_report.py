@@ -9,6 +9,7 @@ from litestar.response import Stream, Template
 
 from events import report
 from server.auth import organizer_guard
+from server.csv_export import csv_chunks
 from server.console_forms import event_or_404
 from server.owners import MANAGER, STAFF
 from server.pages import page
@@ -44,7 +45,7 @@ class ConsoleReportController(Controller):
         # Read on this thread (the shared connection); only the encoding is streamed.
         header, rows = report.export(request.app.state.db, event.id, export_name)
         return Stream(
-            report.csv_chunks(header, rows),
+            csv_chunks(header, rows),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="poppass-{event.id}-{export_name}.csv"',

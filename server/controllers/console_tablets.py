@@ -15,9 +15,9 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import audit, devices, projections, qr, registry
+from events import audit, devices, projections, registry
 from events.db import write_transaction
-from server import live
+from server import live, qr
 from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
 from server.owners import MANAGER

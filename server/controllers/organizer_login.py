@@ -15,7 +15,8 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 from msgspec import Struct
 
-from events import organizers, qr
+from events import organizers
+from server import qr
 from server.auth import BEFORE_NEW_PASSWORD, PENDING_COOKIE, SESSION_COOKIE, organizer_guard
 from server.owners import ORGANIZER, PUBLIC
 from server.pages import page

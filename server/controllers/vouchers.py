@@ -14,8 +14,8 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
-from events import campaigns, qr, registry, signup, tokens, wallet
-from server import wallet_cookie
+from events import campaigns, registry, signup, tokens, wallet
+from server import qr, wallet_cookie
 from events.trust import ClockPolicy
 from server.owners import ATTENDEE
 from server.pages import page

@@ -19,9 +19,9 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import qr, registry, signup, wallet
+from events import registry, signup, wallet
 from events.registry import Event
-from server import live, wallet_cookie
+from server import live, qr, wallet_cookie
 from server.owners import ATTENDEE
 from server.pages import page
 from server.reasons import N_, claim_words

@@ -1,8 +1,9 @@
-"""QR codes for tokens, drawn with segno.
+"""QR codes for tokens, drawn with segno: presentation, so it lives in server/, not the domain.
 
 Token text is upper-case base32 so that it stays in QR alphanumeric mode: 148
 characters fit version 6 at error correction M, the URL form version 7 for a host
-of up to 21 characters (see docs/token-format.md).
+of up to 21 characters (see docs/token-format.md). That is the token format's rule and
+events/tokens.py keeps it (the alphabet); this module only draws the code.
 """
 
 from __future__ import annotations
