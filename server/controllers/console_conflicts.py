@@ -51,7 +51,7 @@ def _conflict_or_404(request: Request, event: registry.Event, conflict_id: int) 
 
 def _conflict_page(request: Request, event: registry.Event, conflict: conflicts.Conflict, *, status_code: int = 200,
                    form: ResolutionForm | None = None, errors: dict[str, str] | None = None, saved: bool = False) -> Template:
-    return page(request, "console_conflict", status_code=status_code, event=event, words=WORDS, moment=_moments(request, event),
+    return page(request, "console/conflict", status_code=status_code, event=event, words=WORDS, moment=_moments(request, event),
                 item=conflict_views.view(request.app.state.db, conflict), form=form or ResolutionForm(), errors=errors or {},
                 saved=saved, note_max=conflicts.NOTE_MAX)
 
@@ -67,7 +67,7 @@ class ConsoleConflictsController(Controller):
         if status not in FILTERS:
             raise ValidationException(f"status is one of {', '.join(FILTERS)}")
         db = request.app.state.db
-        return page(request, "console_conflicts", event=event, words=WORDS, moment=_moments(request, event),
+        return page(request, "console/conflicts", event=event, words=WORDS, moment=_moments(request, event),
                     status=status, filters=FILTERS,
                     counts=conflicts.counts(db, event.id),
                     items=conflict_views.views(db, event.id, status=None if status == "all" else status))

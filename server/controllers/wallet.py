@@ -93,7 +93,7 @@ class WalletController(Controller):
         held = wallet.open_wallet(db, event_id, attendee_id, now_ms=now_ms, language=catalogue(request).tag)
         response = page(
             request,
-            "wallet",
+            "wallet/wallet",
             wallet=held,
             capability=capability,
             labels={item.id: state_label(request, held.event, item) for item in held.items},
