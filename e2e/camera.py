@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from events import qr
+from server import qr
 
 WIDTH, HEIGHT = 640, 480
 DARK, LIGHT = 16, 235  # video-range luma

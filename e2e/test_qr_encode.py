@@ -1,6 +1,6 @@
 """web/static/js/qr-encode.js in real Chromium, on a page of the real server under its CSP.
 
-The browser must draw the same QR codes as the server (events/qr.py, segno): the same version at
+The browser must draw the same QR codes as the server (server/qr.py, segno): the same version at
 the same error correction, and a picture ZXing reads back as exactly the input.
 """
 
@@ -15,7 +15,8 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page
 
-from events import qr, tokens
+from events import tokens
+from server import qr
 from tests.vectors import build
 
 VECTORS = json.loads(build.PATH.read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """web/static/js/scanner.js against Chromium's fake camera showing a QR code.
 
 Each case launches its own Chromium: the camera's picture (a Y4M file painted from segno's
-matrix of events.qr.make) is a browser-level flag. The page is a station screen (the only pages
+matrix of server.qr.make) is a browser-level flag. The page is a station screen (the only pages
 whose Permissions-Policy lets the camera on: server/security_headers.py), so scanner.js,
 qr-decode.js and the vendored jsQR run under the app's real CSP.
 """

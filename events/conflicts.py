@@ -359,13 +359,13 @@ def resolutions(db: Database, conflict_id: int) -> list[Resolution]:
     ]
 
 
-# --- what a person needs to decide ------------------------------------------------------------
+# --- what a person needs to decide: the records; the console's view of them is server/conflict_views.py
 
 
 @dataclass(frozen=True)
 class ConflictOp:
-    """One op of a conflict as the organizer reads it: who did what, where, when, and what the
-    clerk's screen said at the time."""
+    """One op of a conflict as recorded: who did what, where, when, and what the clerk's screen
+    said at the time."""
 
     op_id: str
     role: str
@@ -386,7 +386,7 @@ class ConflictOp:
 
 @dataclass(frozen=True)
 class ConflictSubject:
-    """What a conflict is about, in the organizer's words. `about` is voucher, contact or campaign."""
+    """What a conflict is about, as the event has it on record. `about` is voucher, contact or campaign."""
 
     about: str
     token_id: str = ""
@@ -397,15 +397,6 @@ class ConflictSubject:
     attendees: tuple[tuple[str, str], ...] = ()  # (id, name) of those sharing it
     cap: int | None = None
     issued: int | None = None
-
-
-@dataclass(frozen=True)
-class ConflictView:
-    conflict: Conflict
-    subject: ConflictSubject
-    ops: list[ConflictOp]
-    resolutions: list[Resolution]
-    decisions: tuple[str, ...]
 
 
 def conflict_ops(db: Database, conflict_id: int) -> list[ConflictOp]:
@@ -460,17 +451,6 @@ def _campaign_title(db: Database, event_id: str, number: int | None) -> str:
         return ""
     row = db.execute("select title from campaigns where event_id = ? and number = ?", [event_id, number]).fetchone()
     return row[0] if row else ""
-
-
-def view(db: Database, conflict: Conflict) -> ConflictView:
-    return ConflictView(conflict, describe(db, conflict), conflict_ops(db, conflict.id), resolutions(db, conflict.id),
-                        decisions_for(conflict.kind))
-
-
-def views(db: Database, event_id: str, *, status: str | None = None) -> list[ConflictView]:
-    """The event's conflicts with everything the page shows, the newest first."""
-    found = list_conflicts(db, event_id, status=status)
-    return [view(db, conflict) for conflict in sorted(found, key=lambda c: c.id, reverse=True)]
 
 
 def counts(db: Database, event_id: str) -> dict[str, int]:

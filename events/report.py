@@ -1,4 +1,4 @@
-"""The post-event report: what the organizer takes to their boss, and the CSV exports.
+"""The post-event report: what the organizer takes to their boss, and the exports' rows.
 
 Plain functions over the log. Every figure it shows (people, signed up, walk-ins, people in,
 vouchers issued and redeemed, conversion) is events/figures.py's, the one the live wall shows:
@@ -6,16 +6,14 @@ docs/figures.md defines each. A per-campaign row counts the same way over that c
 vouchers.
 
 The exports are the organizer's own data: only the attendees export carries phones and emails;
-no export carries a token's text (a voucher's text is what redeems it).
+no export carries a token's text (a voucher's text is what redeems it). Writing them as CSV
+(the byte-order mark, the formula guard) is the download's business: server/csv_export.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -175,10 +173,9 @@ def _tallies(db: Database, event_id: str) -> tuple[list[Tally], list[Tally]]:
     return sorted(busy, key=lambda t: (t.web, t.name.casefold(), t.key)), sorted(clerks.values(), key=lambda t: t.name.casefold())
 
 
-# --- CSV exports ---------------------------------------------------------------------------------
+# --- exports: a header and rows each ---------------------------------------------------------------------------------
 
 EXPORTS = ("attendees", "checkins", "vouchers", "redemptions", "conflicts")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def iso_time(ms: int | None, timezone: str) -> str:
@@ -186,14 +183,6 @@ def iso_time(ms: int | None, timezone: str) -> str:
     if ms is None:
         return ""
     return datetime.fromtimestamp(ms / 1000, ZoneInfo(timezone)).isoformat(timespec="seconds")
-
-
-def safe_cell(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's CSV
-    injection advice). Numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def export(db: Database, event_id: str, name: str) -> tuple[list[str], list[list]]:
@@ -204,21 +193,6 @@ def export(db: Database, event_id: str, name: str) -> tuple[list[str], list[list
         raise LookupError(f"no export {name!r}")
     event = registry.get_event(db, event_id)
     return _EXPORTERS[name](db, event, _device_names(db, event_id))
-
-
-def csv_chunks(header: list[str], rows: Iterable[list], *, rows_per_chunk: int = 500) -> Iterator[bytes]:
-    """UTF-8 with a byte-order mark (so Excel reads Chinese names), CRLF lines, guarded cells."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow([safe_cell(cell) for cell in header])
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([safe_cell(cell) for cell in row])
-        if count % rows_per_chunk == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
 
 
 def _device_names(db: Database, event_id: str) -> dict[str, str]:

@@ -72,7 +72,7 @@ def http_error(request: Request, exc: HTTPException) -> Response | Template:
         code = ERROR_CODES.get(status, "invalid" if status < 500 else "internal")
         return Response({"error": code, "detail": exc.detail}, status_code=status, headers=exc.headers)
     words = TITLES.get(status, TITLES[400] if status < 500 else TITLES[500])
-    return page(request, "error", status_code=status, status=status, words=words)
+    return page(request, "shared/error", status_code=status, status=status, words=words)
 
 
 def internal_error(request: Request, exc: Exception) -> Response | Template:
@@ -185,7 +185,7 @@ def bad_text(request: Request, exc: BadText) -> Response | Template:
     _release_uploads(request)
     if not _wants_html(request):
         return _api_error(400, "invalid", detail=exc.detail, where=exc.where)
-    return page(request, "error", status_code=400, status=400, words=BAD_TEXT_WORDS)
+    return page(request, "shared/error", status_code=400, status=400, words=BAD_TEXT_WORDS)
 
 
 def undecodable_text(request: Request, exc: UnicodeDecodeError) -> Response | Template:
@@ -211,7 +211,7 @@ def role_required(request: Request, exc: RoleRequired) -> Response | Template:
     """A member whose role does not allow this: told so in words (a person) or by reason (a program)."""
     if not _wants_html(request):
         return _api_error(403, "role_required", role=exc.role)
-    return page(request, "error", status_code=403, status=403, words=ROLE_WORDS)
+    return page(request, "shared/error", status_code=403, status=403, words=ROLE_WORDS)
 
 
 # The server's disk is full (SQLITE_FULL, ENOSPC): a documented 503, not a 500. The write
@@ -231,7 +231,7 @@ def storage_error(request: Request, exc: Exception) -> Response | Template:
     headers = {"Retry-After": str(DISK_FULL_RETRY_S), "Cache-Control": "no-store"}
     if not _wants_html(request):
         return Response({"error": "disk_full", "detail": DISK_FULL_DETAIL}, status_code=503, headers=headers)
-    response = page(request, "error", status_code=503, status=503, words=DISK_FULL_WORDS)
+    response = page(request, "shared/error", status_code=503, status=503, words=DISK_FULL_WORDS)
     response.headers.update(headers)
     return response
 

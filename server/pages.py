@@ -9,13 +9,15 @@ from litestar.response import Template
 
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Template:
-    """Render `name`.html, or `name`_partial.html for an htmx request (not a boosted one,
-    which wants the whole page). The response varies on HX-Request so no cache mixes them."""
+    """Render the view `name`.html (web/templates/<surface>/<view>.html). Each view is one
+    template whose wrapper the request chooses: `{% extends "layout/fragment.html" if fragment
+    else "layout/page.html" %}` gives an htmx request (not a boosted one, which wants the whole
+    page) the main block alone, everyone else the whole document. The response varies on
+    HX-Request so no cache mixes them."""
     htmx = request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
-    template = f"{name}_partial.html" if htmx else f"{name}.html"
     return Template(
-        template_name=template,
-        context=context,
+        template_name=f"{name}.html",
+        context={**context, "fragment": htmx},
         status_code=status_code,
         headers={"Vary": "HX-Request, Accept-Language, Cookie"},
     )

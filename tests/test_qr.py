@@ -8,7 +8,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from events import keys, qr, tokens
+from events import keys, tokens
+from server import qr
 
 SERVER = keys.generate_private_key()
 

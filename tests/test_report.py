@@ -8,6 +8,7 @@ import io
 import pytest
 
 from events import conflicts, figures, registry, report
+from server import csv_export
 from tests.support import scenarios
 from tests.support.clock import NOW
 from tests.support.scenarios import MIN, MS
@@ -81,7 +82,7 @@ def test_an_empty_event(db, shanghai) -> None:
 
 
 def rows(db, event_id: str, name: str) -> list[dict]:
-    data = b"".join(report.csv_chunks(*report.export(db, event_id, name), rows_per_chunk=2))
+    data = b"".join(csv_export.csv_chunks(*report.export(db, event_id, name), rows_per_chunk=2))
     assert data.startswith("\ufeff".encode())
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
@@ -123,7 +124,7 @@ def test_the_vouchers_and_redemptions_exports(db, shanghai, scenario) -> None:
 def test_no_export_but_attendees_carries_contact_details_or_token_texts(db, shanghai, scenario) -> None:
     texts = [row["text"] for row in db.query("select text from tokens")]
     for name in report.EXPORTS:
-        data = b"".join(report.csv_chunks(*report.export(db, shanghai.id, name))).decode("utf-8-sig")
+        data = b"".join(csv_export.csv_chunks(*report.export(db, shanghai.id, name))).decode("utf-8-sig")
         assert not any(text in data for text in texts), name
         if name != "attendees":
             for contact in ("1111", "chen@example.com", "13900002222", "sum@example.com"):
@@ -138,7 +139,7 @@ def test_no_export_but_attendees_carries_contact_details_or_token_texts(db, shan
     ("Li =1", "Li =1"), ("", ""), (-2, -2), (None, None),
 ])
 def test_the_formula_guard(cell, written) -> None:
-    assert report.safe_cell(cell) == written
+    assert csv_export.safe_cell(cell) == written
 
 
 def test_an_unknown_export_is_refused(db, shanghai) -> None:

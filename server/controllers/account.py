@@ -50,7 +50,7 @@ def _account_page(request: Request, *, error: str = "", notice: str = "", status
     organizer = organizers.session_organizer(db, request.cookies.get(SESSION_COOKIE), now=now) or request.state.organizer
     activity = [a for a in audit.history(db, organizer.id) if a.action.startswith(("sign_in", "account."))][-RECENT:]
     return page(
-        request, "console_account", status_code=status_code, organizer=organizer, error=error, notice=notice,
+        request, "console/account", status_code=status_code, organizer=organizer, error=error, notice=notice,
         sessions=organizers.sessions(db, organizer.id, now=now, current=request.cookies.get(SESSION_COOKIE)),
         activity=list(reversed(activity)), minutes=0,
         password_min=organizers.PASSWORD_MIN, password_max=organizers.PASSWORD_MAX,

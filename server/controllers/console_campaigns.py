@@ -108,7 +108,7 @@ def _campaign_page(request: Request, event: registry.Event, *, campaign: campaig
                    errors: dict | None = None, status_code: int = 200, saved: bool = False) -> Template:
     issued = campaigns.issued_count(request.app.state.db, event.id, campaign.number) if campaign else 0
     other_languages = [language for language in event.language_list[1:] if language in SUPPORTED]
-    return page(request, "console_campaign", status_code=status_code, event=event, campaign=campaign, form=form,
+    return page(request, "console/campaign", status_code=status_code, event=event, campaign=campaign, form=form,
                 errors=errors or {}, saved=saved, issued=issued, other_languages=other_languages,
                 text_field=text_field, language_names=LANGUAGE_NAMES)
 

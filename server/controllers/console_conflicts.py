@@ -19,7 +19,7 @@ from msgspec import Struct
 
 from events import audit, conflicts, registry
 from events.db import write_transaction
-from server import live
+from server import conflict_views, live
 from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
 from server.owners import MANAGER, STAFF
@@ -51,8 +51,8 @@ def _conflict_or_404(request: Request, event: registry.Event, conflict_id: int) 
 
 def _conflict_page(request: Request, event: registry.Event, conflict: conflicts.Conflict, *, status_code: int = 200,
                    form: ResolutionForm | None = None, errors: dict[str, str] | None = None, saved: bool = False) -> Template:
-    return page(request, "console_conflict", status_code=status_code, event=event, words=WORDS, moment=_moments(request, event),
-                item=conflicts.view(request.app.state.db, conflict), form=form or ResolutionForm(), errors=errors or {},
+    return page(request, "console/conflict", status_code=status_code, event=event, words=WORDS, moment=_moments(request, event),
+                item=conflict_views.view(request.app.state.db, conflict), form=form or ResolutionForm(), errors=errors or {},
                 saved=saved, note_max=conflicts.NOTE_MAX)
 
 
@@ -67,10 +67,10 @@ class ConsoleConflictsController(Controller):
         if status not in FILTERS:
             raise ValidationException(f"status is one of {', '.join(FILTERS)}")
         db = request.app.state.db
-        return page(request, "console_conflicts", event=event, words=WORDS, moment=_moments(request, event),
+        return page(request, "console/conflicts", event=event, words=WORDS, moment=_moments(request, event),
                     status=status, filters=FILTERS,
                     counts=conflicts.counts(db, event.id),
-                    items=conflicts.views(db, event.id, status=None if status == "all" else status))
+                    items=conflict_views.views(db, event.id, status=None if status == "all" else status))
 
     @get("/{conflict_id:int}", sync_to_thread=False, name="console_conflict")
     def show(self, request: Request, event_id: FromPath[str], conflict_id: FromPath[int]) -> Template:

@@ -64,7 +64,7 @@ def _errors(error: Exception) -> dict[str, str]:
 
 def _edit_page(request: Request, event: registry.Event, *, form: EventForm | None = None, errors: dict | None = None,
                status_code: int = 200) -> Template:
-    return page(request, "console_event_edit", status_code=status_code, event=event, form=form or _form_of(event),
+    return page(request, "console/event_edit", status_code=status_code, event=event, form=form or _form_of(event),
                 errors=errors or {}, languages=SUPPORTED)
 
 
@@ -74,7 +74,7 @@ def _dashboard(request: Request, event: registry.Event, *, saved: bool = False) 
     redeemed = {row["subject"] for row in projections.Reading(db, event.id).redemptions}
     tablets = [t for t in snapshot.devices if not t.revoked]
     return page(
-        request, "console_event", event=event, saved=saved, counters=snapshot.counters, tablets=tablets,
+        request, "console/event", event=event, saved=saved, counters=snapshot.counters, tablets=tablets,
         online=sum(t.online for t in tablets), late=[t for t in tablets if not t.online],
         progress=campaigns.progress(db, event.id, redeemed), history=audit.history(db, event.id),
     )
@@ -90,7 +90,7 @@ class ConsoleEventsController(Controller):
         now = int(request.app.state.clock())
         start = (now // HOUR + 24) * HOUR
         form = EventForm(starts=local_input(start, "UTC"), ends=local_input(start + 8 * HOUR, "UTC"), languages=list(SUPPORTED))
-        return page(request, "console_event_new", form=form, errors={}, languages=SUPPORTED)
+        return page(request, "console/event_new", form=form, errors={}, languages=SUPPORTED)
 
     @post("/", sync_to_thread=False, name="console_event_create", status_code=303)
     def create(self, request: Request, data: URLEncodedBody[EventForm]) -> Template | Redirect:
@@ -101,7 +101,7 @@ class ConsoleEventsController(Controller):
                 organizations.place_event(db, event.id, request.state.organization.id)  # the creator's
                 audit.record(db, request.state.organizer.id, "event.create", event.id, {"name": event.name}, now=now)
         except (BadTime, registry.EventRefused) as error:
-            return page(request, "console_event_new", status_code=422, form=data, errors=_errors(error), languages=SUPPORTED)
+            return page(request, "console/event_new", status_code=422, form=data, errors=_errors(error), languages=SUPPORTED)
         return Redirect(path=f"/organizer/events/{event.id}", status_code=303)
 
     @get("/{event_id:str}", sync_to_thread=False, name="console_event", opt={"owner": STAFF})

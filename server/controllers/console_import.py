@@ -217,7 +217,7 @@ def _preview(job: imports.Job) -> list[list[str]]:
 def too_large(request: Request, exc: RequestEntityTooLarge) -> Template:
     """A body past the limit is refused while it arrives, before the sign-in is even checked:
     the plain error page, with the reason in the import's words. Nothing of it was kept."""
-    return page(request, "error", status_code=413, status=413, words=IMPORT_WORDS["too_large"])
+    return page(request, "shared/error", status_code=413, status=413, words=IMPORT_WORDS["too_large"])
 
 
 class ConsoleImportController(Controller):
@@ -227,7 +227,7 @@ class ConsoleImportController(Controller):
 
     @get("/", sync_to_thread=False, name="console_import")
     def upload_page(self, request: Request, event_id: FromPath[str]) -> Template:
-        return page(request, "console_import", event=event_or_404(request, event_id), error="", step="upload")
+        return page(request, "console/import", event=event_or_404(request, event_id), error="", step="upload")
 
     @post("/", name="console_import_upload", request_max_body_size=MAX_UPLOAD_BYTES + FORM_OVERHEAD,
           exception_handlers={RequestEntityTooLarge: too_large})
@@ -246,7 +246,7 @@ class ConsoleImportController(Controller):
                 path.unlink(missing_ok=True)
                 raise
         except imports.ImportRefused as refused:
-            return page(request, "console_import", status_code=422, event=event, error=IMPORT_WORDS[refused.reason],
+            return page(request, "console/import", status_code=422, event=event, error=IMPORT_WORDS[refused.reason],
                         step="upload")
         finally:
             await data.file.close()
@@ -258,7 +258,7 @@ class ConsoleImportController(Controller):
     @staticmethod
     def _mapping(request: Request, event: registry.Event, job: imports.Job, preview: list[list[str]],
                  guessed: dict[str, int | None], error: str = "") -> Template:
-        return page(request, "console_import", status_code=422 if error else 200, event=event, error=error, step="map",
+        return page(request, "console/import", status_code=422 if error else 200, event=event, error=error, step="map",
                     import_id=job.id, headers=job.layout.headers, rows=job.rows_total, preview=preview,
                     guessed=guessed, fields=imports.FIELDS)
 
@@ -286,5 +286,5 @@ class ConsoleImportController(Controller):
             return self._mapping(request, event, job, _preview(job), imports.guess_mapping(job.layout.headers))
         finished = job.state in imports.FINISHED
         errors = imports.job_lines(request.app.state.db, job.id, "error") if finished else []
-        return page(request, "console_import_progress", event=event, import_id=job.id, job=job, error_lines=errors,
+        return page(request, "console/import_progress", event=event, import_id=job.id, job=job, error_lines=errors,
                     failed=IMPORT_WORDS.get(job.failure, ""), row_words=SIGN_UP_WORDS)

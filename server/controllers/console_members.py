@@ -67,7 +67,7 @@ class ResetForm(Struct):
 def _members_page(request: Request, *, status_code: int = 200, error: str = "", form: NewMember | None = None,
                   done: str = "", reset: dict | None = None) -> Template:
     organization = request.state.organization
-    return page(request, "console_members", status_code=status_code, organization=organization,
+    return page(request, "console/members", status_code=status_code, organization=organization,
                 members=organizations.members(request.app.state.db, organization.id), me=request.state.organizer,
                 roles=organizations.ROLES, role_words=ROLE_WORDS, role_help=ROLE_HELP, error=error,
                 form=form or NewMember(role=organizations.STAFF), done=done, reset=reset)

@@ -9,6 +9,7 @@ from litestar.response import Stream, Template
 
 from events import report
 from server.auth import organizer_guard
+from server.csv_export import csv_chunks
 from server.console_forms import event_or_404
 from server.owners import MANAGER, STAFF
 from server.pages import page
@@ -32,7 +33,7 @@ class ConsoleReportController(Controller):
     @get("/", sync_to_thread=False, name="console_report")
     def show(self, request: Request, event_id: FromPath[str]) -> Template:
         event = event_or_404(request, event_id)
-        return page(request, "console_report", event=event, report=report.build(request.app.state.db, event.id),
+        return page(request, "console/report", event=event, report=report.build(request.app.state.db, event.id),
                     exports=EXPORT_WORDS)
 
     @get("/{name:str}", sync_to_thread=False, name="console_report_export", opt={"owner": MANAGER})
@@ -44,7 +45,7 @@ class ConsoleReportController(Controller):
         # Read on this thread (the shared connection); only the encoding is streamed.
         header, rows = report.export(request.app.state.db, event.id, export_name)
         return Stream(
-            report.csv_chunks(header, rows),
+            csv_chunks(header, rows),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="poppass-{event.id}-{export_name}.csv"',

@@ -15,9 +15,9 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import audit, devices, projections, qr, registry
+from events import audit, devices, projections, registry
 from events.db import write_transaction
-from server import live
+from server import live, qr
 from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
 from server.owners import MANAGER
@@ -41,7 +41,7 @@ def _tablets_page(request: Request, event: registry.Event, *, status_code: int =
                   enrollment: dict | None = None, name: str = "") -> Template:
     db = request.app.state.db
     return page(
-        request, "console_tablets", status_code=status_code, event=event, error=error, enrollment=enrollment,
+        request, "console/tablets", status_code=status_code, event=event, error=error, enrollment=enrollment,
         tablet_name=name, minutes_choices=CODE_MINUTES, default_minutes=devices.DEFAULT_CODE_MINUTES,
         tablets=projections.device_states(db, event.id, now=int(request.app.state.clock())),
     )
@@ -107,4 +107,4 @@ class ConsoleTabletsController(Controller):
         found = [t for t in projections.device_states(db, event.id, now=int(request.app.state.clock())) if t.id == device.id]
         if not found:
             raise NotFoundException(f"no tablet {device_id!r}")
-        return page(request, "console_tablet_revoke", event=event, tablet=found[0])
+        return page(request, "console/tablet_revoke", event=event, tablet=found[0])

@@ -49,7 +49,7 @@ def _context(connection: Request | WebSocket, event_id: str) -> dict:
 
 def _wall_page(request: Request, event: registry.Event, *, theme: str = "dark", status_code: int = 200,
                draw_error: str = "", wanted: int = 1) -> Template:
-    return page(request, "console_wall", status_code=status_code, event=event, theme=_theme(theme),
+    return page(request, "wall/wall", status_code=status_code, event=event, theme=_theme(theme),
                 draw_error=draw_error, wanted=wanted, max_winners=draws.MAX_WINNERS, **_context(request, event.id))
 
 
@@ -92,7 +92,7 @@ class ConsoleWallController(Controller):
         db = request.app.state.db
         event = event_or_404(request, event_id)
         found = in_event_or_404(event, lambda: draws.get_draw(db, draw_id), f"draw {draw_id}")
-        return page(request, "console_draw", event=event, draw=found, winners=draws.winners(db, found),
+        return page(request, "console/draw", event=event, draw=found, winners=draws.winners(db, found),
                     replayed=draws.replay(found) == found.winners)
 
     @websocket("/socket", name="console_wall_socket")
@@ -104,7 +104,7 @@ class ConsoleWallController(Controller):
         if not _same_origin(socket):
             await socket.close(code=4403, reason="another site")
             return
-        template = socket.app.template_engine.engine.get_template("console_wall_live.html")
+        template = socket.app.template_engine.engine.get_template("wall/_live.html")
         changed = anyio.Event()
         sent = ""
 

@@ -19,7 +19,7 @@ class HomeController(Controller):
     def home(self, request: Request) -> Template:
         db = request.app.state.db
         listing = [(event, campaigns.list_campaigns(db, event.id)) for event in registry.list_events(db)]
-        return page(request, "home", events=listing)
+        return page(request, "public/home", events=listing)
 
     @get("/healthz", sync_to_thread=False, name="health")
     def health(self, request: Request) -> Response:

@@ -15,7 +15,8 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 from msgspec import Struct
 
-from events import organizers, qr
+from events import organizers
+from server import qr
 from server.auth import BEFORE_NEW_PASSWORD, PENDING_COOKIE, SESSION_COOKIE, organizer_guard
 from server.owners import ORGANIZER, PUBLIC
 from server.pages import page
@@ -52,14 +53,14 @@ def _login_page(request: Request, form: PasswordForm, *, refused: organizers.Log
         error = SIGN_IN_WORDS[refused.reason]
     status = 200 if not error else 429 if refused is None or refused.reason == "locked" else 401
     minutes = -(-refused.retry_after // 60) if refused is not None else 0
-    return page(request, "organizer_login", status_code=status, form=form, error=error, minutes=minutes)
+    return page(request, "console/login", status_code=status, form=form, error=error, minutes=minutes)
 
 
 def _code_page(request: Request, pending: organizers.Pending, *, next: str, error: str = "", status_code: int = 200) -> Template:
     enrolling = pending.totp_secret is not None
     uri = organizers.provisioning_uri(pending) if enrolling else ""
     return page(
-        request, "organizer_code", status_code=status_code, organizer=pending.organizer, enrolling=enrolling,
+        request, "console/code", status_code=status_code, organizer=pending.organizer, enrolling=enrolling,
         secret=pending.totp_secret or "", qr_svg=qr.svg(uri, title="PopPass") if enrolling else "", next=_next(next),
         error=error, minutes=0, recovery_open=error == SIGN_IN_WORDS["bad_recovery_code"],
     )
@@ -127,7 +128,7 @@ class OrganizerLoginController(Controller):
             return _code_page(request, pending, next=data.next, error=SIGN_IN_WORDS[refused.reason], status_code=401)
         onward = ACCOUNT_PATH if signed_in.must_change_password else _next(data.next)
         if signed_in.recovery_codes:  # just enrolled: the codes, this once, then on
-            shown = page(request, "organizer_recovery_codes", status_code=200, codes=signed_in.recovery_codes,
+            shown = page(request, "console/recovery_codes", status_code=200, codes=signed_in.recovery_codes,
                          next=onward)
             shown.headers["Cache-Control"] = "no-store"
             return _signed_in(request, shown, signed_in.session)

@@ -54,7 +54,7 @@ def _event_page(
     language = catalogue(request).tag  # the welcome vouchers' titles and terms in the page's language
     return page(
         request,
-        "event",
+        "public/event",
         status_code=status_code,
         event=event,
         campaigns=[campaigns.in_language(c, language) for c in campaigns.list_campaigns(db, event.id)],

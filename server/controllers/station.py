@@ -17,24 +17,24 @@ class StationController(Controller):
 
     @get("/", sync_to_thread=False, name="station")
     def station(self, request: Request) -> Template:
-        return page(request, "station")
+        return page(request, "station/home")
 
     @get("/scan", sync_to_thread=False, name="station_scan")
     def scan(self, request: Request) -> Template:
-        return page(request, "station_scan")
+        return page(request, "station/scan")
 
     @get("/checkin", sync_to_thread=False, name="station_checkin")
     def checkin(self, request: Request) -> Template:
-        return page(request, "station_checkin")
+        return page(request, "station/checkin")
 
     @get("/register", sync_to_thread=False, name="station_register")
     def register(self, request: Request) -> Template:
-        return page(request, "station_register")
+        return page(request, "station/register")
 
     @get("/issue", sync_to_thread=False, name="station_issue")
     def issue(self, request: Request) -> Template:
-        return page(request, "station_issue")
+        return page(request, "station/issue")
 
     @get("/conflicts", sync_to_thread=False, name="station_conflicts")
     def conflicts(self, request: Request) -> Template:
-        return page(request, "station_conflicts")
+        return page(request, "station/conflicts")

@@ -14,8 +14,8 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
-from events import campaigns, qr, registry, signup, tokens, wallet
-from server import wallet_cookie
+from events import campaigns, registry, signup, tokens, wallet
+from server import qr, wallet_cookie
 from events.trust import ClockPolicy
 from server.owners import ATTENDEE
 from server.pages import page
@@ -47,7 +47,7 @@ class VoucherController(Controller):
             text = tokens.parse_scan(tokens.PREFIX + code).text
             event, token = registry.authenticate_token(db, text, now=now)
         except tokens.TokenError as error:
-            return page(request, "voucher_invalid", status_code=404, words=REASON_WORDS[error.reason])
+            return page(request, "wallet/voucher_invalid", status_code=404, words=REASON_WORDS[error.reason])
         try:
             tokens.check_time(token, now=now, tolerance=ClockPolicy().validity_tolerance_s)
             refusal = None
@@ -67,7 +67,7 @@ class VoucherController(Controller):
                             headers={"Vary": "Cookie", "Cache-Control": "private, no-store"})
         return page(
             request,
-            "voucher",
+            "wallet/voucher",
             event=event,
             token=token,
             text=text,

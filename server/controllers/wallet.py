@@ -19,9 +19,9 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from events import qr, registry, signup, wallet
+from events import registry, signup, wallet
 from events.registry import Event
-from server import live, wallet_cookie
+from server import live, qr, wallet_cookie
 from server.owners import ATTENDEE
 from server.pages import page
 from server.reasons import N_, claim_words
@@ -93,7 +93,7 @@ class WalletController(Controller):
         held = wallet.open_wallet(db, event_id, attendee_id, now_ms=now_ms, language=catalogue(request).tag)
         response = page(
             request,
-            "wallet",
+            "wallet/wallet",
             wallet=held,
             capability=capability,
             labels={item.id: state_label(request, held.event, item) for item in held.items},

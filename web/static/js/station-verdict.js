@@ -1,4 +1,4 @@
-// The full-screen verdict of the Scan and Check-in screens (web/templates/_station_verdict.html):
+// The full-screen verdict of the Scan and Check-in screens (web/templates/station/_verdict.html):
 // a saturated colour, an icon and one word a clerk reads from across the counter, then what to
 // hand over (the campaign's title and value), to whom, and the uses left. A tone and a buzz per
 // colour, unless the tablet is muted. It goes back by itself — 3 s after green, 6 s after amber

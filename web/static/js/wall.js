@@ -1,4 +1,4 @@
-// The live wall (console_wall.html): keeps a websocket to the server and puts each snapshot it
+// The live wall (web/templates/wall/wall.html): keeps a websocket to the server and puts each snapshot it
 // sends in #wall-live. The server renders the snapshot (escaped by Jinja); this file only swaps
 // it in, reconnects after any drop (each connect brings a full snapshot), and plays the lucky
 // draw when a new one arrives.
