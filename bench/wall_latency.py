@@ -6,7 +6,7 @@ Setup (untimed): the demo event (events.demo.ensure_demo) in a temporary SQLite 
 server (uvicorn on loopback, as tests/support/live.py starts it); `--tablets` tablets enrolled through
 HTTP (one-time codes, POST /api/v1/enroll with events/tablet.py keys); an organizer created in the
 database and signed in through the pages (password, then a TOTP code from pyotp) in Debian's
-Chromium, whose 1920×1080 context opens the event's wall (console_wall.html) and waits until its
+Chromium, whose 1920×1080 context opens the event's wall (web/templates/wall/wall.html) and waits until its
 socket is live.
 
 With `--preload N`, the event is already under way: N attendees registered by an earlier tablet

@@ -55,3 +55,17 @@ ensure_cjk_font() {
   apt_install fonts-wqy-microhei fontconfig \
     || echo "Could not install a Chinese font: Chinese layout checks will measure fallback glyphs" >&2
 }
+
+ensure_biome() {
+  # Biome formats and lints the browser's JavaScript; it comes from npm as one binary, pinned in
+  # package-lock.json. Node.js is only a tool here: nothing PopPass serves is built with it.
+  if [ -x node_modules/.bin/biome ] && [ node_modules/.bin/biome -nt package-lock.json ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "No npm found: installing Debian's nodejs and npm…" >&2
+    apt_install nodejs npm || { echo "Could not install npm: the JavaScript linter needs it" >&2; exit 1; }
+  fi
+  npm ci --no-audit --no-fund --silent
+  touch node_modules/.bin/biome
+}
