@@ -21,7 +21,7 @@ VECTORS = json.loads(build.VERDICTS_PATH.read_text(encoding="utf-8"))
 PRELUDE = """
 const { Outbox } = await import('/static/js/outbox.js');
 const { Ledger, effectiveUses, lastStep, firstCheckin } = await import('/static/js/ledger.js');
-const { judge, fromServer } = await import('/static/js/verdict.js');
+const { judge, fromServer, colorOf } = await import('/static/js/verdict.js');
 const ledgerWith = async (ops) => {
   const store = await Outbox.open('verdicts-' + Math.random());
   await store.saveEnrollment({
@@ -101,6 +101,12 @@ def test_every_verdict_offline_and_online(run: Run) -> None:
         else:
             assert result["online"] == {"color": verdict.color(online["reason"]), "reason": online["reason"] or None,
                                         "uses_before": online["uses_before"]}, vector["name"]
+
+
+def test_every_reason_has_the_server_s_colour(run: Run) -> None:
+    colors = run("return Object.fromEntries(Object.keys(arg.colors).map((r) => [r, colorOf(r)]));",
+                 {"colors": VECTORS["colors"]})
+    assert colors == VECTORS["colors"]
 
 
 def test_a_tablet_without_a_trust_list_refuses_everything(run: Run) -> None:

@@ -187,6 +187,11 @@ def test_verdict(vector: dict) -> None:
     assert (shown, online) == (vector["expect"], vector["online"])
 
 
+def test_amber_is_only_for_genuine_codes_with_nothing_to_do() -> None:
+    assert {r for r, c in VERDICTS["colors"].items() if c == "amber"} == {"used_up", "already_checked_in"}
+    assert VERDICTS["colors"][""] == "green"
+
+
 def test_the_verdict_vectors_cover_every_outcome() -> None:
     shown = {(v["expect"]["color"], v["expect"]["reason"]) for v in VERDICTS["verdicts"]}
     assert {color for color, _ in shown} == {"green", "amber", "red"}

@@ -717,6 +717,15 @@ def verdict_vectors(op: Ops) -> list[dict]:
     return vectors
 
 
+def verdict_colors() -> dict[str, str]:
+    """The colour of every reason a clerk may be shown, and of none ("")."""
+    from events import verdict
+    from server import reasons
+
+    every = {"", verdict.ALREADY_CHECKED_IN, "no_bundle", *reasons.VERDICT_WORDS}
+    return {reason: verdict.color(reason) for reason in sorted(every)}
+
+
 def verdict_file() -> dict:
     op = Ops()
     return {
@@ -729,6 +738,7 @@ def verdict_file() -> dict:
         "bundle": signed(bundle()),
         "rotation_key": b64url(VERDICT_ROTATION),
         "retired_rotation_keys": [b64url(VERDICT_RETIRED)],
+        "colors": verdict_colors(),
         "uses": use_vectors(op),
         "first": first_vectors(op),
         "verdicts": verdict_vectors(op),

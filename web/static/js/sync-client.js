@@ -8,6 +8,7 @@
 // tablet, a Web Lock keeps two pages from pushing the same outbox at once.
 
 import { openOutbox } from "./outbox.js";
+import { colorOf } from "./verdict.js";
 
 export const PROTOCOL = 3;
 export const MAX_BATCH = 1000; // the server's limit per push
@@ -196,7 +197,7 @@ export class SyncClient extends EventTarget {
       const answer = await response.json().catch(() => ({}));
       if (response.status === 200 && (answer.outcome === "accepted" || answer.outcome === "refused")) {
         // Stored by the server, not queued here: kept so that it goes out again after a restore.
-        const shown = { verdict: answer.outcome === "accepted" ? "green" : "red" };
+        const shown = { verdict: answer.outcome === "accepted" ? "green" : colorOf(answer.reason || "refused") };
         if (answer.reason) shown.reason = String(answer.reason).slice(0, 200);
         await this.store.keepDecided({
           kind: "redeem", op_id: op.op_id, device_seq: 0, subject: op.subject, ...stamp, clerk: op.clerk,

@@ -17,6 +17,15 @@ export const USED_UP = "used_up";
 export const VOIDED = "voided";
 export const NO_BUNDLE = "no_bundle";
 
+// Genuine, but nothing to do: the clerk is told, not warned (events/verdict.py AMBER).
+const AMBER = new Set([ALREADY_CHECKED_IN, USED_UP]);
+
+/** The colour for a reason: green (none), amber (nothing to do), red (refuse), as events/verdict.py color. */
+export function colorOf(reason) {
+  if (!reason) return "green";
+  return AMBER.has(reason) ? "amber" : "red";
+}
+
 /**
  * `text`: what the camera read or the clerk typed. `ledger`: ledger.js. `nowSeconds`: the
  * corrected Unix time. `rotationKey`: the event's current rotation key, `retiredKeys` the ones
@@ -30,7 +39,8 @@ export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys
     color: "red", reason: Reason.MALFORMED, kind: null, text: null, tokenId: null, token: null, code: null, step: null,
     attendee: null, usesBefore: 0, maxUses: 0, checkedInAt: null,
   };
-  if (!ledger.bundle) return { ...verdict, reason: NO_BUNDLE };
+  const decided = (reason, extra = {}) => ({ ...verdict, ...extra, reason, color: colorOf(reason) });
+  if (!ledger.bundle) return decided(NO_BUNDLE);
   let token;
   try {
     const scan = parseScan(text);
@@ -38,7 +48,7 @@ export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys
     verdict.text = scan.text;
     token = await verify(scan.text, ledger.bundle, { now: nowSeconds });
   } catch (error) {
-    if (error instanceof TokenError) return { ...verdict, reason: error.reason };
+    if (error instanceof TokenError) return decided(error.reason);
     throw error;
   }
   const tokenId = token.id;
@@ -49,28 +59,27 @@ export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys
     const attendee = ledger.attendee(tokenId);
     const at = checkedInAt(attendee);
     Object.assign(verdict, { attendee, checkedInAt: at });
-    if (at !== null) return { ...verdict, color: "amber", reason: ALREADY_CHECKED_IN };
-    return { ...verdict, color: "green", reason: null };
+    return decided(at !== null ? ALREADY_CHECKED_IN : null);
   }
 
   const voucher = ledger.voucher(tokenId);
   const uses = effectiveUses(voucher, verdict.text);
   verdict.usesBefore = uses.length;
   verdict.attendee = voucher?.attendee_id ? ledger.attendee(voucher.attendee_id) : null;
-  if (voucher?.voided) return { ...verdict, reason: VOIDED };
-  if (token.max_uses && uses.length >= token.max_uses) return { ...verdict, color: "amber", reason: USED_UP, uses };
+  if (voucher?.voided) return decided(VOIDED);
+  if (token.max_uses && uses.length >= token.max_uses) return decided(USED_UP, { uses });
   if (token.rotating) {
-    if (!rotationKey) return { ...verdict, reason: "malformed_code" };
+    if (!rotationKey) return decided("malformed_code");
     try {
       const keys = { current: base64UrlDecode(rotationKey), retired: retiredKeys.map(base64UrlDecode) };
       const { step } = await checkVoucherCode(keys, token.token_id, verdict.code, { now: nowSeconds, lastStep: lastStep(voucher, verdict.text) });
       verdict.step = step;
     } catch (error) {
-      if (error instanceof CodeError) return { ...verdict, reason: error.reason };
+      if (error instanceof CodeError) return decided(error.reason);
       throw error;
     }
   }
-  return { ...verdict, color: "green", reason: null };
+  return decided(null);
 }
 
 /** The verdict the server gave online (POST /api/v1/redeem), in the same shape. */
@@ -79,7 +88,7 @@ export function fromServer(local, answer) {
   const reason = accepted ? null : answer.reason || Reason.MALFORMED;
   return {
     ...local,
-    color: accepted ? "green" : reason === USED_UP ? "amber" : "red",
+    color: colorOf(reason),
     reason,
     usesBefore: answer.uses_before ?? local.usesBefore,
     decidedBy: "server",
