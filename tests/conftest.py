@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,29 @@ from server.app import create_app
 
 # Crypto per example makes timings noisy on a loaded CI box; correctness is what is tested.
 settings.register_profile("poppass", deadline=None, print_blob=True)
-settings.load_profile("poppass")
+# The inner loop (`scripts/test --fast` sets POPPASS_FAST=1, docs/testing.md): every property test
+# still runs, on at most FAST_EXAMPLES examples, to say quickly that nothing is plainly broken. CI and
+# `scripts/test` never set it: there every property test runs at full strength.
+FAST = os.environ.get("POPPASS_FAST", "") == "1"
+FAST_EXAMPLES = 10
+settings.register_profile("dev", parent=settings.get_profile("poppass"), max_examples=FAST_EXAMPLES)
+settings.load_profile("dev" if FAST else "poppass")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not FAST:
+        return
+    for item in items:
+        # A test's own @settings(max_examples=…) outranks the profile, so cap it too. Hypothesis reads
+        # the settings from this attribute of the test when it runs it.
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is not None and own.max_examples > FAST_EXAMPLES:
+            test._hypothesis_internal_use_settings = settings(own, max_examples=FAST_EXAMPLES)
+
+
+def pytest_report_header() -> str | None:
+    return f"POPPASS_FAST=1: property tests capped at {FAST_EXAMPLES} examples (not CI's run)" if FAST else None
 
 NOW = 1767261600  # 2026-01-01 10:00 UTC
 

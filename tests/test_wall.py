@@ -6,6 +6,7 @@ import gc
 import hashlib
 import hmac
 import json
+import threading
 import time
 import tracemalloc
 import unicodedata
@@ -263,7 +264,7 @@ def test_an_unknown_event_closes_the_socket(client, signed_in) -> None:
     assert closed.value.code == 4404
 
 
-def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_in) -> None:
+def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_in, monkeypatch) -> None:
     """Hours of a projector reconnecting: every subscription ends with its socket, and the
     memory the cycle allocates comes back."""
     channels = client.app.plugins.get(ChannelsPlugin)
@@ -285,11 +286,19 @@ def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_i
     ours = [tracemalloc.Filter(True, pattern) for pattern in ("*/server/*", "*/events/*", "*/litestar/channels/*", "*/jinja2/*")]
     grown = sum(stat.size_diff for stat in after.filter_traces(ours).compare_to(before.filter_traces(ours), "filename"))
     assert grown < 20_000, grown  # 100 walls: not 100 snapshots (each is ~10 KB of HTML)
-    # The last socket's handler ends just after the client has closed it.
-    for _ in range(100):
+    # The last socket's handler ends just after the client has closed it: wait for its unsubscribe
+    # itself (the plugin's own, called through), installed before looking, so it cannot be missed.
+    emptied = threading.Event()
+    unsubscribe = channels.unsubscribe
+
+    async def observed(subscriber, names=None) -> None:
+        await unsubscribe(subscriber, names)
         if not channels._channels.get(live.event_channel(event.id)):
-            break
-        time.sleep(0.01)
+            emptied.set()
+
+    monkeypatch.setattr(channels, "unsubscribe", observed)
+    if channels._channels.get(live.event_channel(event.id)):
+        assert emptied.wait(60), "the last wall's subscription outlived its socket"  # a guard against a hang
     assert not channels._channels.get(live.event_channel(event.id))
 
 
