@@ -7,9 +7,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from events import demo_seed, devices, projections
 from events.db import open_database
 from tests.live import ROOT, free_port, wait_until_up
+
+# The demo's simulated tablets against a real server: seconds a test. The inner loop
+# (`scripts/test --fast`) deselects it; it is never skipped, and CI runs it.
+pytestmark = pytest.mark.slow
 
 POLL_DEADLINE_S = 60  # generous: two cores shared with other work
 
