@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from sqlite_utils import Database
 
 from events import keys, registry, sealed, trust
 from events.db import open_database
+import server.app
 from server.app import create_app
 
 # Crypto per example makes timings noisy on a loaded CI box; correctness is what is tested.
@@ -41,6 +43,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_report_header() -> str | None:
     return f"POPPASS_FAST=1: property tests capped at {FAST_EXAMPLES} examples (not CI's run)" if FAST else None
+
+# Every app a test makes parses the same two .po files again (server/i18n.py), a quarter of
+# create_app's time: read them once a run. The app gets the real catalogues (read-only frozen
+# dataclasses), only their reading is shared; tests/test_i18n.py reads them afresh itself.
+server.app.load_catalogues = functools.cache(server.app.load_catalogues)
 
 NOW = 1767261600  # 2026-01-01 10:00 UTC
 

@@ -264,6 +264,7 @@ def test_an_unknown_event_closes_the_socket(client, signed_in) -> None:
     assert closed.value.code == 4404
 
 
+@pytest.mark.slow  # seconds: a hundred and five sockets (deselected by scripts/test --fast)
 def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_in, monkeypatch) -> None:
     """Hours of a projector reconnecting: every subscription ends with its socket, and the
     memory the cycle allocates comes back."""
