@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SQLite file per test, a settable clock, the app through TestClient."""
+"""Shared fixtures: a real SQLite file per test (a copy of one migrated template), a settable clock,
+the app through TestClient; and the inner loop's hypothesis profile (POPPASS_FAST=1)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from hypothesis import settings
 from litestar.testing import TestClient
 from sqlite_utils import Database
 
+import server.app
 from events import keys, registry, sealed, trust
 from events.db import open_database
-import server.app
 from server.app import create_app
 
 # Crypto per example makes timings noisy on a loaded CI box; correctness is what is tested.
@@ -43,6 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_report_header() -> str | None:
     return f"POPPASS_FAST=1: property tests capped at {FAST_EXAMPLES} examples (not CI's run)" if FAST else None
+
 
 # Every app a test makes parses the same two .po files again (server/i18n.py), a quarter of
 # create_app's time: read them once a run. The app gets the real catalogues (read-only frozen
@@ -81,7 +83,8 @@ def db(tmp_path, database_template: Path) -> Iterator[Database]:
     the suite's set-up). shutil.copy keeps the files' 0600."""
     path = tmp_path / "test.db"
     shutil.copy(database_template, path)
-    shutil.copy(sealed.key_path(database_template), sealed.key_path(path))
+    if sealed.key_path(database_template).exists():  # none when the key comes from the environment
+        shutil.copy(sealed.key_path(database_template), sealed.key_path(path))
     database = open_database(path)
     yield database
     database.close()
