@@ -186,7 +186,9 @@ def test_installable_in_a_persistent_context(playwright: Playwright, live_server
         _wait_for_control(page)
         cdp = context.new_cdp_session(page)
         errors: list = [None]
-        for _ in range(50):  # the manifest and icons are fetched in the background
+        # The browser fetches the manifest and icons in the background, and the DevTools protocol
+        # has no event for "installable", only this question: asked again until the answer settles.
+        for _ in range(50):
             errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
             if errors == []:
                 break

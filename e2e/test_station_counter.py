@@ -99,6 +99,9 @@ def test_the_verdict_says_what_to_hand_over_goes_back_by_itself_and_a_touch_hold
     register(tablet, live_server.url, "Chen Jing", "+86 139 0000 1111")
     voucher = issue_to(tablet, live_server.url, title, "Chen Jing")
 
+    # The verdict's countdowns run on Playwright's clock, which the test moves on, rather than
+    # waiting seconds; it flows by itself too, as a real one.
+    tablet.page.clock.install()
     tablet.go(live_server.url + "/station/scan")
     page = tablet.page
     tablet.type_code(voucher)
@@ -126,7 +129,7 @@ def test_the_verdict_says_what_to_hand_over_goes_back_by_itself_and_a_touch_hold
     page.get_by_role("button", name="Undo").click()  # a touch holds it, however long the clerk takes
     expect(verdict).to_have_attribute("data-held", "true")
     expect(page.locator("#verdict-countdown-text")).to_have_text("Held: tap Next when you are done.")
-    page.wait_for_timeout(4_000)
+    page.clock.fast_forward(4_000)  # past the 3 s it would have gone by itself
     expect(verdict).to_be_visible()
     page.get_by_role("button", name="Undo the redemption").click()
     expect(page.locator("#verdict-title")).to_have_text("Undone")
@@ -136,9 +139,10 @@ def test_the_verdict_says_what_to_hand_over_goes_back_by_itself_and_a_touch_hold
     tablet.type_code("HELLO WORLD")  # red stays longer (6 s): there is a reason to read
     expect(verdict).to_have_attribute("data-color", "red")
     assert shown(page, ".verdict-icon-red")
-    page.wait_for_timeout(3_500)
+    page.clock.fast_forward(3_500)  # past green's 3 s
     expect(verdict).to_be_visible()
-    expect(verdict).to_be_hidden(timeout=5_000)
+    page.clock.fast_forward(3_000)  # past its own 6 s
+    expect(verdict).to_be_hidden()
 
 
 def test_the_mute_switch_is_kept_on_the_tablet(new_station, live_server) -> None:
@@ -161,7 +165,8 @@ def test_the_mute_switch_is_kept_on_the_tablet(new_station, live_server) -> None
     expect(page.get_by_role("switch", name="Mute verdict sounds")).to_be_checked()
     tablet.type_code("HELLO WORLD")
     expect(tablet.verdict()).to_have_attribute("data-signal", "muted")
-    page.wait_for_timeout(300)
+    # The verdict queues its signal as a task when it shows; a task queued after it runs after it.
+    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")
     assert page.evaluate("() => window.__vibrations") == []
     tablet.next()
 

@@ -111,13 +111,13 @@ def op_statuses(answers: list[Response]) -> dict[str, list[str]]:
     return seen
 
 
-def wait_for(station: Station, probe, timeout: float = 10.0) -> None:
-    """Poll `probe()` while letting Playwright run its event handlers (routes, listeners):
-    a plain time.sleep in the sync API would hold them back."""
-    deadline = time.monotonic() + timeout
+def wait_for(station: Station, probe) -> None:
+    """Until `probe()` holds, woken by each push that fails (aborted, or refused by a dead server):
+    the events the probes here count. Playwright runs the route handlers and listeners while it
+    waits for the event; no clock, and none missed (the sync API delivers events only inside
+    its own calls, so one that came between two looks is delivered to the next wait)."""
     while not probe():
-        assert time.monotonic() < deadline, "timed out"
-        station.page.wait_for_timeout(50)
+        station.page.wait_for_event("requestfailed", predicate=lambda request: "/api/v1/push" in request.url)
 
 
 def assert_stored_once(server: OwnServer, device: str, recorded: list[dict], names: list[str]) -> None:

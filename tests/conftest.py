@@ -1,16 +1,22 @@
-"""Shared fixtures: a real SQLite file per test, a settable clock, the app through TestClient, an
-organizer signed in. Only fixtures: what they are built from lives in tests/support/."""
+"""Shared fixtures: a real SQLite file per test (a copy of one migrated template), a settable clock,
+the app through TestClient, an organizer signed in; and the inner loop's hypothesis profile
+(POPPASS_FAST=1). Only fixtures: what they are built from lives in tests/support/."""
 
 from __future__ import annotations
 
+import functools
+import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from litestar.testing import TestClient
 from sqlite_utils import Database
 
-from events import keys, registry, trust
+import server.app
+from events import keys, registry, sealed, trust
 from events.db import open_database
 from server.app import create_app
 from tests.support.clock import NOW, Clock
@@ -18,16 +24,60 @@ from tests.support.organizer import signed_in_owner
 
 # Crypto per example makes timings noisy on a loaded CI box; correctness is what is tested.
 settings.register_profile("poppass", deadline=None, print_blob=True)
-settings.load_profile("poppass")
+# The inner loop (`scripts/test --fast` sets POPPASS_FAST=1, docs/testing.md): every property test
+# still runs, on at most FAST_EXAMPLES examples, to say quickly that nothing is plainly broken. CI and
+# `scripts/test` never set it: there every property test runs at full strength.
+FAST = os.environ.get("POPPASS_FAST", "") == "1"
+FAST_EXAMPLES = 10
+settings.register_profile("dev", parent=settings.get_profile("poppass"), max_examples=FAST_EXAMPLES)
+settings.load_profile("dev" if FAST else "poppass")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not FAST:
+        return
+    for item in items:
+        # A test's own @settings(max_examples=…) outranks the profile, so cap it too. Hypothesis reads
+        # the settings from this attribute of the test when it runs it.
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is not None and own.max_examples > FAST_EXAMPLES:
+            test._hypothesis_internal_use_settings = settings(own, max_examples=FAST_EXAMPLES)
+
+
+def pytest_report_header() -> str | None:
+    return f"POPPASS_FAST=1: property tests capped at {FAST_EXAMPLES} examples (not CI's run)" if FAST else None
+
+
+# Every app a test makes parses the same two .po files again (server/i18n.py), a quarter of
+# create_app's time: read them once a run. The app gets the real catalogues (read-only frozen
+# dataclasses), only their reading is shared; tests/test_i18n.py reads them afresh itself.
+server.app.load_catalogues = functools.cache(server.app.load_catalogues)
 
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory) -> Path:
+    """One database file made by every migration, with its data key, once a run."""
+    path = tmp_path_factory.mktemp("template") / "test.db"
+    database = open_database(path)
+    database.close()  # the last connection: SQLite checkpoints the WAL into the file and removes it
+    return path
+
+
 @pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    database = open_database(tmp_path / "test.db")
+def db(tmp_path, database_template: Path) -> Iterator[Database]:
+    """A database of the test's own: a copy of the template, as fresh as a new one and shared with
+    no other test, but without running every migration again (a fifth of a second a test, most of
+    the suite's set-up). shutil.copy keeps the files' 0600."""
+    path = tmp_path / "test.db"
+    shutil.copy(database_template, path)
+    if sealed.key_path(database_template).exists():  # none when the key comes from the environment
+        shutil.copy(sealed.key_path(database_template), sealed.key_path(path))
+    database = open_database(path)
     yield database
     database.close()
 

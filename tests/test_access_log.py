@@ -101,6 +101,7 @@ def test_the_logging_config_puts_the_filter_on_every_logger_that_names_paths() -
     assert config["loggers"]["uvicorn.access"]["handlers"] == ["access"]  # uvicorn's own, otherwise
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_the_real_servers_log_shows_no_credential(tmp_path) -> None:
     """`poppass serve` at the info level, asked for a wallet, its socket, a voucher, a claim and
     an enrollment code: its log names each by fingerprint only."""

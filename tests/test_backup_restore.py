@@ -171,6 +171,7 @@ def walk_in(tablet: DocTablet, name: str) -> None:
     tablet.record(tablet.maker.checkin(registered["subject"], now_ms=now + 1))
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_after_a_restore_every_op_a_tablet_recorded_is_on_the_server_once(served, tmp_path) -> None:
     url, db_path, event, halt, restart = served
     door = DocTablet(url, event.id, enrollment_code(db_path, event.id, "Door"), "Ana")
@@ -227,6 +228,7 @@ def test_after_a_restore_every_op_a_tablet_recorded_is_on_the_server_once(served
     assert sorted(uses.values()) == [1, 1]
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_a_restore_while_the_server_runs_is_refused_and_changes_nothing(served, tmp_path) -> None:
     url, db_path, event, halt, restart = served
     assert poppass("backup", str(tmp_path / "copy.db"), "--db", str(db_path)).returncode == 0

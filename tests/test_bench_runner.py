@@ -1,12 +1,18 @@
 """The benchmark runner cannot rot: `python -m bench --quick` runs every benchmark on small inputs
 (the real server, real Chromium) into a temporary file, and its summary names every figure issue 8
-asks for. Timings are never asserted; only that each figure is there, with a number, and that no
-benchmark's own checks failed. docs/benchmarks.md is left alone.
+asks for. Timings are never asserted, not even as a time limit on the run: only that each figure is
+there, with a number, and that no benchmark's own checks failed. docs/benchmarks.md is left alone.
+
+The run has its own session (and so its own process group): however it ends (finished, failed,
+or the test interrupted), the group is killed in a `finally`, and the test fails if anything of it
+outlived the run (a uvicorn child a benchmark forgot to stop), after killing it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,14 +63,47 @@ def summary_rows(doc: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in rows]
 
 
+def session_members(session: int) -> list[int]:
+    """The live processes of a session (zombies are dead: their parent only has to reap them)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The fields after the command's ")": state, ppid, pgrp, session (proc(5)).
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended while we looked
+            continue
+        if int(fields[3]) == session and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def kill_session(session: int) -> None:
+    try:
+        os.killpg(session, signal.SIGKILL)  # the leader started the session, so its pid is the group's
+    except ProcessLookupError:
+        pass
+
+
 def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     doc_before = (ROOT / "docs" / "benchmarks.md").read_bytes()
     out = tmp_path / "benchmarks.md"
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-m", "bench", "--quick", "--out", str(out)],  # warnings are errors here too
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    log = tmp_path / "bench.log"
+    with log.open("wb") as output:  # a file, not a pipe: a child still holding a pipe would hang the read
+        process = subprocess.Popen(
+            [sys.executable, "-W", "error", "-m", "bench", "--quick", "--out", str(out)],  # warnings are errors here too
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        returncode = process.wait()  # no time limit: how long it takes is the benchmarks' business
+        left = session_members(process.pid)
+    finally:
+        kill_session(process.pid)
+        if process.poll() is None:
+            process.wait()
+    assert left == [], f"processes of the bench run still running after it ended: {left}"
+    assert returncode == 0, log.read_text(errors="replace")[-4000:]
     assert (ROOT / "docs" / "benchmarks.md").read_bytes() == doc_before, "--quick --out must not touch the doc"
 
     doc = out.read_text(encoding="utf-8")
@@ -86,3 +125,17 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     push = [row for row in rows if row[1].startswith("push ingest, engine")]
     assert all("executemany" in row[5] and "%" in row[6] for row in push), push
     assert "**Problems**" not in doc
+
+
+def test_a_process_left_behind_is_seen_and_killed(tmp_path: Path) -> None:
+    """The check above is real: a child that outlives its parent (as a forgotten server would) is found."""
+    # `sleep` stands in for the forgotten server: something that would run on after its parent.
+    process = subprocess.Popen(["sh", "-c", "sleep 600 & echo $!"], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        orphan = int(process.stdout.readline())
+        process.wait()
+        assert session_members(process.pid) == [orphan]
+    finally:
+        kill_session(process.pid)
+        process.stdout.close()

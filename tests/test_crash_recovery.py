@@ -20,6 +20,10 @@ import pytest
 
 from tests.support.faults import SeedResult, Zygote, run_online_seed, run_seed
 
+# Real servers killed and restarted over several seeds: seconds a test. The inner loop
+# (`scripts/test --fast`) deselects it; it is never skipped, and CI runs it.
+pytestmark = pytest.mark.slow
+
 CI_SEEDS = (1, 2, 3)  # server started by its real command line at every restart
 CI_FORK_SEEDS = (4, 5)  # the soak's quicker restarts, so the soak's path is tested too
 

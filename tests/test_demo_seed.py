@@ -182,6 +182,7 @@ def test_seeding_again_changes_nothing(seeded) -> None:
     assert again.samples == demo.samples
 
 
+@pytest.mark.slow  # seconds: the demo event seeded three times (deselected by scripts/test --fast)
 def test_same_seed_same_figures_other_seed_other_figures(seeded, tmp_path) -> None:
     db, demo = seeded
     twin = open_database(tmp_path / "twin.db")

@@ -168,6 +168,7 @@ def _sign_ups(port: int, event, client: str, count: int) -> list[int]:
     return [_ask(port, "POST", f"/events/{event.id}/signup", headers, "name=").status for _ in range(count)]
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_behind_a_trusted_proxy_the_app_sees_https_and_the_real_client(tmp_path) -> None:
     process, port, event = _proxied_server(tmp_path, ["--forwarded-allow-ips", "127.0.0.1"])
     try:
@@ -182,6 +183,7 @@ def test_behind_a_trusted_proxy_the_app_sees_https_and_the_real_client(tmp_path)
     assert '203.0.113.7:0 - "GET /organizer/login HTTP/1.1" 200' in (tmp_path / "server.log").read_text()
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_without_the_flag_forwarded_headers_are_ignored(tmp_path) -> None:
     process, port, event = _proxied_server(tmp_path, [])
     try:

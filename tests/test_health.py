@@ -119,6 +119,7 @@ def test_a_damaged_file_is_refused_where_the_app_is_built(tmp_path: Path, how: s
         create_app(path)
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 @pytest.mark.parametrize("how", ["pages", "header"])
 def test_poppass_serve_refuses_a_damaged_file_and_serves_nothing(tmp_path: Path, how: str) -> None:
     path = damaged_database(tmp_path, how)
@@ -189,6 +190,7 @@ def health(base: str) -> tuple[int, str | None, dict]:
     return status, headers.get("Retry-After"), json.loads(text)
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_a_full_disk_is_a_503_for_tablets_and_people_and_passes_without_a_restart(tmp_path: Path) -> None:
     now = int(time.time())  # the real server reads the real clock: the event is on now
     prepared = tmp_path / "prepared" / "poppass.db"
@@ -248,6 +250,7 @@ def test_a_full_disk_is_a_503_for_tablets_and_people_and_passes_without_a_restar
     assert "disk full on POST /api/v1/push" in log.read_text()
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_healthz_on_a_file_damaged_under_the_running_server_then_the_refusal(tmp_path: Path) -> None:
     path = tmp_path / "poppass.db"
     db = open_database(path)

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from events import campaigns, conflicts, registry
 from events.db import open_database
 from tests.support.live import free_port, start_server, stop, wait_until_up
@@ -32,6 +34,7 @@ def post(url: str, body: dict, token: str) -> dict:
         return {"http_status": error.code, **json.loads(error.read())}
 
 
+@pytest.mark.slow  # seconds: a real server, or a hundred sockets (deselected by scripts/test --fast)
 def test_concurrent_online_redemptions_of_a_single_use_voucher(tmp_path) -> None:
     now = int(time.time())
     db = open_database(tmp_path / "race.db")

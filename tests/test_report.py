@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -127,8 +128,10 @@ def test_no_export_but_attendees_carries_contact_details_or_token_texts(db, shan
         data = b"".join(csv_export.csv_chunks(*report.export(db, shanghai.id, name))).decode("utf-8-sig")
         assert not any(text in data for text in texts), name
         if name != "attendees":
+            # Not even a phone's last four digits, but a random hex id (op…, at…) may hold "1111": not those.
+            words = re.sub(r"\b[a-z]{2}[0-9a-f]{16}\b", "", data)
             for contact in ("1111", "chen@example.com", "13900002222", "sum@example.com"):
-                assert contact not in data, (name, contact)
+                assert contact not in words, (name, contact)
     (conflict,) = rows(db, shanghai.id, "conflicts")
     assert (conflict["kind"], conflict["status"]) == ("possible_duplicate", "open")
     assert conflict["subject"] == " ".join(sorted([scenario["li"], scenario["wei"]]))
