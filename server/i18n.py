@@ -7,6 +7,7 @@ served as JSON so offline screens translate without the server.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,10 @@ class Catalogue:
     locale: Locale
 
 
+@functools.cache
 def load_catalogues(locale_dir: Path = LOCALE_DIR) -> dict[str, Catalogue]:
+    """The shipped catalogues, read once a process: they do not change while it runs (every app
+    the tests build shares them; parsing them was a quarter of create_app's time)."""
     catalogues = {}
     for tag, directory in SUPPORTED.items():
         with open(locale_dir / directory / "LC_MESSAGES" / "messages.po", "rb") as po:

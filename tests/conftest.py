@@ -4,8 +4,6 @@ the app through TestClient, an organizer signed in; and the inner loop's hypothe
 
 from __future__ import annotations
 
-import functools
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,44 +13,27 @@ from hypothesis import settings
 from litestar.testing import TestClient
 from sqlite_utils import Database
 
-import server.app
 from events import keys, registry, sealed, trust
 from events.db import open_database
 from server.app import create_app
 from tests.support.clock import NOW, Clock
+from tests.support.examples import FAST, FAST_EXAMPLES
 from tests.support.organizer import signed_in_owner
 
 # Crypto per example makes timings noisy on a loaded CI box; correctness is what is tested.
 settings.register_profile("poppass", deadline=None, print_blob=True)
 # The inner loop (`scripts/test --fast` sets POPPASS_FAST=1, docs/testing.md): every property test
-# still runs, on at most FAST_EXAMPLES examples, to say quickly that nothing is plainly broken. CI and
-# `scripts/test` never set it: there every property test runs at full strength.
-FAST = os.environ.get("POPPASS_FAST", "") == "1"
-FAST_EXAMPLES = 10
+# still runs, on at most FAST_EXAMPLES examples (tests/support/examples.py: a test with a count of
+# its own asks examples(n)), to say quickly that nothing is plainly broken. CI and `scripts/test`
+# never set it: there every property test runs at full strength.
 settings.register_profile("dev", parent=settings.get_profile("poppass"), max_examples=FAST_EXAMPLES)
 settings.load_profile("dev" if FAST else "poppass")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if not FAST:
-        return
-    for item in items:
-        # A test's own @settings(max_examples=…) outranks the profile, so cap it too. Hypothesis reads
-        # the settings from this attribute of the test when it runs it.
-        test = getattr(item, "obj", None)
-        own = getattr(test, "_hypothesis_internal_use_settings", None)
-        if own is not None and own.max_examples > FAST_EXAMPLES:
-            test._hypothesis_internal_use_settings = settings(own, max_examples=FAST_EXAMPLES)
 
 
 def pytest_report_header() -> str | None:
     return f"POPPASS_FAST=1: property tests capped at {FAST_EXAMPLES} examples (not CI's run)" if FAST else None
 
 
-# Every app a test makes parses the same two .po files again (server/i18n.py), a quarter of
-# create_app's time: read them once a run. The app gets the real catalogues (read-only frozen
-# dataclasses), only their reading is shared; tests/test_i18n.py reads them afresh itself.
-server.app.load_catalogues = functools.cache(server.app.load_catalogues)
 
 @pytest.fixture
 def clock() -> Clock:

@@ -1,6 +1,6 @@
 """The benchmark runner cannot rot: `python -m bench --quick` runs every benchmark on small inputs
-(the real server, real Chromium) into a temporary file, and its summary names every figure issue 8
-asks for. Timings are never asserted, not even as a time limit on the run: only that each figure is
+(the real server, real Chromium) into a temporary file, and its summary names every figure
+docs/benchmarks.md reports. Timings are never asserted, not even as a time limit on the run: only that each figure is
 there, with a number, and that no benchmark's own checks failed. docs/benchmarks.md is left alone.
 
 The run has its own session (and so its own process group): however it ends (finished, failed,
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # It drives Chromium like the e2e tests (the browser benchmarks), so it carries their marker.
 pytestmark = pytest.mark.e2e
 
-# Every figure issue 8 names, as the summary table's "figure" column starts.
+# Every figure docs/benchmarks.md reports, as the summary table's "figure" column starts.
 REQUIRED = [
     r"push ingest, engine, batches of 100",
     r"push ingest, engine, batches of 1,000",

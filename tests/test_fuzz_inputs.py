@@ -31,6 +31,7 @@ from events.db import open_database
 from server.app import create_app
 from tests.support.clock import NOW, Clock
 from tests.support.tablet import Tablet
+from tests.support.examples import examples
 
 M = NOW * 1000
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -147,7 +148,7 @@ def _related(where: str, path: str) -> bool:
     return bool(op) and where.startswith(op.group(0))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(mutated_batches())
 def test_a_changed_batch_is_a_batch_or_refused_where_it_was_changed(case: tuple[dict, str, dict]) -> None:
     original, path, changed = case
@@ -261,14 +262,14 @@ def _post(api: Api, path: str, body: bytes, tablet: Tablet | None) -> tuple[int,
     return response.status_code, api.ops_count() - before
 
 
-@settings(max_examples=80)
+@settings(max_examples=examples(80))
 @given(path=st.sampled_from(["/api/v1/push", "/api/v1/redeem", "/api/v1/enroll"]), value=json_values)
 def test_any_json_body_gets_a_4xx_and_writes_nothing(api: Api, path: str, value: object) -> None:
     status, stored = _post(api, path, json.dumps(value).encode(), api.tablet())
     assert status >= 400 and stored == 0
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(case=mutated_batches())
 def test_a_changed_push_never_fails_the_server_and_a_refused_one_writes_nothing(api: Api, case) -> None:
     _, path, changed = case
@@ -285,7 +286,7 @@ def changed_online_redeems(draw: st.DrawFn) -> tuple[str, object]:
                                  "device_time_ms", "corrected_time_ms", "clerk", "token", "code", "extra"])), draw(tricky)
 
 
-@settings(max_examples=120)
+@settings(max_examples=examples(120))
 @given(change=changed_online_redeems(), drop=st.booleans())
 def test_a_changed_online_redemption_never_fails_the_server_and_a_refused_one_writes_nothing(
     api: Api, change: tuple[str, object], drop: bool
@@ -309,7 +310,7 @@ def test_a_changed_online_redemption_never_fails_the_server_and_a_refused_one_wr
 query_values = st.one_of(st.integers().map(str), st.text(max_size=30), st.sampled_from(["", "null", "1e3", "0x10", "-0", str(2**63)]))
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(params=st.dictionaries(st.sampled_from(["after", "limit", "sent_at_ms", "cursor", "after[]", "log"]),
                               query_values | identifiers, max_size=4))
 def test_any_query_string_to_pull_is_answered_or_refused_with_a_400(api: Api, params: dict[str, str]) -> None:
@@ -322,7 +323,7 @@ def test_any_query_string_to_pull_is_answered_or_refused_with_a_400(api: Api, pa
         assert response.json()["error"] == "log_changed" and ops.is_identifier(params["log"])
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(code=st.one_of(st.text(max_size=200), st.text(alphabet=BASE32 + "-0123456789", max_size=200)))
 def test_any_code_on_the_voucher_page_is_refused_not_a_server_error(api: Api, code: str) -> None:
     for path in (f"/V/{quote(code, safe='')}", f"/V/{quote(code, safe='')}/qr.svg"):
@@ -355,7 +356,7 @@ def _strings(value: object, path: str = "$") -> Iterator[tuple[str, str]]:
     yield from ((p, v) for p, v in _paths(value, path) if isinstance(v, str))
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(data=st.data(), ops_in=st.integers(0, 5), raw=not_utf8_in_a_string)
 def test_bytes_that_are_not_utf8_in_any_string_of_a_batch_are_invalid_input(data, ops_in: int, raw: bytes) -> None:
     batch = _genuine_batch(ops_in)
@@ -373,7 +374,7 @@ def test_bytes_that_are_not_utf8_in_any_string_of_a_batch_are_invalid_input(data
 IDENTIFIER_PATH = re.compile(r"\$\.(device_id|ops\[\d+\]\.(op_id|subject|data\.(attendee_id|redeem_op_id)))$")
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(data=st.data(), ops_in=st.integers(0, 5), suffix=WHITESPACE, prefix=st.booleans())
 def test_whitespace_around_any_identifier_of_a_batch_is_refused_there(data, ops_in: int, suffix: str, prefix: bool) -> None:
     batch = _genuine_batch(ops_in)
@@ -384,7 +385,7 @@ def test_whitespace_around_any_identifier_of_a_batch_is_refused_there(data, ops_
     assert refused.value.where == path or (path.endswith("subject") and refused.value.where.startswith(path[:-8]))
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(data=st.data(), ops_in=st.integers(0, 5), number=beyond_64_bits)
 def test_an_integer_beyond_64_bits_in_any_number_of_a_batch_is_refused_there(data, ops_in: int, number: int) -> None:
     batch = _genuine_batch(ops_in)
@@ -396,7 +397,7 @@ def test_an_integer_beyond_64_bits_in_any_number_of_a_batch_is_refused_there(dat
     assert refused.value.where == path or refused.value.where == "", (refused.value.where, path)
 
 
-@settings(max_examples=80)
+@settings(max_examples=examples(80))
 @given(path=st.sampled_from(["/api/v1/push", "/api/v1/redeem", "/api/v1/enroll"]), raw=not_utf8_in_a_string,
        field=st.sampled_from(["device_id", "code", "public_key", "clerk", "token", "op_id"]))
 def test_the_device_api_answers_bytes_that_are_not_utf8_with_400_invalid(api: Api, path: str, raw: bytes, field: str) -> None:
@@ -460,7 +461,7 @@ path_segments = st.one_of(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data(), segment=path_segments)
 def test_any_path_segment_on_any_route_is_a_4xx_not_a_server_error(site: Site, data, segment: str) -> None:
     template, methods, params = data.draw(st.sampled_from([r for r in site.routes if r[2]]), label="route")
@@ -485,7 +486,7 @@ FORM_FIELDS = ["name", "venue", "starts", "ends", "timezone", "languages", "titl
                "language", "next", "password", "code", "x"]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data(), fields=st.dictionaries(st.sampled_from(FORM_FIELDS), form_values, min_size=1, max_size=5))
 def test_any_form_field_on_any_route_is_answered_and_one_not_utf8_is_400_storing_nothing(site: Site, data, fields) -> None:
     template, _, _ = data.draw(st.sampled_from([r for r in site.routes if "POST" in r[1]]), label="route")
@@ -502,7 +503,7 @@ def test_any_form_field_on_any_route_is_answered_and_one_not_utf8_is_400_storing
         assert site.rows() == before
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(data=st.data(), params=st.dictionaries(st.sampled_from(["after", "limit", "claim", "next", "theme", "status", "saved",
                                                                "claim_refused", "clerk", "x"]),
                                               form_values, min_size=1, max_size=3))

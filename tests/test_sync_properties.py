@@ -41,6 +41,7 @@ from events.trust import ClockPolicy
 from tests.support.clock import NOW
 from tests.support.log_state import state
 from tests.support.tablet import Tablet
+from tests.support.examples import examples
 
 NOW_MS = NOW * 1000
 MAX_TABLETS = 4
@@ -459,7 +460,7 @@ def deliver_in_two_chaotic_orders(world: World, played: Scenario, networks: tupl
 networks = st.tuples(st.randoms(use_true_random=False), st.randoms(use_true_random=False))
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(scenario=scenarios, networks=networks)
 def test_any_delivery_ends_in_the_state_of_each_op_applied_once(world: World, scenario, networks) -> None:
     played = play(world, scenario)
@@ -479,7 +480,7 @@ def test_any_delivery_ends_in_the_state_of_each_op_applied_once(world: World, sc
         event(f"conflict: {kind}")
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(scenario=forgery_scenarios, networks=networks)
 def test_a_token_id_claimed_by_two_issuers_is_judged_the_same_whatever_arrives_first(
     world: World, scenario, networks
@@ -499,7 +500,7 @@ def dump(db: Database, *, skip: tuple[str, ...] = ()) -> list[str]:
     return [line for line in db.conn.iterdump() if not any(f'"{name}"' in line for name in skip)]
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(scenario=scenarios, cut=st.integers(0, 1000), size=st.integers(1, 30), later=st.integers(1, 10**7))
 def test_pushing_the_same_batch_again_changes_nothing(world: World, scenario, cut: int, size: int, later: int) -> None:
     played = play(world, scenario)
@@ -536,7 +537,7 @@ def test_pushing_the_same_batch_again_changes_nothing(world: World, scenario, cu
         db.close()
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     scenario=scenarios, cut=st.integers(0, 1000), skip=st.integers(1, 5), overlap=st.integers(0, 3), size=st.integers(1, 10)
 )

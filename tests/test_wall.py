@@ -26,6 +26,7 @@ from tests.support.clock import NOW
 from tests.support.organizer import PASSWORD, hold_new_events
 from tests.support.scenarios import MIN, MS
 from tests.support.tablet import enroll, push
+from tests.support.examples import examples
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_nobody_checked_in_nobody_to_draw(db, event, mei) -> None:
         draws.draw(db, event.id, drawn_by=mei.id, wanted=1, now=NOW)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=5), seeds=st.lists(st.text(min_size=1, max_size=8), min_size=5, max_size=5))
 def test_draws_never_repeat_a_person_and_only_draw_those_who_came(db, event, mei, crowd, sizes, seeds) -> None:
     db.execute("delete from draws")
@@ -408,7 +409,7 @@ def test_a_winner_is_shown_sensibly(name, phone, email, shown) -> None:
     assert (winner.name, winner.hint, winner.hint_kind) == shown
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(name=st.text(max_size=30), email=st.emails() | st.just(""))
 @example(name="", email="sR@AsR.COM")
 def test_a_shown_winner_never_shows_a_whole_email_or_surname(name, email) -> None:
@@ -461,7 +462,7 @@ def test_the_wall_and_the_report_agree_on_every_figure(client, db, signed_in) ->
     assert 'id="counter-checked-in"><span class="value">3<' in page
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["register", "checkin", "dismiss"]), st.integers(0, 7), st.integers(0, 3)),
                       min_size=1, max_size=25))
 def test_figures_kept_between_readings_equal_figures_read_afresh(db, event, steps) -> None:
