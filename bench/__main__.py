@@ -23,13 +23,13 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 from bench.machine import load_average, machine_table
 from bench.report import Section, summary_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DOC = ROOT / "docs" / "benchmarks.md"
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "python -m bench" + (" --quick" if args.quick else "") + (" --no-browser" if args.no_browser else "") + \
         (f" --only {args.only}" if only else "")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     begun = time.perf_counter()
     load_before = load_average()
     sections: list[Section] = []

@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from bench import sync_fixture as fx
 from bench.machine import cpu_model, load_average
 from bench.report import Lines, Section, print_section, ranged

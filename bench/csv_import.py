@@ -61,8 +61,7 @@ def domain_run(directory: Path, name: str, data: bytes, rows: int) -> float:
     try:
         started = time.perf_counter()
         table = imports.read_csv(data)
-        for report in imports.run(db, event.id, table, imports.guess_mapping(table.headers), now_ms=int(time.time() * 1000)):
-            pass
+        *_, report = imports.run(db, event.id, table, imports.guess_mapping(table.headers), now_ms=int(time.time() * 1000))
         elapsed = time.perf_counter() - started
         assert report.created == rows, report
         return elapsed

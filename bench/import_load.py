@@ -254,7 +254,7 @@ def wait_for_job(db_path: Path, job_id: str, timeout: float = 900) -> dict:
         while time.monotonic() < deadline:
             row = db.execute("select state, rows_done, rows_total, created from import_jobs where id = ?", [job_id]).fetchone()
             if row and row[0] not in ("uploaded", "running"):
-                return dict(zip(("state", "rows_done", "rows_total", "created"), row))
+                return dict(zip(("state", "rows_done", "rows_total", "created"), row, strict=True))
             time.sleep(0.2)
     finally:
         db.close()
@@ -308,8 +308,8 @@ def measure(quick: bool = False, *, rows: int | None = None, seconds: float | No
             if bad:
                 problems.append(f"{phase_name}: unexpected answers {bad}")
         p99_base, p99_load = percentile(baseline.push_ms, 0.99), percentile(loaded.push_ms, 0.99)
-        uploading = [m for m, at in zip(loaded.push_ms, loaded.push_at) if at < marks["started"]]
-        importing = [m for m, at in zip(loaded.push_ms, loaded.push_at) if at >= marks["started"]]
+        uploading = [m for m, at in zip(loaded.push_ms, loaded.push_at, strict=True) if at < marks["started"]]
+        importing = [m for m, at in zip(loaded.push_ms, loaded.push_at, strict=True) if at >= marks["started"]]
         growth_mib = (max(loaded.rss_kib + [after["VmRSS"]]) - before["VmRSS"]) / 1024
         hwm_growth_mib = (after["VmHWM"] - before["VmHWM"]) / 1024
         measure_s = time.perf_counter() - begun

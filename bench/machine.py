@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from datetime import UTC
 from pathlib import Path
 
 
@@ -24,14 +25,14 @@ def cpu_model() -> str:
 def browser_run_footer(chromium_version: str, elapsed_s: float) -> str:
     """The closing lines of a browser benchmark's report: run time, machine, load."""
     import os
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"- Total run {elapsed_s:.0f} s.\n"
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores; Python {platform.python_version()}, "
         f"Chromium {chromium_version}; {platform.system()} {platform.release()} {platform.machine()}; "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n"
         f"- Load average when the measurements ended: {load} (1 / 5 / 15 min)"
     )
 

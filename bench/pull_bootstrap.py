@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 import msgspec
 
 from bench import sync_fixture as fx

@@ -49,7 +49,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from bench import sync_fixture as fx
 from bench.report import Figure, Lines, Section, print_section, sampled
 from events import ops, sync

@@ -55,8 +55,8 @@ from playwright.sync_api import expect, sync_playwright
 from bench.machine import browser_run_footer, percentile
 from bench.report import NONE_SET, Figure, Lines, Section, print_section, sampled
 from bench.sync_fixture import start_live_server, stop
-from e2e.camera import camera_args, y4m
 from e2e.browser import CHROMIUM_ARGS, chromium_executable
+from e2e.camera import camera_args, y4m
 from events import campaigns, devices
 from events.db import open_database
 from events.demo import ensure_demo
@@ -236,7 +236,7 @@ def profile_self_time(profile: dict) -> tuple[float, list[tuple[tuple[str, str],
     nodes = {node["id"]: node for node in profile["nodes"]}
     deltas = profile.get("timeDeltas", [])
     by: dict[tuple[str, str], float] = {}
-    for sample, delta in zip(profile.get("samples", []), deltas[1:] + [0]):
+    for sample, delta in zip(profile.get("samples", []), deltas[1:] + [0], strict=False):
         frame = nodes[sample]["callFrame"]
         key = (frame["functionName"] or "(anonymous)", frame["url"].rsplit("/", 1)[-1] or "(native)")
         by[key] = by.get(key, 0.0) + delta / 1000
@@ -405,7 +405,7 @@ def run(args) -> Section:
         quarter = max(1, len(durations) // 4)
         quarters = [durations[i : i + quarter] for i in range(0, quarter * 4, quarter)]
         out(f"- Median by quarter of the run, as the outbox fills (ms): {' / '.join(f'{statistics.median(q):.1f}' for q in quarters if q)}")
-        by_kind = {k: [d for d, (kind, _) in zip(durations, items) if kind == k] for k in ("voucher", "pass")}
+        by_kind = {k: [d for d, (kind, _) in zip(durations, items, strict=True) if kind == k] for k in ("voucher", "pass")}
         out("- Median by kind (ms): " + ", ".join(f"{k} {statistics.median(v):.1f} ({len(v)})" for k, v in by_kind.items() if v))
     out(f"- Verdicts: {sum(1 for _, c, _ in colors if c == 'green')} green of {len(colors)}; "
           f"badge at the end: \"{badge}\"; outbox: {len(pending)} ops ({', '.join(f'{v} {k}' for k, v in sorted(pending_kinds.items()))}).")

@@ -25,8 +25,8 @@ from sqlite_utils import Database
 from bench.machine import cpu_model, percentile  # noqa: F401 (the scripts use them from here)
 from events import campaigns, devices, ops, registry, sealed, sync
 from events.keys import public_key_bytes
-from tests.support.live import free_port, start_server, stop, wait_until_up
 from events.tablet import Tablet
+from tests.support.live import free_port, start_server, stop, wait_until_up
 
 HOUR = 3600
 
@@ -55,7 +55,7 @@ def people(count: int, rng: random.Random, *, duplicate_share: float = 0.01) -> 
     """Plausible registrants: most give a phone, about two thirds an email; about 1 % come back
     and register again at another tablet with the same phone (possible_duplicate conflicts)."""
     made: list[Person] = []
-    for i in range(count):
+    for _ in range(count):
         if made and rng.random() < duplicate_share:
             again = rng.choice(made)
             made.append(Person(again.name, again.phone, ""))

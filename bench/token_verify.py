@@ -24,15 +24,15 @@ from pathlib import Path
 
 from playwright.sync_api import Route, sync_playwright
 
-from e2e.browser import CHROMIUM_ARGS, chromium_executable
-from tests.support.live import free_port, start_server, wait_until_up
 from bench.machine import cpu_model, load_average, percentile
 from bench.report import Lines, Section, print_section, sampled
+from e2e.browser import CHROMIUM_ARGS, chromium_executable
 from events import tokens
 from events.db import open_database
 from events.demo import ensure_demo
 from events.keys import KeyRecord, KeyStatus, b64url, generate_private_key, public_key_bytes
 from events.trust import TrustBundle, sign_bundle, verify_bundle
+from tests.support.live import free_port, start_server, wait_until_up
 
 TOKENS = 1000
 WARMUP = 100

@@ -45,7 +45,8 @@ from e2e.console import new_organizer, sign_in
 from events import devices
 from events.db import open_database
 from events.demo import ensure_demo
-from events.tablet import Tablet, enroll as enroll_in_db, push
+from events.tablet import Tablet, push
+from events.tablet import enroll as enroll_in_db
 
 TARGET_P99_MS = 100  # at 50,000 attendees already registered
 PAUSE_S = (0.0, 0.2)
@@ -109,7 +110,7 @@ def one_run(url: str, tablets: list[Tablet], wall, check_ins: int, run: int) -> 
     started: dict[str, float] = {}
     shares = [[f"Run{run} Guest{n} Person" for n in range(i, check_ins, len(tablets))] for i in range(len(tablets))]
     threads = [threading.Thread(target=work_the_door, args=(url, tablet, share, started, run * 100 + i))
-               for i, (tablet, share) in enumerate(zip(tablets, shares))]
+               for i, (tablet, share) in enumerate(zip(tablets, shares, strict=True))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -121,7 +122,7 @@ def one_run(url: str, tablets: list[Tablet], wall, check_ins: int, run: int) -> 
         if all(at is not None for at in seen):
             break
         time.sleep(0.1)
-    latencies = [at - started[op] for op, at in zip(started, seen) if at is not None]
+    latencies = [at - started[op] for op, at in zip(started, seen, strict=True) if at is not None]
     return latencies, sum(at is None for at in seen)
 
 

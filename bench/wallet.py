@@ -56,8 +56,8 @@ from e2e.browser import CHROMIUM_ARGS, chromium_executable
 from events import devices, tokens
 from events.db import open_database
 from events.demo import ensure_demo
-from server.controllers.pwa import precache_lists
 from events.tablet import Tablet, new_id
+from server.controllers.pwa import precache_lists
 
 GZIP_LEVEL = 6
 MARK = "poppass:wallet-first-qr"

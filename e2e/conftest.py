@@ -11,6 +11,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from e2e.browser import CHROMIUM_ARGS, chromium_executable
+
+# The station's and the layout checks' fixtures, defined beside the drivers they build, offered
+# here to every e2e test (a test module imports only helpers, never a fixture).
+from e2e.layout import layout_browser, layout_world, shelf  # noqa: F401
+from e2e.station import camera, new_station, tablet_browser  # noqa: F401
 from events.db import open_database
 from events.demo import ensure_demo
 from tests.support.live import LiveServer, free_port, leaked_secrets, start_server, stop, wait_until_up

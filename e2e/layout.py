@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from e2e.camera import camera_args, y4m
 from e2e.browser import CHROMIUM_ARGS, chromium_executable
+from e2e.camera import camera_args, y4m
 from e2e.console import ORGANIZATION, PASSWORD, new_organizer, sign_in
 from e2e.station import with_db
 from events import campaigns, devices, draws, imports, organizations, organizers, registry, signup, tokens

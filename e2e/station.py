@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
-from e2e.camera import camera_args, y4m
 from e2e.browser import CHROMIUM_ARGS, chromium_executable
+from e2e.camera import camera_args, y4m
 from events import devices
 from events.db import open_database
 

@@ -13,7 +13,7 @@ from importlib.resources import files
 
 import pytest
 
-from e2e.layout import LANGUAGES, PAGES, expect_language, layout_browser, layout_world, shelf  # noqa: F401
+from e2e.layout import LANGUAGES, PAGES, expect_language
 
 AXE = files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
 MAIN_SIZE = {"station": "tablet", "public": "phone", "console": "laptop", "wall": "projector"}

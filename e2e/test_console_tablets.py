@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from e2e.camera import y4m
 from e2e.console import new_organizer, sign_in
-from e2e.station import camera, enroll_by_scanning, tablet_browser  # noqa: F401 (fixtures)
+from e2e.station import enroll_by_scanning
 
 
 def test_enroll_a_tablet_from_the_console_qr_then_revoke_it(tablet_browser, camera, live_server) -> None:

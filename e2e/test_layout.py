@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.layout import PAGES, SIZES, cases, expect_language, layout_browser, layout_world, shelf  # noqa: F401
+from e2e.layout import PAGES, SIZES, cases, expect_language
 
 # What a user calls a box: a card, a list row, a figure, a form, a table, a verdict screen.
 CARDS = "article, section, figure, form, fieldset, li, table, dialog, .card, .verdict-screen, [class*='card']"

@@ -10,8 +10,8 @@ import time
 
 from playwright.sync_api import expect
 
-from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
 from e2e.phone import PHONE, STEP_MS, rotating_voucher, sign_up
+from e2e.station import with_db
 from events import campaigns, devices, registry, rotating, tokens
 
 

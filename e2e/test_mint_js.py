@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Page
 
 from e2e.js_runner import Run, runner
-
 from events import tokens
 from events.keys import (
     KeyRecord,

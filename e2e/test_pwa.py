@@ -14,8 +14,8 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
 from e2e.browser import CHROMIUM_ARGS, chromium_executable
-from tests.support.live import ROOT
 from server.controllers.pwa import precache_lists, shell_version
+from tests.support.live import ROOT
 
 SW_SOURCE = (ROOT / "web" / "static" / "sw.js").read_text()
 

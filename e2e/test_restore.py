@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from e2e.station import eventually, new_station, tablet_browser, camera, using_db  # noqa: F401 (fixtures)
+from e2e.station import eventually, using_db
 from events import campaigns, devices, wall
 from events.db import open_database
 from events.demo import ensure_demo

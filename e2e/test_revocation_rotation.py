@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from e2e.console import new_organizer, sign_in
 from e2e.phone import PHONE, rotating_voucher, sign_up
-from e2e.station import camera, eventually, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
+from e2e.station import eventually, with_db
 from events import campaigns, registry, rotating, tokens
 from events.keys import from_b64url
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Playwright
 
-from e2e.camera import camera_args, y4m
 from e2e.browser import CHROMIUM_ARGS, chromium_executable
+from e2e.camera import camera_args, y4m
 from events import tokens
 from tests.vectors import build
 

@@ -93,8 +93,8 @@ def test_a_revoked_tablet_wipes_itself(page: Page, live_server) -> None:
 
 
 def test_the_enrollment_qr_fills_in_the_code(playwright, live_server, tmp_path) -> None:
-    from e2e.camera import camera_args, y4m
     from e2e.browser import CHROMIUM_ARGS, chromium_executable
+    from e2e.camera import camera_args, y4m
 
     linked = enrollment_code(live_server, "Linked")
     scanned = enrollment_code(live_server, "Scanned")

@@ -8,7 +8,7 @@ import time
 
 from playwright.sync_api import expect
 
-from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
+from e2e.station import with_db
 from events import campaigns, devices, registry
 
 

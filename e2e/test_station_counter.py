@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.station import Station, camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
+from e2e.station import Station, with_db
 from events import campaigns, devices, signup
 
 TABLET = {"width": 1280, "height": 800}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Response, Route, expect
 
-from e2e.station import Station, camera, new_station, tablet_browser, using_db  # noqa: F401 (fixtures)
+from e2e.station import Station, using_db
 from events import devices
 from events.db import open_database
 from events.demo import ensure_demo

@@ -18,7 +18,6 @@ import pytest
 from playwright.sync_api import Page
 
 from e2e.js_runner import Run, runner
-
 from events import rotating, tokens
 from events.keys import b64url, from_b64url
 from events.trust import BundleError, bundle_message, verify_bundle

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from e2e.console import hold_new_events, new_organizer, sign_in
-from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
+from e2e.station import with_db
 from events import campaigns, draws, registry, signup
 from tests.support.tablet import enroll, push
 

@@ -15,8 +15,9 @@ from playwright.sync_api import Page, expect
 
 from e2e.camera import y4m
 from e2e.phone import PHONE, STEP_MS, rotating_voucher, sign_up
-from e2e.station import camera, new_station, tablet_browser, with_db  # noqa: F401 (fixtures)
+from e2e.station import with_db
 from events import tokens
+
 
 def shown(page: Page) -> tuple[int, str, str]:
     """The step, code and full QR text the phone shows now."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-
 # Who acted when nobody signed in did: `poppass` on the server's command line. Sign-in
 # attempts for an email without an account have no organizer at all ("").
 CLI = "cli"

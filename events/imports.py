@@ -26,6 +26,7 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ import sqlite3
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -309,7 +310,7 @@ def store_batch(db: Database, event_id: str, checked: list[tuple[int, signup.App
                 data=RegisterData(name=applicant.name, consent=True, phone=applicant.phone, email=applicant.email,
                                   pass_token=pass_token.text),
             )
-            for index, (applicant, pass_token) in enumerate(zip(accepted, passes))
+            for index, (applicant, pass_token) in enumerate(zip(accepted, passes, strict=True))
         ]
         if ops:
             sync.push(db, web.id, PushBatch(protocol=PROTOCOL, device_id=web.id, sent_at_ms=now_ms, ops=ops), now_ms=now_ms)
@@ -430,7 +431,7 @@ def get_job(db: Database, job_id: str) -> Job | None:
 def preview(job: Job, rows: int) -> list[list[str]]:
     """The first data rows of an uploaded file (for the mapping page)."""
     with contextlib.closing(read_rows(job.path, job.layout)) as stream:
-        return [row for _, row in zip(range(rows), stream)]
+        return list(itertools.islice(stream, rows))
 
 
 def start_job(db: Database, job_id: str, mapping: dict[str, int | None], *, now_ms: int) -> bool:
@@ -498,7 +499,7 @@ class JobRun:
         _check_mapping(self.job.mapping)
         if self.stream is None:
             self.stream = read_rows(self.job.path, self.job.layout, skip=self.read)
-        rows = [row for _, row in zip(range(limit or self.batch), self.stream)]
+        rows = list(itertools.islice(self.stream, limit or self.batch))
         if not rows:
             return None
         checked, errors = check_rows(rows, self.job.mapping, first_line=self.read + 2)

@@ -13,6 +13,7 @@ device_seq the server holds, after which it sends again the ops it kept (docs/sy
 from __future__ import annotations
 
 import secrets
+
 from sqlite_utils import Database
 
 from events import conflicts

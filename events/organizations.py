@@ -90,7 +90,7 @@ def find_organization(db: Database, id_or_name: str) -> Organization | None:
     rows = db.execute("select * from organizations where id = ? or name = ? order by id = ? desc, created_at limit 1",
                       [id_or_name, id_or_name.strip(), id_or_name]).fetchall()
     columns = ("id", "name", "created_at")
-    return _organization(dict(zip(columns, rows[0]))) if rows else None
+    return _organization(dict(zip(columns, rows[0], strict=True))) if rows else None
 
 
 def membership(db: Database, organizer_id: str) -> Membership | None:

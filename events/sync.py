@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from events import conflicts, devices, hlc, log_identity, merge, phone_search, registry, tokens, verdict
 from events.db import is_disk_full, write_transaction
-from events.ops import InvalidInput, Op, OnlineRedeem, PushBatch
+from events.ops import InvalidInput, OnlineRedeem, Op, PushBatch
 from events.trust import ClockPolicy, TrustBundle
 
 PULL_LIMIT = 1000
@@ -375,7 +375,7 @@ def pull(
         db._poppass_pull_function = True
     selected = ", ".join(_PULLED_DATA if c == "data" else c for c in columns)
     rows = [
-        dict(zip(columns, row))
+        dict(zip(columns, row, strict=True))
         for row in db.conn.execute(
             f"select {selected} from ops where event_id = :event_id and seq > :after and device_id != :device_id "
             "order by seq limit :limit",

@@ -33,7 +33,7 @@ class Item:
     max_uses: int
     rotating: bool
     secret: str | None  # this voucher's TOTP secret (rotating only): never the event's rotation key
-    state: "ItemState"
+    state: ItemState
 
     @property
     def short_code(self) -> str:

@@ -20,12 +20,8 @@ from sqlite_utils import Database
 
 from events import settings
 from events.db import open_database
+from server import live, security_headers
 from server.controllers.account import AccountController
-from server.controllers.home import HomeController
-from server.controllers.language import LanguageController
-from server.controllers.pwa import PwaController
-from server.controllers.scripts import ScriptsController, load_scripts
-from server.controllers.station import StationController
 from server.controllers.console import ConsoleController
 from server.controllers.console_campaigns import ConsoleCampaignsController
 from server.controllers.console_conflicts import ConsoleConflictsController
@@ -35,12 +31,16 @@ from server.controllers.console_members import ConsoleMembersController
 from server.controllers.console_report import ConsoleReportController
 from server.controllers.console_tablets import ConsoleTabletsController
 from server.controllers.console_wall import ConsoleWallController
+from server.controllers.home import HomeController
+from server.controllers.language import LanguageController
 from server.controllers.organizer_login import OrganizerLoginController, OrganizerLogoutController
+from server.controllers.pwa import PwaController
+from server.controllers.scripts import ScriptsController, load_scripts
 from server.controllers.signup import EventPageController
+from server.controllers.station import StationController
+from server.controllers.sync_api import EnrollmentController, SyncController
 from server.controllers.vouchers import VoucherController
 from server.controllers.wallet import WalletController
-from server.controllers.sync_api import EnrollmentController, SyncController
-from server import live, security_headers
 from server.errors import API_HANDLERS, http_error, internal_error
 from server.i18n import load_catalogues
 from server.input_guard import InputGuard

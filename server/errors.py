@@ -21,8 +21,8 @@ from litestar.utils.scope.state import ScopeState
 
 from events.db import is_disk_full
 from events.devices import DeviceRefused, EnrollmentError
-from events.ops import InvalidInput
 from events.log_identity import LogChanged
+from events.ops import InvalidInput
 from events.sync import Gap, SeqReused
 from server.auth import PasswordChangeRequired, RoleRequired, SignInRequired
 from server.input_guard import BadText

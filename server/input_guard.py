@@ -84,7 +84,7 @@ def _path_or_404(scope: Scope) -> None:
     pattern, segments = template.strip("/").split("/"), scope["path"].strip("/").split("/")
     if len(pattern) != len(segments):
         return  # not a plain template (a mount); none of ours has an int there
-    for part, segment in zip(pattern, segments):
+    for part, segment in zip(pattern, segments, strict=True):
         name = part[1:-1].split(":")[0] if part.startswith("{") else None
         if name in numbers and (numbers[name] not in INT64 or segment != str(numbers[name])):
             raise NotFoundException(f"no {name.replace('_', ' ')} {segment!r}")

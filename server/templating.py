@@ -14,7 +14,7 @@ from litestar.connection import ASGIConnection
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from events.wall import mask_name
-from server.i18n import Catalogue, negotiate, COOKIE
+from server.i18n import COOKIE, Catalogue, negotiate
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 

@@ -14,8 +14,8 @@ import pytest
 from events import campaigns, conflicts, ops, registry, rotating, signup, tokens
 from server.input_guard import undecodable
 from tests.support.clock import NOW
-from tests.support.tablet import Tablet, enroll
 from tests.support.device_api import M
+from tests.support.tablet import Tablet, enroll
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 HTML = {"accept": "text/html"}

@@ -6,8 +6,8 @@ import re
 
 from events import audit, registry
 from tests.support.clock import NOW
-from tests.support.tablet import Tablet
 from tests.support.device_api import pull
+from tests.support.tablet import Tablet
 
 
 def make_code(client, event_id: str, name: str = "Front desk", minutes: str = "60"):

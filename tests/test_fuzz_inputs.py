@@ -30,8 +30,8 @@ from events import campaigns, devices, ops, registry, tokens
 from events.db import open_database
 from server.app import create_app
 from tests.support.clock import NOW, Clock
-from tests.support.tablet import Tablet
 from tests.support.examples import examples
+from tests.support.tablet import Tablet
 
 M = NOW * 1000
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -9,7 +9,6 @@ through the TestClient uses SQLite's own "database or disk is full" (PRAGMA max_
 
 from __future__ import annotations
 
-from http.cookiejar import CookieJar
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest

@@ -53,16 +53,16 @@ def test_headers_are_guessed_in_either_language() -> None:
 def test_import_creates_attendees_and_reports_duplicates_and_bad_rows(db, event) -> None:
     existing = signup.sign_up(db, event.id, signup.Applicant("Zhao", "139 0000 0000", "", True), now_ms=NOW_MS)
     data = (
-        "Name,Phone,Email\n"
-        "Li <b>Wei</b>,138 0013 8000,li@example.com\n"  # line 2: new
-        "Li Wei again,,LI@example.com\n"  # line 3: same email as line 2
-        "Zhao,13900000000,\n"  # line 4: signed up online already
-        ",13700000000,\n"  # line 5: no name
-        "Nobody,,\n"  # line 6: no contact
-        "Bad phone,call me,\n"  # line 7
-        "Short,1,2,3,4\n"  # line 8: extra columns, bad phone
-        "Wang Fang,,wang@example.com\n"  # line 9: new
-    ).encode()
+        b"Name,Phone,Email\n"
+        b"Li <b>Wei</b>,138 0013 8000,li@example.com\n"  # line 2: new
+        b"Li Wei again,,LI@example.com\n"  # line 3: same email as line 2
+        b"Zhao,13900000000,\n"  # line 4: signed up online already
+        b",13700000000,\n"  # line 5: no name
+        b"Nobody,,\n"  # line 6: no contact
+        b"Bad phone,call me,\n"  # line 7
+        b"Short,1,2,3,4\n"  # line 8: extra columns, bad phone
+        b"Wang Fang,,wang@example.com\n"  # line 9: new
+    )
     report = run_all(db, event, data)
     assert (report.total, report.done, report.created) == (8, 8, 2)
     li = signup.find_attendee(db, event.id, email="li@example.com")
@@ -81,7 +81,7 @@ def test_importing_the_same_file_twice_adds_no_one(db, event) -> None:
 
 def test_duplicates_across_batches(db, event, monkeypatch) -> None:
     monkeypatch.setattr(imports, "BATCH", 2)
-    data = "Name,Phone\nA,13800000001\nB,13800000002\nC,13800000001\nD,13800000002\nE,13800000003\n".encode()
+    data = b"Name,Phone\nA,13800000001\nB,13800000002\nC,13800000001\nD,13800000002\nE,13800000003\n"
     report = run_all(db, event, data)
     assert report.created == 3 and [line for line, _ in report.duplicates] == [4, 5]
     assert all(attendee for _, attendee in report.duplicates)

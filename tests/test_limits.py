@@ -16,8 +16,8 @@ from server.app import MAX_BODY_BYTES, SIGN_INS_PER_MINUTE, SIGN_UPS_PER_MINUTE,
 from server.controllers.console_import import MAX_UPLOAD_BYTES
 from server.controllers.sync_api import PUSH_MAX_BYTES
 from tests.support.clock import NOW
-from tests.support.tablet import enroll
 from tests.support.device_api import M
+from tests.support.tablet import enroll
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "limits.md"
 

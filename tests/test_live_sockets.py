@@ -15,8 +15,8 @@ from server.controllers import console_wall
 from server.controllers import wallet as wallet_controller
 from tests.support.clock import NOW
 from tests.support.device_api import code_for, enroll, online
-from tests.support.wallet import held_tokens, sign_up
 from tests.support.tablet import enroll as enroll_tablet
+from tests.support.wallet import held_tokens, sign_up
 
 WAIT_S = 5  # far longer than a check's interval below: a socket that never closes fails, not hangs
 

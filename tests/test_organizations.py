@@ -15,8 +15,8 @@ from events.db import open_database
 from migrations import migrations
 from server.cli import main as cli
 from tests.support.clock import NOW
-from tests.support.routes import HTTP_ROUTES, SOCKET_ROUTES
 from tests.support.organizer import PASSWORD, csrf, totp
+from tests.support.routes import HTTP_ROUTES, SOCKET_ROUTES
 
 OWNER, MANAGER, STAFF = organizations.OWNER, organizations.MANAGER, organizations.STAFF
 
@@ -179,7 +179,7 @@ def test_staff_cannot_export_personal_data(client, db, event, shop) -> None:
 
 
 def test_staff_read_conflicts_but_do_not_decide_nor_change_the_event(client, db, event, shop) -> None:
-    from tests.support.tablet import enroll, push, redeem_twice
+    from tests.support.tablet import enroll, redeem_twice
 
     *_, people, _ = shop
     redeem_twice(db, event.id, enroll(db, event.id, "Door", now=NOW), enroll(db, event.id, "Bar", now=NOW), now=NOW)

@@ -17,6 +17,7 @@ from server.owners import ORGANIZER
 from tests.support.clock import NOW
 from tests.support.organizer import PASSWORD, csrf, sign_in, totp
 
+
 @pytest.fixture
 def mei(db) -> organizers.Organizer:
     return organizers.create_organizer(db, email="Mei@Example.com", name="Mei <b>Lin</b>", password=PASSWORD, now=NOW)

@@ -12,8 +12,8 @@ import pytest
 from events import campaigns, devices, keys, phone_search, registry, rotating, sealed, signup, tokens
 from server import live
 from tests.support.clock import NOW
-from tests.support.tablet import Tablet
 from tests.support.device_api import online, pull, voucher
+from tests.support.tablet import Tablet
 
 
 def enroll(client, db, event, name: str) -> tuple[Tablet, dict]:

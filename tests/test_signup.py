@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from events import campaigns, devices, signup, sync, tokens

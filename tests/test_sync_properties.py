@@ -39,9 +39,9 @@ from events import campaigns, conflicts, devices, keys, merge, ops, registry, se
 from events.db import open_database
 from events.trust import ClockPolicy
 from tests.support.clock import NOW
+from tests.support.examples import examples
 from tests.support.log_state import state
 from tests.support.tablet import Tablet
-from tests.support.examples import examples
 
 NOW_MS = NOW * 1000
 MAX_TABLETS = 4

@@ -80,7 +80,7 @@ def test_rotation_epochs() -> None:
     current, retired = from_b64url(spec["rotation_key"]), [from_b64url(k) for k in spec["retired"]]
     reasons = set()
     for check in spec["checks"]:
-        call = lambda: rotating.check_voucher_code(  # noqa: E731
+        call = lambda check=check: rotating.check_voucher_code(  # noqa: E731
             current, retired, token_id, check["code"], now=check["now"], last_step=check["last_step"])
         if check["ok"]:
             assert call().step == check["step"], check["name"]

@@ -24,9 +24,16 @@ from server.auth import organizer_guard
 from server.console_forms import event_or_404, in_event_or_404
 from server.owners import MANAGER, STAFF
 from server.pages import page
+from server.reasons import (
+    CONFLICT_KINDS,
+    CONFLICT_ROLES,
+    CONFLICT_STATUSES,
+    CONFLICT_WORDS,
+    DECISION_WORDS,
+    OP_KINDS,
+    SHOWN_WORDS,
+)
 from server.templating import catalogue
-from server.reasons import (CONFLICT_KINDS, CONFLICT_ROLES, CONFLICT_STATUSES, CONFLICT_WORDS, DECISION_WORDS, OP_KINDS,
-                            SHOWN_WORDS)
 
 FILTERS = ("open", "resolved", "cleared", "all")
 WORDS = {"kinds": CONFLICT_KINDS, "roles": CONFLICT_ROLES, "statuses": CONFLICT_STATUSES, "decisions": DECISION_WORDS,

@@ -26,8 +26,8 @@ from litestar.datastructures import UploadFile
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath, MultipartBody, URLEncodedBody
 from litestar.middleware import ASGIMiddleware
+from litestar.params import FromPath, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 from msgspec import Struct

@@ -9,8 +9,8 @@ from litestar.response import Stream, Template
 
 from events import report
 from server.auth import organizer_guard
-from server.csv_export import csv_chunks
 from server.console_forms import event_or_404
+from server.csv_export import csv_chunks
 from server.owners import MANAGER, STAFF
 from server.pages import page
 from server.reasons import N_

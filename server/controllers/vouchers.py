@@ -15,8 +15,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from events import campaigns, registry, signup, tokens, wallet
-from server import qr, wallet_cookie
 from events.trust import ClockPolicy
+from server import qr, wallet_cookie
 from server.owners import ATTENDEE
 from server.pages import page
 from server.reasons import REASON_WORDS

@@ -12,7 +12,6 @@ import hashlib
 import json
 from pathlib import Path
 
-
 from events import hlc, manual_entry, phone_search, rotating, tokens
 from events.keys import KeyRecord, KeyStatus, b64url, private_key_from_bytes, public_key_bytes
 from events.trust import TrustBundle, bundle_message, sign_bundle
@@ -440,12 +439,12 @@ def hlc_vectors() -> dict:
     for ms, counter, wall in sends:
         clock = hlc.HybridClock(ms, counter)
         send_cases.append({"clock": {"ms": ms, "counter": counter}, "wall_ms": wall,
-                           "then": stamped(clock, lambda: clock.now(wall))})
+                           "then": stamped(clock, lambda clock=clock, wall=wall: clock.now(wall))})
     for ms, counter, remote_ms, remote_counter, wall in receives:
         clock = hlc.HybridClock(ms, counter)
         receive_cases.append({"clock": {"ms": ms, "counter": counter}, "remote": {"ms": remote_ms, "counter": remote_counter},
                               "wall_ms": wall, "max_drift_ms": clock.max_drift_ms,
-                              "then": stamped(clock, lambda: clock.receive((remote_ms, remote_counter), wall))})
+                              "then": stamped(clock, lambda clock=clock, remote=(remote_ms, remote_counter), wall=wall: clock.receive(remote, wall))})
     return {
         "about": "Hybrid logical clock vectors for events/hlc.py and web/static/js/outbox.js (nextStamp, receiveStamp). "
                  "Built by tests/vectors/build.py; do not edit by hand. `refused`: the stamp is not followed and the "
