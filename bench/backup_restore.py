@@ -38,8 +38,14 @@ def build(directory: Path, attendees: int) -> Path:
     now = int(time.time())
     event = fx.create_event(db, now=now)
     tablets = [fx.enroll_tablet(db, event.id, name=f"Tablet {i}", now=now) for i in range(3)]
-    fx.preload(db, tablets, registrations=attendees, issues=attendees * 3 // 10, checkins=attendees * 4 // 10,
-               redeems=attendees // 10)
+    fx.preload(
+        db,
+        tablets,
+        registrations=attendees,
+        issues=attendees * 3 // 10,
+        checkins=attendees * 4 // 10,
+        redeems=attendees // 10,
+    )
     fx.checkpoint(db)
     db.close()
     return path
@@ -72,18 +78,38 @@ def measure(quick: bool = False, *, runs: int | None = None) -> Section:
     out("|---|---:|---:|---:|")
     for label, times in (("plain copy (baseline)", copies), ("backup", backups), ("restore", restores)):
         median = statistics.median(times)
-        out(f"| {label} | {median * 1000:.0f} ms | {min(times) * 1000:.0f}–{max(times) * 1000:.0f} ms | {median / copy:.1f}× |")
+        out(
+            f"| {label} | {median * 1000:.0f} ms | {min(times) * 1000:.0f}–{max(times) * 1000:.0f} ms | {median / copy:.1f}× |"
+        )
     out()
-    out(f"- Machine: {cpu_model()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
+    out(
+        f"- Machine: {cpu_model()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
+    )
     baseline = f"plain copy {copy * 1000:.0f} ms"
     figures = [
-        ranged(f"backup, {attendees:,} attendees", "ms", [t * 1000 for t in backups], baseline=baseline,
-               ratio=f"{statistics.median(backups) / copy:.1f}×"),
-        ranged(f"restore, {attendees:,} attendees", "ms", [t * 1000 for t in restores], baseline=baseline,
-               ratio=f"{statistics.median(restores) / copy:.1f}×"),
+        ranged(
+            f"backup, {attendees:,} attendees",
+            "ms",
+            [t * 1000 for t in backups],
+            baseline=baseline,
+            ratio=f"{statistics.median(backups) / copy:.1f}×",
+        ),
+        ranged(
+            f"restore, {attendees:,} attendees",
+            "ms",
+            [t * 1000 for t in restores],
+            baseline=baseline,
+            ratio=f"{statistics.median(restores) / copy:.1f}×",
+        ),
     ]
-    return Section("backup_restore", "Backup and restore", "`.venv/bin/python -m bench.backup_restore [--runs 5]`",
-                   out.text(), figures, seconds=time.perf_counter() - begun)
+    return Section(
+        "backup_restore",
+        "Backup and restore",
+        "`.venv/bin/python -m bench.backup_restore [--runs 5]`",
+        out.text(),
+        figures,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:

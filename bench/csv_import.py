@@ -61,7 +61,9 @@ def domain_run(directory: Path, name: str, data: bytes, rows: int) -> float:
     try:
         started = time.perf_counter()
         table = imports.read_csv(data)
-        *_, report = imports.run(db, event.id, table, imports.guess_mapping(table.headers), now_ms=int(time.time() * 1000))
+        *_, report = imports.run(
+            db, event.id, table, imports.guess_mapping(table.headers), now_ms=int(time.time() * 1000)
+        )
         elapsed = time.perf_counter() - started
         assert report.created == rows, report
         return elapsed
@@ -73,23 +75,31 @@ def http_run(directory: Path, name: str, data: bytes, rows: int) -> float:
     import re
 
     db, event = fresh(directory, name)
-    organizer = organizers.create_organizer(db, email="bench@example.com", name="Bench", password=PASSWORD,
-                                            now=int(time.time()))
+    organizer = organizers.create_organizer(
+        db, email="bench@example.com", name="Bench", password=PASSWORD, now=int(time.time())
+    )
     home = organizations.create_organization(db, name="Bench", now=int(time.time()))
     organizations.add_member(db, home.id, organizer.id, organizations.OWNER, now=int(time.time()))
     organizations.place_event(db, event.id, home.id)
     with TestClient(create_app(db)) as client:
         client.get("/organizer/login")
         token = client.cookies["csrftoken"]
-        client.post("/organizer/login/", data={"email": "bench@example.com", "password": PASSWORD, "_csrf_token": token})
+        client.post(
+            "/organizer/login/", data={"email": "bench@example.com", "password": PASSWORD, "_csrf_token": token}
+        )
         secret = organizers.totp_secret(db, organizer.id)
         client.post("/organizer/login/code", data={"code": pyotp.TOTP(secret).now(), "_csrf_token": token})
         started = time.perf_counter()
-        mapping = client.post(f"/organizer/events/{event.id}/import/", files={"file": ("a.csv", data, "text/csv")},
-                              data={"_csrf_token": token})
+        mapping = client.post(
+            f"/organizer/events/{event.id}/import/",
+            files={"file": ("a.csv", data, "text/csv")},
+            data={"_csrf_token": token},
+        )
         import_id = re.search(r'action="/organizer/events/[^/]+/import/([^"]+)"', mapping.text).group(1)
-        progress = client.post(f"/organizer/events/{event.id}/import/{import_id}",
-                               data={"name": "0", "phone": "1", "email": "2", "_csrf_token": token}).text
+        progress = client.post(
+            f"/organizer/events/{event.id}/import/{import_id}",
+            data={"name": "0", "phone": "1", "email": "2", "_csrf_token": token},
+        ).text
         while 'data-running="false"' not in progress:
             time.sleep(0.05)
             progress = client.get(f"/organizer/events/{event.id}/import/{import_id}").text
@@ -142,18 +152,37 @@ def measure(quick: bool = False, *, rows: int | None = None, runs: int | None = 
     figures = []
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        for label, run in (("domain (read, map, import)", domain_run), ("HTTP (upload, map, poll until done)", http_run)):
+        for label, run in (
+            ("domain (read, map, import)", domain_run),
+            ("HTTP (upload, map, poll until done)", http_run),
+        ):
             times = [run(directory, f"{label[:4]}{i}", data, rows) for i in range(runs)]
             median = statistics.median(times)
             out(f"| {label} | {median:.2f} s | {min(times):.2f}–{max(times):.2f} s | {rows / median:,.0f} rows/s |")
-            figures.append(ranged(f"CSV import, {rows:,} rows, {label}", "s", times, digits=2,
-                                  target=f"“20,000 rows import in seconds” (< {TARGET_S} s)", met=median < TARGET_S))
+            figures.append(
+                ranged(
+                    f"CSV import, {rows:,} rows, {label}",
+                    "s",
+                    times,
+                    digits=2,
+                    target=f"“20,000 rows import in seconds” (< {TARGET_S} s)",
+                    met=median < TARGET_S,
+                )
+            )
     out()
-    out(f"- Machine: {cpu_model()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
+    out(
+        f"- Machine: {cpu_model()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
+    )
     out()
     out(HISTORY)
-    return Section("csv_import", "Importing attendees from CSV", "`.venv/bin/python -m bench.csv_import [--rows 20000] [--runs 5]`",
-                   out.text(), figures, seconds=time.perf_counter() - begun)
+    return Section(
+        "csv_import",
+        "Importing attendees from CSV",
+        "`.venv/bin/python -m bench.csv_import [--rows 20000] [--runs 5]`",
+        out.text(),
+        figures,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:

@@ -60,15 +60,34 @@ def measure(quick: bool = False, *, runs: int | None = None) -> Section:
     out(f"This run: {runs} runs; the last seeded {', '.join(f'{n:,} {t}' for t, n in counts.items())}.\n")
     out("| what | median | min–max |")
     out("|---|---:|---:|")
-    for label, values, unit in (("seeding, wall time", walls, "s"), ("seeding, CPU time", cpus, "s"),
-                                ("second run (finds it)", [a * 1000 for a in agains], "ms")):
+    for label, values, unit in (
+        ("seeding, wall time", walls, "s"),
+        ("seeding, CPU time", cpus, "s"),
+        ("second run (finds it)", [a * 1000 for a in agains], "ms"),
+    ):
         out(f"| {label} | {statistics.median(values):.2f} {unit} | {min(values):.2f}–{max(values):.2f} {unit} |")
     out()
-    out(f"- Machine: {cpu_model()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
-    figures = [ranged(f"demo seeding, {counts['attendees']:,} attendees, {counts['ops']:,} ops", "s", walls, digits=2,
-                      target=f"“fast (< a few seconds)” (< {TARGET_S:g} s)", met=statistics.median(walls) < TARGET_S)]
-    return Section("demo_seed", "Seeding the demo day", "`.venv/bin/python -m bench.demo_seed [--runs 5]`", out.text(),
-                   figures, seconds=time.perf_counter() - begun)
+    out(
+        f"- Machine: {cpu_model()}; load average {load_average()}; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
+    )
+    figures = [
+        ranged(
+            f"demo seeding, {counts['attendees']:,} attendees, {counts['ops']:,} ops",
+            "s",
+            walls,
+            digits=2,
+            target=f"“fast (< a few seconds)” (< {TARGET_S:g} s)",
+            met=statistics.median(walls) < TARGET_S,
+        )
+    ]
+    return Section(
+        "demo_seed",
+        "Seeding the demo day",
+        "`.venv/bin/python -m bench.demo_seed [--runs 5]`",
+        out.text(),
+        figures,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:

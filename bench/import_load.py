@@ -93,8 +93,9 @@ def make_world(directory: Path, *, vouchers: int = 10_000) -> World:
     db = open_database(db_path)
     try:
         now = int(time.time())
-        event = registry.create_event(db, name="Import load", venue="Hall", starts_at=now - 3600, ends_at=now + 8 * 3600,
-                                      now=now)
+        event = registry.create_event(
+            db, name="Import load", venue="Hall", starts_at=now - 3600, ends_at=now + 8 * 3600, now=now
+        )
         organizer = organizers.create_organizer(db, email=EMAIL, name="Bench", password=PASSWORD, now=now)
         home = organizations.create_organization(db, name="Bench", now=now)
         organizations.add_member(db, home.id, organizer.id, organizations.OWNER, now=now)
@@ -139,12 +140,19 @@ def sign_in(client: httpx.Client, db_path: Path, organizer_id: str) -> str:
 def upload_and_start(client: httpx.Client, token: str, event_id: str, path: Path) -> str:
     """Upload the file (streamed from disk), accept the guessed mapping, start; the job's id."""
     with path.open("rb") as handle:
-        mapping = client.post(f"/organizer/events/{event_id}/import/", files={"file": (path.name, handle, "text/csv")},
-                              data={"_csrf_token": token}, timeout=300)
+        mapping = client.post(
+            f"/organizer/events/{event_id}/import/",
+            files={"file": (path.name, handle, "text/csv")},
+            data={"_csrf_token": token},
+            timeout=300,
+        )
     assert mapping.status_code == 200, mapping.text[-300:]
     job_id = re.search(r'action="/organizer/events/[^/]+/import/([^"]+)"', mapping.text).group(1)
-    started = client.post(f"/organizer/events/{event_id}/import/{job_id}", follow_redirects=False,
-                          data={"name": "0", "phone": "1", "email": "2", "_csrf_token": token})
+    started = client.post(
+        f"/organizer/events/{event_id}/import/{job_id}",
+        follow_redirects=False,
+        data={"name": "0", "phone": "1", "email": "2", "_csrf_token": token},
+    )
     assert started.status_code == 303, started.text[-300:]
     return job_id
 
@@ -182,8 +190,9 @@ class Load:
             phase.answers[answer] = phase.answers.get(answer, 0) + 1
 
     def _pusher(self, tablet: Tablet, phase: Phase, stopping: threading.Event) -> None:
-        with httpx.Client(base_url=self.url, headers={**tablet.headers, "Content-Type": "application/json"},
-                          timeout=60) as client:
+        with httpx.Client(
+            base_url=self.url, headers={**tablet.headers, "Content-Type": "application/json"}, timeout=60
+        ) as client:
             while not stopping.is_set():
                 now_ms = int(time.time() * 1000)
                 for _ in range(OPS_PER_PUSH):
@@ -201,8 +210,9 @@ class Load:
 
     def _redeemer(self, phase: Phase, stopping: threading.Event) -> None:
         tablet = self.world.tablets[0]
-        with httpx.Client(base_url=self.url, headers={**tablet.headers, "Content-Type": "application/json"},
-                          timeout=60) as client:
+        with httpx.Client(
+            base_url=self.url, headers={**tablet.headers, "Content-Type": "application/json"}, timeout=60
+        ) as client:
             while not stopping.is_set():
                 with self.lock:
                     voucher = next(self.vouchers, None)
@@ -233,8 +243,10 @@ class Load:
         """Traffic until `until()` returns (it is called in this thread)."""
         stopping = threading.Event()
         threads = [threading.Thread(target=self._pusher, args=(t, phase, stopping)) for t in self.world.tablets]
-        threads += [threading.Thread(target=target, args=(phase, stopping))
-                    for target in (self._redeemer, self._health, self._memory)]
+        threads += [
+            threading.Thread(target=target, args=(phase, stopping))
+            for target in (self._redeemer, self._health, self._memory)
+        ]
         began = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -252,7 +264,9 @@ def wait_for_job(db_path: Path, job_id: str, timeout: float = 900) -> dict:
     db = open_database(db_path, migrate=False)
     try:
         while time.monotonic() < deadline:
-            row = db.execute("select state, rows_done, rows_total, created from import_jobs where id = ?", [job_id]).fetchone()
+            row = db.execute(
+                "select state, rows_done, rows_total, created from import_jobs where id = ?", [job_id]
+            ).fetchone()
             if row and row[0] not in ("uploaded", "running"):
                 return dict(zip(("state", "rows_done", "rows_total", "created"), row, strict=True))
             time.sleep(0.2)
@@ -265,8 +279,14 @@ def ms(values: list[float], p: float) -> str:
     return f"{percentile(values, p):.1f}" if values else "—"
 
 
-def measure(quick: bool = False, *, rows: int | None = None, seconds: float | None = None,
-            directory: Path | None = None, gap_ms: float | None = None) -> Section:
+def measure(
+    quick: bool = False,
+    *,
+    rows: int | None = None,
+    seconds: float | None = None,
+    directory: Path | None = None,
+    gap_ms: float | None = None,
+) -> Section:
     gap_s = (gap_ms if gap_ms is not None else PUSH_GAP_S * 1000) / 1000
     rows = rows if rows is not None else (5_000 if quick else 95_000)
     seconds = seconds if seconds is not None else (3 if quick else 15)
@@ -316,34 +336,55 @@ def measure(quick: bool = False, *, rows: int | None = None, seconds: float | No
 
         out(__doc__.split("\n\n", 2)[2].strip())
         out()
-        out(f"Each tablet pauses {gap_s * 1000:.0f} ms between pushes: {TABLETS} tablets push about "
+        out(
+            f"Each tablet pauses {gap_s * 1000:.0f} ms between pushes: {TABLETS} tablets push about "
             f"{len(baseline.push_ms) / baseline.seconds:.0f} times a second together, against one push per tablet every "
-            "30 s for a real station (web/static/js/sync-client.js): a stress, not a day at the door.\n")
-        out(f"This run: {rows:,} rows, {size / 1e6:.1f} MB ({size / 2**20:.1f} MiB); baseline {baseline.seconds:.0f} s, "
+            "30 s for a real station (web/static/js/sync-client.js): a stress, not a day at the door.\n"
+        )
+        out(
+            f"This run: {rows:,} rows, {size / 1e6:.1f} MB ({size / 2**20:.1f} MiB); baseline {baseline.seconds:.0f} s, "
             f"the import phase {loaded.seconds:.0f} s (upload to done: {job.get('state')}, "
-            f"{job.get('created', 0):,} attendees added).\n")
-        out("| phase | pushes | push p50 ms | push p99 ms | push max ms | redeems | redeem p50 ms | redeem p99 ms | "
-            "/healthz p99 ms | /healthz max ms |")
+            f"{job.get('created', 0):,} attendees added).\n"
+        )
+        out(
+            "| phase | pushes | push p50 ms | push p99 ms | push max ms | redeems | redeem p50 ms | redeem p99 ms | "
+            "/healthz p99 ms | /healthz max ms |"
+        )
         out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for label, phase in (("no import", baseline), ("during the import", loaded),
-                             (f"no import, after it ({rows:,} more attendees)", later)):
-            out(f"| {label} | {len(phase.push_ms):,} | {ms(phase.push_ms, 0.5)} | {ms(phase.push_ms, 0.99)} | "
+        for label, phase in (
+            ("no import", baseline),
+            ("during the import", loaded),
+            (f"no import, after it ({rows:,} more attendees)", later),
+        ):
+            out(
+                f"| {label} | {len(phase.push_ms):,} | {ms(phase.push_ms, 0.5)} | {ms(phase.push_ms, 0.99)} | "
                 f"{max(phase.push_ms):.1f} | {len(phase.redeem_ms):,} | {ms(phase.redeem_ms, 0.5)} | "
-                f"{ms(phase.redeem_ms, 0.99)} | {ms(phase.health_ms, 0.99)} | {max(phase.health_ms):.1f} |")
+                f"{ms(phase.redeem_ms, 0.99)} | {ms(phase.health_ms, 0.99)} | {max(phase.health_ms):.1f} |"
+            )
         out()
-        out(f"- Push p99 ratio, import / no import: **{p99_load / p99_base:.2f}** (target ≤ {P99_TARGET:.0f}); "
+        out(
+            f"- Push p99 ratio, import / no import: **{p99_load / p99_base:.2f}** (target ≤ {P99_TARGET:.0f}); "
             f"against the phase after the import, over the same larger database: "
-            f"{p99_load / percentile(later.push_ms, 0.99):.2f}.")
-        out(f"- Split: {len(uploading):,} pushes sent while the file was uploaded and read "
+            f"{p99_load / percentile(later.push_ms, 0.99):.2f}."
+        )
+        out(
+            f"- Split: {len(uploading):,} pushes sent while the file was uploaded and read "
             f"({marks['started'] - marks['upload']:.1f} s), p50 {ms(uploading, 0.5)} ms, p99 {ms(uploading, 0.99)} ms; "
-            f"{len(importing):,} while it was imported, p50 {ms(importing, 0.5)} ms, p99 {ms(importing, 0.99)} ms.")
-        out(f"- Server memory: VmRSS {before['VmRSS'] / 1024:.0f} MiB before the upload, highest "
+            f"{len(importing):,} while it was imported, p50 {ms(importing, 0.5)} ms, p99 {ms(importing, 0.99)} ms."
+        )
+        out(
+            f"- Server memory: VmRSS {before['VmRSS'] / 1024:.0f} MiB before the upload, highest "
             f"{max(loaded.rss_kib + [after['VmRSS']]) / 1024:.0f} MiB during the import: growth **{growth_mib:.1f} MiB** "
-            f"(target < {RSS_TARGET_MIB}); VmHWM grew {hwm_growth_mib:.1f} MiB.")
-        out(f"- Answers: baseline {dict(sorted(baseline.answers.items()))}; import {dict(sorted(loaded.answers.items()))}.")
+            f"(target < {RSS_TARGET_MIB}); VmHWM grew {hwm_growth_mib:.1f} MiB."
+        )
+        out(
+            f"- Answers: baseline {dict(sorted(baseline.answers.items()))}; import {dict(sorted(loaded.answers.items()))}."
+        )
         imported_s = loaded.seconds - (marks["started"] - marks["upload"])
-        out(f"- The import itself: {job.get('created', 0):,} rows in {imported_s:.0f} s, "
-            f"{job.get('created', 0) / max(imported_s, 1e-9):,.0f} rows/s while the tablets pushed.")
+        out(
+            f"- The import itself: {job.get('created', 0):,} rows in {imported_s:.0f} s, "
+            f"{job.get('created', 0) / max(imported_s, 1e-9):,.0f} rows/s while the tablets pushed."
+        )
         out(f"- Measurement {measure_s:.0f} s, setup included.")
         for line in machine_lines(directory):
             out(line)
@@ -352,20 +393,50 @@ def measure(quick: bool = False, *, rows: int | None = None, seconds: float | No
 
     ratio = p99_load / p99_base
     figures = [
-        Figure("import load: push p99 during a CSV import", "ms", p99_load, target=f"≤ {P99_TARGET:.0f}× no import",
-               met=ratio <= P99_TARGET, baseline=f"no import {p99_base:.1f} ms", ratio=f"{ratio:.2f}×", digits=1),
-        Figure("import load: push p50 during a CSV import", "ms", percentile(loaded.push_ms, 0.5),
-               baseline=f"no import {percentile(baseline.push_ms, 0.5):.1f} ms",
-               ratio=f"{percentile(loaded.push_ms, 0.5) / percentile(baseline.push_ms, 0.5):.2f}×", digits=1),
-        Figure("import load: online redeem p99 during a CSV import", "ms", percentile(loaded.redeem_ms, 0.99),
-               baseline=f"no import {percentile(baseline.redeem_ms, 0.99):.1f} ms",
-               ratio=f"{percentile(loaded.redeem_ms, 0.99) / percentile(baseline.redeem_ms, 0.99):.2f}×", digits=1),
-        Figure("import load: server memory growth during a CSV import", "MiB", growth_mib, target=f"< {RSS_TARGET_MIB} MiB",
-               met=growth_mib < RSS_TARGET_MIB, digits=1),
+        Figure(
+            "import load: push p99 during a CSV import",
+            "ms",
+            p99_load,
+            target=f"≤ {P99_TARGET:.0f}× no import",
+            met=ratio <= P99_TARGET,
+            baseline=f"no import {p99_base:.1f} ms",
+            ratio=f"{ratio:.2f}×",
+            digits=1,
+        ),
+        Figure(
+            "import load: push p50 during a CSV import",
+            "ms",
+            percentile(loaded.push_ms, 0.5),
+            baseline=f"no import {percentile(baseline.push_ms, 0.5):.1f} ms",
+            ratio=f"{percentile(loaded.push_ms, 0.5) / percentile(baseline.push_ms, 0.5):.2f}×",
+            digits=1,
+        ),
+        Figure(
+            "import load: online redeem p99 during a CSV import",
+            "ms",
+            percentile(loaded.redeem_ms, 0.99),
+            baseline=f"no import {percentile(baseline.redeem_ms, 0.99):.1f} ms",
+            ratio=f"{percentile(loaded.redeem_ms, 0.99) / percentile(baseline.redeem_ms, 0.99):.2f}×",
+            digits=1,
+        ),
+        Figure(
+            "import load: server memory growth during a CSV import",
+            "MiB",
+            growth_mib,
+            target=f"< {RSS_TARGET_MIB} MiB",
+            met=growth_mib < RSS_TARGET_MIB,
+            digits=1,
+        ),
     ]
-    return Section("import_load", "Pushes and redemptions during a CSV import",
-                   "`.venv/bin/python -m bench.import_load [--rows 95000] [--seconds 15]`", out.text(), figures, problems,
-                   seconds=time.perf_counter() - begun)
+    return Section(
+        "import_load",
+        "Pushes and redemptions during a CSV import",
+        "`.venv/bin/python -m bench.import_load [--rows 95000] [--seconds 15]`",
+        out.text(),
+        figures,
+        problems,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:

@@ -64,8 +64,9 @@ def setup(db_path: Path, vouchers: int) -> tuple[list[tuple[str, str]], list[Tab
     db = open_database(db_path)
     try:
         now = int(time.time())
-        event = registry.create_event(db, name="Bench redeem", venue="Hall 2", starts_at=now - 3600,
-                                      ends_at=now + 8 * 3600, now=now)
+        event = registry.create_event(
+            db, name="Bench redeem", venue="Hall 2", starts_at=now - 3600, ends_at=now + 8 * 3600, now=now
+        )
         campaign = campaigns.create_campaign(db, event.id, title="Tote bag", max_uses=1, rotating=False, now=now)
         issued = campaigns.issue_vouchers(db, event.id, campaign.number, vouchers, now=now)
         tablets = [enroll(db, event.id, f"Tablet {i + 1}", now=now) for i in range(TABLETS)]
@@ -76,15 +77,32 @@ def setup(db_path: Path, vouchers: int) -> tuple[list[tuple[str, str]], list[Tab
 
 def body(tablet: Tablet, voucher: tuple[str, str]) -> bytes:
     now_ms = int(time.time() * 1000)
-    return msgspec.json.encode({
-        "protocol": 1, "device_id": tablet.device_id, "sent_at_ms": now_ms, "op_id": new_id(),
-        "subject": voucher[0], "hlc_ms": now_ms, "hlc_counter": 0, "device_time_ms": now_ms,
-        "corrected_time_ms": now_ms, "clerk": tablet.clerk, "token": voucher[1],
-    })
+    return msgspec.json.encode(
+        {
+            "protocol": 1,
+            "device_id": tablet.device_id,
+            "sent_at_ms": now_ms,
+            "op_id": new_id(),
+            "subject": voucher[0],
+            "hlc_ms": now_ms,
+            "hlc_counter": 0,
+            "device_time_ms": now_ms,
+            "corrected_time_ms": now_ms,
+            "clerk": tablet.clerk,
+            "token": voucher[1],
+        }
+    )
 
 
-def worker(client: httpx.Client, tablet: Tablet, vouchers: list[tuple[str, str]], start: threading.Barrier,
-           latencies: list[float], answers: list[str], warmup: int) -> None:
+def worker(
+    client: httpx.Client,
+    tablet: Tablet,
+    vouchers: list[tuple[str, str]],
+    start: threading.Barrier,
+    latencies: list[float],
+    answers: list[str],
+    warmup: int,
+) -> None:
     for voucher in vouchers[:warmup]:
         client.post("/api/v1/redeem", content=body(tablet, voucher)).read()
     start.wait()
@@ -95,21 +113,31 @@ def worker(client: httpx.Client, tablet: Tablet, vouchers: list[tuple[str, str]]
         response.read()
         latencies.append((time.perf_counter_ns() - before) / 1e6)
         answer = response.json() if response.status_code == 200 else {}
-        answers.append(f"{response.status_code} {answer.get('outcome', response.text[:80])}"
-                       + (f" {answer['reason']}" if answer.get("reason") else ""))
+        answers.append(
+            f"{response.status_code} {answer.get('outcome', response.text[:80])}"
+            + (f" {answer['reason']}" if answer.get("reason") else "")
+        )
 
 
-def one_run(url: str, tablets: list[Tablet], shares: list[list[tuple[str, str]]], warmup: int) -> tuple[list[float], float, list[str]]:
+def one_run(
+    url: str, tablets: list[Tablet], shares: list[list[tuple[str, str]]], warmup: int
+) -> tuple[list[float], float, list[str]]:
     """Every worker redeems its share; returns latencies, requests/s over the run, answers."""
     concurrency = len(shares)
     start = threading.Barrier(concurrency + 1)
     latencies: list[list[float]] = [[] for _ in shares]
     answers: list[list[str]] = [[] for _ in shares]
-    clients = [httpx.Client(base_url=url, headers={**t.headers, "Content-Type": "application/json"}, timeout=30)
-               for t in tablets[:concurrency]]
+    clients = [
+        httpx.Client(base_url=url, headers={**t.headers, "Content-Type": "application/json"}, timeout=30)
+        for t in tablets[:concurrency]
+    ]
     try:
-        threads = [threading.Thread(target=worker, args=(clients[i], tablets[i], shares[i], start, latencies[i], answers[i], warmup))
-                   for i in range(concurrency)]
+        threads = [
+            threading.Thread(
+                target=worker, args=(clients[i], tablets[i], shares[i], start, latencies[i], answers[i], warmup)
+            )
+            for i in range(concurrency)
+        ]
         for thread in threads:
             thread.start()
         start.wait()
@@ -124,8 +152,14 @@ def one_run(url: str, tablets: list[Tablet], shares: list[list[tuple[str, str]]]
     return flat, len(flat) / elapsed, [a for part in answers for a in part]
 
 
-def measure(quick: bool = False, *, runs: int | None = None, requests: int | None = None, doubles: int | None = None,
-            directory: Path | None = None) -> Section:
+def measure(
+    quick: bool = False,
+    *,
+    runs: int | None = None,
+    requests: int | None = None,
+    doubles: int | None = None,
+    directory: Path | None = None,
+) -> Section:
     runs = runs if runs is not None else (1 if quick else 5)
     requests = requests if requests is not None else (30 if quick else 200)
     doubles = doubles if doubles is not None else (40 if quick else 200)
@@ -173,53 +207,103 @@ def measure(quick: bool = False, *, runs: int | None = None, requests: int | Non
             stop(process)
         stored = open_database(db_path)
         try:
-            ops = dict(stored.execute(
-                "select json_extract(data, '$.outcome'), count(*) from ops where kind = 'redeem' group by 1").fetchall())
+            ops = dict(
+                stored.execute(
+                    "select json_extract(data, '$.outcome'), count(*) from ops where kind = 'redeem' group by 1"
+                ).fetchall()
+            )
         finally:
             stored.close()
         measure_s = time.perf_counter() - begun - setup_s
 
         out(__doc__.split("\n\n", 2)[2].strip())
         out()
-        out(f"This run: {runs} run(s) of {requests} requests per worker at each concurrency, after {warmup} untimed "
+        out(
+            f"This run: {runs} run(s) of {requests} requests per worker at each concurrency, after {warmup} untimed "
             f"per worker; {len(vouchers):,} distinct vouchers; then {len(double.latencies_ms)} double redemptions "
-            f"at concurrency {len(shares)}.\n")
-        out("| concurrency | requests | requests/s, median (min–max of runs) | p50 ms | p90 ms | p99 ms | max ms | answers |")
+            f"at concurrency {len(shares)}.\n"
+        )
+        out(
+            "| concurrency | requests | requests/s, median (min–max of runs) | p50 ms | p90 ms | p99 ms | max ms | answers |"
+        )
         out("|---:|---:|---:|---:|---:|---:|---:|---|")
         for level in [*levels.values(), double]:
             label = f"{level.concurrency}" if level is not double else f"{level.concurrency}, **double redemptions**"
             lat = level.latencies_ms
-            out(f"| {label} | {len(lat):,} | {statistics.median(level.run_rates):,.0f} ({min(level.run_rates):,.0f}–"
+            out(
+                f"| {label} | {len(lat):,} | {statistics.median(level.run_rates):,.0f} ({min(level.run_rates):,.0f}–"
                 f"{max(level.run_rates):,.0f}) | {percentile(lat, 0.5):.1f} | {percentile(lat, 0.9):.1f} | "
                 f"{percentile(lat, 0.99):.1f} | {max(lat):.1f} | "
-                + ", ".join(f"{n:,}× {a}" for a, n in sorted(level.answers.items())) + " |")
+                + ", ".join(f"{n:,}× {a}" for a, n in sorted(level.answers.items()))
+                + " |"
+            )
         out()
-        out("No target is set for online redemption itself. For scale: the clerk's verdict must come "
-            "\"in under a second\", and the tablet decides offline when the server takes over about 1.5 s "
-            "(docs/sync-protocol.md).")
+        out(
+            "No target is set for online redemption itself. For scale: the clerk's verdict must come "
+            '"in under a second", and the tablet decides offline when the server takes over about 1.5 s '
+            "(docs/sync-protocol.md)."
+        )
         out()
-        out("- Redeem ops stored by the server (warm-up included): "
-            + ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(ops.items())) + ".")
+        out(
+            "- Redeem ops stored by the server (warm-up included): "
+            + ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(ops.items()))
+            + "."
+        )
         out(f"- Setup {setup_s:.0f} s (issuing the vouchers), measurement {measure_s:.0f} s.")
         for line in machine_lines(directory):
             out(line)
 
     figures: list[Figure] = []
     for concurrency, level in levels.items():
-        figures.append(ranged(f"online redeem, concurrency {concurrency}: requests/s", "req/s", level.run_rates,
-                              spread="min–max of runs", target=TARGET))
-        figures.append(Figure(f"online redeem, concurrency {concurrency}: p50 latency", "ms",
-                              percentile(level.latencies_ms, 0.5), percentile(level.latencies_ms, 0.1),
-                              percentile(level.latencies_ms, 0.9), "p10–p90 of requests", target=TARGET, digits=1))
-        p99 = Figure(f"online redeem, concurrency {concurrency}: p99 latency", "ms", percentile(level.latencies_ms, 0.99),
-                     target=TARGET, digits=1)
+        figures.append(
+            ranged(
+                f"online redeem, concurrency {concurrency}: requests/s",
+                "req/s",
+                level.run_rates,
+                spread="min–max of runs",
+                target=TARGET,
+            )
+        )
+        figures.append(
+            Figure(
+                f"online redeem, concurrency {concurrency}: p50 latency",
+                "ms",
+                percentile(level.latencies_ms, 0.5),
+                percentile(level.latencies_ms, 0.1),
+                percentile(level.latencies_ms, 0.9),
+                "p10–p90 of requests",
+                target=TARGET,
+                digits=1,
+            )
+        )
+        p99 = Figure(
+            f"online redeem, concurrency {concurrency}: p99 latency",
+            "ms",
+            percentile(level.latencies_ms, 0.99),
+            target=TARGET,
+            digits=1,
+        )
         if len(level.run_p99s) > 1:
             p99.low, p99.high, p99.spread = min(level.run_p99s), max(level.run_p99s), "min–max of the runs' p99"
         figures.append(p99)
-    figures.append(sampled(f"online redeem, double redemptions (refused used_up), concurrency {len(shares)}: latency",
-                           "ms", double.latencies_ms, digits=1, target=TARGET))
-    return Section("online_redeem", "Online redemption", "`.venv/bin/python -m bench.online_redeem [--runs 5] [--requests 200] [--doubles 200]`",
-                   out.text(), figures, problems, seconds=time.perf_counter() - begun)
+    figures.append(
+        sampled(
+            f"online redeem, double redemptions (refused used_up), concurrency {len(shares)}: latency",
+            "ms",
+            double.latencies_ms,
+            digits=1,
+            target=TARGET,
+        )
+    )
+    return Section(
+        "online_redeem",
+        "Online redemption",
+        "`.venv/bin/python -m bench.online_redeem [--runs 5] [--requests 200] [--doubles 200]`",
+        out.text(),
+        figures,
+        problems,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:

@@ -119,11 +119,18 @@ def bootstrap_http(client, path: str = "/api/v1/pull") -> Bootstrap:
 def comparable(page: bytes) -> tuple:
     """A page without what legitimately differs between two pulls (times, bundle signature)."""
     value = msgspec.json.decode(page)
-    bundle = msgspec.json.decode(value["bundle"]["payload"]) if isinstance(value["bundle"].get("payload"), str) else None
+    bundle = (
+        msgspec.json.decode(value["bundle"]["payload"]) if isinstance(value["bundle"].get("payload"), str) else None
+    )
     if bundle:
         bundle.pop("issued_at", None)
-    return (msgspec.json.encode(value["ops"]), msgspec.json.encode(value["conflicts"]), value["cursor"], value["more"],
-            msgspec.json.encode(bundle))
+    return (
+        msgspec.json.encode(value["ops"]),
+        msgspec.json.encode(value["conflicts"]),
+        value["cursor"],
+        value["more"],
+        msgspec.json.encode(bundle),
+    )
 
 
 def gzip_pages(pages: list[bytes]) -> tuple[int, float]:
@@ -181,7 +188,9 @@ pull is gzipped; pages are not, because of BREACH.
 """
 
 
-def measure(quick: bool = False, *, runs: int | None = None, http: bool = True, directory: Path | None = None) -> Section:
+def measure(
+    quick: bool = False, *, runs: int | None = None, http: bool = True, directory: Path | None = None
+) -> Section:
     global ATTENDEES, ISSUES, REDEEMS
     if quick:  # a smoke run: a tenth of the event
         ATTENDEES, ISSUES, REDEEMS = 2_000, 600, 200
@@ -215,7 +224,9 @@ def measure(quick: bool = False, *, runs: int | None = None, http: bool = True, 
                     bootstrap_http(client)
                     remote = [bootstrap_http(client) for _ in range(runs)]
                 # What a tablet does: ask for gzip (the server compresses the pull).
-                with httpx.Client(base_url=url, headers={**tablet.headers, "Accept-Encoding": "gzip"}, timeout=60) as client:
+                with httpx.Client(
+                    base_url=url, headers={**tablet.headers, "Accept-Encoding": "gzip"}, timeout=60
+                ) as client:
                     bootstrap_http(client)
                     zipped = [bootstrap_http(client) for _ in range(runs)]
             finally:
@@ -241,34 +252,73 @@ def measure(quick: bool = False, *, runs: int | None = None, http: bool = True, 
         gz = f"{gzip_bytes:,} = {mib(gzip_bytes)} ({raw_bytes / gzip_bytes:.1f}×)"
         rows = [
             ("in-process `sync.pull` only", [b.pull_seconds for b in local], "—"),
-            ("in-process `sync.pull` + JSON encoding (msgspec)", [b.seconds for b in local], f"{raw_bytes:,} = {mib(raw_bytes)}"),
+            (
+                "in-process `sync.pull` + JSON encoding (msgspec)",
+                [b.seconds for b in local],
+                f"{raw_bytes:,} = {mib(raw_bytes)}",
+            ),
         ]
         attendees = f"{info['attendees']:,} attendees"
-        figures.append(ranged(f"pull bootstrap, {attendees}, in-process + JSON", "ms", [b.seconds * 1000 for b in local]))
+        figures.append(
+            ranged(f"pull bootstrap, {attendees}, in-process + JSON", "ms", [b.seconds * 1000 for b in local])
+        )
         if remote:
             http_bytes = sum(len(p) for p in remote[-1].pages)
-            rows.append(("HTTP `GET /api/v1/pull` (uvicorn, loopback), identity", [b.seconds for b in remote], f"{http_bytes:,} = {mib(http_bytes)}"))
+            rows.append(
+                (
+                    "HTTP `GET /api/v1/pull` (uvicorn, loopback), identity",
+                    [b.seconds for b in remote],
+                    f"{http_bytes:,} = {mib(http_bytes)}",
+                )
+            )
             sent = zipped[-1].wire_bytes
-            rows.append(("HTTP `GET /api/v1/pull` (uvicorn, loopback), gzip as tablets ask", [b.seconds for b in zipped], f"{sent:,} = {mib(sent)} sent"))
-            figures.append(ranged(f"pull bootstrap, {attendees}, HTTP identity", "ms", [b.seconds * 1000 for b in remote]))
-            figures.append(ranged(f"pull bootstrap, {attendees}, HTTP gzip (as tablets ask)", "ms", [b.seconds * 1000 for b in zipped]))
+            rows.append(
+                (
+                    "HTTP `GET /api/v1/pull` (uvicorn, loopback), gzip as tablets ask",
+                    [b.seconds for b in zipped],
+                    f"{sent:,} = {mib(sent)} sent",
+                )
+            )
+            figures.append(
+                ranged(f"pull bootstrap, {attendees}, HTTP identity", "ms", [b.seconds * 1000 for b in remote])
+            )
+            figures.append(
+                ranged(
+                    f"pull bootstrap, {attendees}, HTTP gzip (as tablets ask)", "ms", [b.seconds * 1000 for b in zipped]
+                )
+            )
             figures.append(Figure(f"pull bootstrap, {attendees}, bytes sent, identity", "bytes", http_bytes))
-            figures.append(Figure(f"pull bootstrap, {attendees}, bytes sent, gzip", "bytes", sent,
-                                  baseline=f"identity: {http_bytes:,} bytes", ratio=f"{100 * sent / http_bytes:.0f} %"))
+            figures.append(
+                Figure(
+                    f"pull bootstrap, {attendees}, bytes sent, gzip",
+                    "bytes",
+                    sent,
+                    baseline=f"identity: {http_bytes:,} bytes",
+                    ratio=f"{100 * sent / http_bytes:.0f} %",
+                )
+            )
         for label, seconds, size in rows:
             median = statistics.median(seconds)
-            out(f"| {label} | {pages} | {ms_spread(seconds)} | {median * 1000 / pages:.1f} | {info['ops'] / median:,.0f} | {size} | "
-                f"{gz if size != '—' else '—'} |")
+            out(
+                f"| {label} | {pages} | {ms_spread(seconds)} | {median * 1000 / pages:.1f} | {info['ops'] / median:,.0f} | {size} | "
+                f"{gz if size != '—' else '—'} |"
+            )
         out()
-        out(f"- Per op: {raw_bytes / info['ops']:.0f} bytes of JSON, {gzip_bytes / info['ops']:.0f} gzipped. "
-            f"Gzip -6 of all {pages} pages took {gzip_s * 1000:.0f} ms of CPU here (the server would pay it per bootstrap).")
+        out(
+            f"- Per op: {raw_bytes / info['ops']:.0f} bytes of JSON, {gzip_bytes / info['ops']:.0f} gzipped. "
+            f"Gzip -6 of all {pages} pages took {gzip_s * 1000:.0f} ms of CPU here (the server would pay it per bootstrap)."
+        )
         first = msgspec.json.decode(reference.pages[0])
         bundle_bytes = len(msgspec.json.encode(first["bundle"]))
-        out(f"- Each page repeats the signed trust bundle ({bundle_bytes:,} bytes with {info['keys']} keys): "
-            f"{bundle_bytes * pages:,} bytes of the total.")
+        out(
+            f"- Each page repeats the signed trust bundle ({bundle_bytes:,} bytes with {info['keys']} keys): "
+            f"{bundle_bytes * pages:,} bytes of the total."
+        )
         if not mirror_ok:
-            out("- WARNING: response_body() no longer builds what server/controllers/sync_api.py sends; "
-                "the in-process bytes are approximate, the HTTP bytes are the server's.")
+            out(
+                "- WARNING: response_body() no longer builds what server/controllers/sync_api.py sends; "
+                "the in-process bytes are approximate, the HTTP bytes are the server's."
+            )
         if remote:
             out(f"- HTTP response headers add about {remote[-1].header_bytes:,} bytes over the {pages} pages.")
         out(f"- Setup {setup_s:.0f} s, measurement {measure_s:.0f} s.")
@@ -276,8 +326,14 @@ def measure(quick: bool = False, *, runs: int | None = None, http: bool = True, 
             out(line)
         out()
         out(HISTORY)
-    return Section("pull_bootstrap", "Pull bootstrap", "`.venv/bin/python -m bench.pull_bootstrap [--runs 11] [--no-http]`",
-                   out.text(), figures, seconds=time.perf_counter() - begun)
+    return Section(
+        "pull_bootstrap",
+        "Pull bootstrap",
+        "`.venv/bin/python -m bench.pull_bootstrap [--runs 11] [--no-http]`",
+        out.text(),
+        figures,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:
@@ -287,7 +343,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2,000 attendees, 2 runs")
     parser.add_argument("--dir", type=Path, default=None, help="where the database file goes (default: a temp dir)")
     args = parser.parse_args()
-    print_section(measure(args.quick, runs=None if args.quick else args.runs, http=not args.no_http, directory=args.dir))
+    print_section(
+        measure(args.quick, runs=None if args.quick else args.runs, http=not args.no_http, directory=args.dir)
+    )
 
 
 if __name__ == "__main__":

@@ -178,7 +178,9 @@ def run_block(
     return block, engine_pragmas, raw_pragmas
 
 
-def run_http(blocks: dict[int, Block], runs: int, snapshot: Path, directory: Path, population, tablet, last_seq: int) -> None:
+def run_http(
+    blocks: dict[int, Block], runs: int, snapshot: Path, directory: Path, population, tablet, last_seq: int
+) -> None:
     import httpx
 
     path = directory / "http.db"
@@ -230,11 +232,13 @@ def profile(snapshot: Path, directory: Path, population, tablet, last_seq: int, 
     rows = []
     for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
         if filename.startswith(root):
-            rows.append((cumtime, tottime, calls, f"events/{filename[len(root):]}:{line} {name}"))
+            rows.append((cumtime, tottime, calls, f"events/{filename[len(root) :]}:{line} {name}"))
     rows.sort(reverse=True)
     per = 1000 / PROFILE_PUSHES
-    print(f"\ncProfile of {PROFILE_PUSHES} pushes of 1,000 ops (wall {wall * 1000 / PROFILE_PUSHES:.1f} ms per push "
-          "under the profiler), functions inside events/ by cumulative time, per push:\n")
+    print(
+        f"\ncProfile of {PROFILE_PUSHES} pushes of 1,000 ops (wall {wall * 1000 / PROFILE_PUSHES:.1f} ms per push "
+        "under the profiler), functions inside events/ by cumulative time, per push:\n"
+    )
     print("| function | calls/push | cumulative ms/push | own ms/push |")
     print("|---|---:|---:|---:|")
     for cumtime, tottime, calls, where in rows[:top]:
@@ -243,8 +247,11 @@ def profile(snapshot: Path, directory: Path, population, tablet, last_seq: int, 
     print("| function | calls/push | own ms/push |")
     print("|---|---:|---:|")
     outside = sorted(
-        ((tottime, calls, f"{Path(filename).name}:{line} {name}") for (filename, line, name), (_, calls, tottime, _, _) in stats.stats.items()  # type: ignore[attr-defined]
-         if not filename.startswith(root)),
+        (
+            (tottime, calls, f"{Path(filename).name}:{line} {name}")
+            for (filename, line, name), (_, calls, tottime, _, _) in stats.stats.items()  # type: ignore[attr-defined]
+            if not filename.startswith(root)
+        ),
         reverse=True,
     )
     for tottime, calls, where in outside[:10]:
@@ -288,8 +295,13 @@ target was first met only narrowly (51 % on 2026-11-22).
 
 
 def measure(
-    quick: bool = False, *, runs_100: int | None = None, runs_1000: int | None = None, http: bool = True,
-    directory: Path | None = None, profile_too: bool = False,
+    quick: bool = False,
+    *,
+    runs_100: int | None = None,
+    runs_1000: int | None = None,
+    http: bool = True,
+    directory: Path | None = None,
+    profile_too: bool = False,
 ) -> Section:
     """Build the snapshot, time the blocks (and HTTP), and return the section with its figures."""
     global REGISTRATIONS, ISSUES, CHECKINS, REDEEMS, HTTP_RUNS
@@ -307,7 +319,9 @@ def measure(
         blocks: dict[int, Block] = {}
         engine_pragmas = raw_pragmas = ""
         for batch, runs, seed in ((100, runs_100, 1), (1000, runs_1000, 2)):
-            blocks[batch], engine_pragmas, raw_pragmas = run_block(batch, runs, snapshot, directory, population, tablet, last_seq, seed)
+            blocks[batch], engine_pragmas, raw_pragmas = run_block(
+                batch, runs, snapshot, directory, population, tablet, last_seq, seed
+            )
         if http:
             run_http(blocks, HTTP_RUNS, snapshot, directory, population, tablet, last_seq)
         measure_s = time.perf_counter() - begun - setup_s
@@ -324,42 +338,68 @@ def measure(
         figures: list[Figure] = []
         for batch, block in blocks.items():
             ratios = [e / r for e, r in zip(block.engine, block.raw, strict=True)]
-            out(f"| engine `sync.push(decode_batch(bytes))` | {batch:,} | {len(block.engine)} | {statistics.median(block.engine_ms):.1f} "
-                f"| {spread(block.engine)} | **{spread([100 * r for r in ratios])} %** |")
-            out(f"| raw `executemany` + commit, same rows | {batch:,} | {len(block.raw)} | {statistics.median(block.raw_ms):.1f} "
-                f"| {spread(block.raw)} | 100 % |")
+            out(
+                f"| engine `sync.push(decode_batch(bytes))` | {batch:,} | {len(block.engine)} | {statistics.median(block.engine_ms):.1f} "
+                f"| {spread(block.engine)} | **{spread([100 * r for r in ratios])} %** |"
+            )
+            out(
+                f"| raw `executemany` + commit, same rows | {batch:,} | {len(block.raw)} | {statistics.median(block.raw_ms):.1f} "
+                f"| {spread(block.raw)} | 100 % |"
+            )
             if block.http:
-                out(f"| HTTP `POST /api/v1/push` (uvicorn, loopback) | {batch:,} | {len(block.http)} | {statistics.median(block.http_ms):.1f} "
-                    f"| {spread(block.http)} | {100 * statistics.median(block.http) / statistics.median(block.raw):.0f} % of raw median |")
+                out(
+                    f"| HTTP `POST /api/v1/push` (uvicorn, loopback) | {batch:,} | {len(block.http)} | {statistics.median(block.http_ms):.1f} "
+                    f"| {spread(block.http)} | {100 * statistics.median(block.http) / statistics.median(block.raw):.0f} % of raw median |"
+                )
             ratio = statistics.median(ratios)
-            figures.append(sampled(
-                f"push ingest, engine, batches of {batch:,}", "ops/s", block.engine, target="≥ 50 % of raw",
-                met=ratio >= 0.5, baseline=f"raw `executemany` of the same rows: {statistics.median(block.raw):,.0f} ops/s",
-                ratio=f"{100 * ratio:.0f} % (p10–p90 {100 * fx.percentile(ratios, 0.1):.0f}–{100 * fx.percentile(ratios, 0.9):.0f} %)",
-            ))
+            figures.append(
+                sampled(
+                    f"push ingest, engine, batches of {batch:,}",
+                    "ops/s",
+                    block.engine,
+                    target="≥ 50 % of raw",
+                    met=ratio >= 0.5,
+                    baseline=f"raw `executemany` of the same rows: {statistics.median(block.raw):,.0f} ops/s",
+                    ratio=f"{100 * ratio:.0f} % (p10–p90 {100 * fx.percentile(ratios, 0.1):.0f}–{100 * fx.percentile(ratios, 0.9):.0f} %)",
+                )
+            )
             if block.http:
-                figures.append(sampled(
-                    f"push ingest, HTTP `POST /api/v1/push`, batches of {batch:,}", "ops/s", block.http,
-                    baseline=f"raw: {statistics.median(block.raw):,.0f} ops/s",
-                    ratio=f"{100 * statistics.median(block.http) / statistics.median(block.raw):.0f} % (of the medians)",
-                ))
+                figures.append(
+                    sampled(
+                        f"push ingest, HTTP `POST /api/v1/push`, batches of {batch:,}",
+                        "ops/s",
+                        block.http,
+                        baseline=f"raw: {statistics.median(block.raw):,.0f} ops/s",
+                        ratio=f"{100 * statistics.median(block.http) / statistics.median(block.raw):.0f} % (of the medians)",
+                    )
+                )
         out()
         for batch, block in blocks.items():
             ratio = statistics.median([e / r for e, r in zip(block.engine, block.raw, strict=True)])
             verdict = "met" if ratio >= 0.5 else "NOT met"
-            out(f"- Target engine ≥ 50 % of raw, batches of {batch:,}: {verdict} (median {100 * ratio:.0f} %); "
-                f"log held {block.ops_before:,} ops before the block, {block.ops_after:,} after.")
+            out(
+                f"- Target engine ≥ 50 % of raw, batches of {batch:,}: {verdict} (median {100 * ratio:.0f} %); "
+                f"log held {block.ops_before:,} ops before the block, {block.ops_after:,} after."
+            )
         out(f"- Engine connection: {engine_pragmas}. Raw connection: {raw_pragmas}.")
-        out(f"- {WARMUP} untimed warm-up runs per block{' (1 for HTTP)' if blocks[100].http else ''}; "
-            f"setup {setup_s:.0f} s, measurement {measure_s:.0f} s.")
+        out(
+            f"- {WARMUP} untimed warm-up runs per block{' (1 for HTTP)' if blocks[100].http else ''}; "
+            f"setup {setup_s:.0f} s, measurement {measure_s:.0f} s."
+        )
         for line in fx.machine_lines(directory):
             out(line)
         out()
         out(HISTORY)
         if profile_too:
             profile(snapshot, directory, population, tablet, last_seq)
-    return Section("push_ingest", "Push ingest", "`.venv/bin/python -m bench.push_ingest [--runs-100 40] [--runs-1000 24] [--no-http] [--profile]`",
-                   out.text(), figures, seconds=time.perf_counter() - begun)
+    return Section(
+        "push_ingest",
+        "Push ingest",
+        "`.venv/bin/python -m bench.push_ingest [--runs-100 40] [--runs-1000 24] [--no-http] [--profile]`",
+        out.text(),
+        figures,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:
@@ -371,8 +411,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: a smaller log, few runs")
     parser.add_argument("--dir", type=Path, default=None, help="where the database files go (default: a temp dir)")
     args = parser.parse_args()
-    section = measure(args.quick, runs_100=None if args.quick else args.runs_100, runs_1000=None if args.quick else args.runs_1000,
-                      http=not args.no_http, directory=args.dir, profile_too=args.profile)
+    section = measure(
+        args.quick,
+        runs_100=None if args.quick else args.runs_100,
+        runs_1000=None if args.quick else args.runs_1000,
+        http=not args.no_http,
+        directory=args.dir,
+        profile_too=args.profile,
+    )
     print_section(section)
 
 

@@ -61,8 +61,16 @@ class Section:
 
 def sampled(name: str, unit: str, values: list[float], *, digits: int = 0, **kwargs) -> Figure:
     """A figure from samples: median, p10–p90."""
-    return Figure(name, unit, statistics.median(values), percentile(values, 0.1), percentile(values, 0.9),
-                  "p10–p90", digits=digits, **kwargs)
+    return Figure(
+        name,
+        unit,
+        statistics.median(values),
+        percentile(values, 0.1),
+        percentile(values, 0.9),
+        "p10–p90",
+        digits=digits,
+        **kwargs,
+    )
 
 
 def ranged(name: str, unit: str, values: list[float], *, digits: int = 0, spread: str = "min–max", **kwargs) -> Figure:

@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=40, help="ops per seed, across all tablets")
     parser.add_argument("--cli", action="store_true", help="restart with `python -m server.cli serve` (slow)")
     parser.add_argument("--keep", action="store_true", help="keep the databases and server logs of failed seeds")
-    parser.add_argument("--online", action="store_true", help="online redemptions and a pulling tablet beside the pushes")
+    parser.add_argument(
+        "--online", action="store_true", help="online redemptions and a pulling tablet beside the pushes"
+    )
     args = parser.parse_args()
 
     local = threading.local()
@@ -86,22 +88,30 @@ def main() -> None:
         kills.update(result.stats.kills)
     failed = sorted((r for r in results if r.problems), key=lambda r: r.seed)
     print()
-    print(f"seeds run: {len(results)} ({args.first}..{args.first + args.seeds - 1}), {args.jobs} at a time, "
-          f"restarts by {'the command line' if args.cli else 'a fork server'}")
+    print(
+        f"seeds run: {len(results)} ({args.first}..{args.first + args.seeds - 1}), {args.jobs} at a time, "
+        f"restarts by {'the command line' if args.cli else 'a fork server'}"
+    )
     print(f"kills: {sum(kills.values())} ({', '.join(f'{mode} {n}' for mode, n in sorted(kills.items()))})")
     print(f"ops checked: {sum(r.ops for r in results)} (each stored exactly once, device_seq contiguous)")
-    print(f"pushes: {sum(r.stats.pushes for r in results)}, without answer: "
-          f"{sum(r.stats.refused_connections for r in results)}, gaps: {sum(r.stats.gaps for r in results)}, "
-          f"ops whose answer was lost after the server stored them: {sum(r.stats.lost_answers for r in results)}")
+    print(
+        f"pushes: {sum(r.stats.pushes for r in results)}, without answer: "
+        f"{sum(r.stats.refused_connections for r in results)}, gaps: {sum(r.stats.gaps for r in results)}, "
+        f"ops whose answer was lost after the server stored them: {sum(r.stats.lost_answers for r in results)}"
+    )
     if args.online:
-        print(f"online redemptions answered: {sum(r.ops for r in results) - sum(args.size for _ in results)}, requests: "
-              f"{sum(r.stats.redeems for r in results)}, resent after no answer: {sum(r.stats.redeem_retries for r in results)}, "
-              f"answers lost after the server stored the decision: {sum(r.stats.lost_redeem_answers for r in results)}, "
-              f"asked again after an answer: {sum(r.stats.repeats for r in results)}; pulls: {sum(r.stats.pulls for r in results)}")
+        print(
+            f"online redemptions answered: {sum(r.ops for r in results) - sum(args.size for _ in results)}, requests: "
+            f"{sum(r.stats.redeems for r in results)}, resent after no answer: {sum(r.stats.redeem_retries for r in results)}, "
+            f"answers lost after the server stored the decision: {sum(r.stats.lost_redeem_answers for r in results)}, "
+            f"asked again after an answer: {sum(r.stats.repeats for r in results)}; pulls: {sum(r.stats.pulls for r in results)}"
+        )
     print(f"failures: {len(failed)}" + (f" (seeds {', '.join(str(r.seed) for r in failed)})" if failed else ""))
     print(f"wall time: {wall:.0f} s ({wall / max(1, len(results)):.2f} s a seed)")
-    print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}"
+    )
     if args.keep and failed:
         print(f"kept in {base}")
     if failed:

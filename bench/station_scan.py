@@ -202,8 +202,13 @@ def make_tokens(db_path: Path, *, scans: int, passes: int, seed: int) -> tuple[l
         event_id = demo.event.id
         [campaign] = [c for c in campaigns.list_campaigns(db, event_id) if c.title == CAMPAIGN_TITLE]
         if campaign.rotating:
-            raise SystemExit(f"campaign {campaign.number} ({CAMPAIGN_TITLE}) rotates: the benchmark types no 6-digit code")
-        items = [("voucher", campaigns.issue_voucher(db, event_id, campaign.number, now=now).text) for _ in range(scans - passes)]
+            raise SystemExit(
+                f"campaign {campaign.number} ({CAMPAIGN_TITLE}) rotates: the benchmark types no 6-digit code"
+            )
+        items = [
+            ("voucher", campaigns.issue_voucher(db, event_id, campaign.number, now=now).text)
+            for _ in range(scans - passes)
+        ]
         items += [("pass", campaigns.issue_pass(db, event_id, now=now).text) for _ in range(passes)]
         if len({text for _, text in items}) != len(items):
             raise SystemExit("issued tokens are not distinct")
@@ -269,7 +274,10 @@ def run(args) -> Section:
                     context.add_init_script(DECODER_SHIM)
                 page = context.new_page()
                 page.on("pageerror", lambda error: errors.append(str(error)))
-                page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+                page.on(
+                    "console",
+                    lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+                )
                 failed: list[str] = []
                 page.on("requestfailed", lambda r: failed.append(f"{r.method} {r.url.removeprefix(url)}: {r.failure}"))
 
@@ -381,10 +389,12 @@ def run(args) -> Section:
     if errors:
         problems.append(f"{len(errors)} page errors, distinct: {sorted(set(errors))[:5]}")
 
-    camera = "no camera (`--no-camera`)" if args.no_camera else "fake camera playing a blank picture, scanner loop running"
+    camera = (
+        "no camera (`--no-camera`)" if args.no_camera else "fake camera playing a blank picture, scanner loop running"
+    )
     out(
         f"Scan to verdict on the tablet, offline: {n} distinct server-signed tokens ({vouchers} vouchers of campaign "
-        f"{campaign_number} \"{CAMPAIGN_TITLE}\", {n - vouchers} passes, shuffled with seed {args.seed}) through the "
+        f'{campaign_number} "{CAMPAIGN_TITLE}", {n - vouchers} passes, shuffled with seed {args.seed}) through the '
         f"manual-entry form of one /station/scan page, offline, alternately typed and tapped, and "
         f"{'handed over from a task' if other == HANDED else 'read by the scanner loop (the decoder worker answering each text in turn)'}; "
         f"{camera}. `{MEASURE}`: decoded text handed to the handler → verdict shown and op committed to IndexedDB "
@@ -404,15 +414,28 @@ def run(args) -> Section:
         out(f"\n- First scans (ms): {', '.join(f'{d:.1f}' for d in first)}")
         quarter = max(1, len(durations) // 4)
         quarters = [durations[i : i + quarter] for i in range(0, quarter * 4, quarter)]
-        out(f"- Median by quarter of the run, as the outbox fills (ms): {' / '.join(f'{statistics.median(q):.1f}' for q in quarters if q)}")
-        by_kind = {k: [d for d, (kind, _) in zip(durations, items, strict=True) if kind == k] for k in ("voucher", "pass")}
-        out("- Median by kind (ms): " + ", ".join(f"{k} {statistics.median(v):.1f} ({len(v)})" for k, v in by_kind.items() if v))
-    out(f"- Verdicts: {sum(1 for _, c, _ in colors if c == 'green')} green of {len(colors)}; "
-          f"badge at the end: \"{badge}\"; outbox: {len(pending)} ops ({', '.join(f'{v} {k}' for k, v in sorted(pending_kinds.items()))}).")
-    out(f"- Camera status line: \"{camera_text}\". Wall time of the {n} scans through Playwright: {scans_s:.1f} s "
-          f"({scans_s * 1000 / n:.0f} ms a scan, driver round-trips included).")
+        out(
+            f"- Median by quarter of the run, as the outbox fills (ms): {' / '.join(f'{statistics.median(q):.1f}' for q in quarters if q)}"
+        )
+        by_kind = {
+            k: [d for d, (kind, _) in zip(durations, items, strict=True) if kind == k] for k in ("voucher", "pass")
+        }
+        out(
+            "- Median by kind (ms): "
+            + ", ".join(f"{k} {statistics.median(v):.1f} ({len(v)})" for k, v in by_kind.items() if v)
+        )
+    out(
+        f"- Verdicts: {sum(1 for _, c, _ in colors if c == 'green')} green of {len(colors)}; "
+        f'badge at the end: "{badge}"; outbox: {len(pending)} ops ({", ".join(f"{v} {k}" for k, v in sorted(pending_kinds.items()))}).'
+    )
+    out(
+        f'- Camera status line: "{camera_text}". Wall time of the {n} scans through Playwright: {scans_s:.1f} s '
+        f"({scans_s * 1000 / n:.0f} ms a scan, driver round-trips included)."
+    )
     if leftover:
-        out(f"- After the first scan the code field still held its text ({len(leftover)} characters): the form was not reset.")
+        out(
+            f"- After the first scan the code field still held its text ({len(leftover)} characters): the form was not reset."
+        )
     if failed:
         out(f"- Failed requests during the scans ({len(failed)}), distinct: {sorted(set(failed))[:5]}")
     if console:
@@ -428,54 +451,130 @@ def run(args) -> Section:
             out(f"| `{function}` | `{script}` | {ms:,.1f} | {100 * ms / total:.1f} % |")
         out(f"\n- Sampled: {total:,.0f} ms over {scans_s * 1000:,.0f} ms of scanning.")
 
-    out("\nWhat the station precaches, and the JS /station/scan loads (raw bytes as served, and gzip -6 as a server/CDN would send them):\n")
+    out(
+        "\nWhat the station precaches, and the JS /station/scan loads (raw bytes as served, and gzip -6 as a server/CDN would send them):\n"
+    )
     out("| file | in SW precache | fetched by /station/scan | raw bytes | gzip -6 bytes |")
     out("|---|:-:|:-:|---:|---:|")
     for path in [*shell, *[p for p in fetched if p not in shell]]:
         raw, gz = (shell_sizes | fetched_sizes)[path]
-        out(f"| `{path}` | {'yes' if path in shell else '**no**'} | {'yes' if path in fetched else '—'} | {raw:,} | {gz:,} |")
+        out(
+            f"| `{path}` | {'yes' if path in shell else '**no**'} | {'yes' if path in fetched else '—'} | {raw:,} | {gz:,} |"
+        )
     shell_raw, shell_gz = sum(r for r, _ in shell_sizes.values()), sum(g for _, g in shell_sizes.values())
     js = [p for p in shell if p.endswith(".js")]
     js_raw, js_gz = sum(shell_sizes[p][0] for p in js), sum(shell_sizes[p][1] for p in js)
     got_raw, got_gz = sum(r for r, _ in fetched_sizes.values()), sum(g for _, g in fetched_sizes.values())
-    out(f"| **all {len(shell)} precached URLs** | | | **{shell_raw:,}** ({kib(shell_raw)}) | **{shell_gz:,}** ({kib(shell_gz)}) |")
+    out(
+        f"| **all {len(shell)} precached URLs** | | | **{shell_raw:,}** ({kib(shell_raw)}) | **{shell_gz:,}** ({kib(shell_gz)}) |"
+    )
     out(f"| **the {len(js)} precached .js** | | | **{js_raw:,}** ({kib(js_raw)}) | **{js_gz:,}** ({kib(js_gz)}) |")
-    out(f"| **the {len(fetched)} fetched by /station/scan** | | | **{got_raw:,}** ({kib(got_raw)}) | **{got_gz:,}** ({kib(got_gz)}) |")
+    out(
+        f"| **the {len(fetched)} fetched by /station/scan** | | | **{got_raw:,}** ({kib(got_raw)}) | **{got_gz:,}** ({kib(got_gz)}) |"
+    )
     via_sw = sum(1 for v in fetched.values() if v)
-    out(f"\n- Of the {len(fetched)} .js responses on the reload of /station/scan, {via_sw} came from the service worker.")
+    out(
+        f"\n- Of the {len(fetched)} .js responses on the reload of /station/scan, {via_sw} came from the service worker."
+    )
     out(browser_run_footer(chromium_version, elapsed))
     out()
     out(HISTORY)
     figures = []
     if durations:
-        figures.append(sampled("scan to verdict, offline, median", "ms", durations, digits=1, target=TARGET_SHORT,
-                               met=statistics.median(durations) < TARGET_MS))
+        figures.append(
+            sampled(
+                "scan to verdict, offline, median",
+                "ms",
+                durations,
+                digits=1,
+                target=TARGET_SHORT,
+                met=statistics.median(durations) < TARGET_MS,
+            )
+        )
         for mode, label in ((other, LABELS[other]), (TYPED, LABELS[TYPED])):
             p95 = percentile(by_mode[mode], 0.95)
-            figures.append(Figure(f"scan to verdict, offline, p95, {label}", "ms", p95, target=P95_TARGET_SHORT,
-                                  met=p95 < P95_TARGET_MS, digits=1))
-        figures.append(Figure("scan to verdict, offline, p99", "ms", percentile(durations, 0.99), target=TARGET_SHORT,
-                              met=percentile(durations, 0.99) < TARGET_MS, digits=1))
-    figures.append(Figure(f"station JS, the {len(fetched)} files /station/scan loads, gzip -6", "bytes", got_gz,
-                          target=NONE_SET, baseline=f"raw: {got_raw:,} bytes", ratio=f"{100 * got_gz / got_raw:.0f} %"))
-    figures.append(Figure(f"station precache, the {len(js)} .js files, gzip -6", "bytes", js_gz, target=PRECACHE_TARGET,
-                          met=js_gz < PRECACHE_TARGET_BYTES, baseline="135,974 bytes before the 2026-12-03 trim",
-                          ratio=f"{100 * js_gz / 135_974:.0f} %"))
-    figures.append(Figure(f"station precache, all {len(shell)} URLs, gzip -6", "bytes", shell_gz, target=PRECACHE_TARGET,
-                          met=shell_gz < PRECACHE_TARGET_BYTES, baseline=f"raw: {shell_raw:,} bytes",
-                          ratio=f"{100 * shell_gz / shell_raw:.0f} %"))
-    return Section("station_scan", "Scan to verdict, and the station JS",
-                   "`.venv/bin/python -m bench.station_scan [--scans 200] [--passes 50] [--seed 7] [--no-camera]`",
-                   out.text(), figures, problems, seconds=elapsed)
+            figures.append(
+                Figure(
+                    f"scan to verdict, offline, p95, {label}",
+                    "ms",
+                    p95,
+                    target=P95_TARGET_SHORT,
+                    met=p95 < P95_TARGET_MS,
+                    digits=1,
+                )
+            )
+        figures.append(
+            Figure(
+                "scan to verdict, offline, p99",
+                "ms",
+                percentile(durations, 0.99),
+                target=TARGET_SHORT,
+                met=percentile(durations, 0.99) < TARGET_MS,
+                digits=1,
+            )
+        )
+    figures.append(
+        Figure(
+            f"station JS, the {len(fetched)} files /station/scan loads, gzip -6",
+            "bytes",
+            got_gz,
+            target=NONE_SET,
+            baseline=f"raw: {got_raw:,} bytes",
+            ratio=f"{100 * got_gz / got_raw:.0f} %",
+        )
+    )
+    figures.append(
+        Figure(
+            f"station precache, the {len(js)} .js files, gzip -6",
+            "bytes",
+            js_gz,
+            target=PRECACHE_TARGET,
+            met=js_gz < PRECACHE_TARGET_BYTES,
+            baseline="135,974 bytes before the 2026-12-03 trim",
+            ratio=f"{100 * js_gz / 135_974:.0f} %",
+        )
+    )
+    figures.append(
+        Figure(
+            f"station precache, all {len(shell)} URLs, gzip -6",
+            "bytes",
+            shell_gz,
+            target=PRECACHE_TARGET,
+            met=shell_gz < PRECACHE_TARGET_BYTES,
+            baseline=f"raw: {shell_raw:,} bytes",
+            ratio=f"{100 * shell_gz / shell_raw:.0f} %",
+        )
+    )
+    return Section(
+        "station_scan",
+        "Scan to verdict, and the station JS",
+        "`.venv/bin/python -m bench.station_scan [--scans 200] [--passes 50] [--seed 7] [--no-camera]`",
+        out.text(),
+        figures,
+        problems,
+        seconds=elapsed,
+    )
 
 
-def measure(quick: bool = False, *, scans: int | None = None, passes: int | None = None, seed: int = 7,
-            no_camera: bool = False, directory: Path | None = None, profile: bool = False) -> Section:
+def measure(
+    quick: bool = False,
+    *,
+    scans: int | None = None,
+    passes: int | None = None,
+    seed: int = 7,
+    no_camera: bool = False,
+    directory: Path | None = None,
+    profile: bool = False,
+) -> Section:
     import types
 
     scans = scans if scans is not None else (20 if quick else 200)
     passes = passes if passes is not None else scans // 4
-    return run(types.SimpleNamespace(scans=scans, passes=passes, seed=seed, no_camera=no_camera, dir=directory, profile=profile))
+    return run(
+        types.SimpleNamespace(
+            scans=scans, passes=passes, seed=seed, no_camera=no_camera, dir=directory, profile=profile
+        )
+    )
 
 
 def main() -> None:

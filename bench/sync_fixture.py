@@ -31,15 +31,96 @@ from tests.support.live import free_port, start_server, stop, wait_until_up
 HOUR = 3600
 
 GIVEN = (
-    "Wei", "Fang", "Jing", "Lei", "Min", "Yan", "Jie", "Tao", "Xin", "Hui", "Ying", "Hao", "Lin", "Yu", "Chen",
-    "Mei", "Qiang", "Xiaoming", "Li Na", "Zihan", "Yichen", "Haoran", "Ruoxi", "Anna", "David", "Emma", "Lucas",
-    "Sofia", "Mateo", "Olivia", "Noah", "Chloé", "Léa", "Hugo", "Yuki", "Haruto", "Sakura", "Minjun", "Seoyeon",
-    "Aarav", "Priya", "Fatima", "Omar", "Lena", "Jonas", "Marta", "Pedro", "Ana", "Tomás", "Ingrid",
+    "Wei",
+    "Fang",
+    "Jing",
+    "Lei",
+    "Min",
+    "Yan",
+    "Jie",
+    "Tao",
+    "Xin",
+    "Hui",
+    "Ying",
+    "Hao",
+    "Lin",
+    "Yu",
+    "Chen",
+    "Mei",
+    "Qiang",
+    "Xiaoming",
+    "Li Na",
+    "Zihan",
+    "Yichen",
+    "Haoran",
+    "Ruoxi",
+    "Anna",
+    "David",
+    "Emma",
+    "Lucas",
+    "Sofia",
+    "Mateo",
+    "Olivia",
+    "Noah",
+    "Chloé",
+    "Léa",
+    "Hugo",
+    "Yuki",
+    "Haruto",
+    "Sakura",
+    "Minjun",
+    "Seoyeon",
+    "Aarav",
+    "Priya",
+    "Fatima",
+    "Omar",
+    "Lena",
+    "Jonas",
+    "Marta",
+    "Pedro",
+    "Ana",
+    "Tomás",
+    "Ingrid",
 )
 FAMILY = (
-    "Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma", "Zhu", "Hu",
-    "Guo", "He", "Lin", "Luo", "Gao", "Smith", "Müller", "García", "Rossi", "Dubois", "Tanaka", "Sato", "Kim",
-    "Park", "Nguyen", "Singh", "Patel", "Kowalski", "Novák", "Silva", "Santos", "O'Brien", "van der Berg",
+    "Wang",
+    "Li",
+    "Zhang",
+    "Liu",
+    "Chen",
+    "Yang",
+    "Huang",
+    "Zhao",
+    "Wu",
+    "Zhou",
+    "Xu",
+    "Sun",
+    "Ma",
+    "Zhu",
+    "Hu",
+    "Guo",
+    "He",
+    "Lin",
+    "Luo",
+    "Gao",
+    "Smith",
+    "Müller",
+    "García",
+    "Rossi",
+    "Dubois",
+    "Tanaka",
+    "Sato",
+    "Kim",
+    "Park",
+    "Nguyen",
+    "Singh",
+    "Patel",
+    "Kowalski",
+    "Novák",
+    "Silva",
+    "Santos",
+    "O'Brien",
+    "van der Berg",
 )
 MAIL_DOMAINS = ("qq.com", "163.com", "gmail.com", "outlook.com", "126.com", "icloud.com", "foxmail.com", "yahoo.com")
 
@@ -84,8 +165,15 @@ def create_event(db: Database, *, now: int) -> registry.Event:
         db, name="Bench pop-up", venue="Hall 2, booth 14", starts_at=now - HOUR, ends_at=now + 8 * HOUR, now=now
     )
     campaigns.create_campaign(
-        db, event.id, title="Welcome gift", terms="One per person.", max_uses=1, valid_minutes=8 * 60,
-        rotating=False, welcome=True, now=now,
+        db,
+        event.id,
+        title="Welcome gift",
+        terms="One per person.",
+        max_uses=1,
+        valid_minutes=8 * 60,
+        rotating=False,
+        welcome=True,
+        now=now,
     )
     return event
 
@@ -199,7 +287,10 @@ def copy_database(source: Path, target: Path) -> None:
 
 
 def pragmas(conn: sqlite3.Connection) -> str:
-    values = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("journal_mode", "synchronous", "foreign_keys", "cache_size", "page_size")}
+    values = {
+        name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+        for name in ("journal_mode", "synchronous", "foreign_keys", "cache_size", "page_size")
+    }
     return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
@@ -224,7 +315,8 @@ def machine_lines(directory: Path) -> list[str]:
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, msgspec {version('msgspec')}, "
         f"sqlite-utils {version('sqlite-utils')}, {platform.system()} {platform.release()} {platform.machine()}",
         f"- Database files on {filesystem(directory)}",
-        "- Load average when the measurements ended: " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        "- Load average when the measurements ended: "
+        + " / ".join(f"{x:.2f}" for x in os.getloadavg())
         + " (1 / 5 / 15 min; anything else running shows here)",
     ]
 
@@ -240,4 +332,3 @@ def start_live_server(db_path: Path, directory: Path) -> tuple[subprocess.Popen,
         stop(process)
         raise
     return process, url
-

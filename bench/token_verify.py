@@ -110,7 +110,11 @@ def time_python(texts: list[str], signed: dict, root_public_key: bytes, now: int
 def isolate(route: Route) -> None:
     """The home page as the server sends it, plus the headers that make it cross-origin isolated."""
     response = route.fetch()
-    headers = {**response.headers, "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp"}
+    headers = {
+        **response.headers,
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-embedder-policy": "require-corp",
+    }
     route.fulfill(response=response, headers=headers)
 
 
@@ -133,7 +137,14 @@ def time_browser(texts: list[str], signed: dict, root_public_key: bytes, now: in
                     page.goto(url + "/")
                     result = page.evaluate(
                         BROWSER_RUN,
-                        {"signed": signed, "rootPublicKey": b64url(root_public_key), "eventId": EVENT_ID, "texts": texts, "now": now, "warmup": WARMUP},
+                        {
+                            "signed": signed,
+                            "rootPublicKey": b64url(root_public_key),
+                            "eventId": EVENT_ID,
+                            "texts": texts,
+                            "now": now,
+                            "warmup": WARMUP,
+                        },
                     )
                     return result, browser.version
                 finally:
@@ -201,18 +212,34 @@ def measure(quick: bool = False) -> Section:
         "the browser mean is total time / tokens, one performance.now() pair around the whole loop."
     )
     if resolution > 20:
-        out("- performance.now() is coarsened here: the browser median and p95 are multiples of its resolution; trust the mean.")
+        out(
+            "- performance.now() is coarsened here: the browser median and p95 are multiples of its resolution; trust the mean."
+        )
     out()
     out(HISTORY)
     browser_median = statistics.median(browser_times)
     figures = [
-        sampled("verify one token, Python", "µs", python_times, digits=1,
-                baseline=f"browser `token.js`: {browser_median:.1f} µs",
-                ratio=f"Python / browser = {statistics.median(python_times) / browser_median:.2f}" if browser_median else ""),
+        sampled(
+            "verify one token, Python",
+            "µs",
+            python_times,
+            digits=1,
+            baseline=f"browser `token.js`: {browser_median:.1f} µs",
+            ratio=f"Python / browser = {statistics.median(python_times) / browser_median:.2f}"
+            if browser_median
+            else "",
+        ),
         sampled("verify one token, browser `token.js`", "µs", browser_times, digits=1),
     ]
-    return Section("token_verify", "Verifying one token", "`.venv/bin/python -m bench.token_verify`", out.text(), figures,
-                   problems, seconds=time.perf_counter() - begun)
+    return Section(
+        "token_verify",
+        "Verifying one token",
+        "`.venv/bin/python -m bench.token_verify`",
+        out.text(),
+        figures,
+        problems,
+        seconds=time.perf_counter() - begun,
+    )
 
 
 def main() -> None:

@@ -62,7 +62,9 @@ from server.controllers.pwa import precache_lists
 GZIP_LEVEL = 6
 MARK = "poppass:wallet-first-qr"
 # A mid-range Android phone held upright (as e2e/test_wallet.py).
-PHONE = dict(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US")
+PHONE = dict(
+    viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US"
+)
 FLIP_TARGET_MS = 1000
 FLIP_TARGET = "flips to redeemed within a second of the redemption being merged"
 NO_TARGET = "none set (the issue asks for the figure)"
@@ -163,9 +165,18 @@ def redeem_online(url: str, tablet: Tablet, text: str, code: str) -> tuple[float
     """POST /api/v1/redeem as the tablet does online: wall-clock ms before sending and on the answer."""
     now_ms = int(time.time() * 1000)
     body = {
-        "protocol": 1, "device_id": tablet.device_id, "sent_at_ms": now_ms, "op_id": new_id(),
-        "subject": tokens.decode(text).token.id, "hlc_ms": now_ms, "hlc_counter": 0, "device_time_ms": now_ms,
-        "corrected_time_ms": now_ms, "clerk": tablet.clerk, "token": text, "code": code,
+        "protocol": 1,
+        "device_id": tablet.device_id,
+        "sent_at_ms": now_ms,
+        "op_id": new_id(),
+        "subject": tokens.decode(text).token.id,
+        "hlc_ms": now_ms,
+        "hlc_counter": 0,
+        "device_time_ms": now_ms,
+        "corrected_time_ms": now_ms,
+        "clerk": tablet.clerk,
+        "token": text,
+        "code": code,
     }
     data = json.dumps(body).encode()
     request = urllib.request.Request(
@@ -249,8 +260,10 @@ def stats(values: list[float]) -> str:
 def qr_stats(values: list[tuple[float, float]]) -> str:
     """Median, p95, max of the mark; median of the document's first byte and of the rest."""
     marks = [m for m, _ in values]
-    return (f"{stats(marks)} | {statistics.median(b for _, b in values):.0f} | "
-            f"{statistics.median(m - b for m, b in values):.0f}")
+    return (
+        f"{stats(marks)} | {statistics.median(b for _, b in values):.0f} | "
+        f"{statistics.median(m - b for m, b in values):.0f}"
+    )
 
 
 def run(args) -> Section:
@@ -285,7 +298,20 @@ def run(args) -> Section:
                     context = browser.new_context(**PHONE)
                     page = context.new_page()
                     page.on("pageerror", lambda error: errors.append(str(error)))
-                    page.on("console", lambda m: console.append(re.sub(r"127\.0\.0\.1:\d+/wallet/[A-Za-z0-9_-]+", "…/wallet/<capability>", f"{m.type}: {m.text}")) if m.type in ("error", "warning") else None)
+                    page.on(
+                        "console",
+                        lambda m: (
+                            console.append(
+                                re.sub(
+                                    r"127\.0\.0\.1:\d+/wallet/[A-Za-z0-9_-]+",
+                                    "…/wallet/<capability>",
+                                    f"{m.type}: {m.text}",
+                                )
+                            )
+                            if m.type in ("error", "warning")
+                            else None
+                        ),
+                    )
 
                     # (a) the first visit, straight from the sign-up's redirect.
                     sign_up(page, url, event_id, f"Bench Attendee {i}", f"1390000{i:04d}")
@@ -326,7 +352,9 @@ def run(args) -> Section:
                     text = voucher.get_attribute("data-token")
                     shown_code = voucher.locator(".wallet-qr").get_attribute("data-code")
                     sent, answered, status, answer = redeem_online(url, tablet, text, shown_code)
-                    decision = f"{status} {answer.get('outcome')}{' ' + answer['reason'] if answer.get('reason') else ''}"
+                    decision = (
+                        f"{status} {answer.get('outcome')}{' ' + answer['reason'] if answer.get('reason') else ''}"
+                    )
                     decisions[decision] = decisions.get(decision, 0) + 1
                     if status != 200 or answer.get("outcome") != "accepted":
                         problems.append(f"run {i}: the redemption was not accepted: {status} {answer}")
@@ -347,7 +375,9 @@ def run(args) -> Section:
                 responses = []
                 page.on("response", lambda response: responses.append(response))
                 page.goto(wallets[0])
-                page.locator("body[data-wallet-ready=true][data-wallet-cached=true]").wait_for(state="attached", timeout=20_000)
+                page.locator("body[data-wallet-ready=true][data-wallet-cached=true]").wait_for(
+                    state="attached", timeout=20_000
+                )
                 page.wait_for_load_state("networkidle")
                 for response in responses:
                     path = response.url.removeprefix(url)
@@ -355,7 +385,9 @@ def run(args) -> Section:
                         body = response.body()
                     except Exception:  # a redirect, or a body the browser did not keep
                         body = b""
-                    source = response.request.resource_type + (" (service worker)" if response.from_service_worker else "")
+                    source = response.request.resource_type + (
+                        " (service worker)" if response.from_service_worker else ""
+                    )
                     if not body and response.status == 200:
                         # wallet.js's own fetch of the page for the offline copy: its body went
                         # straight into the cache. The same document again: count it at its size.
@@ -383,7 +415,9 @@ def run(args) -> Section:
         f"voucher).\n"
     )
     out(f"Time to first QR, `{MARK}` startTime (ms from navigation start):\n")
-    out("| visit | runs | median ms | p95 ms | max ms | document's first byte, median ms | first byte → QR, median ms | target |")
+    out(
+        "| visit | runs | median ms | p95 ms | max ms | document's first byte, median ms | first byte → QR, median ms | target |"
+    )
     out("|---|---:|---:|---:|---:|---:|---:|---|")
     for label, values in (
         ("(a) first visit, right after the sign-up redirect (cold)", cold),
@@ -393,34 +427,52 @@ def run(args) -> Section:
         if values:
             out(f"| {label} | {len(values)} | {qr_stats(values)} | {NO_TARGET} |")
 
-    out("\nLive flip: redeem request sent by the tablet (Python) → the wallet's `.wallet-state` reads \"Redeemed at…\":\n")
+    out(
+        '\nLive flip: redeem request sent by the tablet (Python) → the wallet\'s `.wallet-state` reads "Redeemed at…":\n'
+    )
     out("| measured | redemptions | median ms | p95 ms | max ms | target |")
     out("|---|---:|---:|---:|---:|---|")
     if flips:
-        met = "met" if max(flips) < FLIP_TARGET_MS else ("met by p95" if percentile(flips, 0.95) < FLIP_TARGET_MS else "NOT met")
-        out(f"| request sent → page flipped | {len(flips)} | {stats(flips)} | < {FLIP_TARGET_MS} ms ({FLIP_TARGET}) — {met} |")
+        met = (
+            "met"
+            if max(flips) < FLIP_TARGET_MS
+            else ("met by p95" if percentile(flips, 0.95) < FLIP_TARGET_MS else "NOT met")
+        )
+        out(
+            f"| request sent → page flipped | {len(flips)} | {stats(flips)} | < {FLIP_TARGET_MS} ms ({FLIP_TARGET}) — {met} |"
+        )
         out(f"| answer back → page flipped | {len(after_answer)} | {stats(after_answer)} | |")
         out(f"| the `POST /api/v1/redeem` round trip itself | {len(round_trips)} | {stats(round_trips)} | |")
     out(f"\n- Server decisions: {', '.join(f'{v}× {k}' for k, v in sorted(decisions.items()))}.")
     if offsets:
         worst = max(offsets, key=lambda o: abs(o[0]))
-        out(f"- Page clock − Python clock, sampled before each redemption: at most {worst[0]:+.1f} ms "
-              f"(± {max(u for _, u in offsets):.1f} ms, half a driver round trip); the flip figures are not corrected for it.")
-    out(f"- Wall time of the {n} runs through Playwright: {runs_s:.1f} s ({runs_s / n:.1f} s an attendee, driver round-trips included).")
+        out(
+            f"- Page clock − Python clock, sampled before each redemption: at most {worst[0]:+.1f} ms "
+            f"(± {max(u for _, u in offsets):.1f} ms, half a driver round trip); the flip figures are not corrected for it."
+        )
+    out(
+        f"- Wall time of the {n} runs through Playwright: {runs_s:.1f} s ({runs_s / n:.1f} s an attendee, driver round-trips included)."
+    )
 
     documents = [w for w in weight if w[1].startswith("document")]
     counted = [w for w in weight if w[3]]
     raw_total, gz_total = sum(w[3] for w in counted), sum(w[4] for w in counted)
-    out("\nWallet page weight, a cold first visit to a wallet address (fresh context): every response the page load "
-          "fetched, raw bytes (decoded body) and gzip -6:\n")
+    out(
+        "\nWallet page weight, a cold first visit to a wallet address (fresh context): every response the page load "
+        "fetched, raw bytes (decoded body) and gzip -6:\n"
+    )
     out("| # | response | fetched as | status | raw bytes | gzip -6 bytes |")
     out("|---:|---|---|---:|---:|---:|")
     for k, (path, source, status, raw, gzb) in enumerate(weight, 1):
         out(f"| {k} | `{path}` | {source} | {status} | {raw:,} | {gzb:,} |")
-    out(f"| | **all {len(weight)} responses** | | | **{raw_total:,}** ({kib(raw_total)}) | **{gz_total:,}** ({kib(gz_total)}) |")
+    out(
+        f"| | **all {len(weight)} responses** | | | **{raw_total:,}** ({kib(raw_total)}) | **{gz_total:,}** ({kib(gz_total)}) |"
+    )
     if documents:
         path, _, _, raw, gzb = documents[0]
-        out(f"\n- The HTML document alone: {raw:,} bytes raw, {gzb:,} gzip -6 ({raw / raw_total:.0%} of the raw total).")
+        out(
+            f"\n- The HTML document alone: {raw:,} bytes raw, {gzb:,} gzip -6 ({raw / raw_total:.0%} of the raw total)."
+        )
     fetched_paths = [w[0].split("?", 1)[0] for w in weight]
     repeated = sorted({p for p in fetched_paths if fetched_paths.count(p) > 1})
     if repeated:
@@ -429,16 +481,24 @@ def run(args) -> Section:
         out("- No `/i18n/*.json` catalogue was fetched (English is the source language: i18n.js loads none for `en`).")
     shell_raw = sum(len(b) for b in shell_bodies.values())
     shell_gz = sum(gz(b) for b in shell_bodies.values())
-    out(f"- Then in the background the service worker (`/sw.js`, {len(shell_bodies['/sw.js']):,} bytes) installs and "
-          f"precaches its COMMON_SHELL and PUBLIC_SHELL lists: {len(shell)} URLs, {shell_raw - len(shell_bodies['/sw.js']):,} bytes raw, "
-          f"{shell_gz - gz(shell_bodies['/sw.js']):,} gzip -6 (sw.js included: {kib(shell_raw)} / {kib(shell_gz)}).")
+    out(
+        f"- Then in the background the service worker (`/sw.js`, {len(shell_bodies['/sw.js']):,} bytes) installs and "
+        f"precaches its COMMON_SHELL and PUBLIC_SHELL lists: {len(shell)} URLs, {shell_raw - len(shell_bodies['/sw.js']):,} bytes raw, "
+        f"{shell_gz - gz(shell_bodies['/sw.js']):,} gzip -6 (sw.js included: {kib(shell_raw)} / {kib(shell_gz)})."
+    )
 
     if errors:
         problems.append(f"{len(errors)} page errors, distinct: {sorted(set(errors))[:5]}")
-    out(f"- Service worker control of the first visit (the worker installs during it and claims its clients): "
-          f"controlled by the time `data-wallet-cached` was set in {n - late - len(uncontrolled)} of {n} runs, "
-          f"a moment later in {late}, never (3 s) in {len(uncontrolled)}"
-          + (f" (runs {', '.join(map(str, uncontrolled))}); their reloads still came from the worker." if uncontrolled else "."))
+    out(
+        f"- Service worker control of the first visit (the worker installs during it and claims its clients): "
+        f"controlled by the time `data-wallet-cached` was set in {n - late - len(uncontrolled)} of {n} runs, "
+        f"a moment later in {late}, never (3 s) in {len(uncontrolled)}"
+        + (
+            f" (runs {', '.join(map(str, uncontrolled))}); their reloads still came from the worker."
+            if uncontrolled
+            else "."
+        )
+    )
     if console:
         out(f"- Console errors/warnings ({len(console)}), distinct: {sorted(set(console))[:5]}")
     for problem in problems:
@@ -447,17 +507,41 @@ def run(args) -> Section:
     out()
     out(HISTORY)
     figures = []
-    for label, values in (("(a) first visit, cold", cold), ("(b) reload online, service worker", warm),
-                          ("(c) reload offline", offline)):
+    for label, values in (
+        ("(a) first visit, cold", cold),
+        ("(b) reload online, service worker", warm),
+        ("(c) reload offline", offline),
+    ):
         if values:
             figures.append(sampled(f"wallet, time to first QR, {label}", "ms", [m for m, _ in values]))
     if flips:
-        figures.append(sampled("wallet, live flip: redeem request sent → wallet shows redeemed", "ms", flips,
-                               target="< 1,000 ms, every flip", met=max(flips) < FLIP_TARGET_MS))
-    figures.append(Figure("wallet, page weight of a cold first visit, gzip -6", "bytes", gz_total,
-                          baseline=f"raw: {raw_total:,} bytes", ratio=f"{100 * gz_total / raw_total:.0f} %"))
-    return Section("wallet", "The attendee's wallet", "`.venv/bin/python -m bench.wallet [--runs 20]`",
-                   out.text(), figures, problems, seconds=elapsed)
+        figures.append(
+            sampled(
+                "wallet, live flip: redeem request sent → wallet shows redeemed",
+                "ms",
+                flips,
+                target="< 1,000 ms, every flip",
+                met=max(flips) < FLIP_TARGET_MS,
+            )
+        )
+    figures.append(
+        Figure(
+            "wallet, page weight of a cold first visit, gzip -6",
+            "bytes",
+            gz_total,
+            baseline=f"raw: {raw_total:,} bytes",
+            ratio=f"{100 * gz_total / raw_total:.0f} %",
+        )
+    )
+    return Section(
+        "wallet",
+        "The attendee's wallet",
+        "`.venv/bin/python -m bench.wallet [--runs 20]`",
+        out.text(),
+        figures,
+        problems,
+        seconds=elapsed,
+    )
 
 
 def measure(quick: bool = False, *, runs: int | None = None, directory: Path | None = None) -> Section:
@@ -468,7 +552,9 @@ def measure(quick: bool = False, *, runs: int | None = None, directory: Path | N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--runs", type=int, default=None, help="attendees: sign-ups, reloads and redemptions (default 20)")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="attendees: sign-ups, reloads and redemptions (default 20)"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 attendees")
     parser.add_argument("--dir", type=Path, default=None, help="where the database file goes (default: a temp dir)")
     args = parser.parse_args()

@@ -37,4 +37,8 @@ def y4m(text: str | None, path: Path, *, frames: int = 3) -> Path:
 
 def camera_args(path: Path) -> list[str]:
     """Chromium flags for a fake camera showing `path`, with camera permission prompts answered yes."""
-    return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={path}"]
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={path}",
+    ]

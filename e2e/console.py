@@ -23,7 +23,9 @@ def new_organizer(live_server, name: str = "Mei", role: str = organizations.OWNE
     def make(db) -> None:
         now = int(time.time())
         account = organizers.create_organizer(db, email=email, name=name, password=PASSWORD, now=now)
-        home = organizations.find_organization(db, ORGANIZATION) or organizations.create_organization(db, name=ORGANIZATION, now=now)
+        home = organizations.find_organization(db, ORGANIZATION) or organizations.create_organization(
+            db, name=ORGANIZATION, now=now
+        )
         organizations.add_member(db, home.id, account.id, role, now=now)
         organizations.adopt_unheld_events(db, home.id)
 
@@ -33,7 +35,9 @@ def new_organizer(live_server, name: str = "Mei", role: str = organizations.OWNE
 
 def hold_new_events(db, email: str) -> None:
     """Events made behind the console's back after the organizer: theirs, as the console would make them."""
-    organizations.adopt_unheld_events(db, organizations.membership(db, organizations.find_account(db, email)).organization.id)
+    organizations.adopt_unheld_events(
+        db, organizations.membership(db, organizations.find_account(db, email)).organization.id
+    )
 
 
 def sign_in(page: Page, live_server, email: str) -> str:

@@ -98,46 +98,97 @@ def make_world(db, *, now: int) -> World:
     """A bilingual pop-up two hours in: a static welcome voucher for everyone, a rotating
     ¥50-off voucher, two tablets that checked people in and redeemed, an open conflict and a
     past lucky draw."""
-    event = registry.create_event(db, name="Spring launch pop-up · 春季新品快闪店", venue="Jing'an Kerry Centre, L1 atrium",
-                                  starts_at=now - 2 * 3600, ends_at=now + 6 * 3600, timezone="Asia/Shanghai",
-                                  languages=["en", "zh-CN"], now=now - 3 * 3600)
-    tote = campaigns.create_campaign(db, event.id, title="Free tote bag", value="a canvas tote bag",
-                                     terms="One per person, at the gift counter, while stocks last.", max_uses=1,
-                                     rotating=False, welcome=True, now=now - 3 * 3600,
-                                     texts={"zh-CN": {"title": "免费帆布袋", "value": "帆布袋一个",
-                                                      "terms": "每人一个，在礼品柜台领取，送完即止。"}})
-    fifty = campaigns.create_campaign(db, event.id, title="¥50 off your first purchase", value="¥50 off",
-                                      terms="On purchases over ¥200; not with other offers.", max_uses=1,
-                                      valid_minutes=8 * 60, rotating=True, welcome=True, now=now - 3 * 3600,
-                                      texts={"zh-CN": {"title": "首次购物立减 50 元", "value": "立减 50 元",
-                                                       "terms": "满 200 元可用，不与其他优惠同享。"}})
+    event = registry.create_event(
+        db,
+        name="Spring launch pop-up · 春季新品快闪店",
+        venue="Jing'an Kerry Centre, L1 atrium",
+        starts_at=now - 2 * 3600,
+        ends_at=now + 6 * 3600,
+        timezone="Asia/Shanghai",
+        languages=["en", "zh-CN"],
+        now=now - 3 * 3600,
+    )
+    tote = campaigns.create_campaign(
+        db,
+        event.id,
+        title="Free tote bag",
+        value="a canvas tote bag",
+        terms="One per person, at the gift counter, while stocks last.",
+        max_uses=1,
+        rotating=False,
+        welcome=True,
+        now=now - 3 * 3600,
+        texts={
+            "zh-CN": {"title": "免费帆布袋", "value": "帆布袋一个", "terms": "每人一个，在礼品柜台领取，送完即止。"}
+        },
+    )
+    fifty = campaigns.create_campaign(
+        db,
+        event.id,
+        title="¥50 off your first purchase",
+        value="¥50 off",
+        terms="On purchases over ¥200; not with other offers.",
+        max_uses=1,
+        valid_minutes=8 * 60,
+        rotating=True,
+        welcome=True,
+        now=now - 3 * 3600,
+        texts={
+            "zh-CN": {
+                "title": "首次购物立减 50 元",
+                "value": "立减 50 元",
+                "terms": "满 200 元可用，不与其他优惠同享。",
+            }
+        },
+    )
     start_ms = (now - 2 * 3600) * 1000
-    signed = [signup.sign_up(db, event.id, signup.Applicant(name, phone, email, True), now_ms=start_ms + n * 5 * MIN_MS)
-              for n, (name, phone, email) in enumerate(PEOPLE)]
+    signed = [
+        signup.sign_up(db, event.id, signup.Applicant(name, phone, email, True), now_ms=start_ms + n * 5 * MIN_MS)
+        for n, (name, phone, email) in enumerate(PEOPLE)
+    ]
     # Everyone who signs up holds both: the tote voucher, and ¥50 off behind a rotating QR.
-    (rotating,) = [row["text"] for row in db.query(
-        "select text from tokens where type = 'voucher' and attendee_id = ? and campaign = ?",
-        [signed[0].attendee_id, fifty.number])]
+    (rotating,) = [
+        row["text"]
+        for row in db.query(
+            "select text from tokens where type = 'voucher' and attendee_id = ? and campaign = ?",
+            [signed[0].attendee_id, fifty.number],
+        )
+    ]
     door, bar = enroll(db, event.id, "Door", now=now - 2 * 3600), enroll(db, event.id, "Bar", now=now - 2 * 3600)
     for n, person in enumerate(signed[:9]):
         door.checkin(person.attendee_id, now_ms=start_ms + (10 + n * 11) * MIN_MS)
     for n, person in enumerate(signed[:5]):
-        (text,) = [row["text"] for row in db.query(
-            "select text from tokens where type = 'voucher' and attendee_id = ? and campaign = ?",
-            [person.attendee_id, tote.number])]
+        (text,) = [
+            row["text"]
+            for row in db.query(
+                "select text from tokens where type = 'voucher' and attendee_id = ? and campaign = ?",
+                [person.attendee_id, tote.number],
+            )
+        ]
         bar.redeem(text, now_ms=start_ms + (30 + n * 15) * MIN_MS)
     push(db, door, start_ms + 110 * MIN_MS)
     push(db, bar, start_ms + 110 * MIN_MS)
     redeem_twice(db, event.id, door, bar, now=now - 600, title="Limited poster")
     (conflict_id,) = [row["id"] for row in db.query("select id from conflicts where event_id = ?", [event.id])]
-    host = organizers.create_organizer(db, email=f"host{time.time_ns()}@example.com", name="Mei", password="correct horse battery",
-                                       now=now - 3 * 3600)
+    host = organizers.create_organizer(
+        db, email=f"host{time.time_ns()}@example.com", name="Mei", password="correct horse battery", now=now - 3 * 3600
+    )
     draw = draws.draw(db, event.id, drawn_by=host.id, wanted=3, now=now - 300)
     static = campaigns.issue_voucher(db, event.id, tote.number, now=now)
     upload = imports.uploads_directory(db) / "layout-check.csv"
-    upload.write_text("姓名,手机\n陈静,13900000002\n<b>Nobody</b>,\nOuyang Mingyue 欧阳明月,13900000099\n", encoding="utf-8")
-    job = imports.create_job(db, event_id=event.id, organizer_id=host.id, filename="报名表 sign-ups (final).csv",
-                             path=upload, size=upload.stat().st_size, layout=imports.inspect_file(upload), now=now)
+    upload.write_text(
+        "姓名,手机\n陈静,13900000002\n<b>Nobody</b>,\nOuyang Mingyue 欧阳明月,13900000099\n", encoding="utf-8"
+    )
+    job = imports.create_job(
+        db,
+        event_id=event.id,
+        organizer_id=host.id,
+        filename="报名表 sign-ups (final).csv",
+        path=upload,
+        size=upload.stat().st_size,
+        layout=imports.inspect_file(upload),
+        now=now,
+    )
     imports.start_job(db, job.id, {"name": 0, "phone": 1, "email": None}, now_ms=now * 1000)
     for _ in imports.run_job(db, job.id):
         pass
@@ -156,8 +207,10 @@ def make_world(db, *, now: int) -> World:
 
 
 def fresh_static_voucher(live_server, world: World) -> str:
-    return with_db(live_server, lambda db: campaigns.issue_voucher(
-        db, world.event_id, world.campaign_number, now=int(time.time())).text)
+    return with_db(
+        live_server,
+        lambda db: campaigns.issue_voucher(db, world.event_id, world.campaign_number, now=int(time.time())).text,
+    )
 
 
 def v_path(text: str) -> str:
@@ -185,9 +238,13 @@ class Screens:
 
     def _context(self) -> BrowserContext:
         context = self.browser.new_context(
-            viewport={"width": self.size.width, "height": self.size.height}, device_scale_factor=1,
-            has_touch=self.size.touch, locale=self.language, permissions=["camera"],
-            timezone_id="Asia/Shanghai")
+            viewport={"width": self.size.width, "height": self.size.height},
+            device_scale_factor=1,
+            has_touch=self.size.touch,
+            locale=self.language,
+            permissions=["camera"],
+            timezone_id="Asia/Shanghai",
+        )
         context.set_default_timeout(15_000)
         return context
 
@@ -211,8 +268,10 @@ class Screens:
         return self._page("revoked", self._enroll_then_revoke)
 
     def _enroll(self, page: Page, name: str) -> None:
-        code = with_db(self.live_server, lambda db: devices.create_enrollment_code(
-            db, self.world.event_id, name=name, now=int(time.time())))
+        code = with_db(
+            self.live_server,
+            lambda db: devices.create_enrollment_code(db, self.world.event_id, name=name, now=int(time.time())),
+        )
         page.goto(self.url + "/station")
         page.locator("#enroll-code").fill(code)
         page.locator("#enroll-clerk").fill("Mei")
@@ -383,12 +442,15 @@ def console_account_new_codes(screens: Screens) -> Page:
 
 def console_members_reset(screens: Screens) -> Page:
     """Another member's app and password reset: the one-time password to hand over."""
+
     def member(db) -> str:
         now = int(time.time())
-        account = organizers.create_organizer(db, email=f"ouyang{time.time_ns()}@example.com", name="Ouyang Mingyue 欧阳明月",
-                                              password=PASSWORD, now=now)
-        organizations.add_member(db, organizations.find_organization(db, ORGANIZATION).id, account.id,
-                                 organizations.STAFF, now=now)
+        account = organizers.create_organizer(
+            db, email=f"ouyang{time.time_ns()}@example.com", name="Ouyang Mingyue 欧阳明月", password=PASSWORD, now=now
+        )
+        organizations.add_member(
+            db, organizations.find_organization(db, ORGANIZATION).id, account.id, organizations.STAFF, now=now
+        )
         return account.id
 
     screens.main()  # signed in first: that makes the organization the member joins
@@ -405,6 +467,7 @@ def console_members_reset(screens: Screens) -> Page:
 
 def organizer_code_recovery(screens: Screens) -> Page:
     """The code step of an enrolled account, with the recovery code form open."""
+
     def pending(db) -> str:
         """An enrolled account, and the pending sign-in its password step leaves (made here: that
         step's rate limit is per client address, and every browser here is 127.0.0.1)."""
@@ -412,7 +475,9 @@ def organizer_code_recovery(screens: Screens) -> Page:
         email = f"enrolled{time.time_ns()}@example.com"
         account = organizers.create_organizer(db, email=email, name="Mei", password=PASSWORD, now=now)
         first = organizers.check_password(db, email, PASSWORD, now=now)
-        organizers.complete_sign_in(db, first.token, pyotp.TOTP(organizers.totp_secret(db, account.id)).at(now), now=now)
+        organizers.complete_sign_in(
+            db, first.token, pyotp.TOTP(organizers.totp_secret(db, account.id)).at(now), now=now
+        )
         return organizers.check_password(db, email, PASSWORD, now=now).token
 
     token = with_db(screens.live_server, pending)
@@ -450,10 +515,14 @@ PAGES: dict[str, Screen] = {
     "verdict-accepted": Screen(lambda s: verdict(s, "green"), "station"),
     "verdict-refused": Screen(lambda s: verdict(s, "red"), "station"),
     "verdict-check": Screen(lambda s: verdict(s, "amber"), "station"),
-    "wallet-static": Screen(visit("anonymous", lambda w: f"/wallet/{w.wallet_static}", ".wallet-qr svg"),
-                            "public", qr=True),
-    "wallet-rotating": Screen(visit("anonymous", lambda w: f"/wallet/{w.wallet_rotating}",
-                                    ".wallet-item[data-rotating=true] .wallet-qr svg"), "public", qr=True),
+    "wallet-static": Screen(
+        visit("anonymous", lambda w: f"/wallet/{w.wallet_static}", ".wallet-qr svg"), "public", qr=True
+    ),
+    "wallet-rotating": Screen(
+        visit("anonymous", lambda w: f"/wallet/{w.wallet_rotating}", ".wallet-item[data-rotating=true] .wallet-qr svg"),
+        "public",
+        qr=True,
+    ),
     "event-signup": Screen(visit("anonymous", lambda w: f"/events/{w.event_id}"), "public"),
     "voucher-static": Screen(visit("anonymous", lambda w: v_path(w.voucher_static)), "public", qr=True),
     # A rotating voucher's /V/ page should send the holder to their wallet, not show a QR.
@@ -471,7 +540,9 @@ PAGES: dict[str, Screen] = {
     "console-tablets": Screen(console("/tablets", "#devices"), "console"),
     "console-tablets-code": Screen(console_tablets_code, "console", qr=True),
     "console-conflicts": Screen(console("/conflicts", "article.conflict"), "console"),
-    "console-conflict": Screen(lambda s: console(f"/conflicts/{s.world.conflict_id}", "article.conflict")(s), "console"),
+    "console-conflict": Screen(
+        lambda s: console(f"/conflicts/{s.world.conflict_id}", "article.conflict")(s), "console"
+    ),
     "console-import": Screen(console("/import"), "console"),
     "console-import-report": Screen(lambda s: console(f"/import/{s.world.import_id}")(s), "console"),
     "console-report": Screen(console("/report", "#report"), "console"),
@@ -512,7 +583,9 @@ def layout_browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFact
     """Chromium with a fake camera showing a blank picture: the Scan screen's camera starts as
     on a real tablet, and reads nothing."""
     camera = y4m(None, Path(tmp_path_factory.mktemp("layout-camera")) / "blank.y4m")
-    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)])
+    browser = playwright.chromium.launch(
+        executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)]
+    )
     yield browser
     browser.close()
 
@@ -526,8 +599,12 @@ def shelf(layout_browser: Browser, live_server, layout_world: World) -> Iterator
 
 def cases(sizes: list[str]) -> list:
     """(page, size, language) in the order that shares one context per (size, language)."""
-    return [pytest.param(page_id, size, language, id=f"{page_id}-{size}-{language}")
-            for size in sizes for language in LANGUAGES for page_id in PAGES]
+    return [
+        pytest.param(page_id, size, language, id=f"{page_id}-{size}-{language}")
+        for size in sizes
+        for language in LANGUAGES
+        for page_id in PAGES
+    ]
 
 
 def expect_language(page: Page, language: str) -> None:

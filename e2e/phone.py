@@ -9,7 +9,9 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 STEP_MS = 15_000
 # A mid-range Android phone held upright.
-PHONE = dict(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US")
+PHONE = dict(
+    viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US"
+)
 
 
 def sign_up(context: BrowserContext, live_server, name: str, phone: str) -> Page:

@@ -79,9 +79,7 @@ class Station:
         )
 
     def outbox(self) -> list[dict]:
-        return self.page.evaluate(
-            "async () => (await (await import('/static/js/outbox.js')).openOutbox()).pending()"
-        )
+        return self.page.evaluate("async () => (await (await import('/static/js/outbox.js')).openOutbox()).pending()")
 
 
 def eventually(probe, timeout: float = 10.0):
@@ -116,8 +114,10 @@ def enroll_by_scanning(page: Page, base_url: str, code: str, clerk: str) -> None
 
 
 def enrollment_code(live_server, name: str) -> str:
-    return with_db(live_server, lambda db: devices.create_enrollment_code(
-        db, live_server.demo.event.id, name=name, now=int(time.time())))
+    return with_db(
+        live_server,
+        lambda db: devices.create_enrollment_code(db, live_server.demo.event.id, name=name, now=int(time.time())),
+    )
 
 
 @pytest.fixture
@@ -127,7 +127,9 @@ def camera(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tablet_browser(playwright: Playwright, camera: Path) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)])
+    browser = playwright.chromium.launch(
+        executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)]
+    )
     yield browser
     browser.close()
 

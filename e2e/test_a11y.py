@@ -22,8 +22,13 @@ MAIN_SIZE = {"station": "tablet", "public": "phone", "console": "laptop", "wall"
 def a11y_cases() -> list:
     sizes = ["phone", "tablet", "laptop", "projector"]
     wanted = {(page_id, size) for page_id, screen in PAGES.items() for size in {"phone", MAIN_SIZE[screen.audience]}}
-    return [pytest.param(page_id, size, language, id=f"{page_id}-{size}-{language}")
-            for size in sizes for language in LANGUAGES for page_id in PAGES if (page_id, size) in wanted]
+    return [
+        pytest.param(page_id, size, language, id=f"{page_id}-{size}-{language}")
+        for size in sizes
+        for language in LANGUAGES
+        for page_id in PAGES
+        if (page_id, size) in wanted
+    ]
 
 
 def run_axe(page) -> list[dict]:
@@ -31,9 +36,14 @@ def run_axe(page) -> list[dict]:
     try:
         loaded = cdp.send("Runtime.evaluate", {"expression": AXE + "\n;typeof axe", "returnByValue": True})
         assert loaded["result"].get("value") == "object", f"axe did not load: {loaded}"
-        answer = cdp.send("Runtime.evaluate", {
-            "expression": "axe.run(document, {resultTypes: ['violations']}).then((r) => JSON.stringify(r.violations))",
-            "awaitPromise": True, "returnByValue": True})
+        answer = cdp.send(
+            "Runtime.evaluate",
+            {
+                "expression": "axe.run(document, {resultTypes: ['violations']}).then((r) => JSON.stringify(r.violations))",
+                "awaitPromise": True,
+                "returnByValue": True,
+            },
+        )
     finally:
         cdp.detach()
     assert "exceptionDetails" not in answer, answer["exceptionDetails"]
@@ -47,4 +57,5 @@ def test_no_serious_violations(shelf, page_id: str, size: str, language: str) ->
     violations = [v for v in run_axe(page) if v["impact"] in ("serious", "critical")]
     assert not violations, f"{page_id} at {size} in {language}:\n" + "\n".join(
         f"{v['id']} ({v['impact']}): {v['help']} — " + ", ".join(" ".join(n["target"]) for n in v["nodes"][:5])
-        for v in violations)
+        for v in violations
+    )

@@ -30,7 +30,9 @@ def test_an_organizer_enrolls_an_authenticator_and_signs_in(page: Page, live_ser
     secret = parse_qs(uri.query)["secret"][0]
     assert page.locator("#totp-secret").text_content() == secret
 
-    page.get_by_label("6-digit code from your authenticator app").fill("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    page.get_by_label("6-digit code from your authenticator app").fill(
+        "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    )
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("That code is not right")
     page.get_by_label("6-digit code from your authenticator app").fill(pyotp.TOTP(secret).now())

@@ -16,14 +16,17 @@ from events import campaigns, tokens
 def single_use_voucher(live_server) -> str:
     def make(db):
         event_id = live_server.demo.event.id
-        campaign = campaigns.create_campaign(db, event_id, title=f"Tote bag {time.time_ns()}", max_uses=1,
-                                             rotating=False, now=int(time.time()))
+        campaign = campaigns.create_campaign(
+            db, event_id, title=f"Tote bag {time.time_ns()}", max_uses=1, rotating=False, now=int(time.time())
+        )
         return campaigns.issue_voucher(db, event_id, campaign.number, now=int(time.time())).text
 
     return with_db(live_server, make)
 
 
-def test_a_double_redemption_reaches_both_tablets_and_the_organizer_and_is_resolved(new_station, live_server, page: Page) -> None:
+def test_a_double_redemption_reaches_both_tablets_and_the_organizer_and_is_resolved(
+    new_station, live_server, page: Page
+) -> None:
     a = new_station("Front desk", "Ann")
     b = new_station("Exit door", "<script>alert(1)</script>")
     voucher = single_use_voucher(live_server)
@@ -51,7 +54,8 @@ def test_a_double_redemption_reaches_both_tablets_and_the_organizer_and_is_resol
     a.go(live_server.url + "/station/scan")
     a.type_code(voucher)
     expect(a.page.locator("#verdict-conflicts")).to_have_text(
-        "Open conflict: Used more times than allowed. The organizer will decide.")
+        "Open conflict: Used more times than allowed. The organizer will decide."
+    )
     a.next()
 
     # The organizer sees both ops, with the tablets, the clerks (as text) and what they saw.

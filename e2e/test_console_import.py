@@ -29,8 +29,12 @@ def attendee_file(path: Path) -> Path:
 
 def test_import_twenty_thousand_attendees(page: Page, live_server, tmp_path: Path) -> None:
     now = int(time.time())
-    event = with_db(live_server, lambda db: registry.create_event(
-        db, name="Import test", venue="Hall", starts_at=now, ends_at=now + 8 * 3600, now=now))
+    event = with_db(
+        live_server,
+        lambda db: registry.create_event(
+            db, name="Import test", venue="Hall", starts_at=now, ends_at=now + 8 * 3600, now=now
+        ),
+    )
     sign_in(page, live_server, new_organizer(live_server))
     page.goto(f"{live_server.url}/organizer/events/{event.id}")
     page.get_by_role("link", name="Import attendees").click()
@@ -48,5 +52,10 @@ def test_import_twenty_thousand_attendees(page: Page, live_server, tmp_path: Pat
     expect(page.locator("#import-errors")).to_contain_text("20003")
     expect(page.locator("#import-errors")).to_contain_text("Please enter your name.")
     assert page.locator("#import-bar").get_attribute("value") == "20002"
-    assert with_db(live_server, lambda db: db.execute(
-        "select count(*) from attendees where event_id = ?", [event.id]).fetchone()[0]) == ROWS
+    assert (
+        with_db(
+            live_server,
+            lambda db: db.execute("select count(*) from attendees where event_id = ?", [event.id]).fetchone()[0],
+        )
+        == ROWS
+    )

@@ -21,13 +21,25 @@ def small_event(db) -> str:
     3 unique attendees; Ann and Cai checked in (2); holders Ann, Bea → 1 of 2 came in (50.0%);
     vouchers 2, Ann's redeemed → 50.0%. Quarter hours: [1 arrival, 1 redemption], [1 arrival]."""
     now = int(time.time())
-    event = registry.create_event(db, name="Report <i>night</i>", venue="Store 2F", starts_at=now - 7200,
-                                  ends_at=now + 6 * 3600, timezone="Asia/Shanghai", now=now - 7200)
+    event = registry.create_event(
+        db,
+        name="Report <i>night</i>",
+        venue="Store 2F",
+        starts_at=now - 7200,
+        ends_at=now + 6 * 3600,
+        timezone="Asia/Shanghai",
+        now=now - 7200,
+    )
     campaigns.create_campaign(db, event.id, title="Tote <b>bag</b>", welcome=True, now=now - 7200)
     base = (now // 900 * 900 - 45 * 60) * 1000  # a quarter hour, 45 to 60 minutes ago
-    ann = signup.sign_up(db, event.id, signup.Applicant("Ann <script>x</script>", "13800138001", "", True), now_ms=base - 30 * MIN)
+    ann = signup.sign_up(
+        db, event.id, signup.Applicant("Ann <script>x</script>", "13800138001", "", True), now_ms=base - 30 * MIN
+    )
     signup.sign_up(db, event.id, signup.Applicant("=Bea", "13800138002", "", True), now_ms=base - 29 * MIN)
-    (ann_voucher,) = [row["text"] for row in db.query("select text from tokens where type = 'voucher' and attendee_id = ?", [ann.attendee_id])]
+    (ann_voucher,) = [
+        row["text"]
+        for row in db.query("select text from tokens where type = 'voucher' and attendee_id = ?", [ann.attendee_id])
+    ]
     door = enroll(db, event.id, "Door", now=now - 3600)
     door.checkin(ann.attendee_id, now_ms=base + 2 * MIN)
     door.redeem(ann_voucher, now_ms=base + 5 * MIN)

@@ -39,9 +39,13 @@ def test_every_hlc_vector(run: Run) -> None:
 
 
 def python(case: dict) -> dict:
-    clock = hlc.HybridClock(case["clock"]["ms"], case["clock"]["counter"], max_drift_ms=case.get("max_drift_ms", 60_000))
+    clock = hlc.HybridClock(
+        case["clock"]["ms"], case["clock"]["counter"], max_drift_ms=case.get("max_drift_ms", 60_000)
+    )
     if "remote" in case:
-        return build.stamped(clock, lambda: clock.receive((case["remote"]["ms"], case["remote"]["counter"]), case["wall_ms"]))
+        return build.stamped(
+            clock, lambda: clock.receive((case["remote"]["ms"], case["remote"]["counter"]), case["wall_ms"])
+        )
     return build.stamped(clock, lambda: clock.now(case["wall_ms"]))
 
 
@@ -51,9 +55,18 @@ def test_random_clocks_agree_with_python(run: Run) -> None:
     near = lambda: base + rng.choice([0, 0, 1, -1, rng.randint(-70_000, 70_000)])  # noqa: E731
     counter = lambda: rng.choice([0, 1, hlc.MAX_COUNTER - 1, hlc.MAX_COUNTER, rng.randint(0, hlc.MAX_COUNTER)])  # noqa: E731
     sends = [{"clock": {"ms": near(), "counter": counter()}, "wall_ms": near()} for _ in range(300)]
-    receives = [{"clock": {"ms": near(), "counter": counter()}, "remote": {"ms": near(), "counter": counter()},
-                 "wall_ms": near(), "max_drift_ms": 60_000} for _ in range(300)]
-    results = run("return { send: arg.sends.map(send), receive: arg.receives.map(receive) };",
-                  {"sends": sends, "receives": receives})
+    receives = [
+        {
+            "clock": {"ms": near(), "counter": counter()},
+            "remote": {"ms": near(), "counter": counter()},
+            "wall_ms": near(),
+            "max_drift_ms": 60_000,
+        }
+        for _ in range(300)
+    ]
+    results = run(
+        "return { send: arg.sends.map(send), receive: arg.receives.map(receive) };",
+        {"sends": sends, "receives": receives},
+    )
     assert results["send"] == [python(case) for case in sends]
     assert results["receive"] == [python(case) for case in receives]

@@ -116,8 +116,10 @@ def test_layout(shelf, page_id: str, size: str, language: str) -> None:
     # The wall is made for landscape screens (projectors, a laptop, a tablet on a stand): there
     # it must fit with nothing below the fold; on a phone or a portrait tablet it may scroll.
     landscape = SIZES[size].width > SIZES[size].height
-    result = page.evaluate(MEASURE, {"cards": CARDS, "station": screen.qr_without_scrolling,
-                                     "wall": screen.audience == "wall" and landscape})
+    result = page.evaluate(
+        MEASURE,
+        {"cards": CARDS, "station": screen.qr_without_scrolling, "wall": screen.audience == "wall" and landscape},
+    )
     if screen.qr:
         assert page.locator(".qr svg, .qr canvas").count(), f"{page_id}: no QR on the page"
     shots = os.environ.get("POPPASS_SCREENSHOTS")

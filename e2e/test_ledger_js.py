@@ -59,7 +59,10 @@ def run(page: Page, live_server, body: str):
 
 
 def test_a_pull_page_applied_twice_changes_nothing(page: Page, live_server) -> None:
-    result = run(page, live_server, """
+    result = run(
+        page,
+        live_server,
+        """
       const [id] = arg.ids;
       const ops = [
         op('register', 'ATTENDEE00000001', { name: 'Li <b>Wei</b>', consent: true, phone: '138 0013 8000' }),
@@ -76,23 +79,31 @@ def test_a_pull_page_applied_twice_changes_nothing(page: Page, live_server) -> N
       return { same: once === twice, uses: effectiveUses(reopened.voucher(id)).length,
                found: reopened.search('8000').map((a) => a.name), byName: reopened.search('li <B>').length,
                checkedIn: checkedInAt(reopened.attendee('ATTENDEE00000001')) };
-    """)
+    """,
+    )
     assert result == {"same": True, "uses": 1, "found": ["Li <b>Wei</b>"], "byName": 1, "checkedIn": 1002}
 
 
 def test_first_registration_wins_whatever_the_order(page: Page, live_server) -> None:
-    result = run(page, live_server, """
+    result = run(
+        page,
+        live_server,
+        """
       const late = op('register', 'ATTENDEE00000002', { name: 'Later', consent: true }, { hlc_ms: 9000 });
       const early = op('register', 'ATTENDEE00000002', { name: 'Earlier', consent: true }, { hlc_ms: 5000 });
       await ledger.applyPull(page([late]));
       await ledger.applyPull(page([early]));
       return ledger.attendee('ATTENDEE00000002').name;
-    """)
+    """,
+    )
     assert result == "Earlier"
 
 
 def test_undo_gives_a_use_back_and_a_void_stops_the_voucher(page: Page, live_server) -> None:
-    result = run(page, live_server, """
+    result = run(
+        page,
+        live_server,
+        """
       const { judge } = await import('/static/js/verdict.js');
       const [a, b] = arg.ids;
       const use = op('redeem', a, { token: arg.texts[0], outcome: 'accepted', shown: { verdict: 'green' }, code_step: 7 });
@@ -104,34 +115,46 @@ def test_undo_gives_a_use_back_and_a_void_stops_the_voucher(page: Page, live_ser
       const voided = await judge(arg.texts[1], { ledger, nowSeconds: arg.now });
       return { used: [used.color, used.reason, used.usesBefore], undone: [undone.color, lastStep(ledger.voucher(a))],
                voided: [voided.color, voided.reason] };
-    """)
+    """,
+    )
     assert result == {"used": ["amber", "used_up", 1], "undone": ["green", None], "voided": ["red", "voided"]}
 
 
 def test_a_bundle_that_does_not_verify_is_not_taken(page: Page, live_server) -> None:
-    result = run(page, live_server, """
+    result = run(
+        page,
+        live_server,
+        """
       const before = ledger.bundle.seq;
       const forged = { ...arg.bundle, signature: arg.bundle.signature.slice(0, -4) + 'AAAA' };
       await ledger.applyPull({ ...page([]), bundle: forged });
       const reopened = await Ledger.open(store);
       return { problem: ledger.bundleProblem, kept: ledger.bundle?.seq === before, stored: reopened.bundle?.seq === before };
-    """)
+    """,
+    )
     assert result == {"problem": "bad_signature", "kept": True, "stored": True}
 
 
 def test_a_wipe_forgets_the_ledger_too(page: Page, live_server) -> None:
-    result = run(page, live_server, """
+    result = run(
+        page,
+        live_server,
+        """
       await ledger.applyPull(page([op('register', 'ATTENDEE00000003', { name: 'Ana', consent: true })]));
       await store.wipe();
       const stores = await store.transaction('readonly', async (s) => Promise.all(
         Object.values(s).map((os) => new Promise((ok) => { const r = os.count(); r.onsuccess = () => ok(r.result); }))));
       return { device: await store.device() ?? null, counts: stores };
-    """)
+    """,
+    )
     assert result == {"device": None, "counts": [0, 0, 0, 0, 0, 0]}  # outbox, sent, meta and the ledger's
 
 
 def test_what_a_tablet_does_next_comes_after_what_it_pulled(page: Page, live_server) -> None:
-    result = run(page, live_server, """
+    result = run(
+        page,
+        live_server,
+        """
       const now = Date.now();
       const ahead = op('register', 'ATTENDEE00000004', { name: 'Ahead', consent: true }, { hlc_ms: now + 20_000, hlc_counter: 3 });
       const broken = op('register', 'ATTENDEE00000005', { name: 'Broken', consent: true }, { hlc_ms: now + 3_600_000 });
@@ -139,14 +162,18 @@ def test_what_a_tablet_does_next_comes_after_what_it_pulled(page: Page, live_ser
       const next = await store.record({ kind: 'checkin', subject: 'ATTENDEE00000004', clerk: 'Mei',
                                         data: { method: 'search', shown: { verdict: 'green' } } });
       return { ms: next.hlc_ms - now, counter: next.hlc_counter, named: ledger.attendee('ATTENDEE00000005').name };
-    """)
+    """,
+    )
     # The clock jumped to the other tablet's stamp (20 s ahead), not to the broken one (1 h).
     assert result == {"ms": 20_000, "counter": 5, "named": "Broken"}
 
 
 def test_a_ledger_kept_before_protocol_2_forgets_numbers_and_pass_texts(page: Page, live_server) -> None:
     """An update must not leave on a tablet what protocol 2 no longer gives it."""
-    result = run(page, live_server, """
+    result = run(
+        page,
+        live_server,
+        """
       const device = await store.device();
       await store.transaction('readwrite', async (stores) => {
         stores.meta.put({ ...device, phone_search_key: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, 'device');
@@ -164,7 +191,8 @@ def test_a_ledger_kept_before_protocol_2_forgets_numbers_and_pass_texts(page: Pa
         byNumber: (await reopened.find('138 0013 8000')).map((a) => a.id),
         byLast4: reopened.search('8000').map((a) => a.id),
       };
-    """)
+    """,
+    )
     for row in (result["stored"], result["inMemory"]):
         assert "phone" not in row and "pass_token" not in row
         assert row["phone_hash"] == result["expected"] != "" and row["phone_last4"] == "8000"

@@ -26,7 +26,9 @@ def wrong_code(key: bytes, token_id: bytes) -> str:
     return next(c for c in ("000000", "111111", "222222") if c not in window)
 
 
-def test_a_welcome_voucher_is_redeemed_offline_from_the_codes_the_phone_shows(new_station, live_server, tablet_browser) -> None:
+def test_a_welcome_voucher_is_redeemed_offline_from_the_codes_the_phone_shows(
+    new_station, live_server, tablet_browser
+) -> None:
     phone = tablet_browser.new_context(**PHONE)
     phone.clock.install(time=time.time())  # runs on time; the test moves it forward at the end
     page = sign_up(phone, live_server, "Lin Qiao", "137 1414 0001")  # the server issues the welcome voucher
@@ -55,7 +57,8 @@ def test_a_welcome_voucher_is_redeemed_offline_from_the_codes_the_phone_shows(ne
     expect(desk.verdict()).to_have_attribute("data-color", "red")
     expect(desk.verdict()).to_have_attribute("data-reason", "bad_code")
     expect(desk.page.locator("#verdict-detail")).to_have_text(
-        "The rotating code does not match: ask for the live screen, not a screenshot.")
+        "The rotating code does not match: ask for the live screen, not a screenshot."
+    )
     desk.next()
 
     # What the clerk hears, typed as heard: "ABCD EFGH", "123 456".
@@ -87,13 +90,20 @@ def test_a_welcome_voucher_is_redeemed_offline_from_the_codes_the_phone_shows(ne
     phone.close()
 
 
-def test_a_multi_use_voucher_from_another_tablet_refuses_a_replayed_code_and_an_unknown_short_code(new_station, live_server) -> None:
+def test_a_multi_use_voucher_from_another_tablet_refuses_a_replayed_code_and_an_unknown_short_code(
+    new_station, live_server
+) -> None:
     def setup(db) -> tuple[str, str, bytes]:  # an event of its own: the demo's campaigns stay as other tests expect
         now = int(time.time())
-        event = registry.create_event(db, name="Stamp fair", venue="Hall", starts_at=now - 60, ends_at=now + 8 * 3600, now=now)
+        event = registry.create_event(
+            db, name="Stamp fair", venue="Hall", starts_at=now - 60, ends_at=now + 8 * 3600, now=now
+        )
         campaigns.create_campaign(db, event.id, title="Stamp card", max_uses=5, rotating=True, now=now)
-        return (devices.create_enrollment_code(db, event.id, name="Issuer", now=now),
-                devices.create_enrollment_code(db, event.id, name="Counter", now=now), registry.rotation_key(db, event.id))
+        return (
+            devices.create_enrollment_code(db, event.id, name="Issuer", now=now),
+            devices.create_enrollment_code(db, event.id, name="Counter", now=now),
+            registry.rotation_key(db, event.id),
+        )
 
     issuer_code, counter_code, key = with_db(live_server, setup)
     issuer = new_station("Issuer", "Yu", code=issuer_code)
@@ -117,14 +127,18 @@ def test_a_multi_use_voucher_from_another_tablet_refuses_a_replayed_code_and_an_
     counter.type_code(short, code)  # a screenshot's code, shown again
     expect(counter.verdict()).to_have_attribute("data-color", "red")
     expect(counter.verdict()).to_have_attribute("data-reason", "code_replayed")
-    expect(counter.page.locator("#verdict-detail")).to_have_text("This rotating code was already used: ask for the live screen.")
+    expect(counter.page.locator("#verdict-detail")).to_have_text(
+        "This rotating code was already used: ask for the live screen."
+    )
     counter.next()
 
     unknown = "ZZZZ ZZZZ" if not token.id.startswith("ZZZZZZZZ") else "YYYY YYYY"
     counter.type_code(unknown, code)
     expect(counter.verdict()).to_have_attribute("data-color", "red")
     expect(counter.verdict()).to_have_attribute("data-reason", "unknown_short_code")
-    expect(counter.page.locator("#verdict-detail")).to_have_text("Not found on this tablet: sync it, or type the whole code.")
+    expect(counter.page.locator("#verdict-detail")).to_have_text(
+        "Not found on this tablet: sync it, or type the whole code."
+    )
     counter.next()
     counter.type_code(short, "12 345")  # five digits
     expect(counter.verdict()).to_have_attribute("data-reason", "malformed_code")
@@ -147,7 +161,8 @@ def test_the_voucher_page_of_a_rotating_voucher_sends_its_holder_to_the_wallet(l
     other = stranger.new_page()
     other.goto(live_server.url + tokens.url_path(text))
     expect(other.locator("#rotating-notice")).to_have_text(
-        "This voucher shows a new code every 15 seconds, in your wallet: the counter does not accept this page.")
+        "This voucher shows a new code every 15 seconds, in your wallet: the counter does not accept this page."
+    )
     expect(other.locator("figure.qr")).to_have_count(0)
     expect(other.locator("#open-wallet-hint")).to_be_visible()
     phone.close()

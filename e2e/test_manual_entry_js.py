@@ -55,13 +55,40 @@ def test_every_typed_code_vector(run: Run) -> None:
     assert results["entries"] == [v["result"] for v in VECTORS["entries"]]
     assert results["short"] == [v["short_code"] for v in VECTORS["short_codes"]]
     assert results["normalized"] == [v["normalized"] for v in VECTORS["normalized"]]
-    assert results["grouped"] == [manual_entry.grouped("ABCDEFGH"), manual_entry.grouped("123456")] == ["ABCD EFGH", "123 456"]
+    assert (
+        results["grouped"]
+        == [manual_entry.grouped("ABCDEFGH"), manual_entry.grouped("123456")]
+        == ["ABCD EFGH", "123 456"]
+    )
 
 
 def test_random_typing_is_read_as_python_reads_it(run: Run) -> None:
     rng = random.Random(14)
-    pieces = ["BOIL", "2345", "boil", "TWIN", "twin", "PASS", "0", "1", "8", "9", " ", "-", "\u3000", "\u2013",
-              "\uff22", "\uff2f", "Q", "q", "ß", "ı", "\n", "PLAINVCH", "ZZZZ"]
+    pieces = [
+        "BOIL",
+        "2345",
+        "boil",
+        "TWIN",
+        "twin",
+        "PASS",
+        "0",
+        "1",
+        "8",
+        "9",
+        " ",
+        "-",
+        "\u3000",
+        "\u2013",
+        "\uff22",
+        "\uff2f",
+        "Q",
+        "q",
+        "ß",
+        "ı",
+        "\n",
+        "PLAINVCH",
+        "ZZZZ",
+    ]
     digit_pieces = ["1", "2", "3", "4", "5", "6", " ", "-", "\uff11", "a"]
     cases = []
     for _ in range(400):

@@ -30,7 +30,9 @@ from events.trust import TrustBundle, sign_bundle
 from tests.vectors import build
 
 KEY = private_key_from_bytes(hashlib.sha256(b"poppass mint.js tablet").digest())
-PKCS8 = b64url(KEY.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PKCS8 = b64url(
+    KEY.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+)
 NOW = build.NOW
 EVENT_IDS = [build.EVENT_ID, "e", "évènement-🎉", "x" * 255, "é" * 127 + "x"]
 # Stands for "\ud800" on the browser side: a lone surrogate cannot cross to the page as JSON.
@@ -55,8 +57,15 @@ const outcome = async (call) => {
 };
 """
 
-NAMES = {"key_id": "keyId", "event_id": "eventId", "issued_at": "issuedAt", "valid_from": "validFrom",
-         "valid_until": "validUntil", "max_uses": "maxUses", "token_id": "tokenId"}
+NAMES = {
+    "key_id": "keyId",
+    "event_id": "eventId",
+    "issued_at": "issuedAt",
+    "valid_from": "validFrom",
+    "valid_until": "validUntil",
+    "max_uses": "maxUses",
+    "token_id": "tokenId",
+}
 
 
 @pytest.fixture
@@ -100,9 +109,13 @@ def varied_cases(rng: random.Random) -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = []
     while len(cases) < 60:
         issued_at = rng.choice([NOW, NOW + 59, NOW - 1, NOW + rng.randrange(-86400, 86400), 1, 2**32 - 1, 60])
-        valid_from = rng.choice([None, issued_at, issued_at - rng.randrange(0, 7200), issued_at + rng.randrange(0, 7200), 0])
+        valid_from = rng.choice(
+            [None, issued_at, issued_at - rng.randrange(0, 7200), issued_at + rng.randrange(0, 7200), 0]
+        )
         start = issued_at if valid_from is None else valid_from
-        valid_until = rng.choice([None, start + 1, start + 60, start + rng.randrange(1, 4 * 86400), start + 86400 * 365 * 20])
+        valid_until = rng.choice(
+            [None, start + 1, start + 60, start + rng.randrange(1, 4 * 86400), start + 86400 * 365 * 20]
+        )
         case = dict(
             key_id=rng.choice([1, 2, 3, 255, 256, 4097, 65535]),
             event_id=rng.choice(EVENT_IDS),
@@ -124,7 +137,9 @@ def test_browser_mints_the_same_tokens_as_python(run: Run) -> None:
     rng = random.Random(25519)
     cases = varied_cases(rng)
     # Without a token id both sides draw one: only the rest of the token can be compared.
-    fresh = [dict(key_id=2, event_id=build.EVENT_ID, type=tokens.TokenType.VOUCHER, issued_at=NOW + n) for n in range(5)]
+    fresh = [
+        dict(key_id=2, event_id=build.EVENT_ID, type=tokens.TokenType.VOUCHER, issued_at=NOW + n) for n in range(5)
+    ]
     result = run(
         """
         const minted = await Promise.all(arg.cases.map((c) => m.mintToken(args(c))));
@@ -149,7 +164,11 @@ def test_browser_mints_the_same_tokens_as_python(run: Run) -> None:
         token = tokens.authenticate(text, bundle_for(case["event_id"], {case["key_id"]}, public_key))
         assert (token.key_id, token.type, token.issued_at) == (case["key_id"], case["type"], case["issued_at"])
         minute = case["issued_at"] - case["issued_at"] % 60  # no window opens before it
-        assert token.valid_from == minute if case.get("valid_from") is None else token.valid_from <= max(minute, case["valid_from"])
+        assert (
+            token.valid_from == minute
+            if case.get("valid_from") is None
+            else token.valid_from <= max(minute, case["valid_from"])
+        )
         assert token.valid_until is None or token.valid_until >= case["valid_until"]
     fresh_ids = [tokens.decode(text).token.id for text in result["fresh"]]
     assert len(set(fresh_ids)) == len(fresh_ids)
@@ -164,25 +183,59 @@ def test_browser_mints_the_same_tokens_as_python(run: Run) -> None:
 
 
 def refused_cases() -> list[dict[str, Any]]:
-    base = dict(key_id=2, event_id=build.EVENT_ID, type=tokens.TokenType.PASS, issued_at=NOW + 17, token_id=bytes(range(10)))
+    base = dict(
+        key_id=2, event_id=build.EVENT_ID, type=tokens.TokenType.PASS, issued_at=NOW + 17, token_id=bytes(range(10))
+    )
     minute = NOW  # NOW is a whole minute, so issued_at NOW + 17 is counted from it
     far = minute + 60 * tokens.MAX_OFFSET_MINUTES
     changes: list[dict[str, Any]] = [
         {},
-        {"token_id": bytes(9)}, {"token_id": bytes(11)}, {"token_id": b""},
-        {"key_id": 0}, {"key_id": -1}, {"key_id": 65536}, {"key_id": 65535}, {"key_id": 1}, {"key_id": "2"}, {"key_id": None},
-        {"issued_at": 0}, {"issued_at": -60}, {"issued_at": 2**32}, {"issued_at": 2**32 - 1}, {"issued_at": 1}, {"issued_at": None},
-        {"campaign": 256}, {"campaign": -1}, {"campaign": 255}, {"max_uses": 256}, {"max_uses": -1}, {"max_uses": 255},
+        {"token_id": bytes(9)},
+        {"token_id": bytes(11)},
+        {"token_id": b""},
+        {"key_id": 0},
+        {"key_id": -1},
+        {"key_id": 65536},
+        {"key_id": 65535},
+        {"key_id": 1},
+        {"key_id": "2"},
+        {"key_id": None},
+        {"issued_at": 0},
+        {"issued_at": -60},
+        {"issued_at": 2**32},
+        {"issued_at": 2**32 - 1},
+        {"issued_at": 1},
+        {"issued_at": None},
+        {"campaign": 256},
+        {"campaign": -1},
+        {"campaign": 255},
+        {"max_uses": 256},
+        {"max_uses": -1},
+        {"max_uses": 255},
         {"campaign": "1"},
-        {"valid_until": minute}, {"valid_until": minute + 1}, {"valid_until": NOW - 3600},
-        {"valid_from": minute + 90, "valid_until": minute + 120}, {"valid_from": minute + 90, "valid_until": minute + 121},
-        {"valid_from": minute + 120, "valid_until": minute + 120}, {"valid_from": minute + 130, "valid_until": minute + 125},
-        {"valid_from": NOW - 86400, "valid_until": minute - 1}, {"valid_from": -(2**40), "valid_until": minute + 1},
-        {"valid_from": far}, {"valid_from": far + 60}, {"valid_from": far + 59},
-        {"valid_until": far}, {"valid_until": far + 1}, {"valid_until": 2**40},
+        {"valid_until": minute},
+        {"valid_until": minute + 1},
+        {"valid_until": NOW - 3600},
+        {"valid_from": minute + 90, "valid_until": minute + 120},
+        {"valid_from": minute + 90, "valid_until": minute + 121},
+        {"valid_from": minute + 120, "valid_until": minute + 120},
+        {"valid_from": minute + 130, "valid_until": minute + 125},
+        {"valid_from": NOW - 86400, "valid_until": minute - 1},
+        {"valid_from": -(2**40), "valid_until": minute + 1},
+        {"valid_from": far},
+        {"valid_from": far + 60},
+        {"valid_from": far + 59},
+        {"valid_until": far},
+        {"valid_until": far + 1},
+        {"valid_until": 2**40},
         {"valid_from": far + 60, "valid_until": far + 120},
-        {"event_id": ""}, {"event_id": "x" * 256}, {"event_id": "é" * 128}, {"event_id": "é" * 127 + "x"},
-        {"event_id": "\ud800"}, {"event_id": 5}, {"event_id": None},
+        {"event_id": ""},
+        {"event_id": "x" * 256},
+        {"event_id": "é" * 128},
+        {"event_id": "é" * 127 + "x"},
+        {"event_id": "\ud800"},
+        {"event_id": 5},
+        {"event_id": None},
     ]
     return [{**base, **change} for change in changes]
 
@@ -193,10 +246,15 @@ def test_argument_errors_are_those_of_python(run: Run) -> None:
     # inside struct.pack), the browser refuses with the category its header comment promises.
     base = to_js(cases[0])
     stricter = [
-        ({**base, "type": 3}, "RangeError"), ({**base, "type": 0}, "RangeError"), ({**base, "type": "VOUCHER"}, "RangeError"),
-        ({**base, "type": "__proto__"}, "RangeError"), ({**base, "type": None}, "TypeError"),
-        ({**base, "keyId": 1.5}, "TypeError"), ({**base, "issuedAt": NOW + 0.5}, "TypeError"),
-        ({**base, "validUntil": NOW + 600.5}, "TypeError"), ({**base, "rotating": 1}, "TypeError"),
+        ({**base, "type": 3}, "RangeError"),
+        ({**base, "type": 0}, "RangeError"),
+        ({**base, "type": "VOUCHER"}, "RangeError"),
+        ({**base, "type": "__proto__"}, "RangeError"),
+        ({**base, "type": None}, "TypeError"),
+        ({**base, "keyId": 1.5}, "TypeError"),
+        ({**base, "issuedAt": NOW + 0.5}, "TypeError"),
+        ({**base, "validUntil": NOW + 600.5}, "TypeError"),
+        ({**base, "rotating": 1}, "TypeError"),
         ({**base, "tokenId": "AAAAAAAAAAAAAAAA"}, "TypeError"),
     ]
     result = run(

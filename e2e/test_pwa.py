@@ -97,10 +97,12 @@ def test_manifest_and_its_icons(live_server) -> None:
 
 
 def _cached_paths(page: Page) -> set[str]:
-    return set(page.evaluate(
-        "async () => (await (await caches.open((await caches.keys()).find((n) => n.startsWith('poppass-shell-')))).keys())"
-        ".map((r) => new URL(r.url).pathname)"
-    ))
+    return set(
+        page.evaluate(
+            "async () => (await (await caches.open((await caches.keys()).find((n) => n.startsWith('poppass-shell-')))).keys())"
+            ".map((r) => new URL(r.url).pathname)"
+        )
+    )
 
 
 def test_reload_offline_is_served_by_the_service_worker(context: BrowserContext, page: Page, live_server) -> None:
@@ -143,7 +145,9 @@ def test_reload_offline_is_served_by_the_service_worker(context: BrowserContext,
     assert errors == []
 
 
-def test_a_tablet_installing_the_worker_from_the_station_gets_the_station_at_once(context: BrowserContext, page: Page, live_server) -> None:
+def test_a_tablet_installing_the_worker_from_the_station_gets_the_station_at_once(
+    context: BrowserContext, page: Page, live_server
+) -> None:
     page.goto(live_server.url + "/station")
     _wait_for_control(page)  # installed: every entry of both lists answered
     lists = precache_lists()
@@ -214,7 +218,8 @@ def test_every_minified_script_parses_in_chromium(page: Page, live_server) -> No
     SyntaxError). The rest of e2e runs all of it too."""
     page.goto(live_server.url + "/")
     names = sorted(path.name for path in (ROOT / "web" / "static" / "js").glob("*.js"))
-    errors = page.evaluate("""async (names) => {
+    errors = page.evaluate(
+        """async (names) => {
       const errors = {};
       const syntax = (name) => (event) => {
         if (event.error instanceof SyntaxError && event.filename.endsWith(`/${name}`)) errors[name] = event.message;
@@ -233,6 +238,8 @@ def test_every_minified_script_parses_in_chromium(page: Page, live_server) -> No
         window.removeEventListener("error", listener);
       }
       return errors;
-    }""", names)
+    }""",
+        names,
+    )
     assert len(names) > 20
     assert errors == {}

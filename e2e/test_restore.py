@@ -48,12 +48,22 @@ def outbox_ids(station) -> set[str]:
 def server_projection(db_path: Path, event_id: str) -> dict:
     conn = sqlite3.connect(db_path)
     try:
-        attendees = {row[0]: row[1] for row in conn.execute(
-            "select a.id, (select count(*) from ops o where o.kind = 'checkin' and o.subject = a.id) "
-            "from attendees a where a.event_id = ?", [event_id])}
-        uses = {row[0]: row[1] for row in conn.execute(
-            "select subject, count(*) from ops where event_id = ? and kind = 'redeem' "
-            "and json_extract(data, '$.outcome') = 'accepted' group by subject", [event_id])}
+        attendees = {
+            row[0]: row[1]
+            for row in conn.execute(
+                "select a.id, (select count(*) from ops o where o.kind = 'checkin' and o.subject = a.id) "
+                "from attendees a where a.event_id = ?",
+                [event_id],
+            )
+        }
+        uses = {
+            row[0]: row[1]
+            for row in conn.execute(
+                "select subject, count(*) from ops where event_id = ? and kind = 'redeem' "
+                "and json_extract(data, '$.outcome') = 'accepted' group by subject",
+                [event_id],
+            )
+        }
     finally:
         conn.close()
     return {"attendees": attendees, "uses": uses}
@@ -81,8 +91,12 @@ def test_a_restore_under_two_tablets_loses_and_doubles_nothing(new_station, tmp_
         expect(door.page.locator("#registered")).to_contain_text("Registered: Li Wei")
         expect(door.badge()).to_contain_text("Online · 0 waiting", timeout=15_000)
 
-        made = subprocess.run([sys.executable, "-m", "server.cli", "backup", str(tmp_path / "before.db"), "--db", str(db_path)],
-                              cwd=ROOT, capture_output=True, text=True)
+        made = subprocess.run(
+            [sys.executable, "-m", "server.cli", "backup", str(tmp_path / "before.db"), "--db", str(db_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert made.returncode == 0, made.stderr
 
         # After the backup. Door, online: a walk-in pushed, a voucher the server decides.
@@ -107,8 +121,12 @@ def test_a_restore_under_two_tablets_loses_and_doubles_nothing(new_station, tmp_
         recorded = acknowledged | outbox_ids(bar)
         before = using_db(db_path, lambda db: wall.snapshot(db, event.id, now=int(time.time())).counters)
         stop(process)
-        restored = subprocess.run([sys.executable, "-m", "server.cli", "restore", str(tmp_path / "before.db"), "--db",
-                                   str(db_path)], cwd=ROOT, capture_output=True, text=True)
+        restored = subprocess.run(
+            [sys.executable, "-m", "server.cli", "restore", str(tmp_path / "before.db"), "--db", str(db_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert restored.returncode == 0, restored.stderr
         assert "Door:" in restored.stdout and "Lost: 0 op(s)" in restored.stdout, restored.stdout
         process = start_server(db_path, port, log)
@@ -123,9 +141,11 @@ def test_a_restore_under_two_tablets_loses_and_doubles_nothing(new_station, tmp_
         assert len(stored) == len({op_id for op_id, _ in stored}), "an op stored twice"
         assert {op_id for op_id, _ in stored} == recorded
         kept_by_backup = {op_id for op_id, _ in op_ids(tmp_path / "before.db")}
-        print(f"restore scenario: {len(recorded)} tablet ops in all, {len(kept_by_backup)} in the backup, "
-              f"{len(acknowledged - kept_by_backup)} acknowledged after it and sent again, "
-              f"{len(recorded - acknowledged)} never sent before the restore; {len(stored)} stored after, each once")
+        print(
+            f"restore scenario: {len(recorded)} tablet ops in all, {len(kept_by_backup)} in the backup, "
+            f"{len(acknowledged - kept_by_backup)} acknowledged after it and sent again, "
+            f"{len(recorded - acknowledged)} never sent before the restore; {len(stored)} stored after, each once"
+        )
 
         # Each tablet's ledger is the server's projection.
         for station in (door, bar):

@@ -18,8 +18,10 @@ from e2e.station import eventually, with_db
 from events import campaigns, registry, rotating, tokens
 from events.keys import from_b64url
 
-RETIRED_WORDS = ("This code was made with a key that is no longer used: ask the attendee to open their wallet with network, "
-                 "then scan the new code.")
+RETIRED_WORDS = (
+    "This code was made with a key that is no longer used: ask the attendee to open their wallet with network, "
+    "then scan the new code."
+)
 
 
 def held(station) -> dict:
@@ -34,7 +36,9 @@ def held(station) -> dict:
 
 
 def code_from(rotation_key: str, text: str) -> str:
-    return rotating.code_at(rotating.voucher_secret(from_b64url(rotation_key), tokens.decode(text).token.token_id), time.time())
+    return rotating.code_at(
+        rotating.voucher_secret(from_b64url(rotation_key), tokens.decode(text).token.token_id), time.time()
+    )
 
 
 def test_a_revoked_tablets_rotation_key_is_refused_everywhere_and_open_wallets_recover(
@@ -54,7 +58,9 @@ def test_a_revoked_tablets_rotation_key_is_refused_everywhere_and_open_wallets_r
     # The thief's tablet goes offline with everything it pulled; its rotation key is in IndexedDB.
     stolen.offline()
     taken = held(stolen)
-    epoch = with_db(live_server, lambda db: registry.rotation_epoch(db, event_id))  # earlier tests may have revoked some
+    epoch = with_db(
+        live_server, lambda db: registry.rotation_epoch(db, event_id)
+    )  # earlier tests may have revoked some
     assert taken["rotation_epoch"] == epoch
 
     console = tablet_browser.new_context(locale="en-US").new_page()
@@ -63,7 +69,9 @@ def test_a_revoked_tablets_rotation_key_is_refused_everywhere_and_open_wallets_r
     console.locator("#devices tr", has_text="Stolen").get_by_role("link", name="Revoke").click()
     console.get_by_role("button", name="Revoke the tablet").click()
     expect(console.locator("#devices tr", has_text="Stolen")).to_have_attribute("data-state", "revoked")
-    assert with_db(live_server, lambda db: registry.rotation_keys(db, event_id).retired[0].key) == from_b64url(taken["rotation_key"])
+    assert with_db(live_server, lambda db: registry.rotation_keys(db, event_id).retired[0].key) == from_b64url(
+        taken["rotation_key"]
+    )
 
     # The open wallet is told over its socket and fetches its new secret: no reload.
     wallet.evaluate("window.notReloaded = true")
@@ -73,7 +81,8 @@ def test_a_revoked_tablets_rotation_key_is_refused_everywhere_and_open_wallets_r
     token_id = tokens.decode(text).token.token_id
     assert voucher.get_attribute("data-secret") == rotating.voucher_secret(current_key, token_id)
     expect(voucher.locator(".wallet-qr")).to_have_attribute(
-        "data-code", rotating.code_at(rotating.voucher_secret(current_key, token_id), time.time()), timeout=5_000)
+        "data-code", rotating.code_at(rotating.voucher_secret(current_key, token_id), time.time()), timeout=5_000
+    )
 
     # The door tablet syncs (a page load does) and fetches the new key and the retired one.
     door.go(live_server.url + "/station/scan")
@@ -82,14 +91,29 @@ def test_a_revoked_tablets_rotation_key_is_refused_everywhere_and_open_wallets_r
 
     # Online, the server refuses the thief's code: asked directly with the door's own token...
     body = {
-        "protocol": 2, "device_id": held(door)["device_id"], "sent_at_ms": int(time.time() * 1000), "op_id": "opThiefOnline01",
-        "subject": tokens.decode(text).token.id, "hlc_ms": int(time.time() * 1000), "hlc_counter": 0,
-        "device_time_ms": int(time.time() * 1000), "corrected_time_ms": int(time.time() * 1000), "clerk": "Bo", "token": text,
+        "protocol": 2,
+        "device_id": held(door)["device_id"],
+        "sent_at_ms": int(time.time() * 1000),
+        "op_id": "opThiefOnline01",
+        "subject": tokens.decode(text).token.id,
+        "hlc_ms": int(time.time() * 1000),
+        "hlc_counter": 0,
+        "device_time_ms": int(time.time() * 1000),
+        "corrected_time_ms": int(time.time() * 1000),
+        "clerk": "Bo",
+        "token": text,
         "code": code_from(taken["rotation_key"], text),
     }
-    request = urllib.request.Request(live_server.url + "/api/v1/redeem", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Accept": "application/json",
-                                              "Authorization": f"Bearer {held(door)['device_token']}"})
+    request = urllib.request.Request(
+        live_server.url + "/api/v1/redeem",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Authorization": f"Bearer {held(door)['device_token']}",
+        },
+    )
     with urllib.request.urlopen(request) as answer:
         assert json.load(answer)["reason"] == "rotation_key_retired"
     # ...and the door itself refuses it, online and offline, in words the clerk can act on.
@@ -117,8 +141,14 @@ def test_a_tablet_that_has_not_synced_since_the_revocation_lets_the_server_decid
     door = new_station("Door 3", "Li")
     with_db(live_server, lambda db: registry.retire_rotation_key(db, event_id, now=int(time.time())))
     now = int(time.time())
-    text = with_db(live_server, lambda db: campaigns.issue_voucher(
-        db, event_id, next(c.number for c in campaigns.list_campaigns(db, event_id) if c.rotating), now=now).text)
+    text = with_db(
+        live_server,
+        lambda db: (
+            campaigns.issue_voucher(
+                db, event_id, next(c.number for c in campaigns.list_campaigns(db, event_id) if c.rotating), now=now
+            ).text
+        ),
+    )
     retired = with_db(live_server, lambda db: registry.rotation_keys(db, event_id).retired[0].key)
     # Stop this page's syncs from bringing the new keys before the scan: the pull answers with
     # the epoch the tablet already holds.
@@ -130,7 +160,9 @@ def test_a_tablet_that_has_not_synced_since_the_revocation_lets_the_server_decid
 
     door.page.route("**/api/v1/pull*", stale_pull)
     door.go(live_server.url + "/station/scan")
-    door.type_code(text, rotating.code_at(rotating.voucher_secret(retired, tokens.decode(text).token.token_id), time.time()))
+    door.type_code(
+        text, rotating.code_at(rotating.voucher_secret(retired, tokens.decode(text).token.token_id), time.time())
+    )
     expect(door.verdict()).to_have_attribute("data-color", "red", timeout=10_000)
     expect(door.verdict()).to_have_attribute("data-reason", "rotation_key_retired")
     expect(door.verdict()).to_have_attribute("data-decided-by", "server")
@@ -138,7 +170,9 @@ def test_a_tablet_that_has_not_synced_since_the_revocation_lets_the_server_decid
     assert held(door)["rotation_epoch"] == stale_epoch  # it really judged with the retired key
 
 
-def test_a_tablet_holds_no_phone_number_and_no_pass_text_yet_finds_people_by_number(new_station, live_server, tablet_browser) -> None:
+def test_a_tablet_holds_no_phone_number_and_no_pass_text_yet_finds_people_by_number(
+    new_station, live_server, tablet_browser
+) -> None:
     front = new_station("Front", "Mei")
     door = new_station("Door 4", "Bo")
     # A walk-in at the front (typed with the country code), and an attendee signed up online.
@@ -148,13 +182,19 @@ def test_a_tablet_holds_no_phone_number_and_no_pass_text_yet_finds_people_by_num
     phone = tablet_browser.new_context(**PHONE)
     signed_up = sign_up(phone, live_server, "Zhou Min", "136 2222 9191")
     pass_id = signed_up.locator(".wallet-item[data-type=pass]").get_attribute("data-id")
-    pass_text = with_db(live_server, lambda db: db.execute("select text from tokens where id = ?", [pass_id]).fetchone()[0])
+    pass_text = with_db(
+        live_server, lambda db: db.execute("select text from tokens where id = ?", [pass_id]).fetchone()[0]
+    )
     expect(front.badge()).to_contain_text("Online · 0 waiting", timeout=15_000)
 
     door.go(live_server.url + "/station/checkin")
     page = door.page
     # Told the whole number, written another way: found; told its last 4 digits: found too.
-    for typed, name, row_id in (("13711114242", "Sun Li", walk_in), ("+86 136-2222-9191", "Zhou Min", pass_id), ("9191", "Zhou Min", pass_id)):
+    for typed, name, row_id in (
+        ("13711114242", "Sun Li", walk_in),
+        ("+86 136-2222-9191", "Zhou Min", pass_id),
+        ("9191", "Zhou Min", pass_id),
+    ):
         page.get_by_label("Name or phone number").fill(typed)
         row = page.locator(f'[data-attendee="{row_id}"]')
         expect(row).to_contain_text(name, timeout=10_000)

@@ -80,7 +80,9 @@ def report_timings() -> Iterator[None]:
     if TIMINGS:  # shown with -s; timings are machine-dependent and not asserted
         decode, verify = (statistics.median(x) for x in zip(*TIMINGS, strict=True))
         total = statistics.median(d + v for d, v in TIMINGS)
-        print(f"\nscanner: {len(TIMINGS)} scans; median decode {decode:.1f} ms, verify {verify:.1f} ms, decode+verify {total:.1f} ms")
+        print(
+            f"\nscanner: {len(TIMINGS)} scans; median decode {decode:.1f} ms, verify {verify:.1f} ms, decode+verify {total:.1f} ms"
+        )
 
 
 @pytest.fixture
@@ -110,8 +112,10 @@ def scan(playwright: Playwright, live_server, tmp_path: Path) -> Iterator[Any]:
 
 
 def test_only_station_pages_may_open_the_camera(playwright: Playwright, live_server, tmp_path: Path) -> None:
-    browser = playwright.chromium.launch(executable_path=chromium_executable(),
-                                         args=[*CHROMIUM_ARGS, *camera_args(y4m(VALID["text"], tmp_path / "camera.y4m"))])
+    browser = playwright.chromium.launch(
+        executable_path=chromium_executable(),
+        args=[*CHROMIUM_ARGS, *camera_args(y4m(VALID["text"], tmp_path / "camera.y4m"))],
+    )
     try:
         page = browser.new_context(permissions=["camera"]).new_page()
         opened = {}
@@ -120,7 +124,11 @@ def test_only_station_pages_may_open_the_camera(playwright: Playwright, live_ser
             opened[path] = page.evaluate(OPEN_CAMERA)
     finally:
         browser.close()
-    assert opened == {SCREEN: "opened", "/": "NotAllowedError", f"/events/{live_server.demo.event.id}": "NotAllowedError"}
+    assert opened == {
+        SCREEN: "opened",
+        "/": "NotAllowedError",
+        f"/events/{live_server.demo.event.id}": "NotAllowedError",
+    }
 
 
 def test_valid_voucher_is_green_and_reported_once(scan) -> None:

@@ -21,7 +21,9 @@ def test_home_lists_the_demo_event_and_switches_language(page: Page, live_server
 
 def static_voucher(live_server):
     """A demo voucher that does not rotate: only those have a QR on their /V/ page."""
-    return next(v for kind, v in live_server.demo.samples if kind != "pass" and not tokens.decode(v.text).token.rotating)
+    return next(
+        v for kind, v in live_server.demo.samples if kind != "pass" and not tokens.decode(v.text).token.rotating
+    )
 
 
 def test_voucher_page_from_the_url_form(page: Page, live_server) -> None:
@@ -57,4 +59,9 @@ def test_the_browser_catalogue_translates_offline_verdict_words(page: Page, live
             return [english, reasonWords('expired'), reasonWords('bad_code'), i18n._('%(n)s%% off', {n: 5})];
         }"""
     )
-    assert words == ["This voucher has expired.", "此券已过期。", "动态码不匹配：请出示实时页面，而不是截图。", "5% off"]
+    assert words == [
+        "This voucher has expired.",
+        "此券已过期。",
+        "动态码不匹配：请出示实时页面，而不是截图。",
+        "5% off",
+    ]

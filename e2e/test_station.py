@@ -99,7 +99,9 @@ def test_the_enrollment_qr_fills_in_the_code(playwright, live_server, tmp_path) 
     linked = enrollment_code(live_server, "Linked")
     scanned = enrollment_code(live_server, "Scanned")
     camera = y4m(f"{live_server.url}/station?code={scanned}", tmp_path / "enrollment.y4m")
-    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)])
+    browser = playwright.chromium.launch(
+        executable_path=chromium_executable(), args=[*CHROMIUM_ARGS, *camera_args(camera)]
+    )
     try:
         # A camera app opened the QR's link: the code is already there.
         page = browser.new_context(locale="en-US", permissions=["camera"]).new_page()

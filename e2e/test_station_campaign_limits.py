@@ -15,7 +15,9 @@ from events import campaigns, devices, registry
 def test_the_tablet_keeps_to_a_campaigns_share_and_hides_sign_up_only_ones(new_station, live_server) -> None:
     def setup(db) -> str:  # an event of its own: the demo event's campaigns stay as other tests expect
         now = int(time.time())
-        event = registry.create_event(db, name="Gift fair", venue="Hall", starts_at=now - 60, ends_at=now + 8 * 3600, now=now)
+        event = registry.create_event(
+            db, name="Gift fair", venue="Hall", starts_at=now - 60, ends_at=now + 8 * 3600, now=now
+        )
         campaigns.create_campaign(db, event.id, title="Tote bag, one each", per_attendee=1, rotating=False, now=now)
         campaigns.create_campaign(db, event.id, title="Online only gift", welcome=True, by_clerks=False, now=now)
         return devices.create_enrollment_code(db, event.id, name="Gift desk", now=now)
@@ -34,4 +36,5 @@ def test_the_tablet_keeps_to_a_campaigns_share_and_hides_sign_up_only_ones(new_s
     tablet.page.get_by_role("radio", name=re.compile("Tote bag, one each")).check()
     tablet.page.get_by_role("button", name="Issue", exact=True).click()
     expect(tablet.page.locator("#issue-error")).to_have_text(
-        "They already hold 1 of this voucher, the most one person may have.")
+        "They already hold 1 of this voucher, the most one person may have."
+    )

@@ -26,8 +26,12 @@ navigator.vibrate = (pattern) => { window.__vibrations.push(pattern); return tru
 
 def campaign_with_value(live_server, title: str, value: str) -> None:
     """A campaign clerks give at the counter, made before the tablet enrolls (it pulls campaigns)."""
-    with_db(live_server, lambda db: campaigns.create_campaign(
-        db, live_server.demo.event.id, title=title, value=value, max_uses=2, rotating=False, now=int(time.time())))
+    with_db(
+        live_server,
+        lambda db: campaigns.create_campaign(
+            db, live_server.demo.event.id, title=title, value=value, max_uses=2, rotating=False, now=int(time.time())
+        ),
+    )
 
 
 def fully_inside_viewport(page: Page, selector: str) -> bool:
@@ -116,8 +120,10 @@ def test_the_verdict_says_what_to_hand_over_goes_back_by_itself_and_a_touch_hold
     assert covers_the_screen(page)
     assert shown(page, ".verdict-icon-green") and not shown(page, ".verdict-icon-red")
     # Saturated: white text on a colour dark enough for it (axe's 4.5:1 is checked elsewhere).
-    colors = page.evaluate("() => [getComputedStyle(document.getElementById('verdict')).backgroundColor,"
-                           " getComputedStyle(document.getElementById('verdict-title')).color]")
+    colors = page.evaluate(
+        "() => [getComputedStyle(document.getElementById('verdict')).backgroundColor,"
+        " getComputedStyle(document.getElementById('verdict-title')).color]"
+    )
     assert colors == ["rgb(10, 110, 53)", "rgb(255, 255, 255)"]
     expect(page.locator("#verdict-countdown-text")).to_contain_text("Back to scanning in")
     # Green goes back to scanning by itself after 3 s: no tap needed.
@@ -230,8 +236,15 @@ def test_the_search_list_follows_what_the_tablet_pulls_without_retyping(new_stat
     tablet.go(live_server.url + "/station/checkin")
     page.get_by_label("Name or phone number").fill("Zhuge")
     expect(page.locator("#search-status")).to_have_text("Nobody found. Register them as a walk-in?")
-    with_db(live_server, lambda db: signup.sign_up(
-        db, live_server.demo.event.id, signup.Applicant("Zhuge Liang", "13900001234", "", True), now_ms=int(time.time() * 1000)))
+    with_db(
+        live_server,
+        lambda db: signup.sign_up(
+            db,
+            live_server.demo.event.id,
+            signup.Applicant("Zhuge Liang", "13900001234", "", True),
+            now_ms=int(time.time() * 1000),
+        ),
+    )
     page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # the clerk looks again: it syncs
     expect(page.locator(".result .result-name")).to_have_text(["Zhuge Liang"])
     expect(page.locator("#search-status")).to_have_text("1 found")
@@ -261,7 +274,9 @@ def test_a_tablet_revoked_while_on_the_scan_screen_shows_its_notice(new_station,
     tablet = new_station("Lost", "Mei")
     tablet.page.set_viewport_size(TABLET)
     page = tablet.page
-    device_id = page.evaluate("async () => (await (await import('/static/js/outbox.js')).openOutbox()).device().then((d) => d.device_id)")
+    device_id = page.evaluate(
+        "async () => (await (await import('/static/js/outbox.js')).openOutbox()).device().then((d) => d.device_id)"
+    )
     with_db(live_server, lambda db: devices.revoke_device(db, device_id, now=int(time.time())))
     # The clerk comes back to the tablet: the page becomes visible, which syncs, which is refused.
     page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
@@ -328,7 +343,9 @@ def test_the_tablet_layout_one_nav_row_side_by_side_and_rows_that_fit(new_statio
         page.set_viewport_size(viewport)
         tablet.go(live_server.url + "/station/scan")
         expect(page.locator("html")).to_have_attribute("lang", language)
-        tops = page.evaluate("() => [...document.querySelectorAll('#station-nav a')].map((a) => a.getBoundingClientRect().top)")
+        tops = page.evaluate(
+            "() => [...document.querySelectorAll('#station-nav a')].map((a) => a.getBoundingClientRect().top)"
+        )
         if viewport is not PHONE:
             assert len(set(tops)) == 1, (viewport, tops)  # one row, Conflicts too
         camera, manual = (page.locator(selector).bounding_box() for selector in ("#camera", "#manual"))

@@ -123,8 +123,10 @@ def wait_for(station: Station, probe) -> None:
 def assert_stored_once(server: OwnServer, device: str, recorded: list[dict], names: list[str]) -> None:
     def read(db):
         counts = {r["op_id"]: r["n"] for r in db.query("select op_id, count(*) as n from ops group by op_id")}
-        seqs = [r["device_seq"] for r in db.query(
-            "select device_seq from ops where device_id = ? order by device_seq", [device])]
+        seqs = [
+            r["device_seq"]
+            for r in db.query("select device_seq from ops where device_id = ? order by device_seq", [device])
+        ]
         people = [r["name"] for r in db.query("select name from attendees")]
         return counts, seqs, people
 
@@ -176,7 +178,10 @@ def test_server_killed_after_applying_a_push_but_before_answering(new_station, o
     assert len(station.outbox()) == 10  # nothing dropped without an acknowledgement
 
     # The server did apply it: all ten are there already, the tablet just never heard.
-    assert own_server.db(lambda db: db.execute("select count(*) from ops where device_id = ?", [device]).fetchone()[0]) == 10
+    assert (
+        own_server.db(lambda db: db.execute("select count(*) from ops where device_id = ?", [device]).fetchone()[0])
+        == 10
+    )
 
     answers = watch_pushes(station)
     own_server.start()
@@ -192,7 +197,9 @@ def test_server_killed_before_the_tablet_pushes(new_station, own_server) -> None
     station, device, recorded = walk_ins_waiting(new_station, own_server, "Tablet Faults 2")
 
     failed: list[str] = []
-    station.page.on("requestfailed", lambda request: failed.append(request.url) if "/api/v1/push" in request.url else None)
+    station.page.on(
+        "requestfailed", lambda request: failed.append(request.url) if "/api/v1/push" in request.url else None
+    )
     own_server.kill()
     station.offline(False)
     wait_for(station, lambda: len(failed) >= 1)  # connection refused
@@ -200,7 +207,10 @@ def test_server_killed_before_the_tablet_pushes(new_station, own_server) -> None
     expect(station.badge()).to_contain_text("Server unreachable · 10 waiting")
     expect(station.badge()).to_have_attribute("data-state", "unreachable")
     assert len(station.outbox()) == 10
-    assert own_server.db(lambda db: db.execute("select count(*) from ops where device_id = ?", [device]).fetchone()[0]) == 0
+    assert (
+        own_server.db(lambda db: db.execute("select count(*) from ops where device_id = ?", [device]).fetchone()[0])
+        == 0
+    )
 
     answers = watch_pushes(station)
     own_server.start()

@@ -17,7 +17,9 @@ from events import conflicts, tokens
 from events.keys import SERVER_KEY_ID
 
 
-def test_two_offline_tablets_redeem_one_single_use_voucher_and_the_merge_flags_it(new_station, live_server, camera) -> None:
+def test_two_offline_tablets_redeem_one_single_use_voucher_and_the_merge_flags_it(
+    new_station, live_server, camera
+) -> None:
     a = new_station("Tablet A", "Mei")
     b = new_station("Tablet B", "Bo")  # enrolled after A: its trust bundle already lists A's key
     a.offline()
@@ -62,7 +64,12 @@ def test_two_offline_tablets_redeem_one_single_use_voucher_and_the_merge_flags_i
     expect(b.badge()).to_contain_text("Online · 0 waiting", timeout=15_000)
 
     def merged(db):
-        redeems = [dict(r) for r in db.query("select op_id, device_id, data from ops where subject = ? and kind = 'redeem'", [token.id])]
+        redeems = [
+            dict(r)
+            for r in db.query(
+                "select op_id, device_id, data from ops where subject = ? and kind = 'redeem'", [token.id]
+            )
+        ]
         found = [c for c in conflicts.list_conflicts(db, live_server.demo.event.id) if c.subject == token.id]
         return redeems, found
 

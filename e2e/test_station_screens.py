@@ -25,10 +25,15 @@ def fresh_voucher(live_server, campaign_title: str = "Free coffee") -> str:
 
 
 def ops_of(live_server, subject: str) -> list[dict]:
-    return with_db(live_server, lambda db: [
-        {**row, "data": json.loads(row["data"])}
-        for row in db.query("select op_id, kind, device_seq, data from ops where subject = ? order by seq", [subject])
-    ])
+    return with_db(
+        live_server,
+        lambda db: [
+            {**row, "data": json.loads(row["data"])}
+            for row in db.query(
+                "select op_id, kind, device_seq, data from ops where subject = ? order by seq", [subject]
+            )
+        ],
+    )
 
 
 def test_bad_codes_are_red_with_their_reason_offline(new_station, live_server) -> None:
@@ -38,13 +43,22 @@ def test_bad_codes_are_red_with_their_reason_offline(new_station, live_server) -
     forged = genuine[:100] + ("A" if genuine[100] != "A" else "B") + genuine[101:]  # a signature character
 
     def foreign_and_expired(db):
-        other = registry.create_event(db, name="Another pop-up", venue="Elsewhere", starts_at=now - 3600,
-                                      ends_at=now + 3600, now=now)
+        other = registry.create_event(
+            db, name="Another pop-up", venue="Elsewhere", starts_at=now - 3600, ends_at=now + 3600, now=now
+        )
         campaign = campaigns.create_campaign(db, other.id, title="Tea", rotating=False, now=now)
         event_id = live_server.demo.event.id
-        expired = tokens.issue(signing_key=registry.issuing_key(db, event_id), key_id=SERVER_KEY_ID, event_id=event_id,
-                               type=tokens.TokenType.VOUCHER, issued_at=now - 7200, valid_from=now - 7200,
-                               valid_until=now - 3600, campaign=2, max_uses=1)
+        expired = tokens.issue(
+            signing_key=registry.issuing_key(db, event_id),
+            key_id=SERVER_KEY_ID,
+            event_id=event_id,
+            type=tokens.TokenType.VOUCHER,
+            issued_at=now - 7200,
+            valid_from=now - 7200,
+            valid_until=now - 3600,
+            campaign=2,
+            max_uses=1,
+        )
         return campaigns.issue_voucher(db, other.id, campaign.number, now=now).text, expired
 
     foreign, expired = with_db(live_server, foreign_and_expired)
@@ -106,7 +120,9 @@ def test_rotating_code_replay_on_a_multi_use_voucher(new_station, live_server) -
     tablet.type_code(text, code)
     expect(tablet.verdict()).to_have_attribute("data-color", "red")
     expect(tablet.verdict()).to_have_attribute("data-reason", "code_replayed")
-    expect(tablet.page.locator("#verdict-detail")).to_have_text("This rotating code was already used: ask for the live screen.")
+    expect(tablet.page.locator("#verdict-detail")).to_have_text(
+        "This rotating code was already used: ask for the live screen."
+    )
     tablet.next()
 
 
@@ -198,7 +214,7 @@ def test_register_then_check_in_by_search_and_by_pass(new_station, live_server) 
     expect(page.locator("#registered")).to_be_visible()
     pass_text = page.locator("#pass-qr").get_attribute("data-token")
     pass_id = tokens.decode(pass_text).token.id
-    expect(page.locator("#pass-id")).to_have_text(" ".join(pass_id[i:i + 4] for i in range(0, 16, 4)))
+    expect(page.locator("#pass-id")).to_have_text(" ".join(pass_id[i : i + 4] for i in range(0, 16, 4)))
 
     tablet.go(live_server.url + "/station/checkin")
     page.get_by_label("Name or phone number").fill("5678")

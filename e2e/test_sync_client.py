@@ -114,7 +114,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     log = directory / "server.log"
     url = f"http://127.0.0.1:{port}"
-    instance = Server(url, port, db_path, log, event.id, voucher.text, voucher.id, other, start_server(db_path, port, log), codes)
+    instance = Server(
+        url, port, db_path, log, event.id, voucher.text, voucher.id, other, start_server(db_path, port, log), codes
+    )
     try:
         wait_until_up(url, instance.process)
         yield instance
@@ -140,7 +142,9 @@ def tablet(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:
 def push_from_python(server: Server, tablet: Tablet) -> dict:
     body = json.dumps(tablet.batch(now_ms=int(time.time() * 1000))).encode()
     request = urllib.request.Request(
-        server.url + "/api/v1/push", data=body, method="POST",
+        server.url + "/api/v1/push",
+        data=body,
+        method="POST",
         headers={**tablet.headers, "Content-Type": "application/json", "Accept": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -322,7 +326,11 @@ def test_revoked_device_wipes_its_store(tablet, server: Server) -> None:
     page.evaluate(RECORD, {"n": 1, "viaClient": False})
     status = sync(page)
     assert status["state"] == "revoked" and status["lastError"] == "device_revoked" and status["pending"] == 0
-    assert page.evaluate("async () => [await T.store.device(), await T.store.count(), await T.store.cursor()]") == [None, 0, 0]
+    assert page.evaluate("async () => [await T.store.device(), await T.store.count(), await T.store.cursor()]") == [
+        None,
+        0,
+        0,
+    ]
     # Stopped for good: a later sync sends nothing.
     assert page.evaluate("() => T.client.sync().then((s) => s.state)") == "revoked"
     assert len(server.ops(device_id)) == 1
@@ -387,9 +395,17 @@ def test_a_503_with_retry_after_waits_that_long_and_keeps_the_ops(tablet, server
 
     def disk_full(route) -> None:
         refused.append(route.request.url)
-        route.fulfill(status=503, headers={"Retry-After": "2", "Cache-Control": "no-store"}, content_type="application/json",
-                      body=json.dumps({"error": "disk_full", "detail": "the server's disk is full; nothing was written: "
-                                       "resend after Retry-After"}))
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "2", "Cache-Control": "no-store"},
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "error": "disk_full",
+                    "detail": "the server's disk is full; nothing was written: resend after Retry-After",
+                }
+            ),
+        )
 
     page.route("**/api/v1/push", disk_full)
     page.evaluate(

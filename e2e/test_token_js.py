@@ -51,7 +51,6 @@ const bundleOf = () => t.verifyBundle(arg.vectors.bundle, arg.vectors.root_publi
 """
 
 
-
 @pytest.fixture
 def run(page: Page, live_server) -> Run:
     """Evaluate a batch (JS function body, `arg` in scope) on the home page of the live server."""
@@ -109,7 +108,12 @@ def test_every_bundle_vector(run: Run) -> None:
     )
     for vector, result in zip(VECTORS["bundles"], results, strict=True):
         if vector["ok"]:
-            expected = {"seq": vector["seq"], "event_id": vector["event_id"], "kids": sorted(BUNDLE.keys), "policy": BUNDLE.policy.to_json()}
+            expected = {
+                "seq": vector["seq"],
+                "event_id": vector["event_id"],
+                "kids": sorted(BUNDLE.keys),
+                "policy": BUNDLE.policy.to_json(),
+            }
             assert result == {"ok": True, "value": expected}, vector["name"]
         else:
             assert result == {"ok": False, "reason": vector["reason"], "error": "BundleError"}, vector["name"]
@@ -202,7 +206,11 @@ def garbage(rng: random.Random) -> list[str]:
 def test_bad_input_is_refused_as_malformed_and_nothing_else(run: Run) -> None:
     # Python's `.` only stops at "\n", JavaScript's also at "\r", U+2028 and U+2029.
     line_breaks = [f"{VALID[:9]}{c}{VALID[9:]}-123456" for c in "\n\r\x85\u2028\u2029"]
-    strings = garbage(random.Random(6238)) + line_breaks + ["PP" + "A" * 1_000_000, VALID + "x" * 1_000_000, "😀" * 600, "😀" * 1000]
+    strings = (
+        garbage(random.Random(6238))
+        + line_breaks
+        + ["PP" + "A" * 1_000_000, VALID + "x" * 1_000_000, "😀" * 600, "😀" * 1000]
+    )
     result = run(
         """
         const bundle = await bundleOf();
@@ -244,8 +252,12 @@ def test_bad_input_is_refused_as_malformed_and_nothing_else(run: Run) -> None:
         assert decoded == verified == malformed, label
         assert scan in (malformed, {"ok": True, "value": "scanned"}), label
     assert result["scans"] == [python_scan(s) for s in strings]
-    assert all(r == {"ok": False, "reason": "malformed", "error": "BundleError"} for r in result["bundles"]), result["bundles"]
-    assert all(r == {"ok": False, "reason": "malformed_code", "error": "CodeError"} for r in result["codes"]), result["codes"]
+    assert all(r == {"ok": False, "reason": "malformed", "error": "BundleError"} for r in result["bundles"]), result[
+        "bundles"
+    ]
+    assert all(r == {"ok": False, "reason": "malformed_code", "error": "CodeError"} for r in result["codes"]), result[
+        "codes"
+    ]
     assert result["noClock"] == {"ok": False, "unexpected": "TypeError: now must be a number"}
     assert result["notABundle"] == {"ok": False, "reason": "malformed", "error": "BundleError"}
 
@@ -262,7 +274,14 @@ def python_scan(raw: str) -> dict:
 
 def mutated_tokens(rng: random.Random) -> list[tuple[str, int]]:
     valid = bytes(build.raw(VALID))
-    signers = [(build.SERVER, 1), (build.TABLET, 2), (build.REVOKED_TABLET, 3), (build.STRANGER, 9), (build.SERVER, 0), (build.TABLET, 1)]
+    signers = [
+        (build.SERVER, 1),
+        (build.TABLET, 2),
+        (build.REVOKED_TABLET, 3),
+        (build.STRANGER, 9),
+        (build.SERVER, 0),
+        (build.TABLET, 1),
+    ]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
     cases: list[tuple[str, int]] = []
     for _ in range(400):
@@ -276,7 +295,9 @@ def mutated_tokens(rng: random.Random) -> list[tuple[str, int]]:
             data[0] = rng.choice([0x11, 0x12, 0x15, 0x16, rng.randrange(256)])
             signer, key_id = rng.choice(signers)
             data[1:3] = key_id.to_bytes(2, "big")
-            data[3:5] = rng.choice([tokens.event_tag(build.EVENT_ID)] * 3 + [tokens.event_tag(build.OTHER_EVENT_ID), rng.randbytes(2)])
+            data[3:5] = rng.choice(
+                [tokens.event_tag(build.EVENT_ID)] * 3 + [tokens.event_tag(build.OTHER_EVENT_ID), rng.randbytes(2)]
+            )
             data[5:15] = rng.randbytes(10)
             data[15:21] = rng.randbytes(6) if rng.random() < 0.5 else data[15:21]
             start = rng.choice([0, 60, 120, 2**24 - 2, rng.randrange(2**24)])
@@ -285,14 +306,28 @@ def mutated_tokens(rng: random.Random) -> list[tuple[str, int]]:
             text = build.resigned(data, signer, rng.choice([build.EVENT_ID] * 4 + [build.OTHER_EVENT_ID]))
         elif kind == 3:  # one character changed, dropped or added
             text, at = VALID, rng.randrange(2, len(VALID))
-            text = rng.choice([text[:at] + rng.choice(alphabet + "a1=") + text[at + 1 :], text[:at] + text[at + 1 :], text[:at] + "A" + text[at:]])
+            text = rng.choice(
+                [
+                    text[:at] + rng.choice(alphabet + "a1=") + text[at + 1 :],
+                    text[:at] + text[at + 1 :],
+                    text[:at] + "A" + text[at:],
+                ]
+            )
         elif kind == 4:  # another spelling of the last character
             text = VALID[:-1] + rng.choice(alphabet)
         else:  # the same signature with S + L
             s = int.from_bytes(data[-32:], "little") + ED25519_L
             data[-32:] = s.to_bytes(32, "little")
             text = build.text_of(data)
-        now = rng.choice([NOW, NOW - 4 * 3600, NOW + 3 * 3600 + rng.randrange(-120, 120), NOW + rng.randrange(-6000, 36000), rng.randrange(2**32)])
+        now = rng.choice(
+            [
+                NOW,
+                NOW - 4 * 3600,
+                NOW + 3 * 3600 + rng.randrange(-120, 120),
+                NOW + rng.randrange(-6000, 36000),
+                rng.randrange(2**32),
+            ]
+        )
         try:
             token = tokens.decode(text).token
         except tokens.TokenError:
@@ -356,14 +391,31 @@ def odd_bundles() -> list[tuple[str, dict, str, int]]:
     for value in [0, 65535, 65536, 1.0, "1", True, 2**60, None]:
         edit(f"kid {value!r}", setter("keys", 0, "kid", value=value))
     key = good["keys"][0]["public_key"]
-    for value in [b64url(bytes(31)), b64url(bytes(33)), key + "=", key[:-1] + "d", "Ł" + key[1:], 5, None, "", identity_key]:
+    for value in [
+        b64url(bytes(31)),
+        b64url(bytes(33)),
+        key + "=",
+        key[:-1] + "d",
+        "Ł" + key[1:],
+        5,
+        None,
+        "",
+        identity_key,
+    ]:
         edit(f"public key {value!r}", setter("keys", 0, "public_key", value=value))
     for value in ["ACTIVE", "revoked", 1, None]:
         edit(f"status {value!r}", setter("keys", 0, "status", value=value))
     allowlisted = good["keys"][2]["allowlist"][0]
     for value in [
-        "ABC", {allowlisted: 1}, allowlisted, [1, True, None, 1.5, [1], {}], 5, None,
-        [2222222222222222], [2222222222222222.0], ["2222222222222222"],  # a token id, spelled three ways
+        "ABC",
+        {allowlisted: 1},
+        allowlisted,
+        [1, True, None, 1.5, [1], {}],
+        5,
+        None,
+        [2222222222222222],
+        [2222222222222222.0],
+        ["2222222222222222"],  # a token id, spelled three ways
     ]:
         edit(f"allowlist {value!r}", setter("keys", 2, "allowlist", value=value))
     for value in [5, [1, 2.5], {"a": None}]:
@@ -377,13 +429,27 @@ def odd_bundles() -> list[tuple[str, dict, str, int]]:
     edit("a duplicate kid: the last wins", lambda b: b["keys"].append({**b["keys"][0], "kid": 2}))
     edit("a small-order key", lambda b: b["keys"].append({**b["keys"][0], "kid": 4, "public_key": identity_key}))
     for value in [
-        {}, {"validity_tolerance_s": 1.0}, {"validity_tolerance_s": 0}, {"validity_tolerance_s": 7200},
-        {"unknown": 1}, {"__proto__": 1}, [], "x", None,
+        {},
+        {"validity_tolerance_s": 1.0},
+        {"validity_tolerance_s": 0},
+        {"validity_tolerance_s": 7200},
+        {"unknown": 1},
+        {"__proto__": 1},
+        [],
+        "x",
+        None,
     ]:
         edit(f"policy {value!r}", setter("policy", value=value))
     for value, event_id in [
-        ("evsomewhereelse", build.EVENT_ID), (123, "123"), (True, "True"), (None, "None"), (1.5, build.EVENT_ID), ([], build.EVENT_ID),
-        ("", ""), ("é" * 200, "é" * 200), (123456789012345678901, "123456789012345678901"),
+        ("evsomewhereelse", build.EVENT_ID),
+        (123, "123"),
+        (True, "True"),
+        (None, "None"),
+        (1.5, build.EVENT_ID),
+        ([], build.EVENT_ID),
+        ("", ""),
+        ("é" * 200, "é" * 200),
+        (123456789012345678901, "123456789012345678901"),
     ]:
         edit(f"event id {value!r}", setter("event_id", value=value), event_id)
     for value, min_seq in [(3.0, 0), ("3", 0), (-1, 0), (-1, -1), (2**70, 5), (-(2**70), 0), (True, 0)]:
@@ -394,10 +460,16 @@ def odd_bundles() -> list[tuple[str, dict, str, int]]:
     edit("extra fields", setter("extra", value=[1, {"a": 2.5}, None]))
     payload = VECTORS["bundle"]["payload"]
     for name, text in [
-        ("empty", ""), ("not JSON", "{"), ("a list", "[]"), ("null", "null"), ("a number", "1"),
-        ("leading white space", " \n" + payload), ("a byte-order mark", "\ufeff" + payload),
+        ("empty", ""),
+        ("not JSON", "{"),
+        ("a list", "[]"),
+        ("null", "null"),
+        ("a number", "1"),
+        ("leading white space", " \n" + payload),
+        ("a byte-order mark", "\ufeff" + payload),
         ("a duplicate seq: the last wins", payload.replace('"seq":3', '"seq":1,"seq":3')),
-        ("-0 as seq", payload.replace('"seq":3', '"seq":-0')), ("1E0 as format", payload.replace('"format":1', '"format":1E0')),
+        ("-0 as seq", payload.replace('"seq":3', '"seq":-0')),
+        ("1E0 as format", payload.replace('"format":1', '"format":1E0')),
         ("an integer of 4,300 digits", payload[:-1] + ',"x":' + "9" * 4300 + "}"),
         ("an integer of 4,301 digits", payload[:-1] + ',"x":-' + "9" * 4301 + "}"),
         ("a float of 5,000 digits", payload[:-1] + ',"x":' + "9" * 5000 + ".5}"),
@@ -503,7 +575,9 @@ def test_python_and_browser_agree_on_rotating_codes(run: Run) -> None:
     cases = []
     for now in [*range(NOW - 31, NOW + 31, 4), 0, 7, 14, 15, 16]:
         step = rotating.step_at(now)
-        codes = [rotating.code_at(secret, s * 15) for s in range(max(step - 2, 0), step + 3)] + [f"{rng.randrange(10**6):06d}"]
+        codes = [rotating.code_at(secret, s * 15) for s in range(max(step - 2, 0), step + 3)] + [
+            f"{rng.randrange(10**6):06d}"
+        ]
         for code in codes:
             for last_step in [None, step - 1, step, step + 1]:
                 cases.append((code, now, last_step))
@@ -514,7 +588,10 @@ def test_python_and_browser_agree_on_rotating_codes(run: Run) -> None:
         except rotating.CodeError as error:
             return {"ok": False, "reason": error.reason, "error": "CodeError"}
         except ValueError:  # pyotp refuses times before the epoch: step -1 when now < 15
-            return {"ok": False, "unexpected": "RangeError: time must be at or after the Unix epoch and before year 10000 UTC"}
+            return {
+                "ok": False,
+                "unexpected": "RangeError: time must be at or after the Unix epoch and before year 10000 UTC",
+            }
 
     results = run(
         """
@@ -529,15 +606,25 @@ def test_python_and_browser_agree_on_rotating_codes(run: Run) -> None:
 
 # Every encoding of a small-order Ed25519 point (the 8 torsion points, both sign bits, and the
 # non-canonical y + p where it fits): what libsodium's blocklist lists.
-SMALL_ORDER = [bytes.fromhex(h) for h in (
-    "00" * 32, "00" * 31 + "80", "01" + "00" * 31, "01" + "00" * 30 + "80",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "ec" + "ff" * 30 + "7f", "ec" + "ff" * 31, "ed" + "ff" * 30 + "7f", "ed" + "ff" * 31,
-    "ee" + "ff" * 30 + "7f", "ee" + "ff" * 31,
-)]
+SMALL_ORDER = [
+    bytes.fromhex(h)
+    for h in (
+        "00" * 32,
+        "00" * 31 + "80",
+        "01" + "00" * 31,
+        "01" + "00" * 30 + "80",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+        "ec" + "ff" * 30 + "7f",
+        "ec" + "ff" * 31,
+        "ed" + "ff" * 30 + "7f",
+        "ed" + "ff" * 31,
+        "ee" + "ff" * 30 + "7f",
+        "ee" + "ff" * 31,
+    )
+]
 
 
 def test_python_and_browser_vet_public_keys_alike(run: Run) -> None:

@@ -50,36 +50,51 @@ const both = async (f, ops) => [await f(ops), await f([...ops].reverse())];
 
 @pytest.fixture
 def run(page: Page, live_server) -> Run:
-    return runner(page, live_server.url, PRELUDE, {
-        "event_id": VECTORS["event_id"], "root": VECTORS["root_public_key"], "bundle": VECTORS["bundle"],
-        "rotation": VECTORS["rotation_key"], "retired": VECTORS["retired_rotation_keys"],
-    })
+    return runner(
+        page,
+        live_server.url,
+        PRELUDE,
+        {
+            "event_id": VECTORS["event_id"],
+            "root": VECTORS["root_public_key"],
+            "bundle": VECTORS["bundle"],
+            "rotation": VECTORS["rotation_key"],
+            "retired": VECTORS["retired_rotation_keys"],
+        },
+    )
 
 
 def test_uses_and_the_first_void(run: Run) -> None:
-    results = run("""
+    results = run(
+        """
       const out = [];
       for (const v of arg.cases) out.push(await both((ops) => state(v.text, v.ops[0].subject, ops), v.ops));
       return out;
-    """, {"cases": VECTORS["uses"]})
+    """,
+        {"cases": VECTORS["uses"]},
+    )
     for vector, (listed, reversed_) in zip(VECTORS["uses"], results, strict=True):
         assert listed == vector["expect"], vector["name"]
         assert reversed_ == vector["expect"], vector["name"]
 
 
 def test_the_first_registration_and_check_in(run: Run) -> None:
-    results = run("""
+    results = run(
+        """
       const out = [];
       for (const v of arg.cases) out.push(await both((ops) => firsts(v.subject, ops), v.ops));
       return out;
-    """, {"cases": VECTORS["first"]})
+    """,
+        {"cases": VECTORS["first"]},
+    )
     for vector, (listed, reversed_) in zip(VECTORS["first"], results, strict=True):
         assert listed == vector["expect"], vector["name"]
         assert reversed_ == vector["expect"], vector["name"]
 
 
 def test_every_verdict_offline_and_online(run: Run) -> None:
-    results = run("""
+    results = run(
+        """
       const out = [];
       for (const v of arg.cases) {
         const ledger = await ledgerWith(v.ops);
@@ -92,31 +107,40 @@ def test_every_verdict_offline_and_online(run: Run) -> None:
         out.push({ shown, online: server && { color: server.color, reason: server.reason, uses_before: server.usesBefore } });
       }
       return out;
-    """, {"cases": VECTORS["verdicts"]})
+    """,
+        {"cases": VECTORS["verdicts"]},
+    )
     for vector, result in zip(VECTORS["verdicts"], results, strict=True):
         assert result["shown"] == vector["expect"], vector["name"]
         online = vector["online"]
         if online is None:
             assert result["online"] is None
         else:
-            assert result["online"] == {"color": verdict.color(online["reason"]), "reason": online["reason"] or None,
-                                        "uses_before": online["uses_before"]}, vector["name"]
+            assert result["online"] == {
+                "color": verdict.color(online["reason"]),
+                "reason": online["reason"] or None,
+                "uses_before": online["uses_before"],
+            }, vector["name"]
 
 
 def test_every_reason_has_the_server_s_colour(run: Run) -> None:
-    colors = run("return Object.fromEntries(Object.keys(arg.colors).map((r) => [r, colorOf(r)]));",
-                 {"colors": VECTORS["colors"]})
+    colors = run(
+        "return Object.fromEntries(Object.keys(arg.colors).map((r) => [r, colorOf(r)]));", {"colors": VECTORS["colors"]}
+    )
     assert colors == VECTORS["colors"]
 
 
 def test_a_tablet_without_a_trust_list_refuses_everything(run: Run) -> None:
     scan = VECTORS["verdicts"][0]["scan"]
-    result = run("""
+    result = run(
+        """
       const ledger = await ledgerWith([]);
       ledger.bundle = null;
       const local = await judge(arg.scan, { ledger, nowSeconds: arg.now, rotationKey: arg.rotation });
       return [local.color, local.reason];
-    """, {"scan": scan, "now": VECTORS["verdicts"][0]["now_ms"] / 1000})
+    """,
+        {"scan": scan, "now": VECTORS["verdicts"][0]["now_ms"] / 1000},
+    )
     assert result == ["red", "no_bundle"]
 
 
@@ -124,12 +148,19 @@ def random_voucher_ops(rng: random.Random, op: build.Ops, text: str, forged: str
     subject = build.tokens.decode(text).token.id
     ops: list[dict] = []
     for _ in range(rng.randint(1, 9)):
-        at = dict(device=rng.randrange(3), hlc_s=rng.choice([1, 1, 2, rng.randint(-50, 50)]), counter=rng.choice([0, 0, 1, 2]),
-                  corrected_s=rng.choice(["same", None, rng.randint(-50, 50)]))
+        at = dict(
+            device=rng.randrange(3),
+            hlc_s=rng.choice([1, 1, 2, rng.randint(-50, 50)]),
+            counter=rng.choice([0, 0, 1, 2]),
+            corrected_s=rng.choice(["same", None, rng.randint(-50, 50)]),
+        )
         kind = rng.choice(["redeem", "redeem", "redeem", "void", "undo", "issue"])
         if kind == "redeem":
-            data = build.redeemed(rng.choice([text, text, text, forged]), step=rng.choice([None, rng.randint(0, 30)]),
-                                  outcome=rng.choice(["accepted", "accepted", "refused"]))
+            data = build.redeemed(
+                rng.choice([text, text, text, forged]),
+                step=rng.choice([None, rng.randint(0, 30)]),
+                outcome=rng.choice(["accepted", "accepted", "refused"]),
+            )
             ops.append(op("redeem", subject, data, **at))
         elif kind == "undo" and ops:
             target = rng.choice(ops)["op_id"]
@@ -144,8 +175,12 @@ def random_voucher_ops(rng: random.Random, op: build.Ops, text: str, forged: str
 def random_attendee_ops(rng: random.Random, op: build.Ops, subject: str) -> list[dict]:
     ops = []
     for n in range(rng.randint(1, 6)):
-        at = dict(device=rng.randrange(3), hlc_s=rng.choice([1, 1, rng.randint(-50, 50)]), counter=rng.choice([0, 0, 1]),
-                  corrected_s=rng.choice(["same", None, rng.randint(-50, 50)]))
+        at = dict(
+            device=rng.randrange(3),
+            hlc_s=rng.choice([1, 1, rng.randint(-50, 50)]),
+            counter=rng.choice([0, 0, 1]),
+            corrected_s=rng.choice(["same", None, rng.randint(-50, 50)]),
+        )
         if rng.random() < 0.5:
             ops.append(op("register", subject, {"name": f"Person {n}", "consent": True}, **at))
         else:
@@ -171,11 +206,14 @@ def test_random_histories_agree_with_python(run: Run) -> None:
     attendees = [random_attendee_ops(rng, op, "ATTENDEE00000077") for _ in range(150)]
     for ops in vouchers + attendees:
         possible(ops)
-    results = run("""
+    results = run(
+        """
       const uses = [], firstsOf = [];
       for (const ops of arg.vouchers) uses.push(await state(arg.text, ops[0].subject, ops));
       for (const ops of arg.attendees) firstsOf.push(await firsts('ATTENDEE00000077', ops));
       return { uses, firsts: firstsOf };
-    """, {"vouchers": vouchers, "attendees": attendees, "text": text})
+    """,
+        {"vouchers": vouchers, "attendees": attendees, "text": text},
+    )
     assert results["uses"] == [build.voucher_state_of(text, ops) for ops in vouchers]
     assert results["firsts"] == [build.first_of(ops) for ops in attendees]

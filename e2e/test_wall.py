@@ -21,8 +21,9 @@ PROJECTOR = {"viewport": {"width": 1920, "height": 1080}, "locale": "en-US"}
 def static_voucher(live_server) -> str:
     def make(db):
         event_id = live_server.demo.event.id
-        campaign = campaigns.create_campaign(db, event_id, title="Wall coffee", value="a coffee", rotating=False,
-                                             now=int(time.time()))
+        campaign = campaigns.create_campaign(
+            db, event_id, title="Wall coffee", value="a coffee", rotating=False, now=int(time.time())
+        )
         return campaigns.issue_voucher(db, event_id, campaign.number, now=int(time.time())).text
 
     return with_db(live_server, make)
@@ -131,8 +132,19 @@ def test_the_wall_follows_five_tablets_live(browser: Browser, new_station, live_
 
 # --- one screen on a projector ---------------------------------------------------------------
 
-PANELS = (".wall-head", "#counter-checked-in", "#counter-conflicts", ".feed-panel", ".chart-panel", ".funnel-panel",
-          ".devices-panel", ".draw-panel", "#draw-form", "#draw-winners", "#winners li")
+PANELS = (
+    ".wall-head",
+    "#counter-checked-in",
+    "#counter-conflicts",
+    ".feed-panel",
+    ".chart-panel",
+    ".funnel-panel",
+    ".devices-panel",
+    ".draw-panel",
+    "#draw-form",
+    "#draw-winners",
+    "#winners li",
+)
 
 
 def event_under_way(db, organizer_email: str) -> str:
@@ -142,22 +154,42 @@ def event_under_way(db, organizer_email: str) -> str:
     # falls before the start and the chart spans a little over four hours, in 10-minute bins,
     # whatever second the test runs at (at :59 it used to span exactly four, in 5-minute bins).
     now = int(time.time()) // 60 * 60 - 30
-    event = registry.create_event(db, name="Spring launch at the flagship store, with a very long name indeed",
-                                  venue="Store 1F", starts_at=now - 3 * 3600, ends_at=now + 3600,
-                                  timezone="Asia/Shanghai", now=now - 86400)
+    event = registry.create_event(
+        db,
+        name="Spring launch at the flagship store, with a very long name indeed",
+        venue="Store 1F",
+        starts_at=now - 3 * 3600,
+        ends_at=now + 3600,
+        timezone="Asia/Shanghai",
+        now=now - 86400,
+    )
     hold_new_events(db, organizer_email)
     campaigns.create_campaign(db, event.id, title="Tote bag", welcome=True, now=now - 86400)
     for n in range(6):
-        signup.sign_up(db, event.id, signup.Applicant(f"Online Guest{n}", f"1370000{n:04d}", "", True),
-                       now_ms=(now - 4 * 3600) * 1000 + n)
-    doors = [enroll(db, event.id, name, now=now - 3 * 3600) for name in ("Front door", "Side door with a very long tablet name")]
+        signup.sign_up(
+            db,
+            event.id,
+            signup.Applicant(f"Online Guest{n}", f"1370000{n:04d}", "", True),
+            now_ms=(now - 4 * 3600) * 1000 + n,
+        )
+    doors = [
+        enroll(db, event.id, name, now=now - 3 * 3600)
+        for name in ("Front door", "Side door with a very long tablet name")
+    ]
     start_ms = (now - 3 * 3600) * 1000
     for n in range(60):
         door = doors[n % 2]
         at = start_ms + n * 3 * 60_000
-        name = "Alexandrina Konstantinopoulou-Featherstonehaugh" if n == 7 else (f"王小{n}" if n % 3 else f"Guest{n} Person")
-        person = door.register(name, now_ms=at, email=f"guest{n}@example.com")["subject"] if n == 5 else \
-            door.register(name, now_ms=at, phone=f"1380000{n:04d}")["subject"]
+        name = (
+            "Alexandrina Konstantinopoulou-Featherstonehaugh"
+            if n == 7
+            else (f"王小{n}" if n % 3 else f"Guest{n} Person")
+        )
+        person = (
+            door.register(name, now_ms=at, email=f"guest{n}@example.com")["subject"]
+            if n == 5
+            else door.register(name, now_ms=at, phone=f"1380000{n:04d}")["subject"]
+        )
         door.checkin(person, now_ms=at + 1000)
     for door in doors:
         push(db, door, int(time.time() * 1000))
@@ -167,7 +199,9 @@ def event_under_way(db, organizer_email: str) -> str:
 
 
 def assert_one_screen(wall: Page, width: int, height: int) -> None:
-    sizes = wall.evaluate("[document.documentElement.scrollHeight, document.documentElement.scrollWidth, innerHeight, innerWidth]")
+    sizes = wall.evaluate(
+        "[document.documentElement.scrollHeight, document.documentElement.scrollWidth, innerHeight, innerWidth]"
+    )
     assert sizes[0] <= height and sizes[1] <= width, (width, height, sizes)
     for panel in PANELS:
         for box in [item.bounding_box() for item in wall.locator(panel).all()]:
@@ -195,17 +229,24 @@ def test_the_wall_fits_one_projector_screen(browser: Browser, live_server, local
         # The chart spans the event's four hours (and more, if anyone came outside them) in bins of
         # one size (10 minutes: 4 hours in at most 48 bars), its bars across the plot, not one at the left.
         starts = [int(g.get_attribute("data-start")) for g in wall.locator("#wall-chart g.bin").all()]
-        assert 16 <= len(starts) <= 48 and {int(g) for g in wall.locator("#wall-chart g.bin").evaluate_all(
-            "(gs) => gs.map((g) => g.dataset.size)")} == {600}
+        assert 16 <= len(starts) <= 48 and {
+            int(g) for g in wall.locator("#wall-chart g.bin").evaluate_all("(gs) => gs.map((g) => g.dataset.size)")
+        } == {600}
         assert starts[0] <= event_start and starts[-1] + 600 >= event_start + 4 * 3600
-        bars = [bar.bounding_box() for bar in wall.locator("#wall-chart rect.chart-bar.arrivals").all()
-                if int(bar.get_attribute("data-value"))]
+        bars = [
+            bar.bounding_box()
+            for bar in wall.locator("#wall-chart rect.chart-bar.arrivals").all()
+            if int(bar.get_attribute("data-value"))
+        ]
         plot = wall.locator("#wall-chart svg").bounding_box()
         assert len(bars) >= 12 and max(b["x"] for b in bars) - min(b["x"] for b in bars) > plot["width"] / 2
         assert all(b["height"] > 2 for b in bars)
         # Long names are cut on one line, not wrapped.
         title = wall.locator(".wall-head h1")
-        assert title.evaluate("(e) => getComputedStyle(e).whiteSpace") == "nowrap" and title.bounding_box()["height"] < height / 10
+        assert (
+            title.evaluate("(e) => getComputedStyle(e).whiteSpace") == "nowrap"
+            and title.bounding_box()["height"] < height / 10
+        )
     # The past draw: its winners large, the email-only one by a masked email, never a bare "?".
     expect(wall.locator("#winners li")).to_have_count(3)
     assert wall.locator("#winners").inner_text().count("@") <= 1 and "?" not in wall.locator("#winners").inner_text()
@@ -223,8 +264,9 @@ def test_the_wall_fits_one_projector_screen(browser: Browser, live_server, local
 def test_the_draw_reveal_ends_on_the_winners(browser: Browser, live_server, reduced) -> None:
     email = new_organizer(live_server, name="WallDraw")
     event_id = with_db(live_server, lambda db: event_under_way(db, email))
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US",
-                                  reduced_motion="reduce" if reduced else "no-preference")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 720}, locale="en-US", reduced_motion="reduce" if reduced else "no-preference"
+    )
     wall = context.new_page()
     sign_in(wall, live_server, email)
     wall.goto(f"{live_server.url}/organizer/events/{event_id}/wall")
@@ -249,8 +291,9 @@ def test_the_draw_reveal_ends_on_the_winners(browser: Browser, live_server, redu
     shown = wall.locator("#draw-winners-shown li")
     expect(shown).to_have_count(2)
     expect(wall.locator("#draw-spinner")).to_be_hidden()
-    assert [item.inner_text().split("\n")[0] for item in wall.locator("#winners li .winner-name").all()] == \
-        [item.inner_text() for item in shown.locator(".winner-name").all()]
+    assert [item.inner_text().split("\n")[0] for item in wall.locator("#winners li .winner-name").all()] == [
+        item.inner_text() for item in shown.locator(".winner-name").all()
+    ]
     assert len(latest.winners) == 2
     for item in shown.all():
         box = item.bounding_box()

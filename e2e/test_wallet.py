@@ -31,7 +31,9 @@ def advance(page: Page, steps: int, before: int) -> tuple[int, str, str]:
     return shown(page)
 
 
-def test_the_wallet_works_offline_rotates_and_a_tablet_redeems_it(new_station, live_server, camera, tablet_browser) -> None:
+def test_the_wallet_works_offline_rotates_and_a_tablet_redeems_it(
+    new_station, live_server, camera, tablet_browser
+) -> None:
     door = new_station("Door", "Mei")
     phone = tablet_browser.new_context(**PHONE)
     phone.clock.install(time=time.time())  # a fake clock, on time for now
@@ -43,7 +45,9 @@ def test_the_wallet_works_offline_rotates_and_a_tablet_redeems_it(new_station, l
     voucher = rotating_voucher(page)
     expect(voucher.locator("h2")).to_have_text("¥50 off your first purchase")
     expect(voucher.locator(".wallet-state")).to_have_text("Valid")
-    expect(voucher.locator(".validity-countdown")).to_have_text(re.compile(r"^[34] h \d+ min left$"))  # 4 hours after issue
+    expect(voucher.locator(".validity-countdown")).to_have_text(
+        re.compile(r"^[34] h \d+ min left$")
+    )  # 4 hours after issue
     token_id = voucher.get_attribute("data-id")
 
     # Offline, the phone's clock slips two steps back (nothing can correct it without the server)
@@ -95,14 +99,23 @@ def test_the_wallet_works_offline_rotates_and_a_tablet_redeems_it(new_station, l
     page.clock.fast_forward(STEP_MS)
     expect(voucher.locator(".rotating-countdown")).to_have_text("")
     assert shown(page)[0] == step
-    assert with_db(live_server, lambda db: db.execute(
-        "select count(*) from ops where kind = 'redeem' and subject = ? and json_extract(data, '$.outcome') = 'accepted'",
-        [token_id]).fetchone()[0]) == 1
+    assert (
+        with_db(
+            live_server,
+            lambda db: db.execute(
+                "select count(*) from ops where kind = 'redeem' and subject = ? and json_extract(data, '$.outcome') = 'accepted'",
+                [token_id],
+            ).fetchone()[0],
+        )
+        == 1
+    )
     assert page.errors == []  # type: ignore[attr-defined]
     phone.close()
 
 
-def test_the_live_wallet_flips_when_a_tablet_redeems_and_shows_nothing_of_others(new_station, live_server, tablet_browser) -> None:
+def test_the_live_wallet_flips_when_a_tablet_redeems_and_shows_nothing_of_others(
+    new_station, live_server, tablet_browser
+) -> None:
     door = new_station("Bar", "Bo")
     first = tablet_browser.new_context(**PHONE)
     mine = sign_up(first, live_server, "Wang <b>Fang</b>", "139 0000 2222")
@@ -121,8 +134,14 @@ def test_the_live_wallet_flips_when_a_tablet_redeems_and_shows_nothing_of_others
     # The door checks the first attendee in with the pass the server signed at sign-up.
     door.go(live_server.url + "/station/scan")
     pass_card = mine.locator(".wallet-item[data-type=pass]")
-    door.type_code(with_db(live_server, lambda db: db.execute(
-        "select text from tokens where id = ?", [pass_card.get_attribute("data-id")]).fetchone()[0]))
+    door.type_code(
+        with_db(
+            live_server,
+            lambda db: db.execute(
+                "select text from tokens where id = ?", [pass_card.get_attribute("data-id")]
+            ).fetchone()[0],
+        )
+    )
     expect(door.verdict()).to_have_attribute("data-color", "green", timeout=10_000)
     expect(door.verdict()).to_have_attribute("data-kind", "pass")
     expect(door.page.locator("#verdict-what")).to_have_text("Checked in")
@@ -203,7 +222,9 @@ def test_a_phone_camera_reading_a_tablets_claim_qr_adds_the_voucher(new_station,
     given = tokens.decode(claim_qr.get_attribute("data-token")).token.id
     assert given != token_id
     expect(wallet.locator(f"#item-{given}")).to_be_visible(timeout=10_000)
-    voucher_page.goto(tokens.to_url(claim_qr.get_attribute("data-token"), live_server.url.split("//")[1], scheme="http"))
+    voucher_page.goto(
+        tokens.to_url(claim_qr.get_attribute("data-token"), live_server.url.split("//")[1], scheme="http")
+    )
     expect(voucher_page.locator("#claim")).to_contain_text("This voucher is in your wallet.")
     phone.close()
 

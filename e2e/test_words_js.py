@@ -27,7 +27,8 @@ def run(page: Page, live_server) -> Run:
 
 
 def test_the_tablets_words_are_the_servers(run: Run) -> None:
-    shown = run("""
+    shown = run(
+        """
       return {
         reasons: each(arg.words.reasons, r.reasonWords),
         reason_fallback: r.reasonWords('no_such_reason'),
@@ -35,5 +36,7 @@ def test_the_tablets_words_are_the_servers(run: Run) -> None:
         conflict_fallback: s.conflictWords('no_such_kind'),
         conflict_statuses: each(arg.words.conflict_statuses, s.conflictStatusWords),
       };
-    """, {})
+    """,
+        {},
+    )
     assert shown == {key: value for key, value in WORDS.items() if key != "about"}

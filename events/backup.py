@@ -82,6 +82,7 @@ class Snapshot:
 def describe(path: str | Path) -> Snapshot:
     conn = sqlite3.connect(path)
     try:
+
         def one(sql: str, default: object = 0) -> object:
             try:
                 row = conn.execute(sql).fetchone()
@@ -90,10 +91,14 @@ def describe(path: str | Path) -> Snapshot:
             return row[0] if row and row[0] is not None else default
 
         return Snapshot(
-            str(path), one("select value from log_counter where name = 'log'"),
+            str(path),
+            one("select value from log_counter where name = 'log'"),
             str(one("select id from log_identities order by rowid desc limit 1", "")),
-            one("select count(*) from events"), one("select count(*) from attendees"), one("select count(*) from ops"),
-            one("select max(received_at_ms) from ops", None), Path(path).stat().st_size,
+            one("select count(*) from events"),
+            one("select count(*) from attendees"),
+            one("select count(*) from ops"),
+            one("select max(received_at_ms) from ops", None),
+            Path(path).stat().st_size,
         )
     finally:
         conn.close()
@@ -144,7 +149,9 @@ def backup(database: str | Path, target: str | Path) -> Snapshot:
     return describe(target)
 
 
-def backup_into(database: str | Path, directory: str | Path, *, keep: int, now: float | None = None) -> tuple[Snapshot, list[Path]]:
+def backup_into(
+    database: str | Path, directory: str | Path, *, keep: int, now: float | None = None
+) -> tuple[Snapshot, list[Path]]:
     """A backup named by the time into `directory` (made 0700), keeping the newest `keep`;
     returns it and the older ones removed. For a schedule (cron, a systemd timer)."""
     directory = Path(directory)
@@ -190,16 +197,32 @@ def _read_replaced(path: Path, restored: sqlite3.Connection) -> dict:
                 lost.append({"kind": kind, "subject": subject, "name": name, "at_ms": received})
             else:
                 resent[names.get(device_id, device_id)] = resent.get(names.get(device_id, device_id), 0) + 1
-        late_tablets = [name for device_id, name in names.items()
-                        if device_id not in devices_before and not device_id.startswith("web-")]
-        revoked = [device_id for device_id, revoked_at in conn.execute("select id, revoked_at from devices")
-                   if revoked_at is not None and device_id in devices_before and devices_before[device_id] is None]
+        late_tablets = [
+            name
+            for device_id, name in names.items()
+            if device_id not in devices_before and not device_id.startswith("web-")
+        ]
+        revoked = [
+            device_id
+            for device_id, revoked_at in conn.execute("select id, revoked_at from devices")
+            if revoked_at is not None and device_id in devices_before and devices_before[device_id] is None
+        ]
         (latest_action,) = restored.execute("select coalesce(max(id), 0) from organizer_actions").fetchone()
-        actions = [{"action": action, "subject": subject, "at": at} for action, subject, at in conn.execute(
-            "select action, subject, at from organizer_actions where id > ? order by id", [latest_action])]
+        actions = [
+            {"action": action, "subject": subject, "at": at}
+            for action, subject, at in conn.execute(
+                "select action, subject, at from organizer_actions where id > ? order by id", [latest_action]
+            )
+        ]
         bundle_seqs = dict(conn.execute("select id, bundle_seq from events"))
-        return {"lost": lost, "resent": resent, "late_tablets": late_tablets, "revoked": revoked, "actions": actions,
-                "bundle_seqs": bundle_seqs}
+        return {
+            "lost": lost,
+            "resent": resent,
+            "late_tablets": late_tablets,
+            "revoked": revoked,
+            "actions": actions,
+            "bundle_seqs": bundle_seqs,
+        }
     finally:
         conn.close()
 
@@ -220,7 +243,9 @@ def restore(backup_file: str | Path, database: str | Path, *, now: int) -> Resto
         finally:
             check.close()
         if problem != "ok":
-            raise BackupError(f"{backup_file} is not a sound database (SQLite's quick_check: {problem}): try an older backup")
+            raise BackupError(
+                f"{backup_file} is not a sound database (SQLite's quick_check: {problem}): try an older backup"
+            )
         staged = database.with_name(database.name + ".restoring")
         for leftover in (staged, Path(f"{staged}-wal"), Path(f"{staged}-shm")):
             leftover.unlink(missing_ok=True)
@@ -273,8 +298,10 @@ def _prepare(staged: Path, backup_file: Path, database: Path, *, now: int) -> Re
         try:
             sealed.verify(db)
         except sealed.DataKeyError:
-            raise BackupError(f"{backup_file} was sealed with another data key than {key.source}: put that backup's "
-                              f"key at {sealed.key_path(database)} (or in {sealed.KEY_ENV})") from None
+            raise BackupError(
+                f"{backup_file} was sealed with another data key than {key.source}: put that backup's "
+                f"key at {sealed.key_path(database)} (or in {sealed.KEY_ENV})"
+            ) from None
         from migrations import migrations
 
         migrations.apply(db)

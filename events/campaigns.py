@@ -74,9 +74,19 @@ class IssuedToken:
 
 
 def check_terms(
-    *, title: str, terms: str = "", value: str = "", max_uses: int = 1, valid_from: int | None = None,
-    valid_until: int | None = None, valid_minutes: int | None = None, per_attendee: int | None = None,
-    cap: int | None = None, welcome: bool = False, by_clerks: bool = True, texts: dict | None = None,
+    *,
+    title: str,
+    terms: str = "",
+    value: str = "",
+    max_uses: int = 1,
+    valid_from: int | None = None,
+    valid_until: int | None = None,
+    valid_minutes: int | None = None,
+    per_attendee: int | None = None,
+    cap: int | None = None,
+    welcome: bool = False,
+    by_clerks: bool = True,
+    texts: dict | None = None,
 ) -> None:
     """CampaignRefused naming the first field at fault, or nothing. A text in another language
     has the same limit as the base one; its field is named "<language>.<field>"."""
@@ -153,9 +163,20 @@ def create_campaign(
     now: int,
 ) -> Campaign:
     registry.get_event(db, event_id)
-    settings = dict(title=title, terms=terms, value=value, max_uses=max_uses, valid_from=valid_from, valid_until=valid_until,
-                    valid_minutes=valid_minutes, per_attendee=per_attendee, cap=cap, welcome=welcome, by_clerks=by_clerks,
-                    texts=texts or {})
+    settings = dict(
+        title=title,
+        terms=terms,
+        value=value,
+        max_uses=max_uses,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        valid_minutes=valid_minutes,
+        per_attendee=per_attendee,
+        cap=cap,
+        welcome=welcome,
+        by_clerks=by_clerks,
+        texts=texts or {},
+    )
     check_terms(**settings)
     with write_transaction(db):
         row = next(db.query("select max(number) as top from campaigns where event_id = ?", [event_id]))
@@ -163,9 +184,17 @@ def create_campaign(
         if number > MAX_CAMPAIGNS:
             raise CampaignRefused("too_many", "title", f"an event has at most {MAX_CAMPAIGNS} campaigns")
         campaign = Campaign(
-            event_id=event_id, number=number, created_at=now, rotating=rotating,
-            **{**settings, "title": title.strip(), "terms": terms.strip(), "value": value.strip(),
-               "texts": clean_texts(texts)},
+            event_id=event_id,
+            number=number,
+            created_at=now,
+            rotating=rotating,
+            **{
+                **settings,
+                "title": title.strip(),
+                "terms": terms.strip(),
+                "value": value.strip(),
+                "texts": clean_texts(texts),
+            },
         )
         db["campaigns"].insert({**vars(campaign), "texts": json.dumps(campaign.texts, ensure_ascii=False)})
     return campaign
@@ -175,13 +204,31 @@ def update_campaign(db: Database, event_id: str, number: int, *, now: int, **set
     """Change a campaign's settings for the vouchers it gives from now on. Vouchers already issued
     carry their terms signed inside them, so they do not change."""
     current = get_campaign(db, event_id, number)
-    merged = {name: settings.get(name, getattr(current, name)) for name in (
-        "title", "terms", "value", "max_uses", "valid_from", "valid_until", "valid_minutes", "per_attendee", "cap",
-        "welcome", "by_clerks", "texts")}
+    merged = {
+        name: settings.get(name, getattr(current, name))
+        for name in (
+            "title",
+            "terms",
+            "value",
+            "max_uses",
+            "valid_from",
+            "valid_until",
+            "valid_minutes",
+            "per_attendee",
+            "cap",
+            "welcome",
+            "by_clerks",
+            "texts",
+        )
+    }
     check_terms(**merged)
-    merged |= {"title": merged["title"].strip(), "terms": merged["terms"].strip(), "value": merged["value"].strip(),
-               "rotating": settings.get("rotating", current.rotating),
-               "texts": json.dumps(clean_texts(merged["texts"]), ensure_ascii=False)}
+    merged |= {
+        "title": merged["title"].strip(),
+        "terms": merged["terms"].strip(),
+        "value": merged["value"].strip(),
+        "rotating": settings.get("rotating", current.rotating),
+        "texts": json.dumps(clean_texts(merged["texts"]), ensure_ascii=False),
+    }
     with write_transaction(db):
         db["campaigns"].update((event_id, number), merged)
         # A cap raised or lowered changes which vouchers tablets gave beyond it.
@@ -224,8 +271,15 @@ def progress(db: Database, event_id: str, redeemed_vouchers: set[str]) -> list[P
 
 
 def _campaign(row: dict) -> Campaign:
-    return Campaign(**{**row, "rotating": bool(row["rotating"]), "welcome": bool(row["welcome"]), "by_clerks": bool(row["by_clerks"]),
-                       "texts": json.loads(row["texts"])})
+    return Campaign(
+        **{
+            **row,
+            "rotating": bool(row["rotating"]),
+            "welcome": bool(row["welcome"]),
+            "by_clerks": bool(row["by_clerks"]),
+            "texts": json.loads(row["texts"]),
+        }
+    )
 
 
 def list_campaigns(db: Database, event_id: str) -> list[Campaign]:
@@ -236,9 +290,22 @@ def for_tablets(db: Database, event_id: str) -> list[dict]:
     """What a tablet needs to issue a campaign's vouchers offline: its terms, as plain values, and
     its texts in the event's other languages (`texts`; the station falls back to the base field)."""
     return [
-        {"number": c.number, "title": c.title, "terms": c.terms, "value": c.value, "max_uses": c.max_uses,
-         "valid_from": c.valid_from, "valid_until": c.valid_until, "valid_minutes": c.valid_minutes, "rotating": c.rotating,
-         "welcome": c.welcome, "by_clerks": c.by_clerks, "per_attendee": c.per_attendee, "cap": c.cap, "texts": c.texts}
+        {
+            "number": c.number,
+            "title": c.title,
+            "terms": c.terms,
+            "value": c.value,
+            "max_uses": c.max_uses,
+            "valid_from": c.valid_from,
+            "valid_until": c.valid_until,
+            "valid_minutes": c.valid_minutes,
+            "rotating": c.rotating,
+            "welcome": c.welcome,
+            "by_clerks": c.by_clerks,
+            "per_attendee": c.per_attendee,
+            "cap": c.cap,
+            "texts": c.texts,
+        }
         for c in list_campaigns(db, event_id)
     ]
 
@@ -256,8 +323,11 @@ def issue_voucher(
     """A server-signed voucher of the campaign; CampaignExhausted past its cap or, for an
     attendee, past their share."""
     campaign = get_campaign(db, event_id, campaign_number)
-    if attendee_id is not None and campaign.per_attendee is not None and \
-            issued_count(db, event_id, campaign.number, attendee_id=attendee_id) >= campaign.per_attendee:
+    if (
+        attendee_id is not None
+        and campaign.per_attendee is not None
+        and issued_count(db, event_id, campaign.number, attendee_id=attendee_id) >= campaign.per_attendee
+    ):
         raise CampaignExhausted("attendee_share_reached", f"{attendee_id} holds {campaign.per_attendee}")
     return issue_vouchers(db, event_id, campaign.number, 1, now=now)[0]
 
@@ -271,8 +341,17 @@ def issue_vouchers(db: Database, event_id: str, campaign_number: int, count: int
     key = registry.issuing_key(db, event_id)
     valid_from, valid_until = campaign.window_for(now)
     issued = [
-        _sign(key, event_id, type=tokens.TokenType.VOUCHER, now=now, valid_from=valid_from, valid_until=valid_until,
-              campaign=campaign.number, max_uses=campaign.max_uses, rotating=campaign.rotating)
+        _sign(
+            key,
+            event_id,
+            type=tokens.TokenType.VOUCHER,
+            now=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            campaign=campaign.number,
+            max_uses=campaign.max_uses,
+            rotating=campaign.rotating,
+        )
         for _ in range(count)
     ]
     _store(db, issued)
@@ -295,8 +374,10 @@ def issue_passes(db: Database, event_id: str, count: int, *, now: int) -> list[I
 def sign_passes(key, event_id: str, count: int, *, now: int, valid_until: int) -> list[IssuedToken]:
     """`count` passes signed with the event's issuing key, not stored: no database, so an import
     signs them in a worker thread and stores those it uses with store_passes."""
-    return [_sign(key, event_id, type=tokens.TokenType.PASS, now=now, valid_from=now, valid_until=valid_until)
-            for _ in range(count)]
+    return [
+        _sign(key, event_id, type=tokens.TokenType.PASS, now=now, valid_from=now, valid_until=valid_until)
+        for _ in range(count)
+    ]
 
 
 def store_passes(db: Database, issued: list[IssuedToken]) -> None:

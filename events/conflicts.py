@@ -94,6 +94,8 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
 
 
 _decode_json = msgspec.json.Decoder(dict).decode
+
+
 class _VoucherData(msgspec.Struct):
     token: str | None = None
     outcome: str | None = None
@@ -137,7 +139,11 @@ def token_rows(db: Database, event_id: str, token_ids: list[str]) -> dict[str, T
 
 
 def voucher_terms(
-    db: Database, event_id: str, token_ids: list[str], *, bundle: TrustBundle | None = None,
+    db: Database,
+    event_id: str,
+    token_ids: list[str],
+    *,
+    bundle: TrustBundle | None = None,
     rows: dict[str, TokenRow] | None = None,
 ) -> dict[str, merge.VoucherTerms]:
     """Each known token's terms and whether its issuer is trusted under today's key registry.
@@ -184,7 +190,12 @@ def voucher_ops(db: Database, event_id: str, token_ids: list[str]) -> dict[str, 
 
 
 def recompute_vouchers(
-    db: Database, event_id: str, token_ids: Iterable[str], *, now_ms: int, bundle: TrustBundle | None = None,
+    db: Database,
+    event_id: str,
+    token_ids: Iterable[str],
+    *,
+    now_ms: int,
+    bundle: TrustBundle | None = None,
     rows: dict[str, TokenRow] | None = None,
 ) -> list[int]:
     """Re-merge these vouchers from all their ops; returns the ids of conflicts that changed."""
@@ -238,7 +249,9 @@ def recompute_caps(db: Database, event_id: str, numbers: Iterable[int], *, now_m
     return _store(db, event_id, scope, findings, now_ms=now_ms)
 
 
-def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: list[merge.Finding], *, now_ms: int) -> list[int]:
+def _store(
+    db: Database, event_id: str, scope: set[tuple[str, str]], findings: list[merge.Finding], *, now_ms: int
+) -> list[int]:
     subjects = sorted({subject for _, subject in scope})
     kinds = sorted({kind for kind, _ in scope})
     existing: dict[tuple[str, str], dict] = {}
@@ -265,10 +278,21 @@ def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: l
         detail = json.dumps(finding.detail, sort_keys=True)
         row = existing.get(key)
         if row is None:
-            conflict_id = db["conflicts"].insert(
-                {"event_id": event_id, "kind": finding.kind, "subject": finding.subject, "status": "open",
-                 "detail": detail, "opened_at_ms": now_ms, "change_seq": allocate(db, 1)}
-            ).last_pk
+            conflict_id = (
+                db["conflicts"]
+                .insert(
+                    {
+                        "event_id": event_id,
+                        "kind": finding.kind,
+                        "subject": finding.subject,
+                        "status": "open",
+                        "detail": detail,
+                        "opened_at_ms": now_ms,
+                        "change_seq": allocate(db, 1),
+                    }
+                )
+                .last_pk
+            )
             _set_roles(db, conflict_id, {}, finding.roles)
             changed.append(conflict_id)
             continue
@@ -276,7 +300,11 @@ def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: l
         if old == finding.roles and row["detail"] == detail and row["status"] != "cleared":
             continue
         # New ops joining a resolved conflict need a person again; the same ops do not.
-        status = "open" if row["status"] == "cleared" or (row["status"] == "resolved" and set(finding.roles) - set(old)) else row["status"]
+        status = (
+            "open"
+            if row["status"] == "cleared" or (row["status"] == "resolved" and set(finding.roles) - set(old))
+            else row["status"]
+        )
         db["conflicts"].update(row["id"], {"status": status, "detail": detail, "change_seq": allocate(db, 1)})
         _set_roles(db, row["id"], old, finding.roles)
         changed.append(row["id"])
@@ -290,9 +318,16 @@ def _store(db: Database, event_id: str, scope: set[tuple[str, str]], findings: l
 def _set_roles(db: Database, conflict_id: int, old: dict[str, str], new: dict[str, str]) -> None:
     gone = [op_id for op_id in old if op_id not in new]
     if gone:
-        db.execute(f"delete from conflict_ops where conflict_id = ? and op_id in ({','.join('?' * len(gone))})", [conflict_id, *gone])
+        db.execute(
+            f"delete from conflict_ops where conflict_id = ? and op_id in ({','.join('?' * len(gone))})",
+            [conflict_id, *gone],
+        )
     db["conflict_ops"].upsert_all(
-        ({"conflict_id": conflict_id, "op_id": op_id, "role": role} for op_id, role in new.items() if old.get(op_id) != role),
+        (
+            {"conflict_id": conflict_id, "op_id": op_id, "role": role}
+            for op_id, role in new.items()
+            if old.get(op_id) != role
+        ),
         pk=("conflict_id", "op_id"),
     )
 
@@ -309,7 +344,9 @@ def get_conflict(db: Database, conflict_id: int) -> Conflict:
     return _conflict(db, rows[0])
 
 
-def list_conflicts(db: Database, event_id: str, *, status: str | None = None, after_change: int = 0, upto_change: int | None = None) -> list[Conflict]:
+def list_conflicts(
+    db: Database, event_id: str, *, status: str | None = None, after_change: int = 0, upto_change: int | None = None
+) -> list[Conflict]:
     where, args = "event_id = ? and change_seq > ?", [event_id, after_change]
     if status:
         where, args = where + " and status = ?", [*args, status]
@@ -342,8 +379,11 @@ def resolve(db: Database, conflict_id: int, *, decided_by: str, decision: str, n
     with write_transaction(db):
         conflict = get_conflict(db, conflict_id)
         if decision not in decisions_for(conflict.kind):
-            raise ResolutionRefused("decision_not_for_kind", "decision",
-                                    f"a {conflict.kind} is decided with {', '.join(decisions_for(conflict.kind))}")
+            raise ResolutionRefused(
+                "decision_not_for_kind",
+                "decision",
+                f"a {conflict.kind} is decided with {', '.join(decisions_for(conflict.kind))}",
+            )
         if conflict.status == "cleared":
             raise ResolutionRefused("cleared", "", "a cleared conflict has nothing left to decide")
         resolution = Resolution(conflict_id, decided_by.strip()[:DECIDED_BY_MAX], now_ms, decision, note)
@@ -408,16 +448,44 @@ def conflict_ops(db: Database, conflict_id: int) -> list[ConflictOp]:
         [conflict_id],
     ).fetchall()
     found = []
-    for role, op_id, kind, subject, device_id, device_name, clerk, hlc_ms, hlc_counter, corrected, suspect, data in rows:
+    for (
+        role,
+        op_id,
+        kind,
+        subject,
+        device_id,
+        device_name,
+        clerk,
+        hlc_ms,
+        hlc_counter,
+        corrected,
+        suspect,
+        data,
+    ) in rows:
         data = _decode_json(data)
         shown = data.get("shown")
-        found.append((order_key(hlc_ms, hlc_counter, device_id), ConflictOp(
-            op_id, role, kind, subject, device_id, device_name, clerk,
-            at_ms=corrected if corrected is not None else hlc_ms, corrected=corrected is not None, suspect=suspect,
-            shown=shown if isinstance(shown, dict) else None, outcome=data.get("outcome", ""),
-            decided_by=data.get("decided_by", "device" if kind == "redeem" else ""),
-            name=data.get("name", "") if kind == "register" else "", reason=data.get("reason", "") if kind == "void" else "",
-        )))
+        found.append(
+            (
+                order_key(hlc_ms, hlc_counter, device_id),
+                ConflictOp(
+                    op_id,
+                    role,
+                    kind,
+                    subject,
+                    device_id,
+                    device_name,
+                    clerk,
+                    at_ms=corrected if corrected is not None else hlc_ms,
+                    corrected=corrected is not None,
+                    suspect=suspect,
+                    shown=shown if isinstance(shown, dict) else None,
+                    outcome=data.get("outcome", ""),
+                    decided_by=data.get("decided_by", "device" if kind == "redeem" else ""),
+                    name=data.get("name", "") if kind == "register" else "",
+                    reason=data.get("reason", "") if kind == "void" else "",
+                ),
+            )
+        )
     return [op for _, op in sorted(found, key=lambda pair: pair[0])]
 
 
@@ -426,24 +494,41 @@ def describe(db: Database, conflict: Conflict) -> ConflictSubject:
     (title, cap, issued) a conflict is about."""
     if conflict.kind in merge.DUPLICATE_CONFLICTS:
         ids = list(conflict.detail.get("attendees", []))
-        names = dict(db.execute(
-            f"select id, name from attendees where event_id = ? and id in ({','.join('?' * len(ids))})",
-            [conflict.event_id, *ids],
-        ).fetchall()) if ids else {}
-        return ConflictSubject("contact", contact=conflict.subject.split(":", 1)[-1],
-                               attendees=tuple((i, names.get(i, "")) for i in ids))
+        names = (
+            dict(
+                db.execute(
+                    f"select id, name from attendees where event_id = ? and id in ({','.join('?' * len(ids))})",
+                    [conflict.event_id, *ids],
+                ).fetchall()
+            )
+            if ids
+            else {}
+        )
+        return ConflictSubject(
+            "contact", contact=conflict.subject.split(":", 1)[-1], attendees=tuple((i, names.get(i, "")) for i in ids)
+        )
     if conflict.kind in merge.CAMPAIGN_CONFLICTS:
         number = int(conflict.subject.split(":", 1)[1])
-        return ConflictSubject("campaign", campaign_number=number, campaign_title=_campaign_title(db, conflict.event_id, number),
-                               cap=conflict.detail.get("cap"), issued=conflict.detail.get("issued"))
+        return ConflictSubject(
+            "campaign",
+            campaign_number=number,
+            campaign_title=_campaign_title(db, conflict.event_id, number),
+            cap=conflict.detail.get("cap"),
+            issued=conflict.detail.get("issued"),
+        )
     row = db.execute(
         "select t.campaign, coalesce(a.name, '') from tokens t left join attendees a on a.id = t.attendee_id "
         "where t.event_id = ? and t.id = ?",
         [conflict.event_id, conflict.subject],
     ).fetchone()
     number, holder = row if row else (None, "")
-    return ConflictSubject("voucher", token_id=conflict.subject, campaign_number=number,
-                           campaign_title=_campaign_title(db, conflict.event_id, number), holder=holder)
+    return ConflictSubject(
+        "voucher",
+        token_id=conflict.subject,
+        campaign_number=number,
+        campaign_title=_campaign_title(db, conflict.event_id, number),
+        holder=holder,
+    )
 
 
 def _campaign_title(db: Database, event_id: str, number: int | None) -> str:
@@ -455,5 +540,7 @@ def _campaign_title(db: Database, event_id: str, number: int | None) -> str:
 
 def counts(db: Database, event_id: str) -> dict[str, int]:
     """How many conflicts of the event are open, resolved and cleared."""
-    found = dict(db.execute("select status, count(*) from conflicts where event_id = ? group by status", [event_id]).fetchall())
+    found = dict(
+        db.execute("select status, count(*) from conflicts where event_id = ? group by status", [event_id]).fetchall()
+    )
     return {status: found.get(status, 0) for status in STATUSES}

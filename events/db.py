@@ -28,8 +28,8 @@ class DamagedDatabase(Exception):
         super().__init__(
             f"the database {path} is damaged ({shown}), so nothing was served. Restore the last backup "
             f"(`poppass restore FILE`), or save what is readable into a new file: "
-            f"`sqlite3 {path} \".recover\" | sqlite3 recovered.db`, copy {path}.key to recovered.db.key, and "
-            f"serve recovered.db. See docs/operations.md, \"A damaged database file\"."
+            f'`sqlite3 {path} ".recover" | sqlite3 recovered.db`, copy {path}.key to recovered.db.key, and '
+            f'serve recovered.db. See docs/operations.md, "A damaged database file".'
         )
 
 
@@ -77,9 +77,7 @@ def open_database(
         sealed.private_file(path)
         for companion in ("-wal", "-shm"):
             sealed.narrow(f"{path}{companion}")
-    conn = sqlite3.connect(
-        str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-    )
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     db = sqlite_utils.Database(conn)
     try:
         if str(path) != ":memory:":

@@ -62,16 +62,24 @@ DRAW_WINNERS = 3
 
 # Names as people type them: Chinese in characters, Chinese in pinyin, English.
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈"
-_GIVEN = ("伟 芳 娜 敏 静 丽 强 磊 洋 艳 勇 军 杰 娟 涛 明 超 霞 平 刚 婷 欣怡 子涵 浩然 宇轩 雨桐 梓萱 俊杰 晓明 思远 "
-          "佳怡 一诺 嘉懿 文博 雅琪 梦瑶 志强 海燕 建华 晨曦").split()
+_GIVEN = (
+    "伟 芳 娜 敏 静 丽 强 磊 洋 艳 勇 军 杰 娟 涛 明 超 霞 平 刚 婷 欣怡 子涵 浩然 宇轩 雨桐 梓萱 俊杰 晓明 思远 "
+    "佳怡 一诺 嘉懿 文博 雅琪 梦瑶 志强 海燕 建华 晨曦"
+).split()
 _PINYIN_SURNAMES = "Wang Li Zhang Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Gao Luo".split()
-_PINYIN_GIVEN = "Wei Fang Na Min Jing Li Qiang Lei Yang Yan Jun Jie Tao Ming Chao Xia Ting Hao Yu Xin Yifan Zihan".split()
-_FIRST = ("Emma Liam Olivia Noah Ava Ethan Sophia Mason Mia Lucas Chloe James Grace Daniel Zoe Ben Ruby Leo Ella Jack "
-          "Nora Owen Ivy Sam Lily Hannah Oscar Maya Felix Aisha Mateo Priya Jonas Elena Kenji Sara").split()
-_LAST = ("Smith Wong Lee Taylor Brown Wilson Tan Ng Lim Clarke Patel Müller García Kim Nguyen Singh O'Brien Rossi "
-         "Dubois Santos Kowalski Yamamoto Haddad").split()
+_PINYIN_GIVEN = (
+    "Wei Fang Na Min Jing Li Qiang Lei Yang Yan Jun Jie Tao Ming Chao Xia Ting Hao Yu Xin Yifan Zihan".split()
+)
+_FIRST = (
+    "Emma Liam Olivia Noah Ava Ethan Sophia Mason Mia Lucas Chloe James Grace Daniel Zoe Ben Ruby Leo Ella Jack "
+    "Nora Owen Ivy Sam Lily Hannah Oscar Maya Felix Aisha Mateo Priya Jonas Elena Kenji Sara"
+).split()
+_LAST = (
+    "Smith Wong Lee Taylor Brown Wilson Tan Ng Lim Clarke Patel Müller García Kim Nguyen Singh O'Brien Rossi "
+    "Dubois Santos Kowalski Yamamoto Haddad"
+).split()
 # Fuzz, as real forms receive it: signed up, never came in, so never on the projector.
-FUZZ_NAMES = ("<script>alert('hi')</script>", "Robert'); DROP TABLE attendees;--", "<b>Bold</b> & \"Co\"")
+FUZZ_NAMES = ("<script>alert('hi')</script>", "Robert'); DROP TABLE attendees;--", '<b>Bold</b> & "Co"')
 
 # The tablets: name, clerks on shift (name, from minutes after the doors open), where they stand.
 _TABLETS = (
@@ -134,8 +142,11 @@ def ensure_seeded(db: Database, *, now: int, timezone: str = "UTC", seed: int = 
 def samples(db: Database, event_id: str) -> list[Sample]:
     """Links worth opening first: the showcase attendee's wallet and pass, a voucher not yet used."""
     kept = json.loads(settings.get(db, f"{SAMPLES_SETTING}:{event_id}") or "{}")
-    found = [Sample("wallet of Chen Jing (checked in, had her coffee, ¥50 off still to use)", f"/wallet/{kept['wallet']}")] \
-        if kept.get("wallet") else []
+    found = (
+        [Sample("wallet of Chen Jing (checked in, had her coffee, ¥50 off still to use)", f"/wallet/{kept['wallet']}")]
+        if kept.get("wallet")
+        else []
+    )
     for label, name in (("pass of Chen Jing", "pass"), ("a free-coffee voucher not yet used", "voucher")):
         token = campaigns.get_token(db, kept[name]) if name in kept else None
         if token is not None:
@@ -178,8 +189,13 @@ class _Day:
         created_ms = self.start_ms - 21 * DAY_MS
         with write_transaction(self.db):
             self.event = registry.create_event(
-                self.db, name="Lumen Coffee × PopPass launch pop-up", venue="Lumen Coffee, Anfu Road 1F",
-                starts_at=s(self.start_ms), ends_at=s(self.end_ms), timezone=self.timezone, languages=["en", "zh-CN"],
+                self.db,
+                name="Lumen Coffee × PopPass launch pop-up",
+                venue="Lumen Coffee, Anfu Road 1F",
+                starts_at=s(self.start_ms),
+                ends_at=s(self.end_ms),
+                timezone=self.timezone,
+                languages=["en", "zh-CN"],
                 now=s(created_ms),
             )
             self._campaigns(s(created_ms))
@@ -210,24 +226,60 @@ class _Day:
     def _campaigns(self, now: int) -> None:
         window = dict(valid_from=self.event.starts_at, valid_until=self.event.ends_at)
         self.fifty = campaigns.create_campaign(
-            self.db, self.event.id, title="¥50 off your first purchase", value="¥50 off",
-            terms="One per person, on purchases over ¥200. Show the moving code in your wallet.", max_uses=1,
-            rotating=True, welcome=True, by_clerks=False, now=now, **window,
+            self.db,
+            self.event.id,
+            title="¥50 off your first purchase",
+            value="¥50 off",
+            terms="One per person, on purchases over ¥200. Show the moving code in your wallet.",
+            max_uses=1,
+            rotating=True,
+            welcome=True,
+            by_clerks=False,
+            now=now,
+            **window,
             texts=_zh("首次消费立减 ¥50", "每人一次，消费满 ¥200 可用。请出示钱包里不断变化的码。", "立减 ¥50"),
         ).number
         self.coffee = campaigns.create_campaign(
-            self.db, self.event.id, title="Free coffee", value="1 coffee", terms="At the coffee bar, while beans last.",
-            max_uses=1, rotating=False, welcome=True, by_clerks=True, per_attendee=1, now=now, **window,
+            self.db,
+            self.event.id,
+            title="Free coffee",
+            value="1 coffee",
+            terms="At the coffee bar, while beans last.",
+            max_uses=1,
+            rotating=False,
+            welcome=True,
+            by_clerks=True,
+            per_attendee=1,
+            now=now,
+            **window,
             texts=_zh("免费咖啡", "在咖啡吧领取，送完即止。", "咖啡一杯"),
         ).number
         self.tote = campaigns.create_campaign(
-            self.db, self.event.id, title="Launch tote bag", value="Tote bag", terms="Handed out at the gift counter.",
-            max_uses=1, rotating=False, by_clerks=True, per_attendee=1, cap=TOTE_CAP, now=now, **window,
+            self.db,
+            self.event.id,
+            title="Launch tote bag",
+            value="Tote bag",
+            terms="Handed out at the gift counter.",
+            max_uses=1,
+            rotating=False,
+            by_clerks=True,
+            per_attendee=1,
+            cap=TOTE_CAP,
+            now=now,
+            **window,
             texts=_zh("开业纪念帆布袋", "在礼品柜台领取。", "帆布袋"),
         ).number
         self.flight = campaigns.create_campaign(
-            self.db, self.event.id, title="Tasting flight", value="3 tastings", terms="Three single-origin tastings.",
-            max_uses=3, rotating=False, by_clerks=True, now=now, **window,
+            self.db,
+            self.event.id,
+            title="Tasting flight",
+            value="3 tastings",
+            terms="Three single-origin tastings.",
+            max_uses=3,
+            rotating=False,
+            by_clerks=True,
+            now=now,
+            **window,
             texts=_zh("品鉴套餐", "三款单一产地咖啡品鉴。", "品鉴三次"),
         ).number
 
@@ -237,9 +289,17 @@ class _Day:
             tablet = enroll(self.db, self.event.id, name, now=now)
             tablet.clerk = rota[0][0]
             self.desks.append(_Desk(tablet, name, role, rota))
-            identities.append({"device_id": tablet.device_id, "name": name, "role": role, "key_id": tablet.key_id,
-                               "private_key": b64url(private_key_bytes(tablet.private_key)), "device_token": tablet.token,
-                               "clerk": rota[-1][0]})
+            identities.append(
+                {
+                    "device_id": tablet.device_id,
+                    "name": name,
+                    "role": role,
+                    "key_id": tablet.key_id,
+                    "private_key": b64url(private_key_bytes(tablet.private_key)),
+                    "device_token": tablet.token,
+                    "clerk": rota[-1][0],
+                }
+            )
         settings.put(self.db, f"{TABLETS_SETTING}:{self.event.id}", json.dumps(identities))
 
     def _person(self, name: str | None = None, phone: str | None = None) -> _Person:
@@ -329,8 +389,14 @@ class _Day:
             batch = decode_batch(msgspec.json.encode(tablet.batch(now_ms=now_ms)))
             result = sync.push(self.db, tablet.device_id, batch, now_ms=now_ms)
             tablet.pushed(result.last_seq, result.clock_offset_ms)
-        pulled = sync.pull(self.db, tablet.device_id, after=desk.cursor, now_ms=now_ms, sent_at_ms=now_ms + tablet.skew_ms,
-                           clerk=tablet.clerk)  # who is on shift, as station-app.js sends with each pull
+        pulled = sync.pull(
+            self.db,
+            tablet.device_id,
+            after=desk.cursor,
+            now_ms=now_ms,
+            sent_at_ms=now_ms + tablet.skew_ms,
+            clerk=tablet.clerk,
+        )  # who is on shift, as station-app.js sends with each pull
         tablet.pulled(pulled.ops, now_ms=now_ms)
         desk.cursor = pulled.cursor
 
@@ -340,8 +406,9 @@ class _Day:
         self.at(now_ms + PULL_EVERY_MS + self.rng.randint(-5_000, 5_000), lambda t: self._timer_sync(desk, t))
 
     def _sign_up(self, person: _Person, now_ms: int) -> None:
-        done = signup.sign_up(self.db, self.event.id, signup.Applicant(person.name, person.phone, person.email, True),
-                              now_ms=now_ms)
+        done = signup.sign_up(
+            self.db, self.event.id, signup.Applicant(person.name, person.phone, person.email, True), now_ms=now_ms
+        )
         person.attendee_id = done.attendee_id
         for token_id, campaign, text in self.db.execute(
             "select id, campaign, text from tokens where event_id = ? and (id = ? or attendee_id = ?)",
@@ -363,8 +430,9 @@ class _Day:
         desk = self._desk("entrance")
         self._on_shift(desk, now_ms)
         person.pass_text = desk.tablet.mint_pass(now_ms=now_ms, valid_until=self.event.ends_at)
-        register = desk.tablet.register(person.name, now_ms=now_ms, phone=person.phone, email=person.email,
-                                        pass_token=person.pass_text)
+        register = desk.tablet.register(
+            person.name, now_ms=now_ms, phone=person.phone, email=person.email, pass_token=person.pass_text
+        )
         person.attendee_id = register["subject"]
         # The register screen checks the walk-in in at once (its "check in now" box is ticked).
         desk.tablet.checkin(person.attendee_id, now_ms=now_ms + 800, pass_token=person.pass_text, method="search")
@@ -390,11 +458,14 @@ class _Day:
         if self.totes < TOTE_CAP - TOTE_KEEP and rng.random() < 0.5:
             self.totes += 1
             remaining = (self.end_ms - now_ms) // MINUTE_MS
-            text, _ = entrance.tablet.issue_voucher(now_ms=now_ms + 4_000, campaign=self.tote, attendee_id=person.attendee_id,
-                                                    minutes=remaining)
+            text, _ = entrance.tablet.issue_voucher(
+                now_ms=now_ms + 4_000, campaign=self.tote, attendee_id=person.attendee_id, minutes=remaining
+            )
             person.vouchers[self.tote] = text
             if rng.random() < 0.8:
-                self.at(now_ms + rng.randint(3, 25) * MINUTE_MS, lambda t: self._redeem(person, self.tote, "counter", t))
+                self.at(
+                    now_ms + rng.randint(3, 25) * MINUTE_MS, lambda t: self._redeem(person, self.tote, "counter", t)
+                )
         if self.fifty in person.vouchers and rng.random() < 0.55:
             delay = max(4 * MINUTE_MS, int(rng.expovariate(1 / (25 * MINUTE_MS))))
             self.at(now_ms + delay, lambda t: self._redeem(person, self.fifty, "counter", t))
@@ -409,8 +480,9 @@ class _Day:
         desk = self._desk("bar")
         self._on_shift(desk, now_ms)
         remaining = (self.end_ms - now_ms) // MINUTE_MS
-        text, _ = desk.tablet.issue_voucher(now_ms=now_ms, campaign=self.flight, max_uses=3, attendee_id=person.attendee_id,
-                                            minutes=remaining)
+        text, _ = desk.tablet.issue_voucher(
+            now_ms=now_ms, campaign=self.flight, max_uses=3, attendee_id=person.attendee_id, minutes=remaining
+        )
         person.vouchers[self.flight] = text
         self._recorded(desk, now_ms)
         later = now_ms
@@ -432,8 +504,9 @@ class _Day:
         if self._online(desk, now_ms):
             body = desk.tablet.online_redeem(text, now_ms=now_ms, code=code)
             request = decode_online_redeem(msgspec.json.encode(body))
-            decision = sync.redeem_online(self.db, desk.tablet.device_id, request, rotation=self.rotation,
-                                          now_ms=now_ms)
+            decision = sync.redeem_online(
+                self.db, desk.tablet.device_id, request, rotation=self.rotation, now_ms=now_ms
+            )
             if decision.outcome == "accepted" and self.rng.random() < 0.015:
                 # Redeemed by mistake (the wrong voucher on the phone): the clerk taps Undo.
                 desk.tablet.void(text, now_ms=now_ms + 6_000, redeem_op_id=decision.op_id)
@@ -468,12 +541,25 @@ class _Day:
         row = self.db.execute("select id from organizers order by created_at, id limit 1").fetchone()
         # Without an organizer yet, an account nobody can sign in to (its password is thrown
         # away): a draw records who drew it. `poppass create-organizer` makes yours.
-        organizer_id = row[0] if row else organizers.create_organizer(
-            self.db, email="demo-organizer@example.com", name="Demo organizer", password=secrets.token_urlsafe(24),
+        organizer_id = (
+            row[0]
+            if row
+            else organizers.create_organizer(
+                self.db,
+                email="demo-organizer@example.com",
+                name="Demo organizer",
+                password=secrets.token_urlsafe(24),
+                now=now_ms // 1000,
+            ).id
+        )
+        draws.draw(
+            self.db,
+            self.event.id,
+            drawn_by=organizer_id,
+            wanted=DRAW_WINNERS,
             now=now_ms // 1000,
-        ).id
-        draws.draw(self.db, self.event.id, drawn_by=organizer_id, wanted=DRAW_WINNERS, now=now_ms // 1000,
-                   seed=f"{self.rng.getrandbits(128):032x}")
+            seed=f"{self.rng.getrandbits(128):032x}",
+        )
 
 
 def person_name(rng: random.Random) -> str:
@@ -496,8 +582,10 @@ def tablet_for(identity: dict, event_id: str) -> Tablet:
     """A seeded tablet, back from its stored identity (as the station reads its IndexedDB)."""
     from events.keys import from_b64url, private_key_from_bytes
 
-    return Tablet(event_id, clerk=identity["clerk"], private_key=private_key_from_bytes(from_b64url(identity["private_key"])),
-                  ).enrolled({"device_id": identity["device_id"], "key_id": identity["key_id"],
-                              "device_token": identity["device_token"]})
-
-
+    return Tablet(
+        event_id,
+        clerk=identity["clerk"],
+        private_key=private_key_from_bytes(from_b64url(identity["private_key"])),
+    ).enrolled(
+        {"device_id": identity["device_id"], "key_id": identity["key_id"], "device_token": identity["device_token"]}
+    )

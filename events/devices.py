@@ -46,7 +46,6 @@ class Device:
     clerk: str | None = None  # on shift, as the tablet last said at a pull
 
 
-
 @dataclass(frozen=True)
 class Enrollment:
     device: Device
@@ -62,15 +61,24 @@ def normalize_code(code: str) -> str:
     return "".join(c for c in code.upper() if c.isalnum())
 
 
-def create_enrollment_code(db: Database, event_id: str, *, name: str, now: int, minutes: int = DEFAULT_CODE_MINUTES) -> str:
+def create_enrollment_code(
+    db: Database, event_id: str, *, name: str, now: int, minutes: int = DEFAULT_CODE_MINUTES
+) -> str:
     registry.get_event(db, event_id)
     if not name.strip():
         raise ValueError("a tablet needs a name")
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     with write_transaction(db):
         db["enrollment_codes"].insert(
-            {"code_hash": _hash(code), "event_id": event_id, "name": name.strip()[:80], "created_at": now,
-             "expires_at": now + 60 * minutes, "used_at": None, "device_id": None}
+            {
+                "code_hash": _hash(code),
+                "event_id": event_id,
+                "name": name.strip()[:80],
+                "created_at": now,
+                "expires_at": now + 60 * minutes,
+                "used_at": None,
+                "device_id": None,
+            }
         )
     return "-".join(code[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
@@ -88,14 +96,26 @@ def enroll(db: Database, code: str, *, public_key: bytes, now: int) -> Enrollmen
             raise EnrollmentError("code_expired")
         device_id = "dv" + secrets.token_hex(8)
         try:
-            key_id = registry.register_device_key(db, row["event_id"], public_key=public_key, device_id=device_id, now=now)
+            key_id = registry.register_device_key(
+                db, row["event_id"], public_key=public_key, device_id=device_id, now=now
+            )
         except ValueError:
             raise EnrollmentError("bad_public_key") from None
         token = secrets.token_urlsafe(32)
         db["devices"].insert(
-            {"id": device_id, "event_id": row["event_id"], "name": row["name"], "key_id": key_id,
-             "token_hash": _hash(token), "enrolled_at": now, "revoked_at": None, "last_seq": 0,
-             "last_sync_at": None, "clock_offset_ms": None, "pending": 0}
+            {
+                "id": device_id,
+                "event_id": row["event_id"],
+                "name": row["name"],
+                "key_id": key_id,
+                "token_hash": _hash(token),
+                "enrolled_at": now,
+                "revoked_at": None,
+                "last_seq": 0,
+                "last_sync_at": None,
+                "clock_offset_ms": None,
+                "pending": 0,
+            }
         )
         db["enrollment_codes"].update(row["code_hash"], {"used_at": now, "device_id": device_id})
     return Enrollment(get_device(db, device_id), token)
@@ -114,7 +134,9 @@ def list_devices(db: Database, event_id: str) -> list[Device]:
     """The event's tablets (not the server's own web device)."""
     return [
         get_device(db, row["id"])
-        for row in db["devices"].rows_where("event_id = ? and key_id != ?", [event_id, SERVER_KEY_ID], order_by="enrolled_at, id")
+        for row in db["devices"].rows_where(
+            "event_id = ? and key_id != ?", [event_id, SERVER_KEY_ID], order_by="enrolled_at, id"
+        )
     ]
 
 
@@ -126,9 +148,19 @@ def web_device(db: Database, event_id: str, *, now: int) -> Device:
     with write_transaction(db):
         if not db.execute("select 1 from devices where id = ?", [device_id]).fetchone():
             db["devices"].insert(
-                {"id": device_id, "event_id": event_id, "name": "Online sign-up", "key_id": SERVER_KEY_ID,
-                 "token_hash": "none:" + event_id, "enrolled_at": now, "revoked_at": None, "last_seq": 0,
-                 "last_sync_at": None, "clock_offset_ms": None, "pending": 0}
+                {
+                    "id": device_id,
+                    "event_id": event_id,
+                    "name": "Online sign-up",
+                    "key_id": SERVER_KEY_ID,
+                    "token_hash": "none:" + event_id,
+                    "enrolled_at": now,
+                    "revoked_at": None,
+                    "last_seq": 0,
+                    "last_sync_at": None,
+                    "clock_offset_ms": None,
+                    "pending": 0,
+                }
             )
     return get_device(db, device_id)
 
@@ -162,7 +194,8 @@ def revoke_device(db: Database, device_id: str, *, now: int) -> frozenset[str]:
         allowlist = frozenset(
             row[0]
             for row in db.execute(
-                "select id from tokens where event_id = ? and key_id = ? and refusal = ''", [device.event_id, device.key_id]
+                "select id from tokens where event_id = ? and key_id = ? and refusal = ''",
+                [device.event_id, device.key_id],
             )
         )
         registry.revoke_key(db, device.event_id, device.key_id, now=now, allowlist=allowlist)

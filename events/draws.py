@@ -78,10 +78,21 @@ def draw(db: Database, event_id: str, *, drawn_by: str, wanted: int, now: int, s
             raise DrawRefused("no_candidates")
         seed = seed or secrets.token_hex(16)
         winners = pick(seed, pool, wanted)
-        draw_id = db["draws"].insert({
-            "event_id": event_id, "drawn_by": drawn_by, "drawn_at": now, "seed": seed, "wanted": wanted,
-            "candidates": json.dumps(pool), "winners": json.dumps(winners),
-        }).last_pk
+        draw_id = (
+            db["draws"]
+            .insert(
+                {
+                    "event_id": event_id,
+                    "drawn_by": drawn_by,
+                    "drawn_at": now,
+                    "seed": seed,
+                    "wanted": wanted,
+                    "candidates": json.dumps(pool),
+                    "winners": json.dumps(winners),
+                }
+            )
+            .last_pk
+        )
     return get_draw(db, draw_id)
 
 
@@ -95,8 +106,17 @@ _SELECT = "select d.*, o.name as drawn_by_name from draws d join organizers o on
 
 
 def _draw(row: dict) -> Draw:
-    return Draw(row["id"], row["event_id"], row["drawn_by"], row["drawn_by_name"], row["drawn_at"], row["seed"],
-                row["wanted"], json.loads(row["candidates"]), json.loads(row["winners"]))
+    return Draw(
+        row["id"],
+        row["event_id"],
+        row["drawn_by"],
+        row["drawn_by_name"],
+        row["drawn_at"],
+        row["seed"],
+        row["wanted"],
+        json.loads(row["candidates"]),
+        json.loads(row["winners"]),
+    )
 
 
 def get_draw(db: Database, draw_id: int) -> Draw:
@@ -119,8 +139,13 @@ def winners(db: Database, found: Draw) -> list[Winner]:
     if not found.winners:
         return []
     marks = ",".join("?" * len(found.winners))
-    rows = {row["id"]: row for row in db.query(
-        f"select id, name, phone_key, email_key from attendees where event_id = ? and id in ({marks})", [found.event_id, *found.winners])}
+    rows = {
+        row["id"]: row
+        for row in db.query(
+            f"select id, name, phone_key, email_key from attendees where event_id = ? and id in ({marks})",
+            [found.event_id, *found.winners],
+        )
+    }
 
     def winner(attendee_id: str) -> Winner:
         row = rows.get(attendee_id)

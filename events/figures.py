@@ -224,8 +224,13 @@ class People:
                 continue
             root = self._node(attendee)
             self.registered.add(attendee)
-            self._change(root, lambda root=root, device=device: (
-                self.registered_roots.add(root), device == self.web and self.online_roots.add(root)))
+            self._change(
+                root,
+                lambda root=root, device=device: (
+                    self.registered_roots.add(root),
+                    device == self.web and self.online_roots.add(root),
+                ),
+            )
             for key in (f"phone:{phone_key}" if phone_key else "", f"email:{email_key}" if email_key else ""):
                 if not key or key in self.dismissed:
                     continue
@@ -241,8 +246,13 @@ class People:
         if checkins:
             self.first = dict(self.first)  # a reader still holding the last one keeps what it was given
         for seq, subject, corrected, hlc_ms, counter, device in checkins:
-            row = {"subject": subject, "corrected_time_ms": corrected, "hlc_ms": hlc_ms, "hlc_counter": counter,
-                   "device_id": device}
+            row = {
+                "subject": subject,
+                "corrected_time_ms": corrected,
+                "hlc_ms": hlc_ms,
+                "hlc_counter": counter,
+                "device_id": device,
+            }
             held = self.first.get(subject)
             if held is None or _order(row) < _order(held):
                 self.first[subject] = row
@@ -257,9 +267,13 @@ class People:
         return {attendee: self.find(attendee) for attendee in self.registered}
 
     def count(self, *, registered: bool | None = None, online: bool | None = None, arrived: bool | None = None) -> int:
-        return sum(n for (r, o, a), n in self.flags.items()
-                   if (registered is None or r == registered) and (online is None or o == online)
-                   and (arrived is None or a == arrived))
+        return sum(
+            n
+            for (r, o, a), n in self.flags.items()
+            if (registered is None or r == registered)
+            and (online is None or o == online)
+            and (arrived is None or a == arrived)
+        )
 
 
 def _order(row: dict) -> tuple:
@@ -281,7 +295,9 @@ def people(db: Database, event_id: str) -> People:
     return found
 
 
-def figures(db: Database, event_id: str, *, who: People | None = None, redemptions: list[dict] | None = None) -> Figures:
+def figures(
+    db: Database, event_id: str, *, who: People | None = None, redemptions: list[dict] | None = None
+) -> Figures:
     """The event's figures now. `who` and `redemptions` may be passed by a caller that read them
     already (the wall's snapshot reads each once)."""
     who = who or people(db, event_id)
@@ -297,7 +313,9 @@ def figures(db: Database, event_id: str, *, who: People | None = None, redemptio
             holders.add(person)
             if row["id"] in redeemed:
                 redeemers.add(person)
-    open_conflicts = db.execute("select count(*) from conflicts where event_id = ? and status = 'open'", [event_id]).fetchone()[0]
+    open_conflicts = db.execute(
+        "select count(*) from conflicts where event_id = ? and status = 'open'", [event_id]
+    ).fetchone()[0]
     return Figures(
         registrations=len(who.registered),
         people=who.count(registered=True),
@@ -339,8 +357,14 @@ def bin_size(seconds: int) -> int:
     return BIN_MINUTES[-1] * 60
 
 
-def bins(*, starts_at: int, ends_at: int, timezone: str, arrivals_ms: Counter[int] | dict[int, int],
-         redemptions_ms: list[int]) -> list[Bin]:
+def bins(
+    *,
+    starts_at: int,
+    ends_at: int,
+    timezone: str,
+    arrivals_ms: Counter[int] | dict[int, int],
+    redemptions_ms: list[int],
+) -> list[Bin]:
     """Arrivals (a Counter of minutes since the epoch → people arriving then) and redemptions
     (their times, ms) in bins over the event's hours, each bin starting on the clock in the
     event's time zone (10:00, 10:15… not 10:07)."""

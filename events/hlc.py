@@ -77,7 +77,12 @@ def measured_offset_ms(server_now_ms: int, device_sent_at_ms: int) -> int:
 
 
 def suspect_reasons(
-    *, hlc_ms: int, device_time_ms: int, corrected_time_ms: int | None, received_at_ms: int, offset_ms: int,
+    *,
+    hlc_ms: int,
+    device_time_ms: int,
+    corrected_time_ms: int | None,
+    received_at_ms: int,
+    offset_ms: int,
     policy: ClockPolicy,
 ) -> list[str]:
     """Why an op's time cannot be trusted, if it cannot: it is flagged, never refused."""

@@ -232,7 +232,9 @@ def run(db: Database, event_id: str, table: Table, mapping: dict[str, int | None
     _check_mapping(mapping)
     report = Report(total=len(table.rows))
     for start in range(0, len(table.rows), BATCH):
-        batch = import_batch(db, event_id, table.rows[start : start + BATCH], mapping, first_line=start + 2, now_ms=now_ms)
+        batch = import_batch(
+            db, event_id, table.rows[start : start + BATCH], mapping, first_line=start + 2, now_ms=now_ms
+        )
         report.created += batch.created
         report.duplicates += batch.duplicates
         report.errors += batch.errors
@@ -244,32 +246,51 @@ def _cell(row: list[str], index: int | None) -> str:
     return row[index].strip() if index is not None and index < len(row) else ""
 
 
-def import_batch(db: Database, event_id: str, rows: list[list[str]], mapping: dict[str, int | None], *, first_line: int,
-                 now_ms: int) -> Batch:
+def import_batch(
+    db: Database, event_id: str, rows: list[list[str]], mapping: dict[str, int | None], *, first_line: int, now_ms: int
+) -> Batch:
     """Import one batch of rows (the first on line `first_line`) in one transaction (joining the
     caller's, if any)."""
     checked, errors = check_rows(rows, mapping, first_line=first_line)
     return store_batch(db, event_id, checked, errors, now_ms=now_ms)
 
 
-def check_rows(rows: list[list[str]], mapping: dict[str, int | None], *,
-               first_line: int) -> tuple[list[tuple[int, signup.Applicant]], list[tuple[int, str, str]]]:
+def check_rows(
+    rows: list[list[str]], mapping: dict[str, int | None], *, first_line: int
+) -> tuple[list[tuple[int, signup.Applicant]], list[tuple[int, str, str]]]:
     """Each row as an applicant, or why it cannot be one: no database, so no lock held for it."""
     checked: list[tuple[int, signup.Applicant]] = []
     errors: list[tuple[int, str, str]] = []
     for offset, row in enumerate(rows):
         line = first_line + offset
         try:
-            checked.append((line, signup.check(signup.Applicant(
-                _cell(row, mapping["name"]), _cell(row, mapping.get("phone")), _cell(row, mapping.get("email")),
-                consent=True))))
+            checked.append(
+                (
+                    line,
+                    signup.check(
+                        signup.Applicant(
+                            _cell(row, mapping["name"]),
+                            _cell(row, mapping.get("phone")),
+                            _cell(row, mapping.get("email")),
+                            consent=True,
+                        )
+                    ),
+                )
+            )
         except signup.SignUpRefused as refused:
             errors.append((line, refused.reason, refused.field))
     return checked, errors
 
 
-def store_batch(db: Database, event_id: str, checked: list[tuple[int, signup.Applicant]],
-                errors: list[tuple[int, str, str]], *, now_ms: int, signed: list | None = None) -> Batch:
+def store_batch(
+    db: Database,
+    event_id: str,
+    checked: list[tuple[int, signup.Applicant]],
+    errors: list[tuple[int, str, str]],
+    *,
+    now_ms: int,
+    signed: list | None = None,
+) -> Batch:
     """Add the checked applicants that are nobody known yet, with passes from `signed` (signed
     beforehand, one per applicant at least: those not needed are never stored nor shown) or
     signed now. Duplicates are found in the
@@ -305,15 +326,28 @@ def store_batch(db: Database, event_id: str, checked: list[tuple[int, signup.App
             result.duplicates[index] = (result.duplicates[index][0], passes[position].id)
         ops = [
             Register(
-                op_id="imp" + secrets.token_hex(12), device_seq=web.last_seq + index + 1, subject=pass_token.id,
-                hlc_ms=now_ms, hlc_counter=index, device_time_ms=now_ms, corrected_time_ms=now_ms, clerk="import",
-                data=RegisterData(name=applicant.name, consent=True, phone=applicant.phone, email=applicant.email,
-                                  pass_token=pass_token.text),
+                op_id="imp" + secrets.token_hex(12),
+                device_seq=web.last_seq + index + 1,
+                subject=pass_token.id,
+                hlc_ms=now_ms,
+                hlc_counter=index,
+                device_time_ms=now_ms,
+                corrected_time_ms=now_ms,
+                clerk="import",
+                data=RegisterData(
+                    name=applicant.name,
+                    consent=True,
+                    phone=applicant.phone,
+                    email=applicant.email,
+                    pass_token=pass_token.text,
+                ),
             )
             for index, (applicant, pass_token) in enumerate(zip(accepted, passes, strict=True))
         ]
         if ops:
-            sync.push(db, web.id, PushBatch(protocol=PROTOCOL, device_id=web.id, sent_at_ms=now_ms, ops=ops), now_ms=now_ms)
+            sync.push(
+                db, web.id, PushBatch(protocol=PROTOCOL, device_id=web.id, sent_at_ms=now_ms, ops=ops), now_ms=now_ms
+            )
             db.execute(
                 f"update tokens set attendee_id = id where event_id = ? and id in ({','.join('?' * len(ops))})",
                 [event_id, *(op.subject for op in ops)],
@@ -403,23 +437,59 @@ def store_upload(source: BinaryIO, directory: Path, *, limit: int) -> tuple[Path
 
 def _job(row: dict) -> Job:
     layout = Layout(row["encoding"], json.loads(row["dialect"]), json.loads(row["headers"]), row["rows_total"], [])
-    return Job(row["id"], row["event_id"], row["organizer_id"], row["filename"], row["path"], row["size"], layout,
-               json.loads(row["mapping"]) if row["mapping"] else None, row["state"], row["failure"] or "",
-               row["rows_total"], row["rows_done"], row["created"], row["duplicates"], row["errors"], row["created_at"],
-               row["started_at"], row["finished_at"], row["now_ms"])
+    return Job(
+        row["id"],
+        row["event_id"],
+        row["organizer_id"],
+        row["filename"],
+        row["path"],
+        row["size"],
+        layout,
+        json.loads(row["mapping"]) if row["mapping"] else None,
+        row["state"],
+        row["failure"] or "",
+        row["rows_total"],
+        row["rows_done"],
+        row["created"],
+        row["duplicates"],
+        row["errors"],
+        row["created_at"],
+        row["started_at"],
+        row["finished_at"],
+        row["now_ms"],
+    )
 
 
-def create_job(db: Database, *, event_id: str, organizer_id: str, filename: str, path: Path, size: int, layout: Layout,
-               now: int) -> Job:
+def create_job(
+    db: Database, *, event_id: str, organizer_id: str, filename: str, path: Path, size: int, layout: Layout, now: int
+) -> Job:
     job_id = secrets.token_urlsafe(12)
     with write_transaction(db):
-        db["import_jobs"].insert({
-            "id": job_id, "event_id": event_id, "organizer_id": organizer_id, "filename": filename, "path": str(path),
-            "size": size, "encoding": layout.encoding, "dialect": json.dumps(layout.dialect),
-            "headers": json.dumps(layout.headers, ensure_ascii=False), "mapping": None, "state": UPLOADED, "failure": None,
-            "rows_total": layout.rows, "rows_done": 0, "created": 0, "duplicates": 0, "errors": 0, "created_at": now,
-            "started_at": None, "finished_at": None, "now_ms": None,
-        })
+        db["import_jobs"].insert(
+            {
+                "id": job_id,
+                "event_id": event_id,
+                "organizer_id": organizer_id,
+                "filename": filename,
+                "path": str(path),
+                "size": size,
+                "encoding": layout.encoding,
+                "dialect": json.dumps(layout.dialect),
+                "headers": json.dumps(layout.headers, ensure_ascii=False),
+                "mapping": None,
+                "state": UPLOADED,
+                "failure": None,
+                "rows_total": layout.rows,
+                "rows_done": 0,
+                "created": 0,
+                "duplicates": 0,
+                "errors": 0,
+                "created_at": now,
+                "started_at": None,
+                "finished_at": None,
+                "now_ms": None,
+            }
+        )
     return get_job(db, job_id)
 
 
@@ -452,9 +522,12 @@ def running_jobs(db: Database) -> list[str]:
 
 
 def job_lines(db: Database, job_id: str, kind: str, *, limit: int = 1000) -> list[dict]:
-    return list(db.query(
-        "select line, attendee_id, reason, field from import_job_lines where job_id = ? and kind = ? order by line limit ?",
-        [job_id, kind, limit]))
+    return list(
+        db.query(
+            "select line, attendee_id, reason, field from import_job_lines where job_id = ? and kind = ? order by line limit ?",
+            [job_id, kind, limit],
+        )
+    )
 
 
 @dataclass
@@ -468,8 +541,12 @@ class Prepared:
 
     @staticmethod
     def joined(parts: list[Prepared]) -> Prepared:
-        return Prepared(sum(p.rows for p in parts), [c for p in parts for c in p.checked],
-                        [e for p in parts for e in p.errors], [t for p in parts for t in p.signed])
+        return Prepared(
+            sum(p.rows for p in parts),
+            [c for p in parts for c in p.checked],
+            [e for p in parts for e in p.errors],
+            [t for p in parts for t in p.signed],
+        )
 
 
 class JobRun:
@@ -485,11 +562,27 @@ class JobRun:
         self.key, self.valid_until = registry.issuing_key(db, job.event_id), event.ends_at
         if resumed:
             with write_transaction(db):
-                audit.record(db, job.organizer_id, "attendees.import", job.event_id,
-                             {"outcome": "interrupted", "file": job.filename, "rows": job.rows_total,
-                              "rows_done": job.rows_done, "created": job.created}, now=int(clock()))
-            log.warning("resuming the import of %s into event %s at row %s of %s", job.filename, job.event_id,
-                        job.rows_done, job.rows_total)
+                audit.record(
+                    db,
+                    job.organizer_id,
+                    "attendees.import",
+                    job.event_id,
+                    {
+                        "outcome": "interrupted",
+                        "file": job.filename,
+                        "rows": job.rows_total,
+                        "rows_done": job.rows_done,
+                        "created": job.created,
+                    },
+                    now=int(clock()),
+                )
+            log.warning(
+                "resuming the import of %s into event %s at row %s of %s",
+                job.filename,
+                job.event_id,
+                job.rows_done,
+                job.rows_total,
+            )
         self.stream: Iterator[list[str]] | None = None
 
     def prepare(self, limit: int | None = None) -> Prepared | None:
@@ -503,8 +596,9 @@ class JobRun:
         if not rows:
             return None
         checked, errors = check_rows(rows, self.job.mapping, first_line=self.read + 2)
-        signed = campaigns.sign_passes(self.key, self.job.event_id, len(checked), now=self.job.now_ms // 1000,
-                                       valid_until=self.valid_until)
+        signed = campaigns.sign_passes(
+            self.key, self.job.event_id, len(checked), now=self.job.now_ms // 1000, valid_until=self.valid_until
+        )
         self.read += len(rows)
         return Prepared(len(rows), checked, errors, signed)
 
@@ -515,16 +609,19 @@ class JobRun:
             progress = db.execute("select state, rows_done from import_jobs where id = ?", [job.id]).fetchone()
             if tuple(progress) != (RUNNING, self.done):  # never two runners over one job
                 raise RuntimeError(f"import job {job.id} is at {tuple(progress)}, not ({RUNNING!r}, {self.done})")
-            batch = store_batch(db, job.event_id, prepared.checked, prepared.errors, now_ms=job.now_ms,
-                                signed=prepared.signed)
+            batch = store_batch(
+                db, job.event_id, prepared.checked, prepared.errors, now_ms=job.now_ms, signed=prepared.signed
+            )
             db.conn.executemany(
                 "insert into import_job_lines (job_id, line, kind, attendee_id, reason, field) values (?, ?, ?, ?, ?, ?)",
                 [(job.id, line, "duplicate", attendee, None, None) for line, attendee in batch.duplicates]
-                + [(job.id, line, "error", None, reason, field_name) for line, reason, field_name in batch.errors])
+                + [(job.id, line, "error", None, reason, field_name) for line, reason, field_name in batch.errors],
+            )
             db.execute(
                 "update import_jobs set rows_done = ?, created = created + ?, duplicates = duplicates + ?, "
                 "errors = errors + ? where id = ?",
-                [self.done + prepared.rows, batch.created, len(batch.duplicates), len(batch.errors), job.id])
+                [self.done + prepared.rows, batch.created, len(batch.duplicates), len(batch.errors), job.id],
+            )
         self.done += prepared.rows
         return get_job(db, job.id)
 
@@ -537,8 +634,13 @@ class JobRun:
             return self._end(FAILED, error.reason)
         # Each batch commits whole or not at all, so what is counted was added. Said on the page,
         # in the audit log and in the log, never a silent half import shown as done.
-        log.error("import %s into event %s stopped after %s rows", self.job.filename, self.job.event_id, self.done,
-                  exc_info=error)
+        log.error(
+            "import %s into event %s stopped after %s rows",
+            self.job.filename,
+            self.job.event_id,
+            self.done,
+            exc_info=error,
+        )
         return self._end(PARTIAL if self.done else FAILED, "stopped")
 
     def close(self) -> None:
@@ -549,11 +651,20 @@ class JobRun:
         self.close()
         db, now = self.db, int(self.clock())
         with write_transaction(db):
-            db.execute("update import_jobs set state = ?, failure = ?, finished_at = ? where id = ? and state = ?",
-                       [state, failure or None, now, self.job.id, RUNNING])
+            db.execute(
+                "update import_jobs set state = ?, failure = ?, finished_at = ? where id = ? and state = ?",
+                [state, failure or None, now, self.job.id, RUNNING],
+            )
             job = get_job(db, self.job.id)
-            detail = {"outcome": state, "file": job.filename, "rows": job.rows_total, "rows_done": job.rows_done,
-                      "created": job.created, "duplicates": job.duplicates, "errors": job.errors}
+            detail = {
+                "outcome": state,
+                "file": job.filename,
+                "rows": job.rows_total,
+                "rows_done": job.rows_done,
+                "created": job.created,
+                "duplicates": job.duplicates,
+                "errors": job.errors,
+            }
             if failure:
                 detail["reason"] = failure
             audit.record(db, job.organizer_id, "attendees.import", job.event_id, detail, now=now)
@@ -567,8 +678,14 @@ def locked(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
 
 
-def open_run(db: Database, job_id: str, *, resumed: bool = False, clock: Callable[[], float] = time.time,
-             batch: int | None = None) -> JobRun | None:
+def open_run(
+    db: Database,
+    job_id: str,
+    *,
+    resumed: bool = False,
+    clock: Callable[[], float] = time.time,
+    batch: int | None = None,
+) -> JobRun | None:
     """A run of a running job from its last committed batch on (None if it is not running).
     `resumed`: a server's start found it running, left part way by a process that ended; that
     is recorded (audit outcome interrupted, with how far it had got)."""
@@ -578,8 +695,14 @@ def open_run(db: Database, job_id: str, *, resumed: bool = False, clock: Callabl
     return JobRun(db, job, resumed=resumed, clock=clock, batch=batch or JOB_BATCH)
 
 
-def run_job(db: Database, job_id: str, *, resumed: bool = False, clock: Callable[[], float] = time.time,
-            batch: int | None = None) -> Iterator[Job]:
+def run_job(
+    db: Database,
+    job_id: str,
+    *,
+    resumed: bool = False,
+    clock: Callable[[], float] = time.time,
+    batch: int | None = None,
+) -> Iterator[Job]:
     """Run a job here, in this thread, yielding it after each batch (the server's runner does
     the same with `prepare` in a worker thread). Outcomes, each with an audit record (action
     attendees.import): done; failed (nothing imported: the mapping or the file would not do);
@@ -603,9 +726,13 @@ def sweep(db: Database, *, now: int) -> int:
     """Remove uploads never started (a day), finished jobs' reports (thirty days) and stray
     files; how many jobs went."""
     with write_transaction(db):
-        old = [dict(row) for row in db.query(
-            "select id, path from import_jobs where (state = ? and created_at < ?) or (state in (?, ?, ?) and finished_at < ?)",
-            [UPLOADED, now - KEEP_UPLOADED_S, *FINISHED, now - KEEP_FINISHED_S])]
+        old = [
+            dict(row)
+            for row in db.query(
+                "select id, path from import_jobs where (state = ? and created_at < ?) or (state in (?, ?, ?) and finished_at < ?)",
+                [UPLOADED, now - KEEP_UPLOADED_S, *FINISHED, now - KEEP_FINISHED_S],
+            )
+        ]
         for row in old:
             db.execute("delete from import_job_lines where job_id = ?", [row["id"]])
             db.execute("delete from import_jobs where id = ?", [row["id"]])

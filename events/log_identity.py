@@ -49,7 +49,7 @@ def fork(db: Database, known: str) -> int:
     index = next((i for i, (_, identity, _) in enumerate(rows) if identity == known), None)
     if index is None:
         return 0
-    later = [started for _, _, started in rows[index + 1:]]
+    later = [started for _, _, started in rows[index + 1 :]]
     return min(later) if later else conflicts.log_position(db)
 
 

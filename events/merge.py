@@ -71,10 +71,14 @@ def voucher_findings(terms: VoucherTerms, ops: list[LoggedOp], *, tolerance_s: i
     claims = [op for op in ordered if op.kind in ("issue", "redeem")]
     forged = [op for op in claims if op.data.get("token") != terms.text]
     if not terms.trusted:
-        findings.append(Finding("untrusted_issuer", subject, {op.op_id: "untrusted" for op in claims}, {"why": terms.distrust}))
+        findings.append(
+            Finding("untrusted_issuer", subject, {op.op_id: "untrusted" for op in claims}, {"why": terms.distrust})
+        )
     elif forged:
         # Same token id, different bytes: not the token the server knows.
-        findings.append(Finding("untrusted_issuer", subject, {op.op_id: "untrusted" for op in forged}, {"why": "different_token"}))
+        findings.append(
+            Finding("untrusted_issuer", subject, {op.op_id: "untrusted" for op in forged}, {"why": "different_token"})
+        )
 
     uses = effective_uses(terms, ordered)
     void = first_void(ordered)
@@ -91,8 +95,12 @@ def voucher_findings(terms: VoucherTerms, ops: list[LoggedOp], *, tolerance_s: i
     outside = [op for op in uses if not _in_window(op.acted_at_ms, terms, tolerance_s)]
     if outside:
         findings.append(
-            Finding("out_of_window", subject, {op.op_id: "outside_window" for op in outside},
-                    {"valid_from": terms.valid_from, "valid_until": terms.valid_until})
+            Finding(
+                "out_of_window",
+                subject,
+                {op.op_id: "outside_window" for op in outside},
+                {"valid_from": terms.valid_from, "valid_until": terms.valid_until},
+            )
         )
     return findings
 
@@ -108,9 +116,12 @@ def uses_of(text: str, ops: list[LoggedOp]) -> list[LoggedOp]:
     undone = {op.data["redeem_op_id"] for op in ops if op.kind == "void" and op.data.get("redeem_op_id")}
     return sorted(
         (
-            op for op in ops
-            if op.kind == "redeem" and op.data.get("outcome") == "accepted"
-            and op.data.get("token") == text and op.op_id not in undone
+            op
+            for op in ops
+            if op.kind == "redeem"
+            and op.data.get("outcome") == "accepted"
+            and op.data.get("token") == text
+            and op.op_id not in undone
         ),
         key=lambda op: op.order,
     )
@@ -144,7 +155,11 @@ def duplicate_findings(key: str, registrations: list[LoggedOp]) -> list[Finding]
     attendees = {op.subject for op in registrations}
     if len(attendees) < 2:
         return []
-    return [Finding("possible_duplicate", key, {op.op_id: "register" for op in registrations}, {"attendees": sorted(attendees)})]
+    return [
+        Finding(
+            "possible_duplicate", key, {op.op_id: "register" for op in registrations}, {"attendees": sorted(attendees)}
+        )
+    ]
 
 
 def phone_key(phone: str) -> str:

@@ -35,6 +35,7 @@ def is_identifier(text: str) -> bool:
     """`text` is an Identifier (for a query parameter, which msgspec does not check)."""
     return _IDENTIFIER.fullmatch(text) is not None
 
+
 TokenId = Annotated[str, msgspec.Meta(pattern=_exact(r"[A-Z2-7]{16}"))]
 TokenText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Millis = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]

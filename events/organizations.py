@@ -87,8 +87,10 @@ def list_organizations(db: Database) -> list[Organization]:
 
 def find_organization(db: Database, id_or_name: str) -> Organization | None:
     """The organization with this id, or else the one with exactly this name."""
-    rows = db.execute("select * from organizations where id = ? or name = ? order by id = ? desc, created_at limit 1",
-                      [id_or_name, id_or_name.strip(), id_or_name]).fetchall()
+    rows = db.execute(
+        "select * from organizations where id = ? or name = ? order by id = ? desc, created_at limit 1",
+        [id_or_name, id_or_name.strip(), id_or_name],
+    ).fetchall()
     columns = ("id", "name", "created_at")
     return _organization(dict(zip(columns, rows[0], strict=True))) if rows else None
 
@@ -97,7 +99,9 @@ def membership(db: Database, organizer_id: str) -> Membership | None:
     """The account's organization and role, or None: an account in no organization sees nothing."""
     row = db.execute(
         "select o.id, o.name, o.created_at, m.role from memberships m join organizations o on o.id = m.organization_id "
-        "where m.organizer_id = ?", [organizer_id]).fetchone()
+        "where m.organizer_id = ?",
+        [organizer_id],
+    ).fetchone()
     return None if row is None else Membership(Organization(row[0], row[1], row[2]), row[3])
 
 
@@ -112,15 +116,22 @@ def role_in_event(db: Database, organizer_id: str, event_id: str) -> str | None:
     that another organization's event exists."""
     row = db.execute(
         "select m.role from organization_events e join memberships m on m.organization_id = e.organization_id "
-        "where e.event_id = ? and m.organizer_id = ?", [event_id, organizer_id]).fetchone()
+        "where e.event_id = ? and m.organizer_id = ?",
+        [event_id, organizer_id],
+    ).fetchone()
     return row[0] if row else None
 
 
 def visible_events(db: Database, organizer_id: str) -> list[registry.Event]:
     """The events of the account's organization, in the registry's order."""
-    held = {row[0] for row in db.execute(
-        "select e.event_id from organization_events e join memberships m on m.organization_id = e.organization_id "
-        "where m.organizer_id = ?", [organizer_id])}
+    held = {
+        row[0]
+        for row in db.execute(
+            "select e.event_id from organization_events e join memberships m on m.organization_id = e.organization_id "
+            "where m.organizer_id = ?",
+            [organizer_id],
+        )
+    }
     return [event for event in registry.list_events(db) if event.id in held]
 
 
@@ -137,8 +148,12 @@ def adopt_unheld_events(db: Database, organization_id: str) -> list[str]:
     """Give the organization every event no organization holds (the demo's, seeded before any
     organizer existed); returns their ids."""
     with write_transaction(db):
-        ids = [row[0] for row in db.execute(
-            "select id from events where id not in (select event_id from organization_events) order by created_at, id")]
+        ids = [
+            row[0]
+            for row in db.execute(
+                "select id from events where id not in (select event_id from organization_events) order by created_at, id"
+            )
+        ]
         db["organization_events"].insert_all({"event_id": i, "organization_id": organization_id} for i in ids)
     return ids
 
@@ -148,7 +163,9 @@ def members(db: Database, organization_id: str) -> list[Member]:
     rows = db.execute(
         "select o.id, o.name, o.email, m.role, m.added_at, o.disabled_at is not null "
         "from memberships m join organizers o on o.id = m.organizer_id "
-        "where m.organization_id = ?", [organization_id]).fetchall()
+        "where m.organization_id = ?",
+        [organization_id],
+    ).fetchall()
     found = [Member(*row[:5], bool(row[5])) for row in rows]
     return sorted(found, key=lambda m: (-_RANK[m.role], m.name.casefold(), m.email))
 
@@ -169,10 +186,12 @@ def add_member(db: Database, organization_id: str, organizer_id: str, role: str,
             raise MembershipRefused("unknown_account", organizer_id)
         held = membership(db, organizer_id)
         if held is not None:
-            raise MembershipRefused("already_member" if held.organization.id == organization_id else "in_another_organization",
-                                    organizer_id)
-        db["memberships"].insert({"organization_id": organization_id, "organizer_id": organizer_id, "role": role,
-                                  "added_at": now})
+            raise MembershipRefused(
+                "already_member" if held.organization.id == organization_id else "in_another_organization", organizer_id
+            )
+        db["memberships"].insert(
+            {"organization_id": organization_id, "organizer_id": organizer_id, "role": role, "added_at": now}
+        )
     return member(db, organization_id, organizer_id)
 
 
@@ -180,7 +199,9 @@ def _last_owner(db: Database, organization_id: str, member: Member) -> bool:
     """Whether `member` is the only owner left who can sign in: a disabled owner manages nothing."""
     enabled_owners = db.execute(
         "select count(*) from memberships m join organizers o on o.id = m.organizer_id "
-        "where m.organization_id = ? and m.role = ? and o.disabled_at is null", [organization_id, OWNER]).fetchone()[0]
+        "where m.organization_id = ? and m.role = ? and o.disabled_at is null",
+        [organization_id, OWNER],
+    ).fetchone()[0]
     return member.role == OWNER and not member.disabled and enabled_owners == 1
 
 
@@ -197,8 +218,10 @@ def change_role(db: Database, organization_id: str, organizer_id: str, role: str
         current = _existing(db, organization_id, organizer_id)
         if role != OWNER and _last_owner(db, organization_id, current):
             raise MembershipRefused("last_owner", "an organization keeps at least one owner")
-        db.execute("update memberships set role = ? where organization_id = ? and organizer_id = ?",
-                   [role, organization_id, organizer_id])
+        db.execute(
+            "update memberships set role = ? where organization_id = ? and organizer_id = ?",
+            [role, organization_id, organizer_id],
+        )
     return member(db, organization_id, organizer_id)
 
 
@@ -209,7 +232,9 @@ def remove_member(db: Database, organization_id: str, organizer_id: str) -> Memb
         current = _existing(db, organization_id, organizer_id)
         if _last_owner(db, organization_id, current):
             raise MembershipRefused("last_owner", "an organization keeps at least one owner")
-        db.execute("delete from memberships where organization_id = ? and organizer_id = ?", [organization_id, organizer_id])
+        db.execute(
+            "delete from memberships where organization_id = ? and organizer_id = ?", [organization_id, organizer_id]
+        )
     return current
 
 
@@ -227,8 +252,16 @@ def _another_member(db: Database, organization_id: str, organizer_id: str, by: s
     return current
 
 
-def reset_member(db: Database, organization_id: str, organizer_id: str, *, second_factor: bool, password: str | None,
-                 by: str, now: int) -> Member:
+def reset_member(
+    db: Database,
+    organization_id: str,
+    organizer_id: str,
+    *,
+    second_factor: bool,
+    password: str | None,
+    by: str,
+    now: int,
+) -> Member:
     """An owner (`by`) resets another member's second factor and/or password
     (organizers.reset_account: their sessions end; a password must be changed at next sign-in)."""
     with write_transaction(db):
@@ -237,8 +270,9 @@ def reset_member(db: Database, organization_id: str, organizer_id: str, *, secon
     return current
 
 
-def set_member_disabled(db: Database, organization_id: str, organizer_id: str, disabled: bool, *, by: str,
-                        now: int) -> Member:
+def set_member_disabled(
+    db: Database, organization_id: str, organizer_id: str, disabled: bool, *, by: str, now: int
+) -> Member:
     """An owner (`by`) disables another member's account (it cannot sign in; its sessions end at
     once) or enables it again. The last owner who can sign in stays enabled."""
     with write_transaction(db):

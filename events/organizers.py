@@ -92,8 +92,9 @@ def password_matches(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                                dklen=len(expected))
+        actual = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except (ValueError, TypeError):
         return False
     return scheme == "scrypt" and hmac.compare_digest(actual, expected)
@@ -124,8 +125,9 @@ def totp_secret(db: Database, organizer_id: str) -> str:
 
 
 def _organizer(row: dict) -> Organizer:
-    return Organizer(row["id"], row["email"], row["name"], row["totp_enrolled_at"] is not None,
-                     bool(row.get("must_change_password")))
+    return Organizer(
+        row["id"], row["email"], row["name"], row["totp_enrolled_at"] is not None, bool(row.get("must_change_password"))
+    )
 
 
 def check_new_password(password: str) -> None:
@@ -144,10 +146,16 @@ def create_organizer(db: Database, *, email: str, name: str, password: str, now:
     check_new_password(password)
     organizer_id = "or" + secrets.token_hex(8)
     row = {
-        "id": organizer_id, "email": email, "name": name.strip(), "password_hash": hash_password(password),
-        "totp_secret": _sealed_totp_secret(db, organizer_id, pyotp.random_base32(32)), "totp_enrolled_at": None,
+        "id": organizer_id,
+        "email": email,
+        "name": name.strip(),
+        "password_hash": hash_password(password),
+        "totp_secret": _sealed_totp_secret(db, organizer_id, pyotp.random_base32(32)),
+        "totp_enrolled_at": None,
         "last_totp_step": None,
-        "failed_logins": 0, "locked_until": None, "created_at": now,
+        "failed_logins": 0,
+        "locked_until": None,
+        "created_at": now,
     }
     with write_transaction(db):
         if db.execute("select 1 from organizers where email = ?", [email]).fetchone():
@@ -168,18 +176,23 @@ def find(db: Database, email: str) -> Organizer:
 def _forget_second_factor(db: Database, organizer_id: str) -> None:
     # A new TOTP secret, not yet enrolled, and no recovery codes: the next sign-in enrolls an app
     # and makes new codes, as the first one did.
-    db["organizers"].update(organizer_id, {
-        "totp_secret": _sealed_totp_secret(db, organizer_id, pyotp.random_base32(32)),
-        "totp_enrolled_at": None, "last_totp_step": None,
-    })
+    db["organizers"].update(
+        organizer_id,
+        {
+            "totp_secret": _sealed_totp_secret(db, organizer_id, pyotp.random_base32(32)),
+            "totp_enrolled_at": None,
+            "last_totp_step": None,
+        },
+    )
     db.execute("delete from organizer_recovery_codes where organizer_id = ?", [organizer_id])
 
 
 def _end_everything(db: Database, organizer_id: str) -> int:
     """Every session and pending sign-in of the account ends and no browser stays trusted;
     returns how many sessions ended."""
-    ended = db.execute("delete from organizer_sessions where organizer_id = ? and stage = 'session'",
-                       [organizer_id]).rowcount
+    ended = db.execute(
+        "delete from organizer_sessions where organizer_id = ? and stage = 'session'", [organizer_id]
+    ).rowcount
     db.execute("delete from organizer_sessions where organizer_id = ?", [organizer_id])
     db.execute("delete from trusted_browsers where organizer_id = ?", [organizer_id])
     return ended
@@ -200,11 +213,12 @@ def one_time_password() -> str:
     """A password to hand over (it must be changed at the next sign-in): 100 random bits in five
     groups of four base32 letters, easy to read out and to type."""
     raw = base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()[:20]
-    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def reset_account(db: Database, organizer_id: str, *, second_factor: bool, password: str | None, by: str,
-                  now: int) -> int:
+def reset_account(
+    db: Database, organizer_id: str, *, second_factor: bool, password: str | None, by: str, now: int
+) -> int:
     """What an owner (events/organizations.reset_member) or the command line does for someone who
     lost their phone or password: `second_factor` forgets the authenticator app and the recovery
     codes (they enroll again at their next sign-in); `password` becomes the account's password,
@@ -220,8 +234,10 @@ def reset_account(db: Database, organizer_id: str, *, second_factor: bool, passw
         if second_factor:
             _forget_second_factor(db, organizer_id)
         if password is not None:
-            db.execute("update organizers set password_hash = ?, must_change_password = 1 where id = ?",
-                       [hash_password(password), organizer_id])
+            db.execute(
+                "update organizers set password_hash = ?, must_change_password = 1 where id = ?",
+                [hash_password(password), organizer_id],
+            )
         db.execute("update organizers set failed_logins = 0, locked_until = null where id = ?", [organizer_id])
         ended = _end_everything(db, organizer_id)
         if second_factor:
@@ -240,8 +256,14 @@ def set_disabled(db: Database, organizer_id: str, disabled: bool, *, by: str, no
             return 0  # already so: nothing happens, nothing is recorded
         db.execute("update organizers set disabled_at = ? where id = ?", [now if disabled else None, organizer_id])
         ended = _end_everything(db, organizer_id) if disabled else 0
-        audit.record(db, by, "account.disabled" if disabled else "account.enabled", organizer_id,
-                     {"sessions_ended": ended} if disabled else {}, now=now)
+        audit.record(
+            db,
+            by,
+            "account.disabled" if disabled else "account.enabled",
+            organizer_id,
+            {"sessions_ended": ended} if disabled else {},
+            now=now,
+        )
     return ended
 
 
@@ -271,9 +293,16 @@ def _replace_recovery_codes(db: Database, organizer_id: str, now: int) -> tuple[
     for _ in range(RECOVERY_CODES):
         plain = base64.b32encode(secrets.token_bytes(RECOVERY_CODE_CHARS * 5 // 8)).decode("ascii").lower()
         salt = secrets.token_bytes(16)
-        rows.append({"organizer_id": organizer_id, "salt": salt.hex(), "digest": _recovery_digest(salt, plain),
-                     "created_at": now, "used_at": None})
-        codes.append("-".join(plain[i:i + 4] for i in range(0, RECOVERY_CODE_CHARS, 4)))
+        rows.append(
+            {
+                "organizer_id": organizer_id,
+                "salt": salt.hex(),
+                "digest": _recovery_digest(salt, plain),
+                "created_at": now,
+                "used_at": None,
+            }
+        )
+        codes.append("-".join(plain[i : i + 4] for i in range(0, RECOVERY_CODE_CHARS, 4)))
     db["organizer_recovery_codes"].insert_all(rows)
     return tuple(codes)
 
@@ -281,8 +310,10 @@ def _replace_recovery_codes(db: Database, organizer_id: str, now: int) -> tuple[
 def _spend_recovery_code(db: Database, organizer_id: str, plain: str, now: int) -> bool:
     """Mark the unused code matching `plain` used; False when none does."""
     found = None
-    for code_id, salt, digest in db.execute("select id, salt, digest from organizer_recovery_codes "
-                                            "where organizer_id = ? and used_at is null", [organizer_id]).fetchall():
+    for code_id, salt, digest in db.execute(
+        "select id, salt, digest from organizer_recovery_codes where organizer_id = ? and used_at is null",
+        [organizer_id],
+    ).fetchall():
         if hmac.compare_digest(_recovery_digest(bytes.fromhex(salt), plain), digest):
             found = code_id  # no early exit: each try costs the same however many are left
     if found is None:
@@ -292,8 +323,9 @@ def _spend_recovery_code(db: Database, organizer_id: str, plain: str, now: int) 
 
 
 def recovery_codes_left(db: Database, organizer_id: str) -> int:
-    return db.execute("select count(*) from organizer_recovery_codes where organizer_id = ? and used_at is null",
-                      [organizer_id]).fetchone()[0]
+    return db.execute(
+        "select count(*) from organizer_recovery_codes where organizer_id = ? and used_at is null", [organizer_id]
+    ).fetchone()[0]
 
 
 def regenerate_recovery_codes(db: Database, organizer_id: str, password: str, *, now: int) -> tuple[str, ...]:
@@ -341,13 +373,17 @@ def _throttled(db: Database, key: str, now: int) -> None:
 def _count_failure(db: Database, key: str, now: int) -> LoginRefused:
     """A wrong password from a browser that is not trusted, counted for the email typed."""
     # What no longer counts: failures older than the window, lock-outs that ended.
-    db.execute("delete from sign_in_throttle where first_failed_at <= ? and coalesce(locked_until, 0) <= ?",
-               [now - LOCK_S, now])
+    db.execute(
+        "delete from sign_in_throttle where first_failed_at <= ? and coalesce(locked_until, 0) <= ?",
+        [now - LOCK_S, now],
+    )
     row = db.execute("select failures from sign_in_throttle where key = ?", [key]).fetchone()
     failures = (row[0] if row else 0) + 1
     if failures >= MAX_FAILURES:
-        db.execute("update sign_in_throttle set failures = 0, first_failed_at = ?, locked_until = ? where key = ?",
-                   [now, now + LOCK_S, key])
+        db.execute(
+            "update sign_in_throttle set failures = 0, first_failed_at = ?, locked_until = ? where key = ?",
+            [now, now + LOCK_S, key],
+        )
         return LoginRefused("locked", retry_after=LOCK_S)
     if row is None:
         db["sign_in_throttle"].insert({"key": key, "failures": failures, "first_failed_at": now, "locked_until": None})
@@ -359,15 +395,19 @@ def _count_failure(db: Database, key: str, now: int) -> LoginRefused:
 def _trusted_browser(db: Database, token: str | None, organizer_id: str, now: int) -> bool:
     if not token or len(token) > 100:
         return False
-    row = db.execute("select 1 from trusted_browsers where token_hash = ? and organizer_id = ? and expires_at > ?",
-                     [_token_hash(token), organizer_id, now]).fetchone()
+    row = db.execute(
+        "select 1 from trusted_browsers where token_hash = ? and organizer_id = ? and expires_at > ?",
+        [_token_hash(token), organizer_id, now],
+    ).fetchone()
     return row is not None
 
 
 def _distrust_failure(db: Database, token: str, now: int) -> LoginRefused:
     """A wrong password from a trusted browser: counted on it; the fifth ends its trust."""
     db.execute("update trusted_browsers set failures = failures + 1 where token_hash = ?", [_token_hash(token)])
-    db.execute("delete from trusted_browsers where token_hash = ? and failures >= ?", [_token_hash(token), MAX_FAILURES])
+    db.execute(
+        "delete from trusted_browsers where token_hash = ? and failures >= ?", [_token_hash(token), MAX_FAILURES]
+    )
     return LoginRefused("bad_credentials")
 
 
@@ -376,13 +416,14 @@ def _subject(row: dict | None, key: str) -> str:
     return row["id"] if row is not None else "email:" + key[:16]
 
 
-def check_password(db: Database, email: str, password: str, *, now: int, trusted_browser: str | None = None,
-                   client: str = "") -> Pending:
+def check_password(
+    db: Database, email: str, password: str, *, now: int, trusted_browser: str | None = None, client: str = ""
+) -> Pending:
     """Step one. Raises LoginRefused(bad_credentials | locked). An unknown email and a wrong
     password are refused alike, in the same time, and lock alike; `trusted_browser` (the cookie
     a completed sign-in left, see trust_browser) is not held up by a stranger's lock-out."""
     email = email.strip().lower()
-    password = password[:PASSWORD_MAX + 1]
+    password = password[: PASSWORD_MAX + 1]
     key = _email_key(email)
     with write_transaction(db):
         rows = list(db["organizers"].rows_where("email = ?", [email]))
@@ -398,17 +439,33 @@ def check_password(db: Database, email: str, password: str, *, now: int, trusted
         # A failure is counted, and committed, before it is raised.
         if row is None or not matches or disabled:
             refusal = _distrust_failure(db, trusted_browser, now) if trusted else _count_failure(db, key, now)
-            action = ("sign_in.locked" if refusal.reason == "locked" else
-                      "sign_in.disabled" if disabled and matches else "sign_in.password_failed")
-            audit.record(db, row["id"] if row else "", action, _subject(row, key),
-                         {"client": client, "trusted_browser": trusted}, now=now)
+            action = (
+                "sign_in.locked"
+                if refusal.reason == "locked"
+                else "sign_in.disabled"
+                if disabled and matches
+                else "sign_in.password_failed"
+            )
+            audit.record(
+                db,
+                row["id"] if row else "",
+                action,
+                _subject(row, key),
+                {"client": client, "trusted_browser": trusted},
+                now=now,
+            )
         else:
             refusal = None
             if not trusted:
                 db.execute("delete from sign_in_throttle where key = ?", [key])
             db["organizer_sessions"].insert(
-                {"token_hash": _token_hash(token), "organizer_id": row["id"], "stage": "pending", "created_at": now,
-                 "expires_at": now + PENDING_S}
+                {
+                    "token_hash": _token_hash(token),
+                    "organizer_id": row["id"],
+                    "stage": "pending",
+                    "created_at": now,
+                    "expires_at": now + PENDING_S,
+                }
             )
     if refusal is not None:
         raise refusal
@@ -421,13 +478,22 @@ def trust_browser(db: Database, organizer_id: str, *, now: int, token: str | Non
     TRUSTED_BROWSER_S (its old one if it had one for this organizer, else a new one)."""
     with write_transaction(db):
         if token and _trusted_browser(db, token, organizer_id, now):
-            db.execute("update trusted_browsers set expires_at = ?, failures = 0 where token_hash = ?",
-                       [now + TRUSTED_BROWSER_S, _token_hash(token)])
+            db.execute(
+                "update trusted_browsers set expires_at = ?, failures = 0 where token_hash = ?",
+                [now + TRUSTED_BROWSER_S, _token_hash(token)],
+            )
             return token
         token = secrets.token_urlsafe(32)
         db.execute("delete from trusted_browsers where expires_at <= ?", [now])
-        db["trusted_browsers"].insert({"token_hash": _token_hash(token), "organizer_id": organizer_id, "created_at": now,
-                                       "expires_at": now + TRUSTED_BROWSER_S, "failures": 0})
+        db["trusted_browsers"].insert(
+            {
+                "token_hash": _token_hash(token),
+                "organizer_id": organizer_id,
+                "created_at": now,
+                "expires_at": now + TRUSTED_BROWSER_S,
+                "failures": 0,
+            }
+        )
     return token
 
 
@@ -463,8 +529,9 @@ def check_code(db: Database, pending_token: str, code: str, *, now: int, client:
     return complete_sign_in(db, pending_token, code, now=now, client=client, user_agent=user_agent).session
 
 
-def complete_sign_in(db: Database, pending_token: str, code: str, *, now: int, client: str = "",
-                     user_agent: str = "") -> SignedIn:
+def complete_sign_in(
+    db: Database, pending_token: str, code: str, *, now: int, client: str = "", user_agent: str = ""
+) -> SignedIn:
     """Step two: a TOTP code (±1 step, never the same step twice) or, once enrolled, an unused
     recovery code turns the pending login into a session. The first accepted code also enrolls
     the app and makes the recovery codes. Raises LoginRefused(expired | malformed_code | bad_code
@@ -482,7 +549,14 @@ def complete_sign_in(db: Database, pending_token: str, code: str, *, now: int, c
         if re.fullmatch(r"[0-9]{6}", digits):
             totp = pyotp.TOTP(_totp_secret(db, row), digits=TOTP_DIGITS, interval=TOTP_STEP_S)
             current = now // TOTP_STEP_S
-            step = next((s for s in (current, current - 1, current + 1) if hmac.compare_digest(totp.at(s * TOTP_STEP_S), digits)), None)
+            step = next(
+                (
+                    s
+                    for s in (current, current - 1, current + 1)
+                    if hmac.compare_digest(totp.at(s * TOTP_STEP_S), digits)
+                ),
+                None,
+            )
             # A failure is counted, and committed, before it is raised.
             if step is None:
                 refusal = _fail(db, row, "bad_code", now)
@@ -491,14 +565,23 @@ def complete_sign_in(db: Database, pending_token: str, code: str, *, now: int, c
             else:
                 refusal = None
         elif recovery is not None:
-            refusal = None if _spend_recovery_code(db, row["organizer_id"], recovery, now) else \
-                _fail(db, row, "bad_recovery_code", now)
+            refusal = (
+                None
+                if _spend_recovery_code(db, row["organizer_id"], recovery, now)
+                else _fail(db, row, "bad_recovery_code", now)
+            )
         else:
             raise LoginRefused("malformed_code")
         codes: tuple[str, ...] = ()
         if refusal is not None:
-            audit.record(db, row["organizer_id"], "sign_in.locked" if refusal.reason == "locked" else "sign_in.code_failed",
-                         row["organizer_id"], {"client": client, "reason": refusal.reason}, now=now)
+            audit.record(
+                db,
+                row["organizer_id"],
+                "sign_in.locked" if refusal.reason == "locked" else "sign_in.code_failed",
+                row["organizer_id"],
+                {"client": client, "reason": refusal.reason},
+                now=now,
+            )
         else:
             db.execute(
                 "update organizers set last_totp_step = coalesce(?, last_totp_step), failed_logins = 0, locked_until = null, "
@@ -507,16 +590,35 @@ def complete_sign_in(db: Database, pending_token: str, code: str, *, now: int, c
             )
             if not enrolled:
                 codes = _replace_recovery_codes(db, row["organizer_id"], now)
-                audit.record(db, row["organizer_id"], "account.recovery_codes", row["organizer_id"],
-                             {"codes": len(codes), "at_enrollment": True, "client": client}, now=now)
+                audit.record(
+                    db,
+                    row["organizer_id"],
+                    "account.recovery_codes",
+                    row["organizer_id"],
+                    {"codes": len(codes), "at_enrollment": True, "client": client},
+                    now=now,
+                )
             left = recovery_codes_left(db, row["organizer_id"])
             if recovery is not None:
-                audit.record(db, row["organizer_id"], "sign_in.recovery_code", row["organizer_id"],
-                             {"client": client, "left": left}, now=now)
+                audit.record(
+                    db,
+                    row["organizer_id"],
+                    "sign_in.recovery_code",
+                    row["organizer_id"],
+                    {"client": client, "left": left},
+                    now=now,
+                )
             db.execute("delete from organizer_sessions where token_hash = ?", [_token_hash(pending_token)])
             db["organizer_sessions"].insert(
-                {"token_hash": _token_hash(session), "organizer_id": row["organizer_id"], "stage": "session",
-                 "created_at": now, "expires_at": now + SESSION_S, "client": client[:64], "user_agent": user_agent[:200]}
+                {
+                    "token_hash": _token_hash(session),
+                    "organizer_id": row["organizer_id"],
+                    "stage": "session",
+                    "created_at": now,
+                    "expires_at": now + SESSION_S,
+                    "client": client[:64],
+                    "user_agent": user_agent[:200],
+                }
             )
             audit.record(db, row["organizer_id"], "sign_in", row["organizer_id"], {"client": client}, now=now)
     if refusal is not None:
@@ -547,11 +649,19 @@ SESSION_ID_LEN = 16
 def sessions(db: Database, organizer_id: str, *, now: int, current: str | None = None) -> list[Session]:
     mine = _token_hash(current) if current else None
     return [
-        Session(row["token_hash"][:SESSION_ID_LEN], row["created_at"], row["expires_at"], row["client"], row["user_agent"],
-                row["token_hash"] == mine)
+        Session(
+            row["token_hash"][:SESSION_ID_LEN],
+            row["created_at"],
+            row["expires_at"],
+            row["client"],
+            row["user_agent"],
+            row["token_hash"] == mine,
+        )
         for row in db.query(
             "select * from organizer_sessions where organizer_id = ? and stage = 'session' and expires_at > ? "
-            "order by created_at desc", [organizer_id, now])
+            "order by created_at desc",
+            [organizer_id, now],
+        )
     ]
 
 
@@ -560,8 +670,11 @@ def end_session(db: Database, organizer_id: str, session_id: str, *, now: int) -
     if not re.fullmatch(rf"[0-9a-f]{{{SESSION_ID_LEN}}}", session_id):
         return False
     with write_transaction(db):
-        ended = db.execute("delete from organizer_sessions where organizer_id = ? and stage = 'session' "
-                           "and substr(token_hash, 1, ?) = ?", [organizer_id, SESSION_ID_LEN, session_id]).rowcount
+        ended = db.execute(
+            "delete from organizer_sessions where organizer_id = ? and stage = 'session' "
+            "and substr(token_hash, 1, ?) = ?",
+            [organizer_id, SESSION_ID_LEN, session_id],
+        ).rowcount
         if ended:
             audit.record(db, organizer_id, "account.session_end", organizer_id, {"session": session_id}, now=now)
     return ended > 0
@@ -577,7 +690,9 @@ def sign_out_everywhere(db: Database, organizer_id: str, *, now: int) -> int:
     return ended
 
 
-def change_password(db: Database, organizer_id: str, current: str, new: str, *, now: int, keep: str | None = None) -> int:
+def change_password(
+    db: Database, organizer_id: str, current: str, new: str, *, now: int, keep: str | None = None
+) -> int:
     """The organizer's own password, changed after the current one is given again. Every other
     session ends (someone who knew the old password may hold one); `keep`, the session asking,
     stays. Raises LoginRefused("bad_credentials") for a wrong current password (counted like a
@@ -590,11 +705,14 @@ def change_password(db: Database, organizer_id: str, current: str, new: str, *, 
         refusal = _confirm_password(db, organizer_id, current, now)
         if refusal is None:
             # A password of one's own now: the one handed over (if it was) no longer needs changing.
-            db.execute("update organizers set password_hash = ?, must_change_password = 0 where id = ?",
-                       [hash_password(new), organizer_id])
+            db.execute(
+                "update organizers set password_hash = ?, must_change_password = 0 where id = ?",
+                [hash_password(new), organizer_id],
+            )
             kept = _token_hash(keep) if keep else ""
-            ended = db.execute("delete from organizer_sessions where organizer_id = ? and token_hash != ?",
-                               [organizer_id, kept]).rowcount
+            ended = db.execute(
+                "delete from organizer_sessions where organizer_id = ? and token_hash != ?", [organizer_id, kept]
+            ).rowcount
             audit.record(db, organizer_id, "account.password", organizer_id, {"sessions_ended": ended}, now=now)
     if refusal is not None:
         raise refusal
@@ -607,7 +725,7 @@ def _confirm_password(db: Database, organizer_id: str, password: str, now: int) 
     the caller's transaction has committed the count)."""
     row = db["organizers"].get(organizer_id)
     _locked(row, now)
-    if password_matches(password[:PASSWORD_MAX + 1], row["password_hash"]):
+    if password_matches(password[: PASSWORD_MAX + 1], row["password_hash"]):
         return None
     audit.record(db, organizer_id, "account.password_failed", organizer_id, {}, now=now)
     return _fail(db, row, "bad_credentials", now)
@@ -621,9 +739,11 @@ def sign_out(db: Database, token: str) -> None:
 def _session_row(db: Database, token: str | None, stage: str, now: int) -> dict | None:
     if not token or len(token) > 100:
         return None
-    rows = list(db.query(
-        "select s.organizer_id, o.* from organizer_sessions s join organizers o on o.id = s.organizer_id "
-        "where s.token_hash = ? and s.stage = ? and s.expires_at > ? and o.disabled_at is null",
-        [_token_hash(token), stage, now],
-    ))
+    rows = list(
+        db.query(
+            "select s.organizer_id, o.* from organizer_sessions s join organizers o on o.id = s.organizer_id "
+            "where s.token_hash = ? and s.stage = ? and s.expires_at > ? and o.disabled_at is null",
+            [_token_hash(token), stage, now],
+        )
+    )
     return rows[0] if rows else None

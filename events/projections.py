@@ -141,9 +141,13 @@ def per_quarter_hour(db: Database, event_id: str, reading: Reading | None = None
 def chart(db: Database, event: registry.Event, reading: Reading | None = None) -> list[figures.Bin]:
     """Arrivals and redemptions over the event's hours, in bins sized to the span (events.figures.bins)."""
     reading = reading or Reading(db, event.id)
-    return figures.bins(starts_at=event.starts_at, ends_at=event.ends_at, timezone=event.timezone,
-                        arrivals_ms=reading.people.arrivals_by_minute,
-                        redemptions_ms=[acted_at_ms(row) for row in reading.redemptions])
+    return figures.bins(
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        timezone=event.timezone,
+        arrivals_ms=reading.people.arrivals_by_minute,
+        redemptions_ms=[acted_at_ms(row) for row in reading.redemptions],
+    )
 
 
 def device_states(db: Database, event_id: str, *, now: int) -> list[DeviceState]:
@@ -152,7 +156,9 @@ def device_states(db: Database, event_id: str, *, now: int) -> list[DeviceState]
         DeviceState(
             id=row["id"],
             name=row["name"],
-            online=row["revoked_at"] is None and row["last_sync_at"] is not None and now - row["last_sync_at"] <= ONLINE_WITHIN_S,
+            online=row["revoked_at"] is None
+            and row["last_sync_at"] is not None
+            and now - row["last_sync_at"] <= ONLINE_WITHIN_S,
             revoked=row["revoked_at"] is not None,
             last_sync_at=row["last_sync_at"],
             pending=row["pending"],

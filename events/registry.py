@@ -72,10 +72,20 @@ def check_event(*, name: str, venue: str, starts_at: int, ends_at: int, timezone
         ZoneInfo(timezone)
     except (ValueError, ZoneInfoNotFoundError):
         raise EventRefused("unknown_timezone", "timezone", f"unknown time zone {timezone!r}") from None
-    if not languages or len(set(languages)) != len(languages) or not all(re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", t) for t in languages):
+    if (
+        not languages
+        or len(set(languages)) != len(languages)
+        or not all(re.fullmatch(r"[a-z]{2}(-[A-Z]{2})?", t) for t in languages)
+    ):
         raise EventRefused("languages_missing", "languages", "an event needs one or more languages, each named once")
-    return {"name": name.strip(), "venue": venue.strip(), "starts_at": starts_at, "ends_at": ends_at,
-            "timezone": timezone, "languages": ",".join(languages)}
+    return {
+        "name": name.strip(),
+        "venue": venue.strip(),
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "timezone": timezone,
+        "languages": ",".join(languages),
+    }
 
 
 def create_event(
@@ -89,8 +99,14 @@ def create_event(
     languages: list[str] | None = None,
     now: int,
 ) -> Event:
-    fields = check_event(name=name, venue=venue, starts_at=starts_at, ends_at=ends_at, timezone=timezone,
-                         languages=["en", "zh-CN"] if languages is None else languages)
+    fields = check_event(
+        name=name,
+        venue=venue,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=timezone,
+        languages=["en", "zh-CN"] if languages is None else languages,
+    )
     event = Event(id="ev" + secrets.token_hex(8), created_at=now, bundle_seq=1, **fields)
     issuing_key = generate_private_key()
     clear = {
@@ -102,7 +118,10 @@ def create_event(
         db["events"].insert(vars(event))
         db["event_secrets"].insert(
             {"event_id": event.id}
-            | {column: sealed.seal_bytes(db, "event_secrets", column, event.id, value) for column, value in clear.items()}
+            | {
+                column: sealed.seal_bytes(db, "event_secrets", column, event.id, value)
+                for column, value in clear.items()
+            }
         )
         db["keys"].insert(
             {
@@ -119,12 +138,21 @@ def create_event(
 
 
 def update_event(
-    db: Database, event_id: str, *, name: str, venue: str, starts_at: int, ends_at: int, timezone: str, languages: list[str]
+    db: Database,
+    event_id: str,
+    *,
+    name: str,
+    venue: str,
+    starts_at: int,
+    ends_at: int,
+    timezone: str,
+    languages: list[str],
 ) -> Event:
     """Change what an event is called, where and when it is, and its languages. Tokens already
     issued keep the validity they were signed with."""
-    fields = check_event(name=name, venue=venue, starts_at=starts_at, ends_at=ends_at, timezone=timezone,
-                         languages=languages)
+    fields = check_event(
+        name=name, venue=venue, starts_at=starts_at, ends_at=ends_at, timezone=timezone, languages=languages
+    )
     with write_transaction(db):
         get_event(db, event_id)
         db["events"].update(event_id, fields)
@@ -226,8 +254,10 @@ def rotation_epoch(db: Database, event_id: str) -> int:
 def rotation_keys(db: Database, event_id: str) -> RotationKeys:
     retired = tuple(
         RetiredRotationKey(
-            epoch, sealed.open_bytes(db, "retired_rotation_keys", "rotation_key", _retired_row_id(event_id, epoch), stored),
-            retired_at, device_id,
+            epoch,
+            sealed.open_bytes(db, "retired_rotation_keys", "rotation_key", _retired_row_id(event_id, epoch), stored),
+            retired_at,
+            device_id,
         )
         for epoch, stored, retired_at, device_id in db.execute(
             "select epoch, rotation_key, retired_at, device_id from retired_rotation_keys where event_id = ? order by epoch desc",
@@ -244,9 +274,19 @@ def retire_rotation_key(db: Database, event_id: str, *, now: int, device_id: str
     with write_transaction(db):
         epoch = rotation_epoch(db, event_id)
         db["retired_rotation_keys"].insert(
-            {"event_id": event_id, "epoch": epoch, "retired_at": now, "device_id": device_id,
-             "rotation_key": sealed.seal_bytes(db, "retired_rotation_keys", "rotation_key", _retired_row_id(event_id, epoch),
-                                               rotation_key(db, event_id))}
+            {
+                "event_id": event_id,
+                "epoch": epoch,
+                "retired_at": now,
+                "device_id": device_id,
+                "rotation_key": sealed.seal_bytes(
+                    db,
+                    "retired_rotation_keys",
+                    "rotation_key",
+                    _retired_row_id(event_id, epoch),
+                    rotation_key(db, event_id),
+                ),
+            }
         )
         fresh = secrets.token_bytes(ROTATION_KEY_LEN)
         db.execute(
@@ -270,21 +310,27 @@ def replace_event_keys(db: Database, event_id: str) -> None:
     with write_transaction(db):
         get_event(db, event_id)
         db["event_secrets"].update(
-            event_id, {column: sealed.seal_bytes(db, "event_secrets", column, event_id, value) for column, value in clear.items()}
+            event_id,
+            {
+                column: sealed.seal_bytes(db, "event_secrets", column, event_id, value)
+                for column, value in clear.items()
+            },
         )
         # Retired rotation keys were sealed under the lost key too; the new key is a new epoch,
         # so no tablet mistakes it for the one it held.
         db.execute("delete from retired_rotation_keys where event_id = ?", [event_id])
-        db.execute("update event_secrets set rotation_epoch = rotation_epoch + 1, phone_search_key = null where event_id = ?",
-                   [event_id])
-        db.execute("update keys set public_key = ? where event_id = ? and key_id = ?",
-                   [public_key_bytes(issuing), event_id, SERVER_KEY_ID])
+        db.execute(
+            "update event_secrets set rotation_epoch = rotation_epoch + 1, phone_search_key = null where event_id = ?",
+            [event_id],
+        )
+        db.execute(
+            "update keys set public_key = ? where event_id = ? and key_id = ?",
+            [public_key_bytes(issuing), event_id, SERVER_KEY_ID],
+        )
         _bump_bundle(db, event_id)
 
 
-def register_device_key(
-    db: Database, event_id: str, *, public_key: bytes, device_id: str, now: int
-) -> int:
+def register_device_key(db: Database, event_id: str, *, public_key: bytes, device_id: str, now: int) -> int:
     """Add a tablet's public key and return its new key id. Ids are never reused."""
     get_event(db, event_id)
     if not is_acceptable_public_key(public_key):

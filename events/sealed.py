@@ -134,8 +134,10 @@ def _key_from_env(text: str) -> DataKey:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != KEY_LEN:
-        raise DataKeyError(f"{KEY_ENV} must be {KEY_LEN} bytes in base64 (make one with: "
-                           f"python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')")
+        raise DataKeyError(
+            f"{KEY_ENV} must be {KEY_LEN} bytes in base64 (make one with: "
+            f"python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')"
+        )
     return DataKey(raw, KEY_ENV)
 
 
@@ -147,8 +149,10 @@ def load_key(database_path: str | Path, *, create: bool) -> DataKey:
     path = key_path(database_path)
     if not path.exists():
         if not create:
-            raise DataKeyError(f"this database was sealed with another key: there is no key file {path} "
-                               f"and {KEY_ENV} is not set (restore the key file kept with the backup)")
+            raise DataKeyError(
+                f"this database was sealed with another key: there is no key file {path} "
+                f"and {KEY_ENV} is not set (restore the key file kept with the backup)"
+            )
         if _write_new_private_file(path, secrets.token_bytes(KEY_LEN)):
             log.warning("made a new data key %s: back it up, apart from the database (docs/operations.md)", path)
     narrow(path)
@@ -172,7 +176,10 @@ def _file_of(db: Database) -> str:
 
 def has_key_check(db: Database) -> bool:
     """Whether this database already has sealed values (then its key must be found, never made)."""
-    return db["settings"].exists() and db.execute("select 1 from settings where name = ?", [KEY_CHECK]).fetchone() is not None
+    return (
+        db["settings"].exists()
+        and db.execute("select 1 from settings where name = ?", [KEY_CHECK]).fetchone() is not None
+    )
 
 
 def attach(db: Database) -> DataKey:
@@ -208,7 +215,9 @@ def verify(db: Database) -> None:
 def add_key_check(db: Database) -> None:
     """Store the known value that `verify` opens (once, when the database is first sealed)."""
     if not has_key_check(db):
-        db["settings"].insert({"name": KEY_CHECK, "value": seal_text(db, "settings", "value", KEY_CHECK, KEY_CHECK_VALUE)})
+        db["settings"].insert(
+            {"name": KEY_CHECK, "value": seal_text(db, "settings", "value", KEY_CHECK, KEY_CHECK_VALUE)}
+        )
 
 
 def start_over(db: Database) -> DataKey:
@@ -255,8 +264,8 @@ def unseal(key: bytes, aad: bytes, blob: bytes) -> bytes:
     """The plaintext; InvalidTag for another key, another row's value, or altered bytes."""
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + NONCE_LEN + 16:
         raise ValueError("not a sealed value")
-    nonce = blob[len(MAGIC):len(MAGIC) + NONCE_LEN]
-    return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_LEN:], aad)
+    nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_LEN]
+    return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_LEN :], aad)
 
 
 def is_sealed(stored: bytes | str | None) -> bool:
@@ -275,8 +284,10 @@ def open_bytes(db: Database, table: str, column: str, row_id: str, stored: bytes
     try:
         return unseal(key_for(db).raw, associated_data(table, column, row_id), stored)
     except InvalidTag:
-        raise DataKeyError(f"this database was sealed with another key: {key_for(db).source} does not open "
-                           f"{table}.{column} of {row_id} (or the value was moved from another row)") from None
+        raise DataKeyError(
+            f"this database was sealed with another key: {key_for(db).source} does not open "
+            f"{table}.{column} of {row_id} (or the value was moved from another row)"
+        ) from None
 
 
 def seal_text(db: Database, table: str, column: str, row_id: str, value: str) -> str:
@@ -288,7 +299,7 @@ def open_text(db: Database, table: str, column: str, row_id: str, stored: str) -
     if not is_sealed(stored):
         raise DataKeyError(f"{table}.{column} of {row_id} is not sealed (the database was not migrated?)")
     try:
-        blob = base64.urlsafe_b64decode(stored[len(TEXT_PREFIX):])
+        blob = base64.urlsafe_b64decode(stored[len(TEXT_PREFIX) :])
     except (binascii.Error, ValueError):
         blob = b""
     return open_bytes(db, table, column, row_id, blob).decode()

@@ -116,24 +116,44 @@ def sign_up(db, event_id: str, applicant: Applicant, *, now_ms: int, held: froze
         stamp = dict(hlc_ms=now_ms, device_time_ms=now_ms, corrected_time_ms=now_ms, clerk="online sign-up")
         ops: list = [
             Register(
-                op_id=_op_id(), device_seq=web.last_seq + 1, subject=attendee_id, hlc_counter=0, **stamp,
-                data=RegisterData(name=applicant.name, consent=True, phone=applicant.phone, email=applicant.email,
-                                  pass_token=pass_token.text),
+                op_id=_op_id(),
+                device_seq=web.last_seq + 1,
+                subject=attendee_id,
+                hlc_counter=0,
+                **stamp,
+                data=RegisterData(
+                    name=applicant.name,
+                    consent=True,
+                    phone=applicant.phone,
+                    email=applicant.email,
+                    pass_token=pass_token.text,
+                ),
             )
         ]
         for index, voucher in enumerate(welcome, start=1):
             ops.append(
                 Issue(
-                    op_id=_op_id(), device_seq=web.last_seq + 1 + index, subject=voucher.id, hlc_counter=index, **stamp,
+                    op_id=_op_id(),
+                    device_seq=web.last_seq + 1 + index,
+                    subject=voucher.id,
+                    hlc_counter=index,
+                    **stamp,
                     data=IssueData(token=voucher.text, attendee_id=attendee_id),
                 )
             )
         sync.push(db, web.id, PushBatch(protocol=PROTOCOL, device_id=web.id, sent_at_ms=now_ms, ops=ops), now_ms=now_ms)
-        db.execute("update tokens set attendee_id = ? where event_id = ? and id = ?", [attendee_id, event_id, attendee_id])
+        db.execute(
+            "update tokens set attendee_id = ? where event_id = ? and id = ?", [attendee_id, event_id, attendee_id]
+        )
         capability = secrets.token_urlsafe(CAPABILITY_BYTES)
         db["wallets"].insert(
-            {"capability_hash": capability_hash(capability), "event_id": event_id, "attendee_id": attendee_id,
-             "created_at": now, "consent_at": now}
+            {
+                "capability_hash": capability_hash(capability),
+                "event_id": event_id,
+                "attendee_id": attendee_id,
+                "created_at": now,
+                "consent_at": now,
+            }
         )
     return SignUp(attendee_id, capability, created=True)
 

@@ -22,11 +22,34 @@ from events.trust import ClockPolicy, TrustBundle
 
 PULL_LIMIT = 1000
 _OP_COLUMNS = (
-    "seq", "op_id", "event_id", "device_id", "device_seq", "kind", "subject", "hlc_ms", "hlc_counter",
-    "device_time_ms", "corrected_time_ms", "clerk", "data", "received_at_ms", "suspect",
+    "seq",
+    "op_id",
+    "event_id",
+    "device_id",
+    "device_seq",
+    "kind",
+    "subject",
+    "hlc_ms",
+    "hlc_counter",
+    "device_time_ms",
+    "corrected_time_ms",
+    "clerk",
+    "data",
+    "received_at_ms",
+    "suspect",
 )
-_ATTENDEE_COLUMNS = ("id", "event_id", "name", "phone_key", "email_key", "register_op_id", "hlc_ms", "hlc_counter",
-                     "device_id", "registered_at_ms")
+_ATTENDEE_COLUMNS = (
+    "id",
+    "event_id",
+    "name",
+    "phone_key",
+    "email_key",
+    "register_op_id",
+    "hlc_ms",
+    "hlc_counter",
+    "device_id",
+    "registered_at_ms",
+)
 _UPSERT_ATTENDEE = (
     f"insert into attendees ({', '.join(_ATTENDEE_COLUMNS)}) values ({', '.join(':' + c for c in _ATTENDEE_COLUMNS)}) "
     f"on conflict (id) do update set {', '.join(f'{c} = excluded.{c}' for c in _ATTENDEE_COLUMNS[1:])}"
@@ -146,7 +169,9 @@ def check_ops(ops: list[Op], known: dict[str, conflicts.TokenRow] | None = None)
         on_record = known.get(op.subject)
         if op.kind in ("issue", "redeem") and on_record is not None and on_record.text == text:
             if op.kind == "redeem" and on_record.type != "voucher":
-                raise InvalidInput("only a voucher is redeemed (this is an attendee pass)", f"$.ops[{index}].data.token")
+                raise InvalidInput(
+                    "only a voucher is redeemed (this is an attendee pass)", f"$.ops[{index}].data.token"
+                )
             continue
         try:
             token = tokens.decode(text).token
@@ -192,7 +217,8 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
         applied = {op.op_id: seq for seq, op in new}
         new_ops = [op for _, op in new]
         results += [
-            OpResult(op.op_id, op.device_seq, "applied", applied[op.op_id]) if op.op_id in applied
+            OpResult(op.op_id, op.device_seq, "applied", applied[op.op_id])
+            if op.op_id in applied
             else OpResult(op.op_id, op.device_seq, "duplicate_op_id")
             for op in fresh
         ]
@@ -223,8 +249,10 @@ def _insert(db: Database, device: devices.Device, fresh: list[Op], *, now_ms: in
     if db.conn.total_changes - before == len(fresh):
         return numbered
     landed = {
-        row[0] for row in db.conn.execute(
-            "select seq from ops where seq between ? and ? and device_id = ?", [first, first + len(fresh) - 1, device.id]
+        row[0]
+        for row in db.conn.execute(
+            "select seq from ops where seq between ? and ? and device_id = ?",
+            [first, first + len(fresh) - 1, device.id],
         )
     }
     return [(seq, op) for seq, op in numbered if seq in landed]
@@ -241,12 +269,29 @@ def _existing_op_ids(db: Database, op_ids: list[str]) -> set[str]:
 
 def _row(op: Op, seq: int, device: devices.Device, now_ms: int, offset: int, policy: ClockPolicy) -> tuple:
     suspect = hlc.suspect_reasons(
-        hlc_ms=op.hlc_ms, device_time_ms=op.device_time_ms, corrected_time_ms=op.corrected_time_ms,
-        received_at_ms=now_ms, offset_ms=offset, policy=policy,
+        hlc_ms=op.hlc_ms,
+        device_time_ms=op.device_time_ms,
+        corrected_time_ms=op.corrected_time_ms,
+        received_at_ms=now_ms,
+        offset_ms=offset,
+        policy=policy,
     )
     return (
-        seq, op.op_id, device.event_id, device.id, op.device_seq, op.kind, op.subject, op.hlc_ms, op.hlc_counter,
-        op.device_time_ms, op.corrected_time_ms, op.clerk, msgspec.json.encode(op.data).decode(), now_ms, ",".join(suspect),
+        seq,
+        op.op_id,
+        device.event_id,
+        device.id,
+        op.device_seq,
+        op.kind,
+        op.subject,
+        op.hlc_ms,
+        op.hlc_counter,
+        op.device_time_ms,
+        op.corrected_time_ms,
+        op.clerk,
+        msgspec.json.encode(op.data).decode(),
+        now_ms,
+        ",".join(suspect),
     )
 
 
@@ -278,7 +323,11 @@ def _apply(
         remember_token(db, bundle, op.data.token, decoded.get(op.op_id), attendee_id=attendee_id)
         known.update(conflicts.token_rows(db, event_id, [op.subject]))
     changed = conflicts.recompute_vouchers(db, event_id, vouchers, now_ms=now_ms, bundle=bundle, rows=known)
-    capped = {known[op.subject].campaign for op in new if op.kind == "issue" and op.subject in known and known[op.subject].campaign}
+    capped = {
+        known[op.subject].campaign
+        for op in new
+        if op.kind == "issue" and op.subject in known and known[op.subject].campaign
+    }
     changed += conflicts.recompute_caps(db, event_id, capped, now_ms=now_ms)
     return changed + conflicts.recompute_duplicates(db, event_id, keys, now_ms=now_ms)
 
@@ -286,16 +335,20 @@ def _apply(
 def register_attendee(db: Database, event_id: str, device_id: str, op: Op) -> set[str]:
     """The attendee as first registered (events/verdict.py first: the earliest by HLC wins, whatever
     order ops arrive in; an equal stamp keeps the one on record)."""
-    existing = db.execute(
-        "select hlc_ms, hlc_counter, device_id from attendees where id = ?", [op.subject]
-    ).fetchone()
+    existing = db.execute("select hlc_ms, hlc_counter, device_id from attendees where id = ?", [op.subject]).fetchone()
     if existing is not None and hlc.order_key(*existing) <= hlc.order_key(op.hlc_ms, op.hlc_counter, device_id):
         return set()
     data = op.data
     row = {
-        "id": op.subject, "event_id": event_id, "name": data.name, "phone_key": merge.phone_key(data.phone),
-        "email_key": merge.email_key(data.email), "register_op_id": op.op_id, "hlc_ms": op.hlc_ms,
-        "hlc_counter": op.hlc_counter, "device_id": device_id,
+        "id": op.subject,
+        "event_id": event_id,
+        "name": data.name,
+        "phone_key": merge.phone_key(data.phone),
+        "email_key": merge.email_key(data.email),
+        "register_op_id": op.op_id,
+        "hlc_ms": op.hlc_ms,
+        "hlc_counter": op.hlc_counter,
+        "device_id": device_id,
         # When it happened (merge.LoggedOp.acted_at_ms): a corrected time of 0 is a time, not a missing one.
         "registered_at_ms": op.hlc_ms if op.corrected_time_ms is None else op.corrected_time_ms,
     }
@@ -336,10 +389,22 @@ def remember_token(
             return
     key = bundle.keys.get(token.key_id)
     db["tokens"].upsert(
-        {"id": token.id, "event_id": bundle.event_id, "type": token.type.name.lower(), "campaign": token.campaign or None,
-         "key_id": token.key_id, "text": text, "issued_at": token.issued_at, "valid_from": token.valid_from,
-         "valid_until": token.valid_until, "max_uses": token.max_uses, "rotating": int(token.rotating),
-         "issuer_device": key.device_id if key else None, "attendee_id": attendee_id, "refusal": refusal},
+        {
+            "id": token.id,
+            "event_id": bundle.event_id,
+            "type": token.type.name.lower(),
+            "campaign": token.campaign or None,
+            "key_id": token.key_id,
+            "text": text,
+            "issued_at": token.issued_at,
+            "valid_from": token.valid_from,
+            "valid_until": token.valid_until,
+            "max_uses": token.max_uses,
+            "rotating": int(token.rotating),
+            "issuer_device": key.device_id if key else None,
+            "attendee_id": attendee_id,
+            "refusal": refusal,
+        },
         pk=("event_id", "id"),
     )
 
@@ -356,8 +421,15 @@ def _note(db: Database, sql: str, params: list) -> None:
 
 
 def pull(
-    db: Database, device_id: str, *, after: int, now_ms: int, limit: int = PULL_LIMIT, sent_at_ms: int | None = None,
-    clerk: str | None = None, log_id: str | None = None,
+    db: Database,
+    device_id: str,
+    *,
+    after: int,
+    now_ms: int,
+    limit: int = PULL_LIMIT,
+    sent_at_ms: int | None = None,
+    clerk: str | None = None,
+    log_id: str | None = None,
 ) -> PullResult:
     """Everything after the cursor that this device did not write itself, and the trust bundle.
     With `sent_at_ms` (the device's own clock) the pull also measures its clock offset; with
@@ -379,7 +451,13 @@ def pull(
         for row in db.conn.execute(
             f"select {selected} from ops where event_id = :event_id and seq > :after and device_id != :device_id "
             "order by seq limit :limit",
-            {"event_id": device.event_id, "after": after, "device_id": device_id, "limit": limit + 1, "phone_search_key": key},
+            {
+                "event_id": device.event_id,
+                "after": after,
+                "device_id": device_id,
+                "limit": limit + 1,
+                "phone_search_key": key,
+            },
         )
     ]
     more = len(rows) > limit
@@ -388,14 +466,18 @@ def pull(
     # Tablets act on vouchers; who-might-be-the-same-person is for the organizer (and its
     # subject is a phone number or email).
     changed = [
-        c for c in conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
+        c
+        for c in conflicts.list_conflicts(db, device.event_id, after_change=after, upto_change=upto)
         if c.kind in merge.VOUCHER_CONFLICTS
     ]
     if clerk is not None and clerk.strip():
         _note(db, "update devices set clerk = ? where id = ?", [clerk.strip(), device_id])
     if sent_at_ms is not None:
-        _note(db, "update devices set last_sync_at = ?, clock_offset_ms = ? where id = ?",
-              [now_ms // 1000, hlc.measured_offset_ms(now_ms, sent_at_ms), device_id])
+        _note(
+            db,
+            "update devices set last_sync_at = ?, clock_offset_ms = ? where id = ?",
+            [now_ms // 1000, hlc.measured_offset_ms(now_ms, sent_at_ms), device_id],
+        )
     elif device.last_sync_at != now_ms // 1000:  # one write a second at most, not one a page
         _note(db, "update devices set last_sync_at = ? where id = ?", [now_ms // 1000, device_id])
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
@@ -443,29 +525,53 @@ def redeem_online(
         ops = conflicts.voucher_ops(db, device.event_id, [terms.token_id])[terms.token_id]
         state = verdict.voucher_state(terms.text, ops)
         judged = verdict.judge_voucher(
-            request.token, request.code, bundle=bundle, distrust=terms.distrust, state=state,
-            current_key=rotation.current if rotation else None, retired_keys=rotation.retired_keys if rotation else [],
+            request.token,
+            request.code,
+            bundle=bundle,
+            distrust=terms.distrust,
+            state=state,
+            current_key=rotation.current if rotation else None,
+            retired_keys=rotation.retired_keys if rotation else [],
             now_ms=now_ms,
         )
         reason, step, uses = judged.reason, judged.step, len(state.uses)
         outcome = "refused" if reason else "accepted"
         data = {
-            "token": request.token, "outcome": outcome, "decided_by": "server",
+            "token": request.token,
+            "outcome": outcome,
+            "decided_by": "server",
             "shown": {"verdict": verdict.color(reason), "reason": reason, "prior_uses_seen": uses},
         }
         if step is not None:
             data["code_step"] = step
         seq = conflicts.allocate(db, 1)
         suspect = hlc.suspect_reasons(
-            hlc_ms=request.hlc_ms, device_time_ms=request.device_time_ms, corrected_time_ms=request.corrected_time_ms,
+            hlc_ms=request.hlc_ms,
+            device_time_ms=request.device_time_ms,
+            corrected_time_ms=request.corrected_time_ms,
             received_at_ms=now_ms,
-            offset_ms=hlc.measured_offset_ms(now_ms, request.sent_at_ms), policy=bundle.policy,
+            offset_ms=hlc.measured_offset_ms(now_ms, request.sent_at_ms),
+            policy=bundle.policy,
         )
         db.conn.execute(
             INSERT_OP,
-            (seq, request.op_id, device.event_id, device_id, None, "redeem", request.subject, request.hlc_ms,
-             request.hlc_counter, request.device_time_ms, request.corrected_time_ms, request.clerk,
-             json.dumps(data, separators=(",", ":")), now_ms, ",".join(suspect)),
+            (
+                seq,
+                request.op_id,
+                device.event_id,
+                device_id,
+                None,
+                "redeem",
+                request.subject,
+                request.hlc_ms,
+                request.hlc_counter,
+                request.device_time_ms,
+                request.corrected_time_ms,
+                request.clerk,
+                json.dumps(data, separators=(",", ":")),
+                now_ms,
+                ",".join(suspect),
+            ),
         )
         conflicts.recompute_vouchers(db, device.event_id, [request.subject], now_ms=now_ms, bundle=bundle)
     return _decision(request.op_id, seq, data, decoded.max_uses, log_id)
@@ -473,5 +579,6 @@ def redeem_online(
 
 def _decision(op_id: str, seq: int, data: dict, max_uses: int, log_id: str) -> OnlineDecision:
     shown = data["shown"]
-    return OnlineDecision(op_id, data["outcome"], shown.get("reason", ""), shown.get("prior_uses_seen", 0), max_uses, seq,
-                          log_id)
+    return OnlineDecision(
+        op_id, data["outcome"], shown.get("reason", ""), shown.get("prior_uses_seen", 0), max_uses, seq, log_id
+    )

@@ -52,8 +52,13 @@ class Tablet:
     def _stamp(self, now_ms: int) -> dict:
         wall = now_ms + self.skew_ms
         hlc_ms, counter = self.clock.now(wall + self.offset_ms)  # HLC runs on corrected time
-        return {"hlc_ms": hlc_ms, "hlc_counter": counter, "device_time_ms": wall, "corrected_time_ms": wall + self.offset_ms,
-                "clerk": self.clerk}
+        return {
+            "hlc_ms": hlc_ms,
+            "hlc_counter": counter,
+            "device_time_ms": wall,
+            "corrected_time_ms": wall + self.offset_ms,
+            "clerk": self.clerk,
+        }
 
     def _op(self, kind: str, subject: str, data: dict, now_ms: int) -> dict:
         stamp = self._stamp(now_ms)
@@ -66,11 +71,18 @@ class Tablet:
         """A walk-in's pass, signed by this tablet's key (what station-register.js mints)."""
         issued_at = (now_ms + self.skew_ms + self.offset_ms) // 1000
         return tokens.issue(
-            signing_key=self.private_key, key_id=self.key_id, event_id=self.event_id, type=tokens.TokenType.PASS,
-            issued_at=issued_at, valid_from=issued_at, valid_until=valid_until,
+            signing_key=self.private_key,
+            key_id=self.key_id,
+            event_id=self.event_id,
+            type=tokens.TokenType.PASS,
+            issued_at=issued_at,
+            valid_from=issued_at,
+            valid_until=valid_until,
         )
 
-    def register(self, name: str, *, now_ms: int, phone: str = "", email: str = "", pass_token: str | None = None) -> dict:
+    def register(
+        self, name: str, *, now_ms: int, phone: str = "", email: str = "", pass_token: str | None = None
+    ) -> dict:
         """A walk-in. With `pass_token` (see `mint_pass`) the attendee's id is the pass's token id,
         as on the station; without, a made-up id (tests that need no pass)."""
         data: dict = {"name": name, "consent": True}
@@ -83,7 +95,9 @@ class Tablet:
         subject = tokens.decode(pass_token).token.id if pass_token else new_id("at")
         return self._op("register", subject, data, now_ms)
 
-    def checkin(self, attendee_id: str, *, now_ms: int, pass_token: str | None = None, method: str | None = None) -> dict:
+    def checkin(
+        self, attendee_id: str, *, now_ms: int, pass_token: str | None = None, method: str | None = None
+    ) -> dict:
         """A check-in found by search, or with `pass_token` a scanned pass (a walk-in checked in
         as they are registered carries their new pass with method "search", as the station does)."""
         data: dict = {"method": method or ("scan" if pass_token else "search"), "shown": {"verdict": "green"}}
@@ -92,21 +106,36 @@ class Tablet:
         return self._op("checkin", attendee_id, data, now_ms)
 
     def issue_voucher(
-        self, *, now_ms: int, max_uses: int = 1, minutes: int = 240, campaign: int = 1, attendee_id: str | None = None,
+        self,
+        *,
+        now_ms: int,
+        max_uses: int = 1,
+        minutes: int = 240,
+        campaign: int = 1,
+        attendee_id: str | None = None,
         rotating: bool = False,
     ) -> tuple[str, dict]:
         issued_at = (now_ms + self.skew_ms + self.offset_ms) // 1000
         text = tokens.issue(
-            signing_key=self.private_key, key_id=self.key_id, event_id=self.event_id, type=tokens.TokenType.VOUCHER,
-            issued_at=issued_at, valid_from=issued_at, valid_until=issued_at + 60 * minutes, campaign=campaign,
-            max_uses=max_uses, rotating=rotating,
+            signing_key=self.private_key,
+            key_id=self.key_id,
+            event_id=self.event_id,
+            type=tokens.TokenType.VOUCHER,
+            issued_at=issued_at,
+            valid_from=issued_at,
+            valid_until=issued_at + 60 * minutes,
+            campaign=campaign,
+            max_uses=max_uses,
+            rotating=rotating,
         )
         data = {"token": text}
         if attendee_id:
             data["attendee_id"] = attendee_id
         return text, self._op("issue", tokens.decode(text).token.id, data, now_ms)
 
-    def redeem(self, text: str, *, now_ms: int, outcome: str = "accepted", seen: int = 0, code_step: int | None = None) -> dict:
+    def redeem(
+        self, text: str, *, now_ms: int, outcome: str = "accepted", seen: int = 0, code_step: int | None = None
+    ) -> dict:
         """A redemption decided on the tablet (offline, or the server did not answer in time).
         `code_step`: the rotating code's step the tablet accepted, for a rotating voucher."""
         verdict = "green" if outcome == "accepted" else "red"
@@ -124,8 +153,15 @@ class Tablet:
     def online_redeem(self, text: str, *, now_ms: int, code: str | None = None) -> dict:
         """The body of POST /api/v1/redeem: a redemption the server decides at once. Not an
         outbox op (no device_seq) unless the tablet, timing out, later queues it."""
-        body = {"protocol": PROTOCOL, "device_id": self.device_id, "sent_at_ms": now_ms + self.skew_ms, "op_id": new_id(),
-                "subject": tokens.decode(text).token.id, **self._stamp(now_ms), "token": text}
+        body = {
+            "protocol": PROTOCOL,
+            "device_id": self.device_id,
+            "sent_at_ms": now_ms + self.skew_ms,
+            "op_id": new_id(),
+            "subject": tokens.decode(text).token.id,
+            **self._stamp(now_ms),
+            "token": text,
+        }
         if code is not None:
             body["code"] = code
         return body
@@ -134,8 +170,11 @@ class Tablet:
 
     def batch(self, ops: list[dict] | None = None, *, now_ms: int) -> dict:
         return {
-            "protocol": PROTOCOL, "device_id": self.device_id, "sent_at_ms": now_ms + self.skew_ms,
-            "ops": self.outbox if ops is None else ops, "pending": 0,
+            "protocol": PROTOCOL,
+            "device_id": self.device_id,
+            "sent_at_ms": now_ms + self.skew_ms,
+            "ops": self.outbox if ops is None else ops,
+            "pending": 0,
         }
 
     def pushed(self, last_seq: int, clock_offset_ms: int) -> None:

@@ -226,9 +226,7 @@ def decode(text: object) -> Decoded:
         raise TokenError(Reason.MALFORMED, "not canonical base32")
     raw = (bits >> 2).to_bytes(TOKEN_LEN, "big")
     body, signature = raw[:BODY_LEN], raw[BODY_LEN:]
-    (header, key_id, tag, token_id, campaign, max_uses, issued_at, from_raw, until_raw) = (
-        _BODY.unpack(body)
-    )
+    (header, key_id, tag, token_id, campaign, max_uses, issued_at, from_raw, until_raw) = _BODY.unpack(body)
     if header >> 4 != FORMAT_VERSION:
         raise TokenError(Reason.UNSUPPORTED_VERSION, f"format version {header >> 4}")
     if header & _HEADER_RESERVED:

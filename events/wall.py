@@ -62,7 +62,7 @@ def _is_wide(char: str) -> bool:
 
 
 def mask_name(name: str) -> str:
-    """"Li Wei" → "Li W."; "Ana María López" → "Ana M. L."; "王小明" → "王*明"; "王明" → "王*"."""
+    """ "Li Wei" → "Li W."; "Ana María López" → "Ana M. L."; "王小明" → "王*明"; "王明" → "王*"."""
     clean = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
     words = clean.split()
     if not words:
@@ -79,7 +79,7 @@ MASK = "•••"
 
 
 def mask_email(email: str) -> str:
-    """"wei.li@example.com" → "w•••@example.com": the first character of the mailbox and the
+    """ "wei.li@example.com" → "w•••@example.com": the first character of the mailbox and the
     whole domain (a winner knows their own address; the room learns little). "" for no email."""
     clean = "".join(c for c in email if unicodedata.category(c)[0] != "C").strip()
     mailbox, at, domain = clean.rpartition("@")
@@ -132,8 +132,10 @@ def feed(db: Database, event_id: str, *, limit: int = FEED_LENGTH) -> list[FeedI
         [event_id, limit],
     ).fetchall()
     latest = sorted(checkins + redemptions, reverse=True)[:limit]
-    return [FeedItem(op_id, kind, mask_name(name) if name else "—", at_ms, device, campaign)
-            for _, op_id, kind, at_ms, device, name, campaign in latest]
+    return [
+        FeedItem(op_id, kind, mask_name(name) if name else "—", at_ms, device, campaign)
+        for _, op_id, kind, at_ms, device, name, campaign in latest
+    ]
 
 
 def snapshot(db: Database, event_id: str, *, now: int) -> Snapshot:
@@ -161,5 +163,7 @@ def snapshot(db: Database, event_id: str, *, now: int) -> Snapshot:
 def _draw_sample(db: Database, found: draws.Draw) -> list[str]:
     ids = found.candidates[:DRAW_SAMPLE]
     marks = ",".join("?" * len(ids))
-    rows = db.execute(f"select name, email_key from attendees where event_id = ? and id in ({marks})", [found.event_id, *ids])
+    rows = db.execute(
+        f"select name, email_key from attendees where event_id = ? and id in ({marks})", [found.event_id, *ids]
+    )
     return [_shown_name(name, email) for name, email in rows]

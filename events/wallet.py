@@ -64,20 +64,29 @@ def open_wallet(db: Database, event_id: str, attendee_id: str, *, now_ms: int, l
     has them (campaigns.localized), else in the event's first language."""
     event = registry.get_event(db, event_id)
     row = db.execute("select name from attendees where event_id = ? and id = ?", [event_id, attendee_id]).fetchone()
-    rows = list(db.query(
-        "select id, type, text, campaign, valid_from, valid_until, max_uses, rotating from tokens "
-        "where event_id = ? and attendee_id = ? and refusal = '' order by type = 'voucher', issued_at, id",
-        [event_id, attendee_id],
-    ))
+    rows = list(
+        db.query(
+            "select id, type, text, campaign, valid_from, valid_until, max_uses, rotating from tokens "
+            "where event_id = ? and attendee_id = ? and refusal = '' order by type = 'voucher', issued_at, id",
+            [event_id, attendee_id],
+        )
+    )
     states = item_states(db, event_id, rows, now_ms=now_ms)
     rotation_key = registry.rotation_key(db, event_id) if any(r["rotating"] for r in rows) else None
     known = {c.number: campaigns.in_language(c, language) for c in campaigns.list_campaigns(db, event_id)}
     items = [
         Item(
-            id=r["id"], type=r["type"], text=r["text"], campaign=known.get(r["campaign"]), valid_from=r["valid_from"],
-            valid_until=r["valid_until"], max_uses=r["max_uses"], rotating=bool(r["rotating"]),
+            id=r["id"],
+            type=r["type"],
+            text=r["text"],
+            campaign=known.get(r["campaign"]),
+            valid_from=r["valid_from"],
+            valid_until=r["valid_until"],
+            max_uses=r["max_uses"],
+            rotating=bool(r["rotating"]),
             secret=rotating.voucher_secret(rotation_key, tokens.decode(r["text"]).token.token_id)
-            if r["rotating"] and rotation_key else None,
+            if r["rotating"] and rotation_key
+            else None,
             state=states[r["id"]],
         )
         for r in rows

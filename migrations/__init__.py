@@ -108,7 +108,15 @@ def m003_campaigns_and_tokens(db: Database) -> None:
 @migrations()
 def m004_devices_ops_conflicts(db: Database) -> None:
     db["enrollment_codes"].create(
-        {"code_hash": str, "event_id": str, "name": str, "created_at": int, "expires_at": int, "used_at": int, "device_id": str},
+        {
+            "code_hash": str,
+            "event_id": str,
+            "name": str,
+            "created_at": int,
+            "expires_at": int,
+            "used_at": int,
+            "device_id": str,
+        },
         pk="code_hash",
         not_null={"event_id", "name", "created_at", "expires_at"},
         foreign_keys=[("event_id", "events", "id")],
@@ -155,8 +163,20 @@ def m004_devices_ops_conflicts(db: Database) -> None:
             "suspect": str,  # comma-separated clock reasons, "" when the time is trusted
         },
         pk="seq",
-        not_null={"op_id", "event_id", "device_id", "kind", "subject", "hlc_ms", "hlc_counter",
-                  "device_time_ms", "clerk", "data", "received_at_ms", "suspect"},
+        not_null={
+            "op_id",
+            "event_id",
+            "device_id",
+            "kind",
+            "subject",
+            "hlc_ms",
+            "hlc_counter",
+            "device_time_ms",
+            "clerk",
+            "data",
+            "received_at_ms",
+            "suspect",
+        },
         foreign_keys=[("event_id", "events", "id"), ("device_id", "devices", "id")],
     )
     db["ops"].create_index(["op_id"], unique=True)
@@ -290,8 +310,16 @@ def m009_draws_and_wall(db: Database) -> None:
     # Lucky draws as drawn: who, when, the seed and the candidates, so anyone can draw again and
     # get the same winners (events/draws.py).
     db["draws"].create(
-        {"id": int, "event_id": str, "drawn_by": str, "drawn_at": int, "seed": str, "wanted": int,
-         "candidates": str, "winners": str},
+        {
+            "id": int,
+            "event_id": str,
+            "drawn_by": str,
+            "drawn_at": int,
+            "seed": str,
+            "wanted": int,
+            "candidates": str,
+            "winners": str,
+        },
         pk="id",
         not_null={"event_id", "drawn_by", "drawn_at", "seed", "wanted", "candidates", "winners"},
         foreign_keys=[("event_id", "events", "id"), ("drawn_by", "organizers", "id")],
@@ -358,19 +386,31 @@ def m014_seal_secrets(db: Database) -> None:
     # database a newer version wrote to before this ran comes out the same.
     from events import sealed
 
-    for row in db.execute("select event_id, root_private_key, issuing_private_key, rotation_key from event_secrets").fetchall():
-        event_id, values = row[0], dict(zip(("root_private_key", "issuing_private_key", "rotation_key"), row[1:], strict=True))
+    for row in db.execute(
+        "select event_id, root_private_key, issuing_private_key, rotation_key from event_secrets"
+    ).fetchall():
+        event_id, values = (
+            row[0],
+            dict(zip(("root_private_key", "issuing_private_key", "rotation_key"), row[1:], strict=True)),
+        )
         for column, value in values.items():
             if not sealed.is_sealed(value):
-                db.execute(f"update event_secrets set {column} = ? where event_id = ?",
-                           [sealed.seal_bytes(db, "event_secrets", column, event_id, value), event_id])
+                db.execute(
+                    f"update event_secrets set {column} = ? where event_id = ?",
+                    [sealed.seal_bytes(db, "event_secrets", column, event_id, value), event_id],
+                )
     for organizer_id, secret in db.execute("select id, totp_secret from organizers").fetchall():
         if not sealed.is_sealed(secret):
-            db.execute("update organizers set totp_secret = ? where id = ?",
-                       [sealed.seal_text(db, "organizers", "totp_secret", organizer_id, secret), organizer_id])
+            db.execute(
+                "update organizers set totp_secret = ? where id = ?",
+                [sealed.seal_text(db, "organizers", "totp_secret", organizer_id, secret), organizer_id],
+            )
     for name, value in db.execute("select name, value from settings where name = 'csrf_secret'").fetchall():
         if not sealed.is_sealed(value):
-            db.execute("update settings set value = ? where name = ?", [sealed.seal_text(db, "settings", "value", name, value), name])
+            db.execute(
+                "update settings set value = ? where name = ?",
+                [sealed.seal_text(db, "settings", "value", name, value), name],
+            )
     sealed.add_key_check(db)
 
 
@@ -408,7 +448,9 @@ def m015_organizations(db: Database) -> None:
     organization_id = "og" + secrets.token_hex(8)
     db["organizations"].insert({"id": organization_id, "name": "Organization", "created_at": now})
     db["memberships"].insert_all(
-        {"organization_id": organization_id, "organizer_id": account, "role": "owner", "added_at": now} for account in accounts)
+        {"organization_id": organization_id, "organizer_id": account, "role": "owner", "added_at": now}
+        for account in accounts
+    )
     db["organization_events"].insert_all({"event_id": event, "organization_id": organization_id} for event in events)
 
 
@@ -460,7 +502,8 @@ def m018_log_identities(db: Database) -> None:
         not_null={"started_at_seq", "started_at", "reason"},
     )
     db["log_identities"].insert(
-        {"id": "lg" + secrets.token_hex(8), "started_at_seq": 0, "started_at": int(time.time()), "reason": "created"})
+        {"id": "lg" + secrets.token_hex(8), "started_at_seq": 0, "started_at": int(time.time()), "reason": "created"}
+    )
 
 
 @migrations()
@@ -469,13 +512,43 @@ def m019_import_jobs(db: Database) -> None:
     # file waits on disk beside the database, and each batch's rows commit with the job's
     # progress, so a restarted server resumes it where the last committed batch left off.
     db["import_jobs"].create(
-        {"id": str, "event_id": str, "organizer_id": str, "filename": str, "path": str, "size": int,
-         "encoding": str, "dialect": str, "headers": str, "mapping": str, "state": str, "failure": str,
-         "rows_total": int, "rows_done": int, "created": int, "duplicates": int, "errors": int,
-         "created_at": int, "started_at": int, "finished_at": int, "now_ms": int},
+        {
+            "id": str,
+            "event_id": str,
+            "organizer_id": str,
+            "filename": str,
+            "path": str,
+            "size": int,
+            "encoding": str,
+            "dialect": str,
+            "headers": str,
+            "mapping": str,
+            "state": str,
+            "failure": str,
+            "rows_total": int,
+            "rows_done": int,
+            "created": int,
+            "duplicates": int,
+            "errors": int,
+            "created_at": int,
+            "started_at": int,
+            "finished_at": int,
+            "now_ms": int,
+        },
         pk="id",
-        not_null={"event_id", "organizer_id", "filename", "path", "state", "rows_total", "rows_done", "created",
-                  "duplicates", "errors", "created_at"},
+        not_null={
+            "event_id",
+            "organizer_id",
+            "filename",
+            "path",
+            "state",
+            "rows_total",
+            "rows_done",
+            "created",
+            "duplicates",
+            "errors",
+            "created_at",
+        },
         foreign_keys=[("event_id", "events", "id")],
     )
     db["import_jobs"].create_index(["state"])

@@ -61,7 +61,9 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(redact(arg) if isinstance(arg, str) and arg.startswith("/") else arg for arg in record.args)
+            record.args = tuple(
+                redact(arg) if isinstance(arg, str) and arg.startswith("/") else arg for arg in record.args
+            )
         return True
 
 

@@ -28,8 +28,11 @@ def _inline(schema: Any, defs: dict[str, Any]) -> Any:
     if isinstance(schema, dict):
         if "$ref" in schema:
             return _inline(defs[schema["$ref"].removeprefix("#/$defs/")], defs)
-        return {key: _inline(value, defs) for key, value in schema.items()
-                if not (key == "discriminator" and isinstance(value, dict) and "propertyName" in value)}
+        return {
+            key: _inline(value, defs)
+            for key, value in schema.items()
+            if not (key == "discriminator" and isinstance(value, dict) and "propertyName" in value)
+        }
     if isinstance(schema, list):
         return [_inline(item, defs) for item in schema]
     return schema
@@ -41,7 +44,9 @@ def documented(body: type | None = None, **query: tuple[int, int]) -> type[Opera
     request_body = None
     if body is not None:
         raw = msgspec.json.schema(body)
-        request_body = RequestBody(content={JSON: OpenAPIMediaType(schema=_inline(raw, raw.get("$defs", {})))}, required=True)
+        request_body = RequestBody(
+            content={JSON: OpenAPIMediaType(schema=_inline(raw, raw.get("$defs", {})))}, required=True
+        )
 
     @dataclass
     class Documented(Operation):
@@ -177,7 +182,9 @@ def answer(model: object, description: str) -> ResponseSpec:
     return ResponseSpec(model, description=description, generate_examples=False)
 
 
-INVALID = answer(errors.Invalid, "malformed input (not JSON, schema, protocol, ids, tokens, paging); nothing was written")
+INVALID = answer(
+    errors.Invalid, "malformed input (not JSON, schema, protocol, ids, tokens, paging); nothing was written"
+)
 DEVICE_ERRORS = {
     401: answer(errors.NotEnrolled, "no device token, or no device holds it (with WWW-Authenticate: Bearer)"),
     403: answer(errors.Revoked, "the tablet was revoked: it erases what it holds"),

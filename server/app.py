@@ -56,6 +56,7 @@ SIGN_UPS_PER_MINUTE = 30
 # Per client address, on top of each account's own lock-out: stops one address trying many accounts.
 SIGN_INS_PER_MINUTE = 20
 
+
 def create_app(
     database: str | Path | Database = "poppass.db",
     *,
@@ -111,15 +112,17 @@ def create_app(
             render_plugins=[JsonRenderPlugin()],
             openapi_router=Router(path="/schema", route_handlers=[], opt={"owner": PUBLIC}),
         ),
-        state=State({
-            "db": db,
-            "clock": clock,
-            "catalogues": load_catalogues(),
-            "scripts": load_scripts(minified=minify_scripts),
-            "sign_up_limiter": RateLimiter(sign_ups_per_minute, 60, clock=clock),
-            "sign_in_limiter": RateLimiter(SIGN_INS_PER_MINUTE, 60, clock=clock),
-            "imports": import_runner,
-        }),
+        state=State(
+            {
+                "db": db,
+                "clock": clock,
+                "catalogues": load_catalogues(),
+                "scripts": load_scripts(minified=minify_scripts),
+                "sign_up_limiter": RateLimiter(sign_ups_per_minute, 60, clock=clock),
+                "sign_in_limiter": RateLimiter(SIGN_INS_PER_MINUTE, 60, clock=clock),
+                "imports": import_runner,
+            }
+        ),
         exception_handlers={HTTPException: http_error, **API_HANDLERS, Exception: internal_error},
         before_send=[security_headers.before_send],  # every answer, errors and static files too
         request_max_body_size=MAX_BODY_BYTES,

@@ -43,8 +43,15 @@ def _serve(args: argparse.Namespace) -> None:
             # X-Forwarded-For/-Proto are believed only from the proxies named: from anyone else
             # they would let any client pick its address (a rate-limit bucket of its own) and its scheme.
             trusted = args.forwarded_allow_ips
-            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=logging_config(),
-                        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+            uvicorn.run(
+                app,
+                host=args.host,
+                port=args.port,
+                log_level=args.log_level,
+                log_config=logging_config(),
+                proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None,
+            )
     except backup.ServerRunning as running:  # only the lock raises it
         raise CommandError(str(running)) from None
 
@@ -66,7 +73,9 @@ def _demo(args: argparse.Namespace) -> None:
     base = f"http://{args.host}:{args.port}"
     how = f"seeded in {took:.1f} s (seed {args.seed})" if demo.created else "already seeded: left as it is"
     print(f"PopPass demo: {demo.event.name} ({demo.event.id}) in {args.db}, {how}")
-    print(f"  Open {base}/events/{demo.event.id} (the event's page); the console, wall and report are at {base}/organizer")
+    print(
+        f"  Open {base}/events/{demo.event.id} (the event's page); the console, wall and report are at {base}/organizer"
+    )
     print("  (make your organizer account first: poppass create-organizer --db ... --email ... --name ...)")
     for sample in demo.samples:
         print(f"  Sample {sample.label}: {base}{sample.path}")
@@ -77,9 +86,18 @@ def _demo(args: argparse.Namespace) -> None:
         # The seed and what the tablets already pushed: a second live run goes on with new people
         # and choices instead of replaying the first one's.
         run_seed = args.seed * 1_000_003 + sum(identity["last_seq"] for identity in identities)
-        live = LiveTablets(base, demo.event.id, identities, rotation_key=rotation_key, pace_s=args.pace, seed=run_seed,
-                           tablet_for=demo_seed.tablet_for)
-        print(f"  Live: {len(identities)} simulated tablets act every ~{args.pace:g} s through {base}/api/v1 (Ctrl-C stops)")
+        live = LiveTablets(
+            base,
+            demo.event.id,
+            identities,
+            rotation_key=rotation_key,
+            pace_s=args.pace,
+            seed=run_seed,
+            tablet_for=demo_seed.tablet_for,
+        )
+        print(
+            f"  Live: {len(identities)} simulated tablets act every ~{args.pace:g} s through {base}/api/v1 (Ctrl-C stops)"
+        )
         live.start()
     sys.stdout.flush()
     if live is None:
@@ -202,14 +220,22 @@ def _revoke_device(args: argparse.Namespace) -> None:
             now = int(time.time())
             with write_transaction(db):
                 allowlist = devices.revoke_device(db, device.id, now=now)
-                audit.record(db, audit.CLI, "tablet.revoke", device.event_id,
-                             {"device_id": device.id, "name": device.name, "allowlist": len(allowlist)}, now=now)
+                audit.record(
+                    db,
+                    audit.CLI,
+                    "tablet.revoke",
+                    device.event_id,
+                    {"device_id": device.id, "name": device.name, "allowlist": len(allowlist)},
+                    now=now,
+                )
         except ValueError as error:
             raise CommandError(f"{device.id}: {error}") from None
     finally:
         db.close()
     print(f"Revoked tablet {device.name!r} ({device.id}) of event {device.event_id}.")
-    print(f"  Allowlist: {len(allowlist)} token(s) it issued before now stay valid; anything else signed by key {device.key_id} is refused.")
+    print(
+        f"  Allowlist: {len(allowlist)} token(s) it issued before now stay valid; anything else signed by key {device.key_id} is refused."
+    )
     print("  The tablet is told to wipe itself the next time it syncs.")
     print("  The event's rotation key it held is retired: other tablets get the new one at their next sync,")
     print("  and open wallets their new codes within seconds.")
@@ -259,14 +285,23 @@ def _create_organizer(args: argparse.Namespace) -> None:
         with write_transaction(db):  # the account and its membership, or neither
             organizer = organizers.create_organizer(db, email=args.email, name=args.name, password=password, now=now)
             organization, role, adopted = _join(db, organizer, args, now)
-            audit.record(db, audit.CLI, "organizer.create", organizer.id,
-                         {"email": organizer.email, "organization": organization, "role": role, "events": len(adopted)}, now=now)
+            audit.record(
+                db,
+                audit.CLI,
+                "organizer.create",
+                organizer.id,
+                {"email": organizer.email, "organization": organization, "role": role, "events": len(adopted)},
+                now=now,
+            )
     except ValueError as error:
         raise CommandError(str(error)) from None
     finally:
         db.close()
     print(f"Created organizer {organizer.name!r} <{organizer.email}> ({organizer.id}) in {args.db}.")
-    print(f"  {role.capitalize()} of the organization {organization!r}" + (f", which now holds {len(adopted)} event(s)." if adopted else "."))
+    print(
+        f"  {role.capitalize()} of the organization {organization!r}"
+        + (f", which now holds {len(adopted)} event(s)." if adopted else ".")
+    )
     print("  Sign in at /organizer/login: after the password, scan the QR code shown with an")
     print("  authenticator app; its 6-digit codes are then needed at every sign-in.")
 
@@ -277,7 +312,9 @@ def _reset_second_factor(args: argparse.Namespace) -> None:
     db = _open_existing(args.db)
     try:
         organizer = organizers.find(db, args.email)
-        organizers.reset_account(db, organizer.id, second_factor=True, password=None, by=audit.CLI, now=int(time.time()))
+        organizers.reset_account(
+            db, organizer.id, second_factor=True, password=None, by=audit.CLI, now=int(time.time())
+        )
     except LookupError as error:
         raise CommandError(str(error)) from None
     finally:
@@ -295,8 +332,9 @@ def _reset_password(args: argparse.Namespace) -> None:
     db = _open_existing(args.db)
     try:
         organizer = organizers.find(db, args.email)
-        ended = organizers.reset_account(db, organizer.id, second_factor=False, password=password, by=audit.CLI,
-                                         now=int(time.time()))
+        ended = organizers.reset_account(
+            db, organizer.id, second_factor=False, password=password, by=audit.CLI, now=int(time.time())
+        )
     except (LookupError, ValueError) as error:
         raise CommandError(str(error)) from None
     finally:
@@ -319,12 +357,20 @@ def _lost_data_key(args: argparse.Namespace) -> None:
     try:
         replaced = lost_key.replace_lost_secrets(db)
         with write_transaction(db):
-            audit.record(db, audit.CLI, "data_key.replace", "", {"events": replaced.events, "organizers": replaced.organizers},
-                         now=int(time.time()))
+            audit.record(
+                db,
+                audit.CLI,
+                "data_key.replace",
+                "",
+                {"events": replaced.events, "organizers": replaced.organizers},
+                now=int(time.time()),
+            )
     finally:
         db.close()
     print(f"New data key: {replaced.key_source}. Back it up, apart from the database.")
-    print(f"  {replaced.events} event(s) have new keys: enroll every tablet again; tokens the server signed no longer verify.")
+    print(
+        f"  {replaced.events} event(s) have new keys: enroll every tablet again; tokens the server signed no longer verify."
+    )
     print(f"  {replaced.organizers} organizer(s) enroll their authenticator app again at their next sign-in.")
 
 
@@ -333,8 +379,10 @@ def _sized(size: int) -> str:
 
 
 def _describe(snapshot) -> str:
-    return (f"{snapshot.events} event(s), {snapshot.attendees} attendee(s), {snapshot.ops} op(s) up to log position "
-            f"{snapshot.log_position}, {_sized(snapshot.size_bytes)}")
+    return (
+        f"{snapshot.events} event(s), {snapshot.attendees} attendee(s), {snapshot.ops} op(s) up to log position "
+        f"{snapshot.log_position}, {_sized(snapshot.size_bytes)}"
+    )
 
 
 def _backup(args: argparse.Namespace) -> None:
@@ -365,11 +413,15 @@ def _restore(args: argparse.Namespace) -> None:
     print(f"Restored {args.file} as {args.db}: {_describe(report.restored)}.")
     if report.replaced_as:
         print(f"  The database it replaced is kept as {report.replaced_as}.")
-    print(f"  The log's new history is {report.log_id}: tablets send again what they pushed after the backup "
-          "and pull again from it at their next sync.")
+    print(
+        f"  The log's new history is {report.log_id}: tablets send again what they pushed after the backup "
+        "and pull again from it at their next sync."
+    )
     if report.unread_replaced:
-        print(f"  The replaced database could not be read ({report.unread_replaced}): what only the server held "
-              "after the backup (online sign-ups, imports, organizers' changes) cannot be listed.")
+        print(
+            f"  The replaced database could not be read ({report.unread_replaced}): what only the server held "
+            "after the backup (online sign-ups, imports, organizers' changes) cannot be listed."
+        )
     for name, count in sorted(report.resent_by_tablets.items()):
         print(f"  {name}: {count} op(s) after the backup, which the tablet sends again.")
     print(f"  Lost: {len(report.lost_web_ops)} op(s) of online sign-ups and imports after the backup.")
@@ -380,7 +432,9 @@ def _restore(args: argparse.Namespace) -> None:
     if report.organizer_actions_lost:
         print(f"  Lost: {len(report.organizer_actions_lost)} organizer action(s) after the backup; do them again:")
         for action in report.organizer_actions_lost:
-            print(f"    {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(action['at']))}  {action['action']} {action['subject']}")
+            print(
+                f"    {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(action['at']))}  {action['action']} {action['subject']}"
+            )
     for name in report.revoked_again:
         print(f"  Revoked again: {name} (it was revoked after the backup).")
     for name in report.tablets_to_enroll_again:
@@ -399,90 +453,154 @@ def main(argv: Sequence[str] | None = None) -> None:
         command.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
         command.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
         command.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-        command.add_argument("--raw-scripts", action="store_true",
-                             help="serve web/static/js as written, not minified (to debug in a browser)")
-        command.add_argument("--forwarded-allow-ips", metavar="IPS", type=_addresses, default="",
-                             help="the TLS proxy in front, by address (comma-separated; '*' trusts anyone): its "
-                                  "X-Forwarded-For and X-Forwarded-Proto are believed, nobody else's (default: none)")
+        command.add_argument(
+            "--raw-scripts",
+            action="store_true",
+            help="serve web/static/js as written, not minified (to debug in a browser)",
+        )
+        command.add_argument(
+            "--forwarded-allow-ips",
+            metavar="IPS",
+            type=_addresses,
+            default="",
+            help="the TLS proxy in front, by address (comma-separated; '*' trusts anyone): its "
+            "X-Forwarded-For and X-Forwarded-Proto are believed, nobody else's (default: none)",
+        )
         command.set_defaults(run=run)
         if name == "demo":
-            command.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                                 help=f"what the seeded day looks like: the same seed gives the same figures (default {DEFAULT_SEED})")
-            command.add_argument("--live", action="store_true",
-                                 help="keep simulated tablets checking people in and redeeming through the sync API")
-            command.add_argument("--pace", metavar="SECONDS", type=_pace, default=DEMO_PACE_S,
-                                 help=f"with --live, about how long between two tablet actions (default {DEMO_PACE_S:g})")
+            command.add_argument(
+                "--seed",
+                type=int,
+                default=DEFAULT_SEED,
+                help=f"what the seeded day looks like: the same seed gives the same figures (default {DEFAULT_SEED})",
+            )
+            command.add_argument(
+                "--live",
+                action="store_true",
+                help="keep simulated tablets checking people in and redeeming through the sync API",
+            )
+            command.add_argument(
+                "--pace",
+                metavar="SECONDS",
+                type=_pace,
+                default=DEMO_PACE_S,
+                help=f"with --live, about how long between two tablet actions (default {DEMO_PACE_S:g})",
+            )
     code = commands.add_parser(
-        "enrollment-code", help="make a one-time code that enrolls one tablet", description="Make a one-time code that enrolls one tablet."
+        "enrollment-code",
+        help="make a one-time code that enrolls one tablet",
+        description="Make a one-time code that enrolls one tablet.",
     )
-    code.add_argument("--event", metavar="EVENT_ID", help="the event id (may be left out when the database has exactly one event)")
-    code.add_argument("--name", required=True, help="the tablet's name, as the organizer will see it (e.g. 'Front desk')")
-    code.add_argument("--minutes", metavar="N", type=_minutes, help=f"how long the code works, 1 to {MAX_CODE_MINUTES} (default 60)")
+    code.add_argument(
+        "--event", metavar="EVENT_ID", help="the event id (may be left out when the database has exactly one event)"
+    )
+    code.add_argument(
+        "--name", required=True, help="the tablet's name, as the organizer will see it (e.g. 'Front desk')"
+    )
+    code.add_argument(
+        "--minutes", metavar="N", type=_minutes, help=f"how long the code works, 1 to {MAX_CODE_MINUTES} (default 60)"
+    )
     code.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
     code.set_defaults(run=_enrollment_code)
     revoke = commands.add_parser(
-        "revoke-device", help="revoke a tablet: its key is distrusted and it wipes itself", description="Revoke a tablet."
+        "revoke-device",
+        help="revoke a tablet: its key is distrusted and it wipes itself",
+        description="Revoke a tablet.",
     )
     revoke.add_argument("device_id", metavar="DEVICE_ID", help="the tablet's device id (dv…)")
-    revoke.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    revoke.add_argument(
+        "--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})"
+    )
     revoke.set_defaults(run=_revoke_device)
     organizer = commands.add_parser(
-        "create-organizer", help="create an organizer account (the first one, or another)",
+        "create-organizer",
+        help="create an organizer account (the first one, or another)",
         description="Create an organizer account: a password now, an authenticator app at the first sign-in.",
     )
     organizer.add_argument("--email", required=True, help="the organizer's email: their sign-in name")
     organizer.add_argument("--name", required=True, help="the organizer's name, as the console shows it")
-    organizer.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin (no prompt)")
-    organizer.add_argument("--organization", metavar="ID_OR_NAME",
-                           help="the organization to join (needed once there is one; the first is made with this name)")
-    organizer.add_argument("--role", choices=("owner", "manager", "staff"), help="the role in it (needed once there is one)")
-    organizer.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    organizer.add_argument(
+        "--password-stdin", action="store_true", help="read the password from one line of stdin (no prompt)"
+    )
+    organizer.add_argument(
+        "--organization",
+        metavar="ID_OR_NAME",
+        help="the organization to join (needed once there is one; the first is made with this name)",
+    )
+    organizer.add_argument(
+        "--role", choices=("owner", "manager", "staff"), help="the role in it (needed once there is one)"
+    )
+    organizer.add_argument(
+        "--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})"
+    )
     organizer.set_defaults(run=_create_organizer)
     reset = commands.add_parser(
-        "reset-second-factor", help="forget an organizer's authenticator app (a lost phone)",
+        "reset-second-factor",
+        help="forget an organizer's authenticator app (a lost phone)",
         description="Forget an organizer's authenticator app: they enroll a new one at their next sign-in.",
     )
     reset.add_argument("--email", required=True, help="the organizer's email")
-    reset.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    reset.add_argument(
+        "--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})"
+    )
     reset.set_defaults(run=_reset_second_factor)
     reset_password = commands.add_parser(
-        "reset-password", help="give an organizer a one-time password, to change at the next sign-in",
+        "reset-password",
+        help="give an organizer a one-time password, to change at the next sign-in",
         description="Give an organizer a one-time password (printed, or read from stdin) that they must change at "
-                    "their next sign-in; all their sessions end. Their authenticator app stays: see reset-second-factor.",
+        "their next sign-in; all their sessions end. Their authenticator app stays: see reset-second-factor.",
     )
     reset_password.add_argument("--email", required=True, help="the organizer's email")
-    reset_password.add_argument("--password-stdin", action="store_true",
-                                help="read the one-time password from one line of stdin instead of making one")
-    reset_password.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    reset_password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the one-time password from one line of stdin instead of making one",
+    )
+    reset_password.add_argument(
+        "--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})"
+    )
     reset_password.set_defaults(run=_reset_password)
     lost = commands.add_parser(
-        "lost-data-key", help="the data key is gone for good: a new one, new event keys, authenticators re-enrolled",
+        "lost-data-key",
+        help="the data key is gone for good: a new one, new event keys, authenticators re-enrolled",
         description="For a database whose data key is lost and has no backup (docs/operations.md): give it a new key "
-                    "and replace what the old one sealed. Tablets enroll again; organizers enroll their app again.",
+        "and replace what the old one sealed. Tablets enroll again; organizers enroll their app again.",
     )
     lost.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
-    lost.add_argument("--yes-the-key-is-lost", action="store_true", required=True,
-                      help="required: the event keys this replaces can never come back")
+    lost.add_argument(
+        "--yes-the-key-is-lost",
+        action="store_true",
+        required=True,
+        help="required: the event keys this replaces can never come back",
+    )
     lost.set_defaults(run=_lost_data_key)
     backup = commands.add_parser(
-        "backup", help="copy the database, even while the server runs",
+        "backup",
+        help="copy the database, even while the server runs",
         description="A consistent copy of the database (SQLite's online backup), 0600, checked before it gets its name. "
-                    "The data key is not in it: keep the key apart (docs/operations.md).",
+        "The data key is not in it: keep the key apart (docs/operations.md).",
     )
     where = backup.add_mutually_exclusive_group(required=True)
     where.add_argument("file", nargs="?", metavar="FILE", help="the new backup file (never overwritten)")
     where.add_argument("--dir", metavar="DIR", help="into DIR, named by the time (for a schedule)")
-    backup.add_argument("--keep", metavar="N", type=int, default=48, help="with --dir, how many backups to keep (default 48)")
-    backup.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    backup.add_argument(
+        "--keep", metavar="N", type=int, default=48, help="with --dir, how many backups to keep (default 48)"
+    )
+    backup.add_argument(
+        "--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})"
+    )
     backup.set_defaults(run=_backup)
     restore = commands.add_parser(
-        "restore", help="put a backup back in place of the database (the server stopped)",
+        "restore",
+        help="put a backup back in place of the database (the server stopped)",
         description="Put a backup in place of the database; the replaced file is kept beside it. Tablets send again "
-                    "what they pushed after the backup. Says what was lost: online sign-ups, imports and organizers' "
-                    "changes made after the backup.",
+        "what they pushed after the backup. Says what was lost: online sign-ups, imports and organizers' "
+        "changes made after the backup.",
     )
     restore.add_argument("file", metavar="FILE", help="the backup to restore")
-    restore.add_argument("--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})")
+    restore.add_argument(
+        "--db", metavar="PATH", default=DEFAULT_DB, help=f"SQLite database file (default ./{DEFAULT_DB})"
+    )
     restore.set_defaults(run=_restore)
     args = parser.parse_args(argv)
     try:

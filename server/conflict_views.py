@@ -22,8 +22,13 @@ class ConflictView:
 
 
 def view(db: Database, conflict: Conflict) -> ConflictView:
-    return ConflictView(conflict, conflicts.describe(db, conflict), conflicts.conflict_ops(db, conflict.id),
-                        conflicts.resolutions(db, conflict.id), conflicts.decisions_for(conflict.kind))
+    return ConflictView(
+        conflict,
+        conflicts.describe(db, conflict),
+        conflicts.conflict_ops(db, conflict.id),
+        conflicts.resolutions(db, conflict.id),
+        conflicts.decisions_for(conflict.kind),
+    )
 
 
 def views(db: Database, event_id: str, *, status: str | None = None) -> list[ConflictView]:

@@ -89,8 +89,17 @@ class Ledger:
 class LiveTablets:
     """The seeded tablets, driven at `pace_s` seconds between actions (jittered) until `stop()`."""
 
-    def __init__(self, base_url: str, event_id: str, identities: list[dict], *, rotation_key: bytes, pace_s: float,
-                 seed: int, tablet_for) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        event_id: str,
+        identities: list[dict],
+        *,
+        rotation_key: bytes,
+        pace_s: float,
+        seed: int,
+        tablet_for,
+    ) -> None:
         self.base_url, self.event_id, self.pace_s = base_url.rstrip("/"), event_id, pace_s
         self.rotation_key = rotation_key  # the attendees' phones compute their codes from it
         self.rng = random.Random(seed)
@@ -114,8 +123,12 @@ class LiveTablets:
 
     def _call(self, tablet: Tablet, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={**tablet.headers, "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={**tablet.headers, "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
                 return json.loads(response.read())
@@ -135,7 +148,8 @@ class LiveTablets:
         while True:
             now_ms = int(time.time() * 1000)
             query = urllib.parse.urlencode(  # the clerk on shift, as station-app.js sends it
-                {"after": self.cursors.get(tablet.device_id, 0), "sent_at_ms": now_ms, "clerk": tablet.clerk})
+                {"after": self.cursors.get(tablet.device_id, 0), "sent_at_ms": now_ms, "clerk": tablet.clerk}
+            )
             page = self._call(tablet, "GET", f"/api/v1/pull?{query}")
             for op in page["ops"]:
                 self.ledger.learn(op)
@@ -166,7 +180,10 @@ class LiveTablets:
                 # stops; the others go on. What it had not pushed is lost, as a wiped tablet's is.
                 self.desks = [desk for desk in self.desks if desk[1] is not refused.tablet]
                 name = next((i["name"] for i in self.identities if i["device_id"] == refused.tablet.device_id), "?")
-                print(f"  Live: the server refused {name} ({refused.status}): it stops, the other tablets go on", flush=True)
+                print(
+                    f"  Live: the server refused {name} ({refused.status}): it stops, the other tablets go on",
+                    flush=True,
+                )
                 if not self.desks:
                     break
             except OSError:
@@ -227,8 +244,10 @@ class LiveTablets:
     def _redeem(self) -> None:
         """Someone checked in shows a voucher they have not used up: the counter asks the server."""
         usable = sorted(
-            token_id for token_id, (text, holder) in self.ledger.vouchers.items()
-            if holder in self.ledger.checked_in and self.ledger.uses[token_id] < max(1, tokens.decode(text).token.max_uses)
+            token_id
+            for token_id, (text, holder) in self.ledger.vouchers.items()
+            if holder in self.ledger.checked_in
+            and self.ledger.uses[token_id] < max(1, tokens.decode(text).token.max_uses)
         )
         if not usable:
             return self._check_in()
@@ -236,7 +255,11 @@ class LiveTablets:
         text = self.ledger.vouchers[token_id][0]
         token = tokens.decode(text).token
         now_ms = int(time.time() * 1000)
-        code = rotating.code_at(rotating.voucher_secret(self.rotation_key, token.token_id), now_ms / 1000) if token.rotating else None
+        code = (
+            rotating.code_at(rotating.voucher_secret(self.rotation_key, token.token_id), now_ms / 1000)
+            if token.rotating
+            else None
+        )
         tablet = self._desk("counter" if self.rng.random() < 0.6 else "bar")
         answer = self._call(tablet, "POST", "/api/v1/redeem", tablet.online_redeem(text, now_ms=now_ms, code=code))
         if answer["outcome"] == "accepted":

@@ -49,8 +49,16 @@ def _wants_html(request: Request) -> bool:
 
 
 # The same {"error": …} shape as the device API's own refusals, for programs.
-ERROR_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               413: "too_large", 429: "rate_limited", 500: "internal"}
+ERROR_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+    500: "internal",
+}
 
 
 def _release_uploads(request: Request) -> None:
@@ -77,7 +85,9 @@ def http_error(request: Request, exc: HTTPException) -> Response | Template:
 
 def internal_error(request: Request, exc: Exception) -> Response | Template:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return http_error(request, HTTPException(status_code=HTTP_500_INTERNAL_SERVER_ERROR, detail="Internal Server Error"))
+    return http_error(
+        request, HTTPException(status_code=HTTP_500_INTERNAL_SERVER_ERROR, detail="Internal Server Error")
+    )
 
 
 # --- the device API: JSON errors with a machine-readable reason -----------------------------
@@ -145,7 +155,6 @@ class DiskFull(msgspec.Struct):
 
     error: Literal["disk_full"]
     detail: str
-
 
 
 def _api_error(status: int, error: str, **extra: object) -> Response:
@@ -218,8 +227,10 @@ def role_required(request: Request, exc: RoleRequired) -> Response | Template:
 # transaction rolled back (events/db.write_transaction), so nothing half-written stays, and the
 # next request after room comes back succeeds: no restart.
 DISK_FULL_RETRY_S = 30
-DISK_FULL_WORDS = N_("The server's disk is full, so what you sent was not saved, and nothing saved before was lost. "
-                     "Try again in a minute; if it goes on, tell the event's organizer.")
+DISK_FULL_WORDS = N_(
+    "The server's disk is full, so what you sent was not saved, and nothing saved before was lost. "
+    "Try again in a minute; if it goes on, tell the event's organizer."
+)
 DISK_FULL_DETAIL = "the server's disk is full; nothing was written: resend after Retry-After"
 
 
@@ -239,6 +250,18 @@ def storage_error(request: Request, exc: Exception) -> Response | Template:
 # Not the generic 403's words: reloading the form will not help, only another role will.
 ROLE_WORDS = N_("Your role in this organization does not allow that. Ask one of its owners.")
 
-API_HANDLERS = {SignInRequired: sign_in_required, RoleRequired: role_required, PasswordChangeRequired: password_change_required, BadText: bad_text,
-                UnicodeDecodeError: undecodable_text, InvalidInput: invalid_input, Gap: gap, SeqReused: seq_reused, LogChanged: log_changed, DeviceRefused: device_refused, EnrollmentError: enrollment_refused,
-                sqlite3.OperationalError: storage_error, OSError: storage_error}
+API_HANDLERS = {
+    SignInRequired: sign_in_required,
+    RoleRequired: role_required,
+    PasswordChangeRequired: password_change_required,
+    BadText: bad_text,
+    UnicodeDecodeError: undecodable_text,
+    InvalidInput: invalid_input,
+    Gap: gap,
+    SeqReused: seq_reused,
+    LogChanged: log_changed,
+    DeviceRefused: device_refused,
+    EnrollmentError: enrollment_refused,
+    sqlite3.OperationalError: storage_error,
+    OSError: storage_error,
+}

@@ -77,8 +77,11 @@ def _path_or_404(scope: Scope) -> None:
         # static file as a ValueError (500).
         raise NotFoundException("the path holds a control character")
     template = scope.get("path_template") or ""
-    numbers = {name: value for name, value in scope.get("path_params", {}).items()
-               if isinstance(value, int) and not isinstance(value, bool)}
+    numbers = {
+        name: value
+        for name, value in scope.get("path_params", {}).items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
     if not numbers:
         return
     pattern, segments = template.strip("/").split("/"), scope["path"].strip("/").split("/")

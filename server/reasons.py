@@ -27,8 +27,10 @@ VERDICT_WORDS = {
     **{str(reason): words for reason, words in REASON_WORDS.items()},
     "bad_code": N_("The rotating code does not match: ask for the live screen, not a screenshot."),
     "code_replayed": N_("This rotating code was already used: ask for the live screen."),
-    "rotation_key_retired": N_("This code was made with a key that is no longer used: ask the attendee to open their "
-                               "wallet with network, then scan the new code."),
+    "rotation_key_retired": N_(
+        "This code was made with a key that is no longer used: ask the attendee to open their "
+        "wallet with network, then scan the new code."
+    ),
     "malformed_code": N_("The rotating code is missing or unreadable."),
     "used_up": N_("This voucher has already been used."),
     "voided": N_("This voucher was cancelled."),
@@ -61,6 +63,7 @@ def claim_words(reason: str) -> str:
         return REASON_WORDS[Reason(reason)]
     except ValueError:
         return CLAIM_WORDS.get(reason, REASON_WORDS[Reason.MALFORMED])
+
 
 # Why a sign-in step failed ("locked" takes %(minutes)s).
 SIGN_IN_WORDS = {
@@ -110,7 +113,9 @@ IMPORT_WORDS = {
     "too_many_rows": N_("That file has more than 100,000 rows: split it."),
     "too_large": N_("That file is larger than 20 MB: split it, or leave out the columns you do not import."),
     "mapping_incomplete": N_("Choose the column with the names, and one with phone numbers or emails."),
-    "stopped": N_("The import stopped part way through: the rows counted below were added, the rest were not. Upload the file again to add the rest (the rows already added are recognised as duplicates)."),
+    "stopped": N_(
+        "The import stopped part way through: the rows counted below were added, the rest were not. Upload the file again to add the rest (the rows already added are recognised as duplicates)."
+    ),
 }
 
 # Conflicts in the organizer's words: what broke, each op's part, the decisions, why a

@@ -35,7 +35,11 @@ STATION_PATH = "/station"
 
 
 def permissions_policy(path: str) -> str:
-    return STATION_PERMISSIONS_POLICY if path == STATION_PATH or path.startswith(STATION_PATH + "/") else PERMISSIONS_POLICY
+    return (
+        STATION_PERMISSIONS_POLICY
+        if path == STATION_PATH or path.startswith(STATION_PATH + "/")
+        else PERMISSIONS_POLICY
+    )
 
 
 def headers_for(scope: Scope) -> dict[str, str]:

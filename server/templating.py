@@ -65,7 +65,9 @@ def date_and_time_range(connection: ASGIConnection, start: int, end: int, timezo
 
 def time_of_day(connection: ASGIConnection, timestamp: int, timezone: str) -> str:
     """Just the time ("14:02"), in the event's zone: for things that happen during the event."""
-    return format_time(datetime.fromtimestamp(timestamp, ZoneInfo(timezone)), "short", locale=catalogue(connection).locale)
+    return format_time(
+        datetime.fromtimestamp(timestamp, ZoneInfo(timezone)), "short", locale=catalogue(connection).locale
+    )
 
 
 def make_engine() -> JinjaTemplateEngine:

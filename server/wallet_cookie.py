@@ -25,6 +25,11 @@ def held(request: Request, event_id: str) -> str | None:
 
 def give(request: Request, response: Response, event_id: str, capability: str) -> None:
     response.set_cookie(
-        name(event_id), capability, path="/", max_age=MAX_AGE_S, httponly=True, samesite="lax",
+        name(event_id),
+        capability,
+        path="/",
+        max_age=MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
         secure=request.url.scheme == "https",
     )

@@ -34,7 +34,6 @@ def pytest_report_header() -> str | None:
     return f"POPPASS_FAST=1: property tests capped at {FAST_EXAMPLES} examples (not CI's run)" if FAST else None
 
 
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

@@ -64,15 +64,18 @@ def test_routes_without_a_secret_are_left_alone(path) -> None:
     assert redact(target) == target
 
 
-@pytest.mark.parametrize("target, secret", [
-    (f"/events/ev1?claim={TOKEN}", TOKEN),
-    (f"/station?code={CODE}", CODE),
-    (f"/station?code={CODE.replace('-', '%2D')}", CODE),
-    (f"/events/ev1?lang=en&claim={TOKEN}&x=1", TOKEN),
-    (f"/WALLET/{CAPABILITY}", CAPABILITY),  # no route, but the capability all the same
-    (f"//wallet//{CAPABILITY}/live", CAPABILITY),
-    (f"/V/{TOKEN}/qr.svg", TOKEN),
-])
+@pytest.mark.parametrize(
+    "target, secret",
+    [
+        (f"/events/ev1?claim={TOKEN}", TOKEN),
+        (f"/station?code={CODE}", CODE),
+        (f"/station?code={CODE.replace('-', '%2D')}", CODE),
+        (f"/events/ev1?lang=en&claim={TOKEN}&x=1", TOKEN),
+        (f"/WALLET/{CAPABILITY}", CAPABILITY),  # no route, but the capability all the same
+        (f"//wallet//{CAPABILITY}/live", CAPABILITY),
+        (f"/V/{TOKEN}/qr.svg", TOKEN),
+    ],
+)
 def test_secret_query_values_and_odd_spellings_are_redacted(target, secret) -> None:
     shown = redact(target)
     assert secret not in shown and fingerprint(secret) in shown, shown
@@ -83,10 +86,24 @@ def test_the_fingerprint_of_a_wallet_is_the_start_of_its_stored_hash() -> None:
 
 
 def test_the_filter_redacts_uvicorns_access_and_websocket_records() -> None:
-    access = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("10.0.0.7:5123", "GET", f"/wallet/{CAPABILITY}", "1.1", 200), None)
-    socket = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
-                               ("10.0.0.7:5123", f"/wallet/{CAPABILITY}/live"), None)
+    access = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("10.0.0.7:5123", "GET", f"/wallet/{CAPABILITY}", "1.1", 200),
+        None,
+    )
+    socket = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("10.0.0.7:5123", f"/wallet/{CAPABILITY}/live"),
+        None,
+    )
     for record in (access, socket):
         assert RedactSecrets().filter(record) is True
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(access)
@@ -120,8 +137,13 @@ def test_the_real_servers_log_shows_no_credential(tmp_path) -> None:
     try:
         wait_until_up(url, process)
         voucher_path = tokens.url_path(voucher.text)
-        for path in (f"/wallet/{me.capability}", voucher_path, f"{voucher_path}/qr.svg",
-                     f"/events/{event.id}?claim={voucher.text}", f"/station?code={code}"):
+        for path in (
+            f"/wallet/{me.capability}",
+            voucher_path,
+            f"{voucher_path}/qr.svg",
+            f"/events/{event.id}?claim={voucher.text}",
+            f"/station?code={code}",
+        ):
             with urllib.request.urlopen(url + path, timeout=5) as response:
                 assert response.status == 200, path
         with connect(f"ws://127.0.0.1:{port}/wallet/{me.capability}/live") as socket:

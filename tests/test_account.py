@@ -24,7 +24,9 @@ def mei(db) -> organizers.Organizer:
 def session(db, *, at: int = NOW, password: str = PASSWORD, client: str = "", user_agent: str = "") -> str:
     pending = organizers.check_password(db, "mei@example.com", password, now=at)
     secret = organizers.totp_secret(db, pending.organizer.id)
-    return organizers.check_code(db, pending.token, pyotp.TOTP(secret).at(at), now=at, client=client, user_agent=user_agent)
+    return organizers.check_code(
+        db, pending.token, pyotp.TOTP(secret).at(at), now=at, client=client, user_agent=user_agent
+    )
 
 
 def signed_in(client: TestClient, token: str) -> str:
@@ -49,7 +51,9 @@ def test_changing_the_password_ends_every_other_session(client, db, mei) -> None
     other = session(db)
     mine = session(db, at=NOW + 30)
     csrf = signed_in(client, mine)
-    done = client.post("/organizer/account/password", data={"current": PASSWORD, "new": NEW, "again": NEW, "_csrf_token": csrf})
+    done = client.post(
+        "/organizer/account/password", data={"current": PASSWORD, "new": NEW, "again": NEW, "_csrf_token": csrf}
+    )
     assert done.status_code == 200 and "Your password is changed" in done.text
     assert organizers.session_organizer(db, other, now=NOW + 60) is None
     assert organizers.session_organizer(db, mine, now=NOW + 60) is not None
@@ -58,12 +62,15 @@ def test_changing_the_password_ends_every_other_session(client, db, mei) -> None
     organizers.check_password(db, "mei@example.com", NEW, now=NOW + 60)
 
 
-@pytest.mark.parametrize("form, status, words", [
-    ({"current": "wrong password!", "new": NEW, "again": NEW}, 400, "do not match"),
-    ({"current": PASSWORD, "new": NEW, "again": NEW + "!"}, 400, "The two new passwords differ"),
-    ({"current": PASSWORD, "new": "short", "again": "short"}, 400, "at least 10 characters"),
-    ({"current": PASSWORD, "new": "x" * 1025, "again": "x" * 1025}, 400, "at most 1024 characters"),
-])
+@pytest.mark.parametrize(
+    "form, status, words",
+    [
+        ({"current": "wrong password!", "new": NEW, "again": NEW}, 400, "do not match"),
+        ({"current": PASSWORD, "new": NEW, "again": NEW + "!"}, 400, "The two new passwords differ"),
+        ({"current": PASSWORD, "new": "short", "again": "short"}, 400, "at least 10 characters"),
+        ({"current": PASSWORD, "new": "x" * 1025, "again": "x" * 1025}, 400, "at most 1024 characters"),
+    ],
+)
 def test_a_refused_change_keeps_the_password(client, db, mei, form, status, words) -> None:
     csrf = signed_in(client, session(db))
     refused = client.post("/organizer/account/password", data={**form, "_csrf_token": csrf})
@@ -75,7 +82,9 @@ def test_five_wrong_current_passwords_lock_the_account(client, db, mei) -> None:
     """A stolen session cannot be used to guess the password either."""
     csrf = signed_in(client, session(db))
     wrong = {"current": "wrong password!", "new": NEW, "again": NEW, "_csrf_token": csrf}
-    statuses = [client.post("/organizer/account/password", data=wrong).status_code for _ in range(organizers.MAX_FAILURES)]
+    statuses = [
+        client.post("/organizer/account/password", data=wrong).status_code for _ in range(organizers.MAX_FAILURES)
+    ]
     assert statuses == [400] * (organizers.MAX_FAILURES - 1) + [429]
     locked = client.post("/organizer/account/password", data={**wrong, "current": PASSWORD})
     assert locked.status_code == 429 and "locked" in locked.text
@@ -87,7 +96,9 @@ def test_ending_another_session_and_then_this_one(client, db, mei) -> None:
     mine = session(db, at=NOW + 30)
     csrf = signed_in(client, mine)
     (_, listed_other) = organizers.sessions(db, mei.id, now=NOW + 60, current=mine)
-    ended = client.post(f"/organizer/account/sessions/{listed_other.id}/end", data={"_csrf_token": csrf}, follow_redirects=False)
+    ended = client.post(
+        f"/organizer/account/sessions/{listed_other.id}/end", data={"_csrf_token": csrf}, follow_redirects=False
+    )
     assert ended.status_code == 303 and ended.headers["location"] == "/organizer/account"
     assert organizers.session_organizer(db, other, now=NOW + 60) is None
     (this,) = organizers.sessions(db, mei.id, now=NOW + 60, current=mine)
@@ -123,14 +134,18 @@ def test_sign_out_everywhere_ends_every_session_and_every_trusted_browser(client
     assert organizers.sessions(db, mei.id, now=NOW + 60) == []
     assert organizers.session_organizer(db, other, now=NOW + 60) is None
     assert db["trusted_browsers"].count == 0
-    assert client.get("/organizer/account/", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303  # out here too
+    assert (
+        client.get("/organizer/account/", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303
+    )  # out here too
 
 
 def test_the_page_shows_recent_sign_ins_and_changes(client, db, mei) -> None:
     with pytest.raises(organizers.LoginRefused):
         organizers.check_password(db, "mei@example.com", "wrong password!", now=NOW, client="203.0.113.9")
     csrf = signed_in(client, session(db, at=NOW + 30, client="198.51.100.2"))
-    client.post("/organizer/account/password", data={"current": PASSWORD, "new": NEW, "again": NEW, "_csrf_token": csrf})
+    client.post(
+        "/organizer/account/password", data={"current": PASSWORD, "new": NEW, "again": NEW, "_csrf_token": csrf}
+    )
     page = client.get("/organizer/account/").text
     assert "Wrong password · 203.0.113.9" in page and "Signed in · 198.51.100.2" in page and "Password changed" in page
     assert page.index("Password changed") < page.index("Wrong password")  # newest first
@@ -149,7 +164,9 @@ def test_the_page_counts_the_recovery_codes_and_makes_new_ones_with_the_password
     csrf = signed_in(client, session(db))
     assert "You have 10 unused recovery codes" in client.get("/organizer/account/").text
     refused = client.post("/organizer/account/recovery-codes", data={"current": "wrong password!", "_csrf_token": csrf})
-    assert refused.status_code == 400 and "do not match" in refused.text and 'id="recovery-code-list"' not in refused.text
+    assert (
+        refused.status_code == 400 and "do not match" in refused.text and 'id="recovery-code-list"' not in refused.text
+    )
     assert db["organizers"].get(mei.id)["failed_logins"] == 1
     empty = client.post("/organizer/account/recovery-codes", data={"current": "", "_csrf_token": csrf})
     assert empty.status_code == 400 and db["organizers"].get(mei.id)["failed_logins"] == 1  # not a guess
@@ -179,14 +196,20 @@ def test_a_handed_over_password_must_be_changed_before_anything_else(client, db,
     for path in ("/organizer", "/organizer/members"):
         sent = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
         assert sent.status_code == 303 and sent.headers["location"] == "/organizer/account", path
-    assert client.get("/organizer", headers={"Accept": "application/json"}).json()["error"] == "password_change_required"
+    assert (
+        client.get("/organizer", headers={"Accept": "application/json"}).json()["error"] == "password_change_required"
+    )
     page = client.get("/organizer/account/")
     assert page.status_code == 200 and 'id="must-change-password"' in page.text
-    same = client.post("/organizer/account/password",
-                       data={"current": "handed over 123", "new": "handed over 123", "again": "handed over 123", "_csrf_token": csrf})
+    same = client.post(
+        "/organizer/account/password",
+        data={"current": "handed over 123", "new": "handed over 123", "again": "handed over 123", "_csrf_token": csrf},
+    )
     assert same.status_code == 400 and "must differ" in same.text
-    done = client.post("/organizer/account/password",
-                       data={"current": "handed over 123", "new": NEW, "again": NEW, "_csrf_token": csrf})
+    done = client.post(
+        "/organizer/account/password",
+        data={"current": "handed over 123", "new": NEW, "again": NEW, "_csrf_token": csrf},
+    )
     assert done.status_code == 200 and 'id="must-change-password"' not in done.text
     assert client.get("/organizer", follow_redirects=False).status_code == 200  # the console is open now
 
@@ -196,9 +219,14 @@ def test_signing_in_with_a_handed_over_password_lands_on_the_account_page(client
     organizers.reset_account(db, mei.id, second_factor=False, password="handed over 123", by="cli", now=NOW + 10)
     client.get("/organizer/login")
     csrf = client.cookies["csrftoken"]
-    client.post("/organizer/login/", data={"email": "mei@example.com", "password": "handed over 123", "_csrf_token": csrf})
+    client.post(
+        "/organizer/login/", data={"email": "mei@example.com", "password": "handed over 123", "_csrf_token": csrf}
+    )
     code = pyotp.TOTP(organizers.totp_secret(db, mei.id)).at(NOW + 30)
     clock.now = NOW + 30
-    done = client.post("/organizer/login/code", data={"code": code, "next": "/organizer/members", "_csrf_token": csrf},
-                       follow_redirects=False)
+    done = client.post(
+        "/organizer/login/code",
+        data={"code": code, "next": "/organizer/members", "_csrf_token": csrf},
+        follow_redirects=False,
+    )
     assert done.status_code == 303 and done.headers["location"] == "/organizer/account"

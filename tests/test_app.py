@@ -34,7 +34,14 @@ def test_htmx_gets_the_fragment(client, event) -> None:
 
 @pytest.mark.parametrize(
     "header, expected",
-    [("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"), ("zh-TW", "zh-CN"), ("en-GB,zh;q=0.5", "en"), ("fr", "en"), ("", "en"), ("garbage;;q=x", "en")],
+    [
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
+        ("zh-TW", "zh-CN"),
+        ("en-GB,zh;q=0.5", "en"),
+        ("fr", "en"),
+        ("", "en"),
+        ("garbage;;q=x", "en"),
+    ],
 )
 def test_language_follows_accept_language(client, header, expected) -> None:
     response = client.get("/", headers={"Accept-Language": header})
@@ -45,7 +52,9 @@ def test_language_follows_accept_language(client, header, expected) -> None:
 def test_the_switch_needs_csrf_then_sets_a_cookie_that_wins(client) -> None:
     assert client.post("/language", data={"lang": "zh-CN", "next": "/"}).status_code == 403
     token = csrf(client)
-    response = client.post("/language", data={"lang": "zh-CN", "next": "/", "_csrf_token": token}, follow_redirects=False)
+    response = client.post(
+        "/language", data={"lang": "zh-CN", "next": "/", "_csrf_token": token}, follow_redirects=False
+    )
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert response.cookies["lang"] == "zh-CN"
     assert '<html lang="zh-CN">' in client.get("/", headers={"Accept-Language": "en"}).text
@@ -59,7 +68,9 @@ def test_htmx_can_post_with_the_csrf_header(client) -> None:
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "\\\\evil", "javascript:alert(1)"])
 def test_the_switch_never_redirects_off_site(client, target) -> None:
-    response = client.post("/language", data={"lang": "en", "next": target, "_csrf_token": csrf(client)}, follow_redirects=False)
+    response = client.post(
+        "/language", data={"lang": "en", "next": target, "_csrf_token": csrf(client)}, follow_redirects=False
+    )
     assert response.headers["location"] == "/"
 
 
@@ -69,7 +80,9 @@ def test_an_unknown_language_sets_nothing(client) -> None:
 
 
 def test_html_in_names_is_escaped(client, db) -> None:
-    registry.create_event(db, name="<script>alert('x')</script>", venue="<b>1F</b>", starts_at=NOW, ends_at=NOW + 60, now=NOW)
+    registry.create_event(
+        db, name="<script>alert('x')</script>", venue="<b>1F</b>", starts_at=NOW, ends_at=NOW + 60, now=NOW
+    )
     text = client.get("/").text
     assert "<script>alert" not in text and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in text
     assert "&lt;b&gt;1F&lt;/b&gt;" in text
@@ -89,8 +102,11 @@ def test_static_files_and_vendored_htmx(client) -> None:
 
 
 def test_a_huge_body_is_refused(client) -> None:
-    response = client.post("/language", content=b"lang=en&x=" + b"a" * (MAX_BODY_BYTES + 1),
-                           headers={"content-type": "application/x-www-form-urlencoded", "x-csrftoken": csrf(client)})
+    response = client.post(
+        "/language",
+        content=b"lang=en&x=" + b"a" * (MAX_BODY_BYTES + 1),
+        headers={"content-type": "application/x-www-form-urlencoded", "x-csrftoken": csrf(client)},
+    )
     assert response.status_code == 413
 
 
@@ -98,8 +114,9 @@ def test_a_huge_body_is_refused(client) -> None:
 
 
 def test_a_voucher_page_shows_the_voucher_and_its_qr(client, db, event) -> None:
-    campaign = campaigns.create_campaign(db, event.id, title="<i>¥50</i> off", terms="Over ¥200", valid_minutes=30,
-                                         rotating=False, now=NOW)  # a rotating one shows no QR (tests/test_wallet.py)
+    campaign = campaigns.create_campaign(
+        db, event.id, title="<i>¥50</i> off", terms="Over ¥200", valid_minutes=30, rotating=False, now=NOW
+    )  # a rotating one shows no QR (tests/test_wallet.py)
     issued = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
     response = client.get(tokens.url_path(issued.text))
     assert response.status_code == 200
@@ -118,8 +135,13 @@ def test_an_expired_voucher_is_shown_as_expired(client, db, event, clock) -> Non
 
 
 def test_a_forged_voucher_is_refused_with_its_reason(client, db, event) -> None:
-    forged = tokens.issue(signing_key=keys.generate_private_key(), key_id=1, event_id=event.id,
-                          type=tokens.TokenType.VOUCHER, issued_at=NOW)
+    forged = tokens.issue(
+        signing_key=keys.generate_private_key(),
+        key_id=1,
+        event_id=event.id,
+        type=tokens.TokenType.VOUCHER,
+        issued_at=NOW,
+    )
     response = client.get(tokens.url_path(forged))
     assert response.status_code == 404 and "altered or forged" in response.text
     assert client.get(tokens.url_path(forged) + "/qr.svg").status_code == 404

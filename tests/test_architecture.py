@@ -15,7 +15,10 @@ CSV_WRITERS = {"writer", "DictWriter"}
 
 
 def trees() -> dict[str, ast.AST]:
-    return {str(path.relative_to(EVENTS.parent)): ast.parse(path.read_text(encoding="utf-8")) for path in EVENTS.rglob("*.py")}
+    return {
+        str(path.relative_to(EVENTS.parent)): ast.parse(path.read_text(encoding="utf-8"))
+        for path in EVENTS.rglob("*.py")
+    }
 
 
 def imported_roots(tree: ast.AST) -> set[str]:
@@ -29,16 +32,29 @@ def imported_roots(tree: ast.AST) -> set[str]:
 
 
 def test_events_imports_no_web_code() -> None:
-    offenders = {name: sorted(imported_roots(tree) & FORBIDDEN) for name, tree in trees().items() if imported_roots(tree) & FORBIDDEN}
+    offenders = {
+        name: sorted(imported_roots(tree) & FORBIDDEN)
+        for name, tree in trees().items()
+        if imported_roots(tree) & FORBIDDEN
+    }
     assert offenders == {}
 
 
 def test_events_writes_no_csv() -> None:
     offenders = {
-        name: sorted({node.attr if isinstance(node, ast.Attribute) else node.name for node in ast.walk(tree)
-                      if (isinstance(node, ast.Attribute) and node.attr in CSV_WRITERS and isinstance(node.value, ast.Name)
-                          and node.value.id == "csv")
-                      or (isinstance(node, ast.alias) and node.name in CSV_WRITERS)})
+        name: sorted(
+            {
+                node.attr if isinstance(node, ast.Attribute) else node.name
+                for node in ast.walk(tree)
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in CSV_WRITERS
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "csv"
+                )
+                or (isinstance(node, ast.alias) and node.name in CSV_WRITERS)
+            }
+        )
         for name, tree in trees().items()
     }
     assert {name: found for name, found in offenders.items() if found} == {}
@@ -47,7 +63,9 @@ def test_events_writes_no_csv() -> None:
 def test_events_defines_no_view_models() -> None:
     """What a page shows of the domain's records is bundled in server/ (server/conflict_views.py)."""
     offenders = {
-        name: sorted(node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name.endswith("View"))
+        name: sorted(
+            node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name.endswith("View")
+        )
         for name, tree in trees().items()
     }
     assert {name: found for name, found in offenders.items() if found} == {}

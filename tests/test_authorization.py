@@ -74,7 +74,8 @@ def outcome(response) -> str:
         if body.get("error") in GUARD_REFUSALS:
             return "refused"
     assert response.status_code not in (401, 403) or "login" in str(response.url) or "enroll" in str(response.url), (
-        f"a 401/403 that is not a guard's: {response.status_code} {response.text[:200]}")
+        f"a 401/403 that is not a guard's: {response.status_code} {response.text[:200]}"
+    )
     return "reached"
 
 
@@ -97,8 +98,11 @@ def test_every_route_answers_only_its_owner(world, path, method, owner) -> None:
 
 
 # OPTIONS answers with the allowed methods whatever the capability: it holds nothing.
-@pytest.mark.parametrize("path, method, owner", [r for r in HTTP_ROUTES if "{capability:" in r[0] and r[1] != "OPTIONS"],
-                         ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    "path, method, owner",
+    [r for r in HTTP_ROUTES if "{capability:" in r[0] and r[1] != "OPTIONS"],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 def test_without_the_capability_nobody_reaches_an_attendee_route(world, path, method, owner) -> None:
     url = concrete(path, world).replace(world.capability, "A" * len(world.capability))
     for caller in CALLERS:

@@ -36,8 +36,12 @@ def poppass(*args: str) -> subprocess.CompletedProcess:
 
 def call(url: str, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"})
+    request = urllib.request.Request(
+        url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -50,8 +54,9 @@ class DocTablet:
 
     def __init__(self, url: str, event_id: str, code: str, name: str) -> None:
         self.url, self.maker = url, Tablet(event_id, clerk=name)
-        status, body = call(url, "POST", "/api/v1/enroll", "", {"protocol": PROTOCOL, "code": code,
-                                                                 "public_key": self.maker.public_key})
+        status, body = call(
+            url, "POST", "/api/v1/enroll", "", {"protocol": PROTOCOL, "code": code, "public_key": self.maker.public_key}
+        )
         assert status == 201, body
         self.maker.enrolled(body)
         self.log_id = body["log_id"]
@@ -71,14 +76,26 @@ class DocTablet:
         return op
 
     def redeem_online(self, text: str) -> dict:
-        body = self.maker.online_redeem(text, now_ms=int(time.time() * 1000)) | {"protocol": PROTOCOL, "log_id": self.log_id}
+        body = self.maker.online_redeem(text, now_ms=int(time.time() * 1000)) | {
+            "protocol": PROTOCOL,
+            "log_id": self.log_id,
+        }
         status, answer = call(self.url, "POST", "/api/v1/redeem", self.token, body)
         assert status == 200, answer
         self.recorded.append(body["op_id"])
-        self.online.append({"kind": "redeem", "op_id": body["op_id"], "subject": body["subject"],
-                            **{k: body[k] for k in ("hlc_ms", "hlc_counter", "device_time_ms", "corrected_time_ms", "clerk")},
-                            "data": {"token": text, "outcome": answer["outcome"],
-                                     "shown": {"verdict": "green" if answer["outcome"] == "accepted" else "red"}}})
+        self.online.append(
+            {
+                "kind": "redeem",
+                "op_id": body["op_id"],
+                "subject": body["subject"],
+                **{k: body[k] for k in ("hlc_ms", "hlc_counter", "device_time_ms", "corrected_time_ms", "clerk")},
+                "data": {
+                    "token": text,
+                    "outcome": answer["outcome"],
+                    "shown": {"verdict": "green" if answer["outcome"] == "accepted" else "red"},
+                },
+            }
+        )
         return answer
 
     def _recover(self, reply: dict) -> None:
@@ -100,9 +117,19 @@ class DocTablet:
 
     def sync(self) -> None:
         for _ in range(10):
-            status, reply = call(self.url, "POST", "/api/v1/push", self.token, {
-                "protocol": PROTOCOL, "device_id": self.maker.device_id, "sent_at_ms": int(time.time() * 1000),
-                "ops": self.maker.outbox, "log_id": self.log_id})
+            status, reply = call(
+                self.url,
+                "POST",
+                "/api/v1/push",
+                self.token,
+                {
+                    "protocol": PROTOCOL,
+                    "device_id": self.maker.device_id,
+                    "sent_at_ms": int(time.time() * 1000),
+                    "ops": self.maker.outbox,
+                    "log_id": self.log_id,
+                },
+            )
             if status == 409 and reply["error"] == "log_changed":
                 self._recover(reply)
                 continue
@@ -245,11 +272,18 @@ def test_the_restore_says_which_sign_ups_and_organizer_actions_it_lost(tmp_path)
     db_path = tmp_path / "event.db"
     db = open_database(db_path)
     event = ensure_demo(db, now=1_767_261_600).event
-    early = signup.sign_up(db, event.id, signup.Applicant("Early Bird", "+86 138 0000 0001", "", consent=True), now_ms=1_767_261_600_000)
+    early = signup.sign_up(
+        db, event.id, signup.Applicant("Early Bird", "+86 138 0000 0001", "", consent=True), now_ms=1_767_261_600_000
+    )
     db.close()
     backup.backup(db_path, tmp_path / "b.db")
     db = open_database(db_path)
-    signup.sign_up(db, event.id, signup.Applicant("<b>Late</b> Comer", "+86 138 0000 0002", "", consent=True), now_ms=1_767_261_700_000)
+    signup.sign_up(
+        db,
+        event.id,
+        signup.Applicant("<b>Late</b> Comer", "+86 138 0000 0002", "", consent=True),
+        now_ms=1_767_261_700_000,
+    )
     with write_transaction(db):
         from events import audit
 
@@ -307,7 +341,7 @@ def test_a_damaged_backup_is_refused_and_the_database_is_left_alone(tmp_path) ->
     db.close()
     backup.backup(db_path, tmp_path / "b.db")
     damaged = bytearray((tmp_path / "b.db").read_bytes())
-    damaged[4096 * 3: 4096 * 5] = os.urandom(4096 * 2)
+    damaged[4096 * 3 : 4096 * 5] = os.urandom(4096 * 2)
     (tmp_path / "b.db").write_bytes(bytes(damaged))
     before = db_path.read_bytes()
     with pytest.raises(backup.BackupError):
@@ -349,15 +383,21 @@ def test_a_restore_onto_a_new_machine_needs_the_key_and_then_works(tmp_path) -> 
 
 
 @pytest.mark.parametrize("step", ["copy2", "unlink", "replace"])
-def test_a_restore_stopped_at_any_step_leaves_a_whole_database_and_can_be_run_again(tmp_path, monkeypatch, step) -> None:
+def test_a_restore_stopped_at_any_step_leaves_a_whole_database_and_can_be_run_again(
+    tmp_path, monkeypatch, step
+) -> None:
     db_path = tmp_path / "event.db"
     db = open_database(db_path)
     ensure_demo(db, now=1_767_261_600)
     db.close()
     backup.backup(db_path, tmp_path / "b.db")
     db = open_database(db_path)  # a change after the backup, still in the -wal while "the server" runs
-    signup.sign_up(db, db["events"].rows.__next__()["id"],
-                   signup.Applicant("Late", "+86 138 0000 0002", "", consent=True), now_ms=1_767_261_700_000)
+    signup.sign_up(
+        db,
+        db["events"].rows.__next__()["id"],
+        signup.Applicant("Late", "+86 138 0000 0002", "", consent=True),
+        now_ms=1_767_261_700_000,
+    )
     real = {"copy2": backup.shutil.copy2, "unlink": Path.unlink, "replace": backup.os.replace}[step]
 
     calls = []

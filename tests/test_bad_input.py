@@ -41,9 +41,14 @@ def _with_raw(body: dict, value: bytes, field: str) -> bytes:
     return encoded.replace(marker.encode(), value)
 
 
-@pytest.mark.parametrize("value", [b"\xff", b"Li \xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"],
-                         ids=["ff", "truncated", "encoded surrogate", "overlong", "beyond U+10FFFF"])
-def test_a_push_with_bytes_that_are_not_utf8_in_a_string_is_invalid_and_stores_nothing(client, db, tablet, value) -> None:
+@pytest.mark.parametrize(
+    "value",
+    [b"\xff", b"Li \xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"],
+    ids=["ff", "truncated", "encoded surrogate", "overlong", "beyond U+10FFFF"],
+)
+def test_a_push_with_bytes_that_are_not_utf8_in_a_string_is_invalid_and_stores_nothing(
+    client, db, tablet, value
+) -> None:
     register = tablet.register("Li", now_ms=M)
     batch = tablet.batch([register], now_ms=M)
     body = _with_raw(batch, value, "device_id")
@@ -60,14 +65,23 @@ def test_a_name_with_a_lone_surrogate_is_invalid(client, db, tablet) -> None:
     batch = tablet.batch([tablet.register("Li", now_ms=M)], now_ms=M)
     body = msgspec.json.encode(batch).replace(b'"name":"Li"', b'"name":"Li\\ud800"')
     response = client.post("/api/v1/push", content=body, headers={**tablet.headers, "content-type": "application/json"})
-    assert response.status_code == 400 and response.json()["error"] == "invalid" and "not JSON" in response.json()["detail"]
+    assert (
+        response.status_code == 400
+        and response.json()["error"] == "invalid"
+        and "not JSON" in response.json()["detail"]
+    )
     assert db["ops"].count == 0
 
 
 @pytest.mark.parametrize("path", ["/api/v1/enroll", "/api/v1/redeem"])
 def test_enroll_and_redeem_refuse_bytes_that_are_not_utf8(client, db, tablet, path) -> None:
-    body = _with_raw({"protocol": 1, "code": "x", "public_key": "x"} if path.endswith("enroll") else
-                     {"protocol": 1, "device_id": tablet.device_id}, b"\xff\xfe", "code" if path.endswith("enroll") else "device_id")
+    body = _with_raw(
+        {"protocol": 1, "code": "x", "public_key": "x"}
+        if path.endswith("enroll")
+        else {"protocol": 1, "device_id": tablet.device_id},
+        b"\xff\xfe",
+        "code" if path.endswith("enroll") else "device_id",
+    )
     response = client.post(path, content=body, headers={**tablet.headers, "content-type": "application/json"})
     assert response.status_code == 400 and response.json()["error"] == "invalid", response.text
     assert db["ops"].count == 0 and db["devices"].count == 1
@@ -76,7 +90,9 @@ def test_enroll_and_redeem_refuse_bytes_that_are_not_utf8(client, db, tablet, pa
 # --- 2. integers beyond 64 bits, and numbers not written the app's way, in console paths -----------
 
 
-@pytest.mark.parametrize("number", [str(10**21), str(2**63), str(-(2**63) - 1), "1%0A", "%201", "1%20", "1_0", "+1", "01"])
+@pytest.mark.parametrize(
+    "number", [str(10**21), str(2**63), str(-(2**63) - 1), "1%0A", "%201", "1%20", "1_0", "+1", "01"]
+)
 @pytest.mark.parametrize("path", ["campaigns/{n}", "conflicts/{n}", "wall/draws/{n}"])
 def test_a_console_number_beyond_64_bits_or_not_canonical_is_404(client, db, event, signed_in, path, number) -> None:
     campaigns.create_campaign(db, event.id, title="T", max_uses=1, rotating=False, now=NOW)  # campaign 1 exists
@@ -88,8 +104,11 @@ def test_a_console_number_beyond_64_bits_or_not_canonical_is_404(client, db, eve
 
 def test_resolving_a_conflict_beyond_64_bits_is_404(client, db, event, signed_in) -> None:
     token = client.cookies["csrftoken"]
-    response = client.post(f"/organizer/events/{event.id}/conflicts/{10**21}/resolve",
-                           data={"decision": "keep", "note": "", "_csrf_token": token}, follow_redirects=False)
+    response = client.post(
+        f"/organizer/events/{event.id}/conflicts/{10**21}/resolve",
+        data={"decision": "keep", "note": "", "_csrf_token": token},
+        follow_redirects=False,
+    )
     assert response.status_code == 404 and response.json()["error"] == "not_found"
 
 
@@ -99,8 +118,17 @@ WHITESPACE = ["\n", " ", "\t", "\r\n", "\u00a0", "\u2028"]
 
 
 @pytest.mark.parametrize("suffix", WHITESPACE, ids=repr)
-@pytest.mark.parametrize("where", ["$.device_id", "$.ops[0].op_id", "$.ops[0].subject", "$.ops[1].subject",
-                                   "$.ops[2].data.attendee_id", "$.ops[4].data.redeem_op_id"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "$.device_id",
+        "$.ops[0].op_id",
+        "$.ops[0].subject",
+        "$.ops[1].subject",
+        "$.ops[2].data.attendee_id",
+        "$.ops[4].data.redeem_op_id",
+    ],
+)
 def test_an_identifier_in_a_push_with_trailing_whitespace_is_refused(where, suffix) -> None:
     tablet = Tablet("evwhitespace01")
     tablet.device_id, tablet.key_id = "dvwhitespace01", 2
@@ -122,12 +150,25 @@ def test_an_identifier_in_a_push_with_trailing_whitespace_is_refused(where, suff
     assert refused.value.where == where
 
 
-@pytest.mark.parametrize("field, value", [("subject", "A" * 16), ("op_id", "op-online-01"), ("device_id", "dvonline0001"),
-                                          ("code", "123456")])
+@pytest.mark.parametrize(
+    "field, value",
+    [("subject", "A" * 16), ("op_id", "op-online-01"), ("device_id", "dvonline0001"), ("code", "123456")],
+)
 def test_an_online_redemption_refuses_trailing_newline_in_ids_and_code(field, value) -> None:
-    body = {"protocol": 1, "device_id": "dvonline0001", "sent_at_ms": M, "op_id": "op-online-01", "subject": "A" * 16,
-            "hlc_ms": M, "hlc_counter": 0, "device_time_ms": M, "corrected_time_ms": M, "clerk": "C", "token": "PP",
-            "code": "123456"}
+    body = {
+        "protocol": 1,
+        "device_id": "dvonline0001",
+        "sent_at_ms": M,
+        "op_id": "op-online-01",
+        "subject": "A" * 16,
+        "hlc_ms": M,
+        "hlc_counter": 0,
+        "device_time_ms": M,
+        "corrected_time_ms": M,
+        "clerk": "C",
+        "token": "PP",
+        "code": "123456",
+    }
     assert ops.decode_online_redeem(msgspec.json.encode({**body, field: value})).protocol == 1
     with pytest.raises(ops.InvalidInput) as refused:
         ops.decode_online_redeem(msgspec.json.encode({**body, field: value + "\n"}))
@@ -161,13 +202,17 @@ def test_every_other_identifier_and_code_check_refuses_trailing_whitespace(db, e
     with pytest.raises(tokens.TokenError):
         tokens.decode(tokens.parse_scan(voucher + suffix).text)
     with pytest.raises(registry.EventRefused):
-        registry.create_event(db, name="E", venue="V", starts_at=NOW, ends_at=NOW + 60, now=NOW, languages=["en" + suffix])
+        registry.create_event(
+            db, name="E", venue="V", starts_at=NOW, ends_at=NOW + 60, now=NOW, languages=["en" + suffix]
+        )
 
 
 # --- 4. forms with text that is not UTF-8 ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("phone", [b"\xff\xfe", b"%FF%FE", b"138%C3", b"%ED%A0%80"], ids=["raw", "escaped", "cut", "surrogate"])
+@pytest.mark.parametrize(
+    "phone", [b"\xff\xfe", b"%FF%FE", b"138%C3", b"%ED%A0%80"], ids=["raw", "escaped", "cut", "surrogate"]
+)
 def test_a_sign_up_with_a_field_that_is_not_utf8_is_shown_again_and_stores_nothing(client, db, event, phone) -> None:
     client.get(f"/events/{event.id}")
     body = b"name=Li+Wei&consent=yes&phone=" + phone + b"&_csrf_token=" + client.cookies["csrftoken"].encode()
@@ -182,17 +227,37 @@ def test_a_sign_up_with_a_field_that_is_not_utf8_is_shown_again_and_stores_nothi
 def test_a_sign_up_that_is_not_utf8_is_refused_in_chinese_too(client, db, event) -> None:
     client.get(f"/events/{event.id}")
     body = b"name=%FF&consent=yes&phone=13800138000&_csrf_token=" + client.cookies["csrftoken"].encode()
-    response = client.post(f"/events/{event.id}/signup", content=body, headers={**FORM, **HTML, "accept-language": "zh-CN"})
+    response = client.post(
+        f"/events/{event.id}/signup", content=body, headers={**FORM, **HTML, "accept-language": "zh-CN"}
+    )
     assert response.status_code == 400 and 'id="sign-up-name-error"' in response.text
     assert "无法识别这段文字，请重新输入。" in response.text
 
 
 def _console_forms(event_id: str) -> list[tuple[str, dict[str, str]]]:
     return [
-        ("/organizer/events/", {"name": "E", "venue": "V", "starts": "2026-01-02T10:00", "ends": "2026-01-02T18:00",
-                                "timezone": "UTC", "languages": "en"}),
-        (f"/organizer/events/{event_id}/edit", {"name": "E", "venue": "V", "starts": "2026-01-02T10:00",
-                                                 "ends": "2026-01-02T18:00", "timezone": "UTC", "languages": "en"}),
+        (
+            "/organizer/events/",
+            {
+                "name": "E",
+                "venue": "V",
+                "starts": "2026-01-02T10:00",
+                "ends": "2026-01-02T18:00",
+                "timezone": "UTC",
+                "languages": "en",
+            },
+        ),
+        (
+            f"/organizer/events/{event_id}/edit",
+            {
+                "name": "E",
+                "venue": "V",
+                "starts": "2026-01-02T10:00",
+                "ends": "2026-01-02T18:00",
+                "timezone": "UTC",
+                "languages": "en",
+            },
+        ),
         (f"/organizer/events/{event_id}/campaigns/", {"title": "T", "welcome": "yes", "max_uses": "1"}),
         (f"/organizer/events/{event_id}/tablets/", {"name": "Door"}),
         (f"/organizer/events/{event_id}/wall/draws", {"winners": "1"}),
@@ -201,7 +266,9 @@ def _console_forms(event_id: str) -> list[tuple[str, dict[str, str]]]:
 
 @pytest.mark.parametrize("index", range(5))
 @pytest.mark.parametrize("bad", [b"\xff\xfe", b"%FF%FE"], ids=["raw", "escaped"])
-def test_every_console_form_refuses_text_that_is_not_utf8_and_stores_nothing(client, db, event, signed_in, index, bad) -> None:
+def test_every_console_form_refuses_text_that_is_not_utf8_and_stores_nothing(
+    client, db, event, signed_in, index, bad
+) -> None:
     path, fields = _console_forms(event.id)[index]
     name = next(iter(fields))
     body = b"&".join(f"{k}={v}".encode() for k, v in fields.items() if k != name)
@@ -211,15 +278,21 @@ def test_every_console_form_refuses_text_that_is_not_utf8_and_stores_nothing(cli
     assert page.status_code == 400, (path, page.status_code)
     assert "not valid UTF-8, so nothing was saved" in page.text
     answer = client.post(path, content=body, headers=FORM, follow_redirects=False)
-    assert answer.status_code == 400 and answer.json() == {"error": "invalid", "detail": f"{name} is not valid UTF-8",
-                                                           "where": name}
+    assert answer.status_code == 400 and answer.json() == {
+        "error": "invalid",
+        "detail": f"{name} is not valid UTF-8",
+        "where": name,
+    }
     assert rows(db) == before
 
 
 def test_a_query_value_that_is_not_utf8_is_invalid_and_a_path_segment_is_404(client, tablet, event) -> None:
     pulled = client.get("/api/v1/pull?clerk=%FF&limit=1", headers=tablet.headers)
-    assert pulled.status_code == 400 and pulled.json() == {"error": "invalid", "detail": "?clerk is not valid UTF-8",
-                                                           "where": "?clerk"}
+    assert pulled.status_code == 400 and pulled.json() == {
+        "error": "invalid",
+        "detail": "?clerk is not valid UTF-8",
+        "where": "?clerk",
+    }
     assert client.get(f"/events/{event.id}?claim=%C3", headers=HTML).status_code == 400
     assert client.get(f"/events/{event.id}?claim=%C3%A9").status_code == 200
     assert client.get("/events/ev%FF", headers=HTML).status_code == 404
@@ -228,21 +301,29 @@ def test_a_query_value_that_is_not_utf8_is_invalid_and_a_path_segment_is_404(cli
 
 def test_a_multipart_field_that_is_not_utf8_is_invalid(client, db, event, signed_in) -> None:
     token = client.cookies["csrftoken"].encode()
-    body = (b"--B\r\nContent-Disposition: form-data; name=\"_csrf_token\"\r\n\r\n" + token +
-            b"\r\n--B\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n\xff\xfe" +
-            b"\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n"
-            b"Content-Type: text/csv\r\n\r\nname,phone\nLi,13800138000\n\r\n--B--\r\n")
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="_csrf_token"\r\n\r\n'
+        + token
+        + b'\r\n--B\r\nContent-Disposition: form-data; name="note"\r\n\r\n\xff\xfe'
+        + b'\r\n--B\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\nname,phone\nLi,13800138000\n\r\n--B--\r\n"
+    )
     before = rows(db)
-    response = client.post(f"/organizer/events/{event.id}/import/", content=body,
-                           headers={"content-type": "multipart/form-data; boundary=B", **HTML})
+    response = client.post(
+        f"/organizer/events/{event.id}/import/",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=B", **HTML},
+    )
     assert response.status_code == 400, response.status_code
     assert "not valid UTF-8, so nothing was saved" in response.text
     assert rows(db) == before
 
 
 def test_a_superscript_digit_in_a_campaign_number_is_a_form_error_not_a_500(client, db, event, signed_in) -> None:
-    response = client.post(f"/organizer/events/{event.id}/campaigns/", data={
-        "title": "T", "welcome": "yes", "max_uses": "²", "_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        f"/organizer/events/{event.id}/campaigns/",
+        data={"title": "T", "welcome": "yes", "max_uses": "²", "_csrf_token": client.cookies["csrftoken"]},
+    )
     assert response.status_code == 422 and 'id="campaign-max_uses-error"' in response.text
     assert campaigns.list_campaigns(db, event.id) == []
 

@@ -92,8 +92,20 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     log = tmp_path / "bench.log"
     with log.open("wb") as output:  # a file, not a pipe: a child still holding a pipe would hang the read
         process = subprocess.Popen(
-            [sys.executable, "-W", "error", "-m", "bench", "--quick", "--out", str(out)],  # warnings are errors here too
-            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-W",
+                "error",
+                "-m",
+                "bench",
+                "--quick",
+                "--out",
+                str(out),
+            ],  # warnings are errors here too
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         returncode = process.wait()  # no time limit: how long it takes is the benchmarks' business
@@ -130,8 +142,9 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
 def test_a_process_left_behind_is_seen_and_killed(tmp_path: Path) -> None:
     """The check above is real: a child that outlives its parent (as a forgotten server would) is found."""
     # `sleep` stands in for the forgotten server: something that would run on after its parent.
-    process = subprocess.Popen(["sh", "-c", "sleep 600 & echo $!"], stdout=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        ["sh", "-c", "sleep 600 & echo $!"], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         orphan = int(process.stdout.readline())
         process.wait()

@@ -9,7 +9,9 @@ from tests.support.clock import NOW
 
 
 def test_a_voucher_carries_its_campaign_terms_signed(db, event) -> None:
-    campaign = campaigns.create_campaign(db, event.id, title="¥50 off", max_uses=2, valid_minutes=30, rotating=True, now=NOW)
+    campaign = campaigns.create_campaign(
+        db, event.id, title="¥50 off", max_uses=2, valid_minutes=30, rotating=True, now=NOW
+    )
     issued = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
     _, token = registry.authenticate_token(db, issued.text, now=NOW)
     assert (token.campaign, token.max_uses, token.rotating) == (1, 2, True)
@@ -18,7 +20,9 @@ def test_a_voucher_carries_its_campaign_terms_signed(db, event) -> None:
 
 
 def test_the_earlier_of_window_end_and_minutes_after_issue_wins(db, event) -> None:
-    campaign = campaigns.create_campaign(db, event.id, title="Coffee", valid_from=NOW + 600, valid_until=NOW + 3600, valid_minutes=120, now=NOW)
+    campaign = campaigns.create_campaign(
+        db, event.id, title="Coffee", valid_from=NOW + 600, valid_until=NOW + 3600, valid_minutes=120, now=NOW
+    )
     assert campaign.window_for(NOW) == (NOW + 600, NOW + 3600)
     assert campaign.window_for(NOW + 3000) == (NOW + 3000, NOW + 3600)
 
@@ -48,10 +52,13 @@ def test_get_token_for_an_unknown_id(db) -> None:
 
 
 def test_changing_a_campaign_never_changes_vouchers_already_issued(db, event) -> None:
-    campaign = campaigns.create_campaign(db, event.id, title="¥50 off", value="¥50", max_uses=1, valid_minutes=60, now=NOW)
+    campaign = campaigns.create_campaign(
+        db, event.id, title="¥50 off", value="¥50", max_uses=1, valid_minutes=60, now=NOW
+    )
     before = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
-    changed = campaigns.update_campaign(db, event.id, campaign.number, title="¥30 off", value="¥30", max_uses=3,
-                                        valid_minutes=30, now=NOW)
+    changed = campaigns.update_campaign(
+        db, event.id, campaign.number, title="¥30 off", value="¥30", max_uses=3, valid_minutes=30, now=NOW
+    )
     assert (changed.title, changed.value, changed.max_uses, changed.valid_minutes) == ("¥30 off", "¥30", 3, 30)
     token = tokens.decode(before.text).token
     assert (token.max_uses, token.valid_until) == (1, NOW + 3600)  # signed inside: unchanged
@@ -104,21 +111,30 @@ def test_vouchers_by_the_thousand_stop_at_the_cap(db, event) -> None:
 
 def test_a_campaign_speaks_each_of_the_events_languages(db, event) -> None:
     campaign = campaigns.create_campaign(
-        db, event.id, title="Free tote bag", terms="One per person.", value="a tote", now=NOW,
-        texts={"zh-CN": {"title": " 免费帆布袋 ", "terms": "每人一个。", "value": ""}})
+        db,
+        event.id,
+        title="Free tote bag",
+        terms="One per person.",
+        value="a tote",
+        now=NOW,
+        texts={"zh-CN": {"title": " 免费帆布袋 ", "terms": "每人一个。", "value": ""}},
+    )
     stored = campaigns.get_campaign(db, event.id, campaign.number)
     assert stored.texts == {"zh-CN": {"title": "免费帆布袋", "terms": "每人一个。"}}  # trimmed, empty ones left out
     assert campaigns.localized(stored, "zh-CN") == ("免费帆布袋", "每人一个。", "a tote")  # value falls back
     assert campaigns.localized(stored, "en") == ("Free tote bag", "One per person.", "a tote")
     assert campaigns.in_language(stored, "zh-CN").title == "免费帆布袋"
     (sent,) = campaigns.for_tablets(db, event.id)
-    assert sent["texts"] == {"zh-CN": {"title": "免费帆布袋", "terms": "每人一个。"}} and sent["title"] == "Free tote bag"
+    assert (
+        sent["texts"] == {"zh-CN": {"title": "免费帆布袋", "terms": "每人一个。"}} and sent["title"] == "Free tote bag"
+    )
     updated = campaigns.update_campaign(db, event.id, campaign.number, now=NOW, texts={"zh-CN": {"value": "一个袋子"}})
     assert updated.texts == {"zh-CN": {"value": "一个袋子"}}
 
 
-@pytest.mark.parametrize("name, limit", [("title", campaigns.TITLE_MAX), ("terms", campaigns.TERMS_MAX),
-                                         ("value", campaigns.VALUE_MAX)])
+@pytest.mark.parametrize(
+    "name, limit", [("title", campaigns.TITLE_MAX), ("terms", campaigns.TERMS_MAX), ("value", campaigns.VALUE_MAX)]
+)
 def test_a_text_in_another_language_has_the_base_fields_limit(db, event, name, limit) -> None:
     campaigns.create_campaign(db, event.id, title="Tote", now=NOW, texts={"zh-CN": {name: "袋" * limit}})
     with pytest.raises(campaigns.CampaignRefused) as refused:

@@ -103,7 +103,10 @@ def test_a_missing_database_is_not_created(tmp_path, capsys, command) -> None:
 def test_revoke_device_prints_the_allowlist_size_and_the_tablet_is_refused(path, db, event, capsys) -> None:
     tablet = Tablet(event.id)
     enrollment = devices.enroll(
-        db, devices.create_enrollment_code(db, event.id, name="Door", now=NOW), public_key=keys.public_key_bytes(tablet.private_key), now=NOW
+        db,
+        devices.create_enrollment_code(db, event.id, name="Door", now=NOW),
+        public_key=keys.public_key_bytes(tablet.private_key),
+        now=NOW,
     )
     tablet.device_id, tablet.key_id = enrollment.device.id, enrollment.device.key_id
     tablet.issue_voucher(now_ms=NOW * 1000)
@@ -118,7 +121,8 @@ def test_revoke_device_prints_the_allowlist_size_and_the_tablet_is_refused(path,
     assert refused.value.reason == "device_revoked" and refused.value.wipe is True
     # Both commands are in the event's history, by the command line.
     assert [(a.organizer_id, a.action, a.detail.get("name")) for a in audit.history(db, event.id)] == [
-        (audit.CLI, "tablet.revoke", "Door")]
+        (audit.CLI, "tablet.revoke", "Door")
+    ]
 
 
 def test_the_console_shows_what_the_command_line_did(path, db, event, capsys, client) -> None:
@@ -128,7 +132,9 @@ def test_the_console_shows_what_the_command_line_did(path, db, event, capsys, cl
 
 
 def test_revoking_twice_or_an_unknown_tablet_is_an_error(path, db, event, capsys) -> None:
-    device = devices.enroll(db, devices.create_enrollment_code(db, event.id, name="Door", now=NOW), public_key=a_public_key(), now=NOW).device
+    device = devices.enroll(
+        db, devices.create_enrollment_code(db, event.id, name="Door", now=NOW), public_key=a_public_key(), now=NOW
+    ).device
     cli.main(["revoke-device", device.id, "--db", path])
     assert "Allowlist: 0 token(s)" in capsys.readouterr().out
     with pytest.raises(SystemExit) as stop:

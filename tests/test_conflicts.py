@@ -23,7 +23,14 @@ def over(db, event):
 def test_resolving_records_who_when_what_and_why_and_keeps_the_ops(db, event, over) -> None:
     _, _, _, conflict = over
     ops_before = db["ops"].count
-    conflicts.resolve(db, conflict.id, decided_by="Mei (organizer)", decision="honour", note="Both got a bag; stock allowed.", now_ms=MS + 60_000)
+    conflicts.resolve(
+        db,
+        conflict.id,
+        decided_by="Mei (organizer)",
+        decision="honour",
+        note="Both got a bag; stock allowed.",
+        now_ms=MS + 60_000,
+    )
     resolved = conflicts.get_conflict(db, conflict.id)
     assert resolved.status == "resolved" and resolved.roles == conflict.roles
     assert resolved.change_seq > conflict.change_seq
@@ -102,19 +109,35 @@ def test_conflict_ops_say_who_where_when_and_what_the_clerk_saw(db, event) -> No
     [conflict] = conflicts.list_conflicts(db, event.id)
     first, second = conflicts.conflict_ops(db, conflict.id)
     assert (first.role, first.kind, first.device_name, first.clerk, first.at_ms, first.corrected) == (
-        "within", "redeem", "Front desk", "Front desk", MS + 1000, True)
+        "within",
+        "redeem",
+        "Front desk",
+        "Front desk",
+        MS + 1000,
+        True,
+    )
     assert first.shown == {"verdict": "green"}  # stored without its defaults (prior_uses_seen 0)
     assert (first.outcome, first.decided_by) == ("accepted", "device")
-    assert (second.role, second.device_name, second.corrected, second.at_ms) == ("over", "Exit", False, MS + 2000)  # its HLC
+    assert (second.role, second.device_name, second.corrected, second.at_ms) == (
+        "over",
+        "Exit",
+        False,
+        MS + 2000,
+    )  # its HLC
     assert conflicts.describe(db, conflict) == conflicts.ConflictSubject(
-        "voucher", token_id=conflict.subject, campaign_number=campaign.number, campaign_title="Tote bag")
+        "voucher", token_id=conflict.subject, campaign_number=campaign.number, campaign_title="Tote bag"
+    )
     assert conflicts.counts(db, event.id) == {"open": 1, "resolved": 0, "cleared": 0}
 
 
 @pytest.mark.parametrize(
     "decision, note, field, reason",
-    [("", "", "decision", "decision_missing"), ("  ", "", "decision", "decision_missing"),
-     ("merge", "", "decision", "decision_not_for_kind"), ("honour", "x" * 2001, "note", "note_too_long")],
+    [
+        ("", "", "decision", "decision_missing"),
+        ("  ", "", "decision", "decision_missing"),
+        ("merge", "", "decision", "decision_not_for_kind"),
+        ("honour", "x" * 2001, "note", "note_too_long"),
+    ],
 )
 def test_a_refused_resolution_names_its_field(db, event, over, decision, note, field, reason) -> None:
     with pytest.raises(conflicts.ResolutionRefused) as refused:
@@ -135,7 +158,10 @@ def test_decisions_depend_on_the_kind(db, event) -> None:
     [duplicate] = conflicts.list_conflicts(db, event.id)
     subject = conflicts.describe(db, duplicate)
     assert (subject.about, subject.contact, sorted(name for _, name in subject.attendees)) == (
-        "contact", "13800138000", ["<b>Wei</b>", "Li Wei"])
+        "contact",
+        "13800138000",
+        ["<b>Wei</b>", "Li Wei"],
+    )
     assert [op.name for op in conflicts.conflict_ops(db, duplicate.id)] == ["Li Wei", "<b>Wei</b>"]
     with pytest.raises(conflicts.ResolutionRefused):
         conflicts.resolve(db, duplicate.id, decided_by="Mei", decision="honour", note="", now_ms=MS)

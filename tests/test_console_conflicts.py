@@ -43,18 +43,25 @@ def words_of(html: str) -> str:
     return text_of(re.sub(r"<[^>]+>", " ", html))
 
 
-def test_the_list_shows_both_ops_with_tablet_clerk_corrected_time_and_what_the_clerk_saw(client, event, over, signed_in) -> None:
+def test_the_list_shows_both_ops_with_tablet_clerk_corrected_time_and_what_the_clerk_saw(
+    client, event, over, signed_in
+) -> None:
     page = text_of(client.get(url(event)).text)
     assert "Used more times than allowed" in page and "Tote bag" in page and "2 uses of 1 allowed" in page
     assert page.count('class="conflict-op"') == 2
     for device, clerk, second in (("Front desk", "Ann", "10:00:01"), ("Exit", "Bo", "10:00:02")):
-        assert f'<td class="device">{device}</td> <td class="clerk">{clerk}</td> <td class="when">Jan 1, 2026, {second}' in page
+        assert (
+            f'<td class="device">{device}</td> <td class="clerk">{clerk}</td> <td class="when">Jan 1, 2026, {second}'
+            in page
+        )
     assert page.count("saw green") == 2 and "0 earlier uses seen on the tablet" in page
     assert "within the allowance" in page and "over the allowance" in page
     assert "decided offline by the tablet" in page
 
 
-def test_resolving_records_the_decision_who_and_when_and_the_trail_keeps_every_one(client, db, event, over, signed_in, clock) -> None:
+def test_resolving_records_the_decision_who_and_when_and_the_trail_keeps_every_one(
+    client, db, event, over, signed_in, clock
+) -> None:
     assert client.post(url(event, over, "/resolve"), data={"decision": "honour"}).status_code == 403  # no CSRF
     clock.now = NOW + 120
     response = resolve(client, event, over)
@@ -63,7 +70,11 @@ def test_resolving_records_the_decision_who_and_when_and_the_trail_keeps_every_o
     assert "Honour: the use or voucher stands — decided by Mei, Jan 1, 2026, 10:02:00 AM" in words_of(page)
     assert "Both got a bag." in page and 'data-status="resolved"' in page
     (action,) = [a for a in audit.history(db, event.id) if a.action == "conflict.resolve"]
-    assert action.organizer_name == "Mei" and action.detail["decision"] == "honour" and action.detail["conflict_id"] == over.id
+    assert (
+        action.organizer_name == "Mei"
+        and action.detail["decision"] == "honour"
+        and action.detail["conflict_id"] == over.id
+    )
 
     clock.now = NOW + 180
     assert resolve(client, event, over, decision="reverse", note="Bo took it back.").status_code == 303
@@ -75,8 +86,11 @@ def test_resolving_records_the_decision_who_and_when_and_the_trail_keeps_every_o
 
 
 def test_with_htmx_the_resolution_answers_the_updated_fragment(client, event, over, signed_in) -> None:
-    response = client.post(url(event, over, "/resolve"), headers={"HX-Request": "true"},
-                           data={"decision": "dismiss", "note": "", "_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        url(event, over, "/resolve"),
+        headers={"HX-Request": "true"},
+        data={"decision": "dismiss", "note": "", "_csrf_token": client.cookies["csrftoken"]},
+    )
     assert response.status_code == 200 and "<html" not in response.text
     assert "Decision recorded." in response.text and "Dismiss: nothing went wrong" in response.text
 
@@ -110,8 +124,10 @@ def test_status_filters_are_links(client, event, over, signed_in) -> None:
 def test_a_conflict_of_another_event_is_404(client, db, event, over, signed_in) -> None:
     other = registry.create_event(db, name="Other", venue="", starts_at=NOW, ends_at=NOW + 3600, now=NOW)
     assert client.get(f"/organizer/events/{other.id}/conflicts/{over.id}").status_code == 404
-    response = client.post(f"/organizer/events/{other.id}/conflicts/{over.id}/resolve",
-                           data={"decision": "honour", "_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        f"/organizer/events/{other.id}/conflicts/{over.id}/resolve",
+        data={"decision": "honour", "_csrf_token": client.cookies["csrftoken"]},
+    )
     assert response.status_code == 404 and conflicts.resolutions(db, over.id) == []
     assert client.get(url(event) + "/999").status_code == 404
 
@@ -134,7 +150,9 @@ def test_the_pages_speak_chinese(client, event, over, signed_in) -> None:
         assert "2026年1月1日" in page.text  # times spelled the Chinese way
 
 
-def test_a_possible_duplicate_shows_who_shares_the_phone_and_is_merged_or_dismissed(client, db, event, signed_in) -> None:
+def test_a_possible_duplicate_shows_who_shares_the_phone_and_is_merged_or_dismissed(
+    client, db, event, signed_in
+) -> None:
     a, b = enroll(db, event.id, "A", now=NOW), enroll(db, event.id, "B", now=NOW)
     a.register("Li Wei", phone="138 0013 8000", now_ms=MS)
     b.register("Wei Li", phone="13800138000", now_ms=MS + 500)

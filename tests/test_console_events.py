@@ -12,8 +12,16 @@ from tests.support.organizer import hold_new_events
 
 
 def post(client, path: str, **fields):
-    data = {"name": "Spring pop-up", "venue": "Store 1F", "starts": "2026-01-02T10:00", "ends": "2026-01-02T18:00",
-            "timezone": "Asia/Shanghai", "languages": ["en", "zh-CN"], **fields, "_csrf_token": client.cookies["csrftoken"]}
+    data = {
+        "name": "Spring pop-up",
+        "venue": "Store 1F",
+        "starts": "2026-01-02T10:00",
+        "ends": "2026-01-02T18:00",
+        "timezone": "Asia/Shanghai",
+        "languages": ["en", "zh-CN"],
+        **fields,
+        "_csrf_token": client.cookies["csrftoken"],
+    }
     return client.post(path, data=data, follow_redirects=False)
 
 
@@ -54,16 +62,32 @@ def test_a_refused_event_form_says_which_field(client, db, signed_in, fields, fi
 
 
 def test_change_an_event_with_htmx_and_see_who_did(client, db, event, signed_in) -> None:
-    response = client.post(f"/organizer/events/{event.id}/edit", headers={"HX-Request": "true"}, data={
-        "name": "Spring pop-up, day 2", "venue": "Store 2F", "starts": "2026-01-01T08:30", "ends": "2026-01-01T20:00",
-        "timezone": "UTC", "languages": "en", "_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        f"/organizer/events/{event.id}/edit",
+        headers={"HX-Request": "true"},
+        data={
+            "name": "Spring pop-up, day 2",
+            "venue": "Store 2F",
+            "starts": "2026-01-01T08:30",
+            "ends": "2026-01-01T20:00",
+            "timezone": "UTC",
+            "languages": "en",
+            "_csrf_token": client.cookies["csrftoken"],
+        },
+    )
     # htmx gets the dashboard in place, and its address for the bar.
     assert response.status_code == 200 and "<html" not in response.text and "Saved." in response.text
     assert 'id="dashboard"' in response.text and response.headers["HX-Push-Url"] == f"/organizer/events/{event.id}"
     updated = registry.get_event(db, event.id)
     assert (updated.name, updated.venue, updated.languages) == ("Spring pop-up, day 2", "Store 2F", "en")
     (change,) = audit.history(db, event.id)
-    assert change.organizer_name == "Mei" and set(change.detail) == {"name", "venue", "starts_at", "ends_at", "languages"}
+    assert change.organizer_name == "Mei" and set(change.detail) == {
+        "name",
+        "venue",
+        "starts_at",
+        "ends_at",
+        "languages",
+    }
     assert "Ends, Languages, Event name, Starts, Venue changed by Mei" in " ".join(response.text.split())
 
 
@@ -79,12 +103,21 @@ def test_event_forms_need_csrf(client, db, event, signed_in) -> None:
 
 def test_an_english_only_event_speaks_english_to_a_chinese_phone(client, db, event, signed_in) -> None:
     assert "报名" in client.get(f"/events/{event.id}", headers={"Accept-Language": "zh-CN"}).text
-    fields = {"name": event.name, "venue": event.venue, "starts": "2026-01-01T09:00", "ends": "2026-01-01T18:00",
-              "timezone": "UTC", "languages": "en", "_csrf_token": client.cookies["csrftoken"]}
+    fields = {
+        "name": event.name,
+        "venue": event.venue,
+        "starts": "2026-01-01T09:00",
+        "ends": "2026-01-01T18:00",
+        "timezone": "UTC",
+        "languages": "en",
+        "_csrf_token": client.cookies["csrftoken"],
+    }
     assert client.post(f"/organizer/events/{event.id}/edit", data=fields).status_code == 200
     page = client.get(f"/events/{event.id}", headers={"Accept-Language": "zh-CN"}).text
     assert '<html lang="en">' in page and "Sign up" in page and "报名" not in page
-    assert "控制台" in client.get("/organizer", headers={"Accept-Language": "zh-CN"}).text  # the console is not the event's
+    assert (
+        "控制台" in client.get("/organizer", headers={"Accept-Language": "zh-CN"}).text
+    )  # the console is not the event's
 
 
 def test_every_console_page_speaks_chinese(client, db, event, signed_in) -> None:
@@ -112,11 +145,21 @@ def test_every_console_page_speaks_chinese(client, db, event, signed_in) -> None
 def test_the_event_history_says_what_each_action_was(client, db, event, signed_in) -> None:
     actions = [
         ("campaign.create", {"number": 3, "title": "Coffee <b>"}, "campaign “Coffee &lt;b&gt;” created by Mei"),
-        ("tablet.revoke", {"device_id": "dv1", "name": "Front desk", "allowlist": 0}, "tablet “Front desk” revoked by Mei"),
-        ("attendees.import", {"file": "list.csv", "rows": 3, "created": 2, "duplicates": 1, "errors": 0},
-         "2 attendees imported from list.csv by Mei"),
-        ("conflict.resolve", {"conflict_id": 7, "kind": "over_redemption", "subject": "X", "decision": "honour", "note": ""},
-         "conflict 7 decided (honour) by Mei"),
+        (
+            "tablet.revoke",
+            {"device_id": "dv1", "name": "Front desk", "allowlist": 0},
+            "tablet “Front desk” revoked by Mei",
+        ),
+        (
+            "attendees.import",
+            {"file": "list.csv", "rows": 3, "created": 2, "duplicates": 1, "errors": 0},
+            "2 attendees imported from list.csv by Mei",
+        ),
+        (
+            "conflict.resolve",
+            {"conflict_id": 7, "kind": "over_redemption", "subject": "X", "decision": "honour", "note": ""},
+            "conflict 7 decided (honour) by Mei",
+        ),
         ("draw", {"draw": 1, "seed": "s", "candidates": 9, "winners": ["a", "b"]}, "lucky draw #1, 2 winners, by Mei"),
     ]
     for action, detail, _ in actions:
@@ -128,7 +171,9 @@ def test_the_event_history_says_what_each_action_was(client, db, event, signed_i
 
 
 def test_the_event_history_names_the_command_line(client, db, event, signed_in) -> None:
-    audit.record(db, audit.CLI, "tablet.revoke", event.id, {"device_id": "dv1", "name": "Door", "allowlist": 0}, now=NOW)
+    audit.record(
+        db, audit.CLI, "tablet.revoke", event.id, {"device_id": "dv1", "name": "Door", "allowlist": 0}, now=NOW
+    )
     page = " ".join(client.get(f"/organizer/events/{event.id}").text.split())
     assert "tablet “Door” revoked by the server's command line" in page
 
@@ -179,8 +224,15 @@ def test_edit_is_its_own_page_and_saving_goes_back_to_the_dashboard(client, db, 
     assert edit.status_code == 200 and 'id="event-form"' in edit.text and "<html" in edit.text
     fragment = client.get(f"/organizer/events/{event.id}/edit", headers={"HX-Request": "true"})
     assert 'id="event-form"' in fragment.text and "<html" not in fragment.text
-    fields = {"name": "Autumn pop-up", "venue": "2F", "starts": "2026-01-01T09:00", "ends": "2026-01-01T18:00",
-              "timezone": "UTC", "languages": "en", "_csrf_token": client.cookies["csrftoken"]}
+    fields = {
+        "name": "Autumn pop-up",
+        "venue": "2F",
+        "starts": "2026-01-01T09:00",
+        "ends": "2026-01-01T18:00",
+        "timezone": "UTC",
+        "languages": "en",
+        "_csrf_token": client.cookies["csrftoken"],
+    }
     saved = client.post(f"/organizer/events/{event.id}/edit", data=fields, follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"] == f"/organizer/events/{event.id}?saved=1"
     assert "Saved." in client.get(saved.headers["location"]).text
@@ -192,10 +244,12 @@ def test_edit_is_its_own_page_and_saving_goes_back_to_the_dashboard(client, db, 
 
 
 def test_a_same_day_event_names_its_date_once_in_both_languages(client, db, signed_in) -> None:
-    shanghai = registry.create_event(db, name="Day", venue="", starts_at=1796263200, ends_at=1796292000,
-                                     timezone="Asia/Shanghai", now=NOW)  # 2026-12-03 10:00–18:00 in Shanghai
-    two_days = registry.create_event(db, name="Two", venue="", starts_at=1796263200, ends_at=1796263200 + 86400,
-                                     timezone="Asia/Shanghai", now=NOW)
+    shanghai = registry.create_event(
+        db, name="Day", venue="", starts_at=1796263200, ends_at=1796292000, timezone="Asia/Shanghai", now=NOW
+    )  # 2026-12-03 10:00–18:00 in Shanghai
+    two_days = registry.create_event(
+        db, name="Two", venue="", starts_at=1796263200, ends_at=1796263200 + 86400, timezone="Asia/Shanghai", now=NOW
+    )
     hold_new_events(db, signed_in)
     english = client.get(f"/events/{shanghai.id}").text
     assert "Dec 3, 2026, 10:00\u202fAM–6:00\u202fPM" in english and english.count("2026") == 1

@@ -24,8 +24,11 @@ MAPPING = {"name": "0", "phone": "1", "email": "2"}
 
 
 def upload(client, event_id: str, data: bytes, name: str = "people.csv"):
-    return client.post(f"/organizer/events/{event_id}/import/", files={"file": (name, data, "text/csv")},
-                       data={"_csrf_token": client.cookies["csrftoken"]})
+    return client.post(
+        f"/organizer/events/{event_id}/import/",
+        files={"file": (name, data, "text/csv")},
+        data={"_csrf_token": client.cookies["csrftoken"]},
+    )
 
 
 def import_id_of(page) -> str:
@@ -33,8 +36,11 @@ def import_id_of(page) -> str:
 
 
 def start(client, event_id: str, import_id: str, **mapping):
-    return client.post(f"/organizer/events/{event_id}/import/{import_id}", follow_redirects=False,
-                       data={**(mapping or MAPPING), "_csrf_token": client.cookies["csrftoken"]})
+    return client.post(
+        f"/organizer/events/{event_id}/import/{import_id}",
+        follow_redirects=False,
+        data={**(mapping or MAPPING), "_csrf_token": client.cookies["csrftoken"]},
+    )
 
 
 def drained(client) -> None:
@@ -69,7 +75,9 @@ def test_upload_map_import_and_report(client, db, event, signed_in) -> None:
     assert "Import attendees" in client.get(f"/organizer/events/{event.id}/import").text
     mapping = upload(client, event.id, CSV.encode("utf-8-sig"))
     assert mapping.status_code == 200 and "4 rows to import." in mapping.text
-    assert re.search(r'<select id="map-phone" name="phone">.*?<option value="1" selected>Mobile</option>', mapping.text, re.S)
+    assert re.search(
+        r'<select id="map-phone" name="phone">.*?<option value="1" selected>Mobile</option>', mapping.text, re.S
+    )
     assert "Li &lt;b&gt;Wei&lt;/b&gt;" in mapping.text  # the preview escapes
     import_id = import_id_of(mapping)
     # The upload waits in a file only the server's user reads, in a directory only it opens.
@@ -86,7 +94,14 @@ def test_upload_map_import_and_report(client, db, event, signed_in) -> None:
     assert re.search(r"<td>4</td><td>Please enter your name.</td>", report)
     assert db["attendees"].count == 2
     assert audit.history(db, event.id)[-1].detail == {
-        "outcome": "done", "file": "people.csv", "rows": 4, "rows_done": 4, "created": 2, "duplicates": 1, "errors": 1}
+        "outcome": "done",
+        "file": "people.csv",
+        "rows": 4,
+        "rows_done": 4,
+        "created": 2,
+        "duplicates": 1,
+        "errors": 1,
+    }
     assert uploads(db) == []  # the report is in the database; the file went when it finished
     # Starting it again does not import twice; the report is still there.
     start(client, event.id, import_id)
@@ -107,9 +122,12 @@ def test_a_file_over_the_limit_is_refused_and_not_kept(client, db, event, signed
     assert response.status_code == 422 and "larger than 20 MB" in response.text
     assert uploads(db) == [] and db["import_jobs"].count == 0
     # Far over: refused while it arrives (Litestar counts the body's bytes), before the handler.
-    response = client.post(f"/organizer/events/{event.id}/import/", headers={"Accept": "text/html"},
-                           files={"file": ("big.csv", b"x" * (console_import.MAX_UPLOAD_BYTES + 200_000), "text/csv")},
-                           data={"_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        f"/organizer/events/{event.id}/import/",
+        headers={"Accept": "text/html"},
+        files={"file": ("big.csv", b"x" * (console_import.MAX_UPLOAD_BYTES + 200_000), "text/csv")},
+        data={"_csrf_token": client.cookies["csrftoken"]},
+    )
     assert response.status_code == 413 and "larger than 20 MB" in response.text
     assert uploads(db) == [] and db["import_jobs"].count == 0
 
@@ -163,8 +181,15 @@ def test_an_import_that_stops_part_way_says_so(client, db, event, signed_in, mon
     assert "The import stopped part way through" in report and "2 of 4 rows" in report
     assert db["attendees"].count == 1
     assert audit.history(db, event.id)[-1].detail == {
-        "outcome": "partial", "reason": "stopped", "file": "people.csv", "rows": 4, "rows_done": 2, "created": 1,
-        "duplicates": 1, "errors": 0}
+        "outcome": "partial",
+        "reason": "stopped",
+        "file": "people.csv",
+        "rows": 4,
+        "rows_done": 2,
+        "created": 1,
+        "duplicates": 1,
+        "errors": 0,
+    }
     assert uploads(db) == []
 
 
@@ -178,8 +203,9 @@ def test_a_file_that_goes_missing_fails_the_import_with_a_record(client, db, eve
     assert audit.history(db, event.id)[-1].detail["outcome"] == "failed"
 
 
-def test_a_restarted_server_resumes_the_import_and_imports_every_row_once(client, db, event, signed_in,
-                                                                        monkeypatch, clock) -> None:
+def test_a_restarted_server_resumes_the_import_and_imports_every_row_once(
+    client, db, event, signed_in, monkeypatch, clock
+) -> None:
     """A server killed part way (here: the job left running after its first committed batch,
     as a SIGKILL leaves it) resumes it at its next start, from that batch on."""
     monkeypatch.setattr(imports, "JOB_BATCH", 7)
@@ -200,13 +226,17 @@ def test_a_restarted_server_resumes_the_import_and_imports_every_row_once(client
         job = imports.get_job(db, import_id)
     assert (job.state, job.rows_done, job.created, job.duplicates) == (imports.DONE, 41, 40, 1)
     assert db["attendees"].count == 40
-    web_ops = db.execute("select count(*), count(distinct subject) from ops where kind = 'register' "
-                         "and device_id like 'web%'").fetchone()
+    web_ops = db.execute(
+        "select count(*), count(distinct subject) from ops where kind = 'register' and device_id like 'web%'"
+    ).fetchone()
     assert tuple(web_ops) == (40, 40)
     names = [row[0] for row in db.execute("select name from attendees")]
     assert len(names) == len(set(names)) == 40
-    outcomes = [(a.detail["outcome"], a.detail["rows_done"]) for a in audit.history(db, event.id)
-                if a.action == "attendees.import"]
+    outcomes = [
+        (a.detail["outcome"], a.detail["rows_done"])
+        for a in audit.history(db, event.id)
+        if a.action == "attendees.import"
+    ]
     assert outcomes == [("interrupted", 7), ("done", 41)]
     assert uploads(db) == []
 
@@ -230,8 +260,16 @@ def test_a_database_in_memory_runs_its_imports_on_the_loop(tmp_path) -> None:
     source.write_bytes(many(30))
     with source.open("rb") as upload_file:
         path, size = imports.store_upload(upload_file, imports.uploads_directory(db), limit=1 << 20)
-    job = imports.create_job(db, event_id=event.id, organizer_id="", filename="people.csv", path=path, size=size,
-                             layout=imports.inspect_file(path), now=NOW)
+    job = imports.create_job(
+        db,
+        event_id=event.id,
+        organizer_id="",
+        filename="people.csv",
+        path=path,
+        size=size,
+        layout=imports.inspect_file(path),
+        now=NOW,
+    )
     assert imports.start_job(db, job.id, {"name": 0, "phone": 1, "email": None}, now_ms=NOW * 1000)
 
     async def run() -> None:

@@ -11,8 +11,10 @@ from tests.support.tablet import Tablet
 
 
 def make_code(client, event_id: str, name: str = "Front desk", minutes: str = "60"):
-    return client.post(f"/organizer/events/{event_id}/tablets/", data={
-        "name": name, "minutes": minutes, "_csrf_token": client.cookies["csrftoken"]})
+    return client.post(
+        f"/organizer/events/{event_id}/tablets/",
+        data={"name": name, "minutes": minutes, "_csrf_token": client.cookies["csrftoken"]},
+    )
 
 
 def enroll_with(client, event, code: str) -> Tablet:
@@ -58,7 +60,9 @@ def test_revoke_from_the_console_then_the_tablet_is_told_to_wipe(client, db, eve
     unconfirmed = client.post(revoke, data={"_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False)
     assert unconfirmed.status_code == 200 and 'id="revoke-confirm"' in unconfirmed.text
     assert pull(client, tablet).status_code == 200
-    response = client.post(revoke, data={"confirm": "yes", "_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False)
+    response = client.post(
+        revoke, data={"confirm": "yes", "_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False
+    )
     assert response.status_code == 303
     refused = pull(client, tablet)
     assert refused.status_code == 403 and refused.json() == {"error": "device_revoked", "wipe": True}
@@ -68,8 +72,13 @@ def test_revoke_from_the_console_then_the_tablet_is_told_to_wipe(client, db, eve
     assert client.get(revoke, follow_redirects=False).status_code == 303
     # Another event's tablet cannot be revoked from this one, nor its confirmation shown.
     other = registry.create_event(db, name="Other", venue="", starts_at=NOW, ends_at=NOW + 3600, now=NOW)
-    assert client.post(f"/organizer/events/{other.id}/tablets/{tablet.device_id}/revoke",
-                       data={"confirm": "yes", "_csrf_token": client.cookies["csrftoken"]}).status_code == 404
+    assert (
+        client.post(
+            f"/organizer/events/{other.id}/tablets/{tablet.device_id}/revoke",
+            data={"confirm": "yes", "_csrf_token": client.cookies["csrftoken"]},
+        ).status_code
+        == 404
+    )
     assert client.get(f"/organizer/events/{other.id}/tablets/{tablet.device_id}/revoke").status_code == 404
 
 
@@ -77,7 +86,9 @@ def test_the_revoke_confirmation_is_a_fragment_for_htmx_and_names_waiting_action
     code = re.search(r'id="enrollment-code">([A-Z0-9-]+)<', make_code(client, event.id).text).group(1)
     tablet = enroll_with(client, event, code)
     db.execute("update devices set pending = 3 where id = ?", [tablet.device_id])
-    answer = client.get(f"/organizer/events/{event.id}/tablets/{tablet.device_id}/revoke", headers={"HX-Request": "true"})
+    answer = client.get(
+        f"/organizer/events/{event.id}/tablets/{tablet.device_id}/revoke", headers={"HX-Request": "true"}
+    )
     assert answer.status_code == 200 and "<html" not in answer.text
     assert "3 actions waiting to sync" in answer.text
 

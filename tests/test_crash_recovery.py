@@ -73,7 +73,9 @@ def explain_online(result: SeedResult) -> str:
 
 
 @pytest.mark.parametrize("seed", CI_ONLINE_SEEDS)
-def test_online_redemptions_and_pulls_are_exactly_once_whatever_the_kills(seed: int, tmp_path: Path, zygote: Zygote) -> None:
+def test_online_redemptions_and_pulls_are_exactly_once_whatever_the_kills(
+    seed: int, tmp_path: Path, zygote: Zygote
+) -> None:
     result = run_online_seed(seed, tmp_path, zygote=zygote)
     assert result.problems == [], explain_online(result)
     assert result.stats.kills["mid_redeem"] >= 1 and result.stats.kills["mid_pull"] >= 1

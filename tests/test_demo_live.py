@@ -47,9 +47,24 @@ def test_live_tablets_check_people_in_through_the_sync_api_and_stop_on_sigterm(t
     db.close()
     with (tmp_path / "demo.log").open("wb") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "demo", "--live", "--pace", "0.2", "--port", str(port), "--db",
-             str(db_path), "--log-level", "warning"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "demo",
+                "--live",
+                "--pace",
+                "0.2",
+                "--port",
+                str(port),
+                "--db",
+                str(db_path),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until_up(f"http://127.0.0.1:{port}", process, timeout=POLL_DEADLINE_S)
@@ -59,14 +74,27 @@ def test_live_tablets_check_people_in_through_the_sync_api_and_stop_on_sigterm(t
             seeded = len(projections.checked_in(db, event_id))
             seeded_at = db.execute("select max(received_at_ms) from ops").fetchone()[0]
             until(process, db, lambda: len(projections.checked_in(db, event_id)) >= seeded + 3)
-            live = {row[0] for row in db.execute(
-                "select device_id from ops where kind = 'checkin' and received_at_ms > ?", [seeded_at])}
+            live = {
+                row[0]
+                for row in db.execute(
+                    "select device_id from ops where kind = 'checkin' and received_at_ms > ?", [seeded_at]
+                )
+            }
             assert live and live <= tablets  # the seeded tablets, enrolled with their own keys
             # Redemptions still happen (the counter's share goes to the others), none by the revoked one.
-            until(process, db, lambda: db.execute(
-                "select 1 from ops where kind = 'redeem' and received_at_ms > ?", [seeded_at]).fetchone())
-            redeemers = {row[0] for row in db.execute(
-                "select device_id from ops where kind = 'redeem' and received_at_ms > ?", [seeded_at])}
+            until(
+                process,
+                db,
+                lambda: db.execute(
+                    "select 1 from ops where kind = 'redeem' and received_at_ms > ?", [seeded_at]
+                ).fetchone(),
+            )
+            redeemers = {
+                row[0]
+                for row in db.execute(
+                    "select device_id from ops where kind = 'redeem' and received_at_ms > ?", [seeded_at]
+                )
+            }
             assert redeemers and redeemers <= tablets
         finally:
             db.close()

@@ -72,8 +72,10 @@ def test_every_campaign_speaks_chinese_too_and_each_tablet_names_its_clerk(seede
         assert (title, terms, value) != (campaign.title, campaign.terms, campaign.value)
         assert all(any("\u4e00" <= c <= "\u9fff" for c in text) for text in (title, terms))
     for identity in demo_seed.tablet_identities(db, demo.event.id):
-        [latest] = db.execute("select clerk from ops where device_id = ? order by received_at_ms desc, device_seq desc limit 1",
-                              [identity["device_id"]]).fetchone()
+        [latest] = db.execute(
+            "select clerk from ops where device_id = ? order by received_at_ms desc, device_seq desc limit 1",
+            [identity["device_id"]],
+        ).fetchone()
         # The console's tablets list names who is on shift (sent with each pull): the last shift's clerk.
         assert devices.get_device(db, identity["device_id"]).clerk == latest == identity["clerk"]
 
@@ -83,12 +85,19 @@ def test_the_live_tablets_never_bring_in_the_fuzz_nor_reuse_a_phone(seeded) -> N
     projector, and its walk-ins must not register a phone already known (a duplicate conflict)."""
     db, demo = seeded
     ledger = Ledger()
-    logged = [{"op_id": op_id, "kind": kind, "subject": subject, "data": json.loads(data)} for op_id, kind, subject, data
-              in db.execute("select op_id, kind, subject, data from ops where event_id = ?", [demo.event.id])]
+    logged = [
+        {"op_id": op_id, "kind": kind, "subject": subject, "data": json.loads(data)}
+        for op_id, kind, subject, data in db.execute(
+            "select op_id, kind, subject, data from ops where event_id = ?", [demo.event.id]
+        )
+    ]
     for op in logged + logged:  # the other tablets pull the same ops: learned once
         ledger.learn(op)
-    redeemed = db.execute("select count(*) from ops where event_id = ? and kind = 'redeem' "
-                          "and json_extract(data, '$.outcome') = 'accepted'", [demo.event.id]).fetchone()[0]
+    redeemed = db.execute(
+        "select count(*) from ops where event_id = ? and kind = 'redeem' "
+        "and json_extract(data, '$.outcome') = 'accepted'",
+        [demo.event.id],
+    ).fetchone()[0]
     assert sum(ledger.uses.values()) == redeemed
     names = {ledger.names[a] for a in ledger.waiting()}
     assert ledger.waiting() and not names & set(demo_seed.FUZZ_NAMES)
@@ -104,8 +113,14 @@ def test_the_live_tablets_never_bring_in_the_fuzz_nor_reuse_a_phone(seeded) -> N
 def test_arrivals_ramp_up_to_a_peak_over_the_hours(seeded) -> None:
     db, demo = seeded
     buckets = projections.per_quarter_hour(db, demo.event.id)
-    per_hour = [sum(b.arrivals for b in buckets if demo.event.starts_at + h * HOUR_S <= b.start < demo.event.starts_at + (h + 1) * HOUR_S)
-                for h in range(3)]
+    per_hour = [
+        sum(
+            b.arrivals
+            for b in buckets
+            if demo.event.starts_at + h * HOUR_S <= b.start < demo.event.starts_at + (h + 1) * HOUR_S
+        )
+        for h in range(3)
+    ]
     assert all(per_hour) and sum(per_hour) == report.build(db, demo.event.id).attendance.checked_in
     peak = max(range(len(buckets)), key=lambda i: buckets[i].arrivals)
     assert 2 <= peak <= len(buckets) - 2  # a peak inside the day, not at its edge
@@ -117,8 +132,10 @@ def test_exactly_one_open_conflict_two_tablets_one_voucher(seeded) -> None:
     db, demo = seeded
     found = conflicts.list_conflicts(db, demo.event.id, status="open")
     assert [c.kind for c in found] == ["over_redemption"]
-    devices = {row[0] for row in db.execute(
-        "select device_id from ops where kind = 'redeem' and subject = ?", [found[0].subject])}
+    devices = {
+        row[0]
+        for row in db.execute("select device_id from ops where kind = 'redeem' and subject = ?", [found[0].subject])
+    }
     assert len(devices) == 2
 
 
@@ -133,8 +150,9 @@ def test_a_past_draw_that_replays(seeded) -> None:
 def test_the_wall_and_the_report_agree_with_the_log(seeded) -> None:
     db, demo = seeded
     counters, funnel, buckets, attendance, per_campaign = figures(db, demo.event.id)
-    checkins = db.execute("select count(distinct subject) from ops where event_id = ? and kind = 'checkin'",
-                          [demo.event.id]).fetchone()[0]
+    checkins = db.execute(
+        "select count(distinct subject) from ops where event_id = ? and kind = 'checkin'", [demo.event.id]
+    ).fetchone()[0]
     assert counters.checked_in == attendance.checked_in == checkins == dict(funnel)["checked_in"]
     assert counters.signed_up == attendance.signed_up  # walk-ins are not "signed up" (docs/figures.md)
     assert counters.unique_attendees == attendance.unique
@@ -149,13 +167,19 @@ def test_everything_came_through_the_op_log(seeded) -> None:
     event_id = demo.event.id
     unregistered = db.execute(
         "select count(*) from attendees a where event_id = ? and not exists "
-        "(select 1 from ops o where o.op_id = a.register_op_id and o.kind = 'register')", [event_id]).fetchone()[0]
+        "(select 1 from ops o where o.op_id = a.register_op_id and o.kind = 'register')",
+        [event_id],
+    ).fetchone()[0]
     unissued = db.execute(
         "select count(*) from tokens t where event_id = ? and type = 'voucher' and not exists "
-        "(select 1 from ops o where o.event_id = t.event_id and o.subject = t.id and o.kind = 'issue')", [event_id]).fetchone()[0]
+        "(select 1 from ops o where o.event_id = t.event_id and o.subject = t.id and o.kind = 'issue')",
+        [event_id],
+    ).fetchone()[0]
     suspect = db.execute("select count(*) from ops where event_id = ? and suspect != ''", [event_id]).fetchone()[0]
     assert (unregistered, unissued, suspect) == (0, 0, 0)
-    web = db.execute("select count(*) from ops where device_id = ? and kind = 'register'", [WEB_DEVICE_PREFIX + event_id])
+    web = db.execute(
+        "select count(*) from ops where device_id = ? and kind = 'register'", [WEB_DEVICE_PREFIX + event_id]
+    )
     assert web.fetchone()[0] == report.build(db, event_id).attendance.signed_up
 
 
@@ -175,7 +199,10 @@ def test_samples_open_the_showcase_wallet_and_tokens(seeded) -> None:
 
 def test_seeding_again_changes_nothing(seeded) -> None:
     db, demo = seeded
-    count = lambda: [db.execute(f"select count(*) from {t}").fetchone()[0] for t in ("ops", "tokens", "attendees", "draws", "devices")]  # noqa: E731
+    count = lambda: [
+        db.execute(f"select count(*) from {t}").fetchone()[0]
+        for t in ("ops", "tokens", "attendees", "draws", "devices")
+    ]  # noqa: E731
     before = count()
     again = demo_seed.ensure_seeded(db, now=NOW + 600, seed=99)
     assert not again.created and again.event == demo.event and count() == before

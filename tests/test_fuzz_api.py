@@ -84,11 +84,17 @@ def fuzz(api: DeviceApi, method: str, path: str, mode: GenerationMode, *, header
     Returns how many answers had each status (to see that the fuzzing got somewhere)."""
     statuses: Counter = Counter()
 
-    @settings(max_examples=MAX_EXAMPLES, derandomize=DERANDOMIZE, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES, derandomize=DERANDOMIZE, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=api.schema[path][method].as_strategy(generation_mode=mode))
     def send(case) -> None:
         body = case.body
-        if isinstance(body, dict) and isinstance(body.get("device_id"), str) and re.fullmatch(DEVICE_ID, body["device_id"]):
+        if (
+            isinstance(body, dict)
+            and isinstance(body.get("device_id"), str)
+            and re.fullmatch(DEVICE_ID, body["device_id"])
+        ):
             # So that the server goes past "is this your device" to the checks after it. A
             # device_id the schema refuses is left alone: a negative case stays negative.
             body["device_id"] = api.device_id
@@ -118,8 +124,11 @@ def test_the_schema_documents_the_request_bodies_the_decoders_accept(device_api)
     raw = device_api.schema.raw_schema["paths"]
     bodies = {path: raw[path][method.lower()].get("requestBody") for method, path in OPERATIONS}
     assert bodies["/api/v1/pull"] is None
-    for path, decoder_type in (("/api/v1/enroll", ops.EnrollRequest), ("/api/v1/push", ops.PushBatch),
-                               ("/api/v1/redeem", ops.OnlineRedeem)):
+    for path, decoder_type in (
+        ("/api/v1/enroll", ops.EnrollRequest),
+        ("/api/v1/push", ops.PushBatch),
+        ("/api/v1/redeem", ops.OnlineRedeem),
+    ):
         assert bodies[path]["required"] is True
         documented = bodies[path]["content"]["application/json"]["schema"]
         fields = msgspec.structs.fields(decoder_type)

@@ -42,13 +42,66 @@ json_values = st.recursive(
     max_leaves=20,
 )
 # Near the real thing: the names and values a batch has, so the validator gets past its first check.
-FIELD_NAMES = ["protocol", "device_id", "sent_at_ms", "ops", "pending", "kind", "op_id", "device_seq", "subject",
-               "hlc_ms", "hlc_counter", "device_time_ms", "corrected_time_ms", "clerk", "data", "token", "outcome",
-               "shown", "verdict", "name", "consent", "method", "reason", "code_step", "decided_by", "attendee_id", "log_id"]
+FIELD_NAMES = [
+    "protocol",
+    "device_id",
+    "sent_at_ms",
+    "ops",
+    "pending",
+    "kind",
+    "op_id",
+    "device_seq",
+    "subject",
+    "hlc_ms",
+    "hlc_counter",
+    "device_time_ms",
+    "corrected_time_ms",
+    "clerk",
+    "data",
+    "token",
+    "outcome",
+    "shown",
+    "verdict",
+    "name",
+    "consent",
+    "method",
+    "reason",
+    "code_step",
+    "decided_by",
+    "attendee_id",
+    "log_id",
+]
 tricky = st.one_of(
     json_values,
-    st.sampled_from([0, -1, 1, 2**53 - 1, 2**53, 2**63, 2**64, -(2**63) - 1, 10**30, 1.5, 1e308, "", "A" * 2000,
-                     "\x00", "PP", "register", "redeem", "issue", "void", "checkin", "accepted", "server", True, [], {}]),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            1,
+            2**53 - 1,
+            2**53,
+            2**63,
+            2**64,
+            -(2**63) - 1,
+            10**30,
+            1.5,
+            1e308,
+            "",
+            "A" * 2000,
+            "\x00",
+            "PP",
+            "register",
+            "redeem",
+            "issue",
+            "void",
+            "checkin",
+            "accepted",
+            "server",
+            True,
+            [],
+            {},
+        ]
+    ),
 )
 
 
@@ -174,17 +227,23 @@ token_text = st.text(min_size=1, max_size=1024)
 DATA = {
     "register": st.fixed_dictionaries(
         {"name": st.text(min_size=1, max_size=100), "consent": st.booleans()},
-        optional={"phone": st.text(min_size=1, max_size=32), "email": st.text(min_size=1, max_size=254),
-                  "pass_token": token_text},
+        optional={
+            "phone": st.text(min_size=1, max_size=32),
+            "email": st.text(min_size=1, max_size=254),
+            "pass_token": token_text,
+        },
     ),
-    "checkin": st.fixed_dictionaries({"method": st.sampled_from(["scan", "search"]), "shown": shown},
-                                     optional={"pass_token": token_text}),
+    "checkin": st.fixed_dictionaries(
+        {"method": st.sampled_from(["scan", "search"]), "shown": shown}, optional={"pass_token": token_text}
+    ),
     "issue": st.fixed_dictionaries({"token": token_text}, optional={"attendee_id": identifiers}),
     "redeem": st.fixed_dictionaries(
         {"token": token_text, "outcome": st.sampled_from(["accepted", "refused"]), "shown": shown},
         optional={"code_step": st.integers(0, 2**53 - 1), "decided_by": st.just("server")},
     ),
-    "void": st.fixed_dictionaries({"reason": st.text(min_size=1, max_size=200)}, optional={"redeem_op_id": identifiers}),
+    "void": st.fixed_dictionaries(
+        {"reason": st.text(min_size=1, max_size=200)}, optional={"redeem_op_id": identifiers}
+    ),
 }
 
 
@@ -192,19 +251,29 @@ DATA = {
 def valid_ops(draw: st.DrawFn) -> dict:
     kind = draw(st.sampled_from(ops.KINDS))
     return {
-        "kind": kind, "op_id": draw(identifiers), "device_seq": draw(st.integers(1, 2**53 - 1)),
+        "kind": kind,
+        "op_id": draw(identifiers),
+        "device_seq": draw(st.integers(1, 2**53 - 1)),
         "subject": draw(token_ids if kind in ("issue", "redeem", "void") else identifiers),
-        "hlc_ms": draw(millis), "hlc_counter": draw(st.integers(0, 0xFFFF)), "device_time_ms": draw(millis),
-        "corrected_time_ms": draw(st.none() | millis), "clerk": draw(st.text(min_size=1, max_size=80)),
+        "hlc_ms": draw(millis),
+        "hlc_counter": draw(st.integers(0, 0xFFFF)),
+        "device_time_ms": draw(millis),
+        "corrected_time_ms": draw(st.none() | millis),
+        "clerk": draw(st.text(min_size=1, max_size=80)),
         "data": draw(DATA[kind]),
     }
 
 
-valid_batches = st.fixed_dictionaries({
-    "protocol": st.sampled_from([1, 2, 3]), "device_id": identifiers, "sent_at_ms": millis,
-    "ops": st.lists(valid_ops(), max_size=5), "pending": st.integers(0, 2**53 - 1),
-    "log_id": st.none() | identifiers,
-})
+valid_batches = st.fixed_dictionaries(
+    {
+        "protocol": st.sampled_from([1, 2, 3]),
+        "device_id": identifiers,
+        "sent_at_ms": millis,
+        "ops": st.lists(valid_ops(), max_size=5),
+        "pending": st.integers(0, 2**53 - 1),
+        "log_id": st.none() | identifiers,
+    }
+)
 
 
 @given(valid_batches)
@@ -229,7 +298,9 @@ class Api:
         """A newly enrolled tablet, so each example starts from device_seq 1."""
         tablet = Tablet(self.event.id)
         code = devices.create_enrollment_code(self.db, self.event.id, name="Fuzz", now=NOW)
-        response = self.client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key})
+        response = self.client.post(
+            "/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key}
+        )
         assert response.status_code == 201
         return tablet.enrolled(response.json())
 
@@ -282,8 +353,25 @@ def test_a_changed_push_never_fails_the_server_and_a_refused_one_writes_nothing(
 
 @st.composite
 def changed_online_redeems(draw: st.DrawFn) -> tuple[str, object]:
-    return draw(st.sampled_from(["protocol", "device_id", "sent_at_ms", "op_id", "subject", "hlc_ms", "hlc_counter",
-                                 "device_time_ms", "corrected_time_ms", "clerk", "token", "code", "extra"])), draw(tricky)
+    return draw(
+        st.sampled_from(
+            [
+                "protocol",
+                "device_id",
+                "sent_at_ms",
+                "op_id",
+                "subject",
+                "hlc_ms",
+                "hlc_counter",
+                "device_time_ms",
+                "corrected_time_ms",
+                "clerk",
+                "token",
+                "code",
+                "extra",
+            ]
+        )
+    ), draw(tricky)
 
 
 @settings(max_examples=examples(120))
@@ -293,9 +381,17 @@ def test_a_changed_online_redemption_never_fails_the_server_and_a_refused_one_wr
 ) -> None:
     tablet = api.tablet()
     body = {
-        "protocol": 1, "device_id": tablet.device_id, "sent_at_ms": M, "op_id": f"op{tablet.device_id}",
-        "subject": tokens.decode(api.voucher).token.id, "hlc_ms": M, "hlc_counter": 0, "device_time_ms": M,
-        "corrected_time_ms": M, "clerk": "Clerk", "token": api.voucher,
+        "protocol": 1,
+        "device_id": tablet.device_id,
+        "sent_at_ms": M,
+        "op_id": f"op{tablet.device_id}",
+        "subject": tokens.decode(api.voucher).token.id,
+        "hlc_ms": M,
+        "hlc_counter": 0,
+        "device_time_ms": M,
+        "corrected_time_ms": M,
+        "clerk": "Clerk",
+        "token": api.voucher,
     }
     field, value = change
     if drop:
@@ -307,12 +403,19 @@ def test_a_changed_online_redemption_never_fails_the_server_and_a_refused_one_wr
         assert stored == 0
 
 
-query_values = st.one_of(st.integers().map(str), st.text(max_size=30), st.sampled_from(["", "null", "1e3", "0x10", "-0", str(2**63)]))
+query_values = st.one_of(
+    st.integers().map(str), st.text(max_size=30), st.sampled_from(["", "null", "1e3", "0x10", "-0", str(2**63)])
+)
 
 
 @settings(max_examples=examples(150))
-@given(params=st.dictionaries(st.sampled_from(["after", "limit", "sent_at_ms", "cursor", "after[]", "log"]),
-                              query_values | identifiers, max_size=4))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["after", "limit", "sent_at_ms", "cursor", "after[]", "log"]),
+        query_values | identifiers,
+        max_size=4,
+    )
+)
 def test_any_query_string_to_pull_is_answered_or_refused_with_a_400(api: Api, params: dict[str, str]) -> None:
     tablet = api.tablet()
     response = api.client.get("/api/v1/pull", params=params, headers=tablet.headers)
@@ -376,7 +479,9 @@ IDENTIFIER_PATH = re.compile(r"\$\.(device_id|ops\[\d+\]\.(op_id|subject|data\.(
 
 @settings(max_examples=examples(200))
 @given(data=st.data(), ops_in=st.integers(0, 5), suffix=WHITESPACE, prefix=st.booleans())
-def test_whitespace_around_any_identifier_of_a_batch_is_refused_there(data, ops_in: int, suffix: str, prefix: bool) -> None:
+def test_whitespace_around_any_identifier_of_a_batch_is_refused_there(
+    data, ops_in: int, suffix: str, prefix: bool
+) -> None:
     batch = _genuine_batch(ops_in)
     path, value = data.draw(st.sampled_from([(p, v) for p, v in _strings(batch) if IDENTIFIER_PATH.match(p)]))
     _, changed = _set(batch, path, "replace", suffix + value if prefix else value + suffix)
@@ -398,11 +503,18 @@ def test_an_integer_beyond_64_bits_in_any_number_of_a_batch_is_refused_there(dat
 
 
 @settings(max_examples=examples(80))
-@given(path=st.sampled_from(["/api/v1/push", "/api/v1/redeem", "/api/v1/enroll"]), raw=not_utf8_in_a_string,
-       field=st.sampled_from(["device_id", "code", "public_key", "clerk", "token", "op_id"]))
-def test_the_device_api_answers_bytes_that_are_not_utf8_with_400_invalid(api: Api, path: str, raw: bytes, field: str) -> None:
+@given(
+    path=st.sampled_from(["/api/v1/push", "/api/v1/redeem", "/api/v1/enroll"]),
+    raw=not_utf8_in_a_string,
+    field=st.sampled_from(["device_id", "code", "public_key", "clerk", "token", "op_id"]),
+)
+def test_the_device_api_answers_bytes_that_are_not_utf8_with_400_invalid(
+    api: Api, path: str, raw: bytes, field: str
+) -> None:
     tablet = api.tablet()
-    body = msgspec.json.encode({"protocol": 1, "device_id": tablet.device_id, field: "\u2603"}).replace("\u2603".encode(), raw)
+    body = msgspec.json.encode({"protocol": 1, "device_id": tablet.device_id, field: "\u2603"}).replace(
+        "\u2603".encode(), raw
+    )
     status, stored = _post(api, path, body, tablet)
     assert status == 400 and stored == 0
 
@@ -418,12 +530,15 @@ class Site:
     routes: list[tuple[str, frozenset[str], dict[str, type]]] = field(repr=False)
 
     def rows(self) -> dict[str, int]:
-        return {t: self.db[t].count for t in self.db.table_names() if not t.startswith(("organizer_session", "sqlite_"))}
+        return {
+            t: self.db[t].count for t in self.db.table_names() if not t.startswith(("organizer_session", "sqlite_"))
+        }
 
     def url(self, template: str, **given: str) -> str:
         def fill(match: re.Match) -> str:
             name = match.group(1)
             return given.get(name, self.values.get(name, "1"))
+
         return re.sub(r"\{(\w+):\w+\}", fill, template)
 
 
@@ -441,8 +556,11 @@ def site(tmp_path_factory) -> Iterator[Site]:
     app = create_app(db, clock=Clock())
     with TestClient(app) as client:
         assert sign_in(client, db, mei.id).status_code == 200  # enrolled: the recovery codes are shown once
-        routes = [(r.path, frozenset(r.methods) - {"OPTIONS", "HEAD"}, {p.name: p.type for p in r.path_parameters.values()})
-                  for r in app.routes if isinstance(r, HTTPRoute)]
+        routes = [
+            (r.path, frozenset(r.methods) - {"OPTIONS", "HEAD"}, {p.name: p.type for p in r.path_parameters.values()})
+            for r in app.routes
+            if isinstance(r, HTTPRoute)
+        ]
         values = {"event_id": event.id, "number": "1", "file_path": "css/app.css", "name": "station.js", "code": "PP"}
         yield Site(client, db, values, routes)
     db.close()
@@ -469,34 +587,80 @@ def test_any_path_segment_on_any_route_is_a_4xx_not_a_server_error(site: Site, d
     url = site.url(template, **{name: segment})
     before = site.rows()
     for method in sorted(methods):
-        response = site.client.request(method, url, data={"_csrf_token": site.client.cookies["csrftoken"]},
-                                       follow_redirects=False)
+        response = site.client.request(
+            method, url, data={"_csrf_token": site.client.cookies["csrftoken"]}, follow_redirects=False
+        )
         assert response.status_code < 500, (method, url, response.status_code)
-        if params[name] is int and (segment.lstrip("-").isdigit() and int(segment) not in range(-(2**63), 2**63)
-                                    or not re.fullmatch(r"-?[0-9]+", segment) or segment != str(int(segment))):
+        if params[name] is int and (
+            segment.lstrip("-").isdigit()
+            and int(segment) not in range(-(2**63), 2**63)
+            or not re.fullmatch(r"-?[0-9]+", segment)
+            or segment != str(int(segment))
+        ):
             assert response.status_code in (404, 405), (method, url, response.status_code)
     assert site.rows() == before or not any(params[n] is int for n in params)
 
 
-form_values = st.one_of(st.text(max_size=30).map(lambda s: quote(s, safe="").encode()), not_utf8.map(lambda b: _quoted(b).encode()),
-                        not_utf8, beyond_64_bits.map(lambda n: str(n).encode()))
-FORM_FIELDS = ["name", "venue", "starts", "ends", "timezone", "languages", "title", "value", "terms", "max_uses",
-               "valid_from", "valid_until", "valid_minutes", "per_attendee", "cap", "welcome", "by_clerks", "rotating",
-               "decision", "note", "minutes", "confirm", "winners", "phone", "email", "consent", "claim", "token",
-               "language", "next", "password", "code", "x"]
+form_values = st.one_of(
+    st.text(max_size=30).map(lambda s: quote(s, safe="").encode()),
+    not_utf8.map(lambda b: _quoted(b).encode()),
+    not_utf8,
+    beyond_64_bits.map(lambda n: str(n).encode()),
+)
+FORM_FIELDS = [
+    "name",
+    "venue",
+    "starts",
+    "ends",
+    "timezone",
+    "languages",
+    "title",
+    "value",
+    "terms",
+    "max_uses",
+    "valid_from",
+    "valid_until",
+    "valid_minutes",
+    "per_attendee",
+    "cap",
+    "welcome",
+    "by_clerks",
+    "rotating",
+    "decision",
+    "note",
+    "minutes",
+    "confirm",
+    "winners",
+    "phone",
+    "email",
+    "consent",
+    "claim",
+    "token",
+    "language",
+    "next",
+    "password",
+    "code",
+    "x",
+]
 
 
 @settings(max_examples=examples(300))
 @given(data=st.data(), fields=st.dictionaries(st.sampled_from(FORM_FIELDS), form_values, min_size=1, max_size=5))
-def test_any_form_field_on_any_route_is_answered_and_one_not_utf8_is_400_storing_nothing(site: Site, data, fields) -> None:
+def test_any_form_field_on_any_route_is_answered_and_one_not_utf8_is_400_storing_nothing(
+    site: Site, data, fields
+) -> None:
     template, _, _ = data.draw(st.sampled_from([r for r in site.routes if "POST" in r[1]]), label="route")
     if template == "/organizer/logout":
         return  # signing out would end the fuzzing of the console
     body = b"&".join(name.encode() + b"=" + value for name, value in fields.items())
     body += b"&_csrf_token=" + site.client.cookies["csrftoken"].encode()
     before = site.rows()
-    response = site.client.post(site.url(template), content=body, follow_redirects=False,
-                                headers={"content-type": "application/x-www-form-urlencoded", "accept": "text/html"})
+    response = site.client.post(
+        site.url(template),
+        content=body,
+        follow_redirects=False,
+        headers={"content-type": "application/x-www-form-urlencoded", "accept": "text/html"},
+    )
     assert response.status_code < 500, (template, body, response.status_code)
     if not all(_is_utf8(unquote_to_bytes(value)) and value.isascii() for value in fields.values()):
         assert response.status_code == 400, (template, body, response.status_code)
@@ -504,9 +668,15 @@ def test_any_form_field_on_any_route_is_answered_and_one_not_utf8_is_400_storing
 
 
 @settings(max_examples=examples(200))
-@given(data=st.data(), params=st.dictionaries(st.sampled_from(["after", "limit", "claim", "next", "theme", "status", "saved",
-                                                               "claim_refused", "clerk", "x"]),
-                                              form_values, min_size=1, max_size=3))
+@given(
+    data=st.data(),
+    params=st.dictionaries(
+        st.sampled_from(["after", "limit", "claim", "next", "theme", "status", "saved", "claim_refused", "clerk", "x"]),
+        form_values,
+        min_size=1,
+        max_size=3,
+    ),
+)
 def test_any_query_value_on_any_route_is_answered_and_one_not_utf8_is_400(site: Site, data, params) -> None:
     template, methods, _ = data.draw(st.sampled_from([r for r in site.routes if "GET" in r[1]]), label="route")
     # A URL carries bytes percent-encoded (the test client would encode a raw one as UTF-8).

@@ -34,7 +34,9 @@ def assert_secured(response, path: str, *, https: bool = False) -> None:
     for name, value in HEADERS.items():
         assert response.headers.get(name) == value, (where, name)
     station = path == "/station" or path.startswith("/station/")
-    assert response.headers.get("permissions-policy") == (STATION_PERMISSIONS_POLICY if station else PERMISSIONS_POLICY), where
+    assert response.headers.get("permissions-policy") == (
+        STATION_PERMISSIONS_POLICY if station else PERMISSIONS_POLICY
+    ), where
     assert response.headers.get("strict-transport-security") == (HSTS if https else None), where
 
 
@@ -69,7 +71,10 @@ def plain(db, clock) -> TestClient:
 
 def test_answers_no_handler_writes_carry_them_too(plain, event) -> None:
     html = {"Accept": "text/html"}
-    too_big = {"content": b"x=" + b"a" * MAX_BODY_BYTES, "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+    too_big = {
+        "content": b"x=" + b"a" * MAX_BODY_BYTES,
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+    }
     for path, response, status in [
         ("/no/such/page", plain.get("/no/such/page", headers=html), 404),
         ("/no/such/page", plain.get("/no/such/page"), 404),
@@ -116,8 +121,12 @@ def test_over_https_hsts_and_every_cookie_is_secure(db, clock, event) -> None:
         missing = client.get("/no/such/page", follow_redirects=False)
         assert_secured(missing, "/no/such/page", https=True)
         cookies = _set_cookies(page)
-        language = client.post("/language", data={"lang": "zh-CN", "next": "/"},
-                               headers={"x-csrftoken": client.cookies["csrftoken"]}, follow_redirects=False)
+        language = client.post(
+            "/language",
+            data={"lang": "zh-CN", "next": "/"},
+            headers={"x-csrftoken": client.cookies["csrftoken"]},
+            follow_redirects=False,
+        )
         cookies += _set_cookies(language)
         assert {c.split("=", 1)[0] for c in cookies} >= {"csrftoken", "lang"}
         for cookie in cookies:
@@ -139,7 +148,9 @@ def _proxied_server(tmp_path, options: list[str]):
     db_path = tmp_path / "proxy.db"
     db = open_database(db_path)
     now = int(time.time())
-    event = registry.create_event(db, name="Proxy pop-up", venue="1F", starts_at=now - 3600, ends_at=now + 3600, now=now)
+    event = registry.create_event(
+        db, name="Proxy pop-up", venue="1F", starts_at=now - 3600, ends_at=now + 3600, now=now
+    )
     db.close()
     port = free_port()
     process = start_server(db_path, port, tmp_path / "server.log", log_level="info", options=options)
@@ -163,8 +174,12 @@ def _sign_ups(port: int, event, client: str, count: int) -> list[int]:
     forwarded = {"X-Forwarded-For": client, "X-Forwarded-Proto": "https"}
     page = _ask(port, "GET", f"/events/{event.id}", forwarded)
     token = page.getheader("set-cookie").split(";", 1)[0].split("=", 1)[1]  # csrftoken, Secure or not
-    headers = {**forwarded, "Cookie": f"csrftoken={token}", "x-csrftoken": token,
-               "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {
+        **forwarded,
+        "Cookie": f"csrftoken={token}",
+        "x-csrftoken": token,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
     return [_ask(port, "POST", f"/events/{event.id}/signup", headers, "name=").status for _ in range(count)]
 
 
@@ -203,4 +218,3 @@ def test_serve_refuses_a_proxy_it_could_not_trust(value, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["serve", "--forwarded-allow-ips", value])
     assert exited.value.code == 2 and "--forwarded-allow-ips" in capsys.readouterr().err
-

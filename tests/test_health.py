@@ -64,7 +64,9 @@ def test_healthz_says_so_when_the_database_file_is_moved_away(client, tmp_path: 
 def test_a_full_database_is_a_documented_503_that_writes_nothing_and_passes(client, db, event) -> None:
     tablet = Tablet(event.id)
     code = devices.create_enrollment_code(db, event.id, name="Desk", now=NOW)
-    tablet.enrolled(client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key}).json())
+    tablet.enrolled(
+        client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key}).json()
+    )
     for i in range(200):
         tablet.register(f"Guest {i} " + "x" * 80, now_ms=M)
     body = tablet.batch(now_ms=M)
@@ -126,7 +128,10 @@ def test_poppass_serve_refuses_a_damaged_file_and_serves_nothing(tmp_path: Path,
     port = free_port()
     done = subprocess.run(
         [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode != 0
     assert f"the database {path} is damaged" in done.stderr
@@ -139,7 +144,9 @@ def test_poppass_serve_refuses_a_damaged_file_and_serves_nothing(tmp_path: Path,
 
 def call(url: str, *, data: bytes | None = None, headers: dict | None = None, opener=None):
     """(status, headers, text) of one request; an error status is an answer too."""
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+    request = urllib.request.Request(
+        url, data=data, headers=headers or {}, method="POST" if data is not None else "GET"
+    )
     try:
         with (opener or urllib.request.build_opener()).open(request, timeout=30) as response:
             return response.status, response.headers, response.read().decode()
@@ -162,13 +169,20 @@ def person(base: str, event_id: str, name: str, *, language: str = "en"):
     assert status == 200, text
     token = re.findall(r'name="_csrf_token" value="([^"]+)"', text)[-1]
     form = urllib.parse.urlencode({"_csrf_token": token, "name": name, "phone": "13900001111", "consent": "yes"})
-    return call(f"{base}/events/{event_id}/signup", data=form.encode(), opener=opener,
-                headers=headers | {"Content-Type": "application/x-www-form-urlencoded"})
+    return call(
+        f"{base}/events/{event_id}/signup",
+        data=form.encode(),
+        opener=opener,
+        headers=headers | {"Content-Type": "application/x-www-form-urlencoded"},
+    )
 
 
 def push(base: str, tablet: Tablet, body: bytes):
-    status, headers, text = call(f"{base}/api/v1/push", data=body, headers={
-        **tablet.headers, "Content-Type": "application/json", "Accept": "application/json"})
+    status, headers, text = call(
+        f"{base}/api/v1/push",
+        data=body,
+        headers={**tablet.headers, "Content-Type": "application/json", "Accept": "application/json"},
+    )
     return status, headers, json.loads(text)
 
 
@@ -176,7 +190,9 @@ def pulled(base: str, tablet: Tablet) -> list[dict]:
     """Every op the server holds from other devices, page after page."""
     found, after = [], 0
     while True:
-        status, _, text = call(f"{base}/api/v1/pull?after={after}", headers={**tablet.headers, "Accept": "application/json"})
+        status, _, text = call(
+            f"{base}/api/v1/pull?after={after}", headers={**tablet.headers, "Accept": "application/json"}
+        )
         assert status == 200, text
         page = json.loads(text)
         found += page["ops"]
@@ -196,7 +212,9 @@ def test_a_full_disk_is_a_503_for_tablets_and_people_and_passes_without_a_restar
     prepared = tmp_path / "prepared" / "poppass.db"
     prepared.parent.mkdir()
     db = open_database(prepared)
-    event = registry.create_event(db, name="Pop-up", venue="Hall", starts_at=now - 3600, ends_at=now + 8 * 3600, now=now)
+    event = registry.create_event(
+        db, name="Pop-up", venue="Hall", starts_at=now - 3600, ends_at=now + 8 * 3600, now=now
+    )
     campaigns.create_campaign(db, event.id, title="Welcome", welcome=True, rotating=False, now=now)
     writer, reader = enroll(db, event.id, "Desk A", now=now), enroll(db, event.id, "Desk B", now=now)
     registry.phone_search_key(db, event.id)  # made at enrollment, as the enroll endpoint does
@@ -272,6 +290,11 @@ def test_healthz_on_a_file_damaged_under_the_running_server_then_the_refusal(tmp
         assert "file is not a database" in body["detail"]["database_damaged"]
     finally:
         stop(server)
-    again = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(path)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode != 0 and "is damaged (file is not a database)" in again.stderr

@@ -37,7 +37,9 @@ def test_counter_overflow_moves_the_clock_on() -> None:
 
 def test_order_is_total_with_device_id() -> None:
     assert sorted([hlc.order_key(5, 0, "b"), hlc.order_key(5, 0, "a"), hlc.order_key(4, 9, "z")]) == [
-        (4, 9, "z"), (5, 0, "a"), (5, 0, "b")
+        (4, 9, "z"),
+        (5, 0, "a"),
+        (5, 0, "b"),
     ]
 
 
@@ -57,8 +59,12 @@ POLICY = ClockPolicy()
 )
 def test_suspect_reasons(hlc_ms, device_ms, corrected, offset, expected) -> None:
     reasons = hlc.suspect_reasons(
-        hlc_ms=hlc_ms, device_time_ms=device_ms, corrected_time_ms=corrected, received_at_ms=1_000_000,
-        offset_ms=offset, policy=POLICY,
+        hlc_ms=hlc_ms,
+        device_time_ms=device_ms,
+        corrected_time_ms=corrected,
+        received_at_ms=1_000_000,
+        offset_ms=offset,
+        policy=POLICY,
     )
     assert reasons == expected
 

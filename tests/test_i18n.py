@@ -45,7 +45,8 @@ def test_every_string_in_the_code_is_in_the_catalogue(directory: str) -> None:
 
 def test_every_chinese_entry_is_translated_and_not_fuzzy() -> None:
     untranslated = [
-        m.id for m in catalogue("zh_CN")
+        m.id
+        for m in catalogue("zh_CN")
         if m.id and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))
     ]
     assert not untranslated
@@ -108,24 +109,27 @@ def half_width_punctuation(text: str) -> list[str]:
     for i, mark in enumerate(masked):
         if mark not in HALF_WIDTH:
             continue
-        before, after = masked[i - 1: i], masked[i + 1: i + 2]
+        before, after = masked[i - 1 : i], masked[i + 1 : i + 2]
         if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
             continue
-        found.append(text[max(0, i - 6): i + 7])
+        found.append(text[max(0, i - 6) : i + 7])
     return found
 
 
-@pytest.mark.parametrize("text, faults", [
-    ("活动已结束，报名已关闭。", 0),
-    ("活动已结束,报名已关闭.", 2),
-    ("姓名太长(最多 100 个字符)。", 2),
-    ("实时:本页会自动更新", 1),
-    ("各列分别是什么?", 1),
-    ("%(name)s 修改了：%(fields)s", 0),
-    ("此文件超过 100,000 行：每 1.5 秒，10:00 开始", 0),
-    ("此文件不是文本：请另存为 CSV(UTF-8)后重试。", 1),
-    ("打开 https://example.com/station 即可", 0),
-])
+@pytest.mark.parametrize(
+    "text, faults",
+    [
+        ("活动已结束，报名已关闭。", 0),
+        ("活动已结束,报名已关闭.", 2),
+        ("姓名太长(最多 100 个字符)。", 2),
+        ("实时:本页会自动更新", 1),
+        ("各列分别是什么?", 1),
+        ("%(name)s 修改了：%(fields)s", 0),
+        ("此文件超过 100,000 行：每 1.5 秒，10:00 开始", 0),
+        ("此文件不是文本：请另存为 CSV(UTF-8)后重试。", 1),
+        ("打开 https://example.com/station 即可", 0),
+    ],
+)
 def test_the_punctuation_rule_itself(text, faults) -> None:
     assert len(half_width_punctuation(text)) == faults
 

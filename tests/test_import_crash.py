@@ -84,13 +84,23 @@ def test_a_killed_server_resumes_the_import_and_imports_every_row_once(tmp_path:
     finally:
         server.stop()
     with contextlib.closing(sqlite3.connect(world.db_path)) as db:
-        assert db.execute("select count(*), count(distinct phone_key) from attendees where event_id = ?",
-                          [world.event_id]).fetchone() == (ROWS, ROWS)
-        assert db.execute("select count(*), count(distinct subject) from ops where kind = 'register' and device_id = ?",
-                          ["web-" + world.event_id]).fetchone() == (ROWS, ROWS)
+        assert db.execute(
+            "select count(*), count(distinct phone_key) from attendees where event_id = ?", [world.event_id]
+        ).fetchone() == (ROWS, ROWS)
+        assert db.execute(
+            "select count(*), count(distinct subject) from ops where kind = 'register' and device_id = ?",
+            ["web-" + world.event_id],
+        ).fetchone() == (ROWS, ROWS)
         assert db.execute("select created, duplicates, errors from import_jobs where id = ?", [job_id]).fetchone() == (
-            ROWS, 0, 0)
-        outcomes = [row[0] for row in db.execute(
-            "select json_extract(detail, '$.outcome') from organizer_actions where action = 'attendees.import' order by id")]
+            ROWS,
+            0,
+            0,
+        )
+        outcomes = [
+            row[0]
+            for row in db.execute(
+                "select json_extract(detail, '$.outcome') from organizer_actions where action = 'attendees.import' order by id"
+            )
+        ]
         assert outcomes == ["interrupted", "done"]
     assert list(uploads.glob("*.csv")) == []  # the file went when the job was done

@@ -20,12 +20,21 @@ def run_all(db, event, data: bytes, mapping=None) -> imports.Report:
 
 @pytest.mark.parametrize(
     "data",
-    [CSV.encode(), CSV.encode("utf-8-sig"), CSV.replace(",", ";").encode(), CSV.replace(",", "\t").encode(),
-     CSV.replace("\n", "\r\n").encode()],
+    [
+        CSV.encode(),
+        CSV.encode("utf-8-sig"),
+        CSV.replace(",", ";").encode(),
+        CSV.replace(",", "\t").encode(),
+        CSV.replace("\n", "\r\n").encode(),
+    ],
 )
 def test_the_usual_encodings_and_separators_read_alike(data) -> None:
     table = imports.read_csv(data)
-    assert table.headers == ["Name", "Mobile", "Email"] and table.rows[0] == ["Li Wei", "138 0013 8000", "li@example.com"]
+    assert table.headers == ["Name", "Mobile", "Email"] and table.rows[0] == [
+        "Li Wei",
+        "138 0013 8000",
+        "li@example.com",
+    ]
 
 
 def test_a_chinese_excel_export_in_gb18030() -> None:
@@ -36,8 +45,12 @@ def test_a_chinese_excel_export_in_gb18030() -> None:
 
 @pytest.mark.parametrize(
     "data, reason",
-    [(b"", "empty"), (b"Name,Phone\n", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "not_text"),
-     (("Name\n" + "x\n" * (imports.MAX_ROWS + 1)).encode(), "too_many_rows")],
+    [
+        (b"", "empty"),
+        (b"Name,Phone\n", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not_text"),
+        (("Name\n" + "x\n" * (imports.MAX_ROWS + 1)).encode(), "too_many_rows"),
+    ],
 )
 def test_files_that_cannot_be_imported(data, reason) -> None:
     with pytest.raises(imports.ImportRefused) as refused:
@@ -67,8 +80,12 @@ def test_import_creates_attendees_and_reports_duplicates_and_bad_rows(db, event)
     assert (report.total, report.done, report.created) == (8, 8, 2)
     li = signup.find_attendee(db, event.id, email="li@example.com")
     assert report.duplicates == [(3, li), (4, existing.attendee_id)]
-    assert report.errors == [(5, "name_missing", "name"), (6, "contact_missing", "phone"), (7, "phone_invalid", "phone"),
-                             (8, "phone_invalid", "phone")]
+    assert report.errors == [
+        (5, "name_missing", "name"),
+        (6, "contact_missing", "phone"),
+        (7, "phone_invalid", "phone"),
+        (8, "phone_invalid", "phone"),
+    ]
     assert db["attendees"].get(li)["name"] == "Li <b>Wei</b>"  # kept as typed; pages escape it
     assert db["attendees"].count == 3
 
@@ -90,7 +107,9 @@ def test_duplicates_across_batches(db, event, monkeypatch) -> None:
 def test_the_progress_is_reported_per_batch(db, event, monkeypatch) -> None:
     monkeypatch.setattr(imports, "BATCH", 2)
     table = imports.read_csv(("Name,Phone\n" + "".join(f"P{i},1380000{i:04d}\n" for i in range(5))).encode())
-    done = [report.done for report in imports.run(db, event.id, table, imports.guess_mapping(table.headers), now_ms=NOW_MS)]
+    done = [
+        report.done for report in imports.run(db, event.id, table, imports.guess_mapping(table.headers), now_ms=NOW_MS)
+    ]
     assert done == [2, 4, 5]
 
 

@@ -81,7 +81,10 @@ def test_a_batch_of_the_most_ops_is_taken_and_one_more_is_refused(client, db, ta
 
 
 def test_a_push_may_exceed_the_general_body_limit_but_not_its_own(client, db, tablet) -> None:
-    batch = [tablet.register("G" * 100, now_ms=M + n, email=f"{'e' * 200}{n}@example.com") for n in range(ops.MAX_OPS_PER_BATCH)]
+    batch = [
+        tablet.register("G" * 100, now_ms=M + n, email=f"{'e' * 200}{n}@example.com")
+        for n in range(ops.MAX_OPS_PER_BATCH)
+    ]
     # Over the 1 MiB every other route takes, under the push's 2 MiB (JSON may end in whitespace).
     body = json.dumps(tablet.batch(batch, now_ms=M)).encode()
     body += b" " * (MAX_BODY_BYTES + 1 - len(body))
@@ -93,12 +96,15 @@ def test_a_push_may_exceed_the_general_body_limit_but_not_its_own(client, db, ta
     assert huge.status_code == 413 and huge.json()["error"] == "too_large"
 
 
-@pytest.mark.parametrize("field, make, limit", [
-    ("$.ops[0].data.name", lambda t, n: t.register("N" * n, now_ms=M), 100),
-    ("$.ops[0].clerk", lambda t, n: {**t.register("Li", now_ms=M), "clerk": "C" * n}, 80),
-    ("$.ops[0].data.phone", lambda t, n: t.register("Li", now_ms=M, phone="1" * n), 32),
-    ("$.ops[0].data.email", lambda t, n: t.register("Li", now_ms=M, email="e" * (n - 12) + "@example.com"), 254),
-])
+@pytest.mark.parametrize(
+    "field, make, limit",
+    [
+        ("$.ops[0].data.name", lambda t, n: t.register("N" * n, now_ms=M), 100),
+        ("$.ops[0].clerk", lambda t, n: {**t.register("Li", now_ms=M), "clerk": "C" * n}, 80),
+        ("$.ops[0].data.phone", lambda t, n: t.register("Li", now_ms=M, phone="1" * n), 32),
+        ("$.ops[0].data.email", lambda t, n: t.register("Li", now_ms=M, email="e" * (n - 12) + "@example.com"), 254),
+    ],
+)
 def test_string_lengths_in_ops(client, db, tablet, field, make, limit) -> None:
     refused = push(client, tablet, [make(tablet, limit + 1)])
     assert refused.status_code == 400 and refused.json()["where"] == field, refused.json()
@@ -124,12 +130,17 @@ def csrf(client) -> str:
 def test_every_route_refuses_a_body_over_a_megabyte(client) -> None:
     token = csrf(client)
     for path in ("/language", "/organizer/login"):
-        response = client.post(path, content=b"x=" + b"a" * MAX_BODY_BYTES,
-                               headers={"content-type": "application/x-www-form-urlencoded", "x-csrftoken": token})
+        response = client.post(
+            path,
+            content=b"x=" + b"a" * MAX_BODY_BYTES,
+            headers={"content-type": "application/x-www-form-urlencoded", "x-csrftoken": token},
+        )
         assert response.status_code == 413, path
 
 
-@pytest.mark.parametrize("field, limit", [("name", signup.NAME_MAX), ("phone", signup.PHONE_MAX), ("email", signup.EMAIL_MAX)])
+@pytest.mark.parametrize(
+    "field, limit", [("name", signup.NAME_MAX), ("phone", signup.PHONE_MAX), ("email", signup.EMAIL_MAX)]
+)
 def test_sign_up_field_lengths(client, db, event, field, limit) -> None:
     fill = {"name": "N" * (limit + 1), "phone": "1" * (limit + 1), "email": "e" * (limit - 11) + "@example.com"}[field]
     form = {"name": "Li", "phone": "13800138000", "consent": "yes", "_csrf_token": csrf(client), field: fill}
@@ -144,8 +155,11 @@ def test_the_sign_up_rate_limit_is_thirty_a_minute(db, event, clock) -> None:
     with TestClient(create_app(db, clock=clock)) as client:
         token = csrf(client)
         statuses = [
-            client.post(f"/events/{event.id}/signup", follow_redirects=False, data={
-                "name": f"Guest {n}", "phone": f"1380000{n:04d}", "consent": "yes", "_csrf_token": token}).status_code
+            client.post(
+                f"/events/{event.id}/signup",
+                follow_redirects=False,
+                data={"name": f"Guest {n}", "phone": f"1380000{n:04d}", "consent": "yes", "_csrf_token": token},
+            ).status_code
             for n in range(SIGN_UPS_PER_MINUTE + 1)
         ]
         assert statuses == [303] * SIGN_UPS_PER_MINUTE + [429]
@@ -155,14 +169,19 @@ def test_the_sign_up_rate_limit_is_thirty_a_minute(db, event, clock) -> None:
 def test_the_sign_in_rate_limit_is_twenty_a_minute(client) -> None:
     token = csrf(client)
     statuses = [
-        client.post("/organizer/login", data={"email": f"x{n}@example.com", "password": "p", "_csrf_token": token},
-                    follow_redirects=False).status_code
+        client.post(
+            "/organizer/login",
+            data={"email": f"x{n}@example.com", "password": "p", "_csrf_token": token},
+            follow_redirects=False,
+        ).status_code
         for n in range(SIGN_INS_PER_MINUTE + 1)
     ]
     assert statuses == [401] * SIGN_INS_PER_MINUTE + [429]
 
 
 def test_a_draw_takes_at_most_max_winners(db, event) -> None:
-    mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password="correct horse battery", now=NOW)
+    mei = organizers.create_organizer(
+        db, email="mei@example.com", name="Mei", password="correct horse battery", now=NOW
+    )
     with pytest.raises(draws.DrawRefused):
         draws.draw(db, event.id, drawn_by=mei.id, wanted=draws.MAX_WINNERS + 1, now=NOW)

@@ -46,7 +46,9 @@ def test_a_wall_left_open_stays_open_while_its_organizer_is_signed_in(client, ev
 def test_signing_out_closes_the_wall(client, event, signed_in, quick_tick) -> None:
     with client.websocket_connect(wall_socket(event)) as socket:
         socket.receive_json(timeout=WAIT_S)
-        response = client.post("/organizer/logout", data={"_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False)
+        response = client.post(
+            "/organizer/logout", data={"_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False
+        )
         assert response.status_code == 303
         assert closed_code(socket) == WS_SIGN_IN_REQUIRED
 
@@ -108,7 +110,9 @@ def test_a_member_removed_while_the_wall_is_open_stops_getting_it(client, db, ev
     from events import organizations
 
     shop = organizations.membership(db, signed_in.id).organization
-    kai = organizers.create_organizer(db, email="kai@example.com", name="Kai", password="correct horse battery", now=NOW)
+    kai = organizers.create_organizer(
+        db, email="kai@example.com", name="Kai", password="correct horse battery", now=NOW
+    )
     organizations.add_member(db, shop.id, kai.id, organizations.OWNER, now=NOW)
     with client.websocket_connect(wall_socket(event)) as socket:
         socket.receive_json(timeout=WAIT_S)

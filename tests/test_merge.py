@@ -25,7 +25,9 @@ def test_one_use_is_no_conflict() -> None:
 
 def test_two_uses_of_a_single_use_voucher_order_by_hlc_then_device() -> None:
     ops = [op("r2", "redeem", 1_500_000, "dvB"), op("r1", "redeem", 1_500_000, "dvA")]
-    assert kinds(merge.voucher_findings(TERMS, ops, tolerance_s=60)) == {"over_redemption": {"r1": "within", "r2": "over"}}
+    assert kinds(merge.voucher_findings(TERMS, ops, tolerance_s=60)) == {
+        "over_redemption": {"r1": "within", "r2": "over"}
+    }
 
 
 def test_refused_scans_and_undone_uses_do_not_count() -> None:
@@ -40,7 +42,9 @@ def test_refused_scans_and_undone_uses_do_not_count() -> None:
 
 def test_a_use_after_the_voucher_was_voided() -> None:
     ops = [op("v1", "void", 1_400_000, reason="lost phone"), op("r1", "redeem", 1_500_000, "dvB")]
-    assert kinds(merge.voucher_findings(TERMS, ops, tolerance_s=60)) == {"redeemed_after_void": {"v1": "void", "r1": "after_void"}}
+    assert kinds(merge.voucher_findings(TERMS, ops, tolerance_s=60)) == {
+        "redeemed_after_void": {"v1": "void", "r1": "after_void"}
+    }
 
 
 def test_a_use_before_the_void_is_fine() -> None:
@@ -51,14 +55,20 @@ def test_a_use_before_the_void_is_fine() -> None:
 def test_outside_the_window_with_tolerance() -> None:
     ops = [op("early", "redeem", 939_000), op("edge", "redeem", 941_000), op("late", "redeem", 2_060_000)]
     terms = merge.VoucherTerms(TERMS.token_id, "PPTEXT", 0, 1000, 2000, True)
-    assert kinds(merge.voucher_findings(terms, ops, tolerance_s=60)) == {"out_of_window": {"early": "outside_window", "late": "outside_window"}}
+    assert kinds(merge.voucher_findings(terms, ops, tolerance_s=60)) == {
+        "out_of_window": {"early": "outside_window", "late": "outside_window"}
+    }
 
 
 def test_an_untrusted_issuer_lists_every_claim() -> None:
     terms = merge.VoucherTerms(TERMS.token_id, "PPTEXT", 1, 1000, 2000, False, "revoked_key")
     ops = [op("i1", "issue", 1_100_000), op("r1", "redeem", 1_500_000, "dvB")]
     [finding] = merge.voucher_findings(terms, ops, tolerance_s=60)
-    assert (finding.kind, finding.roles, finding.detail) == ("untrusted_issuer", {"i1": "untrusted", "r1": "untrusted"}, {"why": "revoked_key"})
+    assert (finding.kind, finding.roles, finding.detail) == (
+        "untrusted_issuer",
+        {"i1": "untrusted", "r1": "untrusted"},
+        {"why": "revoked_key"},
+    )
 
 
 def test_a_different_token_under_a_known_id_is_untrusted_and_not_a_use() -> None:
@@ -90,4 +100,7 @@ def test_keys_normalise_phone_and_email() -> None:
     assert merge.phone_key("12") == ""
     assert merge.email_key("  Li.Wei@Example.COM ") == "li.wei@example.com"
     assert merge.email_key("not an email") == ""
-    assert merge.dedup_keys({"phone": "+86 138 0000 1111", "email": "a@b.cn"}) == ["phone:+8613800001111", "email:a@b.cn"]
+    assert merge.dedup_keys({"phone": "+86 138 0000 1111", "email": "a@b.cn"}) == [
+        "phone:+8613800001111",
+        "email:a@b.cn",
+    ]

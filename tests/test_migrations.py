@@ -12,7 +12,9 @@ from migrations import migrations
 def test_a_fresh_file_gets_every_migration(tmp_path) -> None:
     db = open_database(tmp_path / "fresh.db")
     assert migrations.pending(db) == []
-    assert {"settings", "events", "event_secrets", "keys", "key_allowlist", "campaigns", "tokens"} <= set(db.table_names())
+    assert {"settings", "events", "event_secrets", "keys", "key_allowlist", "campaigns", "tokens"} <= set(
+        db.table_names()
+    )
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
 
@@ -59,8 +61,18 @@ def test_campaigns_made_before_texts_existed_get_none(tmp_path) -> None:
     migrations.apply(old, stop_before="m010_campaign_texts")
     assert "texts" not in old["campaigns"].columns_dict
     event = registry.create_event(old, name="Old", venue="", starts_at=0, ends_at=3600, now=0)
-    old["campaigns"].insert({"event_id": event.id, "number": 1, "title": "Coffee", "terms": "", "max_uses": 1,
-                             "rotating": 0, "welcome": 0, "created_at": 0})
+    old["campaigns"].insert(
+        {
+            "event_id": event.id,
+            "number": 1,
+            "title": "Coffee",
+            "terms": "",
+            "max_uses": 1,
+            "rotating": 0,
+            "welcome": 0,
+            "created_at": 0,
+        }
+    )
     old.close()
     db = open_database(path)
     (campaign,) = campaigns.list_campaigns(db, event.id)
@@ -79,12 +91,15 @@ def test_the_audit_log_made_before_m012_keeps_its_rows_and_index_and_takes_the_c
     migrations.apply(old, stop_before="m012_sign_in_throttle")
     mei = organizers.create_organizer(old, email="mei@example.com", name="Mei", password="correct horse battery", now=0)
     event = registry.create_event(old, name="Old", venue="", starts_at=0, ends_at=3600, now=0)
-    old["organizer_actions"].insert({"organizer_id": mei.id, "action": "event.create", "subject": event.id,
-                                     "detail": '{"name": "Old"}', "at": 1})
+    old["organizer_actions"].insert(
+        {"organizer_id": mei.id, "action": "event.create", "subject": event.id, "detail": '{"name": "Old"}', "at": 1}
+    )
     old.close()
     db = open_database(path)
     assert ["subject", "at"] in [index.columns for index in db["organizer_actions"].indexes]
     audit.record(db, audit.CLI, "tablet.code", event.id, {"name": "Door"}, now=2)
     assert [(a.organizer_id, a.organizer_name, a.action) for a in audit.history(db, event.id)] == [
-        (mei.id, "Mei", "event.create"), (audit.CLI, "", "tablet.code")]
+        (mei.id, "Mei", "event.create"),
+        (audit.CLI, "", "tablet.code"),
+    ]
     db.close()

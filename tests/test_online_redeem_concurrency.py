@@ -24,7 +24,9 @@ REQUESTS_PER_TABLET = 12
 
 def post(url: str, body: dict, token: str) -> dict:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
@@ -53,9 +55,17 @@ def test_concurrent_online_redemptions_of_a_single_use_voucher(tmp_path) -> None
         def attempt(tablet: Tablet) -> dict:
             now_ms = int(time.time() * 1000)
             body = {
-                "protocol": 1, "device_id": tablet.device_id, "sent_at_ms": now_ms, "op_id": new_id(),
-                "subject": voucher.id, "hlc_ms": now_ms, "hlc_counter": 0, "device_time_ms": now_ms,
-                "corrected_time_ms": now_ms, "clerk": tablet.clerk, "token": voucher.text,
+                "protocol": 1,
+                "device_id": tablet.device_id,
+                "sent_at_ms": now_ms,
+                "op_id": new_id(),
+                "subject": voucher.id,
+                "hlc_ms": now_ms,
+                "hlc_counter": 0,
+                "device_time_ms": now_ms,
+                "corrected_time_ms": now_ms,
+                "clerk": tablet.clerk,
+                "token": voucher.text,
             }
             return post(url, body, tablet.token)
 

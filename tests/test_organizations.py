@@ -29,13 +29,17 @@ def sign_in_as(client, db, who: organizers.Organizer, *, at: int = NOW) -> None:
     token = csrf(client)
     client.cookies.clear()
     token = csrf(client)
-    first = client.post("/organizer/login/", data={"email": who.email, "password": PASSWORD, "_csrf_token": token},
-                        follow_redirects=False)
+    first = client.post(
+        "/organizer/login/",
+        data={"email": who.email, "password": PASSWORD, "_csrf_token": token},
+        follow_redirects=False,
+    )
     assert first.status_code == 303
     client.get(first.headers["location"])
     enrolled = db["organizers"].get(who.id)["totp_enrolled_at"] is not None
-    done = client.post("/organizer/login/code", data={"code": totp(db, who.id).at(at), "_csrf_token": token},
-                       follow_redirects=False)
+    done = client.post(
+        "/organizer/login/code", data={"code": totp(db, who.id).at(at), "_csrf_token": token}, follow_redirects=False
+    )
     # The sign-in that enrolls the app answers with the recovery codes, shown once; later ones go on.
     assert done.status_code == (303 if enrolled else 200), done.text
 
@@ -80,13 +84,19 @@ def test_an_account_sees_and_acts_only_in_its_organization(db, event, shop) -> N
 
 def test_the_last_owner_can_be_neither_removed_nor_demoted(db, shop) -> None:
     home, _, people, _ = shop
-    for attempt in (lambda: organizations.remove_member(db, home.id, people["Mei"].id),
-                    lambda: organizations.change_role(db, home.id, people["Mei"].id, MANAGER)):
+    for attempt in (
+        lambda: organizations.remove_member(db, home.id, people["Mei"].id),
+        lambda: organizations.change_role(db, home.id, people["Mei"].id, MANAGER),
+    ):
         with pytest.raises(organizations.MembershipRefused, match="last_owner"):
             attempt()
     organizations.change_role(db, home.id, people["Kai"].id, OWNER)
     organizations.change_role(db, home.id, people["Mei"].id, STAFF)  # another owner now stands
-    assert [(m.name, m.role) for m in organizations.members(db, home.id)] == [("Kai", OWNER), ("Mei", STAFF), ("Sam", STAFF)]
+    assert [(m.name, m.role) for m in organizations.members(db, home.id)] == [
+        ("Kai", OWNER),
+        ("Mei", STAFF),
+        ("Sam", STAFF),
+    ]
 
 
 def test_the_last_owner_who_can_sign_in_cannot_be_disabled_nor_lose_the_role(db, shop) -> None:
@@ -99,9 +109,11 @@ def test_the_last_owner_who_can_sign_in_cannot_be_disabled_nor_lose_the_role(db,
     # A second owner, disabled, manages nothing: Mei is still the last one who can.
     organizations.change_role(db, home.id, kai, OWNER)
     organizations.set_member_disabled(db, home.id, kai, True, by=mei, now=NOW)
-    for attempt in (lambda: organizations.change_role(db, home.id, mei, STAFF),
-                    lambda: organizations.remove_member(db, home.id, mei),
-                    lambda: organizations.set_member_disabled(db, home.id, mei, True, by=people["Sam"].id, now=NOW)):
+    for attempt in (
+        lambda: organizations.change_role(db, home.id, mei, STAFF),
+        lambda: organizations.remove_member(db, home.id, mei),
+        lambda: organizations.set_member_disabled(db, home.id, mei, True, by=people["Sam"].id, now=NOW),
+    ):
         with pytest.raises(organizations.MembershipRefused, match="last_owner"):
             attempt()
     organizations.change_role(db, home.id, kai, MANAGER)  # the disabled owner may be demoted, though
@@ -114,12 +126,23 @@ def test_the_last_owner_who_can_sign_in_cannot_be_disabled_nor_lose_the_role(db,
 
 
 def _event_routes() -> list[tuple[str, str]]:
-    return [(path, method) for path, method, _ in HTTP_ROUTES if path.startswith("/organizer/") and "{event_id:" in path and method != "OPTIONS"]
+    return [
+        (path, method)
+        for path, method, _ in HTTP_ROUTES
+        if path.startswith("/organizer/") and "{event_id:" in path and method != "OPTIONS"
+    ]
 
 
 def _concrete(path: str, event_id: str) -> str:
-    values = {"event_id": event_id, "number": "1", "device_id": "dvnone", "import_id": "none", "draw_id": "1",
-              "conflict_id": "1", "name": "attendees.csv"}
+    values = {
+        "event_id": event_id,
+        "number": "1",
+        "device_id": "dvnone",
+        "import_id": "none",
+        "draw_id": "1",
+        "conflict_id": "1",
+        "name": "attendees.csv",
+    }
     return re.sub(r"\{(\w+):\w+\}", lambda m: values[m.group(1)], path)
 
 
@@ -134,7 +157,10 @@ def test_another_organizations_event_is_an_unknown_one_on_every_route(client, db
         theirs = client.request(method, _concrete(path, event.id), headers=headers, follow_redirects=False)
         unknown = client.request(method, _concrete(path, "evdoesnotexist00"), headers=headers, follow_redirects=False)
         assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.status_code)
-        assert theirs.json() == {**unknown.json(), "detail": unknown.json()["detail"].replace("evdoesnotexist00", event.id)}
+        assert theirs.json() == {
+            **unknown.json(),
+            "detail": unknown.json()["detail"].replace("evdoesnotexist00", event.id),
+        }
     page = client.get("/organizer", headers={"Accept": "text/html"}).text
     assert "Their secret launch" in page and "Spring pop-up" not in page
 
@@ -189,9 +215,13 @@ def test_staff_read_conflicts_but_do_not_decide_nor_change_the_event(client, db,
     base = f"/organizer/events/{event.id}"
     shown = client.get(f"{base}/conflicts/{conflict_id}")
     assert shown.status_code == 200 and 'action="' + f"{base}/conflicts/{conflict_id}/resolve" not in shown.text
-    for path, form in ((f"{base}/conflicts/{conflict_id}/resolve", {"decision": "dismiss", "note": "x"}),
-                       (f"{base}/edit", {"name": "Taken over"}), (f"{base}/campaigns/", {"title": "Free"}),
-                       (f"{base}/tablets/", {"name": "Mine"}), (f"{base}/wall/draws", {"winners": "1"})):
+    for path, form in (
+        (f"{base}/conflicts/{conflict_id}/resolve", {"decision": "dismiss", "note": "x"}),
+        (f"{base}/edit", {"name": "Taken over"}),
+        (f"{base}/campaigns/", {"title": "Free"}),
+        (f"{base}/tablets/", {"name": "Mine"}),
+        (f"{base}/wall/draws", {"winners": "1"}),
+    ):
         assert client.post(path, data={**form, "_csrf_token": token}, follow_redirects=False).status_code == 403, path
     assert db.execute("select status from conflicts where id = ?", [conflict_id]).fetchone()[0] == "open"
     assert registry.get_event(db, event.id).name == "Spring pop-up"
@@ -203,11 +233,17 @@ def test_a_manager_cannot_manage_members(client, db, shop) -> None:
     sign_in_as(client, db, people["Kai"])
     token = client.cookies["csrftoken"]
     assert client.get("/organizer/members", headers={"Accept": "application/json"}).json()["error"] == "role_required"
-    for path, form in (("/organizer/members/", {"email": "new@example.com", "role": OWNER, "name": "New", "password": PASSWORD}),
-                       (f"/organizer/members/{people['Kai'].id}/role", {"role": OWNER}),
-                       (f"/organizer/members/{people['Mei'].id}/remove", {})):
+    for path, form in (
+        ("/organizer/members/", {"email": "new@example.com", "role": OWNER, "name": "New", "password": PASSWORD}),
+        (f"/organizer/members/{people['Kai'].id}/role", {"role": OWNER}),
+        (f"/organizer/members/{people['Mei'].id}/remove", {}),
+    ):
         assert client.post(path, data={**form, "_csrf_token": token}, follow_redirects=False).status_code == 403, path
-    assert [(m.name, m.role) for m in organizations.members(db, home.id)] == [("Mei", OWNER), ("Kai", MANAGER), ("Sam", STAFF)]
+    assert [(m.name, m.role) for m in organizations.members(db, home.id)] == [
+        ("Mei", OWNER),
+        ("Kai", MANAGER),
+        ("Sam", STAFF),
+    ]
     assert organizations.find_account(db, "new@example.com") is None
     assert "/organizer/members" not in client.get("/organizer").text
 
@@ -215,9 +251,19 @@ def test_a_manager_cannot_manage_members(client, db, shop) -> None:
 def test_a_new_event_is_its_creators_organizations(client, db, shop) -> None:
     home, _, people, _ = shop
     sign_in_as(client, db, people["Kai"])
-    created = client.post("/organizer/events/", data={"name": "Kai's launch", "venue": "", "starts": "2026-01-02T10:00",
-                                                       "ends": "2026-01-02T18:00", "timezone": "UTC", "languages": ["en"],
-                                                       "_csrf_token": client.cookies["csrftoken"]}, follow_redirects=False)
+    created = client.post(
+        "/organizer/events/",
+        data={
+            "name": "Kai's launch",
+            "venue": "",
+            "starts": "2026-01-02T10:00",
+            "ends": "2026-01-02T18:00",
+            "timezone": "UTC",
+            "languages": ["en"],
+            "_csrf_token": client.cookies["csrftoken"],
+        },
+        follow_redirects=False,
+    )
     assert created.status_code == 303
     event_id = created.headers["location"].rsplit("/", 1)[1]
     assert organizations.organization_of_event(db, event_id) == home.id
@@ -235,34 +281,68 @@ def test_an_owner_adds_changes_and_removes_members_and_the_last_owner_stays(clie
     page = client.get("/organizer/members")
     assert page.status_code == 200 and "Kai" in page.text and 'name="_csrf_token"' in page.text
     # A new account, then an existing one (Lee, in no organization), by email.
-    added = client.post("/organizer/members/", data={"email": "Ann@Example.com", "role": MANAGER, "name": "Ann <b>",
-                                                      "password": PASSWORD, "_csrf_token": token}, follow_redirects=False)
+    added = client.post(
+        "/organizer/members/",
+        data={
+            "email": "Ann@Example.com",
+            "role": MANAGER,
+            "name": "Ann <b>",
+            "password": PASSWORD,
+            "_csrf_token": token,
+        },
+        follow_redirects=False,
+    )
     assert added.status_code == 303 and added.headers["location"] == "/organizer/members?done=added"
     lee = account(db, "Lee")
-    fragment = client.post("/organizer/members/", data={"email": "lee@example.com", "role": STAFF, "_csrf_token": token},
-                           headers={"HX-Request": "true"})
+    fragment = client.post(
+        "/organizer/members/",
+        data={"email": "lee@example.com", "role": STAFF, "_csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
     assert fragment.status_code == 200 and "<html" not in fragment.text and "Member added." in fragment.text
     assert "Ann &lt;b&gt;" in fragment.text
     ann = organizations.find_account(db, "ann@example.com")
     assert organizations.membership(db, ann).role == MANAGER and organizations.membership(db, lee.id).role == STAFF
     # Refusals: 422 with the reason in words, nothing changed.
-    for form, words in (({"email": "olu@example.com", "role": STAFF}, "cannot be added here"),
-                        ({"email": "kai@example.com", "role": STAFF}, "already a member"),
-                        ({"email": "zed@example.com", "role": STAFF, "name": "Zed", "password": "short"}, "10 to 1024"),
-                        ({"email": "zed@example.com", "role": "admin"}, "Choose a role")):
+    for form, words in (
+        ({"email": "olu@example.com", "role": STAFF}, "cannot be added here"),
+        ({"email": "kai@example.com", "role": STAFF}, "already a member"),
+        ({"email": "zed@example.com", "role": STAFF, "name": "Zed", "password": "short"}, "10 to 1024"),
+        ({"email": "zed@example.com", "role": "admin"}, "Choose a role"),
+    ):
         refused = client.post("/organizer/members/", data={**form, "_csrf_token": token})
         assert refused.status_code == 422 and words in refused.text, (form, refused.status_code)
     assert organizations.find_account(db, "zed@example.com") is None
-    for path, form in ((f"/organizer/members/{people['Mei'].id}/role", {"role": STAFF}),
-                       (f"/organizer/members/{people['Mei'].id}/remove", {})):
+    for path, form in (
+        (f"/organizer/members/{people['Mei'].id}/role", {"role": STAFF}),
+        (f"/organizer/members/{people['Mei'].id}/remove", {}),
+    ):
         refused = client.post(path, data={**form, "_csrf_token": token})
         assert refused.status_code == 422 and "at least one owner" in refused.text
-    assert client.post(f"/organizer/members/{people['Kai'].id}/role", data={"role": STAFF, "_csrf_token": token},
-                       follow_redirects=False).status_code == 303
-    assert client.post(f"/organizer/members/{people['Sam'].id}/remove", data={"_csrf_token": token},
-                       follow_redirects=False).status_code == 303
-    assert organizations.membership(db, people["Kai"].id).role == STAFF and organizations.membership(db, people["Sam"].id) is None
-    assert [a.action for a in audit.history(db, home.id)] == ["member.add", "member.add", "member.role", "member.remove"]
+    assert (
+        client.post(
+            f"/organizer/members/{people['Kai'].id}/role",
+            data={"role": STAFF, "_csrf_token": token},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            f"/organizer/members/{people['Sam'].id}/remove", data={"_csrf_token": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    assert (
+        organizations.membership(db, people["Kai"].id).role == STAFF
+        and organizations.membership(db, people["Sam"].id) is None
+    )
+    assert [a.action for a in audit.history(db, home.id)] == [
+        "member.add",
+        "member.add",
+        "member.role",
+        "member.remove",
+    ]
     # A member of another organization is not there to change; a form without CSRF is refused.
     assert client.post(f"/organizer/members/{people['Olu'].id}/remove", data={"_csrf_token": token}).status_code == 404
     assert client.post(f"/organizer/members/{people['Kai'].id}/remove", data={}).status_code == 403
@@ -276,7 +356,11 @@ def test_a_removed_member_reaches_nothing_at_their_next_request(client, db, even
     organizations.remove_member(db, home.id, people["Sam"].id)
     assert client.get(f"/organizer/events/{event.id}/wall", headers={"Accept": "application/json"}).status_code == 404
     home_page = client.get("/organizer")
-    assert home_page.status_code == 200 and "not a member of any organization" in home_page.text and "Spring pop-up" not in home_page.text
+    assert (
+        home_page.status_code == 200
+        and "not a member of any organization" in home_page.text
+        and "Spring pop-up" not in home_page.text
+    )
 
 
 def test_an_owner_resets_a_members_app_and_password_and_their_sessions_end(client, db, shop, clock) -> None:
@@ -291,8 +375,11 @@ def test_an_owner_resets_a_members_app_and_password_and_their_sessions_end(clien
     assert f'action="/organizer/members/{people["Mei"].id}/reset"' not in page  # not one's own
     nothing = client.post(f"/organizer/members/{kai.id}/reset", data={"_csrf_token": token})
     assert nothing.status_code == 422 and "Choose what to reset" in nothing.text
-    done = client.post(f"/organizer/members/{kai.id}/reset", headers={"HX-Request": "true"},
-                       data={"second_factor": "yes", "password": "yes", "_csrf_token": token})
+    done = client.post(
+        f"/organizer/members/{kai.id}/reset",
+        headers={"HX-Request": "true"},
+        data={"second_factor": "yes", "password": "yes", "_csrf_token": token},
+    )
     (password,) = re.findall(r'id="one-time-password">([a-z2-7-]+)<', done.text)
     assert done.status_code == 200 and "<html" not in done.text and done.headers["cache-control"] == "no-store"
     assert organizers.session_organizer(db, kais, now=NOW + 60) is None  # his sessions ended
@@ -309,15 +396,23 @@ def test_an_owner_resets_a_members_app_and_password_and_their_sessions_end(clien
     assert 'id="totp-secret"' in enroll.text
     codes = client.post("/organizer/login/code", data={"code": totp(db, kai.id).at(NOW + 60), "_csrf_token": token})
     assert codes.status_code == 200 and 'href="/organizer/account"' in codes.text  # the codes, then his own password
-    assert client.get("/organizer", headers={"Accept": "text/html"}, follow_redirects=False).headers["location"] == \
-        "/organizer/account"
+    assert (
+        client.get("/organizer", headers={"Accept": "text/html"}, follow_redirects=False).headers["location"]
+        == "/organizer/account"
+    )
     # Self, and another organization's member: refused.
     sign_in_as(client, db, people["Mei"], at=NOW + 90)
     token = client.cookies["csrftoken"]
-    self_reset = client.post(f"/organizer/members/{people['Mei'].id}/reset", data={"password": "yes", "_csrf_token": token})
+    self_reset = client.post(
+        f"/organizer/members/{people['Mei'].id}/reset", data={"password": "yes", "_csrf_token": token}
+    )
     assert self_reset.status_code == 422 and "Account page" in self_reset.text
-    assert client.post(f"/organizer/members/{people['Olu'].id}/reset",
-                       data={"password": "yes", "_csrf_token": token}).status_code == 404
+    assert (
+        client.post(
+            f"/organizer/members/{people['Olu'].id}/reset", data={"password": "yes", "_csrf_token": token}
+        ).status_code
+        == 404
+    )
 
 
 def test_an_owner_disables_a_member_at_once_and_enables_them_again(client, db, event, shop) -> None:
@@ -344,8 +439,11 @@ def test_an_owner_disables_a_member_at_once_and_enables_them_again(client, db, e
     assert self_disable.status_code == 422 and not organizers.is_disabled(db, people["Mei"].id)
     client.post(f"/organizer/members/{sam.id}/enable", data={"_csrf_token": token})
     assert not organizers.is_disabled(db, sam.id)
-    assert [(a.action, a.organizer_id) for a in audit.history(db, sam.id) if a.action in ("account.disabled", "account.enabled")] == [
-        ("account.disabled", people["Mei"].id), ("account.enabled", people["Mei"].id)]
+    assert [
+        (a.action, a.organizer_id)
+        for a in audit.history(db, sam.id)
+        if a.action in ("account.disabled", "account.enabled")
+    ] == [("account.disabled", people["Mei"].id), ("account.enabled", people["Mei"].id)]
     sign_in_as(client, db, sam, at=NOW + 30)
 
 
@@ -361,7 +459,19 @@ def test_the_members_page_speaks_chinese(client, db, shop) -> None:
 
 def _create(path, *extra: str, email: str = "boss@example.com", monkeypatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    cli(["create-organizer", "--email", email, "--name", email.split("@")[0], "--password-stdin", "--db", str(path), *extra])
+    cli(
+        [
+            "create-organizer",
+            "--email",
+            email,
+            "--name",
+            email.split("@")[0],
+            "--password-stdin",
+            "--db",
+            str(path),
+            *extra,
+        ]
+    )
 
 
 def test_the_command_makes_the_first_organization_then_joins_a_named_one(tmp_path, monkeypatch, capsys) -> None:
@@ -421,6 +531,8 @@ def test_the_commands_that_change_accounts_are_in_the_audit_log(tmp_path, monkey
     db = open_database(path)
     boss = organizations.find_account(db, "boss@example.com")
     assert [(a.organizer_id, a.action) for a in audit.history(db, boss)] == [
-        (audit.CLI, "organizer.create"), (audit.CLI, "account.second_factor_reset")]
+        (audit.CLI, "organizer.create"),
+        (audit.CLI, "account.second_factor_reset"),
+    ]
     assert audit.history(db, boss)[0].detail["organization"] == "Brand <b>"
     db.close()

@@ -30,14 +30,20 @@ def test_passwords_are_stored_as_scrypt_hashes(db, mei) -> None:
     stored = db["organizers"].get(mei.id)["password_hash"]
     assert stored.startswith("scrypt$16384$8$1$") and PASSWORD not in stored
     assert organizers.password_matches(PASSWORD, stored) and not organizers.password_matches(PASSWORD + "!", stored)
-    assert not organizers.password_matches(PASSWORD, "garbage") and not organizers.password_matches(PASSWORD, "md5$x$y$z$a$b")
+    assert not organizers.password_matches(PASSWORD, "garbage") and not organizers.password_matches(
+        PASSWORD, "md5$x$y$z$a$b"
+    )
 
 
 @pytest.mark.parametrize(
     "email, name, password, message",
-    [("not-an-email", "Mei", PASSWORD, "not an email"), ("a@example.com", " ", PASSWORD, "needs a name"),
-     ("a@example.com", "Mei", "short", "at least 10"), ("a@example.com", "Mei", "x" * 1025, "at most 1024"),
-     ("MEI@example.com", "Mei", PASSWORD, "already an organizer")],
+    [
+        ("not-an-email", "Mei", PASSWORD, "not an email"),
+        ("a@example.com", " ", PASSWORD, "needs a name"),
+        ("a@example.com", "Mei", "short", "at least 10"),
+        ("a@example.com", "Mei", "x" * 1025, "at most 1024"),
+        ("MEI@example.com", "Mei", PASSWORD, "already an organizer"),
+    ],
 )
 def test_creating_an_organizer_checks_its_fields(db, mei, email, name, password, message) -> None:
     with pytest.raises(ValueError, match=message):
@@ -183,8 +189,11 @@ def test_sign_ins_failures_and_lock_outs_are_in_the_audit_log(db, mei) -> None:
     organizers.check_code(db, pending.token, totp(db, mei.id).at(at), now=at, client="198.51.100.1")
     actions = [(a.action, a.detail["client"]) for a in audit.history(db, mei.id)]
     assert actions == [("sign_in.password_failed", "203.0.113.9")] * 4 + [
-        ("sign_in.locked", "203.0.113.9"), ("sign_in.code_failed", "198.51.100.1"),
-        ("account.recovery_codes", "198.51.100.1"), ("sign_in", "198.51.100.1")]
+        ("sign_in.locked", "203.0.113.9"),
+        ("sign_in.code_failed", "198.51.100.1"),
+        ("account.recovery_codes", "198.51.100.1"),
+        ("sign_in", "198.51.100.1"),
+    ]
     (stranger,) = db.query("select * from organizer_actions where actor = 'anonymous'")
     assert stranger["organizer_id"] is None and stranger["subject"].startswith("email:")
     assert "nobody" not in json.dumps(stranger)  # what a stranger typed is not kept
@@ -226,19 +235,27 @@ def test_the_command_creates_the_first_organizer(tmp_path, monkeypatch, capsys) 
 
 
 def test_sign_in_enrolls_the_app_then_opens_the_console(client, db, mei) -> None:
-    assert client.get("/organizer", follow_redirects=False, headers={"Accept": "text/html"}).headers["location"] == \
-        "/organizer/login?next=/organizer"
+    assert (
+        client.get("/organizer", follow_redirects=False, headers={"Accept": "text/html"}).headers["location"]
+        == "/organizer/login?next=/organizer"
+    )
     token = csrf(client)
-    first = client.post("/organizer/login/", data={"email": "mei@example.com", "password": PASSWORD, "_csrf_token": token},
-                        follow_redirects=False)
+    first = client.post(
+        "/organizer/login/",
+        data={"email": "mei@example.com", "password": PASSWORD, "_csrf_token": token},
+        follow_redirects=False,
+    )
     assert first.status_code == 303 and PENDING_COOKIE in first.cookies and SESSION_COOKIE not in first.cookies
     assert "Path=/organizer/login" in first.headers["set-cookie"] and "SameSite=strict" in first.headers["set-cookie"]
     enroll = client.get("/organizer/login/code")
     secret = re.search(r'id="totp-secret">([A-Z2-7]{32})<', enroll.text).group(1)
     assert "<svg" in enroll.text and "Mei &lt;b&gt;Lin&lt;/b&gt;" in enroll.text
-    assert client.get("/organizer", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303  # not yet
-    done = client.post("/organizer/login/code", data={"code": pyotp.TOTP(secret).at(NOW), "_csrf_token": token},
-                       follow_redirects=False)
+    assert (
+        client.get("/organizer", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303
+    )  # not yet
+    done = client.post(
+        "/organizer/login/code", data={"code": pyotp.TOTP(secret).at(NOW), "_csrf_token": token}, follow_redirects=False
+    )
     # Enrolled: the answer is the recovery codes, shown this once (never cached), then the console.
     shown = re.findall(r"<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</li>", done.text)
     assert done.status_code == 200 and len(set(shown)) == organizers.RECOVERY_CODES
@@ -332,7 +349,11 @@ def test_no_other_credential_reaches_an_organizer_page(client, db, event, mei, c
     assert organizer_routes
     for path, method in organizer_routes:
         # Real values in the path parameters, so the route itself (not a 404) answers.
-        concrete = re.sub(r"\{(\w+):int\}", "1", re.sub(r"\{(\w+):str\}", lambda m: event.id if m.group(1) == "event_id" else "x", path))
+        concrete = re.sub(
+            r"\{(\w+):int\}",
+            "1",
+            re.sub(r"\{(\w+):str\}", lambda m: event.id if m.group(1) == "event_id" else "x", path),
+        )
         response = client.request(method, concrete, headers=headers)
         assert response.status_code in (401, 403), (path, method, response.status_code)
 
@@ -354,8 +375,12 @@ def test_enrolling_makes_ten_recovery_codes_kept_only_as_digests(db, mei) -> Non
     assert len({row["salt"] for row in rows}) == len(rows)  # a salt of its own each
     assert not any(code.replace("-", "") in json.dumps(rows) for code in first.recovery_codes)
     later = NOW + 60
-    again = organizers.complete_sign_in(db, organizers.check_password(db, "mei@example.com", PASSWORD, now=later).token,
-                                        totp(db, mei.id).at(later), now=later)
+    again = organizers.complete_sign_in(
+        db,
+        organizers.check_password(db, "mei@example.com", PASSWORD, now=later).token,
+        totp(db, mei.id).at(later),
+        now=later,
+    )
     assert again.recovery_codes == ()  # shown once: a later sign-in makes none
 
 
@@ -404,7 +429,9 @@ def test_new_recovery_codes_replace_the_old_and_need_the_password(db, mei) -> No
     with pytest.raises(organizers.LoginRefused, match="bad_recovery_code"):
         organizers.complete_sign_in(db, pending.token, old[0], now=NOW + 60)
     organizers.complete_sign_in(db, pending.token, new[0], now=NOW + 60)
-    assert [a.action for a in audit.history(db, mei.id) if a.action == "account.recovery_codes"] == ["account.recovery_codes"] * 2
+    assert [a.action for a in audit.history(db, mei.id) if a.action == "account.recovery_codes"] == [
+        "account.recovery_codes"
+    ] * 2
 
 
 def test_sign_in_with_a_recovery_code_through_the_pages(client, db, mei, clock) -> None:
@@ -417,8 +444,11 @@ def test_sign_in_with_a_recovery_code_through_the_pages(client, db, mei, clock) 
     assert 'id="sign-in-recovery"' in code_page.text and "<svg" not in code_page.text
     wrong = client.post("/organizer/login/code", data={"code": "aaaa-bbbb-cccc-dddd", "_csrf_token": token})
     assert wrong.status_code == 401 and "recovery code is not right" in wrong.text
-    done = client.post("/organizer/login/code", data={"code": codes[0], "next": "/organizer/members", "_csrf_token": token},
-                       follow_redirects=False)
+    done = client.post(
+        "/organizer/login/code",
+        data={"code": codes[0], "next": "/organizer/members", "_csrf_token": token},
+        follow_redirects=False,
+    )
     assert done.status_code == 303 and done.headers["location"] == "/organizer/members"
     assert client.get("/organizer/account/").text.count("9 unused recovery codes") == 1
 
@@ -428,8 +458,9 @@ def test_sign_in_with_a_recovery_code_through_the_pages(client, db, mei, clock) 
 
 def test_a_disabled_account_is_refused_like_a_wrong_password_and_its_sessions_end(client, db, mei) -> None:
     organizers.create_organizer(db, email="li@example.com", name="Li", password=PASSWORD, now=NOW)
-    session = organizers.check_code(db, organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW).token,
-                                    totp(db, mei.id).at(NOW), now=NOW)
+    session = organizers.check_code(
+        db, organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW).token, totp(db, mei.id).at(NOW), now=NOW
+    )
     assert organizers.set_disabled(db, mei.id, True, by=audit.CLI, now=NOW + 10) == 1
     assert organizers.session_organizer(db, session, now=NOW + 10) is None
     with pytest.raises(organizers.LoginRefused, match="bad_credentials"):
@@ -442,7 +473,10 @@ def test_a_disabled_account_is_refused_like_a_wrong_password_and_its_sessions_en
     organizers.set_disabled(db, mei.id, False, by=audit.CLI, now=NOW + 30)
     assert organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 30).organizer.id == mei.id
     assert [a.action for a in audit.history(db, mei.id) if a.action.startswith("account.")] == [
-        "account.recovery_codes", "account.disabled", "account.enabled"]
+        "account.recovery_codes",
+        "account.disabled",
+        "account.enabled",
+    ]
     assert "sign_in.disabled" in [a.action for a in audit.history(db, mei.id)]
 
 

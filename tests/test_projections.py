@@ -19,8 +19,14 @@ def scenario(db, event):
 def test_counters(db, event, scenario) -> None:
     # Every registration came from a tablet: walk-ins, no one signed up before coming.
     assert projections.counters(db, event.id) == projections.Counters(
-        signed_up=0, checked_in=3, unique_attendees=4, unique_checked_in=3,
-        vouchers_issued=3, vouchers_redeemed=1, redemptions=2, open_conflicts=2,
+        signed_up=0,
+        checked_in=3,
+        unique_attendees=4,
+        unique_checked_in=3,
+        vouchers_issued=3,
+        vouchers_redeemed=1,
+        redemptions=2,
+        open_conflicts=2,
     )
 
 
@@ -32,13 +38,20 @@ def test_server_issued_vouchers_count_as_issued(db, event, scenario) -> None:
 
 def test_funnel(db, event, scenario) -> None:
     # People at every step: Li Wei's two records are one person.
-    assert projections.funnel(db, event.id) == [("registered", 4), ("checked_in", 3), ("voucher_issued", 3), ("redeemed", 1)]
+    assert projections.funnel(db, event.id) == [
+        ("registered", 4),
+        ("checked_in", 3),
+        ("voucher_issued", 3),
+        ("redeemed", 1),
+    ]
 
 
 def test_arrivals_and_redemptions_per_quarter_hour(db, event, scenario) -> None:
     start = (NOW // 900) * 900
     assert [(b.start - start, b.arrivals, b.redemptions) for b in projections.per_quarter_hour(db, event.id)] == [
-        (0, 1, 1), (900, 1, 1), (1800, 1, 0)
+        (0, 1, 1),
+        (900, 1, 1),
+        (1800, 1, 0),
     ]
 
 

@@ -16,8 +16,15 @@ SERVER = keys.generate_private_key()
 
 def sample(rotating: bool = True) -> str:
     return tokens.issue(
-        signing_key=SERVER, key_id=0xFFFF, event_id="ev" + "f" * 16, type=tokens.TokenType.VOUCHER,
-        issued_at=2**32 - 10**6, valid_until=2**32 - 1, campaign=255, max_uses=255, rotating=rotating,
+        signing_key=SERVER,
+        key_id=0xFFFF,
+        event_id="ev" + "f" * 16,
+        type=tokens.TokenType.VOUCHER,
+        issued_at=2**32 - 10**6,
+        valid_until=2**32 - 1,
+        campaign=255,
+        max_uses=255,
+        rotating=rotating,
     )
 
 

@@ -17,9 +17,13 @@ def test_an_event_gets_a_root_key_and_the_server_key(db, event) -> None:
 
 
 def test_device_keys_get_new_ids_never_reused(db, event) -> None:
-    first = registry.register_device_key(db, event.id, public_key=keys.public_key_bytes(keys.generate_private_key()), device_id="dv1", now=NOW)
+    first = registry.register_device_key(
+        db, event.id, public_key=keys.public_key_bytes(keys.generate_private_key()), device_id="dv1", now=NOW
+    )
     registry.revoke_key(db, event.id, first, now=NOW)
-    second = registry.register_device_key(db, event.id, public_key=keys.public_key_bytes(keys.generate_private_key()), device_id="dv2", now=NOW)
+    second = registry.register_device_key(
+        db, event.id, public_key=keys.public_key_bytes(keys.generate_private_key()), device_id="dv2", now=NOW
+    )
     assert (first, second) == (2, 3)
 
 
@@ -35,7 +39,9 @@ def test_every_key_change_bumps_the_bundle_and_it_verifies(db, event) -> None:
     kid = registry.register_device_key(db, event.id, public_key=keys.public_key_bytes(tablet), device_id="dv1", now=NOW)
     seqs.append(registry.get_event(db, event.id).bundle_seq)
     registry.revoke_key(db, event.id, kid, now=NOW + 60, allowlist={"AAAAAAAAAAAAAAAA"})
-    bundle = verify_bundle(registry.signed_trust_bundle(db, event.id, now=NOW).to_json(), root, event_id=event.id, min_seq=seqs[-1])
+    bundle = verify_bundle(
+        registry.signed_trust_bundle(db, event.id, now=NOW).to_json(), root, event_id=event.id, min_seq=seqs[-1]
+    )
     assert seqs == [1, 2] and bundle.seq == 3
     assert bundle.keys[kid].status is KeyStatus.REVOKED and bundle.keys[kid].allowlist == {"AAAAAAAAAAAAAAAA"}
 
@@ -50,15 +56,19 @@ def test_server_tokens_authenticate_against_their_own_event_only(db, event) -> N
     issued = campaigns.issue_pass(db, event.id, now=NOW)
     found, token = registry.authenticate_token(db, issued.text, now=NOW)
     assert (found.id, token.id) == (event.id, issued.id)
-    foreign = tokens.issue(signing_key=registry.issuing_key(db, other.id), key_id=1, event_id="evnowhere", type=tokens.TokenType.PASS, issued_at=NOW)
+    foreign = tokens.issue(
+        signing_key=registry.issuing_key(db, other.id),
+        key_id=1,
+        event_id="evnowhere",
+        type=tokens.TokenType.PASS,
+        issued_at=NOW,
+    )
     with pytest.raises(tokens.TokenError) as raised:
         registry.authenticate_token(db, foreign, now=NOW)
     assert raised.value.reason is tokens.Reason.WRONG_EVENT
 
 
-@pytest.mark.parametrize(
-    "bad", [dict(name=" "), dict(ends_at=NOW - 7200), dict(timezone="Mars/Olympus")]
-)
+@pytest.mark.parametrize("bad", [dict(name=" "), dict(ends_at=NOW - 7200), dict(timezone="Mars/Olympus")])
 def test_event_validation(db, bad) -> None:
     args = dict(name="E", venue="V", starts_at=NOW - 3600, ends_at=NOW, timezone="Asia/Shanghai", now=NOW)
     with pytest.raises(ValueError):

@@ -18,8 +18,14 @@ def test_revocation_keeps_synced_vouchers_and_distrusts_the_rest(db, event) -> N
     # Only the first issue reaches the server before the tablet is lost.
     lost.outbox[:] = [issue_synced]
     push(db, lost, MS + 2000)
-    forged = tokens.issue(signing_key=door.private_key, key_id=lost.key_id, event_id=event.id,
-                          type=tokens.TokenType.VOUCHER, issued_at=NOW, max_uses=1)
+    forged = tokens.issue(
+        signing_key=door.private_key,
+        key_id=lost.key_id,
+        event_id=event.id,
+        type=tokens.TokenType.VOUCHER,
+        issued_at=NOW,
+        max_uses=1,
+    )
     door.redeem(forged, now_ms=MS + 3000)  # a forgery under the lost tablet's key id, refused
     push(db, door, MS + 3500)
 

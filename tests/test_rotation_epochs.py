@@ -32,8 +32,12 @@ def code_with(rotation_key: bytes, text: str, at: float) -> str:
 def test_revoking_a_tablet_retires_the_rotation_key_it_held(db, event) -> None:
     held = registry.rotation_key(db, event.id)
     assert registry.rotation_keys(db, event.id).epoch == 1 and registry.rotation_keys(db, event.id).retired == ()
-    lost = devices.enroll(db, devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
-                          public_key=keys.public_key_bytes(keys.generate_private_key()), now=NOW).device
+    lost = devices.enroll(
+        db,
+        devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
+        public_key=keys.public_key_bytes(keys.generate_private_key()),
+        now=NOW,
+    ).device
     devices.revoke_device(db, lost.id, now=NOW + 10)
     after = registry.rotation_keys(db, event.id)
     assert after.epoch == 2 and after.current != held and registry.rotation_key(db, event.id) == after.current
@@ -62,8 +66,15 @@ def test_online_redemption_refuses_a_code_from_the_retired_key(client, db, event
     refused = online(client, door, text, code=code_with(stolen_key, text, NOW + 30), op_id="opStolen0001")
     assert refused.status_code == 200
     assert refused.json() | {"server_time_ms": 0, "log_id": ""} == {
-        "protocol": 3, "log_id": "", "op_id": "opStolen0001", "outcome": "refused", "reason": "rotation_key_retired",
-        "uses_before": 0, "max_uses": 1, "server_time_ms": 0}
+        "protocol": 3,
+        "log_id": "",
+        "op_id": "opStolen0001",
+        "outcome": "refused",
+        "reason": "rotation_key_retired",
+        "uses_before": 0,
+        "max_uses": 1,
+        "server_time_ms": 0,
+    }
     current = code_with(registry.rotation_key(db, event.id), text, NOW + 30)
     accepted = online(client, door, text, code=current, op_id="opCurrent001")
     assert accepted.json()["outcome"] == "accepted"
@@ -89,8 +100,12 @@ def test_tablets_learn_the_new_rotation_key_at_their_next_sync(client, db, event
 
 
 def test_a_lost_data_key_drops_the_retired_keys_and_moves_the_epoch_on(db, event) -> None:
-    lost = devices.enroll(db, devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
-                          public_key=keys.public_key_bytes(keys.generate_private_key()), now=NOW).device
+    lost = devices.enroll(
+        db,
+        devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
+        public_key=keys.public_key_bytes(keys.generate_private_key()),
+        now=NOW,
+    ).device
     devices.revoke_device(db, lost.id, now=NOW)
     registry.replace_event_keys(db, event.id)
     after = registry.rotation_keys(db, event.id)
@@ -105,15 +120,23 @@ def _secret_on(page: str, token_id: str) -> str:
 
 
 def _wallet(db, event):
-    campaigns.create_campaign(db, event.id, title="¥50 off", max_uses=1, valid_minutes=240, rotating=True, welcome=True, now=NOW)
+    campaigns.create_campaign(
+        db, event.id, title="¥50 off", max_uses=1, valid_minutes=240, rotating=True, welcome=True, now=NOW
+    )
     me = signup.sign_up(db, event.id, signup.Applicant("Li Wei", "13800138000", "", True), now_ms=NOW * 1000)
-    (voucher_id,) = [r["id"] for r in db.query("select id from tokens where attendee_id = ? and type = 'voucher'", [me.attendee_id])]
+    (voucher_id,) = [
+        r["id"] for r in db.query("select id from tokens where attendee_id = ? and type = 'voucher'", [me.attendee_id])
+    ]
     return me, voucher_id
 
 
 def _revoke_a_tablet(db, event) -> None:
-    lost = devices.enroll(db, devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
-                          public_key=keys.public_key_bytes(keys.generate_private_key()), now=NOW).device
+    lost = devices.enroll(
+        db,
+        devices.create_enrollment_code(db, event.id, name="Lost", now=NOW),
+        public_key=keys.public_key_bytes(keys.generate_private_key()),
+        now=NOW,
+    ).device
     devices.revoke_device(db, lost.id, now=NOW)
 
 
@@ -129,7 +152,9 @@ def test_an_open_wallet_is_told_at_once_when_a_revocation_is_announced(client, d
     page = client.get(f"/wallet/{me.capability}").text
     assert 'data-rotation-epoch="2"' in page
     token_id = tokens.decode(db["tokens"].get((event.id, voucher_id))["text"]).token.token_id
-    assert _secret_on(page, voucher_id) == rotating.voucher_secret(registry.rotation_key(db, event.id), token_id) != before
+    assert (
+        _secret_on(page, voucher_id) == rotating.voucher_secret(registry.rotation_key(db, event.id), token_id) != before
+    )
 
 
 def test_an_open_wallet_notices_a_revocation_made_by_another_process(client, db, event, monkeypatch) -> None:
@@ -152,7 +177,9 @@ def test_the_pull_holds_no_pass_text_and_no_phone_number(client, db, event) -> N
     walk_in = tablet.register("Li Wei", now_ms=NOW * 1000, phone="+86 138 0013 8000", email="li@example.cn")
     checkin = tablet.checkin(walk_in["subject"], now_ms=NOW * 1000 + 1)
     assert client.post("/api/v1/push", json=tablet.batch(now_ms=NOW * 1000), headers=tablet.headers).status_code == 200
-    signed_up = signup.sign_up(db, event.id, signup.Applicant("Wang Fang", "139 0000 2222", "", True), now_ms=NOW * 1000)
+    signed_up = signup.sign_up(
+        db, event.id, signup.Applicant("Wang Fang", "139 0000 2222", "", True), now_ms=NOW * 1000
+    )
     pass_text = db.execute("select text from tokens where id = ?", [signed_up.attendee_id]).fetchone()[0]
     response = client.get("/api/v1/pull", headers=door.headers)
     body = response.text
@@ -163,12 +190,20 @@ def test_the_pull_holds_no_pass_text_and_no_phone_number(client, db, event) -> N
     key = keys.from_b64url(enrolled["phone_search_key"])
     assert key == registry.phone_search_key(db, event.id)
     registers = [op["data"] for op in response.json()["ops"] if op["kind"] == "register"]
-    assert {"name": "Li Wei", "consent": True, "phone_hash": phone_search.search_hash(key, "138 0013 8000"),
-            "phone_last4": "8000"} in registers
+    assert {
+        "name": "Li Wei",
+        "consent": True,
+        "phone_hash": phone_search.search_hash(key, "138 0013 8000"),
+        "phone_last4": "8000",
+    } in registers
     # The clerk who is told the number, with or without the country code, finds the attendee.
     assert phone_search.search_hash(key, "8613800138000") == phone_search.search_hash(key, "+86 138 0013 8000")
-    assert {"name": "Wang Fang", "consent": True, "phone_hash": phone_search.search_hash(key, "13900002222"),
-            "phone_last4": "2222"} in registers
+    assert {
+        "name": "Wang Fang",
+        "consent": True,
+        "phone_hash": phone_search.search_hash(key, "13900002222"),
+        "phone_last4": "2222",
+    } in registers
     assert [op for op in response.json()["ops"] if op["op_id"] == checkin["op_id"]]
     # The server itself keeps the number and the pass: the organizer's duplicates and the wallet need them.
     assert json.loads(db.execute("select data from ops where op_id = ?", [walk_in["op_id"]]).fetchone()[0])["phone"]

@@ -31,8 +31,14 @@ def test_every_script_is_served_smaller_and_without_its_comments(client: TestCli
 def test_strings_and_template_literals_survive(client: TestClient) -> None:
     # What a comment stripper could get wrong: "//" inside strings and template literals.
     assert '"http://www.w3.org/2000/svg"' in client.get("/static/js/qr-encode.js").text
-    assert "`${scheme}://${window.location.host.toUpperCase()}/V/${text.slice(2)}`" in client.get("/static/js/station-qr.js").text
-    assert '`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`' in client.get("/static/js/wall.js").text
+    assert (
+        "`${scheme}://${window.location.host.toUpperCase()}/V/${text.slice(2)}`"
+        in client.get("/static/js/station-qr.js").text
+    )
+    assert (
+        '`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`'
+        in client.get("/static/js/wall.js").text
+    )
     assert "`does not start with ${PREFIX}`" in client.get("/static/js/token.js").text
 
 

@@ -77,8 +77,9 @@ def test_the_database_its_wal_shm_and_key_are_created_0600(tmp_path) -> None:
         db = open_database(path)
         registry.create_event(db, name="Pop-up", venue="", starts_at=NOW, ends_at=NOW + 3600, now=NOW)
         assert Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists()
-        assert {name: mode(tmp_path / name) for name in ("new.db", "new.db-wal", "new.db-shm", "new.db.key")} == \
-            dict.fromkeys(("new.db", "new.db-wal", "new.db-shm", "new.db.key"), 0o600)
+        assert {
+            name: mode(tmp_path / name) for name in ("new.db", "new.db-wal", "new.db-shm", "new.db.key")
+        } == dict.fromkeys(("new.db", "new.db-wal", "new.db-shm", "new.db.key"), 0o600)
         db.close()
 
 
@@ -143,7 +144,9 @@ def test_a_wrong_key_is_a_clear_error_at_start(tmp_path, monkeypatch) -> None:
     path = tmp_path / "live.db"
     open_database(path).close()
     sealed.key_path(path).write_bytes(os.urandom(32))
-    with pytest.raises(sealed.DataKeyError, match=f"this database was sealed with another key: {sealed.key_path(path)}"):
+    with pytest.raises(
+        sealed.DataKeyError, match=f"this database was sealed with another key: {sealed.key_path(path)}"
+    ):
         open_database(path)
     monkeypatch.setenv(sealed.KEY_ENV, base64.b64encode(os.urandom(32)).decode())
     with pytest.raises(sealed.DataKeyError, match="this database was sealed with another key: POPPASS_DATA_KEY"):
@@ -187,13 +190,21 @@ def test_a_sealed_value_moved_to_another_row_does_not_open(db) -> None:
     mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password=PASSWORD, now=NOW)
     eve = organizers.create_organizer(db, email="eve@example.com", name="Eve", password=PASSWORD, now=NOW)
     with write_transaction(db):
-        db.execute("update event_secrets set root_private_key = (select root_private_key from event_secrets "
-                   "where event_id = ?) where event_id = ?", [theirs.id, mine.id])
+        db.execute(
+            "update event_secrets set root_private_key = (select root_private_key from event_secrets "
+            "where event_id = ?) where event_id = ?",
+            [theirs.id, mine.id],
+        )
         db.execute("update event_secrets set rotation_key = issuing_private_key where event_id = ?", [mine.id])
-        db.execute("update organizers set totp_secret = (select totp_secret from organizers where id = ?) where id = ?",
-                   [eve.id, mei.id])
-    for read in (lambda: registry.root_key(db, mine.id), lambda: registry.rotation_key(db, mine.id),
-                 lambda: organizers.totp_secret(db, mei.id)):
+        db.execute(
+            "update organizers set totp_secret = (select totp_secret from organizers where id = ?) where id = ?",
+            [eve.id, mei.id],
+        )
+    for read in (
+        lambda: registry.root_key(db, mine.id),
+        lambda: registry.rotation_key(db, mine.id),
+        lambda: organizers.totp_secret(db, mei.id),
+    ):
         with pytest.raises(sealed.DataKeyError, match="or the value was moved from another row"):
             read()
     assert registry.issuing_key(db, mine.id) and organizers.totp_secret(db, eve.id)  # the rest still opens
@@ -220,22 +231,62 @@ def old_database(path: Path) -> dict:
     root, issuing, rotation = keys.generate_private_key(), keys.generate_private_key(), os.urandom(32)
     totp = pyotp.random_base32(32)
     old["settings"].insert({"name": "csrf_secret", "value": "old-csrf-secret-made-by-token_urlsafe"})
-    old["events"].insert({"id": "evold0000000000001", "name": "Old pop-up", "venue": "1F", "starts_at": NOW - 3600,
-                          "ends_at": NOW + 8 * 3600, "timezone": "UTC", "created_at": NOW - 7200, "bundle_seq": 1})
-    old["event_secrets"].insert({"event_id": "evold0000000000001", "root_private_key": keys.private_key_bytes(root),
-                                 "issuing_private_key": keys.private_key_bytes(issuing), "rotation_key": rotation})
-    old["keys"].insert({"event_id": "evold0000000000001", "key_id": keys.SERVER_KEY_ID,
-                        "public_key": keys.public_key_bytes(issuing), "device_id": None, "status": "active",
-                        "valid_from": NOW - 7200, "revoked_at": None})
-    old["organizers"].insert({"id": "orold00000000001", "email": "mei@example.com", "name": "Mei",
-                              "password_hash": organizers.hash_password(PASSWORD), "totp_secret": totp,
-                              "totp_enrolled_at": NOW - 7200, "last_totp_step": None, "failed_logins": 0,
-                              "locked_until": None, "created_at": NOW - 7200})
+    old["events"].insert(
+        {
+            "id": "evold0000000000001",
+            "name": "Old pop-up",
+            "venue": "1F",
+            "starts_at": NOW - 3600,
+            "ends_at": NOW + 8 * 3600,
+            "timezone": "UTC",
+            "created_at": NOW - 7200,
+            "bundle_seq": 1,
+        }
+    )
+    old["event_secrets"].insert(
+        {
+            "event_id": "evold0000000000001",
+            "root_private_key": keys.private_key_bytes(root),
+            "issuing_private_key": keys.private_key_bytes(issuing),
+            "rotation_key": rotation,
+        }
+    )
+    old["keys"].insert(
+        {
+            "event_id": "evold0000000000001",
+            "key_id": keys.SERVER_KEY_ID,
+            "public_key": keys.public_key_bytes(issuing),
+            "device_id": None,
+            "status": "active",
+            "valid_from": NOW - 7200,
+            "revoked_at": None,
+        }
+    )
+    old["organizers"].insert(
+        {
+            "id": "orold00000000001",
+            "email": "mei@example.com",
+            "name": "Mei",
+            "password_hash": organizers.hash_password(PASSWORD),
+            "totp_secret": totp,
+            "totp_enrolled_at": NOW - 7200,
+            "last_totp_step": None,
+            "failed_logins": 0,
+            "locked_until": None,
+            "created_at": NOW - 7200,
+        }
+    )
     old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     old.close()
-    return {"event_id": "evold0000000000001", "organizer_id": "orold00000000001", "root": keys.private_key_bytes(root),
-            "issuing": keys.private_key_bytes(issuing), "rotation": rotation, "totp": totp,
-            "csrf": "old-csrf-secret-made-by-token_urlsafe"}
+    return {
+        "event_id": "evold0000000000001",
+        "organizer_id": "orold00000000001",
+        "root": keys.private_key_bytes(root),
+        "issuing": keys.private_key_bytes(issuing),
+        "rotation": rotation,
+        "totp": totp,
+        "csrf": "old-csrf-secret-made-by-token_urlsafe",
+    }
 
 
 def test_the_migration_seals_what_an_older_database_holds_and_the_app_still_works(tmp_path) -> None:
@@ -249,13 +300,18 @@ def test_the_migration_seals_what_an_older_database_holds_and_the_app_still_work
     assert all(sealed.is_sealed(value) for value in stored)
     assert sealed.is_sealed(db["organizers"].get(old["organizer_id"])["totp_secret"])
     assert sealed.is_sealed(settings.get(db, "csrf_secret"))
-    assert clear_secrets(db, old["event_id"], old["organizer_id"]) == {k: old[k] for k in ("root", "issuing", "rotation", "totp", "csrf")}
+    assert clear_secrets(db, old["event_id"], old["organizer_id"]) == {
+        k: old[k] for k in ("root", "issuing", "rotation", "totp", "csrf")
+    }
 
     # Idempotent: run again, nothing changes (a value already sealed is left as it is).
     before = db.execute("select * from event_secrets").fetchall(), db.execute("select * from organizers").fetchall()
     with write_transaction(db):
         m014_seal_secrets(db)
-    assert (db.execute("select * from event_secrets").fetchall(), db.execute("select * from organizers").fetchall()) == before
+    assert (
+        db.execute("select * from event_secrets").fetchall(),
+        db.execute("select * from organizers").fetchall(),
+    ) == before
 
     # End to end: the organizer signs in with the authenticator app enrolled before; a tablet
     # enrolls and gets a bundle the old root key signed; a voucher is signed by the old issuing key.
@@ -263,8 +319,11 @@ def test_the_migration_seals_what_an_older_database_holds_and_the_app_still_work
         client.get("/organizer/login")
         token = client.cookies["csrftoken"]
         client.post("/organizer/login/", data={"email": "mei@example.com", "password": PASSWORD, "_csrf_token": token})
-        done = client.post("/organizer/login/code", data={"code": pyotp.TOTP(old["totp"]).now(), "_csrf_token": token},
-                           follow_redirects=False)
+        done = client.post(
+            "/organizer/login/code",
+            data={"code": pyotp.TOTP(old["totp"]).now(), "_csrf_token": token},
+            follow_redirects=False,
+        )
         assert done.status_code == 303 and client.get("/organizer").status_code == 200
         tablet = Tablet(old["event_id"])
         code = devices.create_enrollment_code(db, old["event_id"], name="Door", now=int(client.app.state.clock()))
@@ -275,11 +334,15 @@ def test_the_migration_seals_what_an_older_database_holds_and_the_app_still_work
         assert keys.from_b64url(body["rotation_key"]) == old["rotation"]
         campaign = campaigns.create_campaign(db, old["event_id"], title="Coffee", rotating=False, now=NOW)
         text = campaigns.issue_voucher(db, old["event_id"], campaign.number, now=NOW).text
-        assert tokens.authenticate(text, registry.trust_bundle(db, old["event_id"], now=NOW)).key_id == keys.SERVER_KEY_ID
+        assert (
+            tokens.authenticate(text, registry.trust_bundle(db, old["event_id"], now=NOW)).key_id == keys.SERVER_KEY_ID
+        )
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the app closes the database when it stops
 
     raw = file_bytes(path)
-    assert [name for name in ("root", "issuing", "rotation", "totp", "csrf") if any(f in raw for f in encodings(old[name]))] == []
+    assert [
+        name for name in ("root", "issuing", "rotation", "totp", "csrf") if any(f in raw for f in encodings(old[name]))
+    ] == []
     # The key file was made at that first open, beside the database, 0600.
     assert mode(sealed.key_path(path)) == 0o600 and len(sealed.key_path(path).read_bytes()) == 32
 
@@ -293,8 +356,10 @@ def test_the_command_says_what_is_wrong_with_the_key_and_serves_nothing(tmp_path
     with pytest.raises(SystemExit) as exit_:
         cli.main(["serve", "--db", str(path), "--port", "1"])
     assert exit_.value.code == 2
-    assert f"poppass: error: this database was sealed with another key: there is no key file {sealed.key_path(path)}" \
+    assert (
+        f"poppass: error: this database was sealed with another key: there is no key file {sealed.key_path(path)}"
         in capsys.readouterr().err
+    )
 
 
 def test_a_lost_key_is_replaced_with_new_event_keys_and_authenticators_enrolled_again(tmp_path, capsys) -> None:
@@ -318,8 +383,12 @@ def test_a_lost_key_is_replaced_with_new_event_keys_and_authenticators_enrolled_
     new = clear_secrets(db, event.id, mei.id)
     assert [name for name in ("root", "issuing", "rotation", "totp") if new[name] == old[name]] == []
     root_public = keys.public_key_bytes(registry.root_key(db, event.id))
-    assert trust.verify_bundle(registry.signed_trust_bundle(db, event.id, now=NOW).to_json(), root_public,
-                               event_id=event.id).seq == 2
+    assert (
+        trust.verify_bundle(
+            registry.signed_trust_bundle(db, event.id, now=NOW).to_json(), root_public, event_id=event.id
+        ).seq
+        == 2
+    )
     with pytest.raises(tokens.TokenError):  # what the server signed under the lost key no longer verifies
         tokens.authenticate(old_voucher, registry.trust_bundle(db, event.id, now=NOW))
     again = organizers.check_password(db, "mei@example.com", PASSWORD, now=NOW + 60)

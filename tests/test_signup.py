@@ -19,7 +19,9 @@ NOW_MS = NOW * 1000
 
 @pytest.fixture
 def welcome(db, event):
-    return campaigns.create_campaign(db, event.id, title="¥50 off", max_uses=1, valid_minutes=240, welcome=True, now=NOW)
+    return campaigns.create_campaign(
+        db, event.id, title="¥50 off", max_uses=1, valid_minutes=240, welcome=True, now=NOW
+    )
 
 
 def applicant(name="Li Wei", phone="138 0013 8000", email="", consent=True):
@@ -58,6 +60,7 @@ def test_the_web_device_is_not_a_tablet(db, event, welcome) -> None:
 def test_tablets_pull_online_sign_ups(db, event, welcome) -> None:
     code = devices.create_enrollment_code(db, event.id, name="Door", now=NOW)
     from events import keys
+
     tablet = devices.enroll(db, code, public_key=keys.public_key_bytes(keys.generate_private_key()), now=NOW).device
     result = signup.sign_up(db, event.id, applicant(email="li@example.com"), now_ms=NOW_MS)
     pulled = sync.pull(db, tablet.id, after=0, now_ms=NOW_MS)
@@ -92,7 +95,12 @@ def test_signing_up_again_finds_the_same_attendee(db, event, welcome, first, sec
 def test_another_wallet_in_the_cookie_does_not_open_this_attendee(db, event, welcome) -> None:
     a = signup.sign_up(db, event.id, applicant(phone="13800000001"), now_ms=NOW_MS)
     signup.sign_up(db, event.id, applicant(phone="13800000002"), now_ms=NOW_MS)
-    assert signup.sign_up(db, event.id, applicant(phone="13800000002"), now_ms=NOW_MS, held=frozenset({a.capability})).capability is None
+    assert (
+        signup.sign_up(
+            db, event.id, applicant(phone="13800000002"), now_ms=NOW_MS, held=frozenset({a.capability})
+        ).capability
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -128,7 +136,9 @@ def test_no_sign_up_after_the_event(db, event) -> None:
 
 
 def test_a_welcome_campaign_that_is_over_gives_nothing(db, event) -> None:
-    campaigns.create_campaign(db, event.id, title="Past", valid_from=NOW - 7200, valid_until=NOW - 60, welcome=True, now=NOW - 7200)
+    campaigns.create_campaign(
+        db, event.id, title="Past", valid_from=NOW - 7200, valid_until=NOW - 60, welcome=True, now=NOW - 7200
+    )
     result = signup.sign_up(db, event.id, applicant(), now_ms=NOW_MS)
     assert db.execute("select count(*) from tokens where attendee_id = ?", [result.attendee_id]).fetchone()[0] == 1
 
@@ -196,8 +206,12 @@ def test_a_refused_form_shows_every_field_at_fault_at_once(client, db, event) ->
     assert signup.SignUpRefused("x", "name").fields == {"name": "x"}
     with pytest.raises(signup.SignUpRefused) as refused:
         signup.check(applicant(name=" ", phone="12", email="not-an-email", consent=False))
-    assert refused.value.fields == {"name": "name_missing", "phone": "phone_invalid", "email": "email_invalid",
-                                    "consent": "consent_missing"}
+    assert refused.value.fields == {
+        "name": "name_missing",
+        "phone": "phone_invalid",
+        "email": "email_invalid",
+        "consent": "consent_missing",
+    }
     assert (refused.value.reason, refused.value.field) == ("name_missing", "name")
     response = form(client, event.id, name="", phone="12", email="nope", consent="")
     assert response.status_code == 422
@@ -209,8 +223,12 @@ def test_a_refused_form_shows_every_field_at_fault_at_once(client, db, event) ->
 
 def test_with_htmx_a_sign_up_goes_to_the_wallet_as_a_whole_page(client, db, event, welcome) -> None:
     client.get(f"/events/{event.id}")
-    response = client.post(f"/events/{event.id}/signup", headers={"HX-Request": "true"}, follow_redirects=False, data={
-        "name": "Li Wei", "phone": "13800138000", "consent": "yes", "_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        f"/events/{event.id}/signup",
+        headers={"HX-Request": "true"},
+        follow_redirects=False,
+        data={"name": "Li Wei", "phone": "13800138000", "consent": "yes", "_csrf_token": client.cookies["csrftoken"]},
+    )
     assert response.status_code == 200 and response.text == ""
     assert re.fullmatch(r"/wallet/[A-Za-z0-9_-]{32}", response.headers["HX-Redirect"])
     assert "wallet-" in response.headers["set-cookie"]
@@ -241,8 +259,15 @@ def test_a_huge_sign_up_is_refused_without_a_trace(client, db, event) -> None:
     assert db["attendees"].count == 0
 
 
-@given(st.lists(st.tuples(st.sampled_from(["", "13800000001", "+86 138 0000 0001", "13900000002", "139-0000-0003"]),
-                          st.sampled_from(["", "a@example.com", "A@Example.com ", "b@example.com"])), max_size=12))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "13800000001", "+86 138 0000 0001", "13900000002", "139-0000-0003"]),
+            st.sampled_from(["", "a@example.com", "A@Example.com ", "b@example.com"]),
+        ),
+        max_size=12,
+    )
+)
 def test_sign_ups_never_make_two_attendees_sharing_a_phone_or_email(tmp_path_factory, contacts) -> None:
     from events import registry
     from events.db import open_database
@@ -269,6 +294,9 @@ def test_a_welcome_campaign_stops_at_its_cap(db, event) -> None:
     given = []
     for phone in ("13800000001", "13800000002", "13800000003"):
         result = signup.sign_up(db, event.id, applicant(phone=phone), now_ms=NOW_MS)
-        given.append(db.execute("select count(*) from tokens where type = 'voucher' and attendee_id = ?",
-                                [result.attendee_id]).fetchone()[0])
+        given.append(
+            db.execute(
+                "select count(*) from tokens where type = 'voucher' and attendee_id = ?", [result.attendee_id]
+            ).fetchone()[0]
+        )
     assert given == [1, 1, 0] and db["attendees"].count == 3

@@ -32,17 +32,28 @@ def test_enroll(client, db, event) -> None:
     body = response.json()
     assert body["protocol"] == 3 and body["device_name"] == "Front desk" and body["key_id"] == 2
     assert body["device_id"].startswith("dv") and len(body["device_token"]) >= 40
-    assert body["event"] == {"id": event.id, "name": "Spring pop-up", "venue": "Store 1F", "starts_at": NOW - 3600,
-                             "ends_at": NOW + 8 * 3600, "timezone": "UTC"}
+    assert body["event"] == {
+        "id": event.id,
+        "name": "Spring pop-up",
+        "venue": "Store 1F",
+        "starts_at": NOW - 3600,
+        "ends_at": NOW + 8 * 3600,
+        "timezone": "UTC",
+    }
     assert keys.from_b64url(body["rotation_key"]) == registry.rotation_key(db, event.id)
     bundle = trust.verify_bundle(body["bundle"], keys.from_b64url(body["root_public_key"]), event_id=event.id)
-    assert bundle.keys[2].public_key == keys.from_b64url(tablet.public_key) and bundle.keys[2].device_id == body["device_id"]
+    assert (
+        bundle.keys[2].public_key == keys.from_b64url(tablet.public_key)
+        and bundle.keys[2].device_id == body["device_id"]
+    )
     assert body["server_time_ms"] == M
     assert pull(client, tablet.enrolled(body)).status_code == 200
 
 
 def test_enroll_with_an_invalid_code(client, event) -> None:
-    response = client.post("/api/v1/enroll", json={"protocol": 1, "code": "AAAA-BBBB-CCCC", "public_key": Tablet(event.id).public_key})
+    response = client.post(
+        "/api/v1/enroll", json={"protocol": 1, "code": "AAAA-BBBB-CCCC", "public_key": Tablet(event.id).public_key}
+    )
     assert response.status_code == 403 and response.json() == {"error": "invalid_code"}
 
 
@@ -57,7 +68,9 @@ def test_enroll_with_a_used_code(client, db, event) -> None:
 def test_enroll_with_an_expired_code(client, db, event, clock) -> None:
     code = devices.create_enrollment_code(db, event.id, name="Door", now=NOW, minutes=60)
     clock.now = NOW + 3600
-    response = client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": Tablet(event.id).public_key})
+    response = client.post(
+        "/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": Tablet(event.id).public_key}
+    )
     assert response.status_code == 403 and response.json() == {"error": "code_expired"}
 
 
@@ -84,7 +97,9 @@ def test_enroll_with_a_public_key_that_is_not_base64url(client, db, event) -> No
 
 def test_enroll_with_the_wrong_protocol(client, db, event) -> None:
     code = devices.create_enrollment_code(db, event.id, name="Door", now=NOW)
-    response = client.post("/api/v1/enroll", json={"protocol": 4, "code": code, "public_key": Tablet(event.id).public_key})
+    response = client.post(
+        "/api/v1/enroll", json={"protocol": 4, "code": code, "public_key": Tablet(event.id).public_key}
+    )
     assert response.status_code == 400
     assert response.json() == {"error": "invalid", "detail": "Invalid enum value 4", "where": "$.protocol"}
     assert db["devices"].count == 0
@@ -101,7 +116,9 @@ def test_a_protocol_1_tablet_still_pushes_and_gets_the_protocol_2_pull(client, d
 
 
 def test_enroll_with_malformed_json(client) -> None:
-    response = client.post("/api/v1/enroll", content=b'{"protocol": 1, "code": ', headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/enroll", content=b'{"protocol": 1, "code": ', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid" and response.json()["detail"].startswith("not JSON")
 
@@ -113,7 +130,9 @@ def test_enroll_with_a_mistyped_field_says_where(client) -> None:
 
 
 def test_enroll_with_an_unknown_field(client) -> None:
-    response = client.post("/api/v1/enroll", json={"protocol": 1, "code": "AAAA-BBBB-CCCC", "public_key": "x", "admin": True})
+    response = client.post(
+        "/api/v1/enroll", json={"protocol": 1, "code": "AAAA-BBBB-CCCC", "public_key": "x", "admin": True}
+    )
     assert response.status_code == 400 and response.json()["error"] == "invalid"
     assert "unknown field `admin`" in response.json()["detail"]
 
@@ -154,7 +173,9 @@ def test_an_attendee_cannot_sync_with_their_voucher_or_an_enrollment_code(client
 def test_a_revoked_tablet_is_told_to_wipe(client, db, event, tablet, method, path) -> None:
     tablet.register("Li Wei", now_ms=M)
     devices.revoke_device(db, tablet.device_id, now=NOW)
-    response = client.request(method, path, headers=tablet.headers, json=tablet.batch(now_ms=M) if method == "post" else None)
+    response = client.request(
+        method, path, headers=tablet.headers, json=tablet.batch(now_ms=M) if method == "post" else None
+    )
     assert response.status_code == 403 and response.json() == {"error": "device_revoked", "wipe": True}
     assert db["ops"].count == 0
 
@@ -201,7 +222,10 @@ def test_a_slow_clock_that_corrects_itself_is_not_suspect_but_a_stale_correction
     tablet.register("Wang Fang", now_ms=M)
     push(client, tablet)
     # The HLC never runs backwards, so it is now also 15 minutes from the (wrong) clock.
-    assert [row["suspect"] for row in db["ops"].rows_where(order_by="seq")] == ["", "stale_correction,hlc_far_from_clock"]
+    assert [row["suspect"] for row in db["ops"].rows_where(order_by="seq")] == [
+        "",
+        "stale_correction,hlc_far_from_clock",
+    ]
 
 
 def test_a_resent_batch_is_reported_as_duplicates(client, db, tablet) -> None:
@@ -254,9 +278,17 @@ def test_push_with_malformed_json(client, db, tablet) -> None:
         ({"device_seq": 0}, "Expected `int` >= 1", "$.ops[0].device_seq"),
         ({"hlc_counter": 65536}, "Expected `int` <= 65535", "$.ops[0].hlc_counter"),
         ({"admin": True}, "Object contains unknown field `admin`", "$.ops[0]"),
-        ({"data": {"name": "Li", "consent": True, "vip": True}}, "Object contains unknown field `vip`", "$.ops[0].data"),
+        (
+            {"data": {"name": "Li", "consent": True, "vip": True}},
+            "Object contains unknown field `vip`",
+            "$.ops[0].data",
+        ),
         ({"data": {"name": "", "consent": True}}, "Expected `str` of length >= 1", "$.ops[0].data.name"),
-        ({"subject": "<script>"}, "Expected `str` matching regex '^[A-Za-z0-9_-]{8,64}$(?![\\\\s\\\\S])'", "$.ops[0].subject"),
+        (
+            {"subject": "<script>"},
+            "Expected `str` matching regex '^[A-Za-z0-9_-]{8,64}$(?![\\\\s\\\\S])'",
+            "$.ops[0].subject",
+        ),
     ],
 )
 def test_push_with_a_malformed_op(client, db, tablet, change, detail, where) -> None:
@@ -290,7 +322,11 @@ def test_push_for_another_device(client, db, event, tablet) -> None:
     tablet.register("Li Wei", now_ms=M)
     response = push(client, tablet, device_id=other.device_id)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid", "detail": "device_id is not the device this token belongs to", "where": "$.device_id"}
+    assert response.json() == {
+        "error": "invalid",
+        "detail": "device_id is not the device this token belongs to",
+        "where": "$.device_id",
+    }
     assert db["ops"].count == 0
 
 
@@ -299,7 +335,11 @@ def test_push_with_a_subject_that_is_not_the_tokens_id(client, db, tablet) -> No
     op["subject"] = "A" * 16
     response = push(client, tablet)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid", "detail": "subject is not the token's id", "where": "$.ops[0].subject"}
+    assert response.json() == {
+        "error": "invalid",
+        "detail": "subject is not the token's id",
+        "where": "$.ops[0].subject",
+    }
 
 
 def test_push_with_a_subject_that_is_not_a_token_id(client, db, tablet) -> None:
@@ -308,7 +348,9 @@ def test_push_with_a_subject_that_is_not_a_token_id(client, db, tablet) -> None:
     response = push(client, tablet)
     assert response.status_code == 400
     assert response.json() == {
-        "error": "invalid", "detail": "the subject of an issue, redeem or void is a token id", "where": "$.ops[0].subject"
+        "error": "invalid",
+        "detail": "the subject of an issue, redeem or void is a token id",
+        "where": "$.ops[0].subject",
     }
 
 
@@ -319,7 +361,9 @@ def test_push_with_a_token_that_does_not_decode(client, db, event, tablet) -> No
     response = push(client, tablet)
     assert response.status_code == 400
     assert response.json() == {
-        "error": "invalid", "detail": "token is malformed: truncated: 145 of 146 characters", "where": "$.ops[0].data"
+        "error": "invalid",
+        "detail": "token is malformed: truncated: 145 of 146 characters",
+        "where": "$.ops[0].data",
     }
 
 
@@ -360,7 +404,9 @@ def test_tablets_of_two_events_can_both_push(client, db, event, tablet) -> None:
     other.register("Wang Fang", now_ms=M)
     assert push(client, tablet).status_code == 200
     assert push(client, other).status_code == 200
-    names = [op["data"]["name"] for op in pull(client, enroll(client, db, other_event, name="Autumn till")).json()["ops"]]
+    names = [
+        op["data"]["name"] for op in pull(client, enroll(client, db, other_event, name="Autumn till")).json()["ops"]
+    ]
     assert names == ["Wang Fang"]
 
 
@@ -378,14 +424,28 @@ def test_a_tampered_copy_pushed_first_does_not_taint_the_genuine_voucher(client,
     text, _ = tablet.issue_voucher(now_ms=M, max_uses=1)
     genuine = tokens.decode(text).token
     tampered = tokens.issue(
-        signing_key=keys.generate_private_key(), key_id=tablet.key_id, event_id=event.id, type=tokens.TokenType.VOUCHER,
-        issued_at=genuine.issued_at, valid_until=genuine.valid_until, campaign=1, max_uses=99, token_id=genuine.token_id,
+        signing_key=keys.generate_private_key(),
+        key_id=tablet.key_id,
+        event_id=event.id,
+        type=tokens.TokenType.VOUCHER,
+        issued_at=genuine.issued_at,
+        valid_until=genuine.valid_until,
+        campaign=1,
+        max_uses=99,
+        token_id=genuine.token_id,
     )
     refused = door.redeem(tampered, now_ms=M + 1000, outcome="refused")
     push(client, door)  # the tampered copy reaches the server before the genuine issue op
     push(client, tablet)
     assert pull(client, till).json()["conflicts"] == [
-        {"id": 1, "kind": "untrusted_issuer", "detail": {"why": "different_token"}, "subject": genuine.id, "status": "open", "ops": {refused["op_id"]: "untrusted"}}
+        {
+            "id": 1,
+            "kind": "untrusted_issuer",
+            "detail": {"why": "different_token"},
+            "subject": genuine.id,
+            "status": "open",
+            "ops": {refused["op_id"]: "untrusted"},
+        }
     ]
     assert online(client, till, text).json()["outcome"] == "accepted"
 
@@ -403,9 +463,19 @@ def test_pull_advances_the_cursor_and_leaves_out_the_pullers_own_ops(client, db,
     body = pull(client, door).json()
     assert [op["op_id"] for op in body["ops"]] == [first["op_id"], second["op_id"]]
     assert body["ops"][0] == {
-        "seq": 1, "op_id": first["op_id"], "device_id": tablet.device_id, "device_seq": 1, "kind": "register",
-        "subject": first["subject"], "hlc_ms": M, "hlc_counter": 0, "device_time_ms": M, "corrected_time_ms": M,
-        "clerk": "Clerk", "data": {"name": "Li Wei", "consent": True}, "suspect": "",
+        "seq": 1,
+        "op_id": first["op_id"],
+        "device_id": tablet.device_id,
+        "device_seq": 1,
+        "kind": "register",
+        "subject": first["subject"],
+        "hlc_ms": M,
+        "hlc_counter": 0,
+        "device_time_ms": M,
+        "corrected_time_ms": M,
+        "clerk": "Clerk",
+        "data": {"name": "Li Wei", "consent": True},
+        "suspect": "",
     }
     assert (body["cursor"], body["more"], body["server_time_ms"]) == (2, False, M)
     again = pull(client, door, after=body["cursor"]).json()
@@ -433,8 +503,14 @@ def test_pull_includes_conflict_changes_with_op_roles(client, db, event, tablet)
     body = pull(client, till).json()
     assert [op["op_id"] for op in body["ops"]] == [second["op_id"], first["op_id"]]
     assert body["conflicts"] == [
-        {"id": 1, "kind": "over_redemption", "subject": tokens.decode(text).token.id, "status": "open",
-         "detail": {"max_uses": 1, "uses": 2}, "ops": {first["op_id"]: "within", second["op_id"]: "over"}}
+        {
+            "id": 1,
+            "kind": "over_redemption",
+            "subject": tokens.decode(text).token.id,
+            "status": "open",
+            "detail": {"max_uses": 1, "uses": 2},
+            "ops": {first["op_id"]: "within", second["op_id"]: "over"},
+        }
     ]
     assert body["cursor"] == 3  # two ops and one conflict change share the log sequence
     assert pull(client, till, after=2).json()["conflicts"] == body["conflicts"]
@@ -453,8 +529,12 @@ def test_the_pulled_bundle_verifies_with_the_root_key_and_shows_revocations(clie
 
 @pytest.mark.parametrize(
     "params, detail",
-    [({"after": -1}, "after must be at least 0"), ({"limit": 0}, "limit must be 1 to 1000"),
-     ({"limit": 1001}, "limit must be 1 to 1000"), ({"sent_at_ms": -5}, "sent_at_ms must be at least 0")],
+    [
+        ({"after": -1}, "after must be at least 0"),
+        ({"limit": 0}, "limit must be 1 to 1000"),
+        ({"limit": 1001}, "limit must be 1 to 1000"),
+        ({"sent_at_ms": -5}, "sent_at_ms must be at least 0"),
+    ],
 )
 def test_pull_with_bad_paging(client, tablet, params, detail) -> None:
     response = pull(client, tablet, **params)
@@ -473,11 +553,27 @@ def test_online_redeem_accepts_a_single_use_voucher_once(client, db, event, tabl
     text = voucher(db, event, max_uses=1)
     first = online(client, tablet, text, op_id="opFirstTry01")
     assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
-    assert first.json() == {"protocol": 3, "op_id": "opFirstTry01", "outcome": "accepted", "reason": "",
-                            "uses_before": 0, "max_uses": 1, "log_id": log_identity.current(db), "server_time_ms": M}
+    assert first.json() == {
+        "protocol": 3,
+        "op_id": "opFirstTry01",
+        "outcome": "accepted",
+        "reason": "",
+        "uses_before": 0,
+        "max_uses": 1,
+        "log_id": log_identity.current(db),
+        "server_time_ms": M,
+    }
     second = online(client, tablet, text, op_id="opSecondTry1")
-    assert second.json() == {"protocol": 3, "op_id": "opSecondTry1", "outcome": "refused", "reason": "used_up",
-                             "uses_before": 1, "max_uses": 1, "log_id": log_identity.current(db), "server_time_ms": M}
+    assert second.json() == {
+        "protocol": 3,
+        "op_id": "opSecondTry1",
+        "outcome": "refused",
+        "reason": "used_up",
+        "uses_before": 1,
+        "max_uses": 1,
+        "log_id": log_identity.current(db),
+        "server_time_ms": M,
+    }
 
 
 def test_online_redeem_again_with_the_same_op_id_gives_the_same_answer(client, db, event, tablet) -> None:
@@ -492,13 +588,23 @@ def test_an_online_redemption_is_pulled_by_other_tablets(client, db, event, tabl
     online(client, tablet, text, op_id="opOnline0001")
     (op,) = pull(client, enroll(client, db, event, name="Door")).json()["ops"]
     assert op["op_id"] == "opOnline0001" and op["device_seq"] is None and op["kind"] == "redeem"
-    assert op["data"] == {"token": text, "outcome": "accepted", "decided_by": "server",
-                          "shown": {"verdict": "green", "reason": "", "prior_uses_seen": 0}}
+    assert op["data"] == {
+        "token": text,
+        "outcome": "accepted",
+        "decided_by": "server",
+        "shown": {"verdict": "green", "reason": "", "prior_uses_seen": 0},
+    }
 
 
 def test_online_redeem_refuses_a_forged_voucher_with_its_reason(client, db, event, tablet) -> None:
-    forged = tokens.issue(signing_key=keys.generate_private_key(), key_id=1, event_id=event.id,
-                          type=tokens.TokenType.VOUCHER, issued_at=NOW, max_uses=1)
+    forged = tokens.issue(
+        signing_key=keys.generate_private_key(),
+        key_id=1,
+        event_id=event.id,
+        type=tokens.TokenType.VOUCHER,
+        issued_at=NOW,
+        max_uses=1,
+    )
     response = online(client, tablet, forged)
     assert response.json()["outcome"] == "refused" and response.json()["reason"] == "bad_signature"
 
@@ -590,7 +696,8 @@ def test_pull_leaves_out_emails_and_who_might_be_the_same_person(client, db, eve
     body = pull(client, door).json()
     hashed = phone_search.search_hash(registry.phone_search_key(db, event.id), "+86 138 0000 1111")
     assert [op["data"] for op in body["ops"]] == [
-        {"name": "Li Wei", "consent": True, "phone_hash": hashed, "phone_last4": "1111"}, {"name": "Wei Li", "consent": True}
+        {"name": "Li Wei", "consent": True, "phone_hash": hashed, "phone_last4": "1111"},
+        {"name": "Wei Li", "consent": True},
     ]
     assert body["conflicts"] == []
     assert db["conflicts"].count == 1  # the organizer still sees the possible duplicate
@@ -621,15 +728,36 @@ def test_a_pull_with_sent_at_measures_the_clock_too(client, db, tablet) -> None:
 
 
 def test_enrollment_and_the_last_pull_page_carry_the_campaigns(client, db, event) -> None:
-    campaigns.create_campaign(db, event.id, title="Free <b>coffee</b>", terms="At the bar", max_uses=2, valid_minutes=30,
-                              rotating=False, now=NOW)
+    campaigns.create_campaign(
+        db,
+        event.id,
+        title="Free <b>coffee</b>",
+        terms="At the bar",
+        max_uses=2,
+        valid_minutes=30,
+        rotating=False,
+        now=NOW,
+    )
     tablet = Tablet(event.id)
     code = devices.create_enrollment_code(db, event.id, name="Door", now=NOW)
     body = client.post("/api/v1/enroll", json={"protocol": 1, "code": code, "public_key": tablet.public_key}).json()
     tablet.enrolled(body)
-    expected = {"number": 1, "title": "Free <b>coffee</b>", "terms": "At the bar", "max_uses": 2, "valid_from": None,
-                "valid_until": None, "valid_minutes": 30, "rotating": False, "welcome": False, "value": "",
-                "by_clerks": True, "per_attendee": None, "cap": None, "texts": {}}
+    expected = {
+        "number": 1,
+        "title": "Free <b>coffee</b>",
+        "terms": "At the bar",
+        "max_uses": 2,
+        "valid_from": None,
+        "valid_until": None,
+        "valid_minutes": 30,
+        "rotating": False,
+        "welcome": False,
+        "value": "",
+        "by_clerks": True,
+        "per_attendee": None,
+        "cap": None,
+        "texts": {},
+    }
     assert body["campaigns"] == [expected]
     other = enroll(client, db, event, name="Other")
     for _ in range(3):
@@ -643,8 +771,13 @@ def test_enrollment_and_the_last_pull_page_carry_the_campaigns(client, db, event
 
 
 def pass_for(tablet: Tablet) -> str:
-    return tokens.issue(signing_key=tablet.private_key, key_id=tablet.key_id, event_id=tablet.event_id,
-                        type=tokens.TokenType.PASS, issued_at=NOW)
+    return tokens.issue(
+        signing_key=tablet.private_key,
+        key_id=tablet.key_id,
+        event_id=tablet.event_id,
+        type=tokens.TokenType.PASS,
+        issued_at=NOW,
+    )
 
 
 def test_a_walk_in_registered_with_a_pass_is_the_passs_token_id(client, db, event, tablet) -> None:

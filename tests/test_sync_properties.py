@@ -119,7 +119,13 @@ class SimTablet(Tablet):
         return op
 
     def issue_at(
-        self, *, now_ms: int, max_uses: int, minutes: int, attendee_id: str | None, token_id: bytes | None = None,
+        self,
+        *,
+        now_ms: int,
+        max_uses: int,
+        minutes: int,
+        attendee_id: str | None,
+        token_id: bytes | None = None,
         signer: str = "own key",
     ) -> tuple[str, dict]:
         """An issue op. `signer` other than "own key" makes a forgery the server must refuse:
@@ -129,9 +135,16 @@ class SimTablet(Tablet):
         signing_key = self.private_key if signer == "own key" else STRANGER
         key_id = 0xFFF0 if signer == "unknown key" else self.key_id
         text = tokens.issue(
-            signing_key=signing_key, key_id=key_id, event_id=self.event_id, type=tokens.TokenType.VOUCHER,
-            issued_at=issued_at, valid_from=issued_at, valid_until=issued_at + 60 * minutes, campaign=1,
-            max_uses=max_uses, token_id=token_id,
+            signing_key=signing_key,
+            key_id=key_id,
+            event_id=self.event_id,
+            type=tokens.TokenType.VOUCHER,
+            issued_at=issued_at,
+            valid_from=issued_at,
+            valid_until=issued_at + 60 * minutes,
+            campaign=1,
+            max_uses=max_uses,
+            token_id=token_id,
         )
         data = {"token": text}
         if attendee_id:
@@ -160,8 +173,12 @@ step = st.tuples(
 scenarios = st.tuples(st.integers(2, MAX_TABLETS), st.lists(step, min_size=4, max_size=30))
 FORGERY_ACTIONS = ("register", "checkin", "issue", "issue", "forge", "forge", "redeem", "redeem", "void", "undo")
 forgery_step = st.tuples(
-    st.integers(0, MAX_TABLETS - 1), st.sampled_from(FORGERY_ACTIONS), st.integers(0, 1000),
-    st.integers(0, 1000), st.sampled_from(TIME_STEPS_MS), st.sampled_from(SKEWS_MS),
+    st.integers(0, MAX_TABLETS - 1),
+    st.sampled_from(FORGERY_ACTIONS),
+    st.integers(0, 1000),
+    st.integers(0, 1000),
+    st.sampled_from(TIME_STEPS_MS),
+    st.sampled_from(SKEWS_MS),
 )
 forgery_scenarios = st.tuples(st.integers(2, MAX_TABLETS), st.lists(forgery_step, min_size=4, max_size=12))
 
@@ -203,7 +220,9 @@ def play(world: World, scenario: tuple[int, list[tuple]]) -> Scenario:
             op = tablet.stamp(tablet.checkin(attendees[a % len(attendees)], now_ms=wall))
         elif action == "issue":
             holder = attendees[a % len(attendees)] if attendees and b % 2 else None
-            text, op = tablet.issue_at(now_ms=wall, max_uses=1 + a % 3, minutes=VOUCHER_MINUTES[b % 4], attendee_id=holder)
+            text, op = tablet.issue_at(
+                now_ms=wall, max_uses=1 + a % 3, minutes=VOUCHER_MINUTES[b % 4], attendee_id=holder
+            )
             vouchers.append(text)
             issued_by[text] = index
         elif action == "redeem":
@@ -220,8 +239,12 @@ def play(world: World, scenario: tuple[int, list[tuple]]) -> Scenario:
             original = tokens.decode(others[a % len(others)]).token
             holder = attendees[a % len(attendees)] if attendees and a % 2 else None
             text, op = tablet.issue_at(
-                now_ms=wall, max_uses=1 + b % 5, minutes=VOUCHER_MINUTES[b % 4], attendee_id=holder,
-                token_id=original.token_id, signer=FORGERS[b % len(FORGERS)],
+                now_ms=wall,
+                max_uses=1 + b % 5,
+                minutes=VOUCHER_MINUTES[b % 4],
+                attendee_id=holder,
+                token_id=original.token_id,
+                signer=FORGERS[b % len(FORGERS)],
             )
             vouchers.append(text)
         elif action == "void":
@@ -357,10 +380,21 @@ def expected_ops(played: Scenario) -> Counter:
     expected = Counter()
     for tablet in played.tablets:
         for op in wire(tablet, tablet.outbox, now_ms=NOW_MS).ops:
-            expected[(
-                op.op_id, tablet.device_id, op.device_seq, op.kind, op.subject, op.hlc_ms, op.hlc_counter,
-                op.device_time_ms, op.corrected_time_ms, op.clerk, msgspec.json.encode(op.data).decode(),
-            )] += 1
+            expected[
+                (
+                    op.op_id,
+                    tablet.device_id,
+                    op.device_seq,
+                    op.kind,
+                    op.subject,
+                    op.hlc_ms,
+                    op.hlc_counter,
+                    op.device_time_ms,
+                    op.corrected_time_ms,
+                    op.clerk,
+                    msgspec.json.encode(op.data).decode(),
+                )
+            ] += 1
     return expected
 
 
@@ -369,8 +403,13 @@ def expected_conflicts(played: Scenario) -> dict[tuple[str, str], tuple[str, dic
     every registration is a distinct attendee."""
     logged = [
         merge.LoggedOp(
-            op_id=op["op_id"], device_id=played.tablets[index].device_id, kind=op["kind"], subject=op["subject"],
-            hlc_ms=op["hlc_ms"], hlc_counter=op["hlc_counter"], corrected_time_ms=op["corrected_time_ms"],
+            op_id=op["op_id"],
+            device_id=played.tablets[index].device_id,
+            kind=op["kind"],
+            subject=op["subject"],
+            hlc_ms=op["hlc_ms"],
+            hlc_counter=op["hlc_counter"],
+            corrected_time_ms=op["corrected_time_ms"],
             data=op["data"],
         )
         for index, op in played.timeline
@@ -380,7 +419,9 @@ def expected_conflicts(played: Scenario) -> dict[tuple[str, str], tuple[str, dic
     for token_id, text in played.texts.items():
         token = tokens.decode(text).token
         terms = merge.VoucherTerms(token_id, text, token.max_uses, token.valid_from, token.valid_until, trusted=True)
-        findings += merge.voucher_findings(terms, [op for op in logged if op.subject == token_id], tolerance_s=tolerance)
+        findings += merge.voucher_findings(
+            terms, [op for op in logged if op.subject == token_id], tolerance_s=tolerance
+        )
     by_key: dict[str, list[merge.LoggedOp]] = {}
     for op in logged:
         if op.kind == "register":
@@ -396,18 +437,28 @@ def expected_attendees(played: Scenario, event_id: str) -> list[dict]:
     for index, op in played.timeline:
         if op["kind"] == "register":
             data = op["data"]
-            rows.append({
-                "id": op["subject"], "event_id": event_id, "name": data["name"],
-                "phone_key": merge.phone_key(data.get("phone", "")), "email_key": merge.email_key(data.get("email", "")),
-                "register_op_id": op["op_id"], "hlc_ms": op["hlc_ms"], "hlc_counter": op["hlc_counter"],
-                "device_id": played.tablets[index].device_id, "registered_at_ms": op["corrected_time_ms"],
-            })
+            rows.append(
+                {
+                    "id": op["subject"],
+                    "event_id": event_id,
+                    "name": data["name"],
+                    "phone_key": merge.phone_key(data.get("phone", "")),
+                    "email_key": merge.email_key(data.get("email", "")),
+                    "register_op_id": op["op_id"],
+                    "hlc_ms": op["hlc_ms"],
+                    "hlc_counter": op["hlc_counter"],
+                    "device_id": played.tablets[index].device_id,
+                    "registered_at_ms": op["corrected_time_ms"],
+                }
+            )
     return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True, default=str))
 
 
 def remerge_everything(db: Database, event_id: str, played: Scenario) -> list[int]:
     """Re-merge every subject from scratch; returns the conflicts that changed (should be none)."""
-    keys_in_play = {key for _, op in played.timeline if op["kind"] == "register" for key in merge.dedup_keys(op["data"])}
+    keys_in_play = {
+        key for _, op in played.timeline if op["kind"] == "register" for key in merge.dedup_keys(op["data"])
+    }
     changed = conflicts.recompute_vouchers(db, event_id, played.texts, now_ms=NOW_MS + 10_000 * MINUTE_MS)
     return changed + conflicts.recompute_duplicates(db, event_id, keys_in_play, now_ms=NOW_MS + 10_000 * MINUTE_MS)
 
@@ -428,7 +479,9 @@ def describe(played: Scenario) -> str:
 # --- the properties ------------------------------------------------------------------------------
 
 
-def deliver_in_two_chaotic_orders(world: World, played: Scenario, networks: tuple[random.Random, random.Random]) -> dict:
+def deliver_in_two_chaotic_orders(
+    world: World, played: Scenario, networks: tuple[random.Random, random.Random]
+) -> dict:
     """Deliver the same ops once in made order (the reference) and twice chaotically; both
     chaotic runs must end in the reference's state. Returns the reference state."""
     reference, first, second = copy_of(world.db), copy_of(world.db), copy_of(world.db)
@@ -438,9 +491,13 @@ def deliver_in_two_chaotic_orders(world: World, played: Scenario, networks: tupl
         assert remerge_everything(reference, world.event_id, played) == []
         for name, db, network in (("first", first, networks[0]), ("second", second, networks[1])):
             stats = deliver_chaotically(db, played, network)
-            note(f"{name} chaotic delivery: {stats.pushes} pushes, {stats.gaps} gaps, {stats.duplicates} duplicate ops, "
-                 f"{stats.lost_responses} lost responses:\n  " + "\n  ".join(stats.log))
-            event(f"delivery: {'with' if stats.gaps else 'no'} gap, {'with' if stats.lost_responses else 'no'} lost response")
+            note(
+                f"{name} chaotic delivery: {stats.pushes} pushes, {stats.gaps} gaps, {stats.duplicates} duplicate ops, "
+                f"{stats.lost_responses} lost responses:\n  " + "\n  ".join(stats.log)
+            )
+            event(
+                f"delivery: {'with' if stats.gaps else 'no'} gap, {'with' if stats.lost_responses else 'no'} lost response"
+            )
             if conflicts.list_conflicts(db, world.event_id, status="cleared"):
                 event("a conflict opened, then cleared by a later arrival")
             got = state(db, world.event_id)
@@ -539,7 +596,11 @@ def test_pushing_the_same_batch_again_changes_nothing(world: World, scenario, cu
 
 @settings(max_examples=examples(60))
 @given(
-    scenario=scenarios, cut=st.integers(0, 1000), skip=st.integers(1, 5), overlap=st.integers(0, 3), size=st.integers(1, 10)
+    scenario=scenarios,
+    cut=st.integers(0, 1000),
+    skip=st.integers(1, 5),
+    overlap=st.integers(0, 3),
+    size=st.integers(1, 10),
 )
 def test_a_batch_with_a_gap_is_refused_and_writes_nothing(
     world: World, scenario, cut: int, skip: int, overlap: int, size: int

@@ -9,12 +9,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "web" / "templates"
 SURFACES = {"layout", "shared", "public", "wallet", "station", "console", "wall"}
-EXTENDS = re.compile(r'\A(\{#.*?#\}\s*)?\{% extends "layout/fragment\.html" if fragment else "(layout/page|\w+/_layout)\.html" %\}\n', re.S)
+EXTENDS = re.compile(
+    r'\A(\{#.*?#\}\s*)?\{% extends "layout/fragment\.html" if fragment else "(layout/page|\w+/_layout)\.html" %\}\n',
+    re.S,
+)
 
 
 def views() -> list[Path]:
     """Templates a handler renders: not layouts, not `_` includes."""
-    return [path for path in TEMPLATES.rglob("*.html") if path.parent.name != "layout" and not path.name.startswith("_")]
+    return [
+        path for path in TEMPLATES.rglob("*.html") if path.parent.name != "layout" and not path.name.startswith("_")
+    ]
 
 
 def test_every_template_is_in_a_surface_folder() -> None:
@@ -23,7 +28,9 @@ def test_every_template_is_in_a_surface_folder() -> None:
 
 
 def test_every_view_answers_htmx_with_its_fragment() -> None:
-    offenders = [str(path.relative_to(TEMPLATES)) for path in views() if not EXTENDS.match(path.read_text(encoding="utf-8"))]
+    offenders = [
+        str(path.relative_to(TEMPLATES)) for path in views() if not EXTENDS.match(path.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 

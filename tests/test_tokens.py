@@ -94,7 +94,9 @@ def test_a_token_from_another_event(signer) -> None:
 
 def test_an_unknown_key(signer) -> None:
     _, _, bundle = signer
-    text = tokens.issue(signing_key=keys.generate_private_key(), key_id=7, event_id="evtest", type=TokenType.PASS, issued_at=NOW)
+    text = tokens.issue(
+        signing_key=keys.generate_private_key(), key_id=7, event_id="evtest", type=TokenType.PASS, issued_at=NOW
+    )
     assert reason(text, bundle) is Reason.UNKNOWN_KEY
 
 

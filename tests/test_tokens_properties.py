@@ -99,8 +99,13 @@ BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # Characters 0-43 of the base32 text carry the body (216 bits: character 43 holds its last bit
 # and the signature's first four); 44-145 the signature, the last one with 2 zero padding bits.
 SIGNATURE_FROM = 44
-BODY_REASONS = {tokens.Reason.MALFORMED, tokens.Reason.UNSUPPORTED_VERSION, tokens.Reason.WRONG_EVENT,
-                tokens.Reason.UNKNOWN_KEY, tokens.Reason.BAD_SIGNATURE}
+BODY_REASONS = {
+    tokens.Reason.MALFORMED,
+    tokens.Reason.UNSUPPORTED_VERSION,
+    tokens.Reason.WRONG_EVENT,
+    tokens.Reason.UNKNOWN_KEY,
+    tokens.Reason.BAD_SIGNATURE,
+}
 junk = st.one_of(
     st.text(max_size=300),
     st.text(alphabet=BASE32, max_size=300).map(lambda s: "PP" + s),  # right alphabet, any length
@@ -132,8 +137,15 @@ def test_junk_is_refused_only_with_a_token_error(text: str) -> None:
         raise AssertionError("url_path of junk")
 
 
-@given(st.one_of(st.binary(max_size=300), st.none(), st.integers(), st.lists(st.text(max_size=5), max_size=3),
-                 st.floats(allow_nan=True)))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.none(),
+        st.integers(),
+        st.lists(st.text(max_size=5), max_size=3),
+        st.floats(allow_nan=True),
+    )
+)
 def test_what_is_not_text_is_malformed(value: object) -> None:
     assert refused(value, bundle_for("evtest", 1)) is tokens.Reason.MALFORMED
     try:

@@ -54,8 +54,16 @@ def test_an_older_bundle_cannot_replace_a_newer_one(signer) -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    [None, "text", 42, [], {}, {"payload": 1, "signature": "x"}, {"payload": "{}", "signature": "!!"},
-     {"payload": "x" * 1_000_001, "signature": "AAAA"}],
+    [
+        None,
+        "text",
+        42,
+        [],
+        {},
+        {"payload": 1, "signature": "x"},
+        {"payload": "{}", "signature": "!!"},
+        {"payload": "x" * 1_000_001, "signature": "AAAA"},
+    ],
 )
 def test_garbage_is_malformed_never_a_crash(signer, garbage) -> None:
     root, _, _ = signer

@@ -64,12 +64,14 @@ def test_rotating_codes() -> None:
         assert rotating.code_at(spec["secret"], sample["time"]) == sample["code"]
     for check in spec["checks"]:
         if check["ok"]:
-            assert rotating.check_code(spec["secret"], check["code"], now=check["now"], last_step=check["last_step"]).step == check["step"]
+            assert (
+                rotating.check_code(spec["secret"], check["code"], now=check["now"], last_step=check["last_step"]).step
+                == check["step"]
+            )
         else:
             with pytest.raises(rotating.CodeError) as raised:
                 rotating.check_code(spec["secret"], check["code"], now=check["now"], last_step=check["last_step"])
             assert raised.value.reason == check["reason"], check["name"]
-
 
 
 def test_rotation_epochs() -> None:
@@ -81,7 +83,8 @@ def test_rotation_epochs() -> None:
     reasons = set()
     for check in spec["checks"]:
         call = lambda check=check: rotating.check_voucher_code(  # noqa: E731
-            current, retired, token_id, check["code"], now=check["now"], last_step=check["last_step"])
+            current, retired, token_id, check["code"], now=check["now"], last_step=check["last_step"]
+        )
         if check["ok"]:
             assert call().step == check["step"], check["name"]
         else:
@@ -94,7 +97,9 @@ def test_rotation_epochs() -> None:
     for check in spec["checks"]:
         if check.get("reason") == "rotation_key_retired":
             with pytest.raises(rotating.CodeError) as raised:
-                rotating.check_voucher_code(current, [], token_id, check["code"], now=check["now"], last_step=check["last_step"])
+                rotating.check_voucher_code(
+                    current, [], token_id, check["code"], now=check["now"], last_step=check["last_step"]
+                )
             assert raised.value.reason == "bad_code"
 
 
@@ -103,7 +108,9 @@ def test_phone_search() -> None:
     key = from_b64url(spec["key"])
     for case in spec["cases"]:
         assert (phone_search.search_hash(key, case["phone"]), phone_search.last_digits(case["phone"])) == (
-            case["hash"], case["last4"]), case["phone"]
+            case["hash"],
+            case["last4"],
+        ), case["phone"]
     # One person, however the number is written; another number, another hash.
     assert len({c["hash"] for c in spec["cases"][:5]}) == 1 and spec["cases"][5]["hash"] != spec["cases"][0]["hash"]
 
@@ -132,7 +139,9 @@ VERDICTS = json.loads(build.VERDICTS_PATH.read_text(encoding="utf-8"))
 
 
 def test_committed_verdict_vectors_match_the_rules() -> None:
-    assert build.VERDICTS_PATH.read_text(encoding="utf-8") == build.render_verdicts(), "run: python -m tests.vectors.build"
+    assert build.VERDICTS_PATH.read_text(encoding="utf-8") == build.render_verdicts(), (
+        "run: python -m tests.vectors.build"
+    )
 
 
 @pytest.mark.parametrize("vector", VERDICTS["uses"], ids=lambda v: v["name"])
@@ -170,14 +179,17 @@ def test_the_server_keeps_the_first_registration_whatever_the_arrival(tmp_path) 
         registers = [o for o in vector["ops"] if o["kind"] == "register"]
         for order in (registers, registers[::-1]):
             db = open_database(tmp_path / f"first-{n}-{order[0]['op_id'] if order else 'none'}.db")
-            event = registry.create_event(db, name="Pop-up", venue="", starts_at=build.NOW, ends_at=build.NOW + 3600,
-                                          now=build.NOW)
+            event = registry.create_event(
+                db, name="Pop-up", venue="", starts_at=build.NOW, ends_at=build.NOW + 3600, now=build.NOW
+            )
             for raw_op in order:
                 op = msgspec.convert({k: v for k, v in raw_op.items() if k != "device_id"}, Op)
                 sync.register_attendee(db, event.id, raw_op["device_id"], op)
             row = db.execute("select register_op_id, registered_at_ms from attendees").fetchone()
             expect = vector["expect"]
-            assert (tuple(row) if row else (None, None)) == (expect["register"], expect["register_at_ms"]), vector["name"]
+            assert (tuple(row) if row else (None, None)) == (expect["register"], expect["register_at_ms"]), vector[
+                "name"
+            ]
             db.close()
 
 
@@ -196,6 +208,18 @@ def test_the_verdict_vectors_cover_every_outcome() -> None:
     shown = {(v["expect"]["color"], v["expect"]["reason"]) for v in VERDICTS["verdicts"]}
     assert {color for color, _ in shown} == {"green", "amber", "red"}
     reasons = {reason for _, reason in shown if reason}
-    assert {"used_up", "voided", "already_checked_in", "malformed_code", "code_replayed", "bad_code",
-            "rotation_key_retired", "expired", "not_yet_valid", "revoked_key", "bad_signature", "malformed"} <= reasons
+    assert {
+        "used_up",
+        "voided",
+        "already_checked_in",
+        "malformed_code",
+        "code_replayed",
+        "bad_code",
+        "rotation_key_retired",
+        "expired",
+        "not_yet_valid",
+        "revoked_key",
+        "bad_signature",
+        "malformed",
+    } <= reasons
     assert reasons <= set(WORDS["reasons"]) | {"already_checked_in"}

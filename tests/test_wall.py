@@ -35,17 +35,20 @@ def scenario(db, event):
     return scenarios.two_tablets(db, event)  # tests/test_projections.py's event
 
 
-@pytest.mark.parametrize("name, masked", [
-    ("Li Wei", "Li W."),
-    ("Ana María López", "Ana M. L."),
-    ("王小明", "王*明"),
-    ("欧阳娜娜", "欧**娜"),
-    ("王明", "王*"),
-    ("王", "王"),
-    ("Madonna", "Madonna"),
-    ("  Li\u202e  Wei \n", "Li W."),  # control and bidi characters dropped
-    ("", "?"),
-])
+@pytest.mark.parametrize(
+    "name, masked",
+    [
+        ("Li Wei", "Li W."),
+        ("Ana María López", "Ana M. L."),
+        ("王小明", "王*明"),
+        ("欧阳娜娜", "欧**娜"),
+        ("王明", "王*"),
+        ("王", "王"),
+        ("Madonna", "Madonna"),
+        ("  Li\u202e  Wei \n", "Li W."),  # control and bidi characters dropped
+        ("", "?"),
+    ],
+)
 def test_names_on_the_wall_are_masked(name, masked) -> None:
     assert wall.mask_name(name) == masked
 
@@ -106,7 +109,9 @@ def test_a_draw_is_recorded_and_can_be_drawn_again(db, event, mei, crowd) -> Non
     assert (found.drawn_by_name, found.drawn_at, found.wanted, len(found.winners)) == ("Mei", NOW, 3, 3)
     assert draws.replay(found) == found.winners
     # Anyone can check it without PopPass: HMAC-SHA256(seed, id), lowest first.
-    ranked = sorted(found.candidates, key=lambda a: hmac.new(found.seed.encode(), a.encode(), hashlib.sha256).hexdigest())
+    ranked = sorted(
+        found.candidates, key=lambda a: hmac.new(found.seed.encode(), a.encode(), hashlib.sha256).hexdigest()
+    )
     assert ranked[:3] == found.winners
     assert draws.get_draw(db, found.id) == found
 
@@ -144,7 +149,10 @@ def test_nobody_checked_in_nobody_to_draw(db, event, mei) -> None:
 
 
 @settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=5), seeds=st.lists(st.text(min_size=1, max_size=8), min_size=5, max_size=5))
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+    seeds=st.lists(st.text(min_size=1, max_size=8), min_size=5, max_size=5),
+)
 def test_draws_never_repeat_a_person_and_only_draw_those_who_came(db, event, mei, crowd, sizes, seeds) -> None:
     db.execute("delete from draws")
     ids, twin, absent = crowd
@@ -152,7 +160,9 @@ def test_draws_never_repeat_a_person_and_only_draw_those_who_came(db, event, mei
     people: list[str] = []
     for wanted, seed in zip(sizes, seeds, strict=False):  # more seeds than draws
         try:
-            people += [groups[w] for w in draws.draw(db, event.id, drawn_by=mei.id, wanted=wanted, now=NOW, seed=seed).winners]
+            people += [
+                groups[w] for w in draws.draw(db, event.id, drawn_by=mei.id, wanted=wanted, now=NOW, seed=seed).winners
+            ]
         except draws.DrawRefused:
             break
     assert len(people) == len(set(people)) == min(sum(sizes), 12)
@@ -236,8 +246,11 @@ def test_a_reconnect_gets_the_full_snapshot(client, db, event, signed_in, scenar
 def test_a_draw_reaches_the_wall(client, db, event, signed_in, crowd) -> None:
     with client.websocket_connect(socket_url(event)) as socket:
         socket.receive_json()
-        response = client.post(wall_url(event) + "/draws", data={"winners": "2", "_csrf_token": client.cookies["csrftoken"]},
-                               follow_redirects=False)
+        response = client.post(
+            wall_url(event) + "/draws",
+            data={"winners": "2", "_csrf_token": client.cookies["csrftoken"]},
+            follow_redirects=False,
+        )
         assert response.status_code == 303
         shown = socket.receive_json()["html"]
     found = draws.latest_draw(db, event.id)
@@ -253,21 +266,28 @@ def test_only_a_signed_in_organizer_opens_the_socket(client, db, event, credenti
         headers["Authorization"] = "Bearer " + enroll(db, event.id, "Door", now=NOW).token
     elif credential == "forged":
         client.cookies["poppass_organizer"] = "x" * 43
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(socket_url(event), headers=headers) as socket:
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(socket_url(event), headers=headers) as socket,
+    ):
         socket.receive_json()
     assert closed.value.code == WS_SIGN_IN_REQUIRED
 
 
 def test_another_site_cannot_open_the_socket(client, event, signed_in) -> None:
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(
-        socket_url(event), headers={"Origin": "https://evil.example"}
-    ) as socket:
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(socket_url(event), headers={"Origin": "https://evil.example"}) as socket,
+    ):
         socket.receive_json()
     assert closed.value.code == 4403
 
 
 def test_an_unknown_event_closes_the_socket(client, signed_in) -> None:
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/organizer/events/nope/wall/socket") as socket:
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect("/organizer/events/nope/wall/socket") as socket,
+    ):
         socket.receive_json()
     assert closed.value.code == 4404
 
@@ -276,6 +296,7 @@ def test_an_unknown_event_closes_the_socket(client, signed_in) -> None:
 def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_in, monkeypatch) -> None:
     """Hours of a projector reconnecting: every subscription ends with its socket, and the
     memory the cycle allocates comes back."""
+
     def cycle() -> None:
         with client.websocket_connect(socket_url(event)) as socket:
             socket.receive_json()
@@ -320,7 +341,10 @@ def test_walls_that_come_and_go_leave_nothing_behind(client, db, event, signed_i
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     # What PopPass and the channels plugin hold (the test client's threads are its own business).
-    ours = [tracemalloc.Filter(True, pattern) for pattern in ("*/server/*", "*/events/*", "*/litestar/channels/*", "*/jinja2/*")]
+    ours = [
+        tracemalloc.Filter(True, pattern)
+        for pattern in ("*/server/*", "*/events/*", "*/litestar/channels/*", "*/jinja2/*")
+    ]
     grown = sum(stat.size_diff for stat in after.filter_traces(ours).compare_to(before.filter_traces(ours), "filename"))
     assert grown < 20_000, grown  # 100 walls: not 100 snapshots (each is ~10 KB of HTML)
     # The last socket's handler ends just after the client has closed it: wait for its unsubscribe
@@ -360,12 +384,19 @@ def test_drawing_needs_csrf_and_a_number(client, db, event, signed_in, crowd) ->
 
 
 def test_drawing_with_htmx_answers_204_and_is_audited(client, db, event, signed_in, crowd) -> None:
-    response = client.post(wall_url(event) + "/draws", data={"winners": "3", "_csrf_token": client.cookies["csrftoken"]},
-                           headers={"HX-Request": "true"})
+    response = client.post(
+        wall_url(event) + "/draws",
+        data={"winners": "3", "_csrf_token": client.cookies["csrftoken"]},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 204
     found = draws.latest_draw(db, event.id)
     (action,) = [a for a in audit.history(db, event.id) if a.action == "draw"]
-    assert (action.organizer_name, action.detail["seed"], action.detail["winners"]) == ("Mei", found.seed, found.winners)
+    assert (action.organizer_name, action.detail["seed"], action.detail["winners"]) == (
+        "Mei",
+        found.seed,
+        found.winners,
+    )
 
 
 def test_the_draw_record_shows_how_to_check_it(client, db, event, signed_in, crowd) -> None:
@@ -385,26 +416,32 @@ def test_nobody_to_draw_says_so(client, event, signed_in) -> None:
 # --- winners as the room sees them ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("email, masked", [
-    ("wei@example.com", "w•••@example.com"),
-    ("a@b.cn", "a•••@b.cn"),
-    ("王@例子.中国", "王•••@例子.中国"),
-    ("", ""),
-    ("not-an-email", ""),
-    ("@example.com", ""),
-])
+@pytest.mark.parametrize(
+    "email, masked",
+    [
+        ("wei@example.com", "w•••@example.com"),
+        ("a@b.cn", "a•••@b.cn"),
+        ("王@例子.中国", "王•••@例子.中国"),
+        ("", ""),
+        ("not-an-email", ""),
+        ("@example.com", ""),
+    ],
+)
 def test_emails_on_the_wall_are_masked(email, masked) -> None:
     assert wall.mask_email(email) == masked
 
 
-@pytest.mark.parametrize("name, phone, email, shown", [
-    ("Li Wei", "1111", "", ("Li W.", "1111", "phone")),
-    ("王小明", "", "wang@example.com", ("王*明", "w•••@example.com", "email")),  # a hint, not just "王*明"
-    ("", "", "wei@example.com", ("w•••@example.com", "", "")),  # no name: the masked email, never "?" or "王*"
-    ("  \u200b ", "", "wei@example.com", ("w•••@example.com", "", "")),
-    ("", "", "", ("?", "", "")),
-    ("<b>Bo</b> Zed", "", "", ("<b>Bo</b> Z.", "", "")),  # text here; Jinja escapes it on the page
-])
+@pytest.mark.parametrize(
+    "name, phone, email, shown",
+    [
+        ("Li Wei", "1111", "", ("Li W.", "1111", "phone")),
+        ("王小明", "", "wang@example.com", ("王*明", "w•••@example.com", "email")),  # a hint, not just "王*明"
+        ("", "", "wei@example.com", ("w•••@example.com", "", "")),  # no name: the masked email, never "?" or "王*"
+        ("  \u200b ", "", "wei@example.com", ("w•••@example.com", "", "")),
+        ("", "", "", ("?", "", "")),
+        ("<b>Bo</b> Zed", "", "", ("<b>Bo</b> Z.", "", "")),  # text here; Jinja escapes it on the page
+    ],
+)
 def test_a_winner_is_shown_sensibly(name, phone, email, shown) -> None:
     winner = wall.shown_winner(draws.Winner("a1", name, phone, email))
     assert (winner.name, winner.hint, winner.hint_kind) == shown
@@ -455,17 +492,28 @@ def test_the_wall_and_the_report_agree_on_every_figure(client, db, signed_in) ->
     assert (f.people, f.signed_up, f.walk_ins, f.people_in, f.signed_up_in, f.walk_ins_in) == (5, 3, 2, 3, 2, 1)
     assert (f.vouchers_issued, f.vouchers_redeemed, f.voucher_holders, f.holders_in) == (5, 3, 4, 3)
     assert built.attendance == report.Attendance(6, 5, 3, 2, 3, 2, 1)
-    assert shot.counters.signed_up == built.attendance.signed_up and shot.counters.checked_in == built.attendance.checked_in
+    assert (
+        shot.counters.signed_up == built.attendance.signed_up
+        and shot.counters.checked_in == built.attendance.checked_in
+    )
     assert dict(shot.funnel) == {"registered": 5, "checked_in": 3, "voucher_issued": 4, "redeemed": f.redeemers}
     assert shot.chart == built.chart
     page = " ".join(client.get(wall_url(event)).text.split())
-    assert 'id="counter-signed-up"><span class="value">3<' in page and 'id="counter-walk-ins"><span class="value">2<' in page
+    assert (
+        'id="counter-signed-up"><span class="value">3<' in page
+        and 'id="counter-walk-ins"><span class="value">2<' in page
+    )
     assert 'id="counter-checked-in"><span class="value">3<' in page
 
 
 @settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.tuples(st.sampled_from(["register", "checkin", "dismiss"]), st.integers(0, 7), st.integers(0, 3)),
-                      min_size=1, max_size=25))
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["register", "checkin", "dismiss"]), st.integers(0, 7), st.integers(0, 3)),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_figures_kept_between_readings_equal_figures_read_afresh(db, event, steps) -> None:
     """The wall's People follows the log's tail; read from scratch after every push, it must say
     the same (shared phones merge people, late earlier check-ins move arrivals)."""

@@ -18,8 +18,17 @@ M = NOW * 1000
 
 @pytest.fixture
 def welcome(db, event):
-    return campaigns.create_campaign(db, event.id, title="¥50 off", terms="Over ¥200.", max_uses=1, valid_minutes=240,
-                                     rotating=True, welcome=True, now=NOW)
+    return campaigns.create_campaign(
+        db,
+        event.id,
+        title="¥50 off",
+        terms="Over ¥200.",
+        max_uses=1,
+        valid_minutes=240,
+        rotating=True,
+        welcome=True,
+        now=NOW,
+    )
 
 
 @pytest.fixture
@@ -42,7 +51,9 @@ def test_the_wallet_shows_the_pass_and_the_welcome_voucher(client, db, event, we
     card = item(page.text, voucher_id)
     assert "¥50 off" in card and "Over ¥200." in card and 'data-state="valid"' in card and ">Valid<" in card
     # Rotating: the phone draws it with this voucher's own secret, never the event's rotation key.
-    secret = rotating.voucher_secret(registry.rotation_key(db, event.id), tokens.decode(held_tokens(db, me.attendee_id)[voucher_id]).token.token_id)
+    secret = rotating.voucher_secret(
+        registry.rotation_key(db, event.id), tokens.decode(held_tokens(db, me.attendee_id)[voucher_id]).token.token_id
+    )
     assert f'data-secret="{secret}"' in card and "<svg" not in card
     assert keys.b64url(registry.rotation_key(db, event.id)) not in page.text
     assert registry.rotation_key(db, event.id).hex() not in page.text
@@ -67,7 +78,12 @@ def test_a_second_attendee_sees_nothing_of_the_first(client, db, event, welcome,
     page = client.get(f"/wallet/{second.capability}").text
     # The whole name, escaped or not: "Li" alone can turn up by chance in the page's random
     # capability and CSRF token.
-    assert "Zhang San" in page and "Li &lt;b&gt;Wei" not in page and "Li <b>Wei" not in page and first.attendee_id not in page
+    assert (
+        "Zhang San" in page
+        and "Li &lt;b&gt;Wei" not in page
+        and "Li <b>Wei" not in page
+        and first.attendee_id not in page
+    )
     for text in held_tokens(db, first.attendee_id).values():
         assert text not in page and tokens.decode(text).token.id not in page
     assert "&lt;b&gt;" in client.get(f"/wallet/{first.capability}").text  # and names are escaped
@@ -111,8 +127,11 @@ def test_an_expired_voucher_says_so(client, db, event, welcome, clock) -> None:
 
 def claim(client, capability: str, token: str):
     client.get(f"/wallet/{capability}")
-    return client.post(f"/wallet/{capability}/claim", data={"token": token, "_csrf_token": client.cookies["csrftoken"]},
-                       follow_redirects=False)
+    return client.post(
+        f"/wallet/{capability}/claim",
+        data={"token": token, "_csrf_token": client.cookies["csrftoken"]},
+        follow_redirects=False,
+    )
 
 
 def test_a_claim_qr_read_by_the_phone_camera_adds_the_voucher(client, db, event, coffee) -> None:
@@ -146,13 +165,24 @@ def test_a_voucher_stays_in_the_first_wallet_that_claimed_it(client, db, event, 
 
 @pytest.mark.parametrize(
     "bad, reason",
-    [("HELLO WORLD", "malformed"), ("<img src=x onerror=alert(1)>", "malformed"), ("forged", "bad_signature"), ("pass", "not_a_voucher")],
+    [
+        ("HELLO WORLD", "malformed"),
+        ("<img src=x onerror=alert(1)>", "malformed"),
+        ("forged", "bad_signature"),
+        ("pass", "not_a_voucher"),
+    ],
 )
 def test_a_bad_claim_says_why_and_adds_nothing(client, db, event, coffee, bad, reason) -> None:
     me = sign_up(db, event)
     if bad == "forged":
-        bad = tokens.issue(signing_key=keys.generate_private_key(), key_id=1, event_id=event.id,
-                           type=tokens.TokenType.VOUCHER, issued_at=NOW, max_uses=1)
+        bad = tokens.issue(
+            signing_key=keys.generate_private_key(),
+            key_id=1,
+            event_id=event.id,
+            type=tokens.TokenType.VOUCHER,
+            issued_at=NOW,
+            max_uses=1,
+        )
     elif bad == "pass":
         bad = held_tokens(db, me.attendee_id)["pass"]
     before = held_tokens(db, me.attendee_id)
@@ -168,7 +198,9 @@ def test_a_claim_needs_csrf_and_a_real_wallet(client, db, event, coffee) -> None
     text = campaigns.issue_voucher(db, event.id, coffee.number, now=NOW).text
     client.get("/")
     assert client.post(f"/wallet/{me.capability}/claim", data={"token": text}).status_code == 403
-    response = client.post("/wallet/" + "A" * 32 + "/claim", data={"token": text, "_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        "/wallet/" + "A" * 32 + "/claim", data={"token": text, "_csrf_token": client.cookies["csrftoken"]}
+    )
     assert response.status_code == 404
 
 
@@ -178,8 +210,17 @@ def test_a_browser_without_a_wallet_is_offered_sign_up_with_the_voucher(client, 
     assert f'href="/events/{event.id}?claim={text}"' in page
     signup_page = client.get(f"/events/{event.id}?claim={text}").text
     assert f'name="claim" value="{text}"' in signup_page
-    response = client.post(f"/events/{event.id}/signup", follow_redirects=False, data={
-        "name": "Li", "phone": "13800138000", "consent": "yes", "claim": text, "_csrf_token": client.cookies["csrftoken"]})
+    response = client.post(
+        f"/events/{event.id}/signup",
+        follow_redirects=False,
+        data={
+            "name": "Li",
+            "phone": "13800138000",
+            "consent": "yes",
+            "claim": text,
+            "_csrf_token": client.cookies["csrftoken"],
+        },
+    )
     attendee_id = signup.find_attendee(db, event.id, phone="13800138000")
     assert response.status_code == 303 and tokens.decode(text).token.id in held_tokens(db, attendee_id)
 
@@ -240,7 +281,10 @@ def test_a_phone_that_left_does_not_disturb_the_next_merge(client, db, event, we
     for _ in range(3):  # connect, hear the snapshot, leave
         with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:
             socket.receive_json()
-    assert online(client, tablet, text, op_id="opAfterLeft1", code=code_for(db, event, text, NOW)).json()["outcome"] == "accepted"
+    assert (
+        online(client, tablet, text, op_id="opAfterLeft1", code=code_for(db, event, text, NOW)).json()["outcome"]
+        == "accepted"
+    )
     with client.websocket_connect(f"/wallet/{me.capability}/live") as socket:  # a reconnect: the state now
         assert {i["id"]: i["state"] for i in socket.receive_json()["items"]}[tokens.decode(text).token.id] == "redeemed"
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
@@ -258,7 +302,7 @@ def test_a_rotating_voucher_shows_its_short_code_and_a_place_for_the_digits(clie
     assert f">{short[:4]} {short[4:]}<" in card and f'aria-label="{" ".join(short)}"' in card
     assert 'class="mono rotating-digits"' in card and "Voucher code" in card and "Code now" in card
     # Neither the digits nor the countdown is a live region: they change every 15 seconds.
-    assert re.search(r'<dl class="fallback-codes"[^>]*>', card) and "aria-live=\"polite\"" not in card
+    assert re.search(r'<dl class="fallback-codes"[^>]*>', card) and 'aria-live="polite"' not in card
     # A static voucher keeps its QR and shows no fallback block.
     assert "fallback-codes" not in item(page, me.attendee_id)
 
@@ -283,13 +327,16 @@ def test_the_page_of_a_rotating_voucher_shows_no_qr_and_sends_a_stranger_to_sign
 
 def test_the_page_of_a_rotating_voucher_redirects_its_holder_to_the_wallet(client, db, event, welcome) -> None:
     me = sign_up(db, event)
-    (voucher_id, text), = [(k, v) for k, v in held_tokens(db, me.attendee_id).items() if k != "pass"]
+    ((voucher_id, text),) = [(k, v) for k, v in held_tokens(db, me.attendee_id).items() if k != "pass"]
     client.get(f"/wallet/{me.capability}")  # this phone holds the wallet (its cookie)
     response = client.get(tokens.url_path(text), follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == f"/wallet/{me.capability}#item-{voucher_id}"
     assert response.headers["cache-control"] == "private, no-store" and "Cookie" in response.headers["vary"]
     # The rotating form a phone camera may read off another screen goes to the same place.
-    assert client.get(tokens.url_path(text) + "-123456", follow_redirects=False).headers["location"] == response.headers["location"]
+    assert (
+        client.get(tokens.url_path(text) + "-123456", follow_redirects=False).headers["location"]
+        == response.headers["location"]
+    )
 
 
 def test_the_page_of_a_rotating_voucher_offers_another_wallet_to_keep_it(client, db, event, welcome) -> None:

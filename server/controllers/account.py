@@ -43,18 +43,29 @@ class PasswordChange(Struct):
     again: str = ""
 
 
-def _account_page(request: Request, *, error: str = "", notice: str = "", status_code: int = 200,
-                  codes: tuple[str, ...] = ()) -> Template:
+def _account_page(
+    request: Request, *, error: str = "", notice: str = "", status_code: int = 200, codes: tuple[str, ...] = ()
+) -> Template:
     db, now = request.app.state.db, int(request.app.state.clock())
     # Read afresh: a change on this very request (the password, new codes) shows at once.
-    organizer = organizers.session_organizer(db, request.cookies.get(SESSION_COOKIE), now=now) or request.state.organizer
+    organizer = (
+        organizers.session_organizer(db, request.cookies.get(SESSION_COOKIE), now=now) or request.state.organizer
+    )
     activity = [a for a in audit.history(db, organizer.id) if a.action.startswith(("sign_in", "account."))][-RECENT:]
     return page(
-        request, "console/account", status_code=status_code, organizer=organizer, error=error, notice=notice,
+        request,
+        "console/account",
+        status_code=status_code,
+        organizer=organizer,
+        error=error,
+        notice=notice,
         sessions=organizers.sessions(db, organizer.id, now=now, current=request.cookies.get(SESSION_COOKIE)),
-        activity=list(reversed(activity)), minutes=0,
-        password_min=organizers.PASSWORD_MIN, password_max=organizers.PASSWORD_MAX,
-        codes_left=organizers.recovery_codes_left(db, organizer.id), codes=codes,
+        activity=list(reversed(activity)),
+        minutes=0,
+        password_min=organizers.PASSWORD_MIN,
+        password_max=organizers.PASSWORD_MAX,
+        codes_left=organizers.recovery_codes_left(db, organizer.id),
+        codes=codes,
     )
 
 
@@ -81,8 +92,14 @@ class AccountController(Controller):
         if data.new == data.current:
             return _account_page(request, error=ACCOUNT_WORDS["same"], status_code=400)
         try:
-            organizers.change_password(db, request.state.organizer.id, data.current, data.new, now=now,
-                                       keep=request.cookies.get(SESSION_COOKIE))
+            organizers.change_password(
+                db,
+                request.state.organizer.id,
+                data.current,
+                data.new,
+                now=now,
+                keep=request.cookies.get(SESSION_COOKIE),
+            )
         except organizers.LoginRefused as refused:
             status = 429 if refused.reason == "locked" else 400
             return _account_page(request, error=SIGN_IN_WORDS[refused.reason], status_code=status)
@@ -115,7 +132,9 @@ class AccountController(Controller):
 
     @post("/sign-out-everywhere", sync_to_thread=False, name="account_sign_out_everywhere", status_code=303)
     def sign_out_everywhere(self, request: Request) -> Redirect:
-        organizers.sign_out_everywhere(request.app.state.db, request.state.organizer.id, now=int(request.app.state.clock()))
+        organizers.sign_out_everywhere(
+            request.app.state.db, request.state.organizer.id, now=int(request.app.state.clock())
+        )
         response = Redirect(path=LOGIN_PATH, status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(TRUSTED_COOKIE, path=LOGIN_PATH)

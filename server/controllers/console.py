@@ -25,5 +25,12 @@ class ConsoleController(Controller):
             (event, len(campaigns.list_campaigns(db, event.id)), len(devices.list_devices(db, event.id)))
             for event in organizations.visible_events(db, request.state.organizer.id)
         ]
-        return page(request, "console/home", organizer=request.state.organizer, events=listing,
-                    organization=request.state.organization, role=request.state.role, role_words=ROLE_WORDS)
+        return page(
+            request,
+            "console/home",
+            organizer=request.state.organizer,
+            events=listing,
+            organization=request.state.organization,
+            role=request.state.role,
+            role_words=ROLE_WORDS,
+        )

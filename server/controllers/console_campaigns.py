@@ -67,30 +67,52 @@ def _number(form: CampaignForm, field: str) -> int | None:
 
 def _settings(form: CampaignForm, event: registry.Event) -> dict:
     """The form as domain arguments; raises BadNumber or BadTime naming the field."""
-    when = {field: timestamp_of(getattr(form, field), event.timezone, field) if getattr(form, field).strip() else None
-            for field in ("valid_from", "valid_until")}
+    when = {
+        field: timestamp_of(getattr(form, field), event.timezone, field) if getattr(form, field).strip() else None
+        for field in ("valid_from", "valid_until")
+    }
     max_uses = _number(form, "max_uses")
     return {
-        "title": form.title, "value": form.value, "terms": form.terms, "max_uses": 1 if max_uses is None else max_uses,
-        **when, "valid_minutes": _number(form, "valid_minutes"), "per_attendee": _number(form, "per_attendee"),
-        "cap": _number(form, "cap"), "welcome": bool(form.welcome), "by_clerks": bool(form.by_clerks),
+        "title": form.title,
+        "value": form.value,
+        "terms": form.terms,
+        "max_uses": 1 if max_uses is None else max_uses,
+        **when,
+        "valid_minutes": _number(form, "valid_minutes"),
+        "per_attendee": _number(form, "per_attendee"),
+        "cap": _number(form, "cap"),
+        "welcome": bool(form.welcome),
+        "by_clerks": bool(form.by_clerks),
         "rotating": bool(form.rotating),
-        "texts": {language: {name: getattr(form, text_field(language, name)) for name in campaigns.TEXT_FIELDS}
-                  for language in event.language_list[1:] if language in SUPPORTED},
+        "texts": {
+            language: {name: getattr(form, text_field(language, name)) for name in campaigns.TEXT_FIELDS}
+            for language in event.language_list[1:]
+            if language in SUPPORTED
+        },
     }
 
 
 def _form_of(campaign: campaigns.Campaign, event: registry.Event) -> CampaignForm:
     text = lambda value: "" if value is None else str(value)  # noqa: E731
     return CampaignForm(
-        title=campaign.title, value=campaign.value, terms=campaign.terms, max_uses=str(campaign.max_uses),
+        title=campaign.title,
+        value=campaign.value,
+        terms=campaign.terms,
+        max_uses=str(campaign.max_uses),
         valid_from=local_input(campaign.valid_from, event.timezone) if campaign.valid_from else "",
         valid_until=local_input(campaign.valid_until, event.timezone) if campaign.valid_until else "",
-        valid_minutes=text(campaign.valid_minutes), per_attendee=text(campaign.per_attendee), cap=text(campaign.cap),
-        welcome="yes" if campaign.welcome else "", by_clerks="yes" if campaign.by_clerks else "",
+        valid_minutes=text(campaign.valid_minutes),
+        per_attendee=text(campaign.per_attendee),
+        cap=text(campaign.cap),
+        welcome="yes" if campaign.welcome else "",
+        by_clerks="yes" if campaign.by_clerks else "",
         rotating="yes" if campaign.rotating else "",
-        **{text_field(language, name): text for language, given in campaign.texts.items() if language in SUPPORTED
-           for name, text in given.items()},
+        **{
+            text_field(language, name): text
+            for language, given in campaign.texts.items()
+            if language in SUPPORTED
+            for name, text in given.items()
+        },
     )
 
 
@@ -104,13 +126,32 @@ def _errors(error: Exception) -> dict[str, str]:
     return {text_field(language, name) if dot else error.field: CAMPAIGN_WORDS[error.reason]}
 
 
-def _campaign_page(request: Request, event: registry.Event, *, campaign: campaigns.Campaign | None, form: CampaignForm,
-                   errors: dict | None = None, status_code: int = 200, saved: bool = False) -> Template:
+def _campaign_page(
+    request: Request,
+    event: registry.Event,
+    *,
+    campaign: campaigns.Campaign | None,
+    form: CampaignForm,
+    errors: dict | None = None,
+    status_code: int = 200,
+    saved: bool = False,
+) -> Template:
     issued = campaigns.issued_count(request.app.state.db, event.id, campaign.number) if campaign else 0
     other_languages = [language for language in event.language_list[1:] if language in SUPPORTED]
-    return page(request, "console/campaign", status_code=status_code, event=event, campaign=campaign, form=form,
-                errors=errors or {}, saved=saved, issued=issued, other_languages=other_languages,
-                text_field=text_field, language_names=LANGUAGE_NAMES)
+    return page(
+        request,
+        "console/campaign",
+        status_code=status_code,
+        event=event,
+        campaign=campaign,
+        form=form,
+        errors=errors or {},
+        saved=saved,
+        issued=issued,
+        other_languages=other_languages,
+        text_field=text_field,
+        language_names=LANGUAGE_NAMES,
+    )
 
 
 class ConsoleCampaignsController(Controller):
@@ -124,14 +165,22 @@ class ConsoleCampaignsController(Controller):
         return _campaign_page(request, event_or_404(request, event_id), campaign=None, form=form)
 
     @post("/", sync_to_thread=False, name="console_campaign_create", status_code=303)
-    def create(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[CampaignForm]) -> Template | Redirect:
+    def create(
+        self, request: Request, event_id: FromPath[str], data: URLEncodedBody[CampaignForm]
+    ) -> Template | Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
         event = event_or_404(request, event_id)
         try:
             with write_transaction(db):
                 campaign = campaigns.create_campaign(db, event.id, now=now, **_settings(data, event))
-                audit.record(db, request.state.organizer.id, "campaign.create", event.id,
-                             {"number": campaign.number, "title": campaign.title}, now=now)
+                audit.record(
+                    db,
+                    request.state.organizer.id,
+                    "campaign.create",
+                    event.id,
+                    {"number": campaign.number, "title": campaign.title},
+                    now=now,
+                )
         except (BadNumber, BadTime, campaigns.CampaignRefused) as error:
             return _campaign_page(request, event, campaign=None, form=data, errors=_errors(error), status_code=422)
         return Redirect(path=f"/organizer/events/{event.id}/campaigns/{campaign.number}", status_code=303)
@@ -143,8 +192,9 @@ class ConsoleCampaignsController(Controller):
         return _campaign_page(request, event, campaign=campaign, form=_form_of(campaign, event))
 
     @post("/{number:int}", sync_to_thread=False, name="console_campaign_update")
-    def update(self, request: Request, event_id: FromPath[str], number: FromPath[int],
-               data: URLEncodedBody[CampaignForm]) -> Template:
+    def update(
+        self, request: Request, event_id: FromPath[str], number: FromPath[int], data: URLEncodedBody[CampaignForm]
+    ) -> Template:
         db, now = request.app.state.db, int(request.app.state.clock())
         event = event_or_404(request, event_id)
         campaign = self._campaign(request, event, number)
@@ -156,8 +206,14 @@ class ConsoleCampaignsController(Controller):
                 updated = campaigns.update_campaign(db, event.id, number, now=now, **settings)
                 changed = {k: v for k, v in vars(updated).items() if getattr(campaign, k) != v}
                 if changed:
-                    audit.record(db, request.state.organizer.id, "campaign.update", event.id,
-                                 {"number": number, **changed}, now=now)
+                    audit.record(
+                        db,
+                        request.state.organizer.id,
+                        "campaign.update",
+                        event.id,
+                        {"number": number, **changed},
+                        now=now,
+                    )
         except (BadNumber, BadTime, campaigns.CampaignRefused) as error:
             return _campaign_page(request, event, campaign=campaign, form=data, errors=_errors(error), status_code=422)
         return _campaign_page(request, event, campaign=updated, form=_form_of(updated, event), saved=True)

@@ -37,8 +37,14 @@ class EventForm(Struct):
 
 
 def _form_of(event: registry.Event) -> EventForm:
-    return EventForm(event.name, event.venue, local_input(event.starts_at, event.timezone), local_input(event.ends_at, event.timezone),
-                     event.timezone, event.language_list)
+    return EventForm(
+        event.name,
+        event.venue,
+        local_input(event.starts_at, event.timezone),
+        local_input(event.ends_at, event.timezone),
+        event.timezone,
+        event.language_list,
+    )
 
 
 def _languages(form: EventForm) -> list[str]:
@@ -49,8 +55,11 @@ def _languages(form: EventForm) -> list[str]:
 def _fields(form: EventForm) -> dict:
     """The form as domain arguments; raises BadTime or EventRefused."""
     return {
-        "name": form.name, "venue": form.venue, "starts_at": timestamp_of(form.starts, form.timezone, "starts"),
-        "ends_at": timestamp_of(form.ends, form.timezone, "ends"), "timezone": form.timezone.strip(),
+        "name": form.name,
+        "venue": form.venue,
+        "starts_at": timestamp_of(form.starts, form.timezone, "starts"),
+        "ends_at": timestamp_of(form.ends, form.timezone, "ends"),
+        "timezone": form.timezone.strip(),
         "languages": _languages(form),
     }
 
@@ -62,10 +71,23 @@ def _errors(error: Exception) -> dict[str, str]:
     return {error.field: EVENT_WORDS[error.reason]}
 
 
-def _edit_page(request: Request, event: registry.Event, *, form: EventForm | None = None, errors: dict | None = None,
-               status_code: int = 200) -> Template:
-    return page(request, "console/event_edit", status_code=status_code, event=event, form=form or _form_of(event),
-                errors=errors or {}, languages=SUPPORTED)
+def _edit_page(
+    request: Request,
+    event: registry.Event,
+    *,
+    form: EventForm | None = None,
+    errors: dict | None = None,
+    status_code: int = 200,
+) -> Template:
+    return page(
+        request,
+        "console/event_edit",
+        status_code=status_code,
+        event=event,
+        form=form or _form_of(event),
+        errors=errors or {},
+        languages=SUPPORTED,
+    )
 
 
 def _dashboard(request: Request, event: registry.Event, *, saved: bool = False) -> Template:
@@ -74,9 +96,16 @@ def _dashboard(request: Request, event: registry.Event, *, saved: bool = False) 
     redeemed = {row["subject"] for row in projections.Reading(db, event.id).redemptions}
     tablets = [t for t in snapshot.devices if not t.revoked]
     return page(
-        request, "console/event", event=event, saved=saved, counters=snapshot.counters, tablets=tablets,
-        online=sum(t.online for t in tablets), late=[t for t in tablets if not t.online],
-        progress=campaigns.progress(db, event.id, redeemed), history=audit.history(db, event.id),
+        request,
+        "console/event",
+        event=event,
+        saved=saved,
+        counters=snapshot.counters,
+        tablets=tablets,
+        online=sum(t.online for t in tablets),
+        late=[t for t in tablets if not t.online],
+        progress=campaigns.progress(db, event.id, redeemed),
+        history=audit.history(db, event.id),
     )
 
 
@@ -89,7 +118,9 @@ class ConsoleEventsController(Controller):
     def new(self, request: Request) -> Template:
         now = int(request.app.state.clock())
         start = (now // HOUR + 24) * HOUR
-        form = EventForm(starts=local_input(start, "UTC"), ends=local_input(start + 8 * HOUR, "UTC"), languages=list(SUPPORTED))
+        form = EventForm(
+            starts=local_input(start, "UTC"), ends=local_input(start + 8 * HOUR, "UTC"), languages=list(SUPPORTED)
+        )
         return page(request, "console/event_new", form=form, errors={}, languages=SUPPORTED)
 
     @post("/", sync_to_thread=False, name="console_event_create", status_code=303)
@@ -101,7 +132,9 @@ class ConsoleEventsController(Controller):
                 organizations.place_event(db, event.id, request.state.organization.id)  # the creator's
                 audit.record(db, request.state.organizer.id, "event.create", event.id, {"name": event.name}, now=now)
         except (BadTime, registry.EventRefused) as error:
-            return page(request, "console/event_new", status_code=422, form=data, errors=_errors(error), languages=SUPPORTED)
+            return page(
+                request, "console/event_new", status_code=422, form=data, errors=_errors(error), languages=SUPPORTED
+            )
         return Redirect(path=f"/organizer/events/{event.id}", status_code=303)
 
     @get("/{event_id:str}", sync_to_thread=False, name="console_event", opt={"owner": STAFF})

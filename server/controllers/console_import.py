@@ -229,8 +229,12 @@ class ConsoleImportController(Controller):
     def upload_page(self, request: Request, event_id: FromPath[str]) -> Template:
         return page(request, "console/import", event=event_or_404(request, event_id), error="", step="upload")
 
-    @post("/", name="console_import_upload", request_max_body_size=MAX_UPLOAD_BYTES + FORM_OVERHEAD,
-          exception_handlers={RequestEntityTooLarge: too_large})
+    @post(
+        "/",
+        name="console_import_upload",
+        request_max_body_size=MAX_UPLOAD_BYTES + FORM_OVERHEAD,
+        exception_handlers={RequestEntityTooLarge: too_large},
+    )
     async def upload(self, request: Request, event_id: FromPath[str], data: MultipartBody[UploadForm]) -> Template:
         event = event_or_404(request, event_id)
         db = request.app.state.db
@@ -238,40 +242,74 @@ class ConsoleImportController(Controller):
         directory = imports.uploads_directory(db)
         try:
             path, size = await anyio.to_thread.run_sync(
-                functools.partial(imports.store_upload, data.file.file, directory, limit=MAX_UPLOAD_BYTES))
+                functools.partial(imports.store_upload, data.file.file, directory, limit=MAX_UPLOAD_BYTES)
+            )
             try:
                 layout = await anyio.to_thread.run_sync(
-                    functools.partial(imports.inspect_file, path, preview_rows=PREVIEW_ROWS))
+                    functools.partial(imports.inspect_file, path, preview_rows=PREVIEW_ROWS)
+                )
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
         except imports.ImportRefused as refused:
-            return page(request, "console/import", status_code=422, event=event, error=IMPORT_WORDS[refused.reason],
-                        step="upload")
+            return page(
+                request,
+                "console/import",
+                status_code=422,
+                event=event,
+                error=IMPORT_WORDS[refused.reason],
+                step="upload",
+            )
         finally:
             await data.file.close()
-        job = imports.create_job(db, event_id=event.id, organizer_id=request.state.organizer.id,
-                                 filename=data.file.filename or "", path=path, size=size, layout=layout,
-                                 now=int(request.app.state.clock()))
+        job = imports.create_job(
+            db,
+            event_id=event.id,
+            organizer_id=request.state.organizer.id,
+            filename=data.file.filename or "",
+            path=path,
+            size=size,
+            layout=layout,
+            now=int(request.app.state.clock()),
+        )
         return self._mapping(request, event, job, layout.preview, imports.guess_mapping(layout.headers))
 
     @staticmethod
-    def _mapping(request: Request, event: registry.Event, job: imports.Job, preview: list[list[str]],
-                 guessed: dict[str, int | None], error: str = "") -> Template:
-        return page(request, "console/import", status_code=422 if error else 200, event=event, error=error, step="map",
-                    import_id=job.id, headers=job.layout.headers, rows=job.rows_total, preview=preview,
-                    guessed=guessed, fields=imports.FIELDS)
+    def _mapping(
+        request: Request,
+        event: registry.Event,
+        job: imports.Job,
+        preview: list[list[str]],
+        guessed: dict[str, int | None],
+        error: str = "",
+    ) -> Template:
+        return page(
+            request,
+            "console/import",
+            status_code=422 if error else 200,
+            event=event,
+            error=error,
+            step="map",
+            import_id=job.id,
+            headers=job.layout.headers,
+            rows=job.rows_total,
+            preview=preview,
+            guessed=guessed,
+            fields=imports.FIELDS,
+        )
 
     @post("/{import_id:str}", sync_to_thread=False, name="console_import_start", status_code=303)
-    def start(self, request: Request, event_id: FromPath[str], import_id: FromPath[str],
-              data: URLEncodedBody[MappingForm]) -> Template | Redirect:
+    def start(
+        self, request: Request, event_id: FromPath[str], import_id: FromPath[str], data: URLEncodedBody[MappingForm]
+    ) -> Template | Redirect:
         event = event_or_404(request, event_id)
         job = _job(request, event.id, import_id)
         mapping = {name: _column(getattr(data, name), job.layout.headers) for name in imports.FIELDS}
         if job.state == imports.UPLOADED:
             try:
-                started = imports.start_job(request.app.state.db, job.id, mapping,
-                                            now_ms=int(request.app.state.clock() * 1000))
+                started = imports.start_job(
+                    request.app.state.db, job.id, mapping, now_ms=int(request.app.state.clock() * 1000)
+                )
             except imports.ImportRefused as refused:
                 return self._mapping(request, event, job, _preview(job), mapping, IMPORT_WORDS[refused.reason])
             if started:  # marked running before the redirect: the progress page never finds it not begun
@@ -286,5 +324,13 @@ class ConsoleImportController(Controller):
             return self._mapping(request, event, job, _preview(job), imports.guess_mapping(job.layout.headers))
         finished = job.state in imports.FINISHED
         errors = imports.job_lines(request.app.state.db, job.id, "error") if finished else []
-        return page(request, "console/import_progress", event=event, import_id=job.id, job=job, error_lines=errors,
-                    failed=IMPORT_WORDS.get(job.failure, ""), row_words=SIGN_UP_WORDS)
+        return page(
+            request,
+            "console/import_progress",
+            event=event,
+            import_id=job.id,
+            job=job,
+            error_lines=errors,
+            failed=IMPORT_WORDS.get(job.failure, ""),
+            row_words=SIGN_UP_WORDS,
+        )

@@ -64,13 +64,31 @@ class ResetForm(Struct):
     password: str = ""
 
 
-def _members_page(request: Request, *, status_code: int = 200, error: str = "", form: NewMember | None = None,
-                  done: str = "", reset: dict | None = None) -> Template:
+def _members_page(
+    request: Request,
+    *,
+    status_code: int = 200,
+    error: str = "",
+    form: NewMember | None = None,
+    done: str = "",
+    reset: dict | None = None,
+) -> Template:
     organization = request.state.organization
-    return page(request, "console/members", status_code=status_code, organization=organization,
-                members=organizations.members(request.app.state.db, organization.id), me=request.state.organizer,
-                roles=organizations.ROLES, role_words=ROLE_WORDS, role_help=ROLE_HELP, error=error,
-                form=form or NewMember(role=organizations.STAFF), done=done, reset=reset)
+    return page(
+        request,
+        "console/members",
+        status_code=status_code,
+        organization=organization,
+        members=organizations.members(request.app.state.db, organization.id),
+        me=request.state.organizer,
+        roles=organizations.ROLES,
+        role_words=ROLE_WORDS,
+        role_help=ROLE_HELP,
+        error=error,
+        form=form or NewMember(role=organizations.STAFF),
+        done=done,
+        reset=reset,
+    )
 
 
 def _answer(request: Request, done: str) -> Template | Redirect:
@@ -98,8 +116,9 @@ def _new_account(db, data: NewMember, now: int) -> str:
 def _set_disabled(request: Request, organizer_id: str, disabled: bool) -> Template | Redirect:
     db, now = request.app.state.db, int(request.app.state.clock())
     try:
-        organizations.set_member_disabled(db, request.state.organization.id, organizer_id, disabled,
-                                          by=request.state.organizer.id, now=now)
+        organizations.set_member_disabled(
+            db, request.state.organization.id, organizer_id, disabled, by=request.state.organizer.id, now=now
+        )
     except organizations.MembershipRefused as refused:
         return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason])
     return _answer(request, "disabled" if disabled else "enabled")
@@ -127,8 +146,14 @@ class ConsoleMembersController(Controller):
                 if created:
                     account = _new_account(db, data, now)
                 added = organizations.add_member(db, organization.id, account, data.role, now=now)
-                audit.record(db, me.id, "member.add", organization.id,
-                             {"organizer_id": added.organizer_id, "role": added.role, "new_account": created}, now=now)
+                audit.record(
+                    db,
+                    me.id,
+                    "member.add",
+                    organization.id,
+                    {"organizer_id": added.organizer_id, "role": added.role, "new_account": created},
+                    now=now,
+                )
         except organizations.MembershipRefused as refused:
             return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason], form=data)
         except ValueError as wrong:
@@ -136,14 +161,22 @@ class ConsoleMembersController(Controller):
         return _answer(request, "added")
 
     @post("/{organizer_id:str}/role", sync_to_thread=False, name="console_member_role", status_code=303)
-    def change_role(self, request: Request, organizer_id: FromPath[str], data: URLEncodedBody[RoleForm]) -> Template | Redirect:
+    def change_role(
+        self, request: Request, organizer_id: FromPath[str], data: URLEncodedBody[RoleForm]
+    ) -> Template | Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
         organization = request.state.organization
         try:
             with write_transaction(db):
                 changed = organizations.change_role(db, organization.id, organizer_id, data.role)
-                audit.record(db, request.state.organizer.id, "member.role", organization.id,
-                             {"organizer_id": organizer_id, "role": changed.role}, now=now)
+                audit.record(
+                    db,
+                    request.state.organizer.id,
+                    "member.role",
+                    organization.id,
+                    {"organizer_id": organizer_id, "role": changed.role},
+                    now=now,
+                )
         except organizations.MembershipRefused as refused:
             return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason])
         return _answer(request, "changed")
@@ -155,8 +188,14 @@ class ConsoleMembersController(Controller):
         try:
             with write_transaction(db):
                 removed = organizations.remove_member(db, organization.id, organizer_id)
-                audit.record(db, request.state.organizer.id, "member.remove", organization.id,
-                             {"organizer_id": organizer_id, "role": removed.role}, now=now)
+                audit.record(
+                    db,
+                    request.state.organizer.id,
+                    "member.remove",
+                    organization.id,
+                    {"organizer_id": organizer_id, "role": removed.role},
+                    now=now,
+                )
         except organizations.MembershipRefused as refused:
             return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason])
         return _answer(request, "removed")
@@ -171,8 +210,15 @@ class ConsoleMembersController(Controller):
             return _members_page(request, status_code=422, error=MEMBER_WORDS["nothing_to_reset"])
         password = organizers.one_time_password() if new_password else None
         try:
-            who = organizations.reset_member(db, request.state.organization.id, organizer_id, second_factor=second_factor,
-                                             password=password, by=request.state.organizer.id, now=now)
+            who = organizations.reset_member(
+                db,
+                request.state.organization.id,
+                organizer_id,
+                second_factor=second_factor,
+                password=password,
+                by=request.state.organizer.id,
+                now=now,
+            )
         except organizations.MembershipRefused as refused:
             return _members_page(request, status_code=422, error=MEMBER_WORDS[refused.reason])
         shown = _members_page(request, reset={"name": who.name, "second_factor": second_factor, "password": password})

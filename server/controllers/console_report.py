@@ -33,8 +33,13 @@ class ConsoleReportController(Controller):
     @get("/", sync_to_thread=False, name="console_report")
     def show(self, request: Request, event_id: FromPath[str]) -> Template:
         event = event_or_404(request, event_id)
-        return page(request, "console/report", event=event, report=report.build(request.app.state.db, event.id),
-                    exports=EXPORT_WORDS)
+        return page(
+            request,
+            "console/report",
+            event=event,
+            report=report.build(request.app.state.db, event.id),
+            exports=EXPORT_WORDS,
+        )
 
     @get("/{name:str}", sync_to_thread=False, name="console_report_export", opt={"owner": MANAGER})
     def export(self, request: Request, event_id: FromPath[str], name: FromPath[str]) -> Stream:

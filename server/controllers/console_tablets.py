@@ -25,7 +25,10 @@ from server.pages import page
 from server.reasons import N_
 
 CODE_MINUTES = (15, 60, 240, 24 * 60)
-TABLET_WORDS = {"name_missing": N_("A tablet needs a name, such as “Front desk”."), "bad_minutes": N_("Choose how long the code works.")}
+TABLET_WORDS = {
+    "name_missing": N_("A tablet needs a name, such as “Front desk”."),
+    "bad_minutes": N_("Choose how long the code works."),
+}
 
 
 class NewTablet(Struct):
@@ -37,12 +40,26 @@ class Revocation(Struct):
     confirm: str = ""  # "yes" from the confirmation's form; anything else only shows the confirmation
 
 
-def _tablets_page(request: Request, event: registry.Event, *, status_code: int = 200, error: str = "",
-                  enrollment: dict | None = None, name: str = "") -> Template:
+def _tablets_page(
+    request: Request,
+    event: registry.Event,
+    *,
+    status_code: int = 200,
+    error: str = "",
+    enrollment: dict | None = None,
+    name: str = "",
+) -> Template:
     db = request.app.state.db
     return page(
-        request, "console/tablets", status_code=status_code, event=event, error=error, enrollment=enrollment,
-        tablet_name=name, minutes_choices=CODE_MINUTES, default_minutes=devices.DEFAULT_CODE_MINUTES,
+        request,
+        "console/tablets",
+        status_code=status_code,
+        event=event,
+        error=error,
+        enrollment=enrollment,
+        tablet_name=name,
+        minutes_choices=CODE_MINUTES,
+        default_minutes=devices.DEFAULT_CODE_MINUTES,
         tablets=projections.device_states(db, event.id, now=int(request.app.state.clock())),
     )
 
@@ -70,19 +87,29 @@ class ConsoleTabletsController(Controller):
         # The station's address with the code: the tablet's camera app or the station's scanner opens it.
         station_url = f"{request.base_url}".rstrip("/") + "/station"
         url = f"{station_url}?code={code}"
-        return _tablets_page(request, event, enrollment={
-            "name": data.name.strip()[:80], "code": code, "expires_at": now + 60 * data.minutes, "url": url,
-            "station_url": station_url,
-            "qr_svg": qr.svg(url, title=data.name.strip()[:80]),
-        })
+        return _tablets_page(
+            request,
+            event,
+            enrollment={
+                "name": data.name.strip()[:80],
+                "code": code,
+                "expires_at": now + 60 * data.minutes,
+                "url": url,
+                "station_url": station_url,
+                "qr_svg": qr.svg(url, title=data.name.strip()[:80]),
+            },
+        )
 
     @get("/{device_id:str}/revoke", sync_to_thread=False, name="console_tablet_revoke_confirm")
-    def confirm_revoke(self, request: Request, event_id: FromPath[str], device_id: FromPath[str]) -> Template | Redirect:
+    def confirm_revoke(
+        self, request: Request, event_id: FromPath[str], device_id: FromPath[str]
+    ) -> Template | Redirect:
         return self._confirmation(request, event_or_404(request, event_id), device_id)
 
     @post("/{device_id:str}/revoke", sync_to_thread=False, name="console_tablet_revoke", status_code=303)
-    def revoke(self, request: Request, event_id: FromPath[str], device_id: FromPath[str],
-               data: URLEncodedBody[Revocation]) -> Template | Redirect:
+    def revoke(
+        self, request: Request, event_id: FromPath[str], device_id: FromPath[str], data: URLEncodedBody[Revocation]
+    ) -> Template | Redirect:
         db, now = request.app.state.db, int(request.app.state.clock())
         event = event_or_404(request, event_id)
         if data.confirm != "yes":
@@ -91,8 +118,14 @@ class ConsoleTabletsController(Controller):
         with write_transaction(db):
             if device.revoked_at is None:
                 allowlist = devices.revoke_device(db, device.id, now=now)
-                audit.record(db, request.state.organizer.id, "tablet.revoke", event.id,
-                             {"device_id": device.id, "name": device.name, "allowlist": len(allowlist)}, now=now)
+                audit.record(
+                    db,
+                    request.state.organizer.id,
+                    "tablet.revoke",
+                    event.id,
+                    {"device_id": device.id, "name": device.name, "allowlist": len(allowlist)},
+                    now=now,
+                )
         # Its rotation key was retired: open wallets fetch their new secrets now.
         live.announce(request.app, event.id, [live.ROTATION_KEYS])
         return Redirect(path=f"/organizer/events/{event.id}/tablets", status_code=303)
@@ -104,7 +137,9 @@ class ConsoleTabletsController(Controller):
         if device.revoked_at is not None:  # nothing left to confirm
             return Redirect(path=f"/organizer/events/{event.id}/tablets", status_code=303)
         # Only tablets are listed (the event's web device is not one), so only they can be revoked here.
-        found = [t for t in projections.device_states(db, event.id, now=int(request.app.state.clock())) if t.id == device.id]
+        found = [
+            t for t in projections.device_states(db, event.id, now=int(request.app.state.clock())) if t.id == device.id
+        ]
         if not found:
             raise NotFoundException(f"no tablet {device_id!r}")
         return page(request, "console/tablet_revoke", event=event, tablet=found[0])

@@ -47,10 +47,26 @@ def _context(connection: Request | WebSocket, event_id: str) -> dict:
     return {"snapshot": wall.snapshot(connection.app.state.db, event_id, now=now), "now": now}
 
 
-def _wall_page(request: Request, event: registry.Event, *, theme: str = "dark", status_code: int = 200,
-               draw_error: str = "", wanted: int = 1) -> Template:
-    return page(request, "wall/wall", status_code=status_code, event=event, theme=_theme(theme),
-                draw_error=draw_error, wanted=wanted, max_winners=draws.MAX_WINNERS, **_context(request, event.id))
+def _wall_page(
+    request: Request,
+    event: registry.Event,
+    *,
+    theme: str = "dark",
+    status_code: int = 200,
+    draw_error: str = "",
+    wanted: int = 1,
+) -> Template:
+    return page(
+        request,
+        "wall/wall",
+        status_code=status_code,
+        event=event,
+        theme=_theme(theme),
+        draw_error=draw_error,
+        wanted=wanted,
+        max_winners=draws.MAX_WINNERS,
+        **_context(request, event.id),
+    )
 
 
 def _same_origin(socket: WebSocket) -> bool:
@@ -70,18 +86,25 @@ class ConsoleWallController(Controller):
         return _wall_page(request, event_or_404(request, event_id), theme=theme)
 
     @post("/draws", sync_to_thread=False, name="console_wall_draw", status_code=303, opt={"owner": MANAGER})
-    def draw(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[DrawForm],
-             theme: FromQuery[str] = "dark") -> Redirect | Template | Response:
+    def draw(
+        self, request: Request, event_id: FromPath[str], data: URLEncodedBody[DrawForm], theme: FromQuery[str] = "dark"
+    ) -> Redirect | Template | Response:
         db, now = request.app.state.db, int(request.app.state.clock())
         event = event_or_404(request, event_id)
         try:
             found = draws.draw(db, event.id, drawn_by=request.state.organizer.id, wanted=data.winners, now=now)
         except draws.DrawRefused as refused:
-            return _wall_page(request, event, theme=theme, status_code=422, draw_error=DRAW_WORDS[refused.reason],
-                              wanted=data.winners)
-        audit.record(db, request.state.organizer.id, "draw", event.id,
-                     {"draw": found.id, "seed": found.seed, "candidates": len(found.candidates), "winners": found.winners},
-                     now=now)
+            return _wall_page(
+                request, event, theme=theme, status_code=422, draw_error=DRAW_WORDS[refused.reason], wanted=data.winners
+            )
+        audit.record(
+            db,
+            request.state.organizer.id,
+            "draw",
+            event.id,
+            {"draw": found.id, "seed": found.seed, "candidates": len(found.candidates), "winners": found.winners},
+            now=now,
+        )
         live.announce(request.app, event.id, [f"draw:{found.id}"])
         if request.headers.get("hx-request") == "true":
             return Response(content=b"", status_code=204)  # the socket brings the draw to every wall
@@ -92,8 +115,14 @@ class ConsoleWallController(Controller):
         db = request.app.state.db
         event = event_or_404(request, event_id)
         found = in_event_or_404(event, lambda: draws.get_draw(db, draw_id), f"draw {draw_id}")
-        return page(request, "console/draw", event=event, draw=found, winners=draws.winners(db, found),
-                    replayed=draws.replay(found) == found.winners)
+        return page(
+            request,
+            "console/draw",
+            event=event,
+            draw=found,
+            winners=draws.winners(db, found),
+            replayed=draws.replay(found) == found.winners,
+        )
 
     @websocket("/socket", name="console_wall_socket")
     async def socket(self, socket: WebSocket, event_id: FromPath[str]) -> None:
@@ -124,7 +153,6 @@ class ConsoleWallController(Controller):
         async with channels.start_subscription(live.event_channel(event_id)) as subscriber:
             # join=False: once the wall has gone, what is still queued for it is dropped.
             async with subscriber.run_in_background(on_announcement, join=False), anyio.create_task_group() as tasks:
-
                 tasks.start_soon(live.cancel_when_closed, socket, tasks.cancel_scope)
                 with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the wall left mid-send
                     while True:

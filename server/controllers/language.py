@@ -31,9 +31,7 @@ class LanguageController(Controller):
     opt = {"owner": PUBLIC}
 
     @post("/language", sync_to_thread=False, name="set_language", status_code=303)
-    def set_language(
-        self, data: URLEncodedBody[LanguageChoice]
-    ) -> Redirect:
+    def set_language(self, data: URLEncodedBody[LanguageChoice]) -> Redirect:
         response = Redirect(path=_local_path(data.next), status_code=303)
         if data.lang in SUPPORTED:
             response.set_cookie(COOKIE, data.lang, max_age=ONE_YEAR, samesite="lax", httponly=True)

@@ -43,11 +43,16 @@ class CodeForm(Struct):
 
 def _next(target: str) -> str:
     # Only the console's own pages: anything else would be an open redirect.
-    return target if target.startswith("/organizer") and not target.startswith("//") and "\\" not in target else "/organizer"
+    return (
+        target
+        if target.startswith("/organizer") and not target.startswith("//") and "\\" not in target
+        else "/organizer"
+    )
 
 
-def _login_page(request: Request, form: PasswordForm, *, refused: organizers.LoginRefused | None = None,
-                error: str = "") -> Template:
+def _login_page(
+    request: Request, form: PasswordForm, *, refused: organizers.LoginRefused | None = None, error: str = ""
+) -> Template:
     """The password step, with why the last attempt failed (429 while locked or rate-limited)."""
     if refused is not None:
         error = SIGN_IN_WORDS[refused.reason]
@@ -56,13 +61,23 @@ def _login_page(request: Request, form: PasswordForm, *, refused: organizers.Log
     return page(request, "console/login", status_code=status, form=form, error=error, minutes=minutes)
 
 
-def _code_page(request: Request, pending: organizers.Pending, *, next: str, error: str = "", status_code: int = 200) -> Template:
+def _code_page(
+    request: Request, pending: organizers.Pending, *, next: str, error: str = "", status_code: int = 200
+) -> Template:
     enrolling = pending.totp_secret is not None
     uri = organizers.provisioning_uri(pending) if enrolling else ""
     return page(
-        request, "console/code", status_code=status_code, organizer=pending.organizer, enrolling=enrolling,
-        secret=pending.totp_secret or "", qr_svg=qr.svg(uri, title="PopPass") if enrolling else "", next=_next(next),
-        error=error, minutes=0, recovery_open=error == SIGN_IN_WORDS["bad_recovery_code"],
+        request,
+        "console/code",
+        status_code=status_code,
+        organizer=pending.organizer,
+        enrolling=enrolling,
+        secret=pending.totp_secret or "",
+        qr_svg=qr.svg(uri, title="PopPass") if enrolling else "",
+        next=_next(next),
+        error=error,
+        minutes=0,
+        recovery_open=error == SIGN_IN_WORDS["bad_recovery_code"],
     )
 
 
@@ -71,13 +86,21 @@ def _signed_in(request: Request, response: Response, session: str) -> Response:
     db, now = request.app.state.db, int(request.app.state.clock())
     secure = request.url.scheme == "https"
     response.delete_cookie(PENDING_COOKIE, path=LOGIN_PATH)
-    response.set_cookie(SESSION_COOKIE, session, path="/", max_age=organizers.SESSION_S, httponly=True,
-                        samesite="strict", secure=secure)
+    response.set_cookie(
+        SESSION_COOKIE, session, path="/", max_age=organizers.SESSION_S, httponly=True, samesite="strict", secure=secure
+    )
     signed_in = organizers.session_organizer(db, session, now=now)
     assert signed_in is not None  # just made
     trusted = organizers.trust_browser(db, signed_in.id, now=now, token=request.cookies.get(TRUSTED_COOKIE))
-    response.set_cookie(TRUSTED_COOKIE, trusted, path=LOGIN_PATH, max_age=organizers.TRUSTED_BROWSER_S,
-                        httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(
+        TRUSTED_COOKIE,
+        trusted,
+        path=LOGIN_PATH,
+        max_age=organizers.TRUSTED_BROWSER_S,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
     return response
 
 
@@ -95,21 +118,33 @@ class OrganizerLoginController(Controller):
         if request.app.state.sign_in_limiter.allow(client_address(request)):
             return _login_page(request, shown, error=SIGN_IN_WORDS["rate_limited"])
         try:
-            pending = organizers.check_password(request.app.state.db, data.email, data.password,
-                                                now=int(request.app.state.clock()),
-                                                trusted_browser=request.cookies.get(TRUSTED_COOKIE),
-                                                client=client_address(request))
+            pending = organizers.check_password(
+                request.app.state.db,
+                data.email,
+                data.password,
+                now=int(request.app.state.clock()),
+                trusted_browser=request.cookies.get(TRUSTED_COOKIE),
+                client=client_address(request),
+            )
         except organizers.LoginRefused as refused:
             return _login_page(request, shown, refused=refused)
         response = Redirect(path=f"{LOGIN_PATH}/code?next={_next(data.next)}", status_code=303)
-        response.set_cookie(PENDING_COOKIE, pending.token, path=LOGIN_PATH, max_age=organizers.PENDING_S, httponly=True,
-                            samesite="strict", secure=request.url.scheme == "https")
+        response.set_cookie(
+            PENDING_COOKIE,
+            pending.token,
+            path=LOGIN_PATH,
+            max_age=organizers.PENDING_S,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
         return response
 
     @get("/code", sync_to_thread=False, name="organizer_code")
     def code_page(self, request: Request, next: FromQuery[str] = "/organizer") -> Template | Redirect:
-        pending = organizers.pending_login(request.app.state.db, request.cookies.get(PENDING_COOKIE, ""),
-                                           now=int(request.app.state.clock()))
+        pending = organizers.pending_login(
+            request.app.state.db, request.cookies.get(PENDING_COOKIE, ""), now=int(request.app.state.clock())
+        )
         if pending is None:
             return Redirect(path=LOGIN_PATH, status_code=303)
         return _code_page(request, pending, next=next)
@@ -119,8 +154,14 @@ class OrganizerLoginController(Controller):
         db, now = request.app.state.db, int(request.app.state.clock())
         token = request.cookies.get(PENDING_COOKIE, "")
         try:
-            signed_in = organizers.complete_sign_in(db, token, data.code, now=now, client=client_address(request),
-                                                    user_agent=request.headers.get("user-agent", ""))
+            signed_in = organizers.complete_sign_in(
+                db,
+                token,
+                data.code,
+                now=now,
+                client=client_address(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )
         except organizers.LoginRefused as refused:
             pending = organizers.pending_login(db, token, now=now)
             if pending is None or refused.reason == "locked":
@@ -128,8 +169,9 @@ class OrganizerLoginController(Controller):
             return _code_page(request, pending, next=data.next, error=SIGN_IN_WORDS[refused.reason], status_code=401)
         onward = ACCOUNT_PATH if signed_in.must_change_password else _next(data.next)
         if signed_in.recovery_codes:  # just enrolled: the codes, this once, then on
-            shown = page(request, "console/recovery_codes", status_code=200, codes=signed_in.recovery_codes,
-                         next=onward)
+            shown = page(
+                request, "console/recovery_codes", status_code=200, codes=signed_in.recovery_codes, next=onward
+            )
             shown.headers["Cache-Control"] = "no-store"
             return _signed_in(request, shown, signed_in.session)
         return _signed_in(request, Redirect(path=onward, status_code=303), signed_in.session)

@@ -30,7 +30,10 @@ def precache_lists() -> dict[str, list[str]]:
     PUBLIC_SHELL (attendees' browsers) and STATION_SHELL (tablets). Tests and benchmarks read
     them from here."""
     source = (STATIC / "sw.js").read_text()
-    lists = {name: re.findall(r'"([^"]+)"', body) for name, body in re.findall(r"const (\w+_SHELL) = \[(.*?)\];", source, re.S)}
+    lists = {
+        name: re.findall(r'"([^"]+)"', body)
+        for name, body in re.findall(r"const (\w+_SHELL) = \[(.*?)\];", source, re.S)
+    }
     if set(lists) != {"COMMON_SHELL", "PUBLIC_SHELL", "STATION_SHELL"}:
         raise RuntimeError(f"sw.js must declare COMMON_SHELL, PUBLIC_SHELL and STATION_SHELL, found {sorted(lists)}")
     return lists

@@ -44,8 +44,14 @@ def _event(request: Request, event_id: str) -> registry.Event:
 
 
 def _event_page(
-    request: Request, event: registry.Event, *, form: SignUpForm | None = None, errors: dict[str, str] | None = None,
-    already: bool = False, status_code: int = 200, claim: str = "",
+    request: Request,
+    event: registry.Event,
+    *,
+    form: SignUpForm | None = None,
+    errors: dict[str, str] | None = None,
+    already: bool = False,
+    status_code: int = 200,
+    claim: str = "",
 ) -> Template:
     db = request.app.state.db
     now = int(request.app.state.clock())
@@ -84,26 +90,42 @@ class EventPageController(Controller):
     def show(self, request: Request, event_id: FromPath[str], claim: FromQuery[str] = "") -> Template:
         return _event_page(request, _event(request, event_id), claim=_token_text(claim))
 
-    @post("/{event_id:str}/signup", sync_to_thread=False, name="sign_up", status_code=303,
-          exception_handlers={BadText: _unreadable_sign_up})
-    def sign_up(self, request: Request, event_id: FromPath[str], data: URLEncodedBody[SignUpForm]) -> Template | Redirect:
+    @post(
+        "/{event_id:str}/signup",
+        sync_to_thread=False,
+        name="sign_up",
+        status_code=303,
+        exception_handlers={BadText: _unreadable_sign_up},
+    )
+    def sign_up(
+        self, request: Request, event_id: FromPath[str], data: URLEncodedBody[SignUpForm]
+    ) -> Template | Redirect:
         db, event = request.app.state.db, _event(request, event_id)
         wait = request.app.state.sign_up_limiter.allow(client_address(request))
         if wait:
-            response = _event_page(request, event, form=data, status_code=429,
-                                   errors={"form": SIGN_UP_WORDS["rate_limited"]})
+            response = _event_page(
+                request, event, form=data, status_code=429, errors={"form": SIGN_UP_WORDS["rate_limited"]}
+            )
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
         applicant = signup.Applicant(data.name, data.phone, data.email, consent=bool(data.consent))
         held = wallet_cookie.held(request, event.id)
         try:
             result = signup.sign_up(
-                db, event.id, applicant, now_ms=int(request.app.state.clock() * 1000),
+                db,
+                event.id,
+                applicant,
+                now_ms=int(request.app.state.clock() * 1000),
                 held=frozenset({held} if held else ()),
             )
         except signup.SignUpRefused as refused:
-            return _event_page(request, event, form=data, status_code=422,
-                               errors={field or "form": SIGN_UP_WORDS[reason] for field, reason in refused.fields.items()})
+            return _event_page(
+                request,
+                event,
+                form=data,
+                status_code=422,
+                errors={field or "form": SIGN_UP_WORDS[reason] for field, reason in refused.fields.items()},
+            )
         if result.capability is None:
             return _event_page(request, event, form=data, already=True, status_code=409)
         if result.created:

@@ -47,11 +47,14 @@ class EnrollmentController(Controller):
     opt = {"owner": PUBLIC, "exclude_from_csrf": True}  # the one-time code is the credential
 
     @post(
-        "/enroll", name="enroll", operation_class=api_schema.documented(ops.EnrollRequest),
+        "/enroll",
+        name="enroll",
+        operation_class=api_schema.documented(ops.EnrollRequest),
         responses={
             201: api_schema.answer(api_schema.Enrolled, "enrolled"),
-            400: api_schema.answer(errors.Invalid | errors.BadPublicKey,
-                                   "malformed input, or a public key that is not acceptable"),
+            400: api_schema.answer(
+                errors.Invalid | errors.BadPublicKey, "malformed input, or a public key that is not acceptable"
+            ),
             403: api_schema.answer(errors.EnrollmentRefused, "the code does not exist, was used or has expired"),
             413: api_schema.TOO_LARGE,
         },
@@ -74,8 +77,14 @@ class EnrollmentController(Controller):
                 "device_name": device.name,
                 "key_id": device.key_id,
                 "device_token": enrollment.token,
-                "event": {"id": event.id, "name": event.name, "venue": event.venue, "starts_at": event.starts_at,
-                          "ends_at": event.ends_at, "timezone": event.timezone},
+                "event": {
+                    "id": event.id,
+                    "name": event.name,
+                    "venue": event.venue,
+                    "starts_at": event.starts_at,
+                    "ends_at": event.ends_at,
+                    "timezone": event.timezone,
+                },
                 "root_public_key": keys.b64url(registry.root_public_key(db, event.id)),
                 "rotation_key": keys.b64url(registry.rotation_key(db, event.id)),
                 "rotation_epoch": registry.rotation_epoch(db, event.id),
@@ -95,15 +104,20 @@ class SyncController(Controller):
     opt = {"owner": DEVICE, "exclude_from_csrf": True}  # bearer token, never sent by a browser on its own
 
     @post(
-        "/push", name="push", status_code=200, request_max_body_size=PUSH_MAX_BYTES,
+        "/push",
+        name="push",
+        status_code=200,
+        request_max_body_size=PUSH_MAX_BYTES,
         operation_class=api_schema.documented(ops.PushBatch),
         responses={
             200: api_schema.answer(api_schema.Pushed, "each op applied or reported a duplicate"),
             400: api_schema.INVALID,
             **api_schema.DEVICE_ERRORS,
-            409: api_schema.answer(errors.GapBody | errors.SeqReusedBody | errors.LogChangedBody,
-                                   "a gap in device_seq, a device_seq reused, or a log restored since the tablet "
-                                   "last synced; nothing was written"),
+            409: api_schema.answer(
+                errors.GapBody | errors.SeqReusedBody | errors.LogChangedBody,
+                "a gap in device_seq, a device_seq reused, or a log restored since the tablet "
+                "last synced; nothing was written",
+            ),
             413: api_schema.TOO_LARGE,
         },
     )
@@ -125,8 +139,11 @@ class SyncController(Controller):
         )
 
     @get(
-        "/pull", name="pull",
-        operation_class=api_schema.documented(after=(0, MAX_CURSOR), limit=(1, sync.PULL_LIMIT), sent_at_ms=(0, MAX_CURSOR)),
+        "/pull",
+        name="pull",
+        operation_class=api_schema.documented(
+            after=(0, MAX_CURSOR), limit=(1, sync.PULL_LIMIT), sent_at_ms=(0, MAX_CURSOR)
+        ),
         responses={
             200: api_schema.answer(api_schema.Pulled, "a page of the event's log"),
             400: api_schema.INVALID,
@@ -146,8 +163,11 @@ class SyncController(Controller):
         for name, ok, rule in (
             ("after", 0 <= after <= MAX_CURSOR, "at least 0" if after < 0 else f"at most {MAX_CURSOR}"),
             ("limit", 1 <= limit <= sync.PULL_LIMIT, f"1 to {sync.PULL_LIMIT}"),
-            ("sent_at_ms", sent_at_ms is None or 0 <= sent_at_ms <= MAX_CURSOR,
-             "at least 0" if (sent_at_ms or 0) < 0 else f"at most {MAX_CURSOR}"),
+            (
+                "sent_at_ms",
+                sent_at_ms is None or 0 <= sent_at_ms <= MAX_CURSOR,
+                "at least 0" if (sent_at_ms or 0) < 0 else f"at most {MAX_CURSOR}",
+            ),
         ):
             if not ok:
                 raise ops.InvalidInput(f"{name} must be {rule}", f"?{name}")
@@ -156,22 +176,37 @@ class SyncController(Controller):
         if log is not None and not ops.is_identifier(log):
             raise ops.InvalidInput("log must be a log id (8-64 characters of A-Z a-z 0-9 _ -)", "?log")
         result = sync.pull(
-            request.app.state.db, request.state.device.id, after=after, limit=limit, now_ms=_now_ms(request),
-            sent_at_ms=sent_at_ms, clerk=clerk, log_id=log or None,
+            request.app.state.db,
+            request.state.device.id,
+            after=after,
+            limit=limit,
+            now_ms=_now_ms(request),
+            sent_at_ms=sent_at_ms,
+            clerk=clerk,
+            log_id=log or None,
         )
         return _json(
             {
                 "protocol": ops.PROTOCOL,
                 "ops": result.ops,
                 "conflicts": [
-                    {"id": c.id, "kind": c.kind, "subject": c.subject, "status": c.status, "detail": c.detail, "ops": c.roles}
+                    {
+                        "id": c.id,
+                        "kind": c.kind,
+                        "subject": c.subject,
+                        "status": c.status,
+                        "detail": c.detail,
+                        "ops": c.roles,
+                    }
                     for c in result.conflicts
                 ],
                 "cursor": result.cursor,
                 "more": result.more,
                 "bundle": result.bundle,
                 # Once per sync, on its last page: a few hundred bytes, and they may have changed.
-                "campaigns": None if result.more else campaigns.for_tablets(request.app.state.db, request.state.device.event_id),
+                "campaigns": None
+                if result.more
+                else campaigns.for_tablets(request.app.state.db, request.state.device.event_id),
                 # A number, not the key: a tablet holding another epoch asks /rotation-keys, so
                 # no secret ever shares a compressed body with what attendees typed (BREACH).
                 "rotation_epoch": registry.rotation_epoch(request.app.state.db, request.state.device.event_id),
@@ -182,8 +217,12 @@ class SyncController(Controller):
         )
 
     @get(
-        "/rotation-keys", name="rotation_keys",
-        responses={200: api_schema.answer(api_schema.RotationKeys, "the event's rotation keys"), **api_schema.DEVICE_ERRORS},
+        "/rotation-keys",
+        name="rotation_keys",
+        responses={
+            200: api_schema.answer(api_schema.RotationKeys, "the event's rotation keys"),
+            **api_schema.DEVICE_ERRORS,
+        },
     )
     async def rotation_keys(self, request: Request) -> Response[bytes]:
         """The current rotation key and the retired ones: after a revocation the tablet's epoch
@@ -194,15 +233,22 @@ class SyncController(Controller):
                 "protocol": ops.PROTOCOL,
                 "rotation_epoch": held.epoch,
                 "rotation_key": keys.b64url(held.current),
-                "retired": [{"epoch": r.epoch, "rotation_key": keys.b64url(r.key), "retired_at": r.retired_at}
-                            for r in held.retired],
+                "retired": [
+                    {"epoch": r.epoch, "rotation_key": keys.b64url(r.key), "retired_at": r.retired_at}
+                    for r in held.retired
+                ],
                 # Here too, for a tablet enrolled before protocol 2 that has none yet.
-                "phone_search_key": keys.b64url(registry.phone_search_key(request.app.state.db, request.state.device.event_id)),
+                "phone_search_key": keys.b64url(
+                    registry.phone_search_key(request.app.state.db, request.state.device.event_id)
+                ),
             }
         )
 
     @post(
-        "/redeem", name="redeem_online", status_code=200, operation_class=api_schema.documented(ops.OnlineRedeem),
+        "/redeem",
+        name="redeem_online",
+        status_code=200,
+        operation_class=api_schema.documented(ops.OnlineRedeem),
         responses={
             200: api_schema.answer(api_schema.Decided, "the server's decision"),
             400: api_schema.INVALID,

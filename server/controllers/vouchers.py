@@ -31,8 +31,12 @@ def _claim(request: Request, event_id: str, token: tokens.Token, text: str) -> d
     if attendee_id is None:
         return {"sign_up": f"/events/{event_id}?claim={text}", "wallet": None, "held": False, "taken": False}
     owner = wallet.holder(db, event_id, token.id)
-    return {"sign_up": None, "wallet": f"/wallet/{capability}", "held": owner == attendee_id,
-            "taken": owner not in (None, attendee_id)}
+    return {
+        "sign_up": None,
+        "wallet": f"/wallet/{capability}",
+        "held": owner == attendee_id,
+        "taken": owner not in (None, attendee_id),
+    }
 
 
 class VoucherController(Controller):
@@ -57,14 +61,21 @@ class VoucherController(Controller):
         if token.campaign:
             try:
                 # In the reader's language where the campaign has it (the page speaks the reader's).
-                campaign = campaigns.in_language(campaigns.get_campaign(db, event.id, token.campaign), catalogue(request).tag)
+                campaign = campaigns.in_language(
+                    campaigns.get_campaign(db, event.id, token.campaign), catalogue(request).tag
+                )
             except LookupError:
                 pass
-        claim = _claim(request, event.id, token, text) if token.type is tokens.TokenType.VOUCHER and not refusal else None
+        claim = (
+            _claim(request, event.id, token, text) if token.type is tokens.TokenType.VOUCHER and not refusal else None
+        )
         if token.rotating and claim and claim["held"]:
             # Where its live code is: the answer depends on this browser's wallet cookie.
-            return Redirect(path=f"{claim['wallet']}#item-{token.id}", status_code=303,
-                            headers={"Vary": "Cookie", "Cache-Control": "private, no-store"})
+            return Redirect(
+                path=f"{claim['wallet']}#item-{token.id}",
+                status_code=303,
+                headers={"Vary": "Cookie", "Cache-Control": "private, no-store"},
+            )
         return page(
             request,
             "wallet/voucher",

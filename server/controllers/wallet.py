@@ -73,8 +73,7 @@ def _snapshot(connection: ASGIConnection, event_id: str, attendee_id: str) -> di
         # The phone compares it with its page's: another epoch means new secrets to fetch.
         "rotation_epoch": held.rotation_epoch,
         "items": [
-            {"id": item.id, "state": item.state.state,
-             "label": state_label(connection, held.event, item)}
+            {"id": item.id, "state": item.state.state, "label": state_label(connection, held.event, item)}
             for item in held.items
         ],
     }
@@ -110,7 +109,9 @@ class WalletController(Controller):
     def claim(self, request: Request, capability: FromPath[str], data: URLEncodedBody[ClaimForm]) -> Redirect:
         event_id, attendee_id = _opened(request, capability)
         try:
-            token_id = wallet.claim(request.app.state.db, event_id, attendee_id, data.token, now=int(request.app.state.clock()))
+            token_id = wallet.claim(
+                request.app.state.db, event_id, attendee_id, data.token, now=int(request.app.state.clock())
+            )
         except wallet.ClaimRefused as refused:
             return Redirect(path=f"/wallet/{capability}?claim_refused={refused.reason}", status_code=303)
         live.announce(request.app, event_id, [token_id, attendee_id])  # the attendee: a new item
@@ -159,7 +160,6 @@ class WalletController(Controller):
             await send_snapshot()
             # join=False: once the phone has gone, what is still queued for it is dropped.
             async with subscriber.run_in_background(on_announcement, join=False), anyio.create_task_group() as tasks:
-
                 tasks.start_soon(live.cancel_when_closed, socket, tasks.cancel_scope)
                 while not ended.is_set() and still_opens():
                     with anyio.move_on_after(CAPABILITY_CHECK_S):

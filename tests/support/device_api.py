@@ -32,9 +32,17 @@ def voucher(db, event, *, max_uses: int = 1, rotating: bool = False) -> str:
 
 def online(client, tablet: Tablet, text: str, *, op_id: str = "opOnline0001", code: str | None = None, **changes):
     body = {
-        "protocol": 1, "device_id": tablet.device_id, "sent_at_ms": M, "op_id": op_id,
-        "subject": tokens.decode(text).token.id, "hlc_ms": M, "hlc_counter": 0, "device_time_ms": M,
-        "corrected_time_ms": M, "clerk": "Clerk", "token": text,
+        "protocol": 1,
+        "device_id": tablet.device_id,
+        "sent_at_ms": M,
+        "op_id": op_id,
+        "subject": tokens.decode(text).token.id,
+        "hlc_ms": M,
+        "hlc_counter": 0,
+        "device_time_ms": M,
+        "corrected_time_ms": M,
+        "clerk": "Clerk",
+        "token": text,
     }
     if code is not None:
         body["code"] = code

@@ -79,9 +79,13 @@ def make_world(directory: Path, rng: random.Random, *, tablet_count: int) -> Wor
     template = directory / "template.db"
     db = open_database(template)
     try:
-        event = registry.create_event(db, name="Fault pop-up", venue="Hall", starts_at=now - 3600, ends_at=now + 8 * 3600, now=now)
+        event = registry.create_event(
+            db, name="Fault pop-up", venue="Hall", starts_at=now - 3600, ends_at=now + 8 * 3600, now=now
+        )
         welcome = campaigns.create_campaign(db, event.id, title="Welcome", max_uses=1, rotating=False, now=now)
-        coffees = campaigns.create_campaign(db, event.id, title="Two coffees", max_uses=2, valid_minutes=20, rotating=False, now=now)
+        coffees = campaigns.create_campaign(
+            db, event.id, title="Two coffees", max_uses=2, valid_minutes=20, rotating=False, now=now
+        )
         # A cap the tablets can overrun while offline (over_cap).
         campaigns.create_campaign(db, event.id, title="Tote bag", max_uses=1, cap=2, rotating=False, now=now)
         vouchers = [campaigns.issue_voucher(db, event.id, c.number, now=now).text for c in (welcome, welcome, coffees)]
@@ -123,12 +127,21 @@ class FaultTablet(Tablet):
             op["subject"] = subject
         return op
 
-    def issue_with(self, *, now_ms: int, max_uses: int, minutes: int, campaign: int, attendee_id: str | None) -> tuple[str, dict]:
+    def issue_with(
+        self, *, now_ms: int, max_uses: int, minutes: int, campaign: int, attendee_id: str | None
+    ) -> tuple[str, dict]:
         issued_at = (now_ms + self.skew_ms + self.offset_ms) // 1000
         text = tokens.issue(
-            signing_key=self.private_key, key_id=self.key_id, event_id=self.event_id, type=tokens.TokenType.VOUCHER,
-            issued_at=issued_at, valid_from=issued_at, valid_until=issued_at + 60 * minutes, campaign=campaign,
-            max_uses=max_uses, token_id=self.rng.randbytes(tokens.ID_LEN),
+            signing_key=self.private_key,
+            key_id=self.key_id,
+            event_id=self.event_id,
+            type=tokens.TokenType.VOUCHER,
+            issued_at=issued_at,
+            valid_from=issued_at,
+            valid_until=issued_at + 60 * minutes,
+            campaign=campaign,
+            max_uses=max_uses,
+            token_id=self.rng.randbytes(tokens.ID_LEN),
         )
         data = {"token": text}
         if attendee_id:
@@ -147,7 +160,9 @@ class Workload:
 def make_workload(world: World, rng: random.Random, *, size: int) -> Workload:
     tablets = []
     for index, (device_id, key_id, token, private) in enumerate(world.tablets):
-        tablet = FaultTablet(event_id=world.event_id, clerk=f"Clerk {index}", private_key=keys.private_key_from_bytes(private))
+        tablet = FaultTablet(
+            event_id=world.event_id, clerk=f"Clerk {index}", private_key=keys.private_key_from_bytes(private)
+        )
         tablet.index, tablet.rng = index, rng
         tablet.enrolled({"device_id": device_id, "key_id": key_id, "device_token": token})
         tablets.append(tablet)
@@ -178,8 +193,11 @@ def make_workload(world: World, rng: random.Random, *, size: int) -> Workload:
         elif action == "issue":
             holder = rng.choice(attendees) if attendees and rng.random() < 0.5 else None
             text, op = tablet.issue_with(
-                now_ms=wall, max_uses=rng.choice((1, 1, 2)), minutes=rng.choice((2, 10, 240)),
-                campaign=rng.choice((1, 3)), attendee_id=holder,
+                now_ms=wall,
+                max_uses=rng.choice((1, 1, 2)),
+                minutes=rng.choice((2, 10, 240)),
+                campaign=rng.choice((1, 3)),
+                attendee_id=holder,
             )
             vouchers.append(text)
         elif action == "redeem":
@@ -200,10 +218,15 @@ def make_workload(world: World, rng: random.Random, *, size: int) -> Workload:
 
 
 def body(tablet: Tablet, op_list: list[dict], *, pending: int = 0) -> bytes:
-    return msgspec.json.encode({
-        "protocol": 1, "device_id": tablet.device_id, "sent_at_ms": int(time.time() * 1000) + tablet.skew_ms,
-        "ops": op_list, "pending": pending,
-    })
+    return msgspec.json.encode(
+        {
+            "protocol": 1,
+            "device_id": tablet.device_id,
+            "sent_at_ms": int(time.time() * 1000) + tablet.skew_ms,
+            "ops": op_list,
+            "pending": pending,
+        }
+    )
 
 
 # --- the reference: each op pushed once -----------------------------------------------------------
@@ -266,8 +289,12 @@ class Zygote:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.faults", "zygote"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, bufsize=1,
+            [sys.executable, "-m", "tests.support.faults", "zygote"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
 
     def ask(self, line: str) -> str:
@@ -377,8 +404,6 @@ def zygote() -> None:
             print("reaped", flush=True)
 
 
-
-
 # --- the faulty run ---------------------------------------------------------------------------
 
 
@@ -423,7 +448,12 @@ def post_push(url: str, tablet: Tablet, payload: bytes) -> tuple[int, dict] | No
 
 
 def drive_tablet(
-    tablet: FaultTablet, url: str, rng: random.Random, traffic: Traffic, stats: FaultStats, lock: threading.Lock,
+    tablet: FaultTablet,
+    url: str,
+    rng: random.Random,
+    traffic: Traffic,
+    stats: FaultStats,
+    lock: threading.Lock,
     killer_done: threading.Event,
 ) -> None:
     """Push the tablet's outbox until the server has acknowledged all of it.
@@ -517,8 +547,14 @@ def kill_now(server, mode: str, stats: FaultStats) -> None:
 
 
 def run_killer(
-    server, db_path: Path, plan: list[str], rng: random.Random, traffic: Traffic, stats: FaultStats,
-    tablets_done: threading.Event, killer_done: threading.Event,
+    server,
+    db_path: Path,
+    plan: list[str],
+    rng: random.Random,
+    traffic: Traffic,
+    stats: FaultStats,
+    tablets_done: threading.Event,
+    killer_done: threading.Event,
 ) -> None:
     """Carry out the kill plan, restarting the server after each kill."""
     monitor = sqlite3.connect(db_path, timeout=30)  # a reader, to see a commit land
@@ -531,7 +567,9 @@ def run_killer(
             elif mode in ("mid_request", "mid_redeem", "mid_pull"):
                 # A few milliseconds after a request (of that kind) leaves: before the server
                 # reads it, inside its write transaction, or while it encodes the answer.
-                if not traffic.wait_for_next(tablets_done, {"mid_redeem": "redeem", "mid_pull": "pull"}.get(mode, "any")):
+                if not traffic.wait_for_next(
+                    tablets_done, {"mid_redeem": "redeem", "mid_pull": "pull"}.get(mode, "any")
+                ):
                     break
                 time.sleep(rng.uniform(0, 0.008))
             elif mode == "after_commit":
@@ -598,12 +636,25 @@ def run_with_faults(
         tablets_done, killer_done = threading.Event(), threading.Event()
         tablet_rngs = [random.Random(rng.getrandbits(64)) for _ in workload.tablets]
         killer = threading.Thread(
-            target=reported, args=(stats, lock, run_killer, server, db_path, plan, random.Random(rng.getrandbits(64)),
-                                   traffic, stats, tablets_done, killer_done),
+            target=reported,
+            args=(
+                stats,
+                lock,
+                run_killer,
+                server,
+                db_path,
+                plan,
+                random.Random(rng.getrandbits(64)),
+                traffic,
+                stats,
+                tablets_done,
+                killer_done,
+            ),
         )
         threads = [
             threading.Thread(
-                target=reported, args=(stats, lock, drive_tablet, tablet, url, tablet_rng, traffic, stats, lock, killer_done)
+                target=reported,
+                args=(stats, lock, drive_tablet, tablet, url, tablet_rng, traffic, stats, lock, killer_done),
             )
             for tablet, tablet_rng in zip(workload.tablets, tablet_rngs, strict=True)
         ]
@@ -628,12 +679,17 @@ def differences(name: str, got, wanted) -> list[str]:
         return []
     if isinstance(got, Counter):
         missing, extra = wanted - got, got - wanted
-        return [f"{name}: {len(missing)} missing {sorted(op[0] for op in missing)[:5]}, "
-                f"{len(extra)} extra {sorted(op[0] for op in extra)[:5]}"]
+        return [
+            f"{name}: {len(missing)} missing {sorted(op[0] for op in missing)[:5]}, "
+            f"{len(extra)} extra {sorted(op[0] for op in extra)[:5]}"
+        ]
     if isinstance(got, dict):
         keys_ = sorted(set(got) | set(wanted), key=str)
-        return [f"{name} differ at {key}: got {got.get(key)!r}, wanted {wanted.get(key)!r}"
-                for key in keys_ if got.get(key) != wanted.get(key)][:5]
+        return [
+            f"{name} differ at {key}: got {got.get(key)!r}, wanted {wanted.get(key)!r}"
+            for key in keys_
+            if got.get(key) != wanted.get(key)
+        ][:5]
     return [f"{name} differ"]
 
 
@@ -648,9 +704,12 @@ def check_faulty(path: Path, world: World, workload: Workload, wanted: dict) -> 
         if twice:
             problems.append(f"ops stored twice: {twice[:5]}")
         for tablet in workload.tablets:
-            seqs = [row[0] for row in db.execute(
-                "select device_seq from ops where device_id = ? order by device_seq", [tablet.device_id]
-            )]
+            seqs = [
+                row[0]
+                for row in db.execute(
+                    "select device_seq from ops where device_id = ? order by device_seq", [tablet.device_id]
+                )
+            ]
             if seqs != list(range(1, len(tablet.outbox) + 1)):
                 problems.append(f"tablet {tablet.index}: device_seq {seqs} is not 1..{len(tablet.outbox)}")
         got = state(db, world.event_id)
@@ -732,7 +791,9 @@ class OnlineStats(FaultStats):
 def post_json(url: str, path: str, tablet: Tablet, payload: bytes | None) -> tuple[int, dict] | None:
     """One request over HTTP (POST with a body, else GET): (status, reply), or None without an answer."""
     request = urllib.request.Request(
-        url + path, data=payload, method="POST" if payload is not None else "GET",
+        url + path,
+        data=payload,
+        method="POST" if payload is not None else "GET",
         headers={**tablet.headers, "Content-Type": "application/json", "Accept": "application/json"},
     )
     try:
@@ -748,7 +809,9 @@ def post_json(url: str, path: str, tablet: Tablet, payload: bytes | None) -> tup
         return None
 
 
-def online_requests(world: World, workload: Workload, texts: list[str], rng: random.Random, *, per_tablet: int) -> dict[int, list[dict]]:
+def online_requests(
+    world: World, workload: Workload, texts: list[str], rng: random.Random, *, per_tablet: int
+) -> dict[int, list[dict]]:
     """Each tablet's online redemption bodies, op ids from the seed; a third of them of the same
     single-use voucher (one yes, the rest used_up)."""
     plan: dict[int, list[dict]] = {}
@@ -765,8 +828,15 @@ def online_requests(world: World, workload: Workload, texts: list[str], rng: ran
 
 
 def drive_redeems(
-    tablet: FaultTablet, url: str, bodies: list[dict], rng: random.Random, traffic: Traffic, stats: OnlineStats,
-    lock: threading.Lock, answers: dict[str, dict], killer_done: threading.Event,
+    tablet: FaultTablet,
+    url: str,
+    bodies: list[dict],
+    rng: random.Random,
+    traffic: Traffic,
+    stats: OnlineStats,
+    lock: threading.Lock,
+    answers: dict[str, dict],
+    killer_done: threading.Event,
 ) -> None:
     """Ask for each redemption until an answer comes (same op_id each time); then, until the
     killer is through, ask answered ones again and check the answer does not change."""
@@ -823,8 +893,14 @@ def drive_redeems(
 
 
 def drive_pulls(
-    tablet: FaultTablet, url: str, rng: random.Random, traffic: Traffic, stats: OnlineStats, lock: threading.Lock,
-    pulled: list[dict], everyone_done: threading.Event,
+    tablet: FaultTablet,
+    url: str,
+    rng: random.Random,
+    traffic: Traffic,
+    stats: OnlineStats,
+    lock: threading.Lock,
+    pulled: list[dict],
+    everyone_done: threading.Event,
 ) -> None:
     """Pull page after page, as the station does, through the kills; once everyone is done, to
     the end of the log. What it gathered is compared with the log afterwards."""
@@ -877,8 +953,14 @@ def online_world(directory: Path, rng: random.Random) -> tuple[World, list[str]]
 
 
 def check_online(
-    path: Path, world: World, workload: Workload, answers: dict[str, dict], puller: FaultTablet, pulled: list[dict],
-    texts: list[str], stats: OnlineStats,
+    path: Path,
+    world: World,
+    workload: Workload,
+    answers: dict[str, dict],
+    puller: FaultTablet,
+    pulled: list[dict],
+    texts: list[str],
+    stats: OnlineStats,
 ) -> list[str]:
     problems = []
     db = open_database(path, migrate=False)
@@ -890,15 +972,23 @@ def check_online(
         if twice:
             problems.append(f"ops stored twice: {twice[:5]}")
         for tablet in workload.tablets:
-            stored = [row for row in db.execute(
-                "select device_seq, op_id from ops where device_id = ? and device_seq is not null order by device_seq",
-                [tablet.device_id],
-            )]
+            stored = [
+                row
+                for row in db.execute(
+                    "select device_seq, op_id from ops where device_id = ? and device_seq is not null order by device_seq",
+                    [tablet.device_id],
+                )
+            ]
             if stored != [(op["device_seq"], op["op_id"]) for op in tablet.outbox]:
-                problems.append(f"tablet {tablet.index}: pushed ops stored as {[s for s, _ in stored]}, not 1..{len(tablet.outbox)}")
-        online = {op_id: (device_id, subject, json.loads(data)) for op_id, device_id, subject, data in db.execute(
-            "select op_id, device_id, subject, data from ops where kind = 'redeem' and device_seq is null"
-        )}
+                problems.append(
+                    f"tablet {tablet.index}: pushed ops stored as {[s for s, _ in stored]}, not 1..{len(tablet.outbox)}"
+                )
+        online = {
+            op_id: (device_id, subject, json.loads(data))
+            for op_id, device_id, subject, data in db.execute(
+                "select op_id, device_id, subject, data from ops where kind = 'redeem' and device_seq is null"
+            )
+        }
         received = dict(db.execute("select op_id, received_at_ms from ops where device_seq is null").fetchall())
         # Stored before the request that got the answer was sent: an earlier one's answer was lost.
         stats.lost_redeem_answers = sum(
@@ -909,18 +999,33 @@ def check_online(
                 problems.append(f"online redemption {op_id} answered {answer['outcome']} but not stored")
                 continue
             device_id, subject, data = online[op_id]
-            if (device_id, subject, data["outcome"], data["decided_by"]) != (answer["device_id"], answer["subject"], answer["outcome"], "server"):
-                problems.append(f"online redemption {op_id} stored as {(device_id, subject, data['outcome'])}, answered {answer}")
+            if (device_id, subject, data["outcome"], data["decided_by"]) != (
+                answer["device_id"],
+                answer["subject"],
+                answer["outcome"],
+                "server",
+            ):
+                problems.append(
+                    f"online redemption {op_id} stored as {(device_id, subject, data['outcome'])}, answered {answer}"
+                )
         if set(online) - set(answers):
-            problems.append(f"online redemptions stored that nobody was answered: {sorted(set(online) - set(answers))[:5]}")
+            problems.append(
+                f"online redemptions stored that nobody was answered: {sorted(set(online) - set(answers))[:5]}"
+            )
         accepted = Counter(subject for _, subject, data in online.values() if data["outcome"] == "accepted")
         allowance = {tokens.decode(text).token.id: tokens.decode(text).token.max_uses for text in texts}
-        beyond = {subject: n for subject, n in accepted.items() if allowance.get(subject, 1) and n > allowance.get(subject, 1)}
+        beyond = {
+            subject: n for subject, n in accepted.items() if allowance.get(subject, 1) and n > allowance.get(subject, 1)
+        }
         if beyond:
             problems.append(f"accepted online beyond the allowance: {beyond}")
-        wanted = [row[0] for row in db.execute(
-            "select op_id from ops where event_id = ? and device_id != ? order by seq", [world.event_id, puller.device_id]
-        )]
+        wanted = [
+            row[0]
+            for row in db.execute(
+                "select op_id from ops where event_id = ? and device_id != ? order by seq",
+                [world.event_id, puller.device_id],
+            )
+        ]
         got = [op["op_id"] for op in pulled]
         if got != wanted:
             counts = Counter(got)
@@ -968,21 +1073,74 @@ def run_online_seed(
         traffic, lock = Traffic(), threading.Lock()
         tablets_done, killer_done = threading.Event(), threading.Event()
         killer = threading.Thread(
-            target=reported, args=(stats, lock, run_killer, server, db_path, plan, random.Random(rng.getrandbits(64)),
-                                   traffic, stats, tablets_done, killer_done),
+            target=reported,
+            args=(
+                stats,
+                lock,
+                run_killer,
+                server,
+                db_path,
+                plan,
+                random.Random(rng.getrandbits(64)),
+                traffic,
+                stats,
+                tablets_done,
+                killer_done,
+            ),
         )
         workers = [
-            threading.Thread(target=reported, args=(stats, lock, drive_tablet, tablet, url, random.Random(rng.getrandbits(64)),
-                                                    traffic, stats, lock, killer_done))
+            threading.Thread(
+                target=reported,
+                args=(
+                    stats,
+                    lock,
+                    drive_tablet,
+                    tablet,
+                    url,
+                    random.Random(rng.getrandbits(64)),
+                    traffic,
+                    stats,
+                    lock,
+                    killer_done,
+                ),
+            )
             for tablet in workload.tablets
         ] + [
-            threading.Thread(target=reported, args=(stats, lock, drive_redeems, tablet, url, bodies[tablet.index],
-                                                    random.Random(rng.getrandbits(64)), traffic, stats, lock, answers,
-                                                    killer_done))
+            threading.Thread(
+                target=reported,
+                args=(
+                    stats,
+                    lock,
+                    drive_redeems,
+                    tablet,
+                    url,
+                    bodies[tablet.index],
+                    random.Random(rng.getrandbits(64)),
+                    traffic,
+                    stats,
+                    lock,
+                    answers,
+                    killer_done,
+                ),
+            )
             for tablet in workload.tablets
         ]
-        pulling = threading.Thread(target=reported, args=(stats, lock, drive_pulls, puller, url, random.Random(rng.getrandbits(64)),
-                                                          traffic, stats, lock, pulled, tablets_done))
+        pulling = threading.Thread(
+            target=reported,
+            args=(
+                stats,
+                lock,
+                drive_pulls,
+                puller,
+                url,
+                random.Random(rng.getrandbits(64)),
+                traffic,
+                stats,
+                lock,
+                pulled,
+                tablets_done,
+            ),
+        )
         killer.start()
         pulling.start()
         for thread in workers:

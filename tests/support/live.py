@@ -27,12 +27,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(db_path: Path, port: int, log: Path, *, log_level: str = "warning",
-                 options: Sequence[str] = (), prefix: Sequence[str] = ()) -> subprocess.Popen:
+def start_server(
+    db_path: Path,
+    port: int,
+    log: Path,
+    *,
+    log_level: str = "warning",
+    options: Sequence[str] = (),
+    prefix: Sequence[str] = (),
+) -> subprocess.Popen:
     """`poppass serve` as an operator runs it; "info" writes the access log to `log` too.
     `prefix` runs it through another command (tests/support/small_disk.py: `nsenter` into a namespace)."""
-    command = [*prefix, sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--db", str(db_path),
-               "--log-level", log_level, *options]
+    command = [
+        *prefix,
+        sys.executable,
+        "-m",
+        "server.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        str(db_path),
+        "--log-level",
+        log_level,
+        *options,
+    ]
     with log.open("ab") as output:  # the child keeps its own descriptor
         return subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
 
@@ -93,5 +112,7 @@ def leaked_secrets(log_text: str, db_path: Path) -> list[str]:
     leaks = [found.group(0) for found in _UNREDACTED.finditer(log_text)]
     with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
         # A token's URL (/V/…) holds its text without the prefix: look for that part.
-        leaks += [text for (text,) in db.execute("select text from tokens") if text.removeprefix(tokens.PREFIX) in log_text]
+        leaks += [
+            text for (text,) in db.execute("select text from tokens") if text.removeprefix(tokens.PREFIX) in log_text
+        ]
     return leaks

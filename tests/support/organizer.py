@@ -22,14 +22,20 @@ def csrf(client, path: str = "/organizer/login") -> str:
 
 def sign_in(client, db, organizer_id: str, *, password: str = PASSWORD, at: int = NOW, email: str = "mei@example.com"):
     token = csrf(client)
-    response = client.post("/organizer/login/", data={"email": email, "password": password, "next": "/organizer",
-                                                      "_csrf_token": token}, follow_redirects=False)
+    response = client.post(
+        "/organizer/login/",
+        data={"email": email, "password": password, "next": "/organizer", "_csrf_token": token},
+        follow_redirects=False,
+    )
     if response.status_code != 303:
         return response
     code_page = client.get(response.headers["location"])
     assert code_page.status_code == 200
-    return client.post("/organizer/login/code", data={"code": totp(db, organizer_id).at(at), "next": "/organizer",
-                                                       "_csrf_token": token}, follow_redirects=False)
+    return client.post(
+        "/organizer/login/code",
+        data={"code": totp(db, organizer_id).at(at), "next": "/organizer", "_csrf_token": token},
+        follow_redirects=False,
+    )
 
 
 def signed_in_owner(client, db) -> organizers.Organizer:

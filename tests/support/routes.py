@@ -25,8 +25,11 @@ from tests.support.tablet import enroll, push
 
 # The signed-in callers: their email, and their role in the organization holding the event
 # (None: they are in another one, as its owner).
-ACCOUNTS = {"organizer": ("mei@example.com", organizations.OWNER), "staff": ("sam@example.com", organizations.STAFF),
-            "other_organization": ("olu@example.com", None)}
+ACCOUNTS = {
+    "organizer": ("mei@example.com", organizations.OWNER),
+    "staff": ("sam@example.com", organizations.STAFF),
+    "other_organization": ("olu@example.com", None),
+}
 MS = NOW * 1000
 
 
@@ -55,7 +58,9 @@ def http_routes(app) -> list[tuple[str, str, str]]:
 
 
 def socket_routes(app) -> list[tuple[str, str]]:
-    return sorted((route.path, route.route_handler.opt["owner"]) for route in app.routes if hasattr(route, "route_handler"))
+    return sorted(
+        (route.path, route.route_handler.opt["owner"]) for route in app.routes if hasattr(route, "route_handler")
+    )
 
 
 _APP = create_app(open_database(":memory:"))
@@ -68,23 +73,31 @@ def matrix_world(directory: Path) -> Iterator[World]:
     """A world with something behind every id a route takes, and the app over it in a TestClient."""
     db = open_database(directory / "authz.db")
     clock = Clock()
-    event = registry.create_event(db, name="Matrix pop-up", venue="1F", starts_at=NOW - 3600, ends_at=NOW + 8 * 3600, now=NOW)
+    event = registry.create_event(
+        db, name="Matrix pop-up", venue="1F", starts_at=NOW - 3600, ends_at=NOW + 8 * 3600, now=NOW
+    )
     campaign = campaigns.create_campaign(db, event.id, title="Coffee", rotating=False, now=NOW)
     voucher = campaigns.issue_voucher(db, event.id, campaign.number, now=NOW)
     mei = organizers.create_organizer(db, email="mei@example.com", name="Mei", password=PASSWORD, now=NOW)
-    shop, elsewhere = (organizations.create_organization(db, name=name, now=NOW) for name in ("Matrix shop", "Elsewhere"))
+    shop, elsewhere = (
+        organizations.create_organization(db, name=name, now=NOW) for name in ("Matrix shop", "Elsewhere")
+    )
     organizations.place_event(db, event.id, shop.id)
     organizations.add_member(db, shop.id, mei.id, organizations.OWNER, now=NOW)
     # Kai is whom the member routes name (a route may remove him); Olu owns another organization
     # with its own event, so what he reaches there is no proof of anything here.
-    for email, name, organization, role in (("sam@example.com", "Sam", shop, organizations.STAFF),
-                                             ("kai@example.com", "Kai", shop, organizations.MANAGER),
-                                             ("olu@example.com", "Olu", elsewhere, organizations.OWNER)):
+    for email, name, organization, role in (
+        ("sam@example.com", "Sam", shop, organizations.STAFF),
+        ("kai@example.com", "Kai", shop, organizations.MANAGER),
+        ("olu@example.com", "Olu", elsewhere, organizations.OWNER),
+    ):
         account = organizers.create_organizer(db, email=email, name=name, password=PASSWORD, now=NOW)
         organizations.add_member(db, organization.id, account.id, role, now=NOW)
     theirs = registry.create_event(db, name="Their pop-up", venue="2F", starts_at=NOW, ends_at=NOW + 3600, now=NOW)
     organizations.place_event(db, theirs.id, elsewhere.id)
-    secrets = {email: organizers.check_password(db, email, PASSWORD, now=NOW).totp_secret for email, _ in ACCOUNTS.values()}
+    secrets = {
+        email: organizers.check_password(db, email, PASSWORD, now=NOW).totp_secret for email, _ in ACCOUNTS.values()
+    }
     door, bar, lost, victim = (enroll(db, event.id, name, now=NOW) for name in ("Door", "Bar", "Lost", "Victim"))
     devices.revoke_device(db, lost.device_id, now=NOW)
     # Something behind every id a route takes: a conflict (two tablets over one use), a draw.
@@ -99,9 +112,18 @@ def matrix_world(directory: Path) -> Iterator[World]:
     draw = draws.draw(db, event.id, drawn_by=mei.id, wanted=1, now=NOW)
     me = signup.sign_up(db, event.id, signup.Applicant("Zhang San", "13900139000", "", True), now_ms=MS)
     values = {
-        "event_id": event.id, "device_id": victim.device_id, "number": str(campaign.number), "import_id": "unknown",
-        "draw_id": str(draw.id), "conflict_id": str(conflict.id), "name": "attendees.csv", "code": voucher.text,
-        "capability": me.capability, "filename": "en.json", "file_path": "css/app.css", "path": "openapi.json",
+        "event_id": event.id,
+        "device_id": victim.device_id,
+        "number": str(campaign.number),
+        "import_id": "unknown",
+        "draw_id": str(draw.id),
+        "conflict_id": str(conflict.id),
+        "name": "attendees.csv",
+        "code": voucher.text,
+        "capability": me.capability,
+        "filename": "en.json",
+        "file_path": "css/app.css",
+        "path": "openapi.json",
         "session_id": "0" * organizers.SESSION_ID_LEN,
         "organizer_id": organizations.find_account(db, "kai@example.com"),
     }
@@ -122,12 +144,14 @@ def session(world: World, email: str) -> str:
     now = int(world.clock.now)
     pending = organizers.check_password(world.db, email, PASSWORD, now=now)
     world.sessions[email] = organizers.check_code(
-        world.db, pending.token, pyotp.TOTP(world.totp_secrets[email]).at(now), now=now)
+        world.db, pending.token, pyotp.TOTP(world.totp_secrets[email]).at(now), now=now
+    )
     return world.sessions[email]
 
 
 def concrete(path: str, world: World) -> str:
     """The path with the world's value in each parameter."""
+
     def value(match: re.Match) -> str:
         name = match.group(1)
         assert name in world.values, f"PATH_VALUES has nothing for the new path parameter {name!r} ({path})"

@@ -20,15 +20,15 @@ def two_tablets(db, event):
     zhang = a.register("Zhang San", now_ms=MS + 2 * MIN, email="zs@example.cn")["subject"]
     wang = b.register("Wang Wu", now_ms=MS + 3 * MIN)["subject"]
     a.register("No Show", now_ms=MS + 4 * MIN)
-    a.checkin(li, now_ms=MS + 5 * MIN)          # bucket 0
-    b.checkin(li, now_ms=MS + 20 * MIN)         # repeat: not an arrival, not a conflict
-    b.checkin(zhang, now_ms=MS + 16 * MIN)      # bucket 1
-    a.checkin(wang, now_ms=MS + 31 * MIN)       # bucket 2
+    a.checkin(li, now_ms=MS + 5 * MIN)  # bucket 0
+    b.checkin(li, now_ms=MS + 20 * MIN)  # repeat: not an arrival, not a conflict
+    b.checkin(zhang, now_ms=MS + 16 * MIN)  # bucket 1
+    a.checkin(wang, now_ms=MS + 31 * MIN)  # bucket 2
     v1, _ = a.issue_voucher(now_ms=MS + 6 * MIN, attendee_id=li)
     v2, _ = a.issue_voucher(now_ms=MS + 7 * MIN, attendee_id=zhang)
     a.issue_voucher(now_ms=MS + 8 * MIN, attendee_id=wang)
-    a.redeem(v1, now_ms=MS + 10 * MIN)          # bucket 0
-    b.redeem(v1, now_ms=MS + 17 * MIN)          # bucket 1, over the single use
+    a.redeem(v1, now_ms=MS + 10 * MIN)  # bucket 0
+    b.redeem(v1, now_ms=MS + 17 * MIN)  # bucket 1, over the single use
     undo = b.redeem(v2, now_ms=MS + 18 * MIN)
     b.void(v2, now_ms=MS + 19 * MIN, redeem_op_id=undo["op_id"])
     push(db, a, MS + 40 * MIN)
@@ -38,8 +38,15 @@ def two_tablets(db, event):
 
 def shanghai(db) -> registry.Event:
     """tests/test_report.py's event, in Shanghai's time zone."""
-    return registry.create_event(db, name="Spring <i>pop-up</i>", venue="Store 1F", starts_at=NOW - 3600,
-                                 ends_at=NOW + 8 * 3600, timezone="Asia/Shanghai", now=NOW - 86400)
+    return registry.create_event(
+        db,
+        name="Spring <i>pop-up</i>",
+        venue="Store 1F",
+        starts_at=NOW - 3600,
+        ends_at=NOW + 8 * 3600,
+        timezone="Asia/Shanghai",
+        now=NOW - 86400,
+    )
 
 
 def report_day(db, shanghai):
@@ -80,10 +87,17 @@ def report_day(db, shanghai):
     event = shanghai
     campaigns.create_campaign(db, event.id, title="Tote <b>bag</b>", welcome=True, now=NOW - 86400)
     campaigns.create_campaign(db, event.id, title="Coffee", now=NOW - 86400)
-    li = signup.sign_up(db, event.id, signup.Applicant("Li Wei", "+86 138 0000 1111", "", True), now_ms=MS - 30 * MIN).attendee_id
-    chen = signup.sign_up(db, event.id, signup.Applicant("<b>Chen</b>", "", "chen@example.com", True), now_ms=MS - 29 * MIN).attendee_id
+    li = signup.sign_up(
+        db, event.id, signup.Applicant("Li Wei", "+86 138 0000 1111", "", True), now_ms=MS - 30 * MIN
+    ).attendee_id
+    chen = signup.sign_up(
+        db, event.id, signup.Applicant("<b>Chen</b>", "", "chen@example.com", True), now_ms=MS - 29 * MIN
+    ).attendee_id
     signup.sign_up(db, event.id, signup.Applicant("Zhao Liu", "13900002222", "", True), now_ms=MS - 28 * MIN)
-    welcome = {row["attendee_id"]: row["text"] for row in db.query("select attendee_id, text from tokens where type = 'voucher'")}
+    welcome = {
+        row["attendee_id"]: row["text"]
+        for row in db.query("select attendee_id, text from tokens where type = 'voucher'")
+    }
     a, b = enroll(db, event.id, "Ann", now=NOW - 3600), enroll(db, event.id, "Bo", now=NOW - 3600)
     # Each tablet's ops in the order they happened (its HLC only goes forward).
     a.checkin(li, now_ms=MS + 2 * MIN)

@@ -35,8 +35,9 @@ class SmallDisk:
     def __enter__(self) -> SmallDisk:
         self.directory.mkdir(parents=True, exist_ok=True)
         options = f"size={self.size_mib}m,mode=0700"
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(self.directory)],
-                                 capture_output=True, text=True)
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(self.directory)], capture_output=True, text=True
+        )
         if mounted.returncode == 0 and not os.environ.get("POPPASS_TEST_UNSHARE"):
             self.mounted_here = True
             return self
@@ -46,15 +47,27 @@ class SmallDisk:
             raise SmallDiskUnavailable(f"cannot mount a tmpfs ({mounted.stderr.strip()}) and there is no `unshare`")
         # The helper holds the namespace open; `nsenter` puts the server into it.
         self.helper = subprocess.Popen(
-            ["unshare", "-rm", "--propagation", "private", "sh", "-c",
-             f'mount -t tmpfs -o {options} tmpfs "$0" && echo mounted && exec sleep 100000', str(self.directory)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                "unshare",
+                "-rm",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                f'mount -t tmpfs -o {options} tmpfs "$0" && echo mounted && exec sleep 100000',
+                str(self.directory),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.helper.stdout is not None
         if self.helper.stdout.readline().strip() != "mounted":
             error = self.helper.stderr.read() if self.helper.stderr else ""
             self.__exit__()
-            raise SmallDiskUnavailable(f"cannot mount a tmpfs here ({mounted.stderr.strip()}) nor under unshare -rm ({error.strip()})")
+            raise SmallDiskUnavailable(
+                f"cannot mount a tmpfs here ({mounted.stderr.strip()}) nor under unshare -rm ({error.strip()})"
+            )
         self.path = Path(f"/proc/{self.helper.pid}/root") / str(self.directory).lstrip("/")
         self.server_prefix = ["nsenter", "-t", str(self.helper.pid), "-U", "-m", "--preserve-credentials"]
         return self

@@ -13,5 +13,7 @@ def sign_up(db, event, name="Li Wei", phone="13800138000") -> signup.SignUp:
 
 
 def held_tokens(db, attendee_id: str) -> dict[str, str]:
-    return {r["type"] if r["type"] == "pass" else r["id"]: r["text"] for r in db.query(
-        "select id, type, text from tokens where attendee_id = ?", [attendee_id])}
+    return {
+        r["type"] if r["type"] == "pass" else r["id"]: r["text"]
+        for r in db.query("select id, type, text from tokens where attendee_id = ?", [attendee_id])
+    }

@@ -126,11 +126,32 @@ def token_vectors() -> list[dict]:
     # at a time off the minute rather than issuing a window that would be rounded.
     ok = [
         ("valid voucher from the server key", valid, NOW),
-        ("valid attendee pass from a tablet, no end", issue(2, signer=TABLET, key_id=2, type=tokens.TokenType.PASS, campaign=0, max_uses=0, valid_until=None, rotating=False), NOW),
-        ("revoked key, but the token is on its allowlist", issue(3, signer=REVOKED_TABLET, key_id=3, token_id=ALLOWLISTED_ID), NOW),
+        (
+            "valid attendee pass from a tablet, no end",
+            issue(
+                2,
+                signer=TABLET,
+                key_id=2,
+                type=tokens.TokenType.PASS,
+                campaign=0,
+                max_uses=0,
+                valid_until=None,
+                rotating=False,
+            ),
+            NOW,
+        ),
+        (
+            "revoked key, but the token is on its allowlist",
+            issue(3, signer=REVOKED_TABLET, key_id=3, token_id=ALLOWLISTED_ID),
+            NOW,
+        ),
         ("ended 30 s ago, inside the 60 s tolerance", issue(4, valid_until=NOW), NOW + 30),
         ("starts in 30 s, inside the 60 s tolerance", issue(5, issued_at=NOW - 60, valid_from=NOW), NOW - 30),
-        ("unlimited uses, validity rounded outwards to minutes", issue(6, issued_at=NOW - 125, valid_from=NOW - 100, valid_until=NOW + 61, max_uses=0), NOW),
+        (
+            "unlimited uses, validity rounded outwards to minutes",
+            issue(6, issued_at=NOW - 125, valid_from=NOW - 100, valid_until=NOW + 61, max_uses=0),
+            NOW,
+        ),
     ]
     bad = [
         ("malformed", "empty string", ""),
@@ -158,7 +179,11 @@ def token_vectors() -> list[dict]:
         ("bad_signature", "key id 1 claimed, signed by a stranger", issue(9, signer=STRANGER, key_id=1)),
         ("revoked_key", "revoked key, not on the allowlist", issue(10, signer=REVOKED_TABLET, key_id=3)),
         ("not_yet_valid", "starts in two hours", issue(11, valid_from=NOW + 2 * HOUR)),
-        ("expired", "ended two hours ago", issue(12, issued_at=NOW - 5 * HOUR, valid_from=NOW - 5 * HOUR, valid_until=NOW - 2 * HOUR)),
+        (
+            "expired",
+            "ended two hours ago",
+            issue(12, issued_at=NOW - 5 * HOUR, valid_from=NOW - 5 * HOUR, valid_until=NOW - 2 * HOUR),
+        ),
         ("expired", "ended exactly at the tolerance", issue(13, valid_until=NOW - 60)),
     ]
     vectors = [{"name": name, "text": text, "now": now, "ok": True, "token": described(text)} for name, text, now in ok]
@@ -189,16 +214,70 @@ def bundle_vectors() -> list[dict]:
     tampered = dict(good, payload=good["payload"].replace('"seq":3', '"seq":4'))
     return [
         {"name": "good", "bundle": good, "event_id": EVENT_ID, "min_seq": 0, "ok": True, "seq": 3},
-        {"name": "signed by another root", "bundle": signed(bundle(), FOREIGN_ROOT), "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "bad_signature"},
-        {"name": "payload changed after signing", "bundle": tampered, "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "bad_signature"},
-        {"name": "for another event", "bundle": signed(bundle(OTHER_EVENT_ID)), "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "wrong_event"},
-        {"name": "older than one already accepted", "bundle": good, "event_id": EVENT_ID, "min_seq": 4, "ok": False, "reason": "stale"},
-        {"name": "signature not base64url", "bundle": dict(good, signature="not base64!"), "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
-        {"name": "not an object", "bundle": "payload", "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
-        {"name": "payload missing", "bundle": {"signature": good["signature"]}, "event_id": EVENT_ID, "min_seq": 0, "ok": False, "reason": "malformed"},
+        {
+            "name": "signed by another root",
+            "bundle": signed(bundle(), FOREIGN_ROOT),
+            "event_id": EVENT_ID,
+            "min_seq": 0,
+            "ok": False,
+            "reason": "bad_signature",
+        },
+        {
+            "name": "payload changed after signing",
+            "bundle": tampered,
+            "event_id": EVENT_ID,
+            "min_seq": 0,
+            "ok": False,
+            "reason": "bad_signature",
+        },
+        {
+            "name": "for another event",
+            "bundle": signed(bundle(OTHER_EVENT_ID)),
+            "event_id": EVENT_ID,
+            "min_seq": 0,
+            "ok": False,
+            "reason": "wrong_event",
+        },
+        {
+            "name": "older than one already accepted",
+            "bundle": good,
+            "event_id": EVENT_ID,
+            "min_seq": 4,
+            "ok": False,
+            "reason": "stale",
+        },
+        {
+            "name": "signature not base64url",
+            "bundle": dict(good, signature="not base64!"),
+            "event_id": EVENT_ID,
+            "min_seq": 0,
+            "ok": False,
+            "reason": "malformed",
+        },
+        {
+            "name": "not an object",
+            "bundle": "payload",
+            "event_id": EVENT_ID,
+            "min_seq": 0,
+            "ok": False,
+            "reason": "malformed",
+        },
+        {
+            "name": "payload missing",
+            "bundle": {"signature": good["signature"]},
+            "event_id": EVENT_ID,
+            "min_seq": 0,
+            "ok": False,
+            "reason": "malformed",
+        },
     ] + [
-        {"name": f"root-signed, but {name}", "bundle": root_signed(payload), "event_id": EVENT_ID, "min_seq": 0,
-         **({"ok": True, "seq": 3} if reason == "ok" else {"ok": False, "reason": reason})}
+        {
+            "name": f"root-signed, but {name}",
+            "bundle": root_signed(payload),
+            "event_id": EVENT_ID,
+            "min_seq": 0,
+            **({"ok": True, "seq": 3} if reason == "ok" else {"ok": False, "reason": reason}),
+        }
         for name, payload, reason in schema_breaks(good["payload"])
     ]
 
@@ -222,7 +301,13 @@ def schema_breaks(payload: str) -> list[tuple[str, str, str]]:
         ("an integer past 2**53", payload.replace('"seq":3', '"seq":9007199254740993'), "malformed"),
         ("an empty event id", payload.replace(f'"event_id":"{EVENT_ID}"', '"event_id":""'), "malformed"),
         ("a boolean format", payload.replace('"format":1', '"format":true'), "malformed"),
-        ("a policy that is a list", payload.replace(payload[payload.index('"policy":'):payload.index("}", payload.index('"policy":')) + 1], '"policy":[]'), "malformed"),
+        (
+            "a policy that is a list",
+            payload.replace(
+                payload[payload.index('"policy":') : payload.index("}", payload.index('"policy":')) + 1], '"policy":[]'
+            ),
+            "malformed",
+        ),
         ("a lone surrogate", payload.replace(f'"event_id":"{EVENT_ID}"', '"event_id":"\\ud800"'), "malformed"),
         ("an unknown policy field (ignored)", payload.replace('"policy":{', '"policy":{"future_s":5,'), "ok"),
     ]
@@ -240,11 +325,46 @@ def rotating_vectors() -> dict:
         {"name": "current step", "code": at(step), "now": now, "last_step": None, "ok": True, "step": step},
         {"name": "one step behind", "code": at(step - 1), "now": now, "last_step": None, "ok": True, "step": step - 1},
         {"name": "one step ahead", "code": at(step + 1), "now": now, "last_step": None, "ok": True, "step": step + 1},
-        {"name": "two steps behind", "code": at(step - 2), "now": now, "last_step": None, "ok": False, "reason": "bad_code"},
-        {"name": "same step again", "code": at(step), "now": now, "last_step": step, "ok": False, "reason": "code_replayed"},
-        {"name": "older than the last accepted", "code": at(step - 1), "now": now, "last_step": step, "ok": False, "reason": "code_replayed"},
-        {"name": "newer than the last accepted", "code": at(step + 1), "now": now, "last_step": step, "ok": True, "step": step + 1},
-        {"name": "five digits", "code": "12345", "now": now, "last_step": None, "ok": False, "reason": "malformed_code"},
+        {
+            "name": "two steps behind",
+            "code": at(step - 2),
+            "now": now,
+            "last_step": None,
+            "ok": False,
+            "reason": "bad_code",
+        },
+        {
+            "name": "same step again",
+            "code": at(step),
+            "now": now,
+            "last_step": step,
+            "ok": False,
+            "reason": "code_replayed",
+        },
+        {
+            "name": "older than the last accepted",
+            "code": at(step - 1),
+            "now": now,
+            "last_step": step,
+            "ok": False,
+            "reason": "code_replayed",
+        },
+        {
+            "name": "newer than the last accepted",
+            "code": at(step + 1),
+            "now": now,
+            "last_step": step,
+            "ok": True,
+            "step": step + 1,
+        },
+        {
+            "name": "five digits",
+            "code": "12345",
+            "now": now,
+            "last_step": None,
+            "ok": False,
+            "reason": "malformed_code",
+        },
         {"name": "letters", "code": "12a456", "now": now, "last_step": None, "ok": False, "reason": "malformed_code"},
     ]
     return {
@@ -272,21 +392,62 @@ def rotation_epoch_vectors() -> dict:
         return rotating.code_at(rotating.voucher_secret(rotation_key, token_id), s * rotating.STEP_SECONDS)
 
     everything = [current, *retired]
-    stray = next(f"{n:06d}" for n in range(10**6)
-                 if all(f"{n:06d}" != code(k, s) for k in everything for s in range(step - 1, step + 2)))
+    stray = next(
+        f"{n:06d}"
+        for n in range(10**6)
+        if all(f"{n:06d}" != code(k, s) for k in everything for s in range(step - 1, step + 2))
+    )
     checks = [
         {"name": "current key, current step", "code": code(current, step), "last_step": None, "ok": True, "step": step},
-        {"name": "current key, one step behind", "code": code(current, step - 1), "last_step": None, "ok": True, "step": step - 1},
-        {"name": "current key, replayed", "code": code(current, step), "last_step": step, "ok": False, "reason": "code_replayed"},
-        {"name": "last retired key, current step", "code": code(retired[0], step), "last_step": None, "ok": False,
-         "reason": "rotation_key_retired"},
-        {"name": "last retired key, one step ahead", "code": code(retired[0], step + 1), "last_step": None, "ok": False,
-         "reason": "rotation_key_retired"},
-        {"name": "older retired key", "code": code(retired[1], step), "last_step": None, "ok": False, "reason": "rotation_key_retired"},
-        {"name": "retired key, after a later step was accepted", "code": code(retired[0], step), "last_step": step + 5,
-         "ok": False, "reason": "rotation_key_retired"},
-        {"name": "retired key, two steps behind", "code": code(retired[0], step - 2), "last_step": None, "ok": False,
-         "reason": "bad_code"},
+        {
+            "name": "current key, one step behind",
+            "code": code(current, step - 1),
+            "last_step": None,
+            "ok": True,
+            "step": step - 1,
+        },
+        {
+            "name": "current key, replayed",
+            "code": code(current, step),
+            "last_step": step,
+            "ok": False,
+            "reason": "code_replayed",
+        },
+        {
+            "name": "last retired key, current step",
+            "code": code(retired[0], step),
+            "last_step": None,
+            "ok": False,
+            "reason": "rotation_key_retired",
+        },
+        {
+            "name": "last retired key, one step ahead",
+            "code": code(retired[0], step + 1),
+            "last_step": None,
+            "ok": False,
+            "reason": "rotation_key_retired",
+        },
+        {
+            "name": "older retired key",
+            "code": code(retired[1], step),
+            "last_step": None,
+            "ok": False,
+            "reason": "rotation_key_retired",
+        },
+        {
+            "name": "retired key, after a later step was accepted",
+            "code": code(retired[0], step),
+            "last_step": step + 5,
+            "ok": False,
+            "reason": "rotation_key_retired",
+        },
+        {
+            "name": "retired key, two steps behind",
+            "code": code(retired[0], step - 2),
+            "last_step": None,
+            "ok": False,
+            "reason": "bad_code",
+        },
         {"name": "no key's code", "code": stray, "last_step": None, "ok": False, "reason": "bad_code"},
         {"name": "five digits", "code": "12345", "last_step": None, "ok": False, "reason": "malformed_code"},
     ]
@@ -303,11 +464,24 @@ def rotation_epoch_vectors() -> dict:
 def phone_search_vectors() -> dict:
     """What a tablet holds instead of a phone number (events/phone_search.py, ledger.js)."""
     key = hashlib.sha256(b"poppass vectors phone search key").digest()
-    phones = ["+86 138 0013 8000", "8613800138000", "138-0013-8000", "１３８ ００１３ ８０００", "0013 8000", "12345678",
-              "1234567", "8000", "800", "", "+1 (415) 555-0100"]
+    phones = [
+        "+86 138 0013 8000",
+        "8613800138000",
+        "138-0013-8000",
+        "１３８ ００１３ ８０００",
+        "0013 8000",
+        "12345678",
+        "1234567",
+        "8000",
+        "800",
+        "",
+        "+1 (415) 555-0100",
+    ]
     return {
         "key": b64url(key),
-        "cases": [{"phone": p, "hash": phone_search.search_hash(key, p), "last4": phone_search.last_digits(p)} for p in phones],
+        "cases": [
+            {"phone": p, "hash": phone_search.search_hash(key, p), "last4": phone_search.last_digits(p)} for p in phones
+        ],
     }
 
 
@@ -335,7 +509,13 @@ def build() -> dict:
         "rotation_epochs": rotation_epoch_vectors(),
         "phone_search": phone_search_vectors(),
         "rfc6238": [
-            {"secret": base64.b32encode(b"12345678901234567890").decode(), "time": t, "digits": 8, "step_seconds": 30, "code": code}
+            {
+                "secret": base64.b32encode(b"12345678901234567890").decode(),
+                "time": t,
+                "digits": 8,
+                "step_seconds": 30,
+                "code": code,
+            }
             for t, code in RFC6238
         ],
     }
@@ -361,7 +541,11 @@ def manual_vectors() -> dict:
         "TWINTWINBBBBBBBB": with_id("TWINTWINBBBBBBBB", 103),
         "PLAINVCHRZZZZZZZ": with_id("PLAINVCHRZZZZZZZ", 104, rotating=False),
     }
-    passes = {"PASSPASSPASSPASS": with_id("PASSPASSPASSPASS", 105, type=tokens.TokenType.PASS, campaign=0, max_uses=0, rotating=False)}
+    passes = {
+        "PASSPASSPASSPASS": with_id(
+            "PASSPASSPASSPASS", 105, type=tokens.TokenType.PASS, campaign=0, max_uses=0, rotating=False
+        )
+    }
     boil, plain, pass_text = vouchers["BOIL2345QQQQQQQQ"], vouchers["PLAINVCHRZZZZZZZ"], passes["PASSPASSPASSPASS"]
     url = tokens.to_url(plain, "poppass.example")
     cases = [
@@ -371,14 +555,24 @@ def manual_vectors() -> dict:
         ("a dash between the halves", "BOIL-2345", "", {"text": boil}),
         ("an en dash and spaces around", "  BOIL \u2013 2345 ", "", {"text": boil}),
         ("0, 1 and 8 for O, I and B", "801l 2345", "", {"text": boil}),
-        ("full width, from a Chinese keyboard", "\uff22\uff2f\uff29\uff2c\u3000\uff12\uff13\uff14\uff15", "\uff11\uff12\uff13\uff14\uff15\uff16", {"text": boil + "-123456"}),
+        (
+            "full width, from a Chinese keyboard",
+            "\uff22\uff2f\uff29\uff2c\u3000\uff12\uff13\uff14\uff15",
+            "\uff11\uff12\uff13\uff14\uff15\uff16",
+            {"text": boil + "-123456"},
+        ),
         ("digits with a dash", "BOIL2345", "123-456", {"text": boil + "-123456"}),
         ("five digits", "BOIL2345", "12345", {"reason": "malformed_code"}),
         ("digits with a letter", "BOIL2345", "12345a", {"reason": "malformed_code"}),
         ("seven digits", "BOIL2345", "1234567", {"reason": "malformed_code"}),
         ("a short code no voucher here has", "ZZZZ ZZZZ", "123456", {"reason": "unknown_short_code"}),
         ("a short code two vouchers share", "twin twin", "123456", {"reason": "ambiguous_short_code"}),
-        ("the whole id settles it", "TWIN TWIN BBBB BBBB", "123456", {"text": vouchers["TWINTWINBBBBBBBB"] + "-123456"}),
+        (
+            "the whole id settles it",
+            "TWIN TWIN BBBB BBBB",
+            "123456",
+            {"text": vouchers["TWINTWINBBBBBBBB"] + "-123456"},
+        ),
         ("a plain voucher by short code", "plainvch", "", {"text": plain}),
         ("a pass by its id", "pass pass pass pass", "", {"text": pass_text}),
         ("a pass is not found by a short code", "PASSPASS", "", {"reason": "unknown_short_code"}),
@@ -395,12 +589,18 @@ def manual_vectors() -> dict:
     ]
     return {
         "about": "Typed-code vectors for events/manual_entry.py and web/static/js/manual-entry.js. Built by tests/vectors/build.py; do not edit by hand.",
-        "short_codes": [{"token_id": token_id, "short_code": manual_entry.short_code(token_id)}
-                        for token_id in [*vouchers, *passes, tokens.decode(issue(1)).token.id]],
-        "normalized": [{"typed": typed, "normalized": manual_entry.normalized(typed)}
-                       for typed in ["abcd efgh", "0O1I8B", "ＡＢＣＤ－ＥＦＧＨ", "a\u00a0b\u2212c\u2010d", "ß9ı"]],
+        "short_codes": [
+            {"token_id": token_id, "short_code": manual_entry.short_code(token_id)}
+            for token_id in [*vouchers, *passes, tokens.decode(issue(1)).token.id]
+        ],
+        "normalized": [
+            {"typed": typed, "normalized": manual_entry.normalized(typed)}
+            for typed in ["abcd efgh", "0O1I8B", "ＡＢＣＤ－ＥＦＧＨ", "a\u00a0b\u2212c\u2010d", "ß9ı"]
+        ],
         "holds": {"vouchers": vouchers, "passes": passes},
-        "entries": [{"name": name, "typed": typed, "digits": digits, "result": result} for name, typed, digits, result in cases],
+        "entries": [
+            {"name": name, "typed": typed, "digits": digits, "result": result} for name, typed, digits, result in cases
+        ],
     }
 
 
@@ -424,31 +624,54 @@ def stamped(clock: hlc.HybridClock, step) -> dict:
 def hlc_vectors() -> dict:
     top = hlc.MAX_COUNTER
     sends = [  # (clock ms, counter, wall ms)
-        (0, 0, NOW * 1000), (NOW * 1000, 0, NOW * 1000), (NOW * 1000, 5, NOW * 1000 - 10_000),
-        (NOW * 1000, top - 1, NOW * 1000), (NOW * 1000, top, NOW * 1000), (NOW * 1000, top, NOW * 1000 + 1),
+        (0, 0, NOW * 1000),
+        (NOW * 1000, 0, NOW * 1000),
+        (NOW * 1000, 5, NOW * 1000 - 10_000),
+        (NOW * 1000, top - 1, NOW * 1000),
+        (NOW * 1000, top, NOW * 1000),
+        (NOW * 1000, top, NOW * 1000 + 1),
         (NOW * 1000 + 5, 2, NOW * 1000 + 6),
     ]
     receives = [  # (clock ms, counter, remote ms, remote counter, wall ms)
-        (NOW * 1000, 3, NOW * 1000, 7, NOW * 1000), (NOW * 1000, 9, NOW * 1000, 7, NOW * 1000 - 5),
-        (NOW * 1000, 3, NOW * 1000 + 20, 4, NOW * 1000), (NOW * 1000, 3, NOW * 1000 - 20, 4, NOW * 1000 + 50),
-        (NOW * 1000, 3, NOW * 1000 + 60_000, 0, NOW * 1000), (NOW * 1000, 3, NOW * 1000 + 60_001, 0, NOW * 1000),
-        (NOW * 1000, top, NOW * 1000, 2, NOW * 1000), (NOW * 1000, 2, NOW * 1000, top, NOW * 1000),
-        (NOW * 1000, top - 1, NOW * 1000 - 1, top, NOW * 1000 - 2), (0, 0, NOW * 1000, 0, NOW * 1000 - 30_000),
+        (NOW * 1000, 3, NOW * 1000, 7, NOW * 1000),
+        (NOW * 1000, 9, NOW * 1000, 7, NOW * 1000 - 5),
+        (NOW * 1000, 3, NOW * 1000 + 20, 4, NOW * 1000),
+        (NOW * 1000, 3, NOW * 1000 - 20, 4, NOW * 1000 + 50),
+        (NOW * 1000, 3, NOW * 1000 + 60_000, 0, NOW * 1000),
+        (NOW * 1000, 3, NOW * 1000 + 60_001, 0, NOW * 1000),
+        (NOW * 1000, top, NOW * 1000, 2, NOW * 1000),
+        (NOW * 1000, 2, NOW * 1000, top, NOW * 1000),
+        (NOW * 1000, top - 1, NOW * 1000 - 1, top, NOW * 1000 - 2),
+        (0, 0, NOW * 1000, 0, NOW * 1000 - 30_000),
     ]
     send_cases, receive_cases = [], []
     for ms, counter, wall in sends:
         clock = hlc.HybridClock(ms, counter)
-        send_cases.append({"clock": {"ms": ms, "counter": counter}, "wall_ms": wall,
-                           "then": stamped(clock, lambda clock=clock, wall=wall: clock.now(wall))})
+        send_cases.append(
+            {
+                "clock": {"ms": ms, "counter": counter},
+                "wall_ms": wall,
+                "then": stamped(clock, lambda clock=clock, wall=wall: clock.now(wall)),
+            }
+        )
     for ms, counter, remote_ms, remote_counter, wall in receives:
         clock = hlc.HybridClock(ms, counter)
-        receive_cases.append({"clock": {"ms": ms, "counter": counter}, "remote": {"ms": remote_ms, "counter": remote_counter},
-                              "wall_ms": wall, "max_drift_ms": clock.max_drift_ms,
-                              "then": stamped(clock, lambda clock=clock, remote=(remote_ms, remote_counter), wall=wall: clock.receive(remote, wall))})
+        receive_cases.append(
+            {
+                "clock": {"ms": ms, "counter": counter},
+                "remote": {"ms": remote_ms, "counter": remote_counter},
+                "wall_ms": wall,
+                "max_drift_ms": clock.max_drift_ms,
+                "then": stamped(
+                    clock,
+                    lambda clock=clock, remote=(remote_ms, remote_counter), wall=wall: clock.receive(remote, wall),
+                ),
+            }
+        )
     return {
         "about": "Hybrid logical clock vectors for events/hlc.py and web/static/js/outbox.js (nextStamp, receiveStamp). "
-                 "Built by tests/vectors/build.py; do not edit by hand. `refused`: the stamp is not followed and the "
-                 "clock stays as it was.",
+        "Built by tests/vectors/build.py; do not edit by hand. `refused`: the stamp is not followed and the "
+        "clock stays as it was.",
         "max_counter": top,
         "send": send_cases,
         "receive": receive_cases,
@@ -467,7 +690,7 @@ def words_vectors() -> dict:
 
     return {
         "about": "The reason and conflict words of the tablet, as server/reasons.py has them (English msgids: one "
-                 "translation serves both). Built by tests/vectors/build.py; do not edit by hand.",
+        "translation serves both). Built by tests/vectors/build.py; do not edit by hand.",
         "reasons": reasons.VERDICT_WORDS,
         "reason_fallback": reasons.VERDICT_FALLBACK,
         "conflict_kinds": reasons.TABLET_CONFLICT_WORDS,
@@ -493,21 +716,50 @@ class Ops:
     def __init__(self) -> None:
         self.n = 0
 
-    def __call__(self, kind: str, subject: str, data: dict, *, device: int = 0, hlc_s: float, counter: int = 0,
-                 corrected_s: float | None | str = "same") -> dict:
+    def __call__(
+        self,
+        kind: str,
+        subject: str,
+        data: dict,
+        *,
+        device: int = 0,
+        hlc_s: float,
+        counter: int = 0,
+        corrected_s: float | None | str = "same",
+    ) -> dict:
         self.n += 1
         hlc_ms = int(NOW * 1000 + hlc_s * 1000)
-        corrected = hlc_ms if corrected_s == "same" else None if corrected_s is None else int(NOW * 1000 + corrected_s * 1000)
-        return {"op_id": f"op{self.n:014d}", "device_id": DEVICES[device], "device_seq": self.n, "kind": kind,
-                "subject": subject, "hlc_ms": hlc_ms, "hlc_counter": counter, "device_time_ms": hlc_ms,
-                "corrected_time_ms": corrected, "clerk": "Bo", "data": data}
+        corrected = (
+            hlc_ms if corrected_s == "same" else None if corrected_s is None else int(NOW * 1000 + corrected_s * 1000)
+        )
+        return {
+            "op_id": f"op{self.n:014d}",
+            "device_id": DEVICES[device],
+            "device_seq": self.n,
+            "kind": kind,
+            "subject": subject,
+            "hlc_ms": hlc_ms,
+            "hlc_counter": counter,
+            "device_time_ms": hlc_ms,
+            "corrected_time_ms": corrected,
+            "clerk": "Bo",
+            "data": data,
+        }
 
 
 def logged(op: dict):
     from events.merge import LoggedOp
 
-    return LoggedOp(op["op_id"], op["device_id"], op["kind"], op["subject"], op["hlc_ms"], op["hlc_counter"],
-                    op["corrected_time_ms"], op["data"])
+    return LoggedOp(
+        op["op_id"],
+        op["device_id"],
+        op["kind"],
+        op["subject"],
+        op["hlc_ms"],
+        op["hlc_counter"],
+        op["corrected_time_ms"],
+        op["data"],
+    )
 
 
 def redeemed(text: str, *, step: int | None = None, outcome: str = "accepted") -> dict:
@@ -519,8 +771,11 @@ def voucher_state_of(text: str, ops: list[dict]) -> dict:
     from events import verdict
 
     state = verdict.voucher_state(text, [logged(op) for op in ops])
-    return {"uses": [op.op_id for op in state.uses], "void": state.void.op_id if state.void else None,
-            "last_step": state.last_step}
+    return {
+        "uses": [op.op_id for op in state.uses],
+        "void": state.void.op_id if state.void else None,
+        "last_step": state.last_step,
+    }
 
 
 def use_vectors(op: Ops) -> list[dict]:
@@ -565,7 +820,9 @@ def use_vectors(op: Ops) -> list[dict]:
         "only a void": [op("void", tid, {"reason": "pulled before its voucher"}, hlc_s=1)],
         "the issue is not a use": [op("issue", tid, {"token": text}, hlc_s=0)],
     }
-    return [{"name": name, "text": text, "ops": ops, "expect": voucher_state_of(text, ops)} for name, ops in cases.items()]
+    return [
+        {"name": name, "text": text, "ops": ops, "expect": voucher_state_of(text, ops)} for name, ops in cases.items()
+    ]
 
 
 def first_of(ops: list[dict]) -> dict:
@@ -607,7 +864,9 @@ def first_vectors(op: Ops) -> list[dict]:
             op("checkin", who, {"method": "search", "shown": {"verdict": "green"}}, device=1, hlc_s=20, corrected_s=25),
         ],
         "registered, not in": [op("register", who, person("Bea"), hlc_s=0)],
-        "checked in before the registration arrived": [op("checkin", who, {"method": "search", "shown": {"verdict": "green"}}, hlc_s=5)],
+        "checked in before the registration arrived": [
+            op("checkin", who, {"method": "search", "shown": {"verdict": "green"}}, hlc_s=5)
+        ],
     }
     return [{"name": name, "subject": who, "ops": ops, "expect": first_of(ops)} for name, ops in cases.items()]
 
@@ -636,16 +895,29 @@ def judged(scan: str, ops: list[dict], *, now_ms: int, rotation: bool) -> tuple[
 
     def judge(keys: bool) -> verdict.Judgement:
         return verdict.judge_voucher(
-            parsed.text, parsed.code, bundle=b, distrust="", state=state,
-            current_key=VERDICT_ROTATION if keys else None, retired_keys=[VERDICT_RETIRED] if keys else [],
+            parsed.text,
+            parsed.code,
+            bundle=b,
+            distrust="",
+            state=state,
+            current_key=VERDICT_ROTATION if keys else None,
+            retired_keys=[VERDICT_RETIRED] if keys else [],
             now_ms=now_ms,
         )
 
     offline, online = judge(rotation), judge(True)
     return (
-        {"color": verdict.color(offline.reason), "reason": offline.reason or None, "uses_before": len(state.uses),
-         "step": offline.step},
-        {"outcome": "refused" if online.reason else "accepted", "reason": online.reason, "uses_before": len(state.uses)},
+        {
+            "color": verdict.color(offline.reason),
+            "reason": offline.reason or None,
+            "uses_before": len(state.uses),
+            "step": offline.step,
+        },
+        {
+            "outcome": "refused" if online.reason else "accepted",
+            "reason": online.reason,
+            "uses_before": len(state.uses),
+        },
     )
 
 
@@ -664,46 +936,87 @@ def verdict_vectors(op: Ops) -> list[dict]:
     expired = issue(44, rotating=False, issued_at=NOW - 5 * HOUR, valid_from=NOW - 5 * HOUR, valid_until=NOW - 2 * HOUR)
     not_yet = issue(45, rotating=False, valid_from=NOW + HOUR)
     revoked = issue(46, rotating=False, signer=REVOKED_TABLET, key_id=3)
-    pass_ = issue(47, signer=TABLET, key_id=2, type=tokens.TokenType.PASS, campaign=0, max_uses=0, valid_until=None,
-                  rotating=False)
+    pass_ = issue(
+        47,
+        signer=TABLET,
+        key_id=2,
+        type=tokens.TokenType.PASS,
+        campaign=0,
+        max_uses=0,
+        valid_until=None,
+        rotating=False,
+    )
     forged_once = resigned(raw(once), signer=STRANGER)
     idof = lambda text: tokens.decode(text).token.id  # noqa: E731
     use = lambda text, **kw: op("redeem", idof(text), redeemed(text, step=kw.pop("step", None)), **kw)  # noqa: E731
     cases = [
         ("a fresh voucher", once, []),
         ("a single-use voucher used on another tablet", once, [use(once, device=1, hlc_s=-60)]),
-        ("a single-use voucher whose use was undone", once,
-         [use(once, hlc_s=-60), op("void", idof(once), {"reason": "mistake", "redeem_op_id": f"op{op.n:014d}"}, hlc_s=-50)]),
+        (
+            "a single-use voucher whose use was undone",
+            once,
+            [
+                use(once, hlc_s=-60),
+                op("void", idof(once), {"reason": "mistake", "redeem_op_id": f"op{op.n:014d}"}, hlc_s=-50),
+            ],
+        ),
         ("a single-use voucher 'used' under a forged text", once, [use(forged_once, device=2, hlc_s=-60)]),
-        ("a refused redemption uses nothing", once,
-         [op("redeem", idof(once), redeemed(once, outcome="refused"), hlc_s=-60)]),
+        (
+            "a refused redemption uses nothing",
+            once,
+            [op("redeem", idof(once), redeemed(once, outcome="refused"), hlc_s=-60)],
+        ),
         ("three uses allowed, two made", thrice, [use(thrice, hlc_s=-90), use(thrice, device=1, hlc_s=-30)]),
-        ("three uses allowed, three made", thrice,
-         [use(thrice, hlc_s=-90), use(thrice, device=1, hlc_s=-30), use(thrice, device=2, hlc_s=-20)]),
+        (
+            "three uses allowed, three made",
+            thrice,
+            [use(thrice, hlc_s=-90), use(thrice, device=1, hlc_s=-30), use(thrice, device=2, hlc_s=-20)],
+        ),
         ("no limit on uses", unlimited, [use(unlimited, hlc_s=-s) for s in (90, 80, 70, 60)]),
-        ("voided, with a use honoured after the void", thrice,
-         [op("void", idof(thrice), {"reason": "lost"}, device=1, hlc_s=-90), use(thrice, hlc_s=-30)]),
+        (
+            "voided, with a use honoured after the void",
+            thrice,
+            [op("void", idof(thrice), {"reason": "lost"}, device=1, hlc_s=-90), use(thrice, hlc_s=-30)],
+        ),
         ("voided beats used up", once, [use(once, hlc_s=-90), op("void", idof(once), {"reason": "lost"}, hlc_s=-30)]),
         ("expired", expired, []),
         ("not valid yet", not_yet, []),
         ("signed by a revoked tablet key", revoked, []),
         ("rotating, the current code", f"{spinning}-{code(spinning, step)}", []),
         ("rotating, the code one step behind", f"{spinning}-{code(spinning, step - 1)}", []),
-        ("rotating, a step already accepted", f"{spinning}-{code(spinning, step)}", [use(spinning, hlc_s=-3, step=step)]),
-        ("rotating, an older step than the last accepted", f"{spinning}-{code(spinning, step - 1)}",
-         [use(spinning, hlc_s=-3, step=step)]),
-        ("rotating, the last accepted step was undone", f"{spinning}-{code(spinning, step)}",
-         [use(spinning, hlc_s=-3, step=step),
-          op("void", idof(spinning), {"reason": "mistake", "redeem_op_id": f"op{op.n:014d}"}, hlc_s=-2)]),
-        ("rotating, used up before its code is read", f"{spinning}-{code(spinning, step)}",
-         [use(spinning, hlc_s=-90, step=step - 8), use(spinning, device=1, hlc_s=-60, step=step - 4)]),
+        (
+            "rotating, a step already accepted",
+            f"{spinning}-{code(spinning, step)}",
+            [use(spinning, hlc_s=-3, step=step)],
+        ),
+        (
+            "rotating, an older step than the last accepted",
+            f"{spinning}-{code(spinning, step - 1)}",
+            [use(spinning, hlc_s=-3, step=step)],
+        ),
+        (
+            "rotating, the last accepted step was undone",
+            f"{spinning}-{code(spinning, step)}",
+            [
+                use(spinning, hlc_s=-3, step=step),
+                op("void", idof(spinning), {"reason": "mistake", "redeem_op_id": f"op{op.n:014d}"}, hlc_s=-2),
+            ],
+        ),
+        (
+            "rotating, used up before its code is read",
+            f"{spinning}-{code(spinning, step)}",
+            [use(spinning, hlc_s=-90, step=step - 8), use(spinning, device=1, hlc_s=-60, step=step - 4)],
+        ),
         ("rotating, a code two steps behind", f"{spinning}-{code(spinning, step - 2)}", []),
         ("rotating, a code of the retired rotation key", f"{spinning}-{code(spinning, step, VERDICT_RETIRED)}", []),
         ("rotating, no code shown", spinning, []),
         ("rotating, on a tablet without the rotation key", f"{spinning}-{code(spinning, step)}", [], False),
         ("an attendee's pass, not checked in", pass_, []),
-        ("an attendee's pass, already checked in", pass_,
-         [op("checkin", idof(pass_), {"method": "scan", "shown": {"verdict": "green"}}, device=1, hlc_s=-600)]),
+        (
+            "an attendee's pass, already checked in",
+            pass_,
+            [op("checkin", idof(pass_), {"method": "scan", "shown": {"verdict": "green"}}, device=1, hlc_s=-600)],
+        ),
         ("not a PopPass code", "HELLO", []),
         ("a token with its last character changed", once[:-1] + ("A" if once[-1] != "A" else "B"), []),
     ]
@@ -711,8 +1024,17 @@ def verdict_vectors(op: Ops) -> list[dict]:
     for name, scan, ops, *rest in cases:
         rotation = rest[0] if rest else True
         expect, online = judged(scan, ops, now_ms=now_ms, rotation=rotation)
-        vectors.append({"name": name, "scan": scan, "ops": ops, "now_ms": now_ms, "rotation": rotation,
-                        "expect": expect, "online": online})
+        vectors.append(
+            {
+                "name": name,
+                "scan": scan,
+                "ops": ops,
+                "now_ms": now_ms,
+                "rotation": rotation,
+                "expect": expect,
+                "online": online,
+            }
+        )
     return vectors
 
 
@@ -729,9 +1051,9 @@ def verdict_file() -> dict:
     op = Ops()
     return {
         "about": "The verdict on a scan, the uses and first void of a voucher, and the first registration and "
-                 "check-in of an attendee: events/verdict.py and merge.py, web/static/js/verdict.js and ledger.js. "
-                 "Ops are in the pull format and listed out of HLC order on purpose. Built by tests/vectors/build.py; "
-                 "do not edit by hand.",
+        "check-in of an attendee: events/verdict.py and merge.py, web/static/js/verdict.js and ledger.js. "
+        "Ops are in the pull format and listed out of HLC order on purpose. Built by tests/vectors/build.py; "
+        "do not edit by hand.",
         "event_id": EVENT_ID,
         "root_public_key": b64url(public_key_bytes(ROOT)),
         "bundle": signed(bundle()),

@@ -32,11 +32,7 @@ const COMMON_SHELL = [
 // Only attendees' pages (event page, sign-up, wallet, voucher): a tablet never loads them, and
 // its pages carry no htmx, so it does not precache them (the station's precache stays under 120 KB
 // gzipped: docs/adr/0006-scripts-minified-at-start-up.md).
-const PUBLIC_SHELL = [
-  "/static/css/public.css",
-  "/static/vendor/htmx-2.0.11.min.js",
-  "/static/js/wallet.js",
-];
+const PUBLIC_SHELL = ["/static/css/public.css", "/static/vendor/htmx-2.0.11.min.js", "/static/js/wallet.js"];
 // Only the clerk's station: precached when a station page installs the worker or asks for it
 // (pwa.js), so an attendee's phone never downloads the tablet app and its QR decoder.
 const STATION_SHELL = [
@@ -133,7 +129,7 @@ self.addEventListener("fetch", (event) => {
 });
 
 function cacheable(response) {
-  return response && response.ok && response.type === "basic";
+  return response?.ok && response.type === "basic";
 }
 
 async function cacheFirst(event) {
@@ -170,7 +166,7 @@ function networkFirst(event) {
     try {
       const first = await Promise.race([network, timeout]);
       if (first) return first;
-    } catch (error) {
+    } catch {
       // Offline or refused: fall through to the cache.
     } finally {
       clearTimeout(timer);
@@ -179,8 +175,10 @@ function networkFirst(event) {
     // A station screen is the same page whatever its query (?attendee=…): JS reads the query.
     const cached = isWallet
       ? await caches.match(url.pathname, { cacheName: WALLET_CACHE, ignoreVary: true })
-      : (await caches.match(request, { cacheName: CACHE, ignoreVary: true }))
-        ?? (url.pathname.startsWith("/station") ? await caches.match(url.pathname, { cacheName: CACHE, ignoreVary: true }) : undefined);
+      : ((await caches.match(request, { cacheName: CACHE, ignoreVary: true })) ??
+        (url.pathname.startsWith("/station")
+          ? await caches.match(url.pathname, { cacheName: CACHE, ignoreVary: true })
+          : undefined));
     if (cached) return cached;
     return network; // Nothing cached: wait for the network, or its error.
   })();

@@ -23,7 +23,11 @@ function request(req) {
 // Name search ignores case, width and accents' composition; phone search ignores everything
 // but digits.
 export function searchKey(text) {
-  return String(text ?? "").normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+  return String(text ?? "")
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 function digits(text) {
@@ -39,7 +43,9 @@ const HASHED_DIGITS = 8;
 const SHOWN_DIGITS = 4;
 
 function phoneDigits(phone) {
-  return String(phone ?? "").normalize("NFKC").replace(/[^0-9]/g, "");
+  return String(phone ?? "")
+    .normalize("NFKC")
+    .replace(/[^0-9]/g, "");
 }
 
 /** The last 4 digits of a number, or "" when it has fewer. */
@@ -52,7 +58,9 @@ export function lastDigits(phone) {
 export async function phoneSearchHash(key, phone) {
   const number = phoneDigits(phone);
   if (!key || number.length < HASHED_DIGITS) return "";
-  const secret = await crypto.subtle.importKey("raw", base64UrlDecode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const secret = await crypto.subtle.importKey("raw", base64UrlDecode(key), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
   const message = new Uint8Array([...PHONE_CONTEXT, ...new TextEncoder().encode(number.slice(-HASHED_DIGITS))]);
   const digest = new Uint8Array(await crypto.subtle.sign("HMAC", secret, message));
   return base64UrlEncode(digest.slice(0, 16));
@@ -89,7 +97,13 @@ function byOrder(a, b) {
 }
 
 function stampOf(op) {
-  return { op_id: op.op_id, at_ms: actedAt(op), hlc_ms: op.hlc_ms, hlc_counter: op.hlc_counter, device_id: op.device_id };
+  return {
+    op_id: op.op_id,
+    at_ms: actedAt(op),
+    hlc_ms: op.hlc_ms,
+    hlc_counter: op.hlc_counter,
+    device_id: op.device_id,
+  };
 }
 
 /**
@@ -107,7 +121,9 @@ export function effectiveUses(voucher, text = null) {
 
 /** The latest rotating-code step accepted for this voucher, or null. */
 export function lastStep(voucher, text = null) {
-  const steps = effectiveUses(voucher, text).map((use) => use.step).filter((step) => Number.isInteger(step));
+  const steps = effectiveUses(voucher, text)
+    .map((use) => use.step)
+    .filter((step) => Number.isInteger(step));
   return steps.length ? Math.max(...steps) : null;
 }
 
@@ -282,7 +298,11 @@ export class Ledger {
     const key = await this._phoneKey();
     const kept = [];
     for (const { phone, pass_token: _, ...row } of rows) {
-      kept.push({ ...row, phone_hash: row.phone_hash || await phoneSearchHash(key, phone), phone_last4: row.phone_last4 || lastDigits(phone) });
+      kept.push({
+        ...row,
+        phone_hash: row.phone_hash || (await phoneSearchHash(key, phone)),
+        phone_last4: row.phone_last4 || lastDigits(phone),
+      });
     }
     await this.store.transaction("readwrite", async (stores) => {
       for (const row of kept) stores.attendees.put(row);
@@ -348,9 +368,10 @@ export class Ledger {
 
   /** The texts of the vouchers this tablet holds whose id starts with `prefix` (manual entry). */
   vouchersStartingWith(prefix) {
-    const ids = prefix.length === SHORT_CODE_LEN
-      ? this.byShortCode.get(prefix) ?? []
-      : [...this.vouchers.values()].filter((row) => row.text && row.id.startsWith(prefix)).map((row) => row.id);
+    const ids =
+      prefix.length === SHORT_CODE_LEN
+        ? (this.byShortCode.get(prefix) ?? [])
+        : [...this.vouchers.values()].filter((row) => row.text && row.id.startsWith(prefix)).map((row) => row.id);
     return [...ids].map((id) => this.vouchers.get(id).text);
   }
 
@@ -415,8 +436,9 @@ export class Ledger {
     for (const attendee of this.attendees.values()) {
       if (!attendee.registered) continue;
       const byName = searchKey(attendee.name).includes(key);
-      const byPhone = (phoneHash !== "" && attendee.phone_hash === phoneHash)
-        || (number.length === SHOWN_DIGITS && attendee.phone_last4 === number);
+      const byPhone =
+        (phoneHash !== "" && attendee.phone_hash === phoneHash) ||
+        (number.length === SHOWN_DIGITS && attendee.phone_last4 === number);
       if (byName || byPhone) found.push(attendee);
     }
     found.sort((a, b) => searchKey(a.name).localeCompare(searchKey(b.name)) || a.id.localeCompare(b.id));

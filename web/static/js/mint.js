@@ -11,10 +11,10 @@
 // ValueError (a value out of range, an empty or too distant window), TypeError for a value of
 // the wrong kind.
 
-import { base32Encode } from './token.js';
+import { base32Encode } from "./token.js";
 
 const FORMAT_VERSION = 1;
-const PREFIX = 'PP';
+const PREFIX = "PP";
 const BODY_LEN = 27;
 const ID_LEN = 10;
 const MAX_KEY_ID = 0xffff;
@@ -28,7 +28,7 @@ export const TokenType = Object.freeze({ VOUCHER: 1, PASS: 2 });
 const TYPE_NAMES = Object.freeze({ voucher: TokenType.VOUCHER, pass: TokenType.PASS });
 
 const encoder = new TextEncoder();
-const TOKEN_CONTEXT = encoder.encode('PopPass token v1\n');
+const TOKEN_CONTEXT = encoder.encode("PopPass token v1\n");
 
 /** 80 random bits: a fresh token id. */
 export function newTokenId() {
@@ -58,38 +58,37 @@ export async function mintToken({
 } = {}) {
   // Checked in the order of tokens.issue(), so that both refuse the same call the same way.
   const id = tokenId === null ? newTokenId() : tokenId;
-  if (!(id instanceof Uint8Array)) throw new TypeError('a token id is a Uint8Array');
-  if (id.length !== ID_LEN) throw new RangeError('a token id is 10 bytes');
-  requireInteger(keyId, 'key id');
-  if (!(keyId >= 1 && keyId <= MAX_KEY_ID)) throw new RangeError('key id out of range');
-  requireInteger(issuedAt, 'issue time');
-  if (!(issuedAt > 0 && issuedAt < 2 ** 32)) throw new RangeError('issue time out of range');
-  requireInteger(campaign, 'campaign');
-  requireInteger(maxUses, 'max uses');
+  if (!(id instanceof Uint8Array)) throw new TypeError("a token id is a Uint8Array");
+  if (id.length !== ID_LEN) throw new RangeError("a token id is 10 bytes");
+  requireInteger(keyId, "key id");
+  if (!(keyId >= 1 && keyId <= MAX_KEY_ID)) throw new RangeError("key id out of range");
+  requireInteger(issuedAt, "issue time");
+  if (!(issuedAt > 0 && issuedAt < 2 ** 32)) throw new RangeError("issue time out of range");
+  requireInteger(campaign, "campaign");
+  requireInteger(maxUses, "max uses");
   if (!(campaign >= 0 && campaign <= 0xff && maxUses >= 0 && maxUses <= 0xff)) {
-    throw new RangeError('campaign and max uses are 0..255');
+    throw new RangeError("campaign and max uses are 0..255");
   }
-  if (validFrom !== null) requireInteger(validFrom, 'valid from');
-  if (validUntil !== null) requireInteger(validUntil, 'valid until');
+  if (validFrom !== null) requireInteger(validFrom, "valid from");
+  if (validUntil !== null) requireInteger(validUntil, "valid until");
   const base = issuedAt - (issuedAt % 60);
   const fromMinutes = validFrom === null ? 0 : Math.max(0, floorMinutes(validFrom - base));
   let untilMinutes = OPEN_ENDED;
   if (validUntil !== null) {
     untilMinutes = -floorMinutes(base - validUntil); // ceiling
-    if (untilMinutes <= fromMinutes) throw new RangeError('validity window is empty');
+    if (untilMinutes <= fromMinutes) throw new RangeError("validity window is empty");
   }
   if (fromMinutes > MAX_OFFSET_MINUTES || (validUntil !== null && untilMinutes > MAX_OFFSET_MINUTES)) {
-    throw new RangeError('validity window too far from the issue time');
+    throw new RangeError("validity window too far from the issue time");
   }
-  if (typeof rotating !== 'boolean') throw new TypeError('rotating is true or false');
+  if (typeof rotating !== "boolean") throw new TypeError("rotating is true or false");
   const typeNumber = tokenType(type);
   const rawEventId = eventIdBytes(eventId);
-  if (!(privateKey instanceof CryptoKey) || privateKey.type !== 'private'
-      || privateKey.algorithm.name !== 'Ed25519') {
-    throw new TypeError('the signing key is an Ed25519 private CryptoKey');
+  if (!(privateKey instanceof CryptoKey) || privateKey.type !== "private" || privateKey.algorithm.name !== "Ed25519") {
+    throw new TypeError("the signing key is an Ed25519 private CryptoKey");
   }
 
-  const eventTag = new Uint8Array(await crypto.subtle.digest('SHA-256', rawEventId)).subarray(0, 2);
+  const eventTag = new Uint8Array(await crypto.subtle.digest("SHA-256", rawEventId)).subarray(0, 2);
   const body = new Uint8Array(BODY_LEN);
   const view = new DataView(body.buffer);
   body[0] = (FORMAT_VERSION << 4) | (rotating ? HEADER_ROTATING : 0) | typeNumber;
@@ -107,7 +106,7 @@ export async function mintToken({
   message[TOKEN_CONTEXT.length] = rawEventId.length;
   message.set(rawEventId, TOKEN_CONTEXT.length + 1);
   message.set(body, TOKEN_CONTEXT.length + 1 + rawEventId.length);
-  const signature = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, privateKey, message));
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, privateKey, message));
 
   const token = new Uint8Array(BODY_LEN + signature.length);
   token.set(body);
@@ -116,10 +115,10 @@ export async function mintToken({
 }
 
 function tokenType(type) {
-  if (typeof type !== 'string' && typeof type !== 'number') {
+  if (typeof type !== "string" && typeof type !== "number") {
     throw new TypeError("a token type is TokenType.VOUCHER, TokenType.PASS, 'voucher' or 'pass'");
   }
-  const number = typeof type === 'string' ? Object.hasOwn(TYPE_NAMES, type) && TYPE_NAMES[type] : type;
+  const number = typeof type === "string" ? Object.hasOwn(TYPE_NAMES, type) && TYPE_NAMES[type] : type;
   // Python packs any integer here and leaves decode() to refuse the token; refusing to sign
   // one that no verifier would accept is kinder.
   if (number !== TokenType.VOUCHER && number !== TokenType.PASS) {
@@ -130,12 +129,12 @@ function tokenType(type) {
 
 // The same rule as trust.check_event_id: the id is length-prefixed with one byte.
 function eventIdBytes(eventId) {
-  if (typeof eventId !== 'string') throw new TypeError('an event id is text');
+  if (typeof eventId !== "string") throw new TypeError("an event id is text");
   // TextEncoder would silently turn a lone surrogate into U+FFFD and sign another id.
-  if (!eventId.isWellFormed()) throw new RangeError('an event id is valid Unicode');
+  if (!eventId.isWellFormed()) throw new RangeError("an event id is valid Unicode");
   const raw = encoder.encode(eventId);
   if (raw.length < 1 || raw.length > MAX_EVENT_ID_BYTES) {
-    throw new RangeError('an event id is 1 to 255 bytes of UTF-8');
+    throw new RangeError("an event id is 1 to 255 bytes of UTF-8");
   }
   return raw;
 }

@@ -99,7 +99,8 @@ export class Outbox {
       const db = opening.result;
       if (!db.objectStoreNames.contains(OUTBOX)) db.createObjectStore(OUTBOX, { keyPath: "device_seq" });
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
-      if (!db.objectStoreNames.contains(SENT)) db.createObjectStore(SENT, { keyPath: "op_id" }).createIndex("acked_at", "acked_at");
+      if (!db.objectStoreNames.contains(SENT))
+        db.createObjectStore(SENT, { keyPath: "op_id" }).createIndex("acked_at", "acked_at");
       for (const name of LEDGER_STORES) {
         if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, { keyPath: "id" });
       }
@@ -187,7 +188,7 @@ export class Outbox {
       if (enrollment.bundle) meta.put(enrollment.bundle, "bundle");
       if (Array.isArray(enrollment.campaigns)) meta.put(enrollment.campaigns, "campaigns");
       await request(outbox.clear());
-      ops.forEach((op, index) => outbox.put({ ...op, device_seq: index + 1 }));
+      for (const [index, op] of ops.entries()) outbox.put({ ...op, device_seq: index + 1 });
       meta.put(ops.length + 1, "next_seq");
       meta.put(device, "device");
       // The enrollment's server time is the first clock offset estimate.
@@ -256,7 +257,8 @@ export class Outbox {
     return this._tx("readwrite", async ({ outbox, sent, meta }) => {
       if (lastSeq >= 1) {
         const range = IDBKeyRange.upperBound(lastSeq);
-        for (const op of await request(outbox.getAll(range))) sent.put({ op_id: op.op_id, op, acked_at: now, decided: false });
+        for (const op of await request(outbox.getAll(range)))
+          sent.put({ op_id: op.op_id, op, acked_at: now, decided: false });
         outbox.delete(range);
       }
       sent.index("acked_at").openCursor(IDBKeyRange.upperBound(now - KEEP_SENT_MS)).onsuccess = (event) => {
@@ -307,7 +309,9 @@ export class Outbox {
   recover({ lastSeq, logId }) {
     return this._tx("readwrite", async ({ outbox, sent, meta, conflicts }) => {
       const [unsent, kept, nextSeq] = await Promise.all([
-        request(outbox.getAll()), request(sent.getAll()), request(meta.get("next_seq")),
+        request(outbox.getAll()),
+        request(sent.getAll()),
+        request(meta.get("next_seq")),
       ]);
       const { pushed, decided } = sentAgain(kept, lastSeq);
       const numbered = [...pushed, ...unsent];
@@ -316,7 +320,7 @@ export class Outbox {
       const seen = new Set(numbered.map((op) => op.op_id));
       const queue = [...numbered, ...decided.filter((op) => !seen.has(op.op_id))];
       await request(outbox.clear());
-      queue.forEach((op, index) => outbox.put({ ...op, device_seq: lastSeq + 1 + index }));
+      for (const [index, op] of queue.entries()) outbox.put({ ...op, device_seq: lastSeq + 1 + index });
       for (const row of kept) if (row.decided || row.op.device_seq > lastSeq) sent.delete(row.op_id);
       meta.put(lastSeq + 1 + queue.length, "next_seq");
       meta.put(0, "cursor");
@@ -338,7 +342,7 @@ export class Outbox {
     return this._tx("readwrite", async ({ outbox, meta }) => {
       const ops = await request(outbox.getAll());
       await request(outbox.clear());
-      ops.forEach((op, index) => outbox.put({ ...op, device_seq: firstSeq + index }));
+      for (const [index, op] of ops.entries()) outbox.put({ ...op, device_seq: firstSeq + index });
       meta.put(firstSeq + ops.length, "next_seq");
       return ops.length;
     });

@@ -15,13 +15,13 @@ async function register() {
 }
 
 async function persistStorage() {
-  if (!navigator.storage || !navigator.storage.persist) return;
+  if (!navigator.storage?.persist) return;
   try {
     if (await navigator.storage.persisted()) return;
     if (localStorage.getItem(PERSIST_ASKED)) return;
     localStorage.setItem(PERSIST_ASKED, "1");
     await navigator.storage.persist();
-  } catch (error) {
+  } catch {
     // Storage access can be refused (private modes, policies): nothing to show for it.
   }
 }

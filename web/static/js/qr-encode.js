@@ -57,7 +57,8 @@ function binaryString(bytes) {
 async function encode(text, ecc) {
   if (typeof text !== "string") throw new TypeError("QR text must be a string");
   if (text === "") throw new RangeError("QR text is empty");
-  if (!LEVELS.includes(ecc)) throw new RangeError(`QR error correction must be one of ${LEVELS.join(", ")}, not ${ecc}`);
+  if (!LEVELS.includes(ecc))
+    throw new RangeError(`QR error correction must be one of ${LEVELS.join(", ")}, not ${ecc}`);
   const mode = qrMode(text);
   let data = text;
   if (mode === "Byte") data = binaryString(new TextEncoder().encode(text));

@@ -4,7 +4,7 @@
 // (qr-decode-worker.js) where the browser has one with OffscreenCanvas, else in the page.
 // verdictFor() turns a scanned text into the clerk's green or red with token.js.
 import { decodeImageData, loadJsQR } from "./qr-decode.js";
-import { Reason, TokenError, parseScan, verify } from "./token.js";
+import { parseScan, Reason, TokenError, verify } from "./token.js";
 
 const MAX_WIDTH = 640;
 const REPEAT_MS = 2000;
@@ -13,7 +13,8 @@ const WORKER_SRC = "/static/js/qr-decode-worker.js";
 // jsQR off the page's thread: frames go to the worker as transferred ImageBitmaps. Resolves to
 // decode(video, w, h) → text or null, or to null where the browser cannot do it.
 function workerDecoder() {
-  if (typeof Worker !== "function" || typeof OffscreenCanvas !== "function" || typeof createImageBitmap !== "function") return null;
+  if (typeof Worker !== "function" || typeof OffscreenCanvas !== "function" || typeof createImageBitmap !== "function")
+    return null;
   const worker = new Worker(WORKER_SRC);
   const waiting = new Map();
   let next = 0;
@@ -35,7 +36,10 @@ function workerDecoder() {
 }
 
 async function openCamera() {
-  const rear = { video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false };
+  const rear = {
+    video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    audio: false,
+  };
   try {
     return await navigator.mediaDevices.getUserMedia(rear);
   } catch (error) {
@@ -72,7 +76,10 @@ function makeCanvas(width, height) {
  * until `onScan` resolves.
  * Resolves to `stop()`, which ends scanning and releases the camera.
  */
-export async function startScanner(video, { onScan, busy = () => false, fps = 12, repeatMs = REPEAT_MS, maxWidth = MAX_WIDTH } = {}) {
+export async function startScanner(
+  video,
+  { onScan, busy = () => false, fps = 12, repeatMs = REPEAT_MS, maxWidth = MAX_WIDTH } = {},
+) {
   if (typeof onScan !== "function") throw new TypeError("onScan must be a function");
   const [stream, detector] = await Promise.all([openCamera(), barcodeDetector()]);
   const offThread = detector ? null : workerDecoder();
@@ -166,7 +173,8 @@ export async function startScanner(video, { onScan, busy = () => false, fps = 12
  * Never throws for bad input; a missing clock is a programming error and does throw.
  */
 export async function verdictFor(text, bundle, nowSeconds) {
-  if (typeof nowSeconds !== "number" || !Number.isFinite(nowSeconds)) throw new TypeError("nowSeconds must be a number");
+  if (typeof nowSeconds !== "number" || !Number.isFinite(nowSeconds))
+    throw new TypeError("nowSeconds must be a number");
   let code = null;
   try {
     const scan = parseScan(text);

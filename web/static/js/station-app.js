@@ -22,11 +22,16 @@ export const $ = (id) => document.getElementById(id);
 // the same messages as the console's (server/reasons.py), so one translation serves both.
 export function conflictWords(kind) {
   switch (kind) {
-    case "over_redemption": return _("Used more times than allowed");
-    case "redeemed_after_void": return _("Redeemed after it was cancelled");
-    case "out_of_window": return _("Redeemed outside its validity");
-    case "untrusted_issuer": return _("Issued by a device that is not trusted");
-    default: return _("Conflict");
+    case "over_redemption":
+      return _("Used more times than allowed");
+    case "redeemed_after_void":
+      return _("Redeemed after it was cancelled");
+    case "out_of_window":
+      return _("Redeemed outside its validity");
+    case "untrusted_issuer":
+      return _("Issued by a device that is not trusted");
+    default:
+      return _("Conflict");
   }
 }
 
@@ -124,7 +129,11 @@ function renderBadge(status) {
   parts.push(status.lastSyncAt ? _("last sync %(time)s", { time: clockTime(status.lastSyncAt) }) : _("not synced yet"));
   const skewed = status.clockOffsetMs !== null && Math.abs(status.clockOffsetMs) > SKEW_WARN_MS;
   if (skewed) {
-    parts.push(_("Clock is off by %(minutes)s min: check the tablet's time", { minutes: Math.round(status.clockOffsetMs / 60_000) }));
+    parts.push(
+      _("Clock is off by %(minutes)s min: check the tablet's time", {
+        minutes: Math.round(status.clockOffsetMs / 60_000),
+      }),
+    );
   }
   badge.textContent = parts.join(" · ");
   badge.dataset.state = state;
@@ -160,7 +169,12 @@ export async function openStation() {
     renderConflictCount(ledger);
   };
   const client = new SyncClient({
-    store, onPull, onLogChanged, onRevoked: rememberRevocation, clerk, lastSyncAt: savedLastSync(device.device_id),
+    store,
+    onPull,
+    onLogChanged,
+    onRevoked: rememberRevocation,
+    clerk,
+    lastSyncAt: savedLastSync(device.device_id),
   });
   let offsetMs = (await store.clockOffset()) ?? 0;
   client.addEventListener("status", () => {
@@ -216,7 +230,9 @@ export function needsEnrollment() {
   const notice = $("needs-enrollment");
   if (notice) notice.hidden = false;
   // Everything that needs the tablet's identity goes, the camera with it (never a black box).
-  for (const element of document.querySelectorAll("[data-station] > .card, [data-station] > form, [data-station] > .scan-panes")) {
+  for (const element of document.querySelectorAll(
+    "[data-station] > .card, [data-station] > form, [data-station] > .scan-panes",
+  )) {
     element.hidden = true;
   }
   ready();

@@ -29,7 +29,8 @@ async function main() {
       row.querySelector(".result-name").textContent = attendee.name;
       row.querySelector(".result-phone").textContent = maskedPhone(attendee.phone_last4);
       const at = checkedInAt(attendee);
-      row.querySelector(".result-state").textContent = at === null ? "" : _("checked in %(time)s", { time: clockTime(at) });
+      row.querySelector(".result-state").textContent =
+        at === null ? "" : _("checked in %(time)s", { time: clockTime(at) });
       row.dataset.attendee = attendee.id;
       const button = row.querySelector(".result-checkin");
       button.disabled = at !== null;
@@ -37,7 +38,9 @@ async function main() {
       list.append(row);
     }
     $("search-status").textContent = query.value.trim()
-      ? found.length ? _("%(count)s found", { count: found.length }) : _("Nobody found. Register them as a walk-in?")
+      ? found.length
+        ? _("%(count)s found", { count: found.length })
+        : _("Nobody found. Register them as a walk-in?")
       : "";
   };
 
@@ -47,7 +50,11 @@ async function main() {
     const phone = maskedPhone(attendee.phone_last4);
     if (at !== null) {
       screen.show({
-        color: "amber", kind: "pass", reason: "already_checked_in", what: _("Already checked in"), name: attendee.name,
+        color: "amber",
+        kind: "pass",
+        reason: "already_checked_in",
+        what: _("Already checked in"),
+        name: attendee.name,
         detail: _("Checked in at %(time)s.", { time: clockTime(at) }),
       });
       return;

@@ -2,7 +2,15 @@
 // voided), as the last pull left them. Re-drawn after each pull, so a decision the organizer
 // takes shows here at the tablet's next sync.
 import { _ } from "./i18n.js";
-import { $, clockTime, conflictStatusWords, conflictWords, needsEnrollment, openStation, ready } from "./station-app.js";
+import {
+  $,
+  clockTime,
+  conflictStatusWords,
+  conflictWords,
+  needsEnrollment,
+  openStation,
+  ready,
+} from "./station-app.js";
 
 async function main() {
   const station = await openStation();

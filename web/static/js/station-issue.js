@@ -2,10 +2,10 @@
 // terms inside it, recorded with an `issue` op, and shown as the claim QR the attendee's phone
 // scans to keep it.
 import { _ } from "./i18n.js";
-import { TokenType, mintToken } from "./mint.js";
-import { decode } from "./token.js";
+import { mintToken, TokenType } from "./mint.js";
 import { $, campaignTexts, clockTime, maskedPhone, needsEnrollment, openStation, ready } from "./station-app.js";
 import { groupedId, showTokenQr, showWithNextStep } from "./station-qr.js";
+import { decode } from "./token.js";
 
 // docs/sync-protocol.md, "Clocks": past ten minutes of skew, no time-limited voucher until the clock is
 // fixed and a sync has measured it again.
@@ -14,7 +14,9 @@ const SKEW_REFUSE_ISSUE_S = 600;
 /** The validity of a voucher issued at `issuedAt`: as events/campaigns.py Campaign.window_for. */
 export function windowFor(campaign, issuedAt) {
   const start = Math.max(issuedAt, campaign.valid_from || issuedAt);
-  const ends = [campaign.valid_until, campaign.valid_minutes && issuedAt + 60 * campaign.valid_minutes].filter((t) => t);
+  const ends = [campaign.valid_until, campaign.valid_minutes && issuedAt + 60 * campaign.valid_minutes].filter(
+    (t) => t,
+  );
   return { validFrom: start, validUntil: ends.length ? Math.min(...ends) : null };
 }
 
@@ -85,20 +87,36 @@ async function main() {
     if (validUntil !== null && validUntil <= validFrom + 60) return fail(_("This campaign has ended."));
     const attendeeId = $("issue-attendee").value || null;
     if (attendeeId && campaign.per_attendee && ledger.heldBy(attendeeId, campaign.number) >= campaign.per_attendee) {
-      return fail(_("They already hold %(count)s of this voucher, the most one person may have.", { count: campaign.per_attendee }));
+      return fail(
+        _("They already hold %(count)s of this voucher, the most one person may have.", {
+          count: campaign.per_attendee,
+        }),
+      );
     }
     const offset = station.clockOffsetMs();
     const limit = (ledger.bundle?.policy?.skew_refuse_issue_s ?? SKEW_REFUSE_ISSUE_S) * 1000;
     if (validUntil !== null && (offset === null || Math.abs(offset) > limit)) {
-      return fail(_("The tablet's clock is off by %(minutes)s min. Set the right time and sync before issuing vouchers that expire.",
-        { minutes: offset === null ? "?" : Math.round(offset / 60_000) }));
+      return fail(
+        _(
+          "The tablet's clock is off by %(minutes)s min. Set the right time and sync before issuing vouchers that expire.",
+          { minutes: offset === null ? "?" : Math.round(offset / 60_000) },
+        ),
+      );
     }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
       const text = await mintToken({
-        privateKey: device.private_key, keyId: device.key_id, eventId: device.event.id, type: TokenType.VOUCHER, issuedAt,
-        validFrom, validUntil, campaign: campaign.number, maxUses: campaign.max_uses, rotating: Boolean(campaign.rotating),
+        privateKey: device.private_key,
+        keyId: device.key_id,
+        eventId: device.event.id,
+        type: TokenType.VOUCHER,
+        issuedAt,
+        validFrom,
+        validUntil,
+        campaign: campaign.number,
+        maxUses: campaign.max_uses,
+        rotating: Boolean(campaign.rotating),
       });
       const token = decode(text).token;
       const data = { token: text };

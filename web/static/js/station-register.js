@@ -1,10 +1,10 @@
 // The Register screen: a walk-in gets a pass signed by this tablet's key, recorded with a
 // `register` op (and a check-in, usually), and shown as a QR they photograph or open.
 import { _ } from "./i18n.js";
-import { TokenType, mintToken } from "./mint.js";
-import { decode } from "./token.js";
+import { mintToken, TokenType } from "./mint.js";
 import { $, needsEnrollment, openStation, ready } from "./station-app.js";
 import { groupedId, showTokenQr, showWithNextStep } from "./station-qr.js";
+import { decode } from "./token.js";
 
 async function main() {
   const station = await openStation();
@@ -30,8 +30,13 @@ async function main() {
       const issuedAt = Math.floor(station.nowSeconds());
       const endsAt = device.event?.ends_at;
       const pass = await mintToken({
-        privateKey: device.private_key, keyId: device.key_id, eventId: device.event.id, type: TokenType.PASS, issuedAt,
-        validFrom: issuedAt, validUntil: Number.isInteger(endsAt) && endsAt > issuedAt + 60 ? endsAt : null,
+        privateKey: device.private_key,
+        keyId: device.key_id,
+        eventId: device.event.id,
+        type: TokenType.PASS,
+        issuedAt,
+        validFrom: issuedAt,
+        validUntil: Number.isInteger(endsAt) && endsAt > issuedAt + 60 ? endsAt : null,
       });
       // An attendee's id is the id of their pass (docs/sync-protocol.md, register).
       const id = decode(pass).token.id;
@@ -41,7 +46,9 @@ async function main() {
       await station.record({ kind: "register", subject: id, data });
       if (form.checkin.checked) {
         await station.record({
-          kind: "checkin", subject: id, data: { method: "search", shown: { verdict: "green" }, pass_token: pass },
+          kind: "checkin",
+          subject: id,
+          data: { method: "search", shown: { verdict: "green" }, pass_token: pass },
         });
       }
       $("registered-name").textContent = name;

@@ -4,14 +4,20 @@
 // decides alone (verdict.js) and the op waits in the outbox with the same op_id.
 import { _ } from "./i18n.js";
 import { checkedInAt, effectiveUses } from "./ledger.js";
-import { AMBIGUOUS_SHORT_CODE, UNKNOWN_ID, UNKNOWN_SHORT_CODE, parse as parseTyped, resolve as resolveTyped } from "./manual-entry.js";
+import {
+  AMBIGUOUS_SHORT_CODE,
+  parse as parseTyped,
+  resolve as resolveTyped,
+  UNKNOWN_ID,
+  UNKNOWN_SHORT_CODE,
+} from "./manual-entry.js";
 import { randomId } from "./outbox.js";
 import { reasonWords } from "./reasons.js";
 import { startScanner } from "./scanner.js";
 import { $, campaignTexts, clockTime, conflictWords, needsEnrollment, openStation, ready } from "./station-app.js";
-import { UNREACHABLE } from "./sync-client.js";
 import { colorWord, verdictScreen } from "./station-verdict.js";
-import { ALREADY_CHECKED_IN, NO_BUNDLE, USED_UP, fromServer, judge } from "./verdict.js";
+import { UNREACHABLE } from "./sync-client.js";
+import { ALREADY_CHECKED_IN, fromServer, judge, NO_BUNDLE, USED_UP } from "./verdict.js";
 
 export const ONLINE_TIMEOUT_MS = 1500;
 
@@ -27,7 +33,8 @@ function words(verdict) {
     return _("Used at %(time)s.", { time: clockTime(verdict.uses[verdict.uses.length - 1].at_ms) });
   }
   if (verdict.reason === NO_BUNDLE) return _("This tablet has no trust list yet: connect it to the network once.");
-  if (verdict.reason === UNKNOWN_ID) return _("This code is not on this tablet yet: scan the QR or type the whole code.");
+  if (verdict.reason === UNKNOWN_ID)
+    return _("This code is not on this tablet yet: scan the QR or type the whole code.");
   if (verdict.reason === UNKNOWN_SHORT_CODE) return _("Not found on this tablet: sync it, or type the whole code.");
   if (verdict.reason === AMBIGUOUS_SHORT_CODE) return _("Several vouchers start like this: type the whole code.");
   return verdict.reason ? reasonWords(verdict.reason) : "";
@@ -72,7 +79,10 @@ async function main() {
     $("verdict-undo").hidden = !(accepted && verdict.kind === "voucher" && redeemOpId);
     $("undo-form").hidden = true;
     screen.show({
-      color: verdict.color, reason: verdict.reason, kind: verdict.kind, decidedBy: verdict.decidedBy,
+      color: verdict.color,
+      reason: verdict.reason,
+      kind: verdict.kind,
+      decidedBy: verdict.decidedBy,
       title: title ?? colorWord(verdict.color),
       what: whatHappened(verdict),
       campaign: texts.title,
@@ -81,7 +91,9 @@ async function main() {
       detail: words(verdict),
       uses: usesLine(verdict, accepted),
       conflicts: open.length
-        ? _("Open conflict: %(what)s. The organizer will decide.", { what: open.map((c) => conflictWords(c.kind)).join(", ") })
+        ? _("Open conflict: %(what)s. The organizer will decide.", {
+            what: open.map((c) => conflictWords(c.kind)).join(", "),
+          })
         : "",
     });
     current = { verdict, redeemOpId };
@@ -101,13 +113,23 @@ async function main() {
         const decided = fromServer(verdict, answer);
         const stamp = station.nowMs();
         await ledger.applyDecided({
-          kind: "redeem", op_id: opId, subject: verdict.tokenId, hlc_ms: stamp, hlc_counter: 0, corrected_time_ms: stamp,
-          clerk: station.clerkName(), data: { token: verdict.text, outcome: answer.outcome, code_step: verdict.step, decided_by: "server" },
+          kind: "redeem",
+          op_id: opId,
+          subject: verdict.tokenId,
+          hlc_ms: stamp,
+          hlc_counter: 0,
+          corrected_time_ms: stamp,
+          clerk: station.clerkName(),
+          data: { token: verdict.text, outcome: answer.outcome, code_step: verdict.step, decided_by: "server" },
         });
         return { verdict: decided, opId };
       }
     }
-    const data = { token: verdict.text, outcome: verdict.color === "green" ? "accepted" : "refused", shown: shown(verdict) };
+    const data = {
+      token: verdict.text,
+      outcome: verdict.color === "green" ? "accepted" : "refused",
+      shown: shown(verdict),
+    };
     if (verdict.step !== null) data.code_step = verdict.step;
     await station.record({ kind: "redeem", op_id: opId, subject: verdict.tokenId, data });
     return { verdict, opId };
@@ -128,12 +150,17 @@ async function main() {
     // Read at each scan: a sync may have brought new rotation keys since the page opened.
     const keys = (await station.store.device()) ?? device;
     let verdict = await judge(text, {
-      ledger, nowSeconds: station.nowSeconds(), rotationKey: keys.rotation_key, retiredKeys: keys.retired_rotation_keys ?? [],
+      ledger,
+      nowSeconds: station.nowSeconds(),
+      rotationKey: keys.rotation_key,
+      retiredKeys: keys.retired_rotation_keys ?? [],
     });
     let redeemOpId = null;
     if (verdict.kind === "pass" && verdict.color === "green") {
       await station.record({
-        kind: "checkin", subject: verdict.tokenId, data: { method: "scan", shown: shown(verdict), pass_token: verdict.text },
+        kind: "checkin",
+        subject: verdict.tokenId,
+        data: { method: "scan", shown: shown(verdict), pass_token: verdict.text },
       });
     } else if (verdict.kind === "voucher" && verdict.token) {
       ({ verdict, opId: redeemOpId } = await redeem(verdict));
@@ -152,10 +179,17 @@ async function main() {
     if (!current?.redeemOpId) return;
     const { verdict, redeemOpId } = current;
     await station.record({
-      kind: "void", subject: verdict.tokenId, data: { reason: $("undo-reason").value, redeem_op_id: redeemOpId },
+      kind: "void",
+      subject: verdict.tokenId,
+      data: { reason: $("undo-reason").value, redeem_op_id: redeemOpId },
     });
     showVerdict(
-      { ...verdict, color: "amber", reason: null, usesBefore: effectiveUses(ledger.voucher(verdict.tokenId), verdict.text).length },
+      {
+        ...verdict,
+        color: "amber",
+        reason: null,
+        usesBefore: effectiveUses(ledger.voucher(verdict.tokenId), verdict.text).length,
+      },
       { redeemOpId: null, title: _("Undone") },
     );
     $("verdict-what").textContent = _("Redemption undone: take the item back");
@@ -169,7 +203,11 @@ async function main() {
       showVerdict({ ...verdict, color: "amber", reason: ALREADY_CHECKED_IN });
       return;
     }
-    await station.record({ kind: "checkin", subject: attendee.id, data: { method: "search", shown: { verdict: "green" } } });
+    await station.record({
+      kind: "checkin",
+      subject: attendee.id,
+      data: { method: "search", shown: { verdict: "green" } },
+    });
     showVerdict({ ...verdict, color: "green", reason: null });
   };
 
@@ -204,9 +242,10 @@ async function main() {
       stop = await startScanner($("camera"), { onScan: (text) => handle(text), busy: () => handling });
       status.textContent = _("Point the camera at a pass or a voucher.");
     } catch (error) {
-      status.textContent = error?.name === "NotAllowedError"
-        ? _("The camera is not allowed: allow it in the browser, or type the code below.")
-        : _("No camera could be opened: type the code below.");
+      status.textContent =
+        error?.name === "NotAllowedError"
+          ? _("The camera is not allowed: allow it in the browser, or type the code below.")
+          : _("No camera could be opened: type the code below.");
       $("camera-start").hidden = false;
     }
   };

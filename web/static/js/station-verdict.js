@@ -21,9 +21,27 @@ export function colorWord(color) {
 // Each colour its own tune, told apart without looking: green rises, amber repeats, red buzzes low.
 // [frequency in Hz, start and length in seconds]
 const TONES = {
-  green: { wave: "sine", notes: [[880, 0, 0.1], [1320, 0.1, 0.16]] },
-  amber: { wave: "triangle", notes: [[620, 0, 0.14], [620, 0.22, 0.14]] },
-  red: { wave: "square", notes: [[200, 0, 0.22], [160, 0.26, 0.3]] },
+  green: {
+    wave: "sine",
+    notes: [
+      [880, 0, 0.1],
+      [1320, 0.1, 0.16],
+    ],
+  },
+  amber: {
+    wave: "triangle",
+    notes: [
+      [620, 0, 0.14],
+      [620, 0.22, 0.14],
+    ],
+  },
+  red: {
+    wave: "square",
+    notes: [
+      [200, 0, 0.22],
+      [160, 0.26, 0.3],
+    ],
+  },
 };
 // Milliseconds on, off, on: one tap for green, two for amber, two long ones for red.
 const VIBRATIONS = { green: [60], amber: [90, 80, 90], red: [280, 120, 280] };
@@ -137,7 +155,12 @@ export function verdictScreen({ backTo, onClose = () => {} }) {
     ticker = setInterval(tell, 1000);
     timer = setTimeout(close, ms);
     // The compositor draws the shrinking bar: no style change per frame from here.
-    progress = bar.animate?.([{ transform: "scaleX(1)" }, { transform: "scaleX(0)" }], { duration: ms, easing: "linear", fill: "forwards" }) ?? null;
+    progress =
+      bar.animate?.([{ transform: "scaleX(1)" }, { transform: "scaleX(0)" }], {
+        duration: ms,
+        easing: "linear",
+        fill: "forwards",
+      }) ?? null;
   };
 
   const setText = (id, text) => {

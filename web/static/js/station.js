@@ -1,8 +1,8 @@
 // The station's home: enrolls the tablet once (a non-extractable Ed25519 key made here, a
 // one-time code from the organizer), then shows the event, the tablet and the clerk on shift.
 import { _ } from "./i18n.js";
-import { $, clerk, forgetRevocation, openStation, ready, setClerk, wasRevoked } from "./station-app.js";
 import { startScanner } from "./scanner.js";
+import { $, clerk, forgetRevocation, openStation, ready, setClerk, wasRevoked } from "./station-app.js";
 import { enroll } from "./sync-client.js";
 import { base64UrlEncode } from "./token.js";
 

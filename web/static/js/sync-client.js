@@ -63,7 +63,8 @@ async function call(baseUrl, method, path, { token, body } = {}) {
     // an HTML error page or a cut connection: the status alone decides
   }
   const answer = json ?? {};
-  if (response.status === 503 || response.status === 429) answer[RETRY_AFTER] = retryAfterMs(response.headers.get("Retry-After"));
+  if (response.status === 503 || response.status === 429)
+    answer[RETRY_AFTER] = retryAfterMs(response.headers.get("Retry-After"));
   return { status: response.status, body: answer };
 }
 
@@ -178,17 +179,27 @@ export class SyncClient extends EventTarget {
     if (!device) return null;
     const [stamp, logId] = await Promise.all([this.store.stamp(), this.store.logId()]);
     const body = {
-      protocol: PROTOCOL, device_id: device.device_id, sent_at_ms: Date.now(), op_id: op.op_id, subject: op.subject,
-      ...stamp, clerk: op.clerk, token: op.token,
+      protocol: PROTOCOL,
+      device_id: device.device_id,
+      sent_at_ms: Date.now(),
+      op_id: op.op_id,
+      subject: op.subject,
+      ...stamp,
+      clerk: op.clerk,
+      token: op.token,
     };
     if (op.code) body.code = op.code;
     if (logId) body.log_id = logId;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
     try {
-      const response = await fetch(this.baseUrl + "/api/v1/redeem", {
+      const response = await fetch(`${this.baseUrl}/api/v1/redeem`, {
         method: "POST",
-        headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: `Bearer ${device.device_token}` },
+        headers: {
+          Accept: "application/json",
+          "Content-Type": "application/json",
+          Authorization: `Bearer ${device.device_token}`,
+        },
         body: JSON.stringify(body),
         cache: "no-store",
         credentials: "omit",
@@ -199,10 +210,17 @@ export class SyncClient extends EventTarget {
         // Stored by the server, not queued here: kept so that it goes out again after a restore.
         const shown = { verdict: answer.outcome === "accepted" ? "green" : colorOf(answer.reason || "refused") };
         if (answer.reason) shown.reason = String(answer.reason).slice(0, 200);
-        await this.store.keepDecided({
-          kind: "redeem", op_id: op.op_id, device_seq: 0, subject: op.subject, ...stamp, clerk: op.clerk,
-          data: { token: op.token, outcome: answer.outcome, shown },
-        }).catch(() => {});
+        await this.store
+          .keepDecided({
+            kind: "redeem",
+            op_id: op.op_id,
+            device_seq: 0,
+            subject: op.subject,
+            ...stamp,
+            clerk: op.clerk,
+            data: { token: op.token, outcome: answer.outcome, shown },
+          })
+          .catch(() => {});
         return answer;
       }
       // The server's database was restored: decide here (the caller queues the op) and catch up.
@@ -307,7 +325,8 @@ export class SyncClient extends EventTarget {
         this._retry = setTimeout(() => this.sync(), Math.max(jittered, error.retryAfterMs));
         // A failed fetch with navigator.onLine false is no network; with it true (or a 5xx), the
         // network is there and the server is not.
-        const offline = /^network/.test(error.message) && typeof navigator !== "undefined" && navigator.onLine === false;
+        const offline =
+          /^network/.test(error.message) && typeof navigator !== "undefined" && navigator.onLine === false;
         this._set({ state: offline ? "offline" : UNREACHABLE, online: !offline, lastError: error.message });
       } else if (error instanceof Halt) {
         // state already set by whoever halted
@@ -423,8 +442,10 @@ export class SyncClient extends EventTarget {
       const sentAt = Date.now();
       const onShift = (this.clerk() || "").slice(0, 80);
       const logId = await this.store.logId();
-      const query = `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}` +
-        (onShift ? `&clerk=${encodeURIComponent(onShift)}` : "") + (logId ? `&log=${encodeURIComponent(logId)}` : "");
+      const query =
+        `after=${after}&limit=${this.pullLimit}&sent_at_ms=${sentAt}` +
+        (onShift ? `&clerk=${encodeURIComponent(onShift)}` : "") +
+        (logId ? `&log=${encodeURIComponent(logId)}` : "");
       const answer = await call(this.baseUrl, "GET", `/api/v1/pull?${query}`, { token: device.device_token });
       if (answer.status === 409 && answer.body.error === "log_changed" && restores++ < 3) {
         // Nothing to push had hidden the restore until now: send again what was kept, then pull

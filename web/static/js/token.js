@@ -11,7 +11,7 @@
 // of the wrong length), the cases where Python raises TypeError or ValueError.
 
 const FORMAT_VERSION = 1;
-const PREFIX = 'PP';
+const PREFIX = "PP";
 const BODY_LEN = 27;
 const SIGNATURE_LEN = 64;
 const PUBLIC_KEY_LEN = 32;
@@ -28,7 +28,7 @@ const BUNDLE_FORMAT = 1;
 const HEADER_RESERVED = 0x08;
 const HEADER_ROTATING = 0x04;
 const HEADER_TYPE = 0x03;
-const TOKEN_TYPES = { 1: 'voucher', 2: 'pass' };
+const TOKEN_TYPES = { 1: "voucher", 2: "pass" };
 
 const CODE_DIGITS = 6;
 const CODE_STEP_SECONDS = 15;
@@ -43,40 +43,40 @@ const ROTATING_SUFFIX = /^([^\n]*)-([0-9]{6})$/;
 const CODE = /^[0-9]{6}$/;
 
 const encoder = new TextEncoder();
-const TOKEN_CONTEXT = encoder.encode('PopPass token v1\n');
-const BUNDLE_CONTEXT = encoder.encode('PopPass trust bundle v1\n');
-const DERIVATION_CONTEXT = encoder.encode('PopPass rotating code v1\n');
+const TOKEN_CONTEXT = encoder.encode("PopPass token v1\n");
+const BUNDLE_CONTEXT = encoder.encode("PopPass trust bundle v1\n");
+const DERIVATION_CONTEXT = encoder.encode("PopPass rotating code v1\n");
 
 /** Why a token was refused. The strings are a contract with the server and the docs. */
 export const Reason = Object.freeze({
-  MALFORMED: 'malformed',
-  UNSUPPORTED_VERSION: 'unsupported_version',
-  WRONG_EVENT: 'wrong_event',
-  UNKNOWN_KEY: 'unknown_key',
-  BAD_SIGNATURE: 'bad_signature',
-  REVOKED_KEY: 'revoked_key',
-  NOT_YET_VALID: 'not_yet_valid',
-  EXPIRED: 'expired',
+  MALFORMED: "malformed",
+  UNSUPPORTED_VERSION: "unsupported_version",
+  WRONG_EVENT: "wrong_event",
+  UNKNOWN_KEY: "unknown_key",
+  BAD_SIGNATURE: "bad_signature",
+  REVOKED_KEY: "revoked_key",
+  NOT_YET_VALID: "not_yet_valid",
+  EXPIRED: "expired",
 });
 
 /** Why a trust bundle was refused (events/trust.py). */
 export const BundleReason = Object.freeze({
-  MALFORMED: 'malformed',
-  BAD_SIGNATURE: 'bad_signature',
-  WRONG_EVENT: 'wrong_event',
-  STALE: 'stale',
+  MALFORMED: "malformed",
+  BAD_SIGNATURE: "bad_signature",
+  WRONG_EVENT: "wrong_event",
+  STALE: "stale",
 });
 
 /** Why a rotating code was refused (events/rotating.py). */
 export const CodeReason = Object.freeze({
-  MALFORMED_CODE: 'malformed_code',
-  BAD_CODE: 'bad_code',
-  CODE_REPLAYED: 'code_replayed',
-  ROTATION_KEY_RETIRED: 'rotation_key_retired',
+  MALFORMED_CODE: "malformed_code",
+  BAD_CODE: "bad_code",
+  CODE_REPLAYED: "code_replayed",
+  ROTATION_KEY_RETIRED: "rotation_key_retired",
 });
 
 class RefusalError extends Error {
-  constructor(reason, detail = '') {
+  constructor(reason, detail = "") {
     super(detail ? `${reason}: ${detail}` : reason);
     this.name = new.target.name;
     this.reason = reason;
@@ -100,8 +100,8 @@ export class CodeError extends RefusalError {}
  * @returns {{text: string, code: string | null}}
  */
 export function parseScan(raw) {
-  if (typeof raw !== 'string') throw new TokenError(Reason.MALFORMED, 'not text');
-  if (longerThan(raw, MAX_INPUT_CHARS)) throw new TokenError(Reason.MALFORMED, 'far too long to be a token');
+  if (typeof raw !== "string") throw new TokenError(Reason.MALFORMED, "not text");
+  if (longerThan(raw, MAX_INPUT_CHARS)) throw new TokenError(Reason.MALFORMED, "far too long to be a token");
   let text = raw;
   let code = null;
   const rotating = ROTATING_SUFFIX.exec(text);
@@ -116,18 +116,18 @@ export function parseScan(raw) {
  * The token's fields use the snake_case names of the vectors and of Python's Token.
  */
 export function decode(text) {
-  if (typeof text !== 'string') throw new TokenError(Reason.MALFORMED, 'not text');
-  if (longerThan(text, MAX_INPUT_CHARS)) throw new TokenError(Reason.MALFORMED, 'far too long to be a token');
+  if (typeof text !== "string") throw new TokenError(Reason.MALFORMED, "not text");
+  if (longerThan(text, MAX_INPUT_CHARS)) throw new TokenError(Reason.MALFORMED, "far too long to be a token");
   if (!text.startsWith(PREFIX)) throw new TokenError(Reason.MALFORMED, `does not start with ${PREFIX}`);
   const encoded = text.slice(PREFIX.length);
-  if (!BASE32_TEXT.test(encoded)) throw new TokenError(Reason.MALFORMED, 'not upper-case base32');
+  if (!BASE32_TEXT.test(encoded)) throw new TokenError(Reason.MALFORMED, "not upper-case base32");
   if (encoded.length !== ENCODED_LEN) {
-    const kind = encoded.length < ENCODED_LEN ? 'truncated' : 'too long';
+    const kind = encoded.length < ENCODED_LEN ? "truncated" : "too long";
     throw new TokenError(Reason.MALFORMED, `${kind}: ${encoded.length} of ${ENCODED_LEN} characters`);
   }
   const raw = base32Decode(encoded);
   // Non-zero unused bits: another spelling of the same bytes is not accepted.
-  if (raw === null) throw new TokenError(Reason.MALFORMED, 'not canonical base32');
+  if (raw === null) throw new TokenError(Reason.MALFORMED, "not canonical base32");
   const body = raw.slice(0, BODY_LEN);
   const signature = raw.slice(BODY_LEN);
   const view = new DataView(body.buffer);
@@ -135,15 +135,15 @@ export function decode(text) {
   if (header >> 4 !== FORMAT_VERSION) {
     throw new TokenError(Reason.UNSUPPORTED_VERSION, `format version ${header >> 4}`);
   }
-  if (header & HEADER_RESERVED) throw new TokenError(Reason.MALFORMED, 'reserved header bit set');
+  if (header & HEADER_RESERVED) throw new TokenError(Reason.MALFORMED, "reserved header bit set");
   const type = TOKEN_TYPES[header & HEADER_TYPE];
-  if (type === undefined) throw new TokenError(Reason.MALFORMED, 'unknown token type');
+  if (type === undefined) throw new TokenError(Reason.MALFORMED, "unknown token type");
   const keyId = view.getUint16(1);
-  if (keyId === 0) throw new TokenError(Reason.MALFORMED, 'key id 0');
+  if (keyId === 0) throw new TokenError(Reason.MALFORMED, "key id 0");
   const fromMinutes = uint24(body, 21);
   const untilMinutes = uint24(body, 24);
   if (untilMinutes !== OPEN_ENDED && untilMinutes <= fromMinutes) {
-    throw new TokenError(Reason.MALFORMED, 'empty validity window');
+    throw new TokenError(Reason.MALFORMED, "empty validity window");
   }
   const issuedAt = view.getUint32(17);
   const base = issuedAt - (issuedAt % 60);
@@ -182,7 +182,7 @@ export async function authenticate(text, bundle) {
   const token = decoded.token;
   const trust = await trustOf(bundle);
   if (!equalBytes(decoded.eventTag, trust.eventTag)) {
-    throw new TokenError(Reason.WRONG_EVENT, 'issued for another event');
+    throw new TokenError(Reason.WRONG_EVENT, "issued for another event");
   }
   const key = bundle.keys.get(token.key_id);
   if (key === undefined) {
@@ -190,9 +190,9 @@ export async function authenticate(text, bundle) {
   }
   const message = concatBytes(trust.messagePrefix, decoded.body);
   if (!(await signatureIsValid(key.public_key, decoded.signature, message))) {
-    throw new TokenError(Reason.BAD_SIGNATURE, 'signature does not match');
+    throw new TokenError(Reason.BAD_SIGNATURE, "signature does not match");
   }
-  if (key.status === 'revoked' && !key.allowlist.has(token.id)) {
+  if (key.status === "revoked" && !key.allowlist.has(token.id)) {
     throw new TokenError(Reason.REVOKED_KEY, `key ${token.key_id} was revoked`);
   }
   return token;
@@ -201,8 +201,8 @@ export async function authenticate(text, bundle) {
 /** Raise not_yet_valid or expired; `tolerance` seconds forgive a slightly wrong clock. */
 export function checkTime(token, { now, tolerance } = {}) {
   // Without these every comparison below is false and an expired token would pass.
-  requireNumber(now, 'now');
-  requireNumber(tolerance, 'tolerance');
+  requireNumber(now, "now");
+  requireNumber(tolerance, "tolerance");
   if (now + tolerance < token.valid_from) {
     throw new TokenError(Reason.NOT_YET_VALID, `valid from ${token.valid_from}`);
   }
@@ -217,9 +217,13 @@ const trustCache = new WeakMap();
 const cryptoKeyCache = new WeakMap();
 
 function trustOf(bundle) {
-  if (!isObject(bundle) || typeof bundle.event_id !== 'string' || !(bundle.keys instanceof Map)
-      || !isObject(bundle.policy)) {
-    return Promise.reject(new BundleError(BundleReason.MALFORMED, 'not a bundle from verifyBundle'));
+  if (
+    !isObject(bundle) ||
+    typeof bundle.event_id !== "string" ||
+    !(bundle.keys instanceof Map) ||
+    !isObject(bundle.policy)
+  ) {
+    return Promise.reject(new BundleError(BundleReason.MALFORMED, "not a bundle from verifyBundle"));
   }
   let trust = trustCache.get(bundle);
   if (trust === undefined) {
@@ -237,20 +241,18 @@ function trustOf(bundle) {
 
 /** True only for a good Ed25519 signature; a malformed key or signature is simply false. */
 async function signatureIsValid(publicKey, signature, message) {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LEN
-      || signature.length !== SIGNATURE_LEN) {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LEN || signature.length !== SIGNATURE_LEN) {
     return false;
   }
   let key = cryptoKeyCache.get(publicKey);
   if (key === undefined) {
-    key = crypto.subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify'])
-      .catch(() => null);
+    key = crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
     cryptoKeyCache.set(publicKey, key);
   }
   const imported = await key;
   if (imported === null) return false;
   try {
-    return await crypto.subtle.verify({ name: 'Ed25519' }, imported, signature, message);
+    return await crypto.subtle.verify({ name: "Ed25519" }, imported, signature, message);
   } catch {
     return false;
   }
@@ -275,16 +277,16 @@ const POLICY_DEFAULTS = Object.freeze({
  * malformed, bad_signature, wrong_event or stale, exactly like verify_bundle.
  */
 export async function verifyBundle(signed, rootPublicKey, { eventId, minSeq = 0 } = {}) {
-  if (!isObject(signed)) throw new BundleError(BundleReason.MALFORMED, 'a signed bundle is an object');
-  const payload = ownValue(signed, 'payload');
-  const signature = ownValue(signed, 'signature');
-  if (typeof payload !== 'string' || typeof signature !== 'string') {
-    throw new BundleError(BundleReason.MALFORMED, 'payload and signature must be strings');
+  if (!isObject(signed)) throw new BundleError(BundleReason.MALFORMED, "a signed bundle is an object");
+  const payload = ownValue(signed, "payload");
+  const signature = ownValue(signed, "signature");
+  if (typeof payload !== "string" || typeof signature !== "string") {
+    throw new BundleError(BundleReason.MALFORMED, "payload and signature must be strings");
   }
-  if (longerThan(payload, MAX_PAYLOAD_CHARS)) throw new BundleError(BundleReason.MALFORMED, 'payload too large');
+  if (longerThan(payload, MAX_PAYLOAD_CHARS)) throw new BundleError(BundleReason.MALFORMED, "payload too large");
   const signatureBytes = base64UrlDecode(signature);
-  if (signatureBytes === null) throw new BundleError(BundleReason.MALFORMED, 'signature is not base64url');
-  const rootKey = typeof rootPublicKey === 'string' ? base64UrlDecode(rootPublicKey) : rootPublicKey;
+  if (signatureBytes === null) throw new BundleError(BundleReason.MALFORMED, "signature is not base64url");
+  const rootKey = typeof rootPublicKey === "string" ? base64UrlDecode(rootPublicKey) : rootPublicKey;
   // A lone surrogate becomes U+FFFD here, so such a payload fails the signature check, as in
   // Python (where it cannot be encoded at all).
   const message = concatBytes(BUNDLE_CONTEXT, encoder.encode(payload));
@@ -313,8 +315,8 @@ export async function verifyBundle(signed, rootPublicKey, { eventId, minSeq = 0 
 const INT_LITERAL = /^-?(?:0|[1-9][0-9]*)$/;
 
 function parseJson(text) {
-  return JSON.parse(text, (key, value, context) => {
-    if (typeof value === 'number') {
+  return JSON.parse(text, (_key, value, context) => {
+    if (typeof value === "number") {
       const source = context?.source;
       if ((source !== undefined && !INT_LITERAL.test(source)) || !Number.isSafeInteger(value)) {
         throw new SyntaxError(`numbers in a bundle are integers, not ${String(source ?? value).slice(0, 20)}`);
@@ -326,49 +328,52 @@ function parseJson(text) {
 
 /** The schema of docs/token-format.md, as strictly as trust._parse_payload applies it. */
 function parsePayload(payload) {
-  const body = object(parseJson(payload), 'payload');
-  if (integer(body, 'format') !== BUNDLE_FORMAT) throw new Error('unknown bundle format');
+  const body = object(parseJson(payload), "payload");
+  if (integer(body, "format") !== BUNDLE_FORMAT) throw new Error("unknown bundle format");
   const keys = new Map();
-  for (const raw of list(body, 'keys')) {
-    const item = object(raw, 'key');
-    const deviceId = field(item, 'device_id');
-    if (deviceId !== null && typeof deviceId !== 'string') throw new Error('device_id is text or null');
-    const status = field(item, 'status');
-    if (status !== 'active' && status !== 'revoked') throw new Error('unknown key status');
-    const allowlist = list(item, 'allowlist');
-    if (!allowlist.every((id) => typeof id === 'string')) throw new Error('allowlist entries are text');
-    const publicKey = field(item, 'public_key');
-    if (typeof publicKey !== 'string') throw new Error('public_key is base64url text');
-    const keyId = integer(item, 'kid');
-    const validFrom = integer(item, 'valid_from');
-    const revokedAt = field(item, 'revoked_at') === null ? null : integer(item, 'revoked_at');
+  for (const raw of list(body, "keys")) {
+    const item = object(raw, "key");
+    const deviceId = field(item, "device_id");
+    if (deviceId !== null && typeof deviceId !== "string") throw new Error("device_id is text or null");
+    const status = field(item, "status");
+    if (status !== "active" && status !== "revoked") throw new Error("unknown key status");
+    const allowlist = list(item, "allowlist");
+    if (!allowlist.every((id) => typeof id === "string")) throw new Error("allowlist entries are text");
+    const publicKey = field(item, "public_key");
+    if (typeof publicKey !== "string") throw new Error("public_key is base64url text");
+    const keyId = integer(item, "kid");
+    const validFrom = integer(item, "valid_from");
+    const revokedAt = field(item, "revoked_at") === null ? null : integer(item, "revoked_at");
     const publicKeyBytes = base64UrlDecode(publicKey);
-    if (publicKeyBytes === null) throw new Error('not canonical base64url');
+    if (publicKeyBytes === null) throw new Error("not canonical base64url");
     if (!(keyId >= 1 && keyId <= MAX_KEY_ID)) throw new Error(`key id out of range: ${keyId}`);
-    if (!isAcceptablePublicKey(publicKeyBytes)) throw new Error('not a usable Ed25519 public key');
+    if (!isAcceptablePublicKey(publicKeyBytes)) throw new Error("not a usable Ed25519 public key");
     if (keys.has(keyId)) throw new Error(`key id ${keyId} listed twice`);
-    keys.set(keyId, Object.freeze({
-      key_id: keyId,
-      public_key: publicKeyBytes,
-      device_id: deviceId,
-      status,
-      valid_from: validFrom,
-      revoked_at: revokedAt,
-      allowlist: new Set(allowlist),
-    }));
+    keys.set(
+      keyId,
+      Object.freeze({
+        key_id: keyId,
+        public_key: publicKeyBytes,
+        device_id: deviceId,
+        status,
+        valid_from: validFrom,
+        revoked_at: revokedAt,
+        allowlist: new Set(allowlist),
+      }),
+    );
   }
-  const rawPolicy = object(field(body, 'policy'), 'policy');
+  const rawPolicy = object(field(body, "policy"), "policy");
   // Unknown policy fields are ignored, so a newer server does not break older tablets.
   const policy = { ...POLICY_DEFAULTS };
   for (const name of Object.keys(POLICY_DEFAULTS)) {
     if (Object.hasOwn(rawPolicy, name)) policy[name] = integer(rawPolicy, name);
   }
-  if (Object.values(policy).some((value) => value < 0)) throw new Error('policy values are not negative');
-  const eventId = checkEventId(field(body, 'event_id'));
+  if (Object.values(policy).some((value) => value < 0)) throw new Error("policy values are not negative");
+  const eventId = checkEventId(field(body, "event_id"));
   return Object.freeze({
     event_id: eventId,
-    seq: integer(body, 'seq'),
-    issued_at: integer(body, 'issued_at'),
+    seq: integer(body, "seq"),
+    issued_at: integer(body, "issued_at"),
     keys,
     policy: Object.freeze(policy),
   });
@@ -398,10 +403,10 @@ function integer(holder, name) {
 
 /** Event ids are 1-255 bytes of UTF-8: they are length-prefixed in every signed token. */
 function checkEventId(eventId) {
-  if (typeof eventId !== 'string') throw new Error('an event id is text');
-  if (!eventId.isWellFormed()) throw new Error('an event id is valid Unicode');
+  if (typeof eventId !== "string") throw new Error("an event id is text");
+  if (!eventId.isWellFormed()) throw new Error("an event id is valid Unicode");
   const size = encoder.encode(eventId).length;
-  if (size < 1 || size > MAX_EVENT_ID_BYTES) throw new Error('an event id is 1 to 255 bytes of UTF-8');
+  if (size < 1 || size > MAX_EVENT_ID_BYTES) throw new Error("an event id is 1 to 255 bytes of UTF-8");
   return eventId;
 }
 
@@ -441,10 +446,7 @@ function decodePoint(bytes) {
 
 function addPoints([x1, y1], [x2, y2]) {
   const t = modP(D * x1 * x2 * y1 * y2);
-  return [
-    modP((x1 * y2 + y1 * x2) * modPow(1n + t, P - 2n)),
-    modP((y1 * y2 + x1 * x2) * modPow(1n - t, P - 2n)),
-  ];
+  return [modP((x1 * y2 + y1 * x2) * modPow(1n + t, P - 2n)), modP((y1 * y2 + x1 * x2) * modPow(1n - t, P - 2n))];
 }
 
 /** A canonical encoding of a curve point whose order is not small (8·P is not the identity). */
@@ -465,10 +467,10 @@ export function isAcceptablePublicKey(bytes) {
  */
 export async function voucherSecret(rotationKey, tokenId) {
   if (!(rotationKey instanceof Uint8Array) || rotationKey.length !== ROTATION_KEY_LEN) {
-    throw new RangeError('the rotation key is 32 bytes');
+    throw new RangeError("the rotation key is 32 bytes");
   }
-  if (!(tokenId instanceof Uint8Array)) throw new TypeError('the token id is bytes');
-  const digest = await hmac('SHA-256', rotationKey, concatBytes(DERIVATION_CONTEXT, tokenId));
+  if (!(tokenId instanceof Uint8Array)) throw new TypeError("the token id is bytes");
+  const digest = await hmac("SHA-256", rotationKey, concatBytes(DERIVATION_CONTEXT, tokenId));
   return base32Encode(digest.slice(0, 20));
 }
 
@@ -489,12 +491,12 @@ export async function totp(secret, timeSeconds, { digits = CODE_DIGITS, step = C
  * @returns {Promise<{step: number}>}
  */
 export async function checkCode(secret, code, { now, lastStep = null, window = CODE_WINDOW } = {}) {
-  if (typeof code !== 'string' || !CODE.test(code)) {
-    throw new CodeError(CodeReason.MALFORMED_CODE, 'a rotating code is 6 digits');
+  if (typeof code !== "string" || !CODE.test(code)) {
+    throw new CodeError(CodeReason.MALFORMED_CODE, "a rotating code is 6 digits");
   }
   const codeAt = await totpGenerator(secret, { digits: CODE_DIGITS, step: CODE_STEP_SECONDS });
-  requireNumber(now, 'now');
-  if (!Number.isInteger(window)) throw new TypeError('window must be an integer');
+  requireNumber(now, "now");
+  if (!Number.isInteger(window)) throw new TypeError("window must be an integer");
   const current = Math.floor(Math.trunc(now) / CODE_STEP_SECONDS);
   for (let distance = 0; distance <= window; distance++) {
     for (const step of distance === 0 ? [current] : [current - distance, current + distance]) {
@@ -507,7 +509,7 @@ export async function checkCode(secret, code, { now, lastStep = null, window = C
       }
     }
   }
-  throw new CodeError(CodeReason.BAD_CODE, 'does not match the current code');
+  throw new CodeError(CodeReason.BAD_CODE, "does not match the current code");
 }
 
 /**
@@ -530,7 +532,7 @@ export async function checkVoucherCode(keys, tokenId, code, { now, lastStep = nu
         if (missed instanceof CodeError) continue;
         throw missed;
       }
-      throw new CodeError(CodeReason.ROTATION_KEY_RETIRED, 'made with a rotation key retired by a revocation');
+      throw new CodeError(CodeReason.ROTATION_KEY_RETIRED, "made with a rotation key retired by a revocation");
     }
     throw error;
   }
@@ -539,52 +541,53 @@ export async function checkVoucherCode(keys, tokenId, code, { now, lastStep = nu
 const PYOTP_TIME_LIMIT = 253402300800; // 10000-01-01 00:00:00 UTC, exclusive
 
 async function totpGenerator(secret, { digits, step }) {
-  if (!Number.isInteger(digits) || digits < 6 || digits > 10) throw new RangeError('digits must be between 6 and 10');
-  if (typeof step !== 'number' || !(step > 0 && step <= 120)) {
-    throw new RangeError('the step must be positive and at most 120 seconds');
+  if (!Number.isInteger(digits) || digits < 6 || digits > 10) throw new RangeError("digits must be between 6 and 10");
+  if (typeof step !== "number" || !(step > 0 && step <= 120)) {
+    throw new RangeError("the step must be positive and at most 120 seconds");
   }
   const secretBytes = pyotpSecretBytes(secret);
-  const key = await crypto.subtle.importKey('raw', secretBytes, { name: 'HMAC', hash: 'SHA-1' }, false, ['sign']);
+  const key = await crypto.subtle.importKey("raw", secretBytes, { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
   return async (timeSeconds) => {
-    requireNumber(timeSeconds, 'time');
+    requireNumber(timeSeconds, "time");
     if (!(timeSeconds >= 0 && timeSeconds < PYOTP_TIME_LIMIT)) {
-      throw new RangeError('time must be at or after the Unix epoch and before year 10000 UTC');
+      throw new RangeError("time must be at or after the Unix epoch and before year 10000 UTC");
     }
     const counter = Math.trunc(Math.trunc(timeSeconds) / step);
     const message = new Uint8Array(8);
     const view = new DataView(message.buffer);
     view.setUint32(0, Math.floor(counter / 2 ** 32));
     view.setUint32(4, counter % 2 ** 32);
-    const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, message));
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, message));
     const offset = mac[mac.length - 1] & 0x0f;
-    const binary = ((mac[offset] & 0x7f) * 2 ** 24) + (mac[offset + 1] << 16) + (mac[offset + 2] << 8) + mac[offset + 3];
-    return String(binary % 10 ** digits).padStart(digits, '0');
+    const binary = (mac[offset] & 0x7f) * 2 ** 24 + (mac[offset + 1] << 16) + (mac[offset + 2] << 8) + mac[offset + 3];
+    return String(binary % 10 ** digits).padStart(digits, "0");
   };
 }
 
 // pyotp's byte_secret(): case-insensitive base32, padding optional, unused bits ignored, and at
 // least 112 bits (which also keeps WebCrypto from seeing the empty HMAC key it refuses).
 function pyotpSecretBytes(secret) {
-  if (typeof secret !== 'string' || !/^[\x00-\x7f]*$/.test(secret)) throw new RangeError('the secret is not base32');
-  const padded = secret.toUpperCase() + '='.repeat((8 - (secret.length % 8)) % 8);
-  const data = padded.replace(/=+$/, '');
-  if (![0, 1, 3, 4, 6].includes(padded.length - data.length)) throw new RangeError('the secret has incorrect padding');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the test is that every character is ASCII
+  if (typeof secret !== "string" || !/^[\x00-\x7f]*$/.test(secret)) throw new RangeError("the secret is not base32");
+  const padded = secret.toUpperCase() + "=".repeat((8 - (secret.length % 8)) % 8);
+  const data = padded.replace(/=+$/, "");
+  if (![0, 1, 3, 4, 6].includes(padded.length - data.length)) throw new RangeError("the secret has incorrect padding");
   const bytes = base32DecodeBits(data, { canonical: false });
-  if (bytes === null) throw new RangeError('the secret is not base32');
-  if (bytes.length < 14) throw new RangeError('secrets must be at least 112 bits after decoding');
+  if (bytes === null) throw new RangeError("the secret is not base32");
+  if (bytes.length < 14) throw new RangeError("secrets must be at least 112 bits after decoding");
   return bytes;
 }
 
 async function hmac(hash, key, message) {
-  const imported = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash }, false, ['sign']);
-  return new Uint8Array(await crypto.subtle.sign('HMAC', imported, message));
+  const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash }, false, ["sign"]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", imported, message));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encodings
 
-const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const BASE32_VALUES = valueTable(BASE32_ALPHABET);
 const BASE64URL_VALUES = valueTable(BASE64URL_ALPHABET);
 
@@ -608,18 +611,18 @@ export function base64UrlEncode(bytes) {
 
 /** Strict inverse of base64UrlEncode (like keys.from_b64url); null for anything else. */
 export function base64UrlDecode(text) {
-  if (typeof text !== 'string' || text.length % 4 === 1) return null;
+  if (typeof text !== "string" || text.length % 4 === 1) return null;
   return decodeBits(text, BASE64URL_VALUES, 6, true);
 }
 
 function base32DecodeBits(text, { canonical }) {
   // Lengths 1, 3 and 6 mod 8 leave a whole character of unused bits: never an encoding.
-  if (typeof text !== 'string' || [1, 3, 6].includes(text.length % 8)) return null;
+  if (typeof text !== "string" || [1, 3, 6].includes(text.length % 8)) return null;
   return decodeBits(text, BASE32_VALUES, 5, canonical);
 }
 
 function encodeBits(bytes, alphabet, width) {
-  let out = '';
+  let out = "";
   let acc = 0;
   let bits = 0;
   for (const byte of bytes) {
@@ -675,7 +678,7 @@ function longerThan(text, max) {
 }
 
 function isObject(value) {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function ownValue(object, name) {
@@ -683,7 +686,7 @@ function ownValue(object, name) {
 }
 
 function requireNumber(value, name) {
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number`);
+  if (typeof value !== "number" || Number.isNaN(value)) throw new TypeError(`${name} must be a number`);
 }
 
 function uint24(bytes, offset) {
@@ -691,7 +694,7 @@ function uint24(bytes, offset) {
 }
 
 async function sha256(bytes) {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 }
 
 function concatBytes(...parts) {

@@ -10,7 +10,7 @@
 //   red   — refuse, with the reason in words (reasons.js).
 
 import { checkedInAt, effectiveUses, lastStep } from "./ledger.js";
-import { CodeError, Reason, TokenError, base64UrlDecode, checkVoucherCode, parseScan, verify } from "./token.js";
+import { base64UrlDecode, CodeError, checkVoucherCode, parseScan, Reason, TokenError, verify } from "./token.js";
 
 export const ALREADY_CHECKED_IN = "already_checked_in";
 export const USED_UP = "used_up";
@@ -36,8 +36,18 @@ export function colorOf(reason) {
  */
 export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys = [] }) {
   const verdict = {
-    color: "red", reason: Reason.MALFORMED, kind: null, text: null, tokenId: null, token: null, code: null, step: null,
-    attendee: null, usesBefore: 0, maxUses: 0, checkedInAt: null,
+    color: "red",
+    reason: Reason.MALFORMED,
+    kind: null,
+    text: null,
+    tokenId: null,
+    token: null,
+    code: null,
+    step: null,
+    attendee: null,
+    usesBefore: 0,
+    maxUses: 0,
+    checkedInAt: null,
   };
   const decided = (reason, extra = {}) => ({ ...verdict, ...extra, reason, color: colorOf(reason) });
   if (!ledger.bundle) return decided(NO_BUNDLE);
@@ -72,7 +82,10 @@ export async function judge(text, { ledger, nowSeconds, rotationKey, retiredKeys
     if (!rotationKey) return decided("malformed_code");
     try {
       const keys = { current: base64UrlDecode(rotationKey), retired: retiredKeys.map(base64UrlDecode) };
-      const { step } = await checkVoucherCode(keys, token.token_id, verdict.code, { now: nowSeconds, lastStep: lastStep(voucher, verdict.text) });
+      const { step } = await checkVoucherCode(keys, token.token_id, verdict.code, {
+        now: nowSeconds,
+        lastStep: lastStep(voucher, verdict.text),
+      });
       verdict.step = step;
     } catch (error) {
       if (error instanceof CodeError) return decided(error.reason);

@@ -29,7 +29,10 @@ export function nowMs() {
 }
 
 function timeOfDay(ms) {
-  return new Date(ms).toLocaleTimeString(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit" });
+  return new Date(ms).toLocaleTimeString(document.documentElement.lang || undefined, {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
 }
 
 // --- rotating codes ---------------------------------------------------------------------------
@@ -116,7 +119,9 @@ function showLive(state) {
   const line = document.getElementById("wallet-live");
   line.dataset.state = state;
   line.textContent =
-    state === "live" ? _("Live: this page updates by itself") : _("Offline: as of %(time)s", { time: timeOfDay(lastHeardMs) });
+    state === "live"
+      ? _("Live: this page updates by itself")
+      : _("Offline: as of %(time)s", { time: timeOfDay(lastHeardMs) });
 }
 
 function connect() {
@@ -143,7 +148,10 @@ function connect() {
       showLive("live");
       // A voucher given to this attendee since the page was drawn: draw the page again.
       if (applySnapshot(snapshot) && navigator.onLine !== false) location.reload();
-      else if (Number.isSafeInteger(snapshot.rotation_epoch) && String(snapshot.rotation_epoch) !== wallet.dataset.rotationEpoch) {
+      else if (
+        Number.isSafeInteger(snapshot.rotation_epoch) &&
+        String(snapshot.rotation_epoch) !== wallet.dataset.rotationEpoch
+      ) {
         refreshSecrets().catch((error) => console.warn("PopPass: the new voucher codes could not be fetched", error));
       }
     });
@@ -220,10 +228,13 @@ async function tick() {
 
 function schedule() {
   // Once a second: the countdowns move, and a new step draws a new code on time.
-  setTimeout(async () => {
-    await tick();
-    schedule();
-  }, 1000 - (nowMs() % 1000));
+  setTimeout(
+    async () => {
+      await tick();
+      schedule();
+    },
+    1000 - (nowMs() % 1000),
+  );
 }
 
 async function start() {
