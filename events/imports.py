@@ -715,7 +715,7 @@ def run_job(
         while (prepared := run.prepare()) is not None:
             yield run.store(prepared)
         job = run.finish()
-    except Exception as error:  # noqa: BLE001 (every failure ends the job with its record)
+    except Exception as error:
         job = run.fail(error)
     finally:
         run.close()

@@ -199,10 +199,13 @@ def test_samples_open_the_showcase_wallet_and_tokens(seeded) -> None:
 
 def test_seeding_again_changes_nothing(seeded) -> None:
     db, demo = seeded
-    count = lambda: [
-        db.execute(f"select count(*) from {t}").fetchone()[0]
-        for t in ("ops", "tokens", "attendees", "draws", "devices")
-    ]  # noqa: E731
+
+    def count() -> list[int]:
+        return [
+            db.execute(f"select count(*) from {t}").fetchone()[0]
+            for t in ("ops", "tokens", "attendees", "draws", "devices")
+        ]
+
     before = count()
     again = demo_seed.ensure_seeded(db, now=NOW + 600, seed=99)
     assert not again.created and again.event == demo.event and count() == before

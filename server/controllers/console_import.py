@@ -179,14 +179,14 @@ class ImportRunner:
                     try:
                         run.store(prepared)
                         break
-                    except Exception as error:  # noqa: BLE001 (only a lock is worth a retry)
+                    except Exception as error:
                         if not imports.locked(error) or attempt == imports.LOCK_RETRIES:
                             raise
                         log.warning("import job %s found the database locked; trying its batch again", job_id)
                         await asyncio.sleep(0.5 * (attempt + 1))
                         started = time.monotonic()
                 await pace(started)
-        except Exception as error:  # noqa: BLE001 (every failure ends the job, with its record)
+        except Exception as error:
             run.fail(error)
         finally:
             run.close()

@@ -613,7 +613,7 @@ def reported(stats: FaultStats, lock: threading.Lock, target, *args) -> None:
     """Run a thread's work; an exception becomes a problem of the run, not a stray traceback."""
     try:
         target(*args)
-    except Exception as error:  # noqa: BLE001 (reported with the seed)
+    except Exception as error:
         with lock:
             stats.problems.append(f"{target.__name__}: {type(error).__name__}: {error}")
 
