@@ -71,6 +71,13 @@ def issue(n: int, *, signer=SERVER, key_id: int = 1, event_id: str = EVENT_ID, *
     return tokens.issue(signing_key=signer, key_id=key_id, event_id=event_id, **{**defaults, **terms})
 
 
+def tablet_pass(n: int) -> str:
+    """An attendee's pass made by an enrolled tablet: no campaign, no use count, no end."""
+    return issue(
+        n, signer=TABLET, key_id=2, type=tokens.TokenType.PASS, campaign=0, max_uses=0, valid_until=None, rotating=False
+    )
+
+
 def raw(text: str) -> bytearray:
     encoded = text[len(tokens.PREFIX) :]
     return bytearray(base64.b32decode(encoded + "=" * (-len(encoded) % 8)))
@@ -128,16 +135,7 @@ def token_vectors() -> list[dict]:
         ("valid voucher from the server key", valid, NOW),
         (
             "valid attendee pass from a tablet, no end",
-            issue(
-                2,
-                signer=TABLET,
-                key_id=2,
-                type=tokens.TokenType.PASS,
-                campaign=0,
-                max_uses=0,
-                valid_until=None,
-                rotating=False,
-            ),
+            tablet_pass(2),
             NOW,
         ),
         (
@@ -936,16 +934,7 @@ def verdict_vectors(op: Ops) -> list[dict]:
     expired = issue(44, rotating=False, issued_at=NOW - 5 * HOUR, valid_from=NOW - 5 * HOUR, valid_until=NOW - 2 * HOUR)
     not_yet = issue(45, rotating=False, valid_from=NOW + HOUR)
     revoked = issue(46, rotating=False, signer=REVOKED_TABLET, key_id=3)
-    pass_ = issue(
-        47,
-        signer=TABLET,
-        key_id=2,
-        type=tokens.TokenType.PASS,
-        campaign=0,
-        max_uses=0,
-        valid_until=None,
-        rotating=False,
-    )
+    pass_ = tablet_pass(47)
     forged_once = resigned(raw(once), signer=STRANGER)
     idof = lambda text: tokens.decode(text).token.id  # noqa: E731
     use = lambda text, **kw: op("redeem", idof(text), redeemed(text, step=kw.pop("step", None)), **kw)  # noqa: E731
