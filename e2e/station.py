@@ -67,6 +67,21 @@ class Station:
         )
         expect(self.verdict()).to_be_hidden()
 
+    def wait_for_conflicts(self, token_id: str, kinds: list[str], timeout_ms: float = 10_000) -> None:
+        """Until the tablet's ledger holds exactly these open conflicts about a voucher (a sync
+        brings them)."""
+        wait_in_page(
+            self.page,
+            """async ([id, kinds]) => {
+              const { openOutbox } = await import('/static/js/outbox.js');
+              const { Ledger } = await import('/static/js/ledger.js');
+              const held = (await Ledger.open(await openOutbox())).conflictsAbout(id).map((c) => c.kind);
+              return JSON.stringify(held) === JSON.stringify(kinds);
+            }""",
+            [token_id, kinds],
+            timeout_ms=timeout_ms,
+        )
+
     def conflicts_about(self, token_id: str) -> list[str]:
         """The kinds of the open conflicts this tablet holds about a voucher."""
         return self.page.evaluate(
@@ -82,12 +97,28 @@ class Station:
         return self.page.evaluate("async () => (await (await import('/static/js/outbox.js')).openOutbox()).pending()")
 
 
-def eventually(probe, timeout: float = 10.0):
-    """`probe()` once it is truthy (or its last value after `timeout` seconds)."""
-    deadline = time.monotonic() + timeout
-    while not (value := probe()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return value
+def wait_in_page(page: Page, predicate: str, arg=None, *, timeout_ms: float = 10_000) -> None:
+    """Until the async JS function `predicate(arg)` holds in the page: what a tablet keeps in
+    IndexedDB, which has no change event. (Playwright's wait_for_function takes a promise for a
+    truthy answer, so it cannot wait on IndexedDB.) The page asks again after each pull page the
+    station applies ("poppass:pulled"), and at least every 250 ms for what arrives otherwise."""
+    held = page.evaluate(
+        f"""async ([arg, timeoutMs]) => {{
+          const predicate = {predicate};
+          const until = performance.now() + timeoutMs;
+          while (!(await predicate(arg))) {{
+            if (performance.now() > until) return false;
+            await new Promise((wake) => {{
+              const done = () => {{ document.removeEventListener("poppass:pulled", done); clearTimeout(timer); wake(); }};
+              const timer = setTimeout(done, 250);
+              document.addEventListener("poppass:pulled", done);
+            }});
+          }}
+          return true;
+        }}""",
+        [arg, timeout_ms],
+    )
+    assert held, f"not so in the page within {timeout_ms / 1000:g} s: {predicate.strip()[:120]}"
 
 
 def using_db(path: Path, body):

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from e2e.console import new_organizer, sign_in
 from e2e.phone import PHONE, rotating_voucher, sign_up
-from e2e.station import eventually, with_db
+from e2e.station import wait_in_page, with_db
 from events import campaigns, registry, rotating, tokens
 from events.keys import from_b64url
 
@@ -86,7 +86,12 @@ def test_a_revoked_tablets_rotation_key_is_refused_everywhere_and_open_wallets_r
 
     # The door tablet syncs (a page load does) and fetches the new key and the retired one.
     door.go(live_server.url + "/station/scan")
-    assert eventually(lambda: held(door)["rotation_epoch"] == epoch + 1)
+    wait_in_page(
+        door.page,
+        """async (epoch) => (await (await (await import('/static/js/outbox.js')).openOutbox()).device())
+             ?.rotation_epoch === epoch""",
+        epoch + 1,
+    )
     assert held(door)["retired"][0] == taken["rotation_key"]
 
     # Online, the server refuses the thief's code: asked directly with the door's own token...

@@ -12,7 +12,7 @@ import re
 from playwright.sync_api import expect
 
 from e2e.camera import y4m
-from e2e.station import eventually, with_db
+from e2e.station import with_db
 from events import conflicts, tokens
 from events.keys import SERVER_KEY_ID
 
@@ -85,4 +85,4 @@ def test_two_offline_tablets_redeem_one_single_use_voucher_and_the_merge_flags_i
     # Each tablet's next sync brings the conflict about the voucher it touched.
     for station in (a, b):
         station.go(live_server.url + "/station/checkin")  # a page load syncs
-        assert eventually(lambda station=station: station.conflicts_about(token.id)) == ["over_redemption"]
+        station.wait_for_conflicts(token.id, ["over_redemption"])
