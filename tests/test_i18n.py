@@ -143,3 +143,18 @@ def test_chinese_strings_use_full_width_punctuation() -> None:
             if any("\u4e00" <= c <= "\u9fff" for c in text) and half_width_punctuation(text):
                 wrong[text] = half_width_punctuation(text)
     assert not wrong, f"use ，。：；！？（） in Chinese: {wrong}"
+
+
+def test_no_template_puts_punctuation_outside_its_translation() -> None:
+    """`{{ _("Seed") }}:` shows an English colon in Chinese too: the mark belongs in the msgid,
+    where the catalogue gives Chinese its full-width one ("Seed:" → "种子：")."""
+    import re
+
+    outside = re.compile(r"\{\{\s*(?:_|ngettext)\((?:[^{}]|\{[^{}]*\})*\)\s*\}\}\s*[:;,!?]")
+    templates = Path(__file__).resolve().parents[1] / "web" / "templates"
+    found = [
+        f"{path.relative_to(templates)}: {m.group(0)[-40:]}"
+        for path in sorted(templates.rglob("*.html"))
+        for m in outside.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found
