@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from events import conflicts, devices, log_identity, sealed
+from events import devices, log_identity, oplog, sealed
 from events.db import open_database, write_transaction
 
 # Without the replaced file to compare with, how far each event's bundle numbering jumps: more
@@ -313,7 +313,7 @@ def _prepare(staged: Path, backup_file: Path, database: Path, *, now: int) -> Re
             except sqlite3.DatabaseError as error:
                 unread = str(error)
         with write_transaction(db):
-            position = conflicts.log_position(db)
+            position = oplog.position(db)
             identity = log_identity.begin(db, at_seq=position, now=now, reason=f"restored from {backup_file.name}")
             for event_id, seq in db.execute("select id, bundle_seq from events").fetchall():
                 seen = (replaced or {}).get("bundle_seqs", {}).get(event_id)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import msgspec
 from sqlite_utils import Database
 
-from events import merge, registry
+from events import merge, oplog, registry
 from events.db import write_transaction
 from events.hlc import order_key
 from events.keys import KeyStatus
@@ -70,22 +70,6 @@ class Resolution:
     decided_at_ms: int
     decision: str
     note: str
-
-
-def allocate(db: Database, count: int) -> int:
-    """Reserve `count` numbers of the log sequence (shared by all events); returns the first."""
-    db.execute(
-        "insert into log_counter (name, value) values ('log', ?) "
-        "on conflict (name) do update set value = value + excluded.value",
-        [count],
-    )
-    (top,) = db.execute("select value from log_counter where name = 'log'").fetchone()
-    return top - count + 1
-
-
-def log_position(db: Database) -> int:
-    row = db.execute("select value from log_counter where name = 'log'").fetchone()
-    return row[0] if row else 0
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
@@ -288,7 +272,7 @@ def _store(
                         "status": "open",
                         "detail": detail,
                         "opened_at_ms": now_ms,
-                        "change_seq": allocate(db, 1),
+                        "change_seq": oplog.allocate(db, 1),
                     }
                 )
                 .last_pk
@@ -305,12 +289,12 @@ def _store(
             if row["status"] == "cleared" or (row["status"] == "resolved" and set(finding.roles) - set(old))
             else row["status"]
         )
-        db["conflicts"].update(row["id"], {"status": status, "detail": detail, "change_seq": allocate(db, 1)})
+        db["conflicts"].update(row["id"], {"status": status, "detail": detail, "change_seq": oplog.allocate(db, 1)})
         _set_roles(db, row["id"], old, finding.roles)
         changed.append(row["id"])
     for key, row in existing.items():
         if key not in found and row["status"] != "cleared":
-            db["conflicts"].update(row["id"], {"status": "cleared", "change_seq": allocate(db, 1)})
+            db["conflicts"].update(row["id"], {"status": "cleared", "change_seq": oplog.allocate(db, 1)})
             changed.append(row["id"])
     return changed
 
@@ -388,7 +372,7 @@ def resolve(db: Database, conflict_id: int, *, decided_by: str, decision: str, n
             raise ResolutionRefused("cleared", "", "a cleared conflict has nothing left to decide")
         resolution = Resolution(conflict_id, decided_by.strip()[:DECIDED_BY_MAX], now_ms, decision, note)
         db["conflict_resolutions"].insert(vars(resolution))
-        db["conflicts"].update(conflict_id, {"status": "resolved", "change_seq": allocate(db, 1)})
+        db["conflicts"].update(conflict_id, {"status": "resolved", "change_seq": oplog.allocate(db, 1)})
     return resolution
 
 

@@ -129,3 +129,21 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     except BaseException:
         db.rollback()  # (nothing to do if SQLite already rolled back itself)
         raise
+
+
+@contextlib.contextmanager
+def read_snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A read transaction: every read inside sees the database as one moment (WAL gives each
+    reader the snapshot of its first read), whatever other connections commit meanwhile.
+
+    Inside a transaction already open it simply joins it: that one is already a snapshot."""
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        # A read-only transaction: ending it only releases the snapshot.
+        if db.conn.in_transaction:
+            db.execute("COMMIT")

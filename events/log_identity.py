@@ -16,7 +16,7 @@ import secrets
 
 from sqlite_utils import Database
 
-from events import conflicts
+from events import oplog
 
 
 class LogChanged(Exception):
@@ -50,7 +50,7 @@ def fork(db: Database, known: str) -> int:
     if index is None:
         return 0
     later = [started for _, _, started in rows[index + 1 :]]
-    return min(later) if later else conflicts.log_position(db)
+    return min(later) if later else oplog.position(db)
 
 
 def begin(db: Database, *, at_seq: int, now: int, reason: str) -> str:

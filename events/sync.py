@@ -15,29 +15,12 @@ from dataclasses import dataclass, field
 import msgspec
 from sqlite_utils import Database
 
-from events import conflicts, devices, hlc, log_identity, merge, phone_search, registry, tokens, verdict
+from events import conflicts, devices, hlc, log_identity, merge, oplog, phone_search, registry, tokens, verdict
 from events.db import is_disk_full, write_transaction
 from events.ops import InvalidInput, OnlineRedeem, Op, PushBatch
 from events.trust import ClockPolicy, TrustBundle
 
 PULL_LIMIT = 1000
-_OP_COLUMNS = (
-    "seq",
-    "op_id",
-    "event_id",
-    "device_id",
-    "device_seq",
-    "kind",
-    "subject",
-    "hlc_ms",
-    "hlc_counter",
-    "device_time_ms",
-    "corrected_time_ms",
-    "clerk",
-    "data",
-    "received_at_ms",
-    "suspect",
-)
 _ATTENDEE_COLUMNS = (
     "id",
     "event_id",
@@ -82,9 +65,6 @@ def pulled_register(data: str, phone_search_key: bytes) -> str:
     if last := phone_search.last_digits(phone):
         fields["phone_last4"] = last
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-
-
-INSERT_OP = f"insert into ops ({', '.join(_OP_COLUMNS)}) values ({', '.join('?' * len(_OP_COLUMNS))})"
 
 
 class Gap(Exception):
@@ -208,7 +188,7 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
         if fresh and [op.device_seq for op in fresh] != list(range(last + 1, last + 1 + len(fresh))):
             raise Gap(last + 1)
         replayed = [op for op in ops if op.device_seq <= last]
-        stored = _existing_op_ids(db, [op.op_id for op in replayed])
+        stored = oplog.stored_op_ids(db, [op.op_id for op in replayed])
         for op in replayed:
             if op.op_id not in stored:
                 raise SeqReused(op.device_seq, last)
@@ -232,39 +212,14 @@ def push(db: Database, device_id: str, batch: PushBatch, *, now_ms: int) -> Push
 
 
 def _insert(db: Database, device: devices.Device, fresh: list[Op], *, now_ms: int, offset: int) -> list[tuple[int, Op]]:
-    """Store the ops whose op_id is new; returns them with their log seq.
-
-    The unique index on op_id does the checking: when every row lands (the usual case) no
-    lookup is needed; otherwise the ones that did not land are found afterwards."""
+    """Store the ops whose op_id is new; returns them with their log seq."""
     if not fresh:
         return []
-    first = conflicts.allocate(db, len(fresh))
+    first = oplog.allocate(db, len(fresh))
     policy = ClockPolicy()
-    before = db.conn.total_changes
-    db.conn.executemany(
-        INSERT_OP + " on conflict (op_id) do nothing",
-        [_row(op, first + i, device, now_ms, offset, policy) for i, op in enumerate(fresh)],
-    )
     numbered = [(first + i, op) for i, op in enumerate(fresh)]
-    if db.conn.total_changes - before == len(fresh):
-        return numbered
-    landed = {
-        row[0]
-        for row in db.conn.execute(
-            "select seq from ops where seq between ? and ? and device_id = ?",
-            [first, first + len(fresh) - 1, device.id],
-        )
-    }
+    landed = oplog.append(db, [_row(op, seq, device, now_ms, offset, policy) for seq, op in numbered])
     return [(seq, op) for seq, op in numbered if seq in landed]
-
-
-def _existing_op_ids(db: Database, op_ids: list[str]) -> set[str]:
-    found = set()
-    for start in range(0, len(op_ids), conflicts.CHUNK):
-        chunk = op_ids[start : start + conflicts.CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found |= {row[0] for row in db.execute(f"select op_id from ops where op_id in ({marks})", chunk)}
-    return found
 
 
 def _row(op: Op, seq: int, device: devices.Device, now_ms: int, offset: int, policy: ClockPolicy) -> tuple:
@@ -437,7 +392,7 @@ def pull(
     the history the cursor belongs to: another than the current one raises LogChanged."""
     current_log = log_identity.check(db, log_id, device_id)
     device = devices.get_device(db, device_id)
-    columns = [c for c in _OP_COLUMNS if c not in ("event_id", "received_at_ms")]
+    columns = [c for c in oplog.COLUMNS if c not in ("event_id", "received_at_ms")]  # seq first
     key = registry.phone_search_key(db, device.event_id)
     # Registered once per connection, the event's key passed as an argument: SQLite refuses to
     # redefine a function while any statement on the connection is still active ("Error
@@ -445,24 +400,16 @@ def pull(
     if not getattr(db, "_poppass_pull_function", False):
         db.conn.create_function("poppass_pulled_register", 2, pulled_register, deterministic=True)
         db._poppass_pull_function = True
-    selected = ", ".join(_PULLED_DATA if c == "data" else c for c in columns)
-    rows = [
-        dict(zip(columns, row, strict=True))
-        for row in db.conn.execute(
-            f"select {selected} from ops where event_id = :event_id and seq > :after and device_id != :device_id "
-            "order by seq limit :limit",
-            {
-                "event_id": device.event_id,
-                "after": after,
-                "device_id": device_id,
-                "limit": limit + 1,
-                "phone_search_key": key,
-            },
-        )
-    ]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    upto = rows[-1]["seq"] if more else conflicts.log_position(db)
+    page, upto, more = oplog.page_after(
+        db,
+        device.event_id,
+        after=after,
+        limit=limit,
+        skip_device=device_id,
+        columns=", ".join(_PULLED_DATA if c == "data" else c for c in columns),
+        params={"phone_search_key": key},
+    )
+    rows = [dict(zip(columns, row, strict=True)) for row in page]
     # Tablets act on vouchers; who-might-be-the-same-person is for the organizer (and its
     # subject is a phone number or email).
     changed = [
@@ -483,7 +430,7 @@ def pull(
     bundle = registry.signed_trust_bundle(db, device.event_id, now=now_ms // 1000).to_json()
     for row in rows:
         row["data"] = msgspec.Raw(row["data"].encode())
-    return PullResult(rows, changed, max(upto, after), more, bundle, now_ms, current_log)
+    return PullResult(rows, changed, upto, more, bundle, now_ms, current_log)
 
 
 def redeem_online(
@@ -509,9 +456,7 @@ def redeem_online(
     with write_transaction(db):
         log_id = log_identity.check(db, request.log_id, device_id)
         device = devices.get_device(db, device_id)
-        previous = db.execute(
-            "select seq, data, kind, device_id, subject from ops where op_id = ?", [request.op_id]
-        ).fetchone()
+        previous = oplog.find(db, request.op_id)
         if previous is not None:
             seq, data, kind, owner, subject = previous
             if (kind, owner, subject) != ("redeem", device_id, request.subject):
@@ -544,7 +489,7 @@ def redeem_online(
         }
         if step is not None:
             data["code_step"] = step
-        seq = conflicts.allocate(db, 1)
+        seq = oplog.allocate(db, 1)
         suspect = hlc.suspect_reasons(
             hlc_ms=request.hlc_ms,
             device_time_ms=request.device_time_ms,
@@ -553,25 +498,27 @@ def redeem_online(
             offset_ms=hlc.measured_offset_ms(now_ms, request.sent_at_ms),
             policy=bundle.policy,
         )
-        db.conn.execute(
-            INSERT_OP,
-            (
-                seq,
-                request.op_id,
-                device.event_id,
-                device_id,
-                None,
-                "redeem",
-                request.subject,
-                request.hlc_ms,
-                request.hlc_counter,
-                request.device_time_ms,
-                request.corrected_time_ms,
-                request.clerk,
-                json.dumps(data, separators=(",", ":")),
-                now_ms,
-                ",".join(suspect),
-            ),
+        oplog.append(
+            db,
+            [
+                (
+                    seq,
+                    request.op_id,
+                    device.event_id,
+                    device_id,
+                    None,
+                    "redeem",
+                    request.subject,
+                    request.hlc_ms,
+                    request.hlc_counter,
+                    request.device_time_ms,
+                    request.corrected_time_ms,
+                    request.clerk,
+                    json.dumps(data, separators=(",", ":")),
+                    now_ms,
+                    ",".join(suspect),
+                )
+            ],
         )
         conflicts.recompute_vouchers(db, device.event_id, [request.subject], now_ms=now_ms, bundle=bundle)
     return _decision(request.op_id, seq, data, decoded.max_uses, log_id)

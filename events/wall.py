@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from events import conflicts, draws, figures, projections, registry
+from events import draws, figures, oplog, projections, registry
 
 FEED_LENGTH = 12
 DRAW_SAMPLE = 40  # names the draw's animation flicks through before it stops on the winners
@@ -145,7 +145,7 @@ def snapshot(db: Database, event_id: str, *, now: int) -> Snapshot:
     winners = draws.winners(db, latest) if latest else []
     return Snapshot(
         event=event,
-        position=conflicts.log_position(db),
+        position=oplog.position(db),
         counters=projections.counters(db, event_id, reading),
         funnel=projections.funnel(db, event_id, reading),
         buckets=projections.per_quarter_hour(db, event_id, reading),

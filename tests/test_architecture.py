@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
+SERVER = EVENTS.parent / "server"
 # The web layer, and presentation: segno draws QR codes (server/qr.py), markupsafe and html
 # escape for pages, gettext and babel word and format for a reader (server/i18n.py, templating).
 FORBIDDEN = {"litestar", "jinja2", "server", "uvicorn", "web", "babel", "segno", "markupsafe", "html", "gettext"}
@@ -14,10 +15,10 @@ FORBIDDEN = {"litestar", "jinja2", "server", "uvicorn", "web", "babel", "segno",
 CSV_WRITERS = {"writer", "DictWriter"}
 
 
-def trees() -> dict[str, ast.AST]:
+def trees(folder: Path = EVENTS) -> dict[str, ast.AST]:
     return {
         str(path.relative_to(EVENTS.parent)): ast.parse(path.read_text(encoding="utf-8"))
-        for path in EVENTS.rglob("*.py")
+        for path in folder.rglob("*.py")
     }
 
 
@@ -67,5 +68,21 @@ def test_events_defines_no_view_models() -> None:
             node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name.endswith("View")
         )
         for name, tree in trees().items()
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+# The op log has one owner (events/oplog.py): no other module numbers ops or writes them.
+LOG_WRITES = ("insert into ops", "update ops", "delete from ops", "insert into log_counter", "update log_counter")
+
+
+def test_only_the_op_log_numbers_and_writes_ops() -> None:
+    offenders = {
+        name: sorted({word for word in LOG_WRITES for text in strings if word in text.lower()})
+        for name, tree in {**trees(), **trees(SERVER)}.items()
+        if name != "events/oplog.py"
+        for strings in [
+            [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+        ]
     }
     assert {name: found for name, found in offenders.items() if found} == {}
